@@ -1,0 +1,248 @@
+//! A real three-region Kubernetes for keysvc-check's tests: kube-apiserver and
+//! etcd processes, kubelet stand-ins serving container logs, fault proxies, a
+//! healthz stand-in, and one-call scenarios. `keysvc-testenv up` starts it and
+//! writes a state file; tests find it through `KEYSVC_TESTENV`.
+
+pub mod certs;
+pub mod cluster;
+pub mod healthz;
+pub mod kubelet;
+pub mod proxy;
+pub mod scenario;
+pub mod server;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use kube::Client;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+pub use cluster::{ONCALL_TOKEN, REGIONS, State};
+pub use healthz::{Behavior, HealthzServer};
+pub use kubelet::LogSpec;
+pub use proxy::{Fault, FaultProxy};
+pub use scenario::Scenario;
+
+/// The environment variable naming the state file of a running environment.
+pub const ENV_VAR: &str = "KEYSVC_TESTENV";
+
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// An admin client for `context` in `kubeconfig`.
+pub async fn client_for(kubeconfig: &Path, context: &str) -> Result<Client> {
+    install_crypto();
+    let kc = Kubeconfig::read_from(kubeconfig)?;
+    let opts = KubeConfigOptions {
+        context: Some(context.to_string()),
+        ..Default::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kc, &opts).await?;
+    Ok(Client::try_from(config)?)
+}
+
+/// Polls `/readyz` until the server says ok.
+pub async fn wait_ready(client: &Client, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let req = http::Request::get("/readyz").body(Vec::new())?;
+        match client.request_text(req).await {
+            Ok(body) if body.trim() == "ok" => return Ok(()),
+            Ok(_) | Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Ok(body) => bail!("API server not ready after {timeout:?}: {body}"),
+            Err(e) => bail!("API server not ready after {timeout:?}: {e}"),
+        }
+    }
+}
+
+/// Resolves once process `pid` is gone.
+async fn exited(pid: u32) {
+    while cluster::alive(pid) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Seeds a freshly started environment: nodes, roles, and namespace `api`
+/// healthy in every region.
+pub async fn seed(state: &State) -> Result<()> {
+    let mut tasks = vec![];
+    for r in state.regions.clone() {
+        let kubeconfig = state.kubeconfig.clone();
+        tasks.push(tokio::spawn(async move {
+            let client = client_for(&kubeconfig, &r.name).await?;
+            let pid = r.apiserver.pid;
+            tokio::select! {
+                ready = wait_ready(&client, Duration::from_secs(90)) => ready.with_context(|| format!("region {}", r.name))?,
+                () = exited(pid) => bail!("region {}: kube-apiserver exited while starting; its log:\n{}", r.name, cluster::tail(&r.apiserver.log)),
+            }
+            scenario::seed_region(&client, &r).await?;
+            scenario::apply(&client, &r, "api", Scenario::Healthy).await?;
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(())
+}
+
+/// A running environment, for tests. Methods are synchronous so that plain
+/// `#[test]` functions can use them next to `assert_cmd`.
+pub struct TestEnv {
+    pub state: State,
+    state_path: PathBuf,
+    rt: tokio::runtime::Runtime,
+}
+
+impl TestEnv {
+    /// The environment named by `KEYSVC_TESTENV`; an error saying how to start
+    /// one when it is not set.
+    pub fn load() -> Result<TestEnv> {
+        install_crypto();
+        let path = std::env::var_os(ENV_VAR).context(
+            "the test cluster is not up: KEYSVC_TESTENV is not set (tests/run-all.sh starts it and runs every test)",
+        )?;
+        let state_path = PathBuf::from(path);
+        let state = State::load(&state_path)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        Ok(TestEnv {
+            state,
+            state_path,
+            rt,
+        })
+    }
+
+    pub fn kubeconfig(&self) -> &Path {
+        &self.state.kubeconfig
+    }
+
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    pub fn client(&self, region: &str) -> Result<Client> {
+        self.rt.block_on(client_for(&self.state.kubeconfig, region))
+    }
+
+    /// Puts namespace `ns` of `region` into `scenario`; returns the pod names.
+    pub fn scenario(&self, region: &str, ns: &str, scenario: Scenario) -> Result<Vec<String>> {
+        let r = self.state.region(region)?.clone();
+        self.rt.block_on(async {
+            let client = client_for(&self.state.kubeconfig, region).await?;
+            scenario::apply(&client, &r, ns, scenario).await
+        })
+    }
+
+    /// Sets each region's scenario for namespace `ns` (regions not named are
+    /// made healthy); returns the pod names per region in `REGIONS` order.
+    pub fn scenarios(&self, ns: &str, set: &[(&str, Scenario)]) -> Result<Vec<Vec<String>>> {
+        let mut out = vec![];
+        for region in REGIONS {
+            let s = set
+                .iter()
+                .find(|(r, _)| *r == region)
+                .map_or(Scenario::Healthy, |(_, s)| *s);
+            out.push(self.scenario(region, ns, s)?);
+        }
+        Ok(out)
+    }
+
+    /// Sets what one pod's container has logged.
+    pub fn set_logs(&self, region: &str, ns: &str, pod: &str, spec: &LogSpec) -> Result<()> {
+        let r = self.state.region(region)?;
+        kubelet::write_spec(&r.logs_dir, ns, pod, scenario::CONTAINER, spec)
+    }
+
+    pub fn apiserver_addr(&self, region: &str) -> Result<SocketAddr> {
+        Ok(SocketAddr::from((
+            [127, 0, 0, 1],
+            self.state.region(region)?.apiserver_port,
+        )))
+    }
+
+    /// A fault proxy in front of `region`'s API server.
+    pub fn proxy(&self, region: &str, fault: Fault) -> Result<FaultProxy> {
+        Ok(FaultProxy::start(self.apiserver_addr(region)?, fault))
+    }
+
+    /// Writes a kubeconfig whose named regions point at other servers.
+    pub fn kubeconfig_with(&self, path: &Path, servers: &[(&str, String)]) -> Result<()> {
+        cluster::write_kubeconfig_with(&self.state, path, servers)
+    }
+
+    fn save(&self) -> Result<()> {
+        let tmp = self.state_path.with_extension("tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&self.state)?)?;
+        std::fs::rename(tmp, &self.state_path)?;
+        Ok(())
+    }
+
+    pub fn stop_apiserver(&mut self, region: &str) -> Result<()> {
+        cluster::stop(self.state.region(region)?.apiserver.pid);
+        Ok(())
+    }
+
+    /// Starts a stopped region's API server again and waits until it is ready.
+    pub fn start_apiserver(&mut self, region: &str) -> Result<()> {
+        let r = self.state.region_mut(region)?;
+        if !cluster::alive(r.apiserver.pid) {
+            let p = r.apiserver.clone();
+            r.apiserver = cluster::spawn(&p.program, p.args, p.log)?;
+        }
+        self.save()?;
+        let kubeconfig = self.state.kubeconfig.clone();
+        self.rt.block_on(async {
+            let client = client_for(&kubeconfig, region).await?;
+            wait_ready(&client, Duration::from_secs(60)).await
+        })
+    }
+
+    pub fn stop_kubelet(&mut self, region: &str) -> Result<()> {
+        cluster::stop(self.state.region(region)?.kubelet.pid);
+        Ok(())
+    }
+
+    pub fn start_kubelet(&mut self, region: &str) -> Result<()> {
+        let r = self.state.region_mut(region)?;
+        if !cluster::alive(r.kubelet.pid) {
+            let p = r.kubelet.clone();
+            r.kubelet = cluster::spawn(&p.program, p.args, p.log)?;
+        }
+        let (port, pid, log) = (r.kubelet_port, r.kubelet.pid, r.kubelet.log.clone());
+        self.save()?;
+        cluster::wait_port(port, pid, "kubelet stand-in", &log, Duration::from_secs(30))
+    }
+
+    /// Every audit event `region`'s API server has logged so far.
+    pub fn audit_events(&self, region: &str) -> Result<Vec<serde_json::Value>> {
+        let path = &self.state.region(region)?.audit_log;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect())
+    }
+
+    /// A certificate pair from the environment's CA for a host name.
+    pub fn server_cert_for_host(&self, name: &str, host: &str) -> Result<certs::Pair> {
+        let dir = tempfile::tempdir()?.keep();
+        let ca = certs::Ca::create(&dir, "other-ca")?;
+        ca.server_for_host(name, host)
+    }
+
+    /// A serving certificate for 127.0.0.1 from a CA of its own.
+    pub fn untrusted_server_cert(&self) -> Result<certs::Pair> {
+        let dir = tempfile::tempdir()?.keep();
+        let ca = certs::Ca::create(&dir, "untrusted-ca")?;
+        ca.server("untrusted")
+    }
+}

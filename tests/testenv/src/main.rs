@@ -1,0 +1,263 @@
+//! `keysvc-testenv`: starts and stops the three-region test environment, runs
+//! the kubelet stand-in, sets scenarios by hand, and runs the demo.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use keysvc_testenv::{Behavior, HealthzServer, Scenario, State, cluster, kubelet};
+
+#[derive(Parser)]
+#[command(about = "The three-region Kubernetes test environment for keysvc-check")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Start etcd, three API servers and kubelet stand-ins; seed them; print the state file.
+    Up {
+        /// Where state, certificates and logs go (default: a new temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The kube-apiserver binary.
+        #[arg(long, env = "KEYSVC_APISERVER")]
+        apiserver: Option<PathBuf>,
+        /// The etcd binary.
+        #[arg(long, env = "KEYSVC_ETCD", default_value = "/usr/bin/etcd")]
+        etcd: PathBuf,
+    },
+    /// Stop every process a state file names.
+    Down {
+        #[arg(long, env = "KEYSVC_TESTENV")]
+        state: PathBuf,
+    },
+    /// Put one region's namespace into a scenario.
+    Scenario {
+        #[arg(long, env = "KEYSVC_TESTENV")]
+        state: PathBuf,
+        #[arg(long)]
+        region: String,
+        #[arg(long, default_value = "api")]
+        namespace: String,
+        scenario: ScenarioArg,
+    },
+    /// Bring the environment up, make it degraded, run `keysvc-check diagnose` against it, tear down.
+    Demo {
+        /// The keysvc-check binary.
+        #[arg(long)]
+        keysvc_check: PathBuf,
+        #[arg(long, env = "KEYSVC_APISERVER")]
+        apiserver: Option<PathBuf>,
+        #[arg(long, env = "KEYSVC_ETCD", default_value = "/usr/bin/etcd")]
+        etcd: PathBuf,
+    },
+    /// (internal) The kubelet stand-in.
+    #[command(hide = true)]
+    Kubelet {
+        #[arg(long)]
+        listen: String,
+        #[arg(long)]
+        cert: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        ca: PathBuf,
+        #[arg(long)]
+        logs_dir: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ScenarioArg {
+    Healthy,
+    CrashLoop,
+    Pending,
+    Terminating,
+    AllCrashLoop,
+    NoPods,
+    NoNamespace,
+}
+
+impl From<ScenarioArg> for Scenario {
+    fn from(s: ScenarioArg) -> Scenario {
+        match s {
+            ScenarioArg::Healthy => Scenario::Healthy,
+            ScenarioArg::CrashLoop => Scenario::CrashLoop,
+            ScenarioArg::Pending => Scenario::Pending,
+            ScenarioArg::Terminating => Scenario::Terminating,
+            ScenarioArg::AllCrashLoop => Scenario::AllCrashLoop,
+            ScenarioArg::NoPods => Scenario::NoPods,
+            ScenarioArg::NoNamespace => Scenario::NoNamespace,
+        }
+    }
+}
+
+fn default_apiserver() -> PathBuf {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root"));
+    std::env::var_os("KEYSVC_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join(".cache/keysvc-check"))
+        .join("kube-apiserver")
+}
+
+async fn up(dir: Option<PathBuf>, apiserver: Option<PathBuf>, etcd: PathBuf) -> Result<State> {
+    let dir = match dir {
+        Some(d) => d,
+        None => tempfile::Builder::new()
+            .prefix("keysvc-testenv-")
+            .tempdir()?
+            .keep(),
+    };
+    let bins = cluster::Binaries {
+        apiserver: apiserver.unwrap_or_else(default_apiserver),
+        etcd,
+        testenv: std::env::current_exe()?,
+    };
+    anyhow::ensure!(
+        bins.apiserver.exists(),
+        "no kube-apiserver at {} (tests/cluster/build-apiserver.sh builds it)",
+        bins.apiserver.display()
+    );
+    let d = dir.clone();
+    let state = match tokio::task::spawn_blocking(move || cluster::up(&d, &bins)).await? {
+        Ok(s) => s,
+        Err(e) => {
+            if let Ok(s) = State::load(&State::path(&dir)) {
+                cluster::down(&s);
+            }
+            return Err(e);
+        }
+    };
+    if let Err(e) = keysvc_testenv::seed(&state).await {
+        cluster::down(&state);
+        return Err(e);
+    }
+    Ok(state)
+}
+
+const DEMO_RUNBOOK: &str = r#"service: Key Service API
+namespace: api
+selector: app=api-key-service
+container: api-key-service
+expected_ready: 3
+environments:
+  local:
+    healthz_url: HEALTHZ_URL
+    regions:
+      us-south: { context: oncall@us-south }
+      us-east: { context: oncall@us-east }
+      eu-de: { context: oncall@eu-de }
+"#;
+
+async fn demo(keysvc_check: PathBuf, apiserver: Option<PathBuf>, etcd: PathBuf) -> Result<u8> {
+    eprintln!("testenv: bringing up three local regions (us-south, us-east, eu-de)");
+    let state = up(None, apiserver, etcd).await?;
+    let result = async {
+        let client = keysvc_testenv::client_for(&state.kubeconfig, "us-east").await?;
+        keysvc_testenv::scenario::apply(
+            &client,
+            state.region("us-east")?,
+            "api",
+            Scenario::CrashLoop,
+        )
+        .await?;
+        let healthz = HealthzServer::start(Behavior::Healthy);
+        let runbook = state.dir.join("demo-runbook.yaml");
+        std::fs::write(&runbook, DEMO_RUNBOOK.replace("HEALTHZ_URL", &healthz.url))?;
+        eprintln!(
+            "testenv: us-east has a crash-looping pod; running keysvc-check diagnose --env local\n"
+        );
+        let status = tokio::process::Command::new(&keysvc_check)
+            .args(["diagnose", "--env", "local", "--runbook"])
+            .arg(&runbook)
+            .arg("--kubeconfig")
+            .arg(&state.kubeconfig)
+            .status()
+            .await
+            .with_context(|| format!("running {}", keysvc_check.display()))?;
+        let code = status.code().unwrap_or(70);
+        eprintln!("\ntestenv: keysvc-check exited {code}");
+        anyhow::Ok(code as u8)
+    }
+    .await;
+    cluster::down(&state);
+    let _ = std::fs::remove_dir_all(&state.dir);
+    result
+}
+
+fn main() -> ExitCode {
+    keysvc_testenv::install_crypto();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let result: Result<u8> = rt.block_on(async {
+        match cli.cmd {
+            Cmd::Up {
+                dir,
+                apiserver,
+                etcd,
+            } => {
+                let state = up(dir, apiserver, etcd).await?;
+                println!("{}", State::path(&state.dir).display());
+                Ok(0)
+            }
+            Cmd::Down { state } => {
+                let s = State::load(&state)?;
+                cluster::down(&s);
+                Ok(0)
+            }
+            Cmd::Scenario {
+                state,
+                region,
+                namespace,
+                scenario,
+            } => {
+                let s = State::load(&state)?;
+                let client = keysvc_testenv::client_for(&s.kubeconfig, &region).await?;
+                let pods = keysvc_testenv::scenario::apply(
+                    &client,
+                    s.region(&region)?,
+                    &namespace,
+                    scenario.into(),
+                )
+                .await?;
+                for p in pods {
+                    println!("{p}");
+                }
+                Ok(0)
+            }
+            Cmd::Demo {
+                keysvc_check,
+                apiserver,
+                etcd,
+            } => demo(keysvc_check, apiserver, etcd).await,
+            Cmd::Kubelet {
+                listen,
+                cert,
+                key,
+                ca,
+                logs_dir,
+            } => {
+                let listener = tokio::net::TcpListener::bind(&listen)
+                    .await
+                    .with_context(|| format!("binding {listen}"))?;
+                kubelet::run(listener, cert, key, ca, logs_dir).await?;
+                Ok(0)
+            }
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("keysvc-testenv: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

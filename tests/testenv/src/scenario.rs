@@ -1,0 +1,403 @@
+//! Putting a region into a known state through the real API server: the Node
+//! that points at the kubelet stand-in, the restricted users' roles, a
+//! namespace, and the service's pods with their status written through the
+//! status subresource (nothing else writes it: no kubelet or controllers run).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
+use kube::Client;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+use crate::cluster::RegionState;
+use crate::kubelet::{self, Generate, LogSpec};
+
+pub const APP: &str = "api-key-service";
+pub const CONTAINER: &str = "api-key-service";
+
+/// The states a region can be put into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// 3 pods Running and Ready.
+    Healthy,
+    /// 2 Ready, 1 in CrashLoopBackOff (7 restarts, last terminated OOMKilled
+    /// exit 137 four minutes ago, Ready=False).
+    CrashLoop,
+    /// 2 Ready, 1 Pending (container creating).
+    Pending,
+    /// 2 Ready, 1 Terminating (deletionTimestamp set, held by a finalizer).
+    Terminating,
+    /// Every pod crash-looping.
+    AllCrashLoop,
+    /// The namespace exists but holds no pods.
+    NoPods,
+    /// The namespace does not exist.
+    NoNamespace,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PodKind {
+    Ready,
+    CrashLoop,
+    Pending,
+    Terminating,
+}
+
+impl Scenario {
+    pub fn pods(self) -> Vec<PodKind> {
+        use PodKind::*;
+        match self {
+            Scenario::Healthy => vec![Ready, Ready, Ready],
+            Scenario::CrashLoop => vec![Ready, Ready, CrashLoop],
+            Scenario::Pending => vec![Ready, Ready, Pending],
+            Scenario::Terminating => vec![Ready, Ready, Terminating],
+            Scenario::AllCrashLoop => vec![CrashLoop, CrashLoop, CrashLoop],
+            Scenario::NoPods | Scenario::NoNamespace => vec![],
+        }
+    }
+}
+
+const FINALIZER: &str = "keysvc.test/hold";
+
+fn rfc3339(t: Timestamp) -> String {
+    format!("{t:.0}")
+}
+
+/// Cluster-wide objects every region needs once: the Node and the roles.
+pub async fn seed_region(client: &Client, region: &RegionState) -> Result<()> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": region.node, "labels": {"topology.kubernetes.io/region": region.name}}});
+    let pp = PatchParams::apply("keysvc-testenv").force();
+    nodes
+        .patch(&region.node, &pp, &Patch::Apply(&node))
+        .await
+        .context("creating the node")?;
+    let status = json!({"status": {
+        "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}, {"type": "Hostname", "address": region.node}],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": region.kubelet_port}},
+        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "stand-in",
+                        "lastHeartbeatTime": rfc3339(Timestamp::now()), "lastTransitionTime": rfc3339(Timestamp::now())}]
+    }});
+    nodes
+        .patch_status(
+            &region.node,
+            &PatchParams::default(),
+            &Patch::Merge(&status),
+        )
+        .await
+        .context("setting the node's status")?;
+    let roles: Api<ClusterRole> = Api::all(client.clone());
+    for (name, resources) in [
+        ("keysvc-oncall", json!(["pods", "pods/log"])),
+        ("keysvc-nologs", json!(["pods"])),
+    ] {
+        let role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": name},
+            "rules": [{"apiGroups": [""], "resources": resources, "verbs": ["get", "list"]}]});
+        roles
+            .patch(name, &pp, &Patch::Apply(&role))
+            .await
+            .with_context(|| format!("creating role {name}"))?;
+    }
+    Ok(())
+}
+
+async fn ensure_namespace(client: &Client, ns: &str) -> Result<()> {
+    let nss: Api<Namespace> = Api::all(client.clone());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    // A namespace still being removed must finish first.
+    while let Some(existing) = nss.get_opt(ns).await? {
+        if existing.metadata.deletion_timestamp.is_none() {
+            break;
+        }
+        finalize_namespace(client, ns).await?;
+        if Instant::now() > deadline {
+            bail!("namespace {ns} is stuck terminating");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pp = PatchParams::apply("keysvc-testenv").force();
+    nss.patch(
+        ns,
+        &pp,
+        &Patch::Apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})),
+    )
+    .await
+    .with_context(|| format!("creating namespace {ns}"))?;
+    let rbs: Api<RoleBinding> = Api::namespaced(client.clone(), ns);
+    for user in ["oncall", "nologs"] {
+        let rb = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": user, "namespace": ns},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": format!("keysvc-{user}")},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]});
+        rbs.patch(user, &pp, &Patch::Apply(&rb))
+            .await
+            .with_context(|| format!("binding {user} in {ns}"))?;
+    }
+    Ok(())
+}
+
+/// Without a namespace controller, a deleted namespace keeps its finalizer;
+/// clearing it through the finalize subresource lets it go.
+async fn finalize_namespace(client: &Client, ns: &str) -> Result<()> {
+    let nss: Api<Namespace> = Api::all(client.clone());
+    let Some(mut obj) = nss.get_opt(ns).await? else {
+        return Ok(());
+    };
+    if let Some(spec) = obj.spec.as_mut() {
+        spec.finalizers = Some(vec![]);
+    }
+    match nss
+        .replace_subresource("finalize", ns, &PostParams::default(), &obj)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Removes every pod of the service from `ns`, finalizers and all.
+async fn clear_pods(client: &Client, ns: &str) -> Result<()> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let lp = ListParams::default().labels(&format!("app={APP}"));
+    let dp = DeleteParams {
+        grace_period_seconds: Some(0),
+        ..DeleteParams::default()
+    };
+    for pod in pods.list(&lp).await?.items {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        if pod
+            .metadata
+            .finalizers
+            .as_ref()
+            .is_some_and(|f| !f.is_empty())
+        {
+            pods.patch(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+            )
+            .await?;
+        }
+        match pods.delete(&name, &dp).await {
+            Ok(_) | Err(kube::Error::Api(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !pods.list(&lp).await?.items.is_empty() {
+        if Instant::now() > deadline {
+            bail!("pods in {ns} were not removed within 30s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+fn suffix() -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut n =
+        Timestamp::now().as_nanosecond() as u64 ^ (std::process::id() as u64).rotate_left(32);
+    (0..5)
+        .map(|_| {
+            let c = ALPHABET[(n % ALPHABET.len() as u64) as usize] as char;
+            n /= ALPHABET.len() as u64;
+            n = n
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            c
+        })
+        .collect()
+}
+
+fn ready_status(now: Timestamp) -> serde_json::Value {
+    let started = rfc3339(now - SignedDuration::from_hours(2));
+    json!({
+        "phase": "Running", "hostIP": "127.0.0.1", "podIP": "10.244.0.10", "startTime": started,
+        "conditions": [
+            {"type": "Initialized", "status": "True", "lastTransitionTime": started},
+            {"type": "Ready", "status": "True", "lastTransitionTime": started},
+            {"type": "ContainersReady", "status": "True", "lastTransitionTime": started},
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": started}],
+        "containerStatuses": [{"name": CONTAINER, "ready": true, "started": true, "restartCount": 0,
+            "image": "keysvc/api-key-service:1.0", "imageID": "",
+            "state": {"running": {"startedAt": started}}}]
+    })
+}
+
+fn status_for(kind: PodKind, now: Timestamp) -> serde_json::Value {
+    let started = rfc3339(now - SignedDuration::from_hours(2));
+    match kind {
+        PodKind::Ready | PodKind::Terminating => ready_status(now),
+        PodKind::CrashLoop => json!({
+            "phase": "Running", "hostIP": "127.0.0.1", "podIP": "10.244.0.11", "startTime": started,
+            "conditions": [
+                {"type": "Ready", "status": "False", "reason": "ContainersNotReady", "lastTransitionTime": started},
+                {"type": "PodScheduled", "status": "True", "lastTransitionTime": started}],
+            "containerStatuses": [{"name": CONTAINER, "ready": false, "started": false, "restartCount": 7,
+                "image": "keysvc/api-key-service:1.0", "imageID": "",
+                "state": {"waiting": {"reason": "CrashLoopBackOff",
+                    "message": format!("back-off 5m0s restarting failed container={CONTAINER}")}},
+                "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled",
+                    "startedAt": rfc3339(now - SignedDuration::from_secs(300)),
+                    "finishedAt": rfc3339(now - SignedDuration::from_secs(240))}}}]
+        }),
+        PodKind::Pending => json!({
+            "phase": "Pending", "hostIP": "127.0.0.1", "startTime": rfc3339(now - SignedDuration::from_secs(90)),
+            "conditions": [{"type": "PodScheduled", "status": "True", "lastTransitionTime": started},
+                           {"type": "Ready", "status": "False", "reason": "ContainersNotReady", "lastTransitionTime": started}],
+            "containerStatuses": [{"name": CONTAINER, "ready": false, "started": false, "restartCount": 0,
+                "image": "keysvc/api-key-service:1.0", "imageID": "",
+                "state": {"waiting": {"reason": "ContainerCreating"}}}]
+        }),
+    }
+}
+
+/// Log lines a healthy instance of the service writes.
+pub fn info_logs(pod: &str) -> LogSpec {
+    LogSpec::lines((0..20).map(|i| {
+        (
+            280.0 - i as f64 * 14.0,
+            format!(
+                "INFO  [{pod}] GET /v1/keys/validate 200 {}ms request_id=req-{i:04}",
+                3 + i % 5
+            ),
+        )
+    }))
+}
+
+/// What a crash-looping instance logged before the OOM kill.
+pub fn crash_logs(pod: &str) -> LogSpec {
+    let mut previous = LogSpec::lines([
+        (290.0, format!("INFO  [{pod}] starting api-key-service 1.0")),
+        (
+            280.0,
+            "ERROR failed to load signing keys: connection refused (db-7.internal:5432) attempt=1"
+                .to_string(),
+        ),
+        (
+            270.0,
+            "ERROR failed to load signing keys: connection refused (db-7.internal:5432) attempt=2"
+                .to_string(),
+        ),
+        (
+            260.0,
+            "ERROR panic in handler: java.lang.OutOfMemoryError: Java heap space".to_string(),
+        ),
+        (
+            260.0,
+            "\tat com.example.keys.Signer.sign(Signer.java:88)".to_string(),
+        ),
+        (
+            260.0,
+            "\tat com.example.keys.Handler.handle(Handler.java:41)".to_string(),
+        ),
+    ]);
+    previous.previous = None;
+    LogSpec {
+        lines: vec![],
+        generate: None,
+        previous: Some(Box::new(previous)),
+        error: Some((
+            400,
+            format!(
+                "container \"{CONTAINER}\" in pod \"{pod}\" is waiting to start: CrashLoopBackOff"
+            ),
+        )),
+    }
+}
+
+/// Puts `ns` in a region into `scenario`; returns the new pods' names.
+pub async fn apply(
+    client: &Client,
+    region: &RegionState,
+    ns: &str,
+    scenario: Scenario,
+) -> Result<Vec<String>> {
+    if scenario == Scenario::NoNamespace {
+        let nss: Api<Namespace> = Api::all(client.clone());
+        if nss.get_opt(ns).await?.is_some() {
+            clear_pods(client, ns).await?;
+            let _ = nss.delete(ns, &DeleteParams::default()).await;
+            finalize_namespace(client, ns).await?;
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while nss.get_opt(ns).await?.is_some() {
+                if Instant::now() > deadline {
+                    bail!("namespace {ns} was not removed within 30s");
+                }
+                finalize_namespace(client, ns).await?;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        return Ok(vec![]);
+    }
+    ensure_namespace(client, ns).await?;
+    clear_pods(client, ns).await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let now = Timestamp::now();
+    let rs = suffix();
+    let mut names = vec![];
+    for (i, kind) in scenario.pods().into_iter().enumerate() {
+        let name = format!(
+            "{APP}-5f6d8{rs}-{}",
+            ["9vdzm", "k2x7q", "p8w4t", "h6n3b", "c4r8j"][i % 5]
+        );
+        let mut meta = json!({"name": name, "namespace": ns, "labels": {"app": APP}});
+        if kind == PodKind::Terminating {
+            meta["finalizers"] = json!([FINALIZER]);
+        }
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+            "spec": {"nodeName": region.node, "terminationGracePeriodSeconds": 30,
+                     "containers": [{"name": CONTAINER, "image": "keysvc/api-key-service:1.0"}]}});
+        let pod: Pod = serde_json::from_value(pod)?;
+        pods.create(&PostParams::default(), &pod)
+            .await
+            .with_context(|| format!("creating pod {name}"))?;
+        pods.patch_status(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": status_for(kind, now)})),
+        )
+        .await
+        .with_context(|| format!("setting status of {name}"))?;
+        let spec = match kind {
+            PodKind::CrashLoop => crash_logs(&name),
+            PodKind::Pending => LogSpec {
+                error: Some((
+                    400,
+                    format!(
+                        "container \"{CONTAINER}\" in pod \"{name}\" is waiting to start: ContainerCreating"
+                    ),
+                )),
+                ..LogSpec::default()
+            },
+            _ => info_logs(&name),
+        };
+        kubelet::write_spec(&region.logs_dir, ns, &name, CONTAINER, &spec)?;
+        if kind == PodKind::Terminating {
+            pods.delete(&name, &DeleteParams::default()).await?;
+        }
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// A log spec of `count` generated lines over the last four minutes, one in
+/// `error_every` an ERROR.
+pub fn volume_logs(count: u64, error_every: u64) -> LogSpec {
+    LogSpec {
+        generate: Some(Generate {
+            count,
+            span_secs: 240.0,
+            template: "INFO  GET /v1/keys/validate 200 4ms request_id=req-{n}".into(),
+            error_every,
+            error_template: "ERROR token validation failed: signature mismatch kid=key-{n}".into(),
+        }),
+        ..LogSpec::default()
+    }
+}
