@@ -1,0 +1,211 @@
+//! Running a plan: the healthz checks and every region's Kubernetes steps
+//! run concurrently under one deadline. Results land in per-region slots as
+//! they finish, so a deadline or Ctrl-C still reports what is done; log lines
+//! (the `logs` command) go through this task, the one writer to stdout.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::Instant as TokioInstant;
+
+use crate::check::{self, LogLine};
+use crate::plan::Plan;
+use crate::report::{HealthzCheck, Problem, ProblemKind, Report, SCHEMA, Status};
+use crate::{healthz, k8s, render, verdict};
+
+/// Time allowed past the deadline for tasks to hand in what they have.
+const GRACE: Duration = Duration::from_millis(400);
+
+pub struct Outcome {
+    pub report: Report,
+    pub interrupted: bool,
+}
+
+pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
+    let started = Instant::now();
+    let deadline = TokioInstant::now() + plan.timeout;
+    let mut tasks: JoinSet<()> = JoinSet::new();
+
+    let http = healthz::client(plan.runbook.healthz.timeout.0.min(plan.timeout))?;
+    let hz_timeout = plan.runbook.healthz.timeout.0.min(plan.timeout);
+    let env_healthz: Arc<Mutex<Option<HealthzCheck>>> = Arc::new(Mutex::new(None));
+    if plan.steps.healthz {
+        let (slot, http, plan) = (env_healthz.clone(), http.clone(), plan.clone());
+        tasks.spawn(async move {
+            let r =
+                healthz::check(&http, &plan.healthz_url, &plan.runbook.healthz, hz_timeout).await;
+            *slot.lock().expect("slot") = Some(r);
+        });
+    }
+
+    let kubeconfig = Arc::new(if plan.steps.pods {
+        k8s::load(plan.kubeconfig.as_deref())
+    } else {
+        Err(Problem::new(ProblemKind::Other, "not needed"))
+    });
+    let (tx, mut rx) = mpsc::channel::<LogLine>(1024);
+    let slots: Vec<_> = plan
+        .regions
+        .iter()
+        .map(|r| Arc::new(Mutex::new(check::empty_region(r))))
+        .collect();
+    for (region, slot) in plan.regions.iter().zip(&slots) {
+        if plan.steps.healthz
+            && let Some(url) = region.healthz_url.clone()
+        {
+            let (slot, http, plan) = (slot.clone(), http.clone(), plan.clone());
+            tasks.spawn(async move {
+                let r = healthz::check(&http, &url, &plan.runbook.healthz, hz_timeout).await;
+                slot.lock().expect("slot").healthz = Some(r);
+            });
+        }
+        if plan.steps.pods {
+            let sink = plan.logs.stream.then(|| tx.clone());
+            tasks.spawn(check::run_region(
+                plan.clone(),
+                kubeconfig.clone(),
+                region.clone(),
+                slot.clone(),
+                sink,
+                deadline,
+            ));
+        }
+    }
+    drop(tx);
+
+    let mut interrupted = false;
+    let mut streaming = plan.logs.stream;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let hard_deadline = deadline + GRACE;
+    let mut stdout = std::io::stdout();
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut ctrl_c => { interrupted = true; break; }
+            Some(line) = rx.recv() => {
+                if streaming && render::table::log_line(&line, plan.color, &mut stdout).is_err() {
+                    // A closed pipe: stop printing, keep checking.
+                    streaming = false;
+                }
+            }
+            joined = tasks.join_next() => {
+                if joined.is_none() {
+                    break;
+                }
+            }
+            () = tokio::time::sleep_until(hard_deadline) => break,
+        }
+    }
+    tasks.abort_all();
+    while let Ok(line) = rx.try_recv() {
+        if streaming && render::table::log_line(&line, plan.color, &mut stdout).is_err() {
+            streaming = false;
+        }
+    }
+    let _ = stdout.flush();
+
+    let cut_short = |what: &str| {
+        if interrupted {
+            Problem::new(
+                ProblemKind::Interrupted,
+                format!("{what}: interrupted before it finished"),
+            )
+        } else {
+            Problem::new(
+                ProblemKind::Deadline,
+                format!(
+                    "{what}: did not finish within {} (--timeout)",
+                    humantime::format_duration(plan.timeout)
+                ),
+            )
+        }
+    };
+    let mut partial = interrupted;
+    let healthz = if plan.steps.healthz {
+        Some(
+            env_healthz
+                .lock()
+                .expect("slot")
+                .clone()
+                .unwrap_or_else(|| {
+                    partial = true;
+                    unfinished_healthz(&plan.healthz_url, cut_short("healthz"))
+                }),
+        )
+    } else {
+        None
+    };
+    let mut regions = vec![];
+    for (region, slot) in plan.regions.iter().zip(&slots) {
+        let mut r = slot.lock().expect("slot").clone();
+        if plan.steps.healthz && region.healthz_url.is_some() && r.healthz.is_none() {
+            partial = true;
+            r.healthz = Some(unfinished_healthz(
+                region.healthz_url.as_deref().unwrap_or_default(),
+                cut_short("regional healthz"),
+            ));
+        }
+        if plan.steps.pods && r.pods.is_none() {
+            partial = true;
+            r.pods = Some(check::failed_pods(
+                plan.runbook.expected_ready,
+                cut_short("listing pods"),
+            ));
+        }
+        if plan.steps.logs && r.logs.is_none() {
+            partial = true;
+            r.logs = Some(check::failed_logs(&plan, cut_short("reading logs")));
+        }
+        if r.logs.as_ref().is_some_and(|l| l.partial)
+            && r.logs
+                .as_ref()
+                .is_some_and(|l| l.pods.iter().any(|p| p.partial))
+        {
+            partial = true;
+        }
+        r.verdict = verdict::region_verdict(&r);
+        regions.push(r);
+    }
+    let mut report = Report {
+        schema: SCHEMA,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        runbook: plan.runbook_name.clone(),
+        service_name: plan.runbook.service.clone(),
+        environment: plan.env.clone(),
+        steps: plan.steps.names(),
+        service: crate::report::ServiceVerdict {
+            verdict: crate::report::Verdict::Unknown,
+            summary: String::new(),
+            impact: None,
+        },
+        healthz,
+        regions,
+        findings: vec![],
+        next_steps: vec![],
+        partial,
+        duration_ms: started.elapsed().as_millis() as u64,
+    };
+    verdict::explain(&plan, &mut report);
+    Ok(Outcome {
+        report,
+        interrupted,
+    })
+}
+
+fn unfinished_healthz(url: &str, p: Problem) -> HealthzCheck {
+    HealthzCheck {
+        url: url.to_string(),
+        status: Status::Error,
+        http_status: None,
+        latency_ms: None,
+        reply: None,
+        body_excerpt: None,
+        problems: vec![],
+        error: Some(p),
+    }
+}

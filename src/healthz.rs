@@ -1,0 +1,190 @@
+//! Step 1: GET a healthz URL and check its reply against the runbook: the
+//! status, a JSON body with `code`, `href` equal to the URL, and the expected
+//! description. TLS is verified, redirects are reported rather than followed,
+//! the body is capped, and the whole request has a timeout.
+
+use std::time::{Duration, Instant};
+
+use crate::neterr;
+use crate::report::{HealthzCheck, Problem, ProblemKind, Status};
+use crate::runbook::HealthzSpec;
+use crate::sanitize;
+
+/// Longest body excerpt kept in a report.
+const EXCERPT_CHARS: usize = 200;
+
+pub fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .timeout(timeout)
+        .user_agent(concat!("keysvc-check/", env!("CARGO_PKG_VERSION")))
+        .build()?)
+}
+
+/// Checks one URL; never fails, the outcome is in the result.
+pub async fn check(
+    client: &reqwest::Client,
+    url: &str,
+    spec: &HealthzSpec,
+    timeout: Duration,
+) -> HealthzCheck {
+    let mut out = HealthzCheck {
+        url: url.to_string(),
+        status: Status::Fail,
+        http_status: None,
+        latency_ms: None,
+        reply: None,
+        body_excerpt: None,
+        problems: vec![],
+        error: None,
+    };
+    let started = Instant::now();
+    let fetched = tokio::time::timeout(timeout, fetch(client, url, spec.max_body_bytes)).await;
+    out.latency_ms = Some(started.elapsed().as_millis() as u64);
+    let (status, location, body, too_big) = match fetched {
+        Err(_) => {
+            out.error = Some(Problem::new(
+                ProblemKind::Timeout,
+                format!(
+                    "no complete reply within {}",
+                    humantime::format_duration(timeout)
+                ),
+            ));
+            return out;
+        }
+        Ok(Err(e)) => {
+            let (kind, msg) = neterr::classify(&e);
+            let (kind, msg) = if e.is_timeout() {
+                (
+                    ProblemKind::Timeout,
+                    format!(
+                        "no complete reply within {}",
+                        humantime::format_duration(timeout)
+                    ),
+                )
+            } else if e.is_builder() {
+                (ProblemKind::Other, format!("cannot request this URL: {e}"))
+            } else {
+                (kind, msg)
+            };
+            if e.is_builder() {
+                out.status = Status::Error;
+            }
+            out.error = Some(Problem::new(kind, msg));
+            return out;
+        }
+        Ok(Ok(r)) => r,
+    };
+    out.http_status = Some(status);
+    if (300..400).contains(&status) {
+        out.problems.push(format!(
+            "redirected ({status}) to {}; redirects are not followed, fix the healthz URL",
+            sanitize::clean(&location.unwrap_or_else(|| "nowhere".into()), 200)
+        ));
+        return out;
+    }
+    if status != spec.status {
+        out.problems
+            .push(format!("HTTP status {status}, expected {}", spec.status));
+    }
+    if too_big {
+        out.problems.push(format!(
+            "the body is larger than {} bytes; stopped reading",
+            spec.max_body_bytes
+        ));
+        out.body_excerpt = Some(sanitize::clean_bytes(&body, EXCERPT_CHARS));
+        return out;
+    }
+    match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(v) if v.is_object() => {
+            check_reply(&v, url, spec, &mut out.problems);
+            out.reply = Some(sanitize_json(v));
+        }
+        Ok(_) | Err(_) => {
+            let what = if std::str::from_utf8(&body).is_err() {
+                "the body is not UTF-8 text"
+            } else if body.is_empty() {
+                "the body is empty"
+            } else {
+                "the body is not a JSON object"
+            };
+            out.problems.push(format!(
+                "{what}; expected {{\"href\":…,\"code\":{},\"description\":…}}",
+                spec.code
+            ));
+            out.body_excerpt = Some(sanitize::clean_bytes(&body, EXCERPT_CHARS));
+        }
+    }
+    if out.problems.is_empty() {
+        out.status = Status::Pass;
+    }
+    out
+}
+
+type Fetched = (u16, Option<String>, Vec<u8>, bool);
+
+async fn fetch(client: &reqwest::Client, url: &str, max: u64) -> Result<Fetched, reqwest::Error> {
+    let mut resp = client
+        .get(url)
+        .header("accept", "application/json")
+        .send()
+        .await?;
+    let status = resp.status().as_u16();
+    let location = resp
+        .headers()
+        .get("location")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let mut body = Vec::new();
+    let mut too_big = false;
+    while let Some(chunk) = resp.chunk().await? {
+        body.extend_from_slice(&chunk);
+        if body.len() as u64 > max {
+            body.truncate(max as usize);
+            too_big = true;
+            break;
+        }
+    }
+    Ok((status, location, body, too_big))
+}
+
+fn check_reply(v: &serde_json::Value, url: &str, spec: &HealthzSpec, problems: &mut Vec<String>) {
+    match v.get("code").and_then(|c| c.as_i64()) {
+        Some(c) if c == spec.code => {}
+        Some(c) => problems.push(format!("code is {c}, expected {}", spec.code)),
+        None => problems.push("the reply has no numeric `code`".into()),
+    }
+    match v.get("href").and_then(|h| h.as_str()) {
+        Some(h) if h.trim_end_matches('/') == url.trim_end_matches('/') => {}
+        Some(h) => problems.push(format!(
+            "href is {}, expected {url}",
+            sanitize::clean(h, 200)
+        )),
+        None => problems.push("the reply has no `href`".into()),
+    }
+    match v.get("description").and_then(|d| d.as_str()) {
+        Some(d) if d == spec.description => {}
+        Some(d) => problems.push(format!(
+            "description is \"{}\", expected \"{}\"",
+            sanitize::clean(d, 200),
+            spec.description
+        )),
+        None => problems.push("the reply has no `description`".into()),
+    }
+}
+
+/// The reply with every string made safe to show.
+fn sanitize_json(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => Value::String(sanitize::clean(&s, 200)),
+        Value::Array(a) => Value::Array(a.into_iter().take(20).map(sanitize_json).collect()),
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .take(20)
+                .map(|(k, v)| (sanitize::clean(&k, 60), sanitize_json(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
