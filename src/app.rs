@@ -24,9 +24,11 @@ pub struct ConfigError(pub String);
 
 /// A hint line for errors we know the fix of.
 pub fn hint(err: &anyhow::Error) -> Option<String> {
-    if let Some(runbook::RunbookError::Invalid { .. }) = err.downcast_ref::<runbook::RunbookError>()
-    {
-        return Some("`keysvc-check runbook validate FILE` checks a runbook; README.md, \"Runbook format\", lists every key".into());
+    if let Some(runbook::RunbookError::Invalid { .. }) = err.downcast_ref::<runbook::RunbookError>() {
+        return Some(
+            "`keysvc-check runbook validate FILE` checks a runbook; README.md, \"Runbook format\", lists every key"
+                .into(),
+        );
     }
     None
 }
@@ -47,12 +49,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Runbook(RunbookCommand::Validate { file }) => {
             let src = Source::load(file.as_ref().or(g.runbook.as_ref()))?;
             let rb = runbook::parse(&src)?;
-            let regions: usize = rb
-                .environments
-                .value
-                .values()
-                .map(|e| e.regions.value.len())
-                .sum();
+            let regions: usize = rb.environments.value.values().map(|e| e.regions.value.len()).sum();
             let msg = format!(
                 "{}: ok ({} environments: {}; {regions} region entries)\n",
                 src.name,
@@ -66,46 +63,10 @@ pub async fn run(cli: Cli) -> Result<u8> {
     let src = Source::load(g.runbook.as_ref())?;
     let rb = runbook::parse(&src)?;
     let (target, steps, logs_args, verb) = match &cli.command {
-        Command::Diagnose(t) => (
-            t,
-            Steps {
-                healthz: true,
-                pods: true,
-                logs: true,
-            },
-            None,
-            "diagnose",
-        ),
-        Command::Healthz(t) => (
-            t,
-            Steps {
-                healthz: true,
-                pods: false,
-                logs: false,
-            },
-            None,
-            "healthz",
-        ),
-        Command::Pods(t) => (
-            t,
-            Steps {
-                healthz: false,
-                pods: true,
-                logs: false,
-            },
-            None,
-            "pods",
-        ),
-        Command::Logs(a) => (
-            &a.target,
-            Steps {
-                healthz: false,
-                pods: true,
-                logs: true,
-            },
-            Some(a),
-            "logs",
-        ),
+        Command::Diagnose(t) => (t, Steps { healthz: true, pods: true, logs: true }, None, "diagnose"),
+        Command::Healthz(t) => (t, Steps { healthz: true, pods: false, logs: false }, None, "healthz"),
+        Command::Pods(t) => (t, Steps { healthz: false, pods: true, logs: false }, None, "pods"),
+        Command::Logs(a) => (&a.target, Steps { healthz: false, pods: true, logs: true }, Some(a), "logs"),
         Command::Completions { .. } | Command::Runbook(_) => unreachable!("handled above"),
     };
     let plan = build_plan(&cli, rb, src.name.clone(), target, steps, logs_args, verb)?;
@@ -114,9 +75,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
     let mut buf = Vec::new();
     match plan.output {
         Output::Json => render::json::render(&outcome.report, &mut buf)?,
-        Output::Table if plan.quiet => {
-            render::table::verdict_line(&outcome.report, plan.color, &mut buf)?
-        }
+        Output::Table if plan.quiet => render::table::verdict_line(&outcome.report, plan.color, &mut buf)?,
         Output::Table => match &cli.command {
             Command::Healthz(_) => render::table::healthz(&outcome.report, plan.color, &mut buf)?,
             Command::Pods(_) => render::table::pods(&outcome.report, plan.color, &mut buf)?,
@@ -152,15 +111,12 @@ fn build_plan(
 ) -> Result<Plan> {
     let g = &cli.global;
     let envs = rb.env_names().join(", ");
-    let env_name = target.env.clone().ok_or_else(|| {
-        UsageError(format!(
-            "--env is required (or set KEYSVC_ENV); this runbook has: {envs}"
-        ))
-    })?;
+    let env_name = target
+        .env
+        .clone()
+        .ok_or_else(|| UsageError(format!("--env is required (or set KEYSVC_ENV); this runbook has: {envs}")))?;
     let env = rb.environments.value.get(&env_name).ok_or_else(|| {
-        UsageError(format!(
-            "--env {env_name}: no such environment in {runbook_name}; it has: {envs}"
-        ))
+        UsageError(format!("--env {env_name}: no such environment in {runbook_name}; it has: {envs}"))
     })?;
     let known: Vec<&str> = env.regions.value.keys().map(String::as_str).collect();
     for (region, _) in &g.contexts {
@@ -202,9 +158,7 @@ fn build_plan(
             match reqwest::Url::parse(u) {
                 Ok(p) if p.scheme() == "http" || p.scheme() == "https" => {}
                 _ => {
-                    return Err(
-                        UsageError(format!("--healthz-url {u}: not an http or https URL")).into(),
-                    );
+                    return Err(UsageError(format!("--healthz-url {u}: not an http or https URL")).into());
                 }
             }
             u.clone()
@@ -214,10 +168,7 @@ fn build_plan(
     let color = match g.color {
         ColorArg::Always => true,
         ColorArg::Never => false,
-        ColorArg::Auto => {
-            std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
+        ColorArg::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
     let output = match g.output {
         OutputArg::Table => Output::Table,
@@ -232,10 +183,7 @@ fn build_plan(
     };
     let mut rerun = format!("keysvc-check {verb} --env {env_name}");
     if let Some(p) = &g.runbook {
-        rerun.push_str(&format!(
-            " --runbook {}",
-            crate::verdict::shell_word(&p.display().to_string())
-        ));
+        rerun.push_str(&format!(" --runbook {}", crate::verdict::shell_word(&p.display().to_string())));
     }
     Ok(Plan {
         runbook: rb,

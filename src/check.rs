@@ -16,9 +16,7 @@ use crate::k8s;
 use crate::logs::{self, Classifier, Tally};
 use crate::plan::{Plan, RegionPlan};
 use crate::pods;
-use crate::report::{
-    LogsStep, PodInfo, PodLogs, PodsStep, Problem, ProblemKind, RegionReport, Status, Verdict,
-};
+use crate::report::{LogsStep, PodInfo, PodLogs, PodsStep, Problem, ProblemKind, RegionReport, Status, Verdict};
 use crate::sanitize;
 
 /// One log line on its way to the single writer.
@@ -82,11 +80,7 @@ pub async fn run_region(
     deadline: TokioInstant,
 ) {
     let started = Instant::now();
-    let remaining = || {
-        deadline
-            .saturating_duration_since(TokioInstant::now())
-            .max(Duration::from_millis(1))
-    };
+    let remaining = || deadline.saturating_duration_since(TokioInstant::now()).max(Duration::from_millis(1));
     let client = match k8s::client(&kubeconfig, &region.context, remaining()).await {
         Ok(c) => c,
         Err(p) => {
@@ -106,10 +100,7 @@ pub async fn run_region(
     let lp = ListParams::default().labels(&plan.runbook.selector);
     let listed = tokio::time::timeout_at(deadline, api.list(&lp)).await;
     let pod_list = match listed {
-        Err(_) => Err(Problem::new(
-            ProblemKind::Timeout,
-            "listing pods did not finish before the deadline",
-        )),
+        Err(_) => Err(Problem::new(ProblemKind::Timeout, "listing pods did not finish before the deadline")),
         Ok(Err(e)) => Err(k8s::problem(&e, "list", "pods", &ns)),
         Ok(Ok(list)) => Ok(list.items),
     };
@@ -121,10 +112,7 @@ pub async fn run_region(
             if plan.steps.logs {
                 s.logs = Some(failed_logs(
                     &plan,
-                    Problem::new(
-                        p.kind,
-                        format!("not read: pods could not be listed ({})", p.message),
-                    ),
+                    Problem::new(p.kind, format!("not read: pods could not be listed ({})", p.message)),
                 ));
             }
             s.duration_ms = started.elapsed().as_millis() as u64;
@@ -132,20 +120,15 @@ pub async fn run_region(
         }
     };
     let now = Timestamp::now();
-    let infos: Vec<PodInfo> = pod_list
-        .iter()
-        .map(|p| pods::read_pod(p, &plan.runbook.container, now))
-        .collect();
+    let infos: Vec<PodInfo> = pod_list.iter().map(|p| pods::read_pod(p, &plan.runbook.container, now)).collect();
     let mut note = None;
     if infos.is_empty() {
         // Tell "no pods" from "no namespace" when we are allowed to look.
         let nss: Api<Namespace> = Api::all(client.clone());
-        note = Some(
-            match tokio::time::timeout_at(deadline, nss.get_opt(&ns)).await {
-                Ok(Ok(None)) => format!("namespace {ns} does not exist"),
-                _ => format!("no pods match {} in namespace {ns}", plan.runbook.selector),
-            },
-        );
+        note = Some(match tokio::time::timeout_at(deadline, nss.get_opt(&ns)).await {
+            Ok(Ok(None)) => format!("namespace {ns} does not exist"),
+            _ => format!("no pods match {} in namespace {ns}", plan.runbook.selector),
+        });
     }
     let step = pods::step(
         infos.clone(),
@@ -158,15 +141,8 @@ pub async fn run_region(
 
     if plan.steps.logs {
         let logs_started = Instant::now();
-        let classifier = Classifier::new(
-            &plan
-                .runbook
-                .logs
-                .error_patterns
-                .iter()
-                .map(|p| p.0.clone())
-                .collect::<Vec<_>>(),
-        );
+        let classifier =
+            Classifier::new(&plan.runbook.logs.error_patterns.iter().map(|p| p.0.clone()).collect::<Vec<_>>());
         let mut reads = vec![];
         for info in &infos {
             let restarted = pods::restarted_within(info, plan.logs.since);
@@ -178,20 +154,9 @@ pub async fn run_region(
             }
         }
         // Stop reading a little before the deadline so partial counts are kept.
-        let read_deadline = deadline
-            .checked_sub(Duration::from_millis(150))
-            .unwrap_or(deadline);
+        let read_deadline = deadline.checked_sub(Duration::from_millis(150)).unwrap_or(deadline);
         let results = join_all(reads.into_iter().map(|(pod, previous)| {
-            read_pod_logs(
-                &api,
-                &plan,
-                &region.name,
-                pod,
-                previous,
-                &classifier,
-                sink.clone(),
-                read_deadline,
-            )
+            read_pod_logs(&api, &plan, &region.name, pod, previous, &classifier, sink.clone(), read_deadline)
         }))
         .await;
         let mut step = LogsStep {
@@ -199,9 +164,7 @@ pub async fn run_region(
             window_secs: plan.logs.since.as_secs(),
             threshold: plan.runbook.logs.error_threshold,
             error_lines: results.iter().map(|r| r.error_lines).sum(),
-            partial: results
-                .iter()
-                .any(|r| r.partial || r.error.as_ref().is_some_and(|e| !expected_absence(e.kind))),
+            partial: results.iter().any(|r| r.partial || r.error.as_ref().is_some_and(|e| !expected_absence(e.kind))),
             pods: results,
             error: None,
             duration_ms: logs_started.elapsed().as_millis() as u64,
@@ -223,14 +186,9 @@ pub fn judge_logs(step: &LogsStep) -> Status {
         return Status::Warn;
     }
     let unreadable = step.pods.iter().any(|p| {
-        p.error.as_ref().is_some_and(|e| !expected_absence(e.kind))
-            || (p.partial && p.error.is_none() && p.lines == 0)
+        p.error.as_ref().is_some_and(|e| !expected_absence(e.kind)) || (p.partial && p.error.is_none() && p.lines == 0)
     });
-    if unreadable {
-        Status::Error
-    } else {
-        Status::Pass
-    }
+    if unreadable { Status::Error } else { Status::Pass }
 }
 
 /// A container that has not started (400) or a pod deleted meanwhile (404)
@@ -269,29 +227,18 @@ async fn read_pod_logs(
     };
     let mut tally = Tally::default();
     let work = async {
-        let stream = api
-            .log_stream(&pod, &lp)
-            .await
-            .map_err(|e| k8s::problem(&e, "get", "pods/log", ns))?;
+        let stream = api.log_stream(&pod, &lp).await.map_err(|e| k8s::problem(&e, "get", "pods/log", ns))?;
         let grep = plan.logs.grep.clone();
         let region = region.to_string();
         let pod_name = pod.clone();
-        let result = logs::read_lines(
-            stream,
-            classifier,
-            &mut tally,
-            sink.as_ref(),
-            |line: &str, is_error: bool| {
-                grep.as_ref()
-                    .is_none_or(|g| g.is_match(line))
-                    .then(|| LogLine {
-                        region: region.clone(),
-                        pod: pod_name.clone(),
-                        text: sanitize::clean(line, 4096),
-                        is_error,
-                    })
-            },
-        )
+        let result = logs::read_lines(stream, classifier, &mut tally, sink.as_ref(), |line: &str, is_error: bool| {
+            grep.as_ref().is_none_or(|g| g.is_match(line)).then(|| LogLine {
+                region: region.clone(),
+                pod: pod_name.clone(),
+                text: sanitize::clean(line, 4096),
+                is_error,
+            })
+        })
         .await;
         result.map_err(|e| {
             let (kind, msg) = crate::neterr::classify(&e);
@@ -304,10 +251,9 @@ async fn read_pod_logs(
         }
         Ok(Err(p)) => {
             out.error = Some(match p.kind {
-                ProblemKind::NotFound => Problem::new(
-                    ProblemKind::NotFound,
-                    "the pod was deleted before its logs were read",
-                ),
+                ProblemKind::NotFound => {
+                    Problem::new(ProblemKind::NotFound, "the pod was deleted before its logs were read")
+                }
                 _ => p,
             });
         }

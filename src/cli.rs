@@ -152,19 +152,13 @@ fn parse_region_context(s: &str) -> Result<(String, String), String> {
         Some((r, c)) if !r.trim().is_empty() && !c.trim().is_empty() => {
             Ok((r.trim().to_string(), c.trim().to_string()))
         }
-        _ => Err(format!(
-            "`{s}` is not REGION=CONTEXT (e.g. us-south=my-context)"
-        )),
+        _ => Err(format!("`{s}` is not REGION=CONTEXT (e.g. us-south=my-context)")),
     }
 }
 
 fn parse_regex(s: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(s).map_err(|e| {
-        format!(
-            "not a valid regular expression: {}",
-            e.to_string().lines().last().unwrap_or_default()
-        )
-    })
+    regex::Regex::new(s)
+        .map_err(|e| format!("not a valid regular expression: {}", e.to_string().lines().last().unwrap_or_default()))
 }
 
 #[cfg(test)]
@@ -179,10 +173,7 @@ mod tests {
 
     #[test]
     fn region_context_pairs() {
-        assert_eq!(
-            parse_region_context("us-south=ctx").unwrap(),
-            ("us-south".into(), "ctx".into())
-        );
+        assert_eq!(parse_region_context("us-south=ctx").unwrap(), ("us-south".into(), "ctx".into()));
         assert!(parse_region_context("us-south").is_err());
         assert!(parse_region_context("=ctx").is_err());
     }

@@ -36,8 +36,7 @@ pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
     if plan.steps.healthz {
         let (slot, http, plan) = (env_healthz.clone(), http.clone(), plan.clone());
         tasks.spawn(async move {
-            let r =
-                healthz::check(&http, &plan.healthz_url, &plan.runbook.healthz, hz_timeout).await;
+            let r = healthz::check(&http, &plan.healthz_url, &plan.runbook.healthz, hz_timeout).await;
             *slot.lock().expect("slot") = Some(r);
         });
     }
@@ -48,12 +47,10 @@ pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
         Err(Problem::new(ProblemKind::Other, "not needed"))
     });
     let (tx, mut rx) = mpsc::channel::<LogLine>(1024);
-    let slots: Vec<_> = plan
-        .regions
-        .iter()
-        .map(|r| Arc::new(Mutex::new(check::empty_region(r))))
-        .collect();
-    for (region, slot) in plan.regions.iter().zip(&slots) {
+    // Without the Kubernetes steps, only regions with a healthz URL of their own have anything to report.
+    let regions: Vec<_> = plan.regions.iter().filter(|r| plan.steps.pods || r.healthz_url.is_some()).cloned().collect();
+    let slots: Vec<_> = regions.iter().map(|r| Arc::new(Mutex::new(check::empty_region(r)))).collect();
+    for (region, slot) in regions.iter().zip(&slots) {
         if plan.steps.healthz
             && let Some(url) = region.healthz_url.clone()
         {
@@ -111,37 +108,25 @@ pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
 
     let cut_short = |what: &str| {
         if interrupted {
-            Problem::new(
-                ProblemKind::Interrupted,
-                format!("{what}: interrupted before it finished"),
-            )
+            Problem::new(ProblemKind::Interrupted, format!("{what}: interrupted before it finished"))
         } else {
             Problem::new(
                 ProblemKind::Deadline,
-                format!(
-                    "{what}: did not finish within {} (--timeout)",
-                    humantime::format_duration(plan.timeout)
-                ),
+                format!("{what}: did not finish within {} (--timeout)", humantime::format_duration(plan.timeout)),
             )
         }
     };
     let mut partial = interrupted;
     let healthz = if plan.steps.healthz {
-        Some(
-            env_healthz
-                .lock()
-                .expect("slot")
-                .clone()
-                .unwrap_or_else(|| {
-                    partial = true;
-                    unfinished_healthz(&plan.healthz_url, cut_short("healthz"))
-                }),
-        )
+        Some(env_healthz.lock().expect("slot").clone().unwrap_or_else(|| {
+            partial = true;
+            unfinished_healthz(&crate::healthz::redact_url(&plan.healthz_url), cut_short("healthz"))
+        }))
     } else {
         None
     };
-    let mut regions = vec![];
-    for (region, slot) in plan.regions.iter().zip(&slots) {
+    let mut reports = vec![];
+    for (region, slot) in regions.iter().zip(&slots) {
         let mut r = slot.lock().expect("slot").clone();
         if plan.steps.healthz && region.healthz_url.is_some() && r.healthz.is_none() {
             partial = true;
@@ -152,24 +137,19 @@ pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
         }
         if plan.steps.pods && r.pods.is_none() {
             partial = true;
-            r.pods = Some(check::failed_pods(
-                plan.runbook.expected_ready,
-                cut_short("listing pods"),
-            ));
+            r.pods = Some(check::failed_pods(plan.runbook.expected_ready, cut_short("listing pods")));
         }
         if plan.steps.logs && r.logs.is_none() {
             partial = true;
             r.logs = Some(check::failed_logs(&plan, cut_short("reading logs")));
         }
         if r.logs.as_ref().is_some_and(|l| l.partial)
-            && r.logs
-                .as_ref()
-                .is_some_and(|l| l.pods.iter().any(|p| p.partial))
+            && r.logs.as_ref().is_some_and(|l| l.pods.iter().any(|p| p.partial))
         {
             partial = true;
         }
         r.verdict = verdict::region_verdict(&r);
-        regions.push(r);
+        reports.push(r);
     }
     let mut report = Report {
         schema: SCHEMA,
@@ -184,17 +164,14 @@ pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
             impact: None,
         },
         healthz,
-        regions,
+        regions: reports,
         findings: vec![],
         next_steps: vec![],
         partial,
         duration_ms: started.elapsed().as_millis() as u64,
     };
     verdict::explain(&plan, &mut report);
-    Ok(Outcome {
-        report,
-        interrupted,
-    })
+    Ok(Outcome { report, interrupted })
 }
 
 fn unfinished_healthz(url: &str, p: Problem) -> HealthzCheck {

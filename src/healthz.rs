@@ -23,14 +23,9 @@ pub fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
 }
 
 /// Checks one URL; never fails, the outcome is in the result.
-pub async fn check(
-    client: &reqwest::Client,
-    url: &str,
-    spec: &HealthzSpec,
-    timeout: Duration,
-) -> HealthzCheck {
+pub async fn check(client: &reqwest::Client, url: &str, spec: &HealthzSpec, timeout: Duration) -> HealthzCheck {
     let mut out = HealthzCheck {
-        url: url.to_string(),
+        url: redact_url(url),
         status: Status::Fail,
         http_status: None,
         latency_ms: None,
@@ -46,23 +41,14 @@ pub async fn check(
         Err(_) => {
             out.error = Some(Problem::new(
                 ProblemKind::Timeout,
-                format!(
-                    "no complete reply within {}",
-                    humantime::format_duration(timeout)
-                ),
+                format!("no complete reply within {}", humantime::format_duration(timeout)),
             ));
             return out;
         }
         Ok(Err(e)) => {
             let (kind, msg) = neterr::classify(&e);
             let (kind, msg) = if e.is_timeout() {
-                (
-                    ProblemKind::Timeout,
-                    format!(
-                        "no complete reply within {}",
-                        humantime::format_duration(timeout)
-                    ),
-                )
+                (ProblemKind::Timeout, format!("no complete reply within {}", humantime::format_duration(timeout)))
             } else if e.is_builder() {
                 (ProblemKind::Other, format!("cannot request this URL: {e}"))
             } else {
@@ -71,7 +57,7 @@ pub async fn check(
             if e.is_builder() {
                 out.status = Status::Error;
             }
-            out.error = Some(Problem::new(kind, msg));
+            out.error = Some(Problem::new(kind, msg.replace(url, &out.url)));
             return out;
         }
         Ok(Ok(r)) => r,
@@ -85,14 +71,10 @@ pub async fn check(
         return out;
     }
     if status != spec.status {
-        out.problems
-            .push(format!("HTTP status {status}, expected {}", spec.status));
+        out.problems.push(format!("HTTP status {status}, expected {}", spec.status));
     }
     if too_big {
-        out.problems.push(format!(
-            "the body is larger than {} bytes; stopped reading",
-            spec.max_body_bytes
-        ));
+        out.problems.push(format!("the body is larger than {} bytes; stopped reading", spec.max_body_bytes));
         out.body_excerpt = Some(sanitize::clean_bytes(&body, EXCERPT_CHARS));
         return out;
     }
@@ -109,10 +91,7 @@ pub async fn check(
             } else {
                 "the body is not a JSON object"
             };
-            out.problems.push(format!(
-                "{what}; expected {{\"href\":…,\"code\":{},\"description\":…}}",
-                spec.code
-            ));
+            out.problems.push(format!("{what}; expected {{\"href\":…,\"code\":{},\"description\":…}}", spec.code));
             out.body_excerpt = Some(sanitize::clean_bytes(&body, EXCERPT_CHARS));
         }
     }
@@ -122,19 +101,24 @@ pub async fn check(
     out
 }
 
+/// The URL with any password replaced, fit to show.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() || !u.username().is_empty() => {
+            let _ = u.set_password(None);
+            let _ = u.set_username("***");
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
 type Fetched = (u16, Option<String>, Vec<u8>, bool);
 
 async fn fetch(client: &reqwest::Client, url: &str, max: u64) -> Result<Fetched, reqwest::Error> {
-    let mut resp = client
-        .get(url)
-        .header("accept", "application/json")
-        .send()
-        .await?;
+    let mut resp = client.get(url).header("accept", "application/json").send().await?;
     let status = resp.status().as_u16();
-    let location = resp
-        .headers()
-        .get("location")
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let location = resp.headers().get("location").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let mut body = Vec::new();
     let mut too_big = false;
     while let Some(chunk) = resp.chunk().await? {
@@ -156,19 +140,14 @@ fn check_reply(v: &serde_json::Value, url: &str, spec: &HealthzSpec, problems: &
     }
     match v.get("href").and_then(|h| h.as_str()) {
         Some(h) if h.trim_end_matches('/') == url.trim_end_matches('/') => {}
-        Some(h) => problems.push(format!(
-            "href is {}, expected {url}",
-            sanitize::clean(h, 200)
-        )),
+        Some(h) => problems.push(format!("href is {}, expected {url}", sanitize::clean(h, 200))),
         None => problems.push("the reply has no `href`".into()),
     }
     match v.get("description").and_then(|d| d.as_str()) {
         Some(d) if d == spec.description => {}
-        Some(d) => problems.push(format!(
-            "description is \"{}\", expected \"{}\"",
-            sanitize::clean(d, 200),
-            spec.description
-        )),
+        Some(d) => {
+            problems.push(format!("description is \"{}\", expected \"{}\"", sanitize::clean(d, 200), spec.description))
+        }
         None => problems.push("the reply has no `description`".into()),
     }
 }
@@ -177,14 +156,11 @@ fn check_reply(v: &serde_json::Value, url: &str, spec: &HealthzSpec, problems: &
 fn sanitize_json(v: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match v {
-        Value::String(s) => Value::String(sanitize::clean(&s, 200)),
+        Value::String(s) => Value::String(redact_url(&sanitize::clean(&s, 200))),
         Value::Array(a) => Value::Array(a.into_iter().take(20).map(sanitize_json).collect()),
-        Value::Object(o) => Value::Object(
-            o.into_iter()
-                .take(20)
-                .map(|(k, v)| (sanitize::clean(&k, 60), sanitize_json(v)))
-                .collect(),
-        ),
+        Value::Object(o) => {
+            Value::Object(o.into_iter().take(20).map(|(k, v)| (sanitize::clean(&k, 60), sanitize_json(v))).collect())
+        }
         other => other,
     }
 }

@@ -21,9 +21,7 @@ pub fn load(path: Option<&Path>) -> Loaded {
     let paths: Vec<PathBuf> = match named {
         Some(p) => vec![p],
         None => match std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
-            Some(list) => std::env::split_paths(&list)
-                .filter(|p| !p.as_os_str().is_empty())
-                .collect(),
+            Some(list) => std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty()).collect(),
             None => match std::env::var_os("HOME") {
                 Some(home) => vec![PathBuf::from(home).join(".kube").join("config")],
                 None => {
@@ -41,35 +39,23 @@ pub fn load(path: Option<&Path>) -> Loaded {
             if path.is_some() || paths.len() == 1 {
                 return Err(Problem::new(
                     ProblemKind::Kubeconfig,
-                    format!(
-                        "kubeconfig {} does not exist; pass --kubeconfig FILE or set KUBECONFIG",
-                        p.display()
-                    ),
+                    format!("kubeconfig {} does not exist; pass --kubeconfig FILE or set KUBECONFIG", p.display()),
                 ));
             }
             continue;
         }
         let kc = Kubeconfig::read_from(p).map_err(|e| {
-            Problem::new(
-                ProblemKind::Kubeconfig,
-                format!("cannot read kubeconfig {}: {}", p.display(), error_text(&e)),
-            )
+            Problem::new(ProblemKind::Kubeconfig, format!("cannot read kubeconfig {}: {}", p.display(), error_text(&e)))
         })?;
         merged = Some(match merged {
             None => kc,
             Some(m) => m.merge(kc).map_err(|e| {
-                Problem::new(
-                    ProblemKind::Kubeconfig,
-                    format!("cannot merge kubeconfig {}: {e}", p.display()),
-                )
+                Problem::new(ProblemKind::Kubeconfig, format!("cannot merge kubeconfig {}: {e}", p.display()))
             })?,
         });
     }
     merged.ok_or_else(|| {
-        Problem::new(
-            ProblemKind::Kubeconfig,
-            "none of the KUBECONFIG files exist; pass --kubeconfig FILE",
-        )
+        Problem::new(ProblemKind::Kubeconfig, "none of the KUBECONFIG files exist; pass --kubeconfig FILE")
     })
 }
 
@@ -87,20 +73,12 @@ fn error_text(e: &dyn std::error::Error) -> String {
 }
 
 /// A client for `context`, with `timeout` on connecting and on each read.
-pub async fn client(
-    kubeconfig: &Loaded,
-    context: &str,
-    timeout: Duration,
-) -> Result<kube::Client, Problem> {
+pub async fn client(kubeconfig: &Loaded, context: &str, timeout: Duration) -> Result<kube::Client, Problem> {
     let kc = kubeconfig.as_ref().map_err(Clone::clone)?;
     if !kc.contexts.iter().any(|c| c.name == context) {
         let mut names: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
         names.sort_unstable();
-        let have = if names.is_empty() {
-            "none".to_string()
-        } else {
-            names.join(", ")
-        };
+        let have = if names.is_empty() { "none".to_string() } else { names.join(", ") };
         return Err(Problem::new(
             ProblemKind::ContextMissing,
             format!(
@@ -108,39 +86,25 @@ pub async fn client(
             ),
         ));
     }
-    let opts = KubeConfigOptions {
-        context: Some(context.to_string()),
-        ..Default::default()
-    };
-    let mut config = kube::Config::from_custom_kubeconfig(kc.clone(), &opts)
-        .await
-        .map_err(|e| {
-            Problem::new(
-                ProblemKind::Kubeconfig,
-                format!("kubeconfig context `{context}`: {}", error_text(&e)),
-            )
-        })?;
+    let opts = KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
+    let mut config = kube::Config::from_custom_kubeconfig(kc.clone(), &opts).await.map_err(|e| {
+        Problem::new(ProblemKind::Kubeconfig, format!("kubeconfig context `{context}`: {}", error_text(&e)))
+    })?;
     config.connect_timeout = Some(timeout.min(Duration::from_secs(10)));
     config.read_timeout = Some(timeout);
     config.write_timeout = Some(timeout);
     // Building a client may run an exec credential plugin synchronously.
-    let built = tokio::time::timeout(
-        timeout,
-        tokio::task::spawn_blocking(move || kube::Client::try_from(config)),
-    )
-    .await;
+    let built =
+        tokio::time::timeout(timeout, tokio::task::spawn_blocking(move || kube::Client::try_from(config))).await;
     match built {
         Err(_) => Err(Problem::new(
             ProblemKind::Timeout,
-            format!(
-                "building the client for `{context}` (its credential plugin) did not finish in time"
-            ),
+            format!("building the client for `{context}` (its credential plugin) did not finish in time"),
         )),
         Ok(Err(e)) => Err(Problem::new(ProblemKind::Other, format!("internal: {e}"))),
-        Ok(Ok(Err(e))) => Err(Problem::new(
-            ProblemKind::Kubeconfig,
-            format!("credentials for `{context}`: {}", error_text(&e)),
-        )),
+        Ok(Ok(Err(e))) => {
+            Err(Problem::new(ProblemKind::Kubeconfig, format!("credentials for `{context}`: {}", error_text(&e))))
+        }
         Ok(Ok(Ok(c))) => Ok(c),
     }
 }
@@ -158,19 +122,14 @@ pub fn problem(err: &kube::Error, verb: &str, resource: &str, namespace: &str) -
                 ),
                 403 => Problem::new(
                     ProblemKind::Forbidden,
-                    format!(
-                        "403 Forbidden: missing permission to {verb} {resource} in namespace {namespace} ({msg})"
-                    ),
+                    format!("403 Forbidden: missing permission to {verb} {resource} in namespace {namespace} ({msg})"),
                 ),
                 404 => Problem::new(ProblemKind::NotFound, format!("404 Not Found: {msg}")),
                 400 => Problem::new(ProblemKind::BadRequest, msg),
                 code => Problem::new(ProblemKind::Other, format!("{code}: {msg}")),
             }
         }
-        kube::Error::Auth(e) => Problem::new(
-            ProblemKind::Unauthorized,
-            format!("credentials: {}", error_text(e)),
-        ),
+        kube::Error::Auth(e) => Problem::new(ProblemKind::Unauthorized, format!("credentials: {}", error_text(e))),
         other => {
             let (kind, msg) = neterr::classify(other);
             Problem::new(kind, msg)

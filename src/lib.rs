@@ -39,29 +39,20 @@ pub fn init_tracing(cli: &Cli) {
         (true, _) => "off",
         (false, 0) => "warn,kube_client=off,kube=off,hyper=off,rustls=off",
         (false, 1) => "warn,keysvc_check=debug,kube_client=off,kube=off",
-        (false, _) => {
-            "debug,kube_client=debug,hyper=info,hyper_util=info,rustls=info,h2=info,tower=info"
-        }
+        (false, _) => "debug,kube_client=debug,hyper=info,hyper_util=info,rustls=info,h2=info,tower=info",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEYSVC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(
-            std::io::stderr().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        )
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()))
         .try_init();
 }
 
 /// Runs the command and returns the process exit code.
 pub fn run(cli: Cli) -> u8 {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("keysvc-check: error: cannot start the runtime: {e}");
@@ -83,10 +74,7 @@ pub fn run(cli: Cli) -> u8 {
             } else {
                 exit::INTERNAL
             };
-            eprintln!(
-                "keysvc-check: error: {}",
-                sanitize::clean(&format!("{err:#}"), 2000)
-            );
+            eprintln!("keysvc-check: error: {}", sanitize::clean(&format!("{err:#}"), 2000));
             if let Some(hint) = app::hint(&err) {
                 eprintln!("hint: {hint}");
             }

@@ -27,8 +27,7 @@ pub struct Classifier {
 
 impl Classifier {
     pub fn new(patterns: &[Regex]) -> Classifier {
-        let set = RegexSet::new(patterns.iter().map(Regex::as_str))
-            .expect("patterns were compiled once already");
+        let set = RegexSet::new(patterns.iter().map(Regex::as_str)).expect("patterns were compiled once already");
         Classifier { set }
     }
 
@@ -40,8 +39,7 @@ impl Classifier {
 }
 
 static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?\s*")
-        .expect("valid")
+    Regex::new(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?\s*").expect("valid")
 });
 static VARIABLE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\b0x[0-9a-f]+\b|\b[0-9a-f]*\d[0-9a-f]*\b|\d+").expect("valid")
@@ -94,17 +92,9 @@ impl Tally {
             })
             .collect();
         if self.other > 0 {
-            all.push(ErrorGroup {
-                pattern: "(other messages)".into(),
-                count: self.other,
-                example: String::new(),
-            });
+            all.push(ErrorGroup { pattern: "(other messages)".into(), count: self.other, example: String::new() });
         }
-        all.sort_by(|a, b| {
-            b.count
-                .cmp(&a.count)
-                .then_with(|| a.pattern.cmp(&b.pattern))
-        });
+        all.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.pattern.cmp(&b.pattern)));
         all.truncate(n);
         all
     }
@@ -175,10 +165,7 @@ mod tests {
     use super::*;
 
     fn classifier() -> Classifier {
-        Classifier::new(&[
-            Regex::new(r"\b(ERROR|FATAL)\b").unwrap(),
-            Regex::new("OutOfMemoryError").unwrap(),
-        ])
+        Classifier::new(&[Regex::new(r"\b(ERROR|FATAL)\b").unwrap(), Regex::new("OutOfMemoryError").unwrap()])
     }
 
     #[test]
@@ -189,10 +176,7 @@ mod tests {
             ),
             "ERROR request # failed after #ms kid=key-# addr=#"
         );
-        assert_eq!(
-            normalize("ERROR db-7.internal:5432 attempt=2"),
-            normalize("ERROR db-7.internal:5432 attempt=3")
-        );
+        assert_eq!(normalize("ERROR db-7.internal:5432 attempt=2"), normalize("ERROR db-7.internal:5432 attempt=3"));
     }
 
     #[test]
@@ -221,9 +205,7 @@ mod tests {
         let c = classifier();
         let mut t = Tally::default();
         for i in 0..(MAX_GROUPS * 3) {
-            let word: String = (0..6)
-                .map(|k| (b'a' + ((i >> (k * 3)) % 8) as u8) as char)
-                .collect();
+            let word: String = (0..6).map(|k| (b'a' + ((i >> (k * 3)) % 8) as u8) as char).collect();
             t.feed(&c, &format!("ERROR {word}"));
         }
         assert_eq!(t.groups.len(), MAX_GROUPS);
@@ -236,20 +218,11 @@ mod tests {
         let c = classifier();
         let mut t = Tally::default();
         let long = "x".repeat(MAX_LINE_BYTES * 3);
-        let input =
-            format!("INFO a\r\nERROR \u{1b}[31mred\nbad \u{fffd}\n{long}\nlast without newline");
+        let input = format!("INFO a\r\nERROR \u{1b}[31mred\nbad \u{fffd}\n{long}\nlast without newline");
         let mut bytes = input.into_bytes();
         bytes.extend_from_slice(b"\xff\n");
         let (tx, mut rx) = tokio::sync::mpsc::channel(100);
-        read_lines(
-            futures::io::Cursor::new(bytes),
-            &c,
-            &mut t,
-            Some(&tx),
-            |l: &str, _| Some(l.len()),
-        )
-        .await
-        .unwrap();
+        read_lines(futures::io::Cursor::new(bytes), &c, &mut t, Some(&tx), |l: &str, _| Some(l.len())).await.unwrap();
         drop(tx);
         let mut seen = vec![];
         while let Some(n) = rx.recv().await {

@@ -38,19 +38,11 @@ pub fn classify(err: &(dyn Error + 'static)) -> (ProblemKind, String) {
         || lower.contains("failed to lookup address")
         || lower.contains("name or service not known")
     {
-        (
-            ProblemKind::Dns,
-            "DNS lookup failed: the host name does not resolve".into(),
-        )
-    } else if lower.contains("timed out") || lower.contains("deadline") || lower.contains("elapsed")
-    {
+        (ProblemKind::Dns, "DNS lookup failed: the host name does not resolve".into())
+    } else if lower.contains("timed out") || lower.contains("deadline") || lower.contains("elapsed") {
         (ProblemKind::Timeout, "timed out".into())
-    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
-    {
-        (
-            ProblemKind::Tls,
-            format!("TLS failure: {}", texts.last().cloned().unwrap_or_default()),
-        )
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+        (ProblemKind::Tls, format!("TLS failure: {}", texts.last().cloned().unwrap_or_default()))
     } else if lower.contains("connection reset")
         || lower.contains("connection closed")
         || lower.contains("incomplete message")

@@ -10,10 +10,7 @@ use k8s_openapi::api::core::v1::Pod;
 
 use crate::report::{PodInfo, PodsStep, Status, Terminated};
 
-fn secs_since(
-    now: Timestamp,
-    t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
-) -> Option<u64> {
+fn secs_since(now: Timestamp, t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> Option<u64> {
     t.map(|t| now.duration_since(t.0).as_secs().max(0) as u64)
 }
 
@@ -33,12 +30,7 @@ pub fn read_pod(pod: &Pod, container: &str, now: Timestamp) -> PodInfo {
     let mut has_running = false;
     for cs in statuses.iter().rev() {
         let state = cs.state.clone().unwrap_or_default();
-        if let Some(w) = state
-            .waiting
-            .as_ref()
-            .and_then(|w| w.reason.clone())
-            .filter(|r| !r.is_empty())
-        {
+        if let Some(w) = state.waiting.as_ref().and_then(|w| w.reason.clone()).filter(|r| !r.is_empty()) {
             reason = w;
         } else if let Some(t) = state.terminated.as_ref() {
             reason = match t.reason.clone().filter(|r| !r.is_empty()) {
@@ -55,38 +47,22 @@ pub fn read_pod(pod: &Pod, container: &str, now: Timestamp) -> PodInfo {
     }
     let terminating = pod.metadata.deletion_timestamp.is_some();
     if terminating {
-        reason = if status.reason.as_deref() == Some("NodeLost") {
-            "Unknown".into()
-        } else {
-            "Terminating".into()
-        };
+        reason = if status.reason.as_deref() == Some("NodeLost") { "Unknown".into() } else { "Terminating".into() };
     }
 
     // Restarts and the last termination of the runbook's container (or any).
-    let main = statuses
-        .iter()
-        .find(|c| c.name == container)
-        .or_else(|| statuses.first());
+    let main = statuses.iter().find(|c| c.name == container).or_else(|| statuses.first());
     let restarts: i32 = statuses.iter().map(|c| c.restart_count).sum();
-    let last_terminated = main
-        .and_then(|c| c.last_state.as_ref())
-        .and_then(|s| s.terminated.as_ref())
-        .map(|t| Terminated {
+    let last_terminated =
+        main.and_then(|c| c.last_state.as_ref()).and_then(|s| s.terminated.as_ref()).map(|t| Terminated {
             reason: t.reason.clone().unwrap_or_else(|| "Error".into()),
             exit_code: t.exit_code,
             finished_secs_ago: secs_since(now, t.finished_at.as_ref()),
         });
-    let last_restart_secs_ago = if restarts > 0 {
-        last_terminated.as_ref().and_then(|t| t.finished_secs_ago)
-    } else {
-        None
-    };
+    let last_restart_secs_ago =
+        if restarts > 0 { last_terminated.as_ref().and_then(|t| t.finished_secs_ago) } else { None };
     let crash_looping = statuses.iter().any(|c| {
-        c.state
-            .as_ref()
-            .and_then(|s| s.waiting.as_ref())
-            .and_then(|w| w.reason.as_deref())
-            == Some("CrashLoopBackOff")
+        c.state.as_ref().and_then(|s| s.waiting.as_ref()).and_then(|w| w.reason.as_deref()) == Some("CrashLoopBackOff")
     });
     let is_ready = !terminating
         && status
@@ -118,28 +94,17 @@ pub fn judge(pods: &[PodInfo], expected: u32, window: Duration) -> Status {
     if ready == 0 {
         return Status::Fail;
     }
-    let troubled = pods.iter().any(|p| {
-        p.crash_looping || p.terminating || p.pending || !p.is_ready || restarted_within(p, window)
-    });
-    if ready < expected || troubled {
-        Status::Warn
-    } else {
-        Status::Pass
-    }
+    let troubled = pods
+        .iter()
+        .any(|p| p.crash_looping || p.terminating || p.pending || !p.is_ready || restarted_within(p, window));
+    if ready < expected || troubled { Status::Warn } else { Status::Pass }
 }
 
 pub fn restarted_within(p: &PodInfo, window: Duration) -> bool {
-    p.last_restart_secs_ago
-        .is_some_and(|s| s <= window.as_secs())
+    p.last_restart_secs_ago.is_some_and(|s| s <= window.as_secs())
 }
 
-pub fn step(
-    pods: Vec<PodInfo>,
-    expected: u32,
-    window: Duration,
-    note: Option<String>,
-    duration_ms: u64,
-) -> PodsStep {
+pub fn step(pods: Vec<PodInfo>, expected: u32, window: Duration, note: Option<String>, duration_ms: u64) -> PodsStep {
     PodsStep {
         status: judge(&pods, expected, window),
         expected,
@@ -193,16 +158,10 @@ mod tests {
             "api-key-service",
             now(),
         );
-        assert_eq!(
-            (p.status.as_str(), p.ready.as_str(), p.is_ready),
-            ("Running", "1/1", true)
-        );
+        assert_eq!((p.status.as_str(), p.ready.as_str(), p.is_ready), ("Running", "1/1", true));
         assert_eq!(p.age_secs, Some(7200));
         assert_eq!(p.node.as_deref(), Some("n1"));
-        assert_eq!(
-            judge(&[p.clone(), p.clone(), p], 3, Duration::from_secs(300)),
-            Status::Pass
-        );
+        assert_eq!(judge(&[p.clone(), p.clone(), p], 3, Duration::from_secs(300)), Status::Pass);
     }
 
     #[test]
@@ -220,10 +179,7 @@ mod tests {
         assert!(p.crash_looping && !p.is_ready);
         assert_eq!(p.restarts, 7);
         let t = p.last_terminated.clone().unwrap();
-        assert_eq!(
-            (t.reason.as_str(), t.exit_code, t.finished_secs_ago),
-            ("OOMKilled", 137, Some(240))
-        );
+        assert_eq!((t.reason.as_str(), t.exit_code, t.finished_secs_ago), ("OOMKilled", 137, Some(240)));
         assert_eq!(p.last_restart_secs_ago, Some(240));
         assert!(restarted_within(&p, Duration::from_secs(300)));
         assert!(!restarted_within(&p, Duration::from_secs(60)));
@@ -239,11 +195,7 @@ mod tests {
             now(),
         );
         assert_eq!(p.status, "OOMKilled");
-        let p = read_pod(
-            &base(serde_json::json!({"phase": "Failed", "reason": "Evicted"})),
-            "api-key-service",
-            now(),
-        );
+        let p = read_pod(&base(serde_json::json!({"phase": "Failed", "reason": "Evicted"})), "api-key-service", now());
         assert_eq!(p.status, "Evicted");
         assert!(!p.is_ready);
         let p = read_pod(
@@ -267,13 +219,10 @@ mod tests {
 
     #[test]
     fn terminating_is_the_deletion_timestamp() {
-        let mut p = base(
-            serde_json::json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+        let mut p = base(serde_json::json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
             "containerStatuses": [{"name": "api-key-service", "ready": true, "restartCount": 0, "image": "", "imageID": "",
-                "state": {"running": {}}}]}),
-        );
-        p.metadata.deletion_timestamp =
-            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now()));
+                "state": {"running": {}}}]}));
+        p.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now()));
         let p = read_pod(&p, "api-key-service", now());
         assert_eq!(p.status, "Terminating");
         assert!(p.terminating && !p.is_ready);
@@ -282,20 +231,15 @@ mod tests {
     #[test]
     fn judging_counts_ready_pods() {
         let ready = read_pod(
-            &base(
-                serde_json::json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
-            "containerStatuses": [{"name": "api-key-service", "ready": true, "restartCount": 0, "image": "", "imageID": "", "state": {"running": {}}}]}),
-            ),
+            &base(serde_json::json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+            "containerStatuses": [{"name": "api-key-service", "ready": true, "restartCount": 0, "image": "", "imageID": "", "state": {"running": {}}}]})),
             "api-key-service",
             now(),
         );
         let w = Duration::from_secs(300);
         assert_eq!(judge(&[], 3, w), Status::Fail);
         assert_eq!(judge(&[ready.clone(), ready.clone()], 3, w), Status::Warn);
-        assert_eq!(
-            judge(&[ready.clone(), ready.clone(), ready.clone(), ready], 3, w),
-            Status::Pass
-        );
+        assert_eq!(judge(&[ready.clone(), ready.clone(), ready.clone(), ready], 3, w), Status::Pass);
         assert_eq!(short_age(59), "59s");
         assert_eq!(short_age(7200), "2h");
         assert_eq!(short_age(3 * 86400), "3d");

@@ -75,10 +75,7 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(kind: ProblemKind, message: impl Into<String>) -> Problem {
-        Problem {
-            kind,
-            message: crate::sanitize::clean(&message.into(), crate::sanitize::MAX_CHARS),
-        }
+        Problem { kind, message: crate::sanitize::clean(&message.into(), crate::sanitize::MAX_CHARS) }
     }
 }
 

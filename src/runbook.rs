@@ -21,34 +21,17 @@ pub const MAX_RUNBOOK_BYTES: u64 = 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum RunbookError {
     #[error("{path}: cannot read the runbook: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("{path}: the runbook is {size} bytes; a runbook is at most 1 MiB")]
     TooLarge { path: String, size: u64 },
     #[error("{path}:{line}:{column}: {message}")]
-    Invalid {
-        path: String,
-        line: u64,
-        column: u64,
-        message: String,
-    },
+    Invalid { path: String, line: u64, column: u64, message: String },
 }
 
 impl RunbookError {
-    fn at(
-        path: &str,
-        loc: Option<serde_saphyr::Location>,
-        message: impl Into<String>,
-    ) -> RunbookError {
+    fn at(path: &str, loc: Option<serde_saphyr::Location>, message: impl Into<String>) -> RunbookError {
         let (line, column) = loc.map_or((1, 1), |l| (l.line().max(1), l.column().max(1)));
-        RunbookError::Invalid {
-            path: path.to_string(),
-            line,
-            column,
-            message: message.into(),
-        }
+        RunbookError::Invalid { path: path.to_string(), line, column, message: message.into() }
     }
 }
 
@@ -59,9 +42,7 @@ pub struct Dur(pub Duration);
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        parse_duration(&s)
-            .map(Dur)
-            .map_err(serde::de::Error::custom)
+        parse_duration(&s).map(Dur).map_err(serde::de::Error::custom)
     }
 }
 
@@ -70,9 +51,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     match humantime::parse_duration(s.trim()) {
         Ok(d) if d.is_zero() => Err(format!("duration `{s}` must be more than zero")),
         Ok(d) => Ok(d),
-        Err(e) => Err(format!(
-            "`{s}` is not a duration ({e}); write it like 30s, 5m or 1h"
-        )),
+        Err(e) => Err(format!("`{s}` is not a duration ({e}); write it like 30s, 5m or 1h")),
     }
 }
 
@@ -83,16 +62,9 @@ pub struct Pattern(pub Regex);
 impl<'de> Deserialize<'de> for Pattern {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        regex::RegexBuilder::new(&s)
-            .size_limit(1 << 20)
-            .build()
-            .map(Pattern)
-            .map_err(|e| {
-                serde::de::Error::custom(format!(
-                    "`{s}` is not a valid regular expression: {}",
-                    one_line(&e.to_string())
-                ))
-            })
+        regex::RegexBuilder::new(&s).size_limit(1 << 20).build().map(Pattern).map_err(|e| {
+            serde::de::Error::custom(format!("`{s}` is not a valid regular expression: {}", one_line(&e.to_string())))
+        })
     }
 }
 
@@ -159,9 +131,7 @@ impl Default for LogsSpec {
     fn default() -> Self {
         LogsSpec {
             since: Dur(Duration::from_secs(300)),
-            error_patterns: vec![Pattern(
-                Regex::new(r"\b(ERROR|FATAL|PANIC)\b").expect("valid"),
-            )],
+            error_patterns: vec![Pattern(Regex::new(r"\b(ERROR|FATAL|PANIC)\b").expect("valid"))],
             error_threshold: 0,
         }
     }
@@ -202,34 +172,19 @@ pub struct Source {
 
 impl Source {
     pub fn embedded() -> Source {
-        Source {
-            name: EMBEDDED_NAME.into(),
-            text: EMBEDDED.into(),
-        }
+        Source { name: EMBEDDED_NAME.into(), text: EMBEDDED.into() }
     }
 
     pub fn read(path: &Path) -> Result<Source, RunbookError> {
         let name = path.display().to_string();
-        let meta = std::fs::metadata(path).map_err(|source| RunbookError::Read {
-            path: name.clone(),
-            source,
-        })?;
+        let meta = std::fs::metadata(path).map_err(|source| RunbookError::Read { path: name.clone(), source })?;
         if meta.len() > MAX_RUNBOOK_BYTES {
-            return Err(RunbookError::TooLarge {
-                path: name,
-                size: meta.len(),
-            });
+            return Err(RunbookError::TooLarge { path: name, size: meta.len() });
         }
-        let bytes = std::fs::read(path).map_err(|source| RunbookError::Read {
-            path: name.clone(),
-            source,
-        })?;
+        let bytes = std::fs::read(path).map_err(|source| RunbookError::Read { path: name.clone(), source })?;
         let text = String::from_utf8(bytes).map_err(|_| RunbookError::Read {
             path: name.clone(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "the file is not UTF-8 text",
-            ),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "the file is not UTF-8 text"),
         })?;
         Ok(Source { name, text })
     }
@@ -246,10 +201,7 @@ impl Source {
 pub fn parse(src: &Source) -> Result<Runbook, RunbookError> {
     let path = src.name.as_str();
     if src.text.len() as u64 > MAX_RUNBOOK_BYTES {
-        return Err(RunbookError::TooLarge {
-            path: path.into(),
-            size: src.text.len() as u64,
-        });
+        return Err(RunbookError::TooLarge { path: path.into(), size: src.text.len() as u64 });
     }
     let rb: Runbook = serde_saphyr::from_str(&src.text).map_err(|e| {
         let message = saphyr_message(&e);
@@ -266,16 +218,11 @@ fn saphyr_message(e: &serde_saphyr::Error) -> String {
         Some(i) => full[..i].to_string(),
         None => full,
     };
-    if trimmed.contains("unknown field") {
-        format!("{trimmed}; remove it or check its spelling")
-    } else {
-        trimmed
-    }
+    if trimmed.contains("unknown field") { format!("{trimmed}; remove it or check its spelling") } else { trimmed }
 }
 
 fn validate(rb: &Runbook, path: &str) -> Result<(), RunbookError> {
-    let err =
-        |loc: serde_saphyr::Location, msg: String| Err(RunbookError::at(path, Some(loc), msg));
+    let err = |loc: serde_saphyr::Location, msg: String| Err(RunbookError::at(path, Some(loc), msg));
     for (field, value) in [
         ("service", &rb.service),
         ("namespace", &rb.namespace),
@@ -283,11 +230,7 @@ fn validate(rb: &Runbook, path: &str) -> Result<(), RunbookError> {
         ("container", &rb.container),
     ] {
         if value.trim().is_empty() {
-            return Err(RunbookError::at(
-                path,
-                None,
-                format!("`{field}` is empty; give the service's {field}"),
-            ));
+            return Err(RunbookError::at(path, None, format!("`{field}` is empty; give the service's {field}")));
         }
     }
     if rb.expected_ready == 0 {
@@ -298,38 +241,24 @@ fn validate(rb: &Runbook, path: &str) -> Result<(), RunbookError> {
         ));
     }
     if rb.environments.value.is_empty() {
-        return err(
-            rb.environments.defined,
-            "`environments` is empty; define at least one environment".into(),
-        );
+        return err(rb.environments.defined, "`environments` is empty; define at least one environment".into());
     }
     for (name, env) in &rb.environments.value {
-        check_url(
-            &env.healthz_url,
-            &format!("environments.{name}.healthz_url"),
-        )
-        .or_else(|m| err(env.healthz_url.defined, m))?;
+        check_url(&env.healthz_url, &format!("environments.{name}.healthz_url"))
+            .or_else(|m| err(env.healthz_url.defined, m))?;
         if env.regions.value.is_empty() {
-            return err(
-                env.regions.defined,
-                format!("environment `{name}` has no regions; list at least one"),
-            );
+            return err(env.regions.defined, format!("environment `{name}` has no regions; list at least one"));
         }
         for (region, spec) in &env.regions.value {
             if spec.context.value.trim().is_empty() {
                 return err(
                     spec.context.defined,
-                    format!(
-                        "environments.{name}.regions.{region}.context is empty; give the kube context"
-                    ),
+                    format!("environments.{name}.regions.{region}.context is empty; give the kube context"),
                 );
             }
             if let Some(url) = &spec.healthz_url {
-                check_url(
-                    url,
-                    &format!("environments.{name}.regions.{region}.healthz_url"),
-                )
-                .or_else(|m| err(url.defined, m))?;
+                check_url(url, &format!("environments.{name}.regions.{region}.healthz_url"))
+                    .or_else(|m| err(url.defined, m))?;
             }
         }
     }
@@ -339,11 +268,7 @@ fn validate(rb: &Runbook, path: &str) -> Result<(), RunbookError> {
 fn check_url(url: &Spanned<String>, field: &str) -> Result<(), String> {
     match reqwest::Url::parse(&url.value) {
         Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Ok(()),
-        Ok(u) => Err(format!(
-            "{field}: `{}` has scheme `{}`; use an http or https URL",
-            url.value,
-            u.scheme()
-        )),
+        Ok(u) => Err(format!("{field}: `{}` has scheme `{}`; use an http or https URL", url.value, u.scheme())),
         Err(e) => Err(format!("{field}: `{}` is not a URL ({e})", url.value)),
     }
 }
@@ -359,10 +284,7 @@ mod tests {
     use super::*;
 
     fn parse_str(text: &str) -> Result<Runbook, RunbookError> {
-        parse(&Source {
-            name: "rb.yaml".into(),
-            text: text.into(),
-        })
+        parse(&Source { name: "rb.yaml".into(), text: text.into() })
     }
 
     const MINIMAL: &str = "service: S\nnamespace: api\nselector: app=x\ncontainer: c\nenvironments:\n  prod:\n    healthz_url: https://h/healthz\n    regions:\n      us-south: { context: ctx }\n";
@@ -390,20 +312,14 @@ mod tests {
 
     fn invalid(text: &str) -> (u64, u64, String) {
         match parse_str(text) {
-            Err(RunbookError::Invalid {
-                line,
-                column,
-                message,
-                ..
-            }) => (line, column, message),
+            Err(RunbookError::Invalid { line, column, message, .. }) => (line, column, message),
             other => panic!("expected an Invalid error, got {other:?}"),
         }
     }
 
     #[test]
     fn unknown_key_is_named_with_its_line() {
-        let (line, _, msg) =
-            invalid(&MINIMAL.replace("container: c\n", "container: c\ncontainr: d\n"));
+        let (line, _, msg) = invalid(&MINIMAL.replace("container: c\n", "container: c\ncontainr: d\n"));
         assert_eq!(line, 5, "{msg}");
         assert!(msg.contains("containr"), "{msg}");
     }
@@ -413,9 +329,7 @@ mod tests {
         let (line, _, msg) = invalid(&format!("{MINIMAL}logs:\n  since: five minutes\n"));
         assert_eq!(line, 11, "{msg}");
         assert!(msg.contains("not a duration"), "{msg}");
-        let (line, _, msg) = invalid(&format!(
-            "{MINIMAL}logs:\n  error_patterns: ['(unclosed']\n"
-        ));
+        let (line, _, msg) = invalid(&format!("{MINIMAL}logs:\n  error_patterns: ['(unclosed']\n"));
         assert_eq!(line, 11, "{msg}");
         assert!(msg.contains("regular expression"), "{msg}");
         let (_, _, msg) = invalid(&MINIMAL.replace("service: S", "service: [1, 2]"));
@@ -433,13 +347,10 @@ mod tests {
         let (line, _, msg) = invalid(&dup);
         assert!(msg.to_lowercase().contains("duplicate"), "{msg}");
         assert_eq!(line, 10, "{msg}");
-        let (_, _, msg) =
-            invalid("service: S\nnamespace: api\nselector: a=b\ncontainer: c\nenvironments: {}\n");
+        let (_, _, msg) = invalid("service: S\nnamespace: api\nselector: a=b\ncontainer: c\nenvironments: {}\n");
         assert!(msg.contains("environments"), "{msg}");
-        let (line, _, msg) = invalid(&MINIMAL.replace(
-            "    regions:\n      us-south: { context: ctx }\n",
-            "    regions: {}\n",
-        ));
+        let (line, _, msg) =
+            invalid(&MINIMAL.replace("    regions:\n      us-south: { context: ctx }\n", "    regions: {}\n"));
         assert!(msg.contains("no regions"), "{msg}");
         assert_eq!(line, 8);
     }
@@ -458,9 +369,6 @@ mod tests {
         let (line, _, msg) = invalid("service: S\n  bad: [\n");
         assert!(line >= 1 && !msg.is_empty());
         let huge = format!("{MINIMAL}# {}\n", "x".repeat(2 * 1024 * 1024));
-        assert!(matches!(
-            parse_str(&huge),
-            Err(RunbookError::TooLarge { .. })
-        ));
+        assert!(matches!(parse_str(&huge), Err(RunbookError::TooLarge { .. })));
     }
 }

@@ -3,22 +3,17 @@
 
 use crate::plan::Plan;
 use crate::pods::{restarted_within, short_age};
-use crate::report::{
-    HealthzCheck, ProblemKind, RegionReport, Report, ServiceVerdict, Status, Verdict,
-};
+use crate::report::{HealthzCheck, ProblemKind, RegionReport, Report, ServiceVerdict, Status, Verdict};
 
 /// A region is down when no pod is ready or its regional healthz fails;
 /// degraded when pods or logs warn; unknown when a step could not run and
 /// nothing worse was seen; healthy otherwise.
 pub fn region_verdict(r: &RegionReport) -> Verdict {
-    let statuses: Vec<Status> = [
-        r.healthz.as_ref().map(|h| h.status),
-        r.pods.as_ref().map(|p| p.status),
-        r.logs.as_ref().map(|l| l.status),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let statuses: Vec<Status> =
+        [r.healthz.as_ref().map(|h| h.status), r.pods.as_ref().map(|p| p.status), r.logs.as_ref().map(|l| l.status)]
+            .into_iter()
+            .flatten()
+            .collect();
     let pods_fail = r.pods.as_ref().is_some_and(|p| p.status == Status::Fail);
     let healthz_fail = r.healthz.as_ref().is_some_and(|h| h.status == Status::Fail);
     if pods_fail || healthz_fail {
@@ -37,14 +32,9 @@ pub fn region_verdict(r: &RegionReport) -> Verdict {
 /// region (or the healthz check) could not be checked; healthy otherwise.
 pub fn service_verdict(healthz: Option<&HealthzCheck>, regions: &[RegionReport]) -> Verdict {
     let hz = healthz.map(|h| h.status);
-    if hz == Some(Status::Fail)
-        || (!regions.is_empty() && regions.iter().all(|r| r.verdict == Verdict::Down))
-    {
+    if hz == Some(Status::Fail) || (!regions.is_empty() && regions.iter().all(|r| r.verdict == Verdict::Down)) {
         Verdict::Down
-    } else if regions
-        .iter()
-        .any(|r| matches!(r.verdict, Verdict::Down | Verdict::Degraded))
-    {
+    } else if regions.iter().any(|r| matches!(r.verdict, Verdict::Down | Verdict::Degraded)) {
         Verdict::Degraded
     } else if hz == Some(Status::Error)
         || regions.iter().any(|r| r.verdict == Verdict::Unknown)
@@ -69,19 +59,12 @@ fn healthz_finding(h: &HealthzCheck) -> Option<String> {
 }
 
 fn kubectl(plan: &Plan, context: &str) -> String {
-    format!(
-        "kubectl --context {} -n {}",
-        shell_word(context),
-        shell_word(&plan.runbook.namespace)
-    )
+    format!("kubectl --context {} -n {}", shell_word(context), shell_word(&plan.runbook.namespace))
 }
 
 /// `s` quoted for a POSIX shell when it needs it.
 pub fn shell_word(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c))
-    {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c)) {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -119,14 +102,8 @@ pub fn explain_region(plan: &Plan, r: &mut RegionReport) {
                 if pod.restarts > 0 && (pod.crash_looping || restarted_within(pod, window)) {
                     bits.push(format!("{} restarts", pod.restarts));
                     if let Some(t) = &pod.last_terminated {
-                        let ago = t
-                            .finished_secs_ago
-                            .map(|s| format!(" {} ago", short_age(s)))
-                            .unwrap_or_default();
-                        bits.push(format!(
-                            "last terminated {} (exit {}){ago}",
-                            t.reason, t.exit_code
-                        ));
+                        let ago = t.finished_secs_ago.map(|s| format!(" {} ago", short_age(s))).unwrap_or_default();
+                        bits.push(format!("last terminated {} (exit {}){ago}", t.reason, t.exit_code));
                     }
                 }
                 if !bits.is_empty() {
@@ -145,14 +122,7 @@ pub fn explain_region(plan: &Plan, r: &mut RegionReport) {
                 .pods
                 .iter()
                 .filter(|p| p.error_lines > 0)
-                .map(|p| {
-                    format!(
-                        "{}{}: {}",
-                        p.pod,
-                        if p.previous { " (previous)" } else { "" },
-                        p.error_lines
-                    )
-                })
+                .map(|p| format!("{}{}: {}", p.pod, if p.previous { " (previous)" } else { "" }, p.error_lines))
                 .collect();
             findings.push(format!(
                 "{name}: {} error lines in the last {} ({})",
@@ -160,40 +130,24 @@ pub fn explain_region(plan: &Plan, r: &mut RegionReport) {
                 humantime::format_duration(std::time::Duration::from_secs(l.window_secs)),
                 per_pod.join(", ")
             ));
-            let mut top: Vec<&crate::report::ErrorGroup> =
-                l.pods.iter().flat_map(|p| p.top_errors.iter()).collect();
+            let mut top: Vec<&crate::report::ErrorGroup> = l.pods.iter().flat_map(|p| p.top_errors.iter()).collect();
             top.sort_by_key(|g| std::cmp::Reverse(g.count));
             if let Some(g) = top.first() {
-                findings.push(format!(
-                    "{name}: most frequent error ({}×): {}",
-                    g.count, g.example
-                ));
+                findings.push(format!("{name}: most frequent error ({}×): {}", g.count, g.example));
             }
         } else if l.status == Status::Error && r.pods.as_ref().is_none_or(|p| p.error.is_none()) {
-            let why = l
-                .error
-                .as_ref()
-                .map_or("some logs could not be read".to_string(), |e| {
-                    e.message.clone()
-                });
+            let why = l.error.as_ref().map_or("some logs could not be read".to_string(), |e| e.message.clone());
             findings.push(format!("{name}: logs not checked: {why}"));
         }
         if l.partial && l.status != Status::Error {
-            findings.push(format!(
-                "{name}: logs partial: some pods' logs were cut short or could not be read"
-            ));
+            findings.push(format!("{name}: logs partial: some pods' logs were cut short or could not be read"));
         }
     }
 
     let k = kubectl(plan, &r.context);
     let rb = &plan.runbook;
-    let since = humantime::format_duration(window)
-        .to_string()
-        .replace(' ', "");
-    let pods_bad = r
-        .pods
-        .as_ref()
-        .is_some_and(|p| matches!(p.status, Status::Warn | Status::Fail));
+    let since = humantime::format_duration(window).to_string().replace(' ', "");
+    let pods_bad = r.pods.as_ref().is_some_and(|p| matches!(p.status, Status::Warn | Status::Fail));
     let logs_bad = r.logs.as_ref().is_some_and(|l| l.status == Status::Warn);
     if pods_bad || logs_bad {
         next.push(format!(
@@ -211,37 +165,28 @@ pub fn explain_region(plan: &Plan, r: &mut RegionReport) {
             next.push(format!("{name}: {k} describe pod {pod}"));
         }
         if r.pods.as_ref().is_some_and(|p| p.total == 0) {
-            next.push(format!(
-                "{name}: check the deployment: {k} get deploy,rs,events"
-            ));
+            next.push(format!("{name}: check the deployment: {k} get deploy,rs,events"));
         }
         if let Some(link) = rb.guidance.logs.get(&name) {
             next.push(format!("{name}: logs in the logging service: {link}"));
         }
     }
-    let problems = [
-        r.pods.as_ref().and_then(|p| p.error.as_ref()),
-        r.logs.as_ref().and_then(|l| l.error.as_ref()),
-    ];
+    let problems = [r.pods.as_ref().and_then(|p| p.error.as_ref()), r.logs.as_ref().and_then(|l| l.error.as_ref())];
     if let Some(p) = problems.into_iter().flatten().next() {
         let fix = match p.kind {
             ProblemKind::Forbidden => format!(
                 "ask for get and list on pods and get on pods/log in namespace {} for context {}",
                 rb.namespace, r.context
             ),
-            ProblemKind::ContextMissing => format!(
-                "add context {} to your kubeconfig or pass --context {name}=CONTEXT",
-                r.context
-            ),
+            ProblemKind::ContextMissing => {
+                format!("add context {} to your kubeconfig or pass --context {name}=CONTEXT", r.context)
+            }
             ProblemKind::Unauthorized | ProblemKind::Kubeconfig => {
                 format!("refresh your credentials for context {}", r.context)
             }
             _ => "check that the cluster is reachable from here".into(),
         };
-        next.push(format!(
-            "{name}: could not be fully checked: {fix}; then re-run {} --region {name}",
-            plan.rerun
-        ));
+        next.push(format!("{name}: could not be fully checked: {fix}; then re-run {} --region {name}", plan.rerun));
     }
     r.findings = findings;
     r.next_steps = next;
@@ -260,12 +205,7 @@ pub fn explain(plan: &Plan, report: &mut Report) {
     if let Some(h) = &report.healthz {
         parts.push(format!("healthz {}", h.status.as_str()));
     }
-    for v in [
-        Verdict::Healthy,
-        Verdict::Degraded,
-        Verdict::Down,
-        Verdict::Unknown,
-    ] {
+    for v in [Verdict::Healthy, Verdict::Degraded, Verdict::Down, Verdict::Unknown] {
         let c = count(v);
         if c > 0 {
             parts.push(format!("{c}/{n} regions {}", v.as_str()));
@@ -273,21 +213,13 @@ pub fn explain(plan: &Plan, report: &mut Report) {
     }
     let rb = &plan.runbook;
     let impact = (verdict == Verdict::Down).then(|| {
-        rb.guidance
-            .impact
-            .clone()
-            .unwrap_or_else(|| "Every application that generates or validates JWTs through the Key Service is failing.".into())
+        rb.guidance.impact.clone().unwrap_or_else(|| {
+            "Every application that generates or validates JWTs through the Key Service is failing.".into()
+        })
     });
-    report.service = ServiceVerdict {
-        verdict,
-        summary: parts.join(", "),
-        impact,
-    };
+    report.service = ServiceVerdict { verdict, summary: parts.join(", "), impact };
     if report.partial {
-        report
-            .service
-            .summary
-            .push_str(" (partial: the run was cut short)");
+        report.service.summary.push_str(" (partial: the run was cut short)");
     }
 
     let mut findings = vec![];
@@ -300,27 +232,19 @@ pub fn explain(plan: &Plan, report: &mut Report) {
         findings.extend(r.findings.iter().cloned());
     }
     let mut next = vec![];
-    let hz_failing = report
-        .healthz
-        .as_ref()
-        .is_some_and(|h| h.status == Status::Fail)
-        || report
-            .regions
-            .iter()
-            .any(|r| r.healthz.as_ref().is_some_and(|h| h.status == Status::Fail));
+    let hz_failing = report.healthz.as_ref().is_some_and(|h| h.status == Status::Fail)
+        || report.regions.iter().any(|r| r.healthz.as_ref().is_some_and(|h| h.status == Status::Fail));
     let pods_checked = plan.steps.pods && !report.regions.is_empty();
-    let pods_fine = pods_checked
-        && report
-            .regions
-            .iter()
-            .all(|r| r.pods.as_ref().is_some_and(|p| p.status == Status::Pass));
+    let pods_fine =
+        pods_checked && report.regions.iter().all(|r| r.pods.as_ref().is_some_and(|p| p.status == Status::Pass));
     if hz_failing && pods_fine {
         let mut s = "Pods are healthy in every region but healthz fails: this points at networking or Kubernetes. Check whether other APIs fail the same way".to_string();
         if let Some(link) = &rb.guidance.other_apis {
             s.push_str(&format!(" ({link})"));
         }
         next.push(s);
-        let mut tf = "If Kubernetes or the infrastructure underneath looks at fault, contact Technical Foundation".to_string();
+        let mut tf =
+            "If Kubernetes or the infrastructure underneath looks at fault, contact Technical Foundation".to_string();
         if let Some(link) = &rb.guidance.technical_foundation {
             tf.push_str(&format!(" ({link})"));
         }
@@ -336,12 +260,7 @@ pub fn explain(plan: &Plan, report: &mut Report) {
     }
     if verdict == Verdict::Healthy {
         let mut s = "Every check passed. If the alert still fires, it may come from missing metrics: check that the metrics pipeline receives data from the service".to_string();
-        if let Some(link) = rb
-            .guidance
-            .metrics
-            .as_ref()
-            .or(rb.guidance.dashboard.as_ref())
-        {
+        if let Some(link) = rb.guidance.metrics.as_ref().or(rb.guidance.dashboard.as_ref()) {
             s.push_str(&format!(" ({link})"));
         }
         next.push(s);
@@ -380,8 +299,7 @@ mod tests {
                 restarts: 0,
                 pods: vec![],
                 note: None,
-                error: (s == Status::Error)
-                    .then(|| Problem::new(ProblemKind::Refused, "connection refused")),
+                error: (s == Status::Error).then(|| Problem::new(ProblemKind::Refused, "connection refused")),
                 duration_ms: 0,
             }),
             logs: logs.map(|s| LogsStep {
@@ -404,39 +322,15 @@ mod tests {
 
     #[test]
     fn region_rules() {
-        assert_eq!(
-            region_verdict(&region(None, Some(Pass), Some(Pass))),
-            Verdict::Healthy
-        );
-        assert_eq!(
-            region_verdict(&region(None, Some(Fail), Some(Pass))),
-            Verdict::Down
-        );
-        assert_eq!(
-            region_verdict(&region(Some(Fail), Some(Pass), Some(Pass))),
-            Verdict::Down
-        );
-        assert_eq!(
-            region_verdict(&region(None, Some(Warn), Some(Pass))),
-            Verdict::Degraded
-        );
-        assert_eq!(
-            region_verdict(&region(None, Some(Pass), Some(Warn))),
-            Verdict::Degraded
-        );
-        assert_eq!(
-            region_verdict(&region(None, Some(Error), Some(Error))),
-            Verdict::Unknown
-        );
+        assert_eq!(region_verdict(&region(None, Some(Pass), Some(Pass))), Verdict::Healthy);
+        assert_eq!(region_verdict(&region(None, Some(Fail), Some(Pass))), Verdict::Down);
+        assert_eq!(region_verdict(&region(Some(Fail), Some(Pass), Some(Pass))), Verdict::Down);
+        assert_eq!(region_verdict(&region(None, Some(Warn), Some(Pass))), Verdict::Degraded);
+        assert_eq!(region_verdict(&region(None, Some(Pass), Some(Warn))), Verdict::Degraded);
+        assert_eq!(region_verdict(&region(None, Some(Error), Some(Error))), Verdict::Unknown);
         // What did run shows something worse than "could not check".
-        assert_eq!(
-            region_verdict(&region(None, Some(Warn), Some(Error))),
-            Verdict::Degraded
-        );
-        assert_eq!(
-            region_verdict(&region(None, Some(Pass), Some(Error))),
-            Verdict::Unknown
-        );
+        assert_eq!(region_verdict(&region(None, Some(Warn), Some(Error))), Verdict::Degraded);
+        assert_eq!(region_verdict(&region(None, Some(Pass), Some(Error))), Verdict::Unknown);
         assert_eq!(region_verdict(&region(None, None, None)), Verdict::Unknown);
     }
 
@@ -449,38 +343,17 @@ mod tests {
     #[test]
     fn service_rules() {
         use Verdict::*;
-        let hz = |s| HealthzCheck {
-            status: s,
-            ..region(Some(s), None, None).healthz.unwrap()
-        };
-        assert_eq!(
-            service_verdict(Some(&hz(Pass)), &[with(Healthy), with(Healthy)]),
-            Healthy
-        );
+        let hz = |s| HealthzCheck { status: s, ..region(Some(s), None, None).healthz.unwrap() };
+        assert_eq!(service_verdict(Some(&hz(Pass)), &[with(Healthy), with(Healthy)]), Healthy);
         assert_eq!(service_verdict(Some(&hz(Fail)), &[with(Healthy)]), Down);
-        assert_eq!(
-            service_verdict(Some(&hz(Pass)), &[with(Down), with(Down)]),
-            Down
-        );
-        assert_eq!(
-            service_verdict(Some(&hz(Pass)), &[with(Down), with(Healthy)]),
-            Degraded
-        );
-        assert_eq!(
-            service_verdict(Some(&hz(Pass)), &[with(Unknown), with(Degraded)]),
-            Degraded
-        );
-        assert_eq!(
-            service_verdict(Some(&hz(Pass)), &[with(Unknown), with(Healthy)]),
-            Unknown
-        );
+        assert_eq!(service_verdict(Some(&hz(Pass)), &[with(Down), with(Down)]), Down);
+        assert_eq!(service_verdict(Some(&hz(Pass)), &[with(Down), with(Healthy)]), Degraded);
+        assert_eq!(service_verdict(Some(&hz(Pass)), &[with(Unknown), with(Degraded)]), Degraded);
+        assert_eq!(service_verdict(Some(&hz(Pass)), &[with(Unknown), with(Healthy)]), Unknown);
         assert_eq!(service_verdict(Some(&hz(Error)), &[with(Healthy)]), Unknown);
         assert_eq!(service_verdict(None, &[with(Healthy)]), Healthy);
         // Never healthy while any region is unknown.
-        assert_ne!(
-            service_verdict(Some(&hz(Pass)), &[with(Healthy), with(Unknown)]),
-            Healthy
-        );
+        assert_ne!(service_verdict(Some(&hz(Pass)), &[with(Healthy), with(Unknown)]), Healthy);
     }
 
     #[test]

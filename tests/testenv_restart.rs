@@ -14,10 +14,7 @@ fn kubectl_ok(env: &TestEnv, args: &[&str]) -> (bool, String) {
         .args(args)
         .output()
         .expect("kubectl runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 #[test]
@@ -31,28 +28,10 @@ fn apiserver_and_kubelet_stop_and_start() {
     assert!(kubectl_ok(&env, &["--context", "us-east", "get", "po", "-napi"]).0);
 
     env.stop_kubelet("us-east").unwrap();
-    let (ok, err) = kubectl_ok(
-        &env,
-        &[
-            "--context",
-            "us-east",
-            "logs",
-            "-napi",
-            "-lapp=api-key-service",
-        ],
-    );
+    let (ok, err) = kubectl_ok(&env, &["--context", "us-east", "logs", "-napi", "-lapp=api-key-service"]);
     assert!(!ok, "{err}");
     assert!(kubectl_ok(&env, &["--context", "us-east", "get", "po", "-napi"]).0);
     env.start_kubelet("us-east").unwrap();
-    let (ok, err) = kubectl_ok(
-        &env,
-        &[
-            "--context",
-            "us-east",
-            "logs",
-            "-napi",
-            "-lapp=api-key-service",
-        ],
-    );
+    let (ok, err) = kubectl_ok(&env, &["--context", "us-east", "logs", "-napi", "-lapp=api-key-service"]);
     assert!(ok, "{err}");
 }

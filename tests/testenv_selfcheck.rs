@@ -8,12 +8,8 @@ use keysvc_testenv::{Fault, LogSpec, REGIONS, Scenario, TestEnv};
 const NEEDS: &str = "needs the test cluster (tests/run-all.sh)";
 
 fn kubectl(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(env.kubeconfig())
-        .args(args)
-        .output()
-        .expect("kubectl runs");
+    let out =
+        Command::new("kubectl").arg("--kubeconfig").arg(env.kubeconfig()).args(args).output().expect("kubectl runs");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -28,39 +24,17 @@ fn kubectl_lists_seeded_pods_and_reads_logs_in_every_region() {
     let env = TestEnv::load().unwrap();
     for region in REGIONS {
         let ctx = format!("oncall@{region}");
-        let (ok, out, err) = kubectl(
-            &env,
-            &[
-                "--context",
-                &ctx,
-                "get",
-                "po",
-                "-napi",
-                "-lapp=api-key-service",
-                "--no-headers",
-            ],
-        );
+        let (ok, out, err) =
+            kubectl(&env, &["--context", &ctx, "get", "po", "-napi", "-lapp=api-key-service", "--no-headers"]);
         assert!(ok, "{region}: {err}");
         let running: Vec<&str> = out.lines().filter(|l| l.contains(" Running ")).collect();
         assert_eq!(running.len(), 3, "{region}: {out}");
         let (ok, out, err) = kubectl(
             &env,
-            &[
-                "--context",
-                &ctx,
-                "logs",
-                "-napi",
-                "-lapp=api-key-service",
-                "-c",
-                "api-key-service",
-                "--since=5m",
-            ],
+            &["--context", &ctx, "logs", "-napi", "-lapp=api-key-service", "-c", "api-key-service", "--since=5m"],
         );
         assert!(ok, "{region}: {err}");
-        assert!(
-            out.lines().filter(|l| l.starts_with("INFO")).count() >= 3,
-            "{region}: {out}"
-        );
+        assert!(out.lines().filter(|l| l.starts_with("INFO")).count() >= 3, "{region}: {out}");
     }
 }
 
@@ -68,43 +42,20 @@ fn kubectl_lists_seeded_pods_and_reads_logs_in_every_region() {
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn nologs_user_is_forbidden_from_logs_but_lists_pods() {
     let env = TestEnv::load().unwrap();
-    let (ok, out, _) = kubectl(
-        &env,
-        &[
-            "--context",
-            "nologs@eu-de",
-            "get",
-            "po",
-            "-napi",
-            "--no-headers",
-        ],
-    );
+    let (ok, out, _) = kubectl(&env, &["--context", "nologs@eu-de", "get", "po", "-napi", "--no-headers"]);
     assert!(ok);
     assert_eq!(out.lines().count(), 3);
     let pod = out.split_whitespace().next().unwrap();
     let (ok, _, err) = kubectl(&env, &["--context", "nologs@eu-de", "logs", "-napi", pod]);
     assert!(!ok);
-    assert!(
-        err.contains("Forbidden") && err.contains("pods/log"),
-        "{err}"
-    );
+    assert!(err.contains("Forbidden") && err.contains("pods/log"), "{err}");
 }
 
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn token_user_authenticates() {
     let env = TestEnv::load().unwrap();
-    let (ok, out, err) = kubectl(
-        &env,
-        &[
-            "--context",
-            "token@us-east",
-            "get",
-            "po",
-            "-napi",
-            "--no-headers",
-        ],
-    );
+    let (ok, out, err) = kubectl(&env, &["--context", "token@us-east", "get", "po", "-napi", "--no-headers"]);
     assert!(ok, "{err}");
     assert_eq!(out.lines().count(), 3);
 }
@@ -122,18 +73,7 @@ fn scenarios_show_as_kubectl_reads_them() {
     ];
     for (scenario, status, count) in cases {
         env.scenario("us-south", ns, scenario).unwrap();
-        let (ok, out, err) = kubectl(
-            &env,
-            &[
-                "--context",
-                "us-south",
-                "get",
-                "po",
-                "-n",
-                ns,
-                "--no-headers",
-            ],
-        );
+        let (ok, out, err) = kubectl(&env, &["--context", "us-south", "get", "po", "-n", ns, "--no-headers"]);
         assert!(ok, "{err}");
         assert_eq!(out.lines().count(), count, "{scenario:?}: {out}");
         if !status.is_empty() {
@@ -141,35 +81,9 @@ fn scenarios_show_as_kubectl_reads_them() {
         }
     }
     let pods = env.scenario("us-south", ns, Scenario::CrashLoop).unwrap();
-    let (_, out, _) = kubectl(
-        &env,
-        &[
-            "--context",
-            "us-south",
-            "get",
-            "po",
-            "-n",
-            ns,
-            &pods[2],
-            "--no-headers",
-        ],
-    );
-    assert!(
-        out.contains("CrashLoopBackOff") && out.contains(" 7 "),
-        "{out}"
-    );
-    let (ok, out, err) = kubectl(
-        &env,
-        &[
-            "--context",
-            "us-south",
-            "logs",
-            "-n",
-            ns,
-            &pods[2],
-            "--previous",
-        ],
-    );
+    let (_, out, _) = kubectl(&env, &["--context", "us-south", "get", "po", "-n", ns, &pods[2], "--no-headers"]);
+    assert!(out.contains("CrashLoopBackOff") && out.contains(" 7 "), "{out}");
+    let (ok, out, err) = kubectl(&env, &["--context", "us-south", "logs", "-n", ns, &pods[2], "--previous"]);
     assert!(ok, "{err}");
     assert!(out.contains("OutOfMemoryError"), "{out}");
     env.scenario("us-south", ns, Scenario::NoNamespace).unwrap();
@@ -196,31 +110,16 @@ fn kubelet_stand_in_honours_log_options() {
         args.extend_from_slice(extra);
         kubectl(&env, &args)
     };
-    assert_eq!(
-        logs(&["--since=5m"]).1,
-        "recent 1\nrecent 2\n\u{1b}[31mred\u{1b}[0m\n"
-    );
+    assert_eq!(logs(&["--since=5m"]).1, "recent 1\nrecent 2\n\u{1b}[31mred\u{1b}[0m\n");
     assert_eq!(logs(&["--tail=2"]).1, "recent 2\n\u{1b}[31mred\u{1b}[0m\n");
     // tailLines is applied before sinceSeconds, as the kubelet does.
-    assert_eq!(
-        logs(&["--tail=3", "--since=90s"]).1,
-        "recent 2\n\u{1b}[31mred\u{1b}[0m\n"
-    );
+    assert_eq!(logs(&["--tail=3", "--since=90s"]).1, "recent 2\n\u{1b}[31mred\u{1b}[0m\n");
     assert_eq!(logs(&["--limit-bytes=10"]).1, "old line\nr");
     let (_, ts, _) = logs(&["--tail=1", "--timestamps"]);
     assert!(ts.split(' ').next().unwrap().ends_with('Z'), "{ts}");
     let (ok, _, err) = logs(&["--previous"]);
-    assert!(
-        !ok && err.contains("previous terminated container"),
-        "{err}"
-    );
-    env.set_logs(
-        "us-east",
-        ns,
-        pod,
-        &keysvc_testenv::scenario::volume_logs(1_000_000, 1000),
-    )
-    .unwrap();
+    assert!(!ok && err.contains("previous terminated container"), "{err}");
+    env.set_logs("us-east", ns, pod, &keysvc_testenv::scenario::volume_logs(1_000_000, 1000)).unwrap();
     let (ok, out, _) = logs(&["--since=5m"]);
     assert!(ok);
     assert_eq!(out.lines().count(), 1_000_000);
@@ -239,15 +138,7 @@ fn fault_proxy_passes_hangs_and_resets() {
         Command::new("kubectl")
             .arg("--kubeconfig")
             .arg(&kc)
-            .args([
-                "--context",
-                "eu-de",
-                "--request-timeout=2s",
-                "get",
-                "po",
-                "-napi",
-                "--no-headers",
-            ])
+            .args(["--context", "eu-de", "--request-timeout=2s", "get", "po", "-napi", "--no-headers"])
             .output()
             .unwrap()
     };
@@ -258,11 +149,7 @@ fn fault_proxy_passes_hangs_and_resets() {
     proxy.set(Fault::Reset);
     let out = run();
     assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("reset"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reset"), "{}", String::from_utf8_lossy(&out.stderr));
     proxy.set(Fault::None);
     assert!(run().status.success());
 }

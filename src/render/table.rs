@@ -14,9 +14,7 @@ const WIDTH: u16 = 100;
 
 fn new_table(color: bool) -> Table {
     let mut t = Table::new();
-    t.load_preset(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(WIDTH);
+    t.load_preset(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(WIDTH);
     if !color {
         t.force_no_tty();
     } else {
@@ -145,11 +143,7 @@ fn region_note(r: &RegionReport) -> String {
 /// A few words for the NOTE column; the findings carry the whole message.
 fn short_problem(p: &crate::report::Problem) -> String {
     use crate::report::ProblemKind::*;
-    let resource = if p.message.contains("pods/log") {
-        "pods/log"
-    } else {
-        "pods"
-    };
+    let resource = if p.message.contains("pods/log") { "pods/log" } else { "pods" };
     match p.kind {
         ContextMissing => "context not in kubeconfig".into(),
         Kubeconfig => "kubeconfig problem".into(),
@@ -179,26 +173,15 @@ pub fn diagnose(r: &Report, color: bool, out: &mut impl Write) -> std::io::Resul
     }
     writeln!(out)?;
     let mut t = new_table(color);
-    t.set_header([
-        "REGION",
-        "HEALTHZ",
-        "PODS READY",
-        "RESTARTS",
-        "LOG ERRORS",
-        "VERDICT",
-        "NOTE",
-    ]);
+    t.set_header(["REGION", "HEALTHZ", "PODS READY", "RESTARTS", "LOG ERRORS", "VERDICT", "NOTE"]);
     for reg in &r.regions {
-        let hz = reg.healthz.as_ref().map_or(cell("-", None, color), |h| {
-            cell(h.status.as_str(), Some(status_color(h.status)), color)
-        });
+        let hz = reg
+            .healthz
+            .as_ref()
+            .map_or(cell("-", None, color), |h| cell(h.status.as_str(), Some(status_color(h.status)), color));
         let pods = match &reg.pods {
             Some(p) if p.status == Status::Error => cell("error", Some(Color::Magenta), color),
-            Some(p) => cell(
-                format!("{}/{}", p.ready, p.expected),
-                Some(status_color(p.status)),
-                color,
-            ),
+            Some(p) => cell(format!("{}/{}", p.ready, p.expected), Some(status_color(p.status)), color),
             None => cell("-", None, color),
         };
         let restarts = match &reg.pods {
@@ -208,11 +191,7 @@ pub fn diagnose(r: &Report, color: bool, out: &mut impl Write) -> std::io::Resul
         let logs = match &reg.logs {
             Some(l) if l.status == Status::Error => cell("error", Some(Color::Magenta), color),
             Some(l) => cell(
-                format!(
-                    "{}{}",
-                    l.error_lines,
-                    if l.partial { " (partial)" } else { "" }
-                ),
+                format!("{}{}", l.error_lines, if l.partial { " (partial)" } else { "" }),
                 Some(status_color(l.status)),
                 color,
             ),
@@ -224,11 +203,7 @@ pub fn diagnose(r: &Report, color: bool, out: &mut impl Write) -> std::io::Resul
             pods,
             Cell::new(restarts),
             logs,
-            cell(
-                reg.verdict.as_str(),
-                Some(verdict_color(reg.verdict)),
-                color,
-            ),
+            cell(reg.verdict.as_str(), Some(verdict_color(reg.verdict)), color),
             Cell::new(region_note(reg)),
         ]);
     }
@@ -238,39 +213,36 @@ pub fn diagnose(r: &Report, color: bool, out: &mut impl Write) -> std::io::Resul
 
 pub fn healthz(r: &Report, color: bool, out: &mut impl Write) -> std::io::Result<()> {
     verdict_line(r, color, out)?;
-    writeln!(out)?;
-    let mut t = new_table(color);
-    t.set_header(["CHECK", "URL", "HTTP", "LATENCY", "RESULT", "DETAIL"]);
     let mut rows: Vec<(String, &HealthzCheck)> = vec![];
     if let Some(h) = &r.healthz {
         rows.push(("environment".into(), h));
     }
     for reg in &r.regions {
         if let Some(h) = &reg.healthz {
-            rows.push((reg.name.clone(), h));
+            rows.push((format!("region {}", reg.name), h));
         }
     }
+    // One block per URL, not a table: URLs and replies are long and must not wrap.
     for (name, h) in rows {
-        let detail = match (&h.error, h.problems.is_empty(), &h.reply) {
-            (Some(e), _, _) => e.message.clone(),
-            (None, false, _) => h.problems.join("; "),
-            (None, true, Some(reply)) => reply.to_string(),
-            _ => String::new(),
-        };
-        let detail = match &h.body_excerpt {
-            Some(b) if !b.is_empty() => format!("{detail}\nbody: {b}"),
-            _ => detail,
-        };
-        t.add_row(vec![
-            Cell::new(name),
-            Cell::new(&h.url),
-            Cell::new(h.http_status.map_or("-".into(), |c| c.to_string())),
-            Cell::new(h.latency_ms.map_or("-".into(), |ms| format!("{ms} ms"))),
-            cell(h.status.as_str(), Some(status_color(h.status)), color),
-            Cell::new(detail),
-        ]);
+        writeln!(out)?;
+        writeln!(out, "Healthz ({name})")?;
+        writeln!(out, "  URL:     {}", h.url)?;
+        writeln!(out, "  Result:  {}", paint(h.status.as_str(), status_color(h.status), color))?;
+        writeln!(out, "  HTTP:    {}", h.http_status.map_or("-".into(), |c| c.to_string()))?;
+        writeln!(out, "  Latency: {}", h.latency_ms.map_or("-".into(), |ms| format!("{ms} ms")))?;
+        if let Some(reply) = &h.reply {
+            writeln!(out, "  Reply:   {reply}")?;
+        }
+        if let Some(b) = h.body_excerpt.as_ref().filter(|b| !b.is_empty()) {
+            writeln!(out, "  Body:    {b}")?;
+        }
+        if let Some(e) = &h.error {
+            writeln!(out, "  Error:   {}", e.message)?;
+        }
+        for p in &h.problems {
+            writeln!(out, "  Problem: {p}")?;
+        }
     }
-    writeln!(out, "{t}")?;
     findings_and_steps(r, out)
 }
 
@@ -278,9 +250,8 @@ pub fn pods(r: &Report, color: bool, out: &mut impl Write) -> std::io::Result<()
     verdict_line(r, color, out)?;
     writeln!(out)?;
     let mut t = new_table(color);
-    t.set_header([
-        "REGION", "POD", "READY", "STATUS", "RESTARTS", "AGE", "NODE",
-    ]);
+    t.load_preset(presets::NOTHING);
+    t.set_header(["REGION", "POD", "READY", "STATUS", "RESTARTS", "AGE", "NODE"]);
     keep_whole(&mut t, 1);
     for reg in &r.regions {
         let Some(p) = &reg.pods else { continue };
@@ -331,16 +302,8 @@ pub fn pods(r: &Report, color: bool, out: &mut impl Write) -> std::io::Result<()
 /// One streamed log line: `region pod │ text`.
 pub fn log_line(l: &LogLine, color: bool, out: &mut impl Write) -> std::io::Result<()> {
     let prefix = format!("{} {}", l.region, l.pod);
-    let prefix = if color {
-        format!("\u{1b}[36m{prefix}\u{1b}[0m")
-    } else {
-        prefix
-    };
-    let text = if l.is_error {
-        paint(&l.text, Color::Red, color)
-    } else {
-        l.text.clone()
-    };
+    let prefix = if color { format!("\u{1b}[36m{prefix}\u{1b}[0m") } else { prefix };
+    let text = if l.is_error { paint(&l.text, Color::Red, color) } else { l.text.clone() };
     writeln!(out, "{prefix} │ {text}")
 }
 
@@ -354,10 +317,7 @@ pub fn logs(r: &Report, color: bool, out: &mut impl Write) -> std::io::Result<()
     for reg in &r.regions {
         let Some(l) = &reg.logs else { continue };
         if l.pods.is_empty() {
-            let why = l
-                .error
-                .as_ref()
-                .map_or_else(|| "no pods".to_string(), |e| e.message.clone());
+            let why = l.error.as_ref().map_or_else(|| "no pods".to_string(), |e| e.message.clone());
             t.add_row(vec![
                 Cell::new(&reg.name),
                 cell("(not read)", Some(Color::Magenta), color),
@@ -367,34 +327,18 @@ pub fn logs(r: &Report, color: bool, out: &mut impl Write) -> std::io::Result<()
             ]);
         }
         for p in &l.pods {
-            let name = if p.previous {
-                format!("{} (previous)", p.pod)
-            } else {
-                p.pod.clone()
-            };
+            let name = if p.previous { format!("{} (previous)", p.pod) } else { p.pod.clone() };
             let top = match (&p.error, p.top_errors.first()) {
                 (Some(e), _) => e.message.clone(),
                 (None, Some(g)) => format!("{}× {}", g.count, g.example),
                 (None, None) => String::new(),
             };
-            let errors_status = if p.error_lines > l.threshold {
-                Status::Warn
-            } else {
-                Status::Pass
-            };
+            let errors_status = if p.error_lines > l.threshold { Status::Warn } else { Status::Pass };
             t.add_row(vec![
                 Cell::new(&reg.name),
                 Cell::new(name),
-                Cell::new(format!(
-                    "{}{}",
-                    p.lines,
-                    if p.partial { " (partial)" } else { "" }
-                )),
-                cell(
-                    p.error_lines.to_string(),
-                    Some(status_color(errors_status)),
-                    color,
-                ),
+                Cell::new(format!("{}{}", p.lines, if p.partial { " (partial)" } else { "" })),
+                cell(p.error_lines.to_string(), Some(status_color(errors_status)), color),
                 Cell::new(top),
             ]);
         }

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    SanType,
 };
 
 /// A PEM certificate and its key, written to `dir` as `NAME.crt` / `NAME.key`.
@@ -29,27 +29,18 @@ impl Ca {
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.distinguished_name.push(DnType::CommonName, name);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
+        params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         let cert = params.self_signed(&key)?;
         let path = dir.join(format!("{name}.crt"));
         std::fs::write(&path, cert.pem()).with_context(|| format!("writing {}", path.display()))?;
-        Ok(Ca {
-            issuer: Issuer::new(params, key),
-            cert: path,
-            dir: dir.to_path_buf(),
-        })
+        Ok(Ca { issuer: Issuer::new(params, key), cert: path, dir: dir.to_path_buf() })
     }
 
     /// A serving certificate for 127.0.0.1 and localhost.
     pub fn server(&self, name: &str) -> Result<Pair> {
         let mut params = CertificateParams::new(vec!["localhost".to_string()])?;
-        params
-            .subject_alt_names
-            .push(SanType::IpAddress("127.0.0.1".parse().expect("ip")));
+        params.subject_alt_names.push(SanType::IpAddress("127.0.0.1".parse().expect("ip")));
         params.distinguished_name.push(DnType::CommonName, name);
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         self.issue(name, params)
@@ -77,10 +68,7 @@ impl Ca {
     fn issue(&self, name: &str, params: CertificateParams) -> Result<Pair> {
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &self.issuer)?;
-        let pair = Pair {
-            cert: self.dir.join(format!("{name}.crt")),
-            key: self.dir.join(format!("{name}.key")),
-        };
+        let pair = Pair { cert: self.dir.join(format!("{name}.crt")), key: self.dir.join(format!("{name}.key")) };
         std::fs::write(&pair.cert, cert.pem())?;
         std::fs::write(&pair.key, key.serialize_pem())?;
         Ok(pair)

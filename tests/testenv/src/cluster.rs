@@ -64,16 +64,10 @@ impl State {
         Ok(())
     }
     pub fn region(&self, name: &str) -> Result<&RegionState> {
-        self.regions
-            .iter()
-            .find(|r| r.name == name)
-            .with_context(|| format!("no region {name}"))
+        self.regions.iter().find(|r| r.name == name).with_context(|| format!("no region {name}"))
     }
     pub fn region_mut(&mut self, name: &str) -> Result<&mut RegionState> {
-        self.regions
-            .iter_mut()
-            .find(|r| r.name == name)
-            .with_context(|| format!("no region {name}"))
+        self.regions.iter_mut().find(|r| r.name == name).with_context(|| format!("no region {name}"))
     }
 }
 
@@ -82,17 +76,12 @@ fn log(msg: impl AsRef<str>) {
 }
 
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// Port from `KEYSVC_TESTENV_PORT_BASE + offset` when set, else a free one.
 fn port(offset: u16) -> Result<u16> {
-    match std::env::var("KEYSVC_TESTENV_PORT_BASE")
-        .ok()
-        .and_then(|v| v.parse::<u16>().ok())
-    {
+    match std::env::var("KEYSVC_TESTENV_PORT_BASE").ok().and_then(|v| v.parse::<u16>().ok()) {
         Some(base) => Ok(base + offset),
         None => free_port(),
     }
@@ -109,41 +98,25 @@ pub fn spawn(program: &Path, args: Vec<String>, log: PathBuf) -> Result<Proc> {
         .process_group(0)
         .spawn()
         .with_context(|| format!("starting {}", program.display()))?;
-    Ok(Proc {
-        pid: child.id(),
-        program: program.to_path_buf(),
-        args,
-        log,
-    })
+    Ok(Proc { pid: child.id(), program: program.to_path_buf(), args, log })
 }
 
 pub fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !matches!(
-            stat.rsplit_once(") ").map(|(_, r)| r.chars().next()),
-            Some(Some('Z' | 'X'))
-        ),
+        Ok(stat) => !matches!(stat.rsplit_once(") ").map(|(_, r)| r.chars().next()), Some(Some('Z' | 'X'))),
         Err(_) => false,
     }
 }
 
 /// Stops a process: TERM, then KILL if it is still there after 5 s.
 pub fn stop(pid: u32) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .stderr(Stdio::null())
-        .status();
+    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).stderr(Stdio::null()).status();
     let deadline = Instant::now() + Duration::from_secs(5);
     while alive(pid) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     if alive(pid) {
-        let _ = Command::new("kill")
-            .arg("-KILL")
-            .arg(pid.to_string())
-            .stderr(Stdio::null())
-            .status();
+        let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).stderr(Stdio::null()).status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while alive(pid) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
@@ -162,10 +135,7 @@ pub fn wait_port(port: u16, pid: u32, what: &str, log: &Path, timeout: Duration)
             bail!("{what} exited while starting; its log:\n{}", tail(log));
         }
         if Instant::now() > deadline {
-            bail!(
-                "{what} did not listen on port {port} within {timeout:?}; its log:\n{}",
-                tail(log)
-            );
+            bail!("{what} did not listen on port {port} within {timeout:?}; its log:\n{}", tail(log));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -234,19 +204,12 @@ pub fn up(dir: &Path, bins: &Binaries) -> Result<State> {
     let ca = Ca::create(dir, "ca")?;
     ca.server("apiserver")?;
     ca.server("kubelet")?;
-    ca.client(
-        "kubelet-client",
-        "kube-apiserver-kubelet-client",
-        &["system:masters"],
-    )?;
+    ca.client("kubelet-client", "kube-apiserver-kubelet-client", &["system:masters"])?;
     ca.client("admin", "admin", &["system:masters"])?;
     ca.client("oncall", "oncall", &[])?;
     ca.client("nologs", "nologs", &[])?;
     certs::write_key_pair(&dir.join("sa.key"), &dir.join("sa.pub"))?;
-    std::fs::write(
-        dir.join("tokens.csv"),
-        format!("{ONCALL_TOKEN},oncall,oncall-uid\n"),
-    )?;
+    std::fs::write(dir.join("tokens.csv"), format!("{ONCALL_TOKEN},oncall,oncall-uid\n"))?;
     std::fs::write(
         dir.join("audit-policy.yaml"),
         "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n",
@@ -279,13 +242,7 @@ pub fn up(dir: &Path, bins: &Binaries) -> Result<State> {
         regions: vec![],
     };
     state.save()?;
-    wait_port(
-        etcd_port,
-        state.etcd.pid,
-        "etcd",
-        &state.etcd.log,
-        Duration::from_secs(30),
-    )?;
+    wait_port(etcd_port, state.etcd.pid, "etcd", &state.etcd.log, Duration::from_secs(30))?;
 
     for (i, region) in REGIONS.iter().enumerate() {
         let api_port = port(2 + 2 * i as u16)?;
@@ -316,20 +273,8 @@ pub fn up(dir: &Path, bins: &Binaries) -> Result<State> {
     }
     write_kubeconfig(&state)?;
     for r in &state.regions {
-        wait_port(
-            r.kubelet_port,
-            r.kubelet.pid,
-            "kubelet stand-in",
-            &r.kubelet.log,
-            Duration::from_secs(30),
-        )?;
-        wait_port(
-            r.apiserver_port,
-            r.apiserver.pid,
-            "kube-apiserver",
-            &r.apiserver.log,
-            Duration::from_secs(60),
-        )?;
+        wait_port(r.kubelet_port, r.kubelet.pid, "kubelet stand-in", &r.kubelet.log, Duration::from_secs(30))?;
+        wait_port(r.apiserver_port, r.apiserver.pid, "kube-apiserver", &r.apiserver.log, Duration::from_secs(60))?;
     }
     log(format!("processes started in {:.1?}", started.elapsed()));
     Ok(state)
@@ -354,12 +299,7 @@ fn kubeconfig_json(state: &State, servers: &dyn Fn(&RegionState) -> String) -> s
             "name": r.name,
             "cluster": {"server": servers(r), "certificate-authority": state.ca.display().to_string()}
         }));
-        for (prefix, user) in [
-            ("", "admin"),
-            ("oncall@", "oncall"),
-            ("nologs@", "nologs"),
-            ("token@", "token"),
-        ] {
+        for (prefix, user) in [("", "admin"), ("oncall@", "oncall"), ("nologs@", "nologs"), ("token@", "token")] {
             contexts.push(serde_json::json!({
                 "name": format!("{prefix}{}", r.name),
                 "context": {"cluster": r.name, "user": user, "namespace": "api"}
@@ -380,9 +320,7 @@ fn kubeconfig_json(state: &State, servers: &dyn Fn(&RegionState) -> String) -> s
 }
 
 pub fn write_kubeconfig(state: &State) -> Result<()> {
-    let json = kubeconfig_json(state, &|r| {
-        format!("https://127.0.0.1:{}", r.apiserver_port)
-    });
+    let json = kubeconfig_json(state, &|r| format!("https://127.0.0.1:{}", r.apiserver_port));
     std::fs::write(&state.kubeconfig, serde_json::to_vec_pretty(&json)?)?;
     Ok(())
 }

@@ -19,11 +19,7 @@ pub enum Behavior {
     /// The healthy reply: 200 and `{"href": <this URL>, "code": 0, "description": …}`.
     Healthy,
     /// Any status, content type and body.
-    Raw {
-        status: u16,
-        content_type: String,
-        body: Vec<u8>,
-    },
+    Raw { status: u16, content_type: String, body: Vec<u8> },
     /// The healthy reply after a delay.
     Slow(Duration),
     /// Accept the request and never answer.
@@ -40,18 +36,10 @@ pub enum Behavior {
 
 impl Behavior {
     pub fn json(status: u16, value: serde_json::Value) -> Behavior {
-        Behavior::Raw {
-            status,
-            content_type: "application/json".into(),
-            body: value.to_string().into_bytes(),
-        }
+        Behavior::Raw { status, content_type: "application/json".into(), body: value.to_string().into_bytes() }
     }
     pub fn html(status: u16, html: &str) -> Behavior {
-        Behavior::Raw {
-            status,
-            content_type: "text/html".into(),
-            body: html.as_bytes().to_vec(),
-        }
+        Behavior::Raw { status, content_type: "text/html".into(), body: html.as_bytes().to_vec() }
     }
 }
 
@@ -105,11 +93,7 @@ fn healthy_body(href: &str) -> String {
 async fn respond(b: Behavior, href: &str, req: Request<Incoming>) -> hyper::Response<Body> {
     match b {
         Behavior::Healthy => server::full(200, "application/json", healthy_body(href)),
-        Behavior::Raw {
-            status,
-            content_type,
-            body,
-        } => server::full(status, &content_type, body),
+        Behavior::Raw { status, content_type, body } => server::full(status, &content_type, body),
         Behavior::Slow(d) => {
             tokio::time::sleep(d).await;
             server::full(200, "application/json", healthy_body(href))
@@ -160,9 +144,5 @@ where
 {
     let (tx, body) = server::channel_body();
     tokio::spawn(producer(tx));
-    hyper::Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(body)
-        .expect("response")
+    hyper::Response::builder().status(status).header("content-type", "application/json").body(body).expect("response")
 }

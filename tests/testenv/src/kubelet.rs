@@ -65,13 +65,7 @@ impl LogSpec {
         S: Into<String>,
     {
         LogSpec {
-            lines: lines
-                .into_iter()
-                .map(|(age_secs, text)| LogLine {
-                    age_secs,
-                    text: text.into(),
-                })
-                .collect(),
+            lines: lines.into_iter().map(|(age_secs, text)| LogLine { age_secs, text: text.into() }).collect(),
             ..LogSpec::default()
         }
     }
@@ -90,30 +84,18 @@ impl LogSpec {
         let g = self.generate.as_ref().expect("index within len");
         let n = i - fixed;
         let age = g.span_secs * (g.count - n) as f64 / g.count.max(1) as f64;
-        let template = if g.error_every > 0 && (n + 1).is_multiple_of(g.error_every) {
-            &g.error_template
-        } else {
-            &g.template
-        };
+        let template =
+            if g.error_every > 0 && (n + 1).is_multiple_of(g.error_every) { &g.error_template } else { &g.template };
         (age, template.replace("{n}", &n.to_string()))
     }
 }
 
 /// Where the spec for one container lives below a region's log folder.
 pub fn spec_path(logs_dir: &Path, ns: &str, pod: &str, container: &str) -> PathBuf {
-    logs_dir
-        .join(ns)
-        .join(pod)
-        .join(format!("{container}.json"))
+    logs_dir.join(ns).join(pod).join(format!("{container}.json"))
 }
 
-pub fn write_spec(
-    logs_dir: &Path,
-    ns: &str,
-    pod: &str,
-    container: &str,
-    spec: &LogSpec,
-) -> Result<()> {
+pub fn write_spec(logs_dir: &Path, ns: &str, pod: &str, container: &str, spec: &LogSpec) -> Result<()> {
     let path = spec_path(logs_dir, ns, pod, container);
     std::fs::create_dir_all(path.parent().expect("parent"))?;
     let tmp = path.with_extension("tmp");
@@ -122,13 +104,7 @@ pub fn write_spec(
     Ok(())
 }
 
-pub async fn run(
-    listener: TcpListener,
-    cert: PathBuf,
-    key: PathBuf,
-    ca: PathBuf,
-    logs_dir: PathBuf,
-) -> Result<()> {
+pub async fn run(listener: TcpListener, cert: PathBuf, key: PathBuf, ca: PathBuf, logs_dir: PathBuf) -> Result<()> {
     let tls = server::tls_acceptor(&cert, &key, Some(&ca))?;
     server::serve(listener, Some(tls), move |req| {
         let logs_dir = logs_dir.clone();
@@ -167,9 +143,7 @@ async fn handle(req: Request<Incoming>, logs_dir: &Path) -> hyper::Response<Body
                 return server::full(
                     400,
                     "text/plain",
-                    format!(
-                        "previous terminated container \"{container}\" in pod \"{pod}\" not found"
-                    ),
+                    format!("previous terminated container \"{container}\" in pod \"{pod}\" not found"),
                 );
             }
         }
@@ -180,16 +154,10 @@ async fn handle(req: Request<Incoming>, logs_dir: &Path) -> hyper::Response<Body
         return server::full(*status, "text/plain", message.clone());
     }
     let now = Timestamp::now();
-    let cutoff_age: Option<f64> = if let Some(s) = query
-        .get("sinceSeconds")
-        .and_then(|v| v.parse::<f64>().ok())
-    {
+    let cutoff_age: Option<f64> = if let Some(s) = query.get("sinceSeconds").and_then(|v| v.parse::<f64>().ok()) {
         Some(s)
     } else {
-        query
-            .get("sinceTime")
-            .and_then(|v| v.parse::<Timestamp>().ok())
-            .map(|t| now.duration_since(t).as_secs_f64())
+        query.get("sinceTime").and_then(|v| v.parse::<Timestamp>().ok()).map(|t| now.duration_since(t).as_secs_f64())
     };
     let total = spec.len();
     let start = match query.get("tailLines").and_then(|v| v.parse::<u64>().ok()) {
@@ -226,20 +194,11 @@ async fn handle(req: Request<Incoming>, logs_dir: &Path) -> hyper::Response<Body
             tx.closed().await;
         }
     });
-    hyper::Response::builder()
-        .status(200)
-        .header("content-type", "text/plain")
-        .body(body)
-        .expect("response")
+    hyper::Response::builder().status(200).header("content-type", "text/plain").body(body).expect("response")
 }
 
 /// Sends what is buffered, cut at `limit` bytes in all; false when done.
-async fn flush(
-    tx: &tokio::sync::mpsc::Sender<Bytes>,
-    buf: &mut Vec<u8>,
-    sent: &mut u64,
-    limit: Option<u64>,
-) -> bool {
+async fn flush(tx: &tokio::sync::mpsc::Sender<Bytes>, buf: &mut Vec<u8>, sent: &mut u64, limit: Option<u64>) -> bool {
     let mut chunk = std::mem::take(buf);
     let mut more = true;
     if let Some(limit) = limit {

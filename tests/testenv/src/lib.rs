@@ -36,10 +36,7 @@ pub fn install_crypto() {
 pub async fn client_for(kubeconfig: &Path, context: &str) -> Result<Client> {
     install_crypto();
     let kc = Kubeconfig::read_from(kubeconfig)?;
-    let opts = KubeConfigOptions {
-        context: Some(context.to_string()),
-        ..Default::default()
-    };
+    let opts = KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
     let config = kube::Config::from_custom_kubeconfig(kc, &opts).await?;
     Ok(Client::try_from(config)?)
 }
@@ -51,9 +48,7 @@ pub async fn wait_ready(client: &Client, timeout: Duration) -> Result<()> {
         let req = http::Request::get("/readyz").body(Vec::new())?;
         match client.request_text(req).await {
             Ok(body) if body.trim() == "ok" => return Ok(()),
-            Ok(_) | Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await
-            }
+            Ok(_) | Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
             Ok(body) => bail!("API server not ready after {timeout:?}: {body}"),
             Err(e) => bail!("API server not ready after {timeout:?}: {e}"),
         }
@@ -109,15 +104,8 @@ impl TestEnv {
         )?;
         let state_path = PathBuf::from(path);
         let state = State::load(&state_path)?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?;
-        Ok(TestEnv {
-            state,
-            state_path,
-            rt,
-        })
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        Ok(TestEnv { state, state_path, rt })
     }
 
     pub fn kubeconfig(&self) -> &Path {
@@ -146,10 +134,7 @@ impl TestEnv {
     pub fn scenarios(&self, ns: &str, set: &[(&str, Scenario)]) -> Result<Vec<Vec<String>>> {
         let mut out = vec![];
         for region in REGIONS {
-            let s = set
-                .iter()
-                .find(|(r, _)| *r == region)
-                .map_or(Scenario::Healthy, |(_, s)| *s);
+            let s = set.iter().find(|(r, _)| *r == region).map_or(Scenario::Healthy, |(_, s)| *s);
             out.push(self.scenario(region, ns, s)?);
         }
         Ok(out)
@@ -162,10 +147,7 @@ impl TestEnv {
     }
 
     pub fn apiserver_addr(&self, region: &str) -> Result<SocketAddr> {
-        Ok(SocketAddr::from((
-            [127, 0, 0, 1],
-            self.state.region(region)?.apiserver_port,
-        )))
+        Ok(SocketAddr::from(([127, 0, 0, 1], self.state.region(region)?.apiserver_port)))
     }
 
     /// A fault proxy in front of `region`'s API server.
@@ -224,12 +206,8 @@ impl TestEnv {
     /// Every audit event `region`'s API server has logged so far.
     pub fn audit_events(&self, region: &str) -> Result<Vec<serde_json::Value>> {
         let path = &self.state.region(region)?.audit_log;
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        Ok(text
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect())
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
     }
 
     /// A certificate pair from the environment's CA for a host name.

@@ -96,9 +96,7 @@ impl From<ScenarioArg> for Scenario {
 }
 
 fn default_apiserver() -> PathBuf {
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/root"));
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
     std::env::var_os("KEYSVC_CACHE")
         .map(PathBuf::from)
         .unwrap_or_else(|| home.join(".cache/keysvc-check"))
@@ -108,10 +106,7 @@ fn default_apiserver() -> PathBuf {
 async fn up(dir: Option<PathBuf>, apiserver: Option<PathBuf>, etcd: PathBuf) -> Result<State> {
     let dir = match dir {
         Some(d) => d,
-        None => tempfile::Builder::new()
-            .prefix("keysvc-testenv-")
-            .tempdir()?
-            .keep(),
+        None => tempfile::Builder::new().prefix("keysvc-testenv-").tempdir()?.keep(),
     };
     let bins = cluster::Binaries {
         apiserver: apiserver.unwrap_or_else(default_apiserver),
@@ -159,19 +154,11 @@ async fn demo(keysvc_check: PathBuf, apiserver: Option<PathBuf>, etcd: PathBuf) 
     let state = up(None, apiserver, etcd).await?;
     let result = async {
         let client = keysvc_testenv::client_for(&state.kubeconfig, "us-east").await?;
-        keysvc_testenv::scenario::apply(
-            &client,
-            state.region("us-east")?,
-            "api",
-            Scenario::CrashLoop,
-        )
-        .await?;
+        keysvc_testenv::scenario::apply(&client, state.region("us-east")?, "api", Scenario::CrashLoop).await?;
         let healthz = HealthzServer::start(Behavior::Healthy);
         let runbook = state.dir.join("demo-runbook.yaml");
         std::fs::write(&runbook, DEMO_RUNBOOK.replace("HEALTHZ_URL", &healthz.url))?;
-        eprintln!(
-            "testenv: us-east has a crash-looping pod; running keysvc-check diagnose --env local\n"
-        );
+        eprintln!("testenv: us-east has a crash-looping pod; running keysvc-check diagnose --env local\n");
         let status = tokio::process::Command::new(&keysvc_check)
             .args(["diagnose", "--env", "local", "--runbook"])
             .arg(&runbook)
@@ -193,17 +180,10 @@ async fn demo(keysvc_check: PathBuf, apiserver: Option<PathBuf>, etcd: PathBuf) 
 fn main() -> ExitCode {
     keysvc_testenv::install_crypto();
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let result: Result<u8> = rt.block_on(async {
         match cli.cmd {
-            Cmd::Up {
-                dir,
-                apiserver,
-                etcd,
-            } => {
+            Cmd::Up { dir, apiserver, etcd } => {
                 let state = up(dir, apiserver, etcd).await?;
                 println!("{}", State::path(&state.dir).display());
                 Ok(0)
@@ -213,41 +193,20 @@ fn main() -> ExitCode {
                 cluster::down(&s);
                 Ok(0)
             }
-            Cmd::Scenario {
-                state,
-                region,
-                namespace,
-                scenario,
-            } => {
+            Cmd::Scenario { state, region, namespace, scenario } => {
                 let s = State::load(&state)?;
                 let client = keysvc_testenv::client_for(&s.kubeconfig, &region).await?;
-                let pods = keysvc_testenv::scenario::apply(
-                    &client,
-                    s.region(&region)?,
-                    &namespace,
-                    scenario.into(),
-                )
-                .await?;
+                let pods =
+                    keysvc_testenv::scenario::apply(&client, s.region(&region)?, &namespace, scenario.into()).await?;
                 for p in pods {
                     println!("{p}");
                 }
                 Ok(0)
             }
-            Cmd::Demo {
-                keysvc_check,
-                apiserver,
-                etcd,
-            } => demo(keysvc_check, apiserver, etcd).await,
-            Cmd::Kubelet {
-                listen,
-                cert,
-                key,
-                ca,
-                logs_dir,
-            } => {
-                let listener = tokio::net::TcpListener::bind(&listen)
-                    .await
-                    .with_context(|| format!("binding {listen}"))?;
+            Cmd::Demo { keysvc_check, apiserver, etcd } => demo(keysvc_check, apiserver, etcd).await,
+            Cmd::Kubelet { listen, cert, key, ca, logs_dir } => {
+                let listener =
+                    tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
                 kubelet::run(listener, cert, key, ca, logs_dir).await?;
                 Ok(0)
             }

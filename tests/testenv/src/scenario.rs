@@ -72,10 +72,7 @@ pub async fn seed_region(client: &Client, region: &RegionState) -> Result<()> {
     let nodes: Api<Node> = Api::all(client.clone());
     let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": region.node, "labels": {"topology.kubernetes.io/region": region.name}}});
     let pp = PatchParams::apply("keysvc-testenv").force();
-    nodes
-        .patch(&region.node, &pp, &Patch::Apply(&node))
-        .await
-        .context("creating the node")?;
+    nodes.patch(&region.node, &pp, &Patch::Apply(&node)).await.context("creating the node")?;
     let status = json!({"status": {
         "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}, {"type": "Hostname", "address": region.node}],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": region.kubelet_port}},
@@ -83,25 +80,15 @@ pub async fn seed_region(client: &Client, region: &RegionState) -> Result<()> {
                         "lastHeartbeatTime": rfc3339(Timestamp::now()), "lastTransitionTime": rfc3339(Timestamp::now())}]
     }});
     nodes
-        .patch_status(
-            &region.node,
-            &PatchParams::default(),
-            &Patch::Merge(&status),
-        )
+        .patch_status(&region.node, &PatchParams::default(), &Patch::Merge(&status))
         .await
         .context("setting the node's status")?;
     let roles: Api<ClusterRole> = Api::all(client.clone());
-    for (name, resources) in [
-        ("keysvc-oncall", json!(["pods", "pods/log"])),
-        ("keysvc-nologs", json!(["pods"])),
-    ] {
+    for (name, resources) in [("keysvc-oncall", json!(["pods", "pods/log"])), ("keysvc-nologs", json!(["pods"]))] {
         let role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
             "metadata": {"name": name},
             "rules": [{"apiGroups": [""], "resources": resources, "verbs": ["get", "list"]}]});
-        roles
-            .patch(name, &pp, &Patch::Apply(&role))
-            .await
-            .with_context(|| format!("creating role {name}"))?;
+        roles.patch(name, &pp, &Patch::Apply(&role)).await.with_context(|| format!("creating role {name}"))?;
     }
     Ok(())
 }
@@ -121,22 +108,16 @@ async fn ensure_namespace(client: &Client, ns: &str) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let pp = PatchParams::apply("keysvc-testenv").force();
-    nss.patch(
-        ns,
-        &pp,
-        &Patch::Apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})),
-    )
-    .await
-    .with_context(|| format!("creating namespace {ns}"))?;
+    nss.patch(ns, &pp, &Patch::Apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})))
+        .await
+        .with_context(|| format!("creating namespace {ns}"))?;
     let rbs: Api<RoleBinding> = Api::namespaced(client.clone(), ns);
     for user in ["oncall", "nologs"] {
         let rb = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
             "metadata": {"name": user, "namespace": ns},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": format!("keysvc-{user}")},
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]});
-        rbs.patch(user, &pp, &Patch::Apply(&rb))
-            .await
-            .with_context(|| format!("binding {user} in {ns}"))?;
+        rbs.patch(user, &pp, &Patch::Apply(&rb)).await.with_context(|| format!("binding {user} in {ns}"))?;
     }
     Ok(())
 }
@@ -151,10 +132,7 @@ async fn finalize_namespace(client: &Client, ns: &str) -> Result<()> {
     if let Some(spec) = obj.spec.as_mut() {
         spec.finalizers = Some(vec![]);
     }
-    match nss
-        .replace_subresource("finalize", ns, &PostParams::default(), &obj)
-        .await
-    {
+    match nss.replace_subresource("finalize", ns, &PostParams::default(), &obj).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
         Err(e) => Err(e.into()),
@@ -165,24 +143,12 @@ async fn finalize_namespace(client: &Client, ns: &str) -> Result<()> {
 async fn clear_pods(client: &Client, ns: &str) -> Result<()> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
     let lp = ListParams::default().labels(&format!("app={APP}"));
-    let dp = DeleteParams {
-        grace_period_seconds: Some(0),
-        ..DeleteParams::default()
-    };
+    let dp = DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::default() };
     for pod in pods.list(&lp).await?.items {
         let name = pod.metadata.name.clone().unwrap_or_default();
-        if pod
-            .metadata
-            .finalizers
-            .as_ref()
-            .is_some_and(|f| !f.is_empty())
-        {
-            pods.patch(
-                &name,
-                &PatchParams::default(),
-                &Patch::Merge(json!({"metadata": {"finalizers": null}})),
-            )
-            .await?;
+        if pod.metadata.finalizers.as_ref().is_some_and(|f| !f.is_empty()) {
+            pods.patch(&name, &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}})))
+                .await?;
         }
         match pods.delete(&name, &dp).await {
             Ok(_) | Err(kube::Error::Api(_)) => {}
@@ -201,15 +167,12 @@ async fn clear_pods(client: &Client, ns: &str) -> Result<()> {
 
 fn suffix() -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut n =
-        Timestamp::now().as_nanosecond() as u64 ^ (std::process::id() as u64).rotate_left(32);
+    let mut n = Timestamp::now().as_nanosecond() as u64 ^ (std::process::id() as u64).rotate_left(32);
     (0..5)
         .map(|_| {
             let c = ALPHABET[(n % ALPHABET.len() as u64) as usize] as char;
             n /= ALPHABET.len() as u64;
-            n = n
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             c
         })
         .collect()
@@ -263,10 +226,7 @@ pub fn info_logs(pod: &str) -> LogSpec {
     LogSpec::lines((0..20).map(|i| {
         (
             280.0 - i as f64 * 14.0,
-            format!(
-                "INFO  [{pod}] GET /v1/keys/validate 200 {}ms request_id=req-{i:04}",
-                3 + i % 5
-            ),
+            format!("INFO  [{pod}] GET /v1/keys/validate 200 {}ms request_id=req-{i:04}", 3 + i % 5),
         )
     }))
 }
@@ -275,50 +235,23 @@ pub fn info_logs(pod: &str) -> LogSpec {
 pub fn crash_logs(pod: &str) -> LogSpec {
     let mut previous = LogSpec::lines([
         (290.0, format!("INFO  [{pod}] starting api-key-service 1.0")),
-        (
-            280.0,
-            "ERROR failed to load signing keys: connection refused (db-7.internal:5432) attempt=1"
-                .to_string(),
-        ),
-        (
-            270.0,
-            "ERROR failed to load signing keys: connection refused (db-7.internal:5432) attempt=2"
-                .to_string(),
-        ),
-        (
-            260.0,
-            "ERROR panic in handler: java.lang.OutOfMemoryError: Java heap space".to_string(),
-        ),
-        (
-            260.0,
-            "\tat com.example.keys.Signer.sign(Signer.java:88)".to_string(),
-        ),
-        (
-            260.0,
-            "\tat com.example.keys.Handler.handle(Handler.java:41)".to_string(),
-        ),
+        (280.0, "ERROR failed to load signing keys: connection refused (db-7.internal:5432) attempt=1".to_string()),
+        (270.0, "ERROR failed to load signing keys: connection refused (db-7.internal:5432) attempt=2".to_string()),
+        (260.0, "ERROR panic in handler: java.lang.OutOfMemoryError: Java heap space".to_string()),
+        (260.0, "\tat com.example.keys.Signer.sign(Signer.java:88)".to_string()),
+        (260.0, "\tat com.example.keys.Handler.handle(Handler.java:41)".to_string()),
     ]);
     previous.previous = None;
     LogSpec {
         lines: vec![],
         generate: None,
         previous: Some(Box::new(previous)),
-        error: Some((
-            400,
-            format!(
-                "container \"{CONTAINER}\" in pod \"{pod}\" is waiting to start: CrashLoopBackOff"
-            ),
-        )),
+        error: Some((400, format!("container \"{CONTAINER}\" in pod \"{pod}\" is waiting to start: CrashLoopBackOff"))),
     }
 }
 
 /// Puts `ns` in a region into `scenario`; returns the new pods' names.
-pub async fn apply(
-    client: &Client,
-    region: &RegionState,
-    ns: &str,
-    scenario: Scenario,
-) -> Result<Vec<String>> {
+pub async fn apply(client: &Client, region: &RegionState, ns: &str, scenario: Scenario) -> Result<Vec<String>> {
     if scenario == Scenario::NoNamespace {
         let nss: Api<Namespace> = Api::all(client.clone());
         if nss.get_opt(ns).await?.is_some() {
@@ -343,10 +276,7 @@ pub async fn apply(
     let rs = suffix();
     let mut names = vec![];
     for (i, kind) in scenario.pods().into_iter().enumerate() {
-        let name = format!(
-            "{APP}-5f6d8{rs}-{}",
-            ["9vdzm", "k2x7q", "p8w4t", "h6n3b", "c4r8j"][i % 5]
-        );
+        let name = format!("{APP}-5f6d8{rs}-{}", ["9vdzm", "k2x7q", "p8w4t", "h6n3b", "c4r8j"][i % 5]);
         let mut meta = json!({"name": name, "namespace": ns, "labels": {"app": APP}});
         if kind == PodKind::Terminating {
             meta["finalizers"] = json!([FINALIZER]);
@@ -355,24 +285,16 @@ pub async fn apply(
             "spec": {"nodeName": region.node, "terminationGracePeriodSeconds": 30,
                      "containers": [{"name": CONTAINER, "image": "keysvc/api-key-service:1.0"}]}});
         let pod: Pod = serde_json::from_value(pod)?;
-        pods.create(&PostParams::default(), &pod)
+        pods.create(&PostParams::default(), &pod).await.with_context(|| format!("creating pod {name}"))?;
+        pods.patch_status(&name, &PatchParams::default(), &Patch::Merge(json!({"status": status_for(kind, now)})))
             .await
-            .with_context(|| format!("creating pod {name}"))?;
-        pods.patch_status(
-            &name,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"status": status_for(kind, now)})),
-        )
-        .await
-        .with_context(|| format!("setting status of {name}"))?;
+            .with_context(|| format!("setting status of {name}"))?;
         let spec = match kind {
             PodKind::CrashLoop => crash_logs(&name),
             PodKind::Pending => LogSpec {
                 error: Some((
                     400,
-                    format!(
-                        "container \"{CONTAINER}\" in pod \"{name}\" is waiting to start: ContainerCreating"
-                    ),
+                    format!("container \"{CONTAINER}\" in pod \"{name}\" is waiting to start: ContainerCreating"),
                 )),
                 ..LogSpec::default()
             },

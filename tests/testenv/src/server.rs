@@ -29,10 +29,9 @@ pub fn full(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response
 /// the client has gone away.
 pub fn channel_body() -> (tokio::sync::mpsc::Sender<Bytes>, Body) {
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
-    let stream =
-        futures_util::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), |b| {
-            Ok::<_, Infallible>(Frame::data(b))
-        });
+    let stream = futures_util::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), |b| {
+        Ok::<_, Infallible>(Frame::data(b))
+    });
     (tx, StreamBody::new(stream).boxed())
 }
 
@@ -50,24 +49,18 @@ pub fn tls_acceptor(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result
     use rustls::pki_types::{PrivateKeyDer, pem::PemObject};
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let certs = load_certs(cert)?;
-    let key =
-        PrivateKeyDer::from_pem_file(key).with_context(|| format!("reading {}", key.display()))?;
-    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()?;
+    let key = PrivateKeyDer::from_pem_file(key).with_context(|| format!("reading {}", key.display()))?;
+    let builder =
+        rustls::ServerConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
     let config = match client_ca {
         Some(ca) => {
             let mut roots = rustls::RootCertStore::empty();
             for c in load_certs(ca)? {
                 roots.add(c)?;
             }
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-                Arc::new(roots),
-                provider,
-            )
-            .build()?;
-            builder
-                .with_client_cert_verifier(verifier)
-                .with_single_cert(certs, key)?
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider).build()?;
+            builder.with_client_cert_verifier(verifier).with_single_cert(certs, key)?
         }
         None => builder.with_no_client_auth().with_single_cert(certs, key)?,
     };
@@ -113,10 +106,7 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         rt.block_on(fut);
     });
 }

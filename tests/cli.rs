@@ -1,0 +1,194 @@
+//! The command line without any cluster: help, version, usage and runbook
+//! errors, exit codes, completions.
+
+mod common;
+
+use common::{cmd, run, run_args, write};
+
+#[test]
+fn help_lists_commands_and_exit_codes() {
+    let r = run_args(&["--help"]);
+    assert_eq!(r.code, 0);
+    insta::assert_snapshot!("help", r.stdout);
+}
+
+#[test]
+fn diagnose_help_names_shared_flags() {
+    let r = run_args(&["diagnose", "--help"]);
+    assert_eq!(r.code, 0);
+    for flag in [
+        "--env",
+        "--region",
+        "--runbook",
+        "--kubeconfig",
+        "--context",
+        "--healthz-url",
+        "--timeout",
+        "--output",
+        "--quiet",
+        "--verbose",
+    ] {
+        assert!(r.stdout.contains(flag), "{flag} missing from:\n{}", r.stdout);
+    }
+    assert!(r.stdout.contains("KEYSVC_ENV"));
+}
+
+#[test]
+fn version_exits_zero() {
+    let r = run_args(&["--version"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.starts_with("keysvc-check "), "{}", r.stdout);
+}
+
+#[test]
+fn usage_errors_exit_64_with_one_clear_line() {
+    for args in [
+        vec!["diagnose", "--bogus"],
+        vec!["diagnose", "--env", "prod", "--timeout", "soon"],
+        vec!["diagnose", "--env", "prod", "--context", "nocontext"],
+        vec!["diagnose", "--env", "prod", "-o", "xml"],
+        vec!["logs", "--env", "prod", "--grep", "(unclosed"],
+        vec!["logs", "--env", "prod", "--tail", "0"],
+        vec![],
+    ] {
+        let r = run_args(&args);
+        assert_eq!(r.code, 64, "{args:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty());
+    }
+}
+
+#[test]
+fn unknown_environment_or_region_is_a_usage_error_listing_choices() {
+    let r = run_args(&["diagnose", "--env", "qa"]);
+    assert_eq!(r.code, 64);
+    assert!(r.stderr.contains("--env qa") && r.stderr.contains("prod, stage, dev"), "{}", r.stderr);
+    let r = run_args(&["pods", "--env", "prod", "--region", "ap-south"]);
+    assert_eq!(r.code, 64);
+    assert!(r.stderr.contains("us-south, us-east, eu-de"), "{}", r.stderr);
+    let r = run_args(&["pods"]);
+    assert_eq!(r.code, 64);
+    assert!(r.stderr.contains("--env is required"), "{}", r.stderr);
+    let r = run_args(&["diagnose", "--env", "prod", "--context", "mars=x"]);
+    assert_eq!(r.code, 64);
+    let r = run_args(&["healthz", "--env", "prod", "--healthz-url", "ftp://x"]);
+    assert_eq!(r.code, 64);
+}
+
+#[test]
+fn env_variables_set_the_environment() {
+    let mut c = cmd();
+    c.env("KEYSVC_ENV", "qa").args(["pods"]);
+    let r = run(c);
+    assert_eq!(r.code, 64);
+    assert!(r.stderr.contains("--env qa"), "{}", r.stderr);
+}
+
+#[test]
+fn runbook_show_prints_the_embedded_runbook() {
+    let r = run_args(&["runbook", "show"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("namespace: api") && r.stdout.contains("app=api-key-service"));
+}
+
+#[test]
+fn runbook_validate_accepts_good_and_explains_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_args(&["runbook", "validate"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("ok"));
+    let good = write(dir.path(), "good.yaml", keysvc_check::runbook::EMBEDDED);
+    assert_eq!(run_args(&["runbook", "validate", good.to_str().unwrap()]).code, 0);
+
+    let cases: &[(&str, String, &str)] = &[
+        (
+            "unknown-key.yaml",
+            keysvc_check::runbook::EMBEDDED.replace("expected_ready: 3", "expected_ready: 3\nexpected_redy: 3"),
+            "expected_redy",
+        ),
+        ("bad-duration.yaml", keysvc_check::runbook::EMBEDDED.replace("since: 5m", "since: fivemin"), "not a duration"),
+        (
+            "bad-regex.yaml",
+            keysvc_check::runbook::EMBEDDED.replace("'OutOfMemoryError'", "'(Out'"),
+            "regular expression",
+        ),
+        ("wrong-type.yaml", keysvc_check::runbook::EMBEDDED.replace("expected_ready: 3", "expected_ready: three"), ""),
+        (
+            "duplicate.yaml",
+            keysvc_check::runbook::EMBEDDED
+                .replace("us-east: { context: keysvc-prod-us-east }", "us-south: { context: again }"),
+            "uplicate",
+        ),
+        (
+            "empty.yaml",
+            "service: S\nnamespace: a\nselector: a=b\ncontainer: c\nenvironments: {}\n".into(),
+            "environments",
+        ),
+        ("malformed.yaml", "service: [unclosed\n".into(), ""),
+    ];
+    for (name, text, needle) in cases {
+        let path = write(dir.path(), name, text);
+        let r = run_args(&["runbook", "validate", path.to_str().unwrap()]);
+        assert_eq!(r.code, 78, "{name}: {}", r.stderr);
+        let first = r.stderr.lines().next().unwrap();
+        assert!(first.starts_with(&format!("keysvc-check: error: {}:", path.display())), "{name}: {first}");
+        let loc: Vec<&str> = first.split(':').collect();
+        assert!(
+            loc[3].trim().parse::<u32>().is_ok() && loc[4].trim().parse::<u32>().is_ok(),
+            "{name}: no line:column in {first}"
+        );
+        assert!(first.contains(needle), "{name}: {first}");
+        assert!(!r.stderr.contains("panicked"));
+    }
+    // The same errors stop any command that uses the runbook.
+    let bad = dir.path().join("bad-duration.yaml");
+    let r = run_args(&["diagnose", "--env", "prod", "--runbook", bad.to_str().unwrap()]);
+    assert_eq!(r.code, 78);
+    let missing = run_args(&["diagnose", "--env", "prod", "--runbook", "/nonexistent/rb.yaml"]);
+    assert_eq!(missing.code, 78);
+    assert!(missing.stderr.contains("/nonexistent/rb.yaml"), "{}", missing.stderr);
+}
+
+#[test]
+fn huge_runbook_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = format!("{}\n# {}\n", keysvc_check::runbook::EMBEDDED, "x".repeat(2 * 1024 * 1024));
+    let path = write(dir.path(), "huge.yaml", &huge);
+    let r = run_args(&["runbook", "validate", path.to_str().unwrap()]);
+    assert_eq!(r.code, 78);
+    assert!(r.stderr.contains("at most 1 MiB"), "{}", r.stderr);
+}
+
+#[test]
+fn completions_are_generated() {
+    let r = run_args(&["completions", "bash"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("keysvc-check") && r.stdout.contains("diagnose"));
+}
+
+#[test]
+fn closed_stdout_pipe_exits_quietly() {
+    use std::process::Stdio;
+    let mut c = cmd();
+    c.args(["completions", "bash"]).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.code().is_some(), "killed by a signal");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn missing_kubeconfig_makes_regions_unknown_not_a_crash() {
+    let mut c = cmd();
+    c.args(["pods", "--env", "prod", "-o", "json", "--kubeconfig", "/nonexistent/kubeconfig"]);
+    let r = run(c);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let j = r.json();
+    assert_eq!(j["service"]["verdict"], "unknown");
+    for region in j["regions"].as_array().unwrap() {
+        assert_eq!(region["verdict"], "unknown");
+        assert_eq!(region["pods"]["error"]["kind"], "kubeconfig");
+        assert!(region["pods"]["error"]["message"].as_str().unwrap().contains("/nonexistent/kubeconfig"));
+    }
+}

@@ -1,0 +1,199 @@
+//! Step 1 against a real HTTP server on 127.0.0.1, for every way a healthz
+//! endpoint can be wrong. Each run must end by its deadline.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Run, cmd, run_within};
+use keysvc_testenv::{Behavior, HealthzServer};
+use serde_json::json;
+
+fn healthz(url: &str, timeout: &str) -> Run {
+    let mut c = cmd();
+    c.args(["healthz", "--env", "prod", "-o", "json", "--healthz-url", url, "--timeout", timeout]);
+    let limit = keysvc_check::runbook::parse_duration(timeout).unwrap() + Duration::from_secs(3);
+    run_within(c, limit)
+}
+
+fn check(b: Behavior) -> (Run, serde_json::Value) {
+    let server = HealthzServer::start(b);
+    let r = healthz(&server.url, "3s");
+    let j = r.json();
+    (r, j["healthz"].clone())
+}
+
+#[test]
+fn healthy_reply_passes() {
+    let (r, h) = check(Behavior::Healthy);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(h["status"], "pass");
+    assert_eq!(h["http_status"], 200);
+    assert!(h["latency_ms"].as_u64().is_some());
+    assert_eq!(h["reply"]["code"], 0);
+    assert_eq!(h["problems"], json!([]));
+}
+
+#[test]
+fn table_output_shows_url_status_and_latency() {
+    let server = HealthzServer::start(Behavior::Healthy);
+    let mut c = cmd();
+    c.args(["healthz", "--env", "prod", "--healthz-url", &server.url]);
+    let r = common::run(c);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains(&server.url) && r.stdout.contains("200") && r.stdout.contains(" ms"), "{}", r.stdout);
+    assert!(r.stdout.contains("HEALTHY"), "{}", r.stdout);
+    assert!(!r.stdout.contains('\u{1b}'), "no colour when stdout is not a terminal");
+}
+
+fn assert_fail(b: Behavior, needle: &str) -> serde_json::Value {
+    let (r, h) = check(b);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(h["status"], "fail", "{h}");
+    let text = h.to_string();
+    assert!(text.contains(needle), "expected {needle:?} in {text}");
+    h
+}
+
+#[test]
+fn non_200_with_html_fails() {
+    let h = assert_fail(Behavior::html(503, "<html><body>Service Unavailable</body></html>"), "HTTP status 503");
+    assert!(h["body_excerpt"].as_str().unwrap().contains("Service Unavailable"));
+}
+
+#[test]
+fn html_with_200_fails() {
+    assert_fail(Behavior::html(200, "<html>ok</html>"), "not a JSON object");
+}
+
+#[test]
+fn nonzero_code_fails() {
+    assert_fail(
+        Behavior::json(200, json!({"href": "x", "code": 3, "description": "The API is available and operational."})),
+        "code is 3",
+    );
+}
+
+#[test]
+fn wrong_href_and_description_fail() {
+    assert_fail(
+        Behavior::json(
+            200,
+            json!({"href": "https://other/healthz", "code": 0, "description": "The API is available and operational."}),
+        ),
+        "href is https://other/healthz",
+    );
+    assert_fail(Behavior::json(200, json!({"href": "x", "code": 0, "description": "degraded"})), "description is");
+}
+
+#[test]
+fn truncated_and_non_utf8_bodies_fail() {
+    let (r, h) = check(Behavior::Truncated);
+    assert_eq!(r.code, 2);
+    assert_eq!(h["status"], "fail");
+    assert_fail(
+        Behavior::Raw { status: 200, content_type: "application/json".into(), body: vec![0xff, 0xfe, b'{', 0x80] },
+        "not UTF-8",
+    );
+}
+
+#[test]
+fn huge_body_is_capped() {
+    let (r, h) = check(Behavior::Endless);
+    assert_eq!(r.code, 2);
+    assert!(h["problems"].to_string().contains("larger than"), "{h}");
+    assert!(r.stdout.len() < 10_000, "the report stays small");
+}
+
+#[test]
+fn slow_reply_is_a_timeout_within_the_deadline() {
+    let server = HealthzServer::start(Behavior::Slow(Duration::from_secs(30)));
+    let r = healthz(&server.url, "1s");
+    assert_eq!(r.code, 2);
+    let h = &r.json()["healthz"];
+    assert_eq!(h["error"]["kind"], "timeout", "{h}");
+    // Just under the timeout still passes.
+    server.set(Behavior::Slow(Duration::from_millis(300)));
+    let r = healthz(&server.url, "2s");
+    assert_eq!(r.code, 0, "{}", r.stdout);
+}
+
+#[test]
+fn hang_and_trickle_end_by_the_deadline() {
+    for b in [Behavior::Hang, Behavior::Trickle(Duration::from_millis(200))] {
+        let server = HealthzServer::start(b);
+        let r = healthz(&server.url, "1s");
+        assert_eq!(r.code, 2, "{}", r.stdout);
+        assert_eq!(r.json()["healthz"]["error"]["kind"], "timeout");
+    }
+}
+
+#[test]
+fn redirect_is_reported_not_followed() {
+    assert_fail(Behavior::RedirectLoop, "redirects are not followed");
+}
+
+#[test]
+fn refused_connection_fails_in_plain_words() {
+    let port = keysvc_testenv::proxy::closed_port();
+    let r = healthz(&format!("http://127.0.0.1:{port}/healthz"), "3s");
+    assert_eq!(r.code, 2);
+    let h = &r.json()["healthz"];
+    assert_eq!(h["error"]["kind"], "refused");
+    assert_eq!(h["error"]["message"], "connection refused");
+}
+
+#[test]
+fn dns_failure_fails_in_plain_words() {
+    let r = healthz("http://keysvc-check-test.invalid/healthz", "5s");
+    assert_eq!(r.code, 2);
+    let h = &r.json()["healthz"];
+    assert_eq!(h["error"]["kind"], "dns", "{h}");
+}
+
+#[test]
+fn untrusted_certificate_is_a_tls_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = keysvc_testenv::certs::Ca::create(dir.path(), "ca").unwrap();
+    let pair = ca.server("srv").unwrap();
+    let server = HealthzServer::start_tls(Behavior::Healthy, &pair);
+    let r = healthz(&server.url, "3s");
+    assert_eq!(r.code, 2);
+    let h = &r.json()["healthz"];
+    assert_eq!(h["error"]["kind"], "tls", "{h}");
+}
+
+#[test]
+fn escape_sequences_in_the_body_are_neutralised() {
+    let body = "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}[31mSERVICE DOWN\u{0}";
+    let server = HealthzServer::start(Behavior::html(500, body));
+    for output in ["json", "table"] {
+        let mut c = cmd();
+        c.args(["healthz", "--env", "prod", "-o", output, "--healthz-url", &server.url]);
+        let r = common::run(c);
+        assert_eq!(r.code, 2);
+        assert!(
+            !r.stdout.contains('\u{1b}') && !r.stdout.contains('\u{7}') && !r.stdout.contains('\u{0}'),
+            "{output}: {:?}",
+            r.stdout
+        );
+        assert!(r.stdout.contains("SERVICE DOWN"));
+    }
+}
+
+#[test]
+fn passwords_in_urls_never_reach_the_output() {
+    let server = HealthzServer::start(Behavior::html(500, "no"));
+    let url = server.url.replace("http://", "http://user:s3cr3t-pw@");
+    for output in ["json", "table"] {
+        let mut c = cmd();
+        c.args(["healthz", "--env", "prod", "-o", output, "-v", "--healthz-url", &url]);
+        let r = common::run(c);
+        assert!(
+            !r.stdout.contains("s3cr3t-pw") && !r.stderr.contains("s3cr3t-pw"),
+            "{output}:\n{}\n{}",
+            r.stdout,
+            r.stderr
+        );
+    }
+}
