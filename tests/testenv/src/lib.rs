@@ -160,6 +160,12 @@ impl TestEnv {
         cluster::write_kubeconfig_with(&self.state, path, servers)
     }
 
+    /// The environment's kubeconfig as JSON, for tests that need a variant
+    /// (another CA, unknown credentials, an exec plugin).
+    pub fn kubeconfig_json(&self) -> Result<serde_json::Value> {
+        Ok(serde_json::from_slice(&std::fs::read(&self.state.kubeconfig)?)?)
+    }
+
     fn save(&self) -> Result<()> {
         let tmp = self.state_path.with_extension("tmp");
         std::fs::write(&tmp, serde_json::to_vec_pretty(&self.state)?)?;

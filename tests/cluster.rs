@@ -1,0 +1,381 @@
+//! keysvc-check end to end against the real three-region test environment
+//! (tests/run-all.sh brings it up). Each test works in a namespace of its own,
+//! so tests run in parallel without seeing each other's scenarios.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::{Run, cmd, run_within, runbook_text, write};
+use keysvc_testenv::{Behavior, Fault, HealthzServer, LogSpec, Scenario, TestEnv};
+use serde_json::Value;
+
+struct Case {
+    env: TestEnv,
+    dir: tempfile::TempDir,
+    ns: String,
+    healthz: HealthzServer,
+    runbook: PathBuf,
+    kubeconfig: PathBuf,
+    pods: Vec<Vec<String>>,
+}
+
+/// Namespace `ns` set up per region, a healthy healthz stand-in, and a
+/// runbook whose contexts are `{user}@{region}` (or the admin's for "admin").
+fn case(ns: &str, set: &[(&str, Scenario)], user: &str) -> Case {
+    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
+    let pods = env.scenarios(ns, set).unwrap();
+    let healthz = HealthzServer::start(Behavior::Healthy);
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = |r: &str| if user == "admin" { r.to_string() } else { format!("{user}@{r}") };
+    let runbook = write(dir.path(), "runbook.yaml", &runbook_text(ns, &healthz.url, &ctx, ""));
+    let kubeconfig = env.kubeconfig().to_path_buf();
+    Case { env, dir, ns: ns.to_string(), healthz, runbook, kubeconfig, pods }
+}
+
+impl Case {
+    fn run(&self, args: &[&str]) -> Run {
+        self.run_limit(args, Duration::from_secs(40))
+    }
+
+    fn run_limit(&self, args: &[&str], limit: Duration) -> Run {
+        let mut c = cmd();
+        c.args(args)
+            .arg("--env")
+            .arg("test")
+            .arg("--runbook")
+            .arg(&self.runbook)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig);
+        run_within(c, limit)
+    }
+
+    fn diagnose_json(&self) -> (Run, Value) {
+        let r = self.run(&["diagnose", "-o", "json"]);
+        let j = r.json();
+        (r, j)
+    }
+}
+
+fn region<'a>(j: &'a Value, name: &str) -> &'a Value {
+    j["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no region {name} in {j}"))
+}
+
+fn texts(v: &Value) -> String {
+    v.as_array()
+        .map(|a| a.iter().map(|s| s.as_str().unwrap_or_default().to_string()).collect::<Vec<_>>().join("\n"))
+        .unwrap_or_default()
+}
+
+const NEEDS: &str = "needs the test cluster (tests/run-all.sh)";
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn healthy_everywhere_exits_0() {
+    let _ = NEEDS;
+    let c = case("t-healthy", &[], "oncall");
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(j["schema"], "keysvc-check/report/v1");
+    assert_eq!(j["service"]["verdict"], "healthy");
+    assert_eq!(j["healthz"]["status"], "pass");
+    for name in ["us-south", "us-east", "eu-de"] {
+        let reg = region(&j, name);
+        assert_eq!(reg["verdict"], "healthy", "{reg}");
+        assert_eq!(reg["context"], format!("oncall@{name}"));
+        assert_eq!(reg["pods"]["ready"], 3);
+        assert_eq!(reg["pods"]["status"], "pass");
+        assert_eq!(reg["logs"]["status"], "pass");
+        assert_eq!(reg["logs"]["error_lines"], 0);
+        assert_eq!(reg["logs"]["pods"].as_array().unwrap().len(), 3);
+        assert!(reg["logs"]["pods"][0]["lines"].as_u64().unwrap() >= 15, "{reg}");
+    }
+    assert!(texts(&j["next_steps"]).contains("missing metrics"), "{}", j["next_steps"]);
+
+    let t = c.run(&["diagnose"]);
+    assert_eq!(t.code, 0);
+    assert!(t.stdout.starts_with("Key Service API (test): HEALTHY"), "{}", t.stdout);
+    for name in ["us-south", "us-east", "eu-de"] {
+        assert!(
+            t.stdout.lines().any(|l| l.contains(name) && l.contains("3/3") && l.contains("healthy")),
+            "{}",
+            t.stdout
+        );
+    }
+    assert!(
+        t.stdout.lines().all(|l| l.chars().count() <= 100 || !l.contains('│')),
+        "table wider than 100 columns:\n{}",
+        t.stdout
+    );
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn crash_loop_in_one_region_is_degraded_with_evidence_and_commands() {
+    let c = case("t-crash", &[("us-east", Scenario::CrashLoop)], "oncall");
+    let crashed = &c.pods[1][2];
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(j["service"]["verdict"], "degraded");
+    let east = region(&j, "us-east");
+    assert_eq!(east["verdict"], "degraded");
+    assert_eq!(east["pods"]["ready"], 2);
+    assert_eq!(east["pods"]["restarts"], 7);
+    let pod = east["pods"]["pods"].as_array().unwrap().iter().find(|p| p["name"] == crashed.as_str()).unwrap();
+    assert_eq!(pod["status"], "CrashLoopBackOff");
+    assert_eq!(pod["ready"], "0/1");
+    assert_eq!(pod["last_terminated"]["reason"], "OOMKilled");
+    assert_eq!(pod["last_terminated"]["exit_code"], 137);
+    // The previous container's logs were read, because it restarted inside the window.
+    let prev = east["logs"]["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pod"] == crashed.as_str() && p["previous"] == true)
+        .unwrap();
+    assert_eq!(prev["error_lines"], 3, "{prev}");
+    assert_eq!(prev["top_errors"][0]["count"], 2);
+    let findings = texts(&j["findings"]);
+    assert!(
+        findings.contains(&format!(
+            "us-east: {crashed} CrashLoopBackOff, 7 restarts, last terminated OOMKilled (exit 137) 4m ago"
+        )),
+        "{findings}"
+    );
+    let next = texts(&j["next_steps"]);
+    assert!(next.contains(&format!("kubectl --context oncall@us-east -n t-crash describe pod {crashed}")), "{next}");
+    assert!(
+        next.contains(&format!(
+            "kubectl --context oncall@us-east -n t-crash logs {crashed} -c api-key-service --previous"
+        )),
+        "{next}"
+    );
+    for name in ["us-south", "eu-de"] {
+        assert_eq!(region(&j, name)["verdict"], "healthy");
+    }
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn zero_pods_and_missing_namespace_are_down() {
+    let c = case("t-empty", &[("us-south", Scenario::NoPods), ("eu-de", Scenario::NoNamespace)], "admin");
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(j["service"]["verdict"], "degraded");
+    assert_eq!(region(&j, "us-south")["verdict"], "down");
+    assert_eq!(region(&j, "us-south")["pods"]["note"], "no pods match app=api-key-service in namespace t-empty");
+    assert_eq!(region(&j, "eu-de")["verdict"], "down");
+    assert_eq!(region(&j, "eu-de")["pods"]["note"], "namespace t-empty does not exist");
+    assert_eq!(region(&j, "us-east")["verdict"], "healthy");
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn every_region_down_is_service_down_with_impact() {
+    let set = [("us-south", Scenario::AllCrashLoop), ("us-east", Scenario::AllCrashLoop), ("eu-de", Scenario::NoPods)];
+    let c = case("t-alldown", &set, "oncall");
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert_eq!(j["service"]["verdict"], "down");
+    assert!(j["service"]["impact"].as_str().unwrap().contains("JWT"));
+    let t = c.run(&["diagnose"]);
+    assert_eq!(t.code, 2);
+    assert!(t.stdout.contains("DOWN") && t.stdout.contains("Impact:"), "{}", t.stdout);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn healthz_failing_with_healthy_pods_points_at_networking() {
+    let c = case("t-hzfail", &[], "oncall");
+    c.healthz.set(Behavior::html(503, "<html>upstream connect error</html>"));
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 2);
+    assert_eq!(j["service"]["verdict"], "down");
+    let next = texts(&j["next_steps"]);
+    assert!(next.contains("networking or Kubernetes") && next.contains("Technical Foundation"), "{next}");
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn pending_and_terminating_pods_degrade_their_regions() {
+    let c = case("t-pendterm", &[("us-south", Scenario::Pending), ("us-east", Scenario::Terminating)], "oncall");
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let south = region(&j, "us-south");
+    assert_eq!(south["verdict"], "degraded");
+    assert!(
+        south["pods"]["pods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["status"] == "ContainerCreating" && p["pending"] == true)
+    );
+    // A container that never started has no logs: not a failed check.
+    assert_eq!(south["logs"]["status"], "pass", "{}", south["logs"]);
+    let east = region(&j, "us-east");
+    assert_eq!(east["verdict"], "degraded");
+    assert!(east["pods"]["pods"].as_array().unwrap().iter().any(|p| p["status"] == "Terminating"));
+    assert_eq!(east["pods"]["ready"], 2);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn pods_command_shows_pods_as_kubectl_does() {
+    let c = case("t-podscmd", &[("us-east", Scenario::CrashLoop)], "oncall");
+    let r = c.run(&["pods", "--region", "us-east"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    for pod in &c.pods[1] {
+        assert!(r.stdout.contains(pod.as_str()), "{}", r.stdout);
+    }
+    let crash_line = r.stdout.lines().find(|l| l.contains(c.pods[1][2].as_str())).unwrap();
+    for col in ["0/1", "CrashLoopBackOff", "7 (4m ago)", "node-us-east"] {
+        assert!(crash_line.contains(col), "{col} missing: {crash_line}");
+    }
+    assert!(!r.stdout.contains("us-south"), "only the asked region");
+    // Cross-check with kubectl.
+    let out = std::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&c.kubeconfig)
+        .args(["--context", "oncall@us-east", "get", "po", "-n", &c.ns, "--no-headers"])
+        .output()
+        .unwrap();
+    let kubectl = String::from_utf8_lossy(&out.stdout);
+    let kline = kubectl.lines().find(|l| l.contains(c.pods[1][2].as_str())).unwrap();
+    assert!(kline.contains("CrashLoopBackOff") && kline.contains("0/1"), "{kline}");
+    let j = c.run(&["pods", "-o", "json"]).json();
+    assert!(j["regions"][0]["logs"].is_null());
+    assert_eq!(j["steps"], serde_json::json!(["pods"]));
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn logs_command_streams_prefixed_lines_and_summarises_errors() {
+    let c = case("t-logscmd", &[], "oncall");
+    let pod = &c.pods[2][0];
+    let spec = LogSpec::lines([
+        (200.0, "INFO started"),
+        (100.0, "ERROR failed to sign token kid=key-1"),
+        (99.0, "\tat com.example.Signer.sign(Signer.java:88)"),
+        (50.0, "ERROR failed to sign token kid=key-2"),
+        (10.0, "\u{1b}]0;owned\u{7}\u{1b}[31mcoloured\u{1b}[0m INFO"),
+        (600.0, "ERROR too old to count"),
+    ]);
+    // Lines are served in order; put the old one first.
+    let mut spec = spec;
+    spec.lines.rotate_right(1);
+    c.env.set_logs("eu-de", &c.ns, pod, &spec).unwrap();
+    let r = c.run(&["logs", "--region", "eu-de"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains(&format!("eu-de {pod} │ ERROR failed to sign token kid=key-1")), "{}", r.stdout);
+    assert!(!r.stdout.contains("too old"), "the window is 5m");
+    assert!(!r.stdout.contains('\u{1b}') && !r.stdout.contains('\u{7}'), "{:?}", r.stdout);
+    assert!(r.stdout.contains("\\x1b[31mcoloured"));
+    let summary = r.stdout.lines().find(|l| l.contains(pod.as_str()) && l.contains("2×")).expect("summary row");
+    assert!(summary.contains("ERROR failed to sign token"), "{summary}");
+
+    let g = c.run(&["logs", "--region", "eu-de", "--grep", "kid=key-2"]);
+    let shown: Vec<&str> = g.stdout.lines().filter(|l| l.contains(" │ ")).collect();
+    assert_eq!(shown.len(), 1, "{}", g.stdout);
+    let t = c.run(&["logs", "--region", "eu-de", "--tail", "1", "-o", "json"]);
+    let j = t.json();
+    let p = region(&j, "eu-de")["logs"]["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pod"] == pod.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(p["lines"], 1);
+    assert_eq!(t.code, 0);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn unreachable_region_is_unknown_while_others_are_reported() {
+    let c = case("t-unreach", &[], "oncall");
+    let kc = c.dir.path().join("kubeconfig");
+    let port = keysvc_testenv::proxy::closed_port();
+    c.env.kubeconfig_with(&kc, &[("us-east", format!("https://127.0.0.1:{port}"))]).unwrap();
+    let mut c = c;
+    c.kubeconfig = kc;
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    assert_eq!(j["service"]["verdict"], "unknown");
+    let east = region(&j, "us-east");
+    assert_eq!(east["verdict"], "unknown");
+    assert_eq!(east["pods"]["status"], "error");
+    assert_eq!(east["pods"]["error"]["kind"], "refused");
+    assert_eq!(east["logs"]["status"], "error");
+    assert_eq!(region(&j, "us-south")["verdict"], "healthy");
+    assert_eq!(region(&j, "eu-de")["verdict"], "healthy");
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn forbidden_logs_are_named_and_pods_still_reported() {
+    let c = case("t-nologs", &[], "nologs");
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    for name in ["us-south", "us-east", "eu-de"] {
+        let reg = region(&j, name);
+        assert_eq!(reg["verdict"], "unknown");
+        assert_eq!(reg["pods"]["status"], "pass");
+        assert_eq!(reg["pods"]["ready"], 3);
+        assert_eq!(reg["logs"]["status"], "error");
+        let e = &reg["logs"]["error"];
+        assert_eq!(e["kind"], "forbidden");
+        assert!(e["message"].as_str().unwrap().contains("get pods/log in namespace t-nologs"), "{e}");
+    }
+    assert!(texts(&j["next_steps"]).contains("get on pods/log in namespace t-nologs"));
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn missing_context_and_context_override() {
+    let c = case("t-context", &[], "oncall");
+    let text = std::fs::read_to_string(&c.runbook).unwrap().replace("oncall@eu-de", "no-such-context");
+    std::fs::write(&c.runbook, text).unwrap();
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 3);
+    let eu = region(&j, "eu-de");
+    assert_eq!(eu["pods"]["error"]["kind"], "context_missing");
+    assert!(eu["pods"]["error"]["message"].as_str().unwrap().contains("no-such-context"));
+    let r = c.run(&["diagnose", "--context", "eu-de=oncall@eu-de"]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn token_user_reads_everything() {
+    let c = case("t-token", &[], "token");
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(j["service"]["verdict"], "healthy");
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(!all.contains(keysvc_testenv::ONCALL_TOKEN));
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn hanging_region_is_unknown_by_the_deadline() {
+    let c = case("t-hang", &[], "oncall");
+    let proxy = c.env.proxy("us-south", Fault::Hang).unwrap();
+    let kc = c.dir.path().join("kubeconfig");
+    c.env.kubeconfig_with(&kc, &[("us-south", proxy.url())]).unwrap();
+    let mut c = c;
+    c.kubeconfig = kc;
+    let r = c.run_limit(&["diagnose", "-o", "json", "--timeout", "3s"], Duration::from_secs(5));
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    let j = r.json();
+    let south = region(&j, "us-south");
+    assert_eq!(south["verdict"], "unknown");
+    assert!(matches!(south["pods"]["error"]["kind"].as_str(), Some("timeout" | "deadline")), "{south}");
+    assert_eq!(region(&j, "us-east")["verdict"], "healthy");
+    assert_eq!(region(&j, "eu-de")["verdict"], "healthy");
+}
