@@ -28,6 +28,8 @@ pub struct Outcome {
 pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
     let started = Instant::now();
     let deadline = TokioInstant::now() + plan.timeout;
+    // Listen for Ctrl-C before any work starts, so an early one is not lost.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut tasks: JoinSet<()> = JoinSet::new();
 
     let http = healthz::client(plan.runbook.healthz.timeout.0.min(plan.timeout))?;
@@ -76,14 +78,12 @@ pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
 
     let mut interrupted = false;
     let mut streaming = plan.logs.stream;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     let hard_deadline = deadline + GRACE;
     let mut stdout = std::io::stdout();
     loop {
         tokio::select! {
             biased;
-            _ = &mut ctrl_c => { interrupted = true; break; }
+            _ = interrupt.recv() => { interrupted = true; break; }
             Some(line) = rx.recv() => {
                 if streaming && render::table::log_line(&line, plan.color, &mut stdout).is_err() {
                     // A closed pipe: stop printing, keep checking.

@@ -103,10 +103,22 @@ pub async fn client(kubeconfig: &Loaded, context: &str, timeout: Duration) -> Re
         )),
         Ok(Err(e)) => Err(Problem::new(ProblemKind::Other, format!("internal: {e}"))),
         Ok(Ok(Err(e))) => {
-            Err(Problem::new(ProblemKind::Kubeconfig, format!("credentials for `{context}`: {}", error_text(&e))))
+            let plugin = exec_command(kc, context).map(|c| format!(" (credential plugin `{c}`)")).unwrap_or_default();
+            Err(Problem::new(
+                ProblemKind::Kubeconfig,
+                format!("credentials for `{context}`{plugin}: {}", error_text(&e)),
+            ))
         }
         Ok(Ok(Ok(c))) => Ok(c),
     }
+}
+
+/// The exec credential plugin a context's user runs, if any.
+fn exec_command(kc: &Kubeconfig, context: &str) -> Option<String> {
+    let ctx = kc.contexts.iter().find(|c| c.name == context)?.context.as_ref()?;
+    let user = ctx.user.as_ref()?;
+    let auth = kc.auth_infos.iter().find(|a| &a.name == user)?.auth_info.as_ref()?;
+    auth.exec.as_ref()?.command.clone()
 }
 
 /// What a Kubernetes call failed with, in plain words. `verb` and `resource`

@@ -15,7 +15,7 @@ pub fn classify(err: &(dyn Error + 'static)) -> (ProblemKind, String) {
             match io.kind() {
                 ConnectionRefused => return (ProblemKind::Refused, "connection refused".into()),
                 ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
-                    return (ProblemKind::Other, "connection reset by the server".into());
+                    return (ProblemKind::Reset, "connection reset by the server".into());
                 }
                 TimedOut => return (ProblemKind::Timeout, "timed out".into()),
                 _ => {}
@@ -41,13 +41,18 @@ pub fn classify(err: &(dyn Error + 'static)) -> (ProblemKind, String) {
         (ProblemKind::Dns, "DNS lookup failed: the host name does not resolve".into())
     } else if lower.contains("timed out") || lower.contains("deadline") || lower.contains("elapsed") {
         (ProblemKind::Timeout, "timed out".into())
-    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+    } else if lower.contains("certificate")
+        || lower.contains("tls")
+        || lower.contains("handshake")
+        || lower.contains("corrupt message")
+        || lower.contains("invalidcontenttype")
+    {
         (ProblemKind::Tls, format!("TLS failure: {}", texts.last().cloned().unwrap_or_default()))
     } else if lower.contains("connection reset")
         || lower.contains("connection closed")
         || lower.contains("incomplete message")
     {
-        (ProblemKind::Other, "connection reset by the server".into())
+        (ProblemKind::Reset, "connection reset by the server".into())
     } else {
         (ProblemKind::Other, texts.last().cloned().unwrap_or(all))
     }

@@ -55,6 +55,7 @@ pub enum ProblemKind {
     ContextMissing,
     Kubeconfig,
     Refused,
+    Reset,
     Dns,
     Tls,
     Timeout,

@@ -192,3 +192,56 @@ fn missing_kubeconfig_makes_regions_unknown_not_a_crash() {
         assert!(region["pods"]["error"]["message"].as_str().unwrap().contains("/nonexistent/kubeconfig"));
     }
 }
+
+#[test]
+fn malformed_or_unusable_kubeconfig_is_reported_per_region() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(dir.path(), "kubeconfig", "apiVersion: v1\nclusters: [oops\n");
+    for path in [bad, dir.path().to_path_buf()] {
+        let mut c = cmd();
+        c.args([
+            "diagnose",
+            "--env",
+            "prod",
+            "-o",
+            "json",
+            "--timeout",
+            "5s",
+            "--healthz-url",
+            "http://127.0.0.1:9/healthz",
+        ])
+        .arg("--kubeconfig")
+        .arg(&path);
+        let r = run(c);
+        assert_eq!(r.code, 2, "healthz fails (refused) and the regions are unknown: {}", r.stderr);
+        let j = r.json();
+        for region in j["regions"].as_array().unwrap() {
+            assert_eq!(region["verdict"], "unknown");
+            assert_eq!(region["pods"]["error"]["kind"], "kubeconfig", "{region}");
+        }
+    }
+}
+
+#[test]
+fn quiet_prints_only_the_verdict_line() {
+    let mut c = cmd();
+    c.args(["pods", "--env", "prod", "-q", "--kubeconfig", "/nonexistent/kubeconfig"]);
+    let r = run(c);
+    assert_eq!(r.code, 3);
+    assert_eq!(r.stdout.lines().count(), 1, "{}", r.stdout);
+    assert!(r.stdout.starts_with("Key Service API (prod): UNKNOWN"));
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+}
+
+#[test]
+fn colour_only_when_asked() {
+    let mut c = cmd();
+    c.args(["pods", "--env", "prod", "--kubeconfig", "/nonexistent/kubeconfig"]);
+    assert!(!run(c).stdout.contains('\u{1b}'));
+    let mut c = cmd();
+    c.args(["pods", "--env", "prod", "--color", "always", "--kubeconfig", "/nonexistent/kubeconfig"]);
+    assert!(run(c).stdout.contains("\u{1b}["));
+    let mut c = cmd();
+    c.env("NO_COLOR", "1").args(["pods", "--env", "prod", "--kubeconfig", "/nonexistent/kubeconfig"]);
+    assert!(!run(c).stdout.contains('\u{1b}'));
+}

@@ -148,6 +148,7 @@ fn short_problem(p: &crate::report::Problem) -> String {
         ContextMissing => "context not in kubeconfig".into(),
         Kubeconfig => "kubeconfig problem".into(),
         Refused => "connection refused".into(),
+        Reset => "connection reset".into(),
         Dns => "DNS lookup failed".into(),
         Tls => "TLS failure".into(),
         Timeout => "timed out".into(),

@@ -27,6 +27,7 @@ pub enum Fault {
 pub struct FaultProxy {
     pub addr: SocketAddr,
     fault: Arc<Mutex<Fault>>,
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl FaultProxy {
@@ -37,21 +38,29 @@ impl FaultProxy {
         let addr = std_listener.local_addr().expect("addr");
         let fault = Arc::new(Mutex::new(fault));
         let shared = fault.clone();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = accepted.clone();
         crate::server::spawn_background(async move {
             let listener = TcpListener::from_std(std_listener).expect("listener");
             loop {
                 let Ok((client, _)) = listener.accept().await else {
                     continue;
                 };
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let fault = shared.lock().expect("fault").clone();
                 tokio::spawn(handle(client, upstream, fault));
             }
         });
-        FaultProxy { addr, fault }
+        FaultProxy { addr, fault, accepted }
     }
 
     pub fn set(&self, fault: Fault) {
         *self.fault.lock().expect("fault") = fault;
+    }
+
+    /// How many connections the proxy has accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn url(&self) -> String {

@@ -1,0 +1,287 @@
+//! Faults on one region while the others stay healthy: every one must end by
+//! the deadline with the region `unknown`, its reason in plain words, the
+//! right exit code, and no panic. Each test has its own namespace, proxy and
+//! kubeconfig, so they run in parallel.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::{Run, cmd, run_within, runbook_text, write};
+use keysvc_testenv::{Behavior, Fault, HealthzServer, TestEnv};
+use serde_json::Value;
+
+struct Setup {
+    env: TestEnv,
+    dir: tempfile::TempDir,
+    runbook: PathBuf,
+    _healthz: HealthzServer,
+}
+
+fn setup(ns: &str, user: &str) -> Setup {
+    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
+    env.scenarios(ns, &[]).unwrap();
+    let healthz = HealthzServer::start(Behavior::Healthy);
+    let dir = tempfile::tempdir().unwrap();
+    let runbook = write(dir.path(), "runbook.yaml", &runbook_text(ns, &healthz.url, &|r| format!("{user}@{r}"), ""));
+    Setup { env, dir, runbook, _healthz: healthz }
+}
+
+impl Setup {
+    /// A kubeconfig whose `region` cluster/user/context is changed by `edit`.
+    fn kubeconfig(&self, edit: impl Fn(&mut Value)) -> PathBuf {
+        let mut kc = self.env.kubeconfig_json().unwrap();
+        edit(&mut kc);
+        let path = self.dir.path().join(format!("kubeconfig-{}", rand_suffix()));
+        std::fs::write(&path, serde_json::to_vec_pretty(&kc).unwrap()).unwrap();
+        path
+    }
+
+    fn diagnose(&self, kubeconfig: &std::path::Path, timeout: &str, extra: &[&str]) -> (Run, Value) {
+        let mut c = cmd();
+        c.args(["diagnose", "--env", "test", "-o", "json", "--timeout", timeout])
+            .arg("--runbook")
+            .arg(&self.runbook)
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args(extra);
+        let limit = keysvc_check::runbook::parse_duration(timeout).unwrap() + Duration::from_millis(1500);
+        let r = run_within(c, limit);
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+        let j = r.json();
+        (r, j)
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::SeqCst)
+}
+
+fn region<'a>(j: &'a Value, name: &str) -> &'a Value {
+    j["regions"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()
+}
+
+/// `region` is unknown for `kind` and the other two are healthy; exit 3.
+fn assert_only_unknown(r: &Run, j: &Value, name: &str, kinds: &[&str]) -> String {
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    let reg = region(j, name);
+    assert_eq!(reg["verdict"], "unknown", "{reg}");
+    let kind = reg["pods"]["error"]["kind"].as_str().unwrap_or_default().to_string();
+    assert!(kinds.contains(&kind.as_str()), "kind {kind} not in {kinds:?}: {}", reg["pods"]);
+    for other in ["us-south", "us-east", "eu-de"].into_iter().filter(|r| *r != name) {
+        assert_eq!(region(j, other)["verdict"], "healthy", "{}", region(j, other));
+    }
+    reg["pods"]["error"]["message"].as_str().unwrap().to_string()
+}
+
+fn server(kc: &mut Value, region: &str, url: &str) {
+    for c in kc["clusters"].as_array_mut().unwrap() {
+        if c["name"] == region {
+            c["cluster"]["server"] = Value::String(url.into());
+        }
+    }
+}
+
+fn cluster_field(kc: &mut Value, region: &str, key: &str, value: Value) {
+    for c in kc["clusters"].as_array_mut().unwrap() {
+        if c["name"] == region {
+            c["cluster"][key] = value.clone();
+        }
+    }
+}
+
+/// Points `user@region`'s context at a new user entry.
+fn user(kc: &mut Value, context: &str, user: Value) {
+    let name = format!("custom-{context}");
+    kc["users"].as_array_mut().unwrap().push(serde_json::json!({"name": name, "user": user}));
+    for c in kc["contexts"].as_array_mut().unwrap() {
+        if c["name"] == context {
+            c["context"]["user"] = Value::String(name.clone());
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn connection_reset() {
+    let s = setup("f-reset", "oncall");
+    let proxy = s.env.proxy("us-east", Fault::Reset).unwrap();
+    let kc = s.kubeconfig(|kc| server(kc, "us-east", &proxy.url()));
+    let (r, j) = s.diagnose(&kc, "10s", &[]);
+    let msg = assert_only_unknown(&r, &j, "us-east", &["reset", "tls"]);
+    assert!(msg.contains("reset") || msg.contains("TLS"), "{msg}");
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn slow_server_just_under_and_over_the_timeout() {
+    let s = setup("f-slow", "oncall");
+    let proxy = s.env.proxy("eu-de", Fault::Delay(Duration::from_millis(800))).unwrap();
+    let kc = s.kubeconfig(|kc| server(kc, "eu-de", &proxy.url()));
+    let (r, j) = s.diagnose(&kc, "6s", &[]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(region(&j, "eu-de")["verdict"], "healthy");
+    proxy.set(Fault::Delay(Duration::from_secs(8)));
+    let (r, j) = s.diagnose(&kc, "2s", &[]);
+    assert_only_unknown(&r, &j, "eu-de", &["timeout", "deadline"]);
+    assert!(j["partial"].as_bool().unwrap() || region(&j, "eu-de")["pods"]["error"]["kind"] == "timeout");
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn plain_http_where_tls_is_expected() {
+    let s = setup("f-plain", "oncall");
+    let proxy = s.env.proxy("us-south", Fault::PlainHttp).unwrap();
+    let kc = s.kubeconfig(|kc| server(kc, "us-south", &proxy.url()));
+    let (r, j) = s.diagnose(&kc, "10s", &[]);
+    let msg = assert_only_unknown(&r, &j, "us-south", &["tls"]);
+    assert!(msg.starts_with("TLS failure"), "{msg}");
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn wrong_ca_and_certificate_for_another_host() {
+    let s = setup("f-tls", "oncall");
+    let other = keysvc_testenv::certs::Ca::create(s.dir.path(), "other-ca").unwrap();
+    let kc = s.kubeconfig(|kc| {
+        cluster_field(kc, "us-east", "certificate-authority", other.cert.display().to_string().into())
+    });
+    let (r, j) = s.diagnose(&kc, "10s", &[]);
+    let msg = assert_only_unknown(&r, &j, "us-east", &["tls"]);
+    assert!(msg.to_lowercase().contains("certificate"), "{msg}");
+    let kc = s.kubeconfig(|kc| cluster_field(kc, "us-east", "tls-server-name", "api.other-host.example".into()));
+    let (r, j) = s.diagnose(&kc, "10s", &[]);
+    assert_only_unknown(&r, &j, "us-east", &["tls"]);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn unknown_client_certificate_and_rejected_token_are_401() {
+    let s = setup("f-401", "oncall");
+    let other = keysvc_testenv::certs::Ca::create(s.dir.path(), "rogue-ca").unwrap();
+    let rogue = other.client("rogue", "oncall", &[]).unwrap();
+    let kc = s.kubeconfig(|kc| {
+        user(
+            kc,
+            "oncall@eu-de",
+            serde_json::json!({"client-certificate": rogue.cert.display().to_string(), "client-key": rogue.key.display().to_string()}),
+        )
+    });
+    let (r, j) = s.diagnose(&kc, "10s", &[]);
+    let msg = assert_only_unknown(&r, &j, "eu-de", &["unauthorized"]);
+    assert!(msg.contains("401"), "{msg}");
+    let secret_token = "kc-rejected-token-0d1e2f3a4b5c";
+    let kc = s.kubeconfig(|kc| user(kc, "oncall@eu-de", serde_json::json!({"token": secret_token})));
+    let (r, j) = s.diagnose(&kc, "10s", &["-vv"]);
+    assert_only_unknown(&r, &j, "eu-de", &["unauthorized"]);
+    assert!(!r.stdout.contains(secret_token) && !r.stderr.contains(secret_token), "the token leaked");
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn exec_credential_plugins_that_fail_hang_or_are_missing() {
+    let s = setup("f-exec", "oncall");
+    let exec = |command: &str, args: &[&str]| serde_json::json!({"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": command, "args": args, "interactiveMode": "Never"}});
+    let kc = s.kubeconfig(|kc| user(kc, "oncall@us-south", exec("/bin/false", &[])));
+    let (r, j) = s.diagnose(&kc, "10s", &[]);
+    assert_only_unknown(&r, &j, "us-south", &["kubeconfig", "unauthorized"]);
+
+    let kc = s.kubeconfig(|kc| user(kc, "oncall@us-south", exec("keysvc-no-such-plugin", &[])));
+    let (r, j) = s.diagnose(&kc, "10s", &[]);
+    let msg = assert_only_unknown(&r, &j, "us-south", &["kubeconfig", "unauthorized"]);
+    assert!(msg.contains("keysvc-no-such-plugin"), "{msg}");
+
+    let kc = s.kubeconfig(|kc| user(kc, "oncall@us-south", exec("/bin/sleep", &["600"])));
+    let (r, j) = s.diagnose(&kc, "3s", &[]);
+    assert_only_unknown(&r, &j, "us-south", &["timeout", "deadline"]);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn forbidden_to_list_pods_names_the_permission() {
+    let s = setup("f-forbid", "oncall");
+    let text = std::fs::read_to_string(&s.runbook).unwrap().replace("oncall@us-east", "nobody@us-east");
+    std::fs::write(&s.runbook, text).unwrap();
+    let (r, j) = s.diagnose(s.env.kubeconfig(), "10s", &[]);
+    let msg = assert_only_unknown(&r, &j, "us-east", &["forbidden"]);
+    assert!(msg.contains("list pods in namespace f-forbid"), "{msg}");
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn missing_ca_file_in_kubeconfig() {
+    let s = setup("f-nocafile", "oncall");
+    let kc = s.kubeconfig(|kc| cluster_field(kc, "eu-de", "certificate-authority", "/nonexistent/ca.crt".into()));
+    let (r, j) = s.diagnose(&kc, "10s", &[]);
+    let msg = assert_only_unknown(&r, &j, "eu-de", &["kubeconfig"]);
+    assert!(msg.contains("/nonexistent/ca.crt"), "{msg}");
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn client_keys_never_reach_the_output() {
+    let s = setup("f-secrets", "oncall");
+    let kc_json = s.env.kubeconfig_json().unwrap();
+    let key_path =
+        kc_json["users"].as_array().unwrap().iter().find(|u| u["name"] == "oncall").unwrap()["user"]["client-key"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let key = std::fs::read_to_string(key_path).unwrap();
+    let secret_line = key.lines().nth(1).unwrap().to_string();
+    for extra in [vec!["-vv"], vec!["-v", "-o", "table"]] {
+        let mut c = cmd();
+        c.args(["diagnose", "--env", "test"])
+            .arg("--runbook")
+            .arg(&s.runbook)
+            .arg("--kubeconfig")
+            .arg(s.env.kubeconfig())
+            .args(&extra);
+        let r = common::run(c);
+        assert!(!r.stdout.contains(&secret_line) && !r.stderr.contains(&secret_line), "the client key leaked");
+        assert!(!r.stderr.to_lowercase().contains("authorization: bearer"), "{}", r.stderr);
+    }
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn ctrl_c_prints_what_finished_and_exits_130() {
+    let s = setup("f-ctrlc", "oncall");
+    let proxy = s.env.proxy("us-east", Fault::Hang).unwrap();
+    let kc = s.kubeconfig(|kc| server(kc, "us-east", &proxy.url()));
+    let mut c = cmd();
+    c.args(["diagnose", "--env", "test", "-o", "json", "--timeout", "60s"])
+        .arg("--runbook")
+        .arg(&s.runbook)
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    // Wait (polling) until the run is under way: the hung region has connected.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while proxy.accepted() == 0 {
+        assert!(std::time::Instant::now() < deadline, "keysvc-check never reached the region");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let sent = std::time::Instant::now();
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(sent.elapsed() < Duration::from_millis(1500), "still running after Ctrl-C");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(130));
+    let out = child.wait_with_output().unwrap();
+    let j: Value = serde_json::from_slice(&out.stdout).expect("a report is printed");
+    assert_eq!(j["partial"], true);
+    assert_ne!(j["service"]["verdict"], "healthy");
+    let east = region(&j, "us-east");
+    assert_eq!(east["verdict"], "unknown");
+    assert!(east.to_string().contains("interrupted"), "{east}");
+}
