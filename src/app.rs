@@ -191,6 +191,7 @@ fn build_plan(
         env: env_name,
         healthz_url,
         regions,
+        all_regions: target.region.is_none(),
         steps,
         timeout: g.timeout,
         kubeconfig: g.kubeconfig.clone(),

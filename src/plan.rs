@@ -62,6 +62,8 @@ pub struct Plan {
     pub env: String,
     pub healthz_url: String,
     pub regions: Vec<RegionPlan>,
+    /// `regions` is every region of the environment (no --region).
+    pub all_regions: bool,
     pub steps: Steps,
     pub timeout: Duration,
     pub kubeconfig: Option<PathBuf>,

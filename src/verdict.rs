@@ -28,11 +28,13 @@ pub fn region_verdict(r: &RegionReport) -> Verdict {
 }
 
 /// The service is down when the environment's healthz fails or every region
-/// is down; degraded when any region is down or degraded; unknown when any
+/// is down (`all_regions`: the report covers every region of the
+/// environment, so "every region" can be said); degraded when any region is down or degraded; unknown when any
 /// region (or the healthz check) could not be checked; healthy otherwise.
-pub fn service_verdict(healthz: Option<&HealthzCheck>, regions: &[RegionReport]) -> Verdict {
+pub fn service_verdict(healthz: Option<&HealthzCheck>, regions: &[RegionReport], all_regions: bool) -> Verdict {
     let hz = healthz.map(|h| h.status);
-    if hz == Some(Status::Fail) || (!regions.is_empty() && regions.iter().all(|r| r.verdict == Verdict::Down)) {
+    let every_region_down = all_regions && !regions.is_empty() && regions.iter().all(|r| r.verdict == Verdict::Down);
+    if hz == Some(Status::Fail) || every_region_down {
         Verdict::Down
     } else if regions.iter().any(|r| matches!(r.verdict, Verdict::Down | Verdict::Degraded)) {
         Verdict::Degraded
@@ -150,11 +152,16 @@ pub fn explain_region(plan: &Plan, r: &mut RegionReport) {
     let pods_bad = r.pods.as_ref().is_some_and(|p| matches!(p.status, Status::Warn | Status::Fail));
     let logs_bad = r.logs.as_ref().is_some_and(|l| l.status == Status::Warn);
     if pods_bad || logs_bad {
-        next.push(format!(
-            "{name}: read the logs: {k} logs -l {} -c {} --since={since}",
-            shell_word(&rb.selector),
-            shell_word(&rb.container)
-        ));
+        let no_pods = r.pods.as_ref().is_some_and(|p| p.total == 0);
+        if no_pods {
+            next.push(format!("{name}: check the deployment and recent events: {k} get deploy,rs,events"));
+        } else {
+            next.push(format!(
+                "{name}: read the logs: {k} logs -l {} -c {} --since={since}",
+                shell_word(&rb.selector),
+                shell_word(&rb.container)
+            ));
+        }
         for pod in crashed.iter().take(3) {
             next.push(format!(
                 "{name}: logs of the crashed container: {k} logs {pod} -c {} --previous",
@@ -163,9 +170,6 @@ pub fn explain_region(plan: &Plan, r: &mut RegionReport) {
         }
         for pod in troubled.iter().take(3) {
             next.push(format!("{name}: {k} describe pod {pod}"));
-        }
-        if r.pods.as_ref().is_some_and(|p| p.total == 0) {
-            next.push(format!("{name}: check the deployment: {k} get deploy,rs,events"));
         }
         if let Some(link) = rb.guidance.logs.get(&name) {
             next.push(format!("{name}: logs in the logging service: {link}"));
@@ -198,7 +202,7 @@ pub fn explain(plan: &Plan, report: &mut Report) {
     for r in &mut report.regions {
         explain_region(plan, r);
     }
-    let verdict = service_verdict(report.healthz.as_ref(), &report.regions);
+    let verdict = service_verdict(report.healthz.as_ref(), &report.regions, plan.all_regions && plan.steps.pods);
     let count = |v: Verdict| report.regions.iter().filter(|r| r.verdict == v).count();
     let n = report.regions.len();
     let mut parts = vec![];
@@ -344,16 +348,18 @@ mod tests {
     fn service_rules() {
         use Verdict::*;
         let hz = |s| HealthzCheck { status: s, ..region(Some(s), None, None).healthz.unwrap() };
-        assert_eq!(service_verdict(Some(&hz(Pass)), &[with(Healthy), with(Healthy)]), Healthy);
-        assert_eq!(service_verdict(Some(&hz(Fail)), &[with(Healthy)]), Down);
-        assert_eq!(service_verdict(Some(&hz(Pass)), &[with(Down), with(Down)]), Down);
-        assert_eq!(service_verdict(Some(&hz(Pass)), &[with(Down), with(Healthy)]), Degraded);
-        assert_eq!(service_verdict(Some(&hz(Pass)), &[with(Unknown), with(Degraded)]), Degraded);
-        assert_eq!(service_verdict(Some(&hz(Pass)), &[with(Unknown), with(Healthy)]), Unknown);
-        assert_eq!(service_verdict(Some(&hz(Error)), &[with(Healthy)]), Unknown);
-        assert_eq!(service_verdict(None, &[with(Healthy)]), Healthy);
+        assert_eq!(service_verdict(Some(&hz(Pass)), &[with(Healthy), with(Healthy)], true), Healthy);
+        assert_eq!(service_verdict(Some(&hz(Fail)), &[with(Healthy)], true), Down);
+        assert_eq!(service_verdict(Some(&hz(Pass)), &[with(Down), with(Down)], true), Down);
+        assert_eq!(service_verdict(Some(&hz(Pass)), &[with(Down), with(Healthy)], true), Degraded);
+        assert_eq!(service_verdict(Some(&hz(Pass)), &[with(Unknown), with(Degraded)], true), Degraded);
+        assert_eq!(service_verdict(Some(&hz(Pass)), &[with(Unknown), with(Healthy)], true), Unknown);
+        assert_eq!(service_verdict(Some(&hz(Error)), &[with(Healthy)], true), Unknown);
+        assert_eq!(service_verdict(None, &[with(Healthy)], true), Healthy);
+        // One region checked alone cannot make the whole service down.
+        assert_eq!(service_verdict(Some(&hz(Pass)), &[with(Down)], false), Degraded);
         // Never healthy while any region is unknown.
-        assert_ne!(service_verdict(Some(&hz(Pass)), &[with(Healthy), with(Unknown)]), Healthy);
+        assert_ne!(service_verdict(Some(&hz(Pass)), &[with(Healthy), with(Unknown)], true), Healthy);
     }
 
     #[test]

@@ -379,3 +379,100 @@ fn hanging_region_is_unknown_by_the_deadline() {
     assert_eq!(region(&j, "us-east")["verdict"], "healthy");
     assert_eq!(region(&j, "eu-de")["verdict"], "healthy");
 }
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn read_only_the_oncall_role_suffices_and_the_api_servers_saw_only_reads() {
+    let c = case("t-audit", &[("us-east", Scenario::CrashLoop)], "oncall");
+    let (r, j) = c.diagnose_json();
+    // The oncall role allows only get/list pods and get pods/log: every step ran.
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    for reg in j["regions"].as_array().unwrap() {
+        assert_ne!(reg["pods"]["status"], "error", "{reg}");
+        assert_ne!(reg["logs"]["status"], "error", "{reg}");
+    }
+    let logs_run = c.run(&["logs", "-o", "json"]);
+    assert_eq!(logs_run.code, 1);
+    for name in ["us-south", "us-east", "eu-de"] {
+        // Poll the audit log until this test's requests are in it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let ours = loop {
+            let events = c.env.audit_events(name).unwrap();
+            let ours: Vec<Value> = events
+                .into_iter()
+                .filter(|e| e["user"]["username"] == "oncall" && e["objectRef"]["namespace"] == "t-audit")
+                .collect();
+            let has_logs = ours.iter().any(|e| e["objectRef"]["subresource"] == "log");
+            if has_logs || std::time::Instant::now() > deadline {
+                break ours;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(
+            ours.iter().any(|e| e["verb"] == "list" && e["objectRef"]["resource"] == "pods"),
+            "{name}: no list pods"
+        );
+        assert!(ours.iter().any(|e| e["objectRef"]["subresource"] == "log"), "{name}: no pods/log reads");
+        for e in &ours {
+            let verb = e["verb"].as_str().unwrap();
+            assert!(verb == "get" || verb == "list", "{name}: a {verb} request: {e}");
+            assert_eq!(e["objectRef"]["resource"], "pods", "{e}");
+        }
+        // Across the whole run, the on-call user only ever read.
+        for e in c.env.audit_events(name).unwrap().iter().filter(|e| e["user"]["username"] == "oncall") {
+            let verb = e["verb"].as_str().unwrap();
+            assert!(verb == "get" || verb == "list", "{name}: oncall made a {verb} request: {e}");
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn regional_healthz_failure_takes_only_that_region_down() {
+    let c = case("t-reghz", &[], "oncall");
+    let regional =
+        HealthzServer::start(Behavior::json(200, serde_json::json!({"href": "x", "code": 5, "description": "no"})));
+    let text = std::fs::read_to_string(&c.runbook).unwrap().replace(
+        "us-east: { context: \"oncall@us-east\" }",
+        &format!("us-east: {{ context: \"oncall@us-east\", healthz_url: \"{}\" }}", regional.url),
+    );
+    std::fs::write(&c.runbook, text).unwrap();
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let east = region(&j, "us-east");
+    assert_eq!(east["verdict"], "down");
+    assert_eq!(east["healthz"]["status"], "fail");
+    assert!(east["healthz"]["problems"].to_string().contains("code is 5"));
+    assert_eq!(region(&j, "us-south")["healthz"], Value::Null);
+    let h = c.run(&["healthz", "-o", "json"]);
+    assert_eq!(h.code, 1, "{}", h.stdout);
+    let hj = h.json();
+    assert_eq!(hj["regions"].as_array().unwrap().len(), 1, "only regions with their own URL");
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn json_report_shape_is_stable() {
+    let c = case("t-snapshot", &[("us-east", Scenario::CrashLoop), ("eu-de", Scenario::NoPods)], "oncall");
+    let (r, mut j) = c.diagnose_json();
+    assert_eq!(r.code, 1);
+    let text = serde_json::to_string(&j).unwrap();
+    // Names, ports and times differ per run: replace them before comparing.
+    let mut text = text.replace(&c.healthz.url, "http://127.0.0.1:[port]/healthz");
+    for (i, pods) in c.pods.iter().enumerate() {
+        for (k, p) in pods.iter().enumerate() {
+            text = text.replace(p.as_str(), &format!("[pod-{i}-{k}]"));
+        }
+    }
+    j = serde_json::from_str(&text).unwrap();
+    insta::assert_json_snapshot!("diagnose_report", j, {
+        ".duration_ms" => "[ms]",
+        ".**.duration_ms" => "[ms]",
+        ".**.latency_ms" => "[ms]",
+        ".**.age_secs" => "[secs]",
+        ".**.finished_secs_ago" => "[secs]",
+        ".**.last_restart_secs_ago" => "[secs]",
+        ".runbook" => "[runbook]",
+        ".tool_version" => "[version]",
+    });
+}
