@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::future::join_all;
+use futures::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, ListParams, LogParams};
@@ -18,6 +18,9 @@ use crate::plan::{Plan, RegionPlan};
 use crate::pods;
 use crate::report::{LogsStep, PodInfo, PodLogs, PodsStep, Problem, ProblemKind, RegionReport, Status, Verdict};
 use crate::sanitize;
+
+/// Log streams open at once per region (one connection each).
+pub const MAX_LOG_STREAMS: usize = 6;
 
 /// One log line on its way to the single writer.
 #[derive(Debug)]
@@ -104,6 +107,7 @@ pub async fn run_region(
         Ok(Err(e)) => Err(k8s::problem(&e, "list", "pods", &ns)),
         Ok(Ok(list)) => Ok(list.items),
     };
+    tracing::debug!(region = %region.name, context = %region.context, ok = pod_list.is_ok(), "pods listed");
     let pod_list = match pod_list {
         Ok(items) => items,
         Err(p) => {
@@ -155,10 +159,14 @@ pub async fn run_region(
         }
         // Stop reading a little before the deadline so partial counts are kept.
         let read_deadline = deadline.checked_sub(Duration::from_millis(150)).unwrap_or(deadline);
-        let results = join_all(reads.into_iter().map(|(pod, previous)| {
+        // A bounded number of log streams per region at a time.
+        let results: Vec<PodLogs> = futures::stream::iter(reads.into_iter().map(|(pod, previous)| {
             read_pod_logs(&api, &plan, &region.name, pod, previous, &classifier, sink.clone(), read_deadline)
         }))
+        .buffered(MAX_LOG_STREAMS)
+        .collect()
         .await;
+        tracing::debug!(region = %region.name, streams = results.len(), "logs read");
         let mut step = LogsStep {
             status: Status::Pass,
             window_secs: plan.logs.since.as_secs(),

@@ -37,6 +37,7 @@ pub async fn check(client: &reqwest::Client, url: &str, spec: &HealthzSpec, time
     let started = Instant::now();
     let fetched = tokio::time::timeout(timeout, fetch(client, url, spec.max_body_bytes)).await;
     out.latency_ms = Some(started.elapsed().as_millis() as u64);
+    tracing::debug!(url = %out.url, latency_ms = out.latency_ms, "healthz answered or failed");
     let (status, location, body, too_big) = match fetched {
         Err(_) => {
             out.error = Some(Problem::new(

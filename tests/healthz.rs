@@ -197,3 +197,17 @@ fn passwords_in_urls_never_reach_the_output() {
         );
     }
 }
+
+#[test]
+fn verbose_traces_go_to_stderr_only() {
+    let server = HealthzServer::start(Behavior::Healthy);
+    let mut c = cmd();
+    c.args(["healthz", "--env", "prod", "-o", "json", "-v", "--healthz-url", &server.url]);
+    let r = common::run(c);
+    assert_eq!(r.code, 0);
+    assert_eq!(r.json()["healthz"]["status"], "pass", "stdout holds only the report");
+    assert!(r.stderr.contains("DEBUG") && r.stderr.contains("healthz"), "{}", r.stderr);
+    let mut c = cmd();
+    c.args(["healthz", "--env", "prod", "-o", "json", "--healthz-url", &server.url]);
+    assert!(common::run(c).stderr.is_empty());
+}
