@@ -44,6 +44,21 @@ enum Cmd {
         namespace: String,
         scenario: ScenarioArg,
     },
+    /// Make a pod's container log COUNT generated lines (one in ERROR_EVERY an error).
+    Logs {
+        #[arg(long, env = "KEYSVC_TESTENV")]
+        state: PathBuf,
+        #[arg(long)]
+        region: String,
+        #[arg(long, default_value = "api")]
+        namespace: String,
+        #[arg(long)]
+        pod: String,
+        #[arg(long)]
+        count: u64,
+        #[arg(long, default_value_t = 1000)]
+        error_every: u64,
+    },
     /// Bring the environment up, make it degraded, run `keysvc-check diagnose` against it, tear down.
     Demo {
         /// The keysvc-check binary.
@@ -201,6 +216,18 @@ fn main() -> ExitCode {
                 for p in pods {
                     println!("{p}");
                 }
+                Ok(0)
+            }
+            Cmd::Logs { state, region, namespace, pod, count, error_every } => {
+                let s = State::load(&state)?;
+                let spec = keysvc_testenv::scenario::volume_logs(count, error_every);
+                kubelet::write_spec(
+                    &s.region(&region)?.logs_dir,
+                    &namespace,
+                    &pod,
+                    keysvc_testenv::scenario::CONTAINER,
+                    &spec,
+                )?;
                 Ok(0)
             }
             Cmd::Demo { keysvc_check, apiserver, etcd } => demo(keysvc_check, apiserver, etcd).await,
