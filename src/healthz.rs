@@ -22,9 +22,9 @@ pub fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
         .build()?)
 }
 
-/// Checks one URL; never fails, the outcome is in the result.
-pub async fn check(client: &reqwest::Client, url: &str, spec: &HealthzSpec, timeout: Duration) -> HealthzCheck {
-    let mut out = HealthzCheck {
+/// A result for `url` with nothing checked yet (status fail until passed).
+pub fn blank(url: &str) -> HealthzCheck {
+    HealthzCheck {
         url: redact_url(url),
         status: Status::Fail,
         http_status: None,
@@ -33,7 +33,12 @@ pub async fn check(client: &reqwest::Client, url: &str, spec: &HealthzSpec, time
         body_excerpt: None,
         problems: vec![],
         error: None,
-    };
+    }
+}
+
+/// Checks one URL; never fails, the outcome is in the result.
+pub async fn check(client: &reqwest::Client, url: &str, spec: &HealthzSpec, timeout: Duration) -> HealthzCheck {
+    let mut out = blank(url);
     let started = Instant::now();
     let fetched = tokio::time::timeout(timeout, fetch(client, url, spec.max_body_bytes)).await;
     out.latency_ms = Some(started.elapsed().as_millis() as u64);
@@ -63,29 +68,44 @@ pub async fn check(client: &reqwest::Client, url: &str, spec: &HealthzSpec, time
         }
         Ok(Ok(r)) => r,
     };
+    evaluate(&mut out, status, location, &body, too_big, url, spec);
+    out
+}
+
+/// Judges a reply that arrived: status, redirect, size, and the JSON body.
+/// Pure, so it can be tested and fuzzed without a server.
+pub fn evaluate(
+    out: &mut HealthzCheck,
+    status: u16,
+    location: Option<String>,
+    body: &[u8],
+    too_big: bool,
+    url: &str,
+    spec: &HealthzSpec,
+) {
     out.http_status = Some(status);
     if (300..400).contains(&status) {
         out.problems.push(format!(
             "redirected ({status}) to {}; redirects are not followed, fix the healthz URL",
             sanitize::clean(&location.unwrap_or_else(|| "nowhere".into()), 200)
         ));
-        return out;
+        return;
     }
     if status != spec.status {
         out.problems.push(format!("HTTP status {status}, expected {}", spec.status));
     }
     if too_big {
         out.problems.push(format!("the body is larger than {} bytes; stopped reading", spec.max_body_bytes));
-        out.body_excerpt = Some(sanitize::clean_bytes(&body, EXCERPT_CHARS));
-        return out;
+        out.body_excerpt = Some(sanitize::clean_bytes(body, EXCERPT_CHARS));
+        return;
     }
-    match serde_json::from_slice::<serde_json::Value>(&body) {
+    match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(v) if v.is_object() => {
             check_reply(&v, url, spec, &mut out.problems);
             out.reply = Some(sanitize_json(v));
         }
         Ok(_) | Err(_) => {
-            let what = if std::str::from_utf8(&body).is_err() {
+            let what = if std::str::from_utf8(body).is_err() {
                 "the body is not UTF-8 text"
             } else if body.is_empty() {
                 "the body is empty"
@@ -93,13 +113,12 @@ pub async fn check(client: &reqwest::Client, url: &str, spec: &HealthzSpec, time
                 "the body is not a JSON object"
             };
             out.problems.push(format!("{what}; expected {{\"href\":…,\"code\":{},\"description\":…}}", spec.code));
-            out.body_excerpt = Some(sanitize::clean_bytes(&body, EXCERPT_CHARS));
+            out.body_excerpt = Some(sanitize::clean_bytes(body, EXCERPT_CHARS));
         }
     }
     if out.problems.is_empty() {
         out.status = Status::Pass;
     }
-    out
 }
 
 /// The URL with any password replaced, fit to show.
@@ -163,5 +182,39 @@ fn sanitize_json(v: serde_json::Value) -> serde_json::Value {
             Value::Object(o.into_iter().take(20).map(|(k, v)| (sanitize::clean(&k, 60), sanitize_json(v))).collect())
         }
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judge(status: u16, body: &[u8]) -> HealthzCheck {
+        let mut out = blank("https://h/healthz");
+        evaluate(&mut out, status, None, body, false, "https://h/healthz", &HealthzSpec::default());
+        out
+    }
+
+    #[test]
+    fn the_runbook_reply_passes_and_trailing_slashes_do_not_matter() {
+        let ok = br#"{"href":"https://h/healthz/","code":0,"description":"The API is available and operational."}"#;
+        assert_eq!(judge(200, ok).status, Status::Pass);
+        assert_eq!(judge(201, ok).status, Status::Fail);
+    }
+
+    #[test]
+    fn every_wrong_field_is_named() {
+        let out = judge(200, br#"{"href":"https://x","code":"0"}"#);
+        assert_eq!(out.status, Status::Fail);
+        let all = out.problems.join("\n");
+        assert!(all.contains("href is https://x") && all.contains("no numeric `code`") && all.contains("no `description`"), "{all}");
+        assert!(judge(200, b"[1,2]").problems[0].contains("not a JSON object"));
+        assert!(judge(200, b"").problems[0].contains("empty"));
+    }
+
+    #[test]
+    fn credentials_in_urls_are_redacted() {
+        assert_eq!(redact_url("https://u:pw@h/x"), "https://***@h/x");
+        assert_eq!(redact_url("https://h/x"), "https://h/x");
     }
 }
