@@ -207,7 +207,10 @@ mod tests {
         let out = judge(200, br#"{"href":"https://x","code":"0"}"#);
         assert_eq!(out.status, Status::Fail);
         let all = out.problems.join("\n");
-        assert!(all.contains("href is https://x") && all.contains("no numeric `code`") && all.contains("no `description`"), "{all}");
+        assert!(
+            all.contains("href is https://x") && all.contains("no numeric `code`") && all.contains("no `description`"),
+            "{all}"
+        );
         assert!(judge(200, b"[1,2]").problems[0].contains("not a JSON object"));
         assert!(judge(200, b"").problems[0].contains("empty"));
     }

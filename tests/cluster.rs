@@ -476,3 +476,46 @@ fn json_report_shape_is_stable() {
         ".tool_version" => "[version]",
     });
 }
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn pod_deleted_between_list_and_log_read() {
+    use keysvc_testenv::scenario::PodKind;
+    let c = case("t-deleted", &[], "oncall");
+    // Seven pods: six are read first (at most 6 streams at once) from a slow
+    // kubelet; the seventh, last by name, is deleted while they are read.
+    let pods = c.env.pods("us-south", &c.ns, &[PodKind::Ready; 7]).unwrap();
+    let mut sorted = pods.clone();
+    sorted.sort();
+    let victim = sorted.last().unwrap().clone();
+    let slow = LogSpec { delay_ms: 1500, ..keysvc_testenv::scenario::info_logs("slow") };
+    for p in &sorted[..6] {
+        c.env.set_logs("us-south", &c.ns, p, &slow).unwrap();
+    }
+    let mut cmd = common::cmd();
+    cmd.args(["logs", "--env", "test", "--region", "us-south", "-o", "json", "--timeout", "20s"])
+        .arg("--runbook")
+        .arg(&c.runbook)
+        .arg("--kubeconfig")
+        .arg(&c.kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !c.env.logs_requested("us-south", &c.ns, &sorted[0]).unwrap() {
+        assert!(std::time::Instant::now() < deadline, "the log reads never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!c.env.logs_requested("us-south", &c.ns, &victim).unwrap(), "the victim was read too early");
+    c.env.delete_pod("us-south", &c.ns, &victim).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let logs = &region(&j, "us-south")["logs"];
+    let gone = logs["pods"].as_array().unwrap().iter().find(|p| p["pod"] == victim.as_str()).unwrap();
+    assert_eq!(gone["error"]["kind"], "not_found", "{gone}");
+    assert_eq!(gone["error"]["message"], "the pod was deleted before its logs were read");
+    // A pod that is gone has no logs to read: the step is not failed for it.
+    assert_eq!(logs["status"], "pass", "{logs}");
+    assert_eq!(logs["pods"].as_array().unwrap().len(), 7);
+}

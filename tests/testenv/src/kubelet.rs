@@ -36,6 +36,9 @@ pub struct LogSpec {
     /// that never started).
     #[serde(default)]
     pub error: Option<(u16, String)>,
+    /// Wait this long before answering (a slow kubelet).
+    #[serde(default)]
+    pub delay_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -95,6 +98,11 @@ pub fn spec_path(logs_dir: &Path, ns: &str, pod: &str, container: &str) -> PathB
     logs_dir.join(ns).join(pod).join(format!("{container}.json"))
 }
 
+/// The file the stand-in touches when a container's logs are requested.
+pub fn requested_marker(logs_dir: &Path, ns: &str, pod: &str, container: &str) -> PathBuf {
+    logs_dir.join(ns).join(pod).join(format!("{container}.requested"))
+}
+
 pub fn write_spec(logs_dir: &Path, ns: &str, pod: &str, container: &str, spec: &LogSpec) -> Result<()> {
     let path = spec_path(logs_dir, ns, pod, container);
     std::fs::create_dir_all(path.parent().expect("parent"))?;
@@ -128,7 +136,13 @@ async fn handle(req: Request<Incoming>, logs_dir: &Path) -> hyper::Response<Body
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| (k.to_string(), percent_decode(v)))
         .collect();
-    let spec: LogSpec = match std::fs::read(spec_path(logs_dir, ns, pod, container)) {
+    // Tests watch for this marker to know a read has reached the kubelet.
+    let path = spec_path(logs_dir, ns, pod, container);
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+        let _ = std::fs::write(requested_marker(logs_dir, ns, pod, container), b"");
+    }
+    let spec: LogSpec = match std::fs::read(&path) {
         Ok(bytes) => match serde_json::from_slice(&bytes) {
             Ok(s) => s,
             Err(e) => return server::full(500, "text/plain", format!("bad log spec: {e}")),
@@ -150,6 +164,9 @@ async fn handle(req: Request<Incoming>, logs_dir: &Path) -> hyper::Response<Body
     } else {
         spec
     };
+    if spec.delay_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(spec.delay_ms)).await;
+    }
     if let Some((status, message)) = &spec.error {
         return server::full(*status, "text/plain", message.clone());
     }

@@ -129,6 +129,28 @@ impl TestEnv {
         })
     }
 
+    /// Puts namespace `ns` of `region` into the given pods (up to 8), in order.
+    pub fn pods(&self, region: &str, ns: &str, kinds: &[scenario::PodKind]) -> Result<Vec<String>> {
+        let r = self.state.region(region)?.clone();
+        self.rt.block_on(async {
+            let client = client_for(&self.state.kubeconfig, region).await?;
+            scenario::apply_pods(&client, &r, ns, Scenario::Healthy, kinds).await
+        })
+    }
+
+    pub fn delete_pod(&self, region: &str, ns: &str, name: &str) -> Result<()> {
+        self.rt.block_on(async {
+            let client = client_for(&self.state.kubeconfig, region).await?;
+            scenario::delete_pod(&client, ns, name).await
+        })
+    }
+
+    /// Whether the kubelet stand-in has been asked for this pod's logs.
+    pub fn logs_requested(&self, region: &str, ns: &str, pod: &str) -> Result<bool> {
+        let r = self.state.region(region)?;
+        Ok(kubelet::requested_marker(&r.logs_dir, ns, pod, scenario::CONTAINER).exists())
+    }
+
     /// Sets each region's scenario for namespace `ns` (regions not named are
     /// made healthy); returns the pod names per region in `REGIONS` order.
     pub fn scenarios(&self, ns: &str, set: &[(&str, Scenario)]) -> Result<Vec<Vec<String>>> {

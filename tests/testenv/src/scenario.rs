@@ -247,11 +247,23 @@ pub fn crash_logs(pod: &str) -> LogSpec {
         generate: None,
         previous: Some(Box::new(previous)),
         error: Some((400, format!("container \"{CONTAINER}\" in pod \"{pod}\" is waiting to start: CrashLoopBackOff"))),
+        ..LogSpec::default()
     }
 }
 
 /// Puts `ns` in a region into `scenario`; returns the new pods' names.
 pub async fn apply(client: &Client, region: &RegionState, ns: &str, scenario: Scenario) -> Result<Vec<String>> {
+    apply_pods(client, region, ns, scenario, &scenario.pods()).await
+}
+
+/// Like [`apply`], with the pods given one by one (up to 8).
+pub async fn apply_pods(
+    client: &Client,
+    region: &RegionState,
+    ns: &str,
+    scenario: Scenario,
+    kinds: &[PodKind],
+) -> Result<Vec<String>> {
     if scenario == Scenario::NoNamespace {
         let nss: Api<Namespace> = Api::all(client.clone());
         if nss.get_opt(ns).await?.is_some() {
@@ -275,8 +287,11 @@ pub async fn apply(client: &Client, region: &RegionState, ns: &str, scenario: Sc
     let now = Timestamp::now();
     let rs = suffix();
     let mut names = vec![];
-    for (i, kind) in scenario.pods().into_iter().enumerate() {
-        let name = format!("{APP}-5f6d8{rs}-{}", ["9vdzm", "k2x7q", "p8w4t", "h6n3b", "c4r8j"][i % 5]);
+    for (i, &kind) in kinds.iter().enumerate() {
+        let name = format!(
+            "{APP}-5f6d8{rs}-{}",
+            ["9vdzm", "k2x7q", "p8w4t", "h6n3b", "c4r8j", "t7b2f", "w5q8z", "x3m9d"][i % 8]
+        );
         let mut meta = json!({"name": name, "namespace": ns, "labels": {"app": APP}});
         if kind == PodKind::Terminating {
             meta["finalizers"] = json!([FINALIZER]);
@@ -307,6 +322,14 @@ pub async fn apply(client: &Client, region: &RegionState, ns: &str, scenario: Sc
         names.push(name);
     }
     Ok(names)
+}
+
+/// Deletes a pod at once (no grace period).
+pub async fn delete_pod(client: &Client, ns: &str, name: &str) -> Result<()> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let dp = DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::default() };
+    pods.delete(name, &dp).await?;
+    Ok(())
 }
 
 /// A log spec of `count` generated lines over the last four minutes, one in
