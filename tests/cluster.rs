@@ -519,3 +519,26 @@ fn pod_deleted_between_list_and_log_read() {
     assert_eq!(logs["status"], "pass", "{logs}");
     assert_eq!(logs["pods"].as_array().unwrap().len(), 7);
 }
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn log_streams_per_region_are_bounded() {
+    use keysvc_testenv::scenario::PodKind;
+    let c = case("t-bounded", &[], "oncall");
+    let pods = c.env.pods("eu-de", &c.ns, &[PodKind::Ready; 8]).unwrap();
+    let slow = LogSpec { delay_ms: 800, ..keysvc_testenv::scenario::info_logs("slow") };
+    for p in &pods {
+        c.env.set_logs("eu-de", &c.ns, p, &slow).unwrap();
+    }
+    let proxy = c.env.proxy("eu-de", Fault::None).unwrap();
+    let kc = c.dir.path().join("kubeconfig");
+    c.env.kubeconfig_with(&kc, &[("eu-de", proxy.url())]).unwrap();
+    let mut c = c;
+    c.kubeconfig = kc;
+    let r = c.run(&["logs", "--region", "eu-de", "-o", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(region(&r.json(), "eu-de")["logs"]["pods"].as_array().unwrap().len(), 8);
+    // One connection for the pod list, at most six for log streams.
+    let conns = proxy.accepted();
+    assert!((1..=keysvc_check::check::MAX_LOG_STREAMS + 1).contains(&conns), "{conns} connections to one API server");
+}

@@ -159,7 +159,7 @@ fn wrong_ca_and_certificate_for_another_host() {
 
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
-fn unknown_client_certificate_and_rejected_token_are_401() {
+fn unknown_or_expired_client_certificate_and_rejected_token_are_401() {
     let s = setup("f-401", "oncall");
     let other = keysvc_testenv::certs::Ca::create(s.dir.path(), "rogue-ca").unwrap();
     let rogue = other.client("rogue", "oncall", &[]).unwrap();
@@ -173,6 +173,16 @@ fn unknown_client_certificate_and_rejected_token_are_401() {
     let (r, j) = s.diagnose(&kc, "10s", &[]);
     let msg = assert_only_unknown(&r, &j, "eu-de", &["unauthorized"]);
     assert!(msg.contains("401"), "{msg}");
+    let expired = s.env.expired_client_cert("oncall").unwrap();
+    let kc = s.kubeconfig(|kc| {
+        user(
+            kc,
+            "oncall@eu-de",
+            serde_json::json!({"client-certificate": expired.cert.display().to_string(), "client-key": expired.key.display().to_string()}),
+        )
+    });
+    let (r, j) = s.diagnose(&kc, "10s", &[]);
+    assert_only_unknown(&r, &j, "eu-de", &["unauthorized"]);
     let secret_token = "kc-rejected-token-0d1e2f3a4b5c";
     let kc = s.kubeconfig(|kc| user(kc, "oncall@eu-de", serde_json::json!({"token": secret_token})));
     let (r, j) = s.diagnose(&kc, "10s", &["-vv"]);

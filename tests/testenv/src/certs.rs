@@ -34,7 +34,31 @@ impl Ca {
         let cert = params.self_signed(&key)?;
         let path = dir.join(format!("{name}.crt"));
         std::fs::write(&path, cert.pem()).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem())?;
         Ok(Ca { issuer: Issuer::new(params, key), cert: path, dir: dir.to_path_buf() })
+    }
+
+    /// Where certificates issued from now on are written.
+    pub fn set_dir(&mut self, dir: &Path) {
+        self.dir = dir.to_path_buf();
+    }
+
+    /// The CA written by [`Ca::create`] to `dir`.
+    pub fn load(dir: &Path, name: &str) -> Result<Ca> {
+        let cert = dir.join(format!("{name}.crt"));
+        let pem = std::fs::read_to_string(&cert).with_context(|| format!("reading {}", cert.display()))?;
+        let key = KeyPair::from_pem(&std::fs::read_to_string(dir.join(format!("{name}.key")))?)?;
+        Ok(Ca { issuer: Issuer::from_ca_cert_pem(&pem, key)?, cert, dir: dir.to_path_buf() })
+    }
+
+    /// A client certificate for `user` that expired in 2021.
+    pub fn expired_client(&self, name: &str, user: &str) -> Result<Pair> {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name.push(DnType::CommonName, user);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        self.issue(name, params)
     }
 
     /// A serving certificate for 127.0.0.1 and localhost.

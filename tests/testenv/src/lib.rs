@@ -238,6 +238,15 @@ impl TestEnv {
         Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
     }
 
+    /// A client certificate from the environment's own CA that has expired.
+    pub fn expired_client_cert(&self, user: &str) -> Result<certs::Pair> {
+        let ca = certs::Ca::load(&self.state.ca_key_dir, "ca")?;
+        let dir = tempfile::tempdir()?.keep();
+        let mut ca_in_tmp = ca;
+        ca_in_tmp.set_dir(&dir);
+        ca_in_tmp.expired_client("expired", user)
+    }
+
     /// A certificate pair from the environment's CA for a host name.
     pub fn server_cert_for_host(&self, name: &str, host: &str) -> Result<certs::Pair> {
         let dir = tempfile::tempdir()?.keep();
