@@ -120,7 +120,7 @@ pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
     let healthz = if plan.steps.healthz {
         Some(env_healthz.lock().expect("slot").clone().unwrap_or_else(|| {
             partial = true;
-            unfinished_healthz(&crate::healthz::redact_url(&plan.healthz_url), cut_short("healthz"))
+            unfinished_healthz(&plan.healthz_url, cut_short("healthz"))
         }))
     } else {
         None
@@ -175,14 +175,5 @@ pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
 }
 
 fn unfinished_healthz(url: &str, p: Problem) -> HealthzCheck {
-    HealthzCheck {
-        url: url.to_string(),
-        status: Status::Error,
-        http_status: None,
-        latency_ms: None,
-        reply: None,
-        body_excerpt: None,
-        problems: vec![],
-        error: Some(p),
-    }
+    HealthzCheck { status: Status::Error, error: Some(p), ..healthz::blank(url) }
 }

@@ -285,16 +285,7 @@ mod tests {
             name: "r".into(),
             context: "c".into(),
             verdict: Verdict::Unknown,
-            healthz: healthz.map(|s| HealthzCheck {
-                url: "u".into(),
-                status: s,
-                http_status: None,
-                latency_ms: None,
-                reply: None,
-                body_excerpt: None,
-                problems: vec![],
-                error: None,
-            }),
+            healthz: healthz.map(|s| HealthzCheck { status: s, ..crate::healthz::blank("u") }),
             pods: pods.map(|s| PodsStep {
                 status: s,
                 expected: 3,

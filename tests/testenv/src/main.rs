@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use keysvc_testenv::{Behavior, HealthzServer, Scenario, State, cluster, kubelet};
 
 #[derive(Parser)]
@@ -42,7 +42,7 @@ enum Cmd {
         region: String,
         #[arg(long, default_value = "api")]
         namespace: String,
-        scenario: ScenarioArg,
+        scenario: Scenario,
     },
     /// Make a pod's container log COUNT generated lines (one in ERROR_EVERY an error).
     Logs {
@@ -83,31 +83,6 @@ enum Cmd {
         #[arg(long)]
         logs_dir: PathBuf,
     },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum ScenarioArg {
-    Healthy,
-    CrashLoop,
-    Pending,
-    Terminating,
-    AllCrashLoop,
-    NoPods,
-    NoNamespace,
-}
-
-impl From<ScenarioArg> for Scenario {
-    fn from(s: ScenarioArg) -> Scenario {
-        match s {
-            ScenarioArg::Healthy => Scenario::Healthy,
-            ScenarioArg::CrashLoop => Scenario::CrashLoop,
-            ScenarioArg::Pending => Scenario::Pending,
-            ScenarioArg::Terminating => Scenario::Terminating,
-            ScenarioArg::AllCrashLoop => Scenario::AllCrashLoop,
-            ScenarioArg::NoPods => Scenario::NoPods,
-            ScenarioArg::NoNamespace => Scenario::NoNamespace,
-        }
-    }
 }
 
 fn default_apiserver() -> PathBuf {
@@ -211,8 +186,7 @@ fn main() -> ExitCode {
             Cmd::Scenario { state, region, namespace, scenario } => {
                 let s = State::load(&state)?;
                 let client = keysvc_testenv::client_for(&s.kubeconfig, &region).await?;
-                let pods =
-                    keysvc_testenv::scenario::apply(&client, s.region(&region)?, &namespace, scenario.into()).await?;
+                let pods = keysvc_testenv::scenario::apply(&client, s.region(&region)?, &namespace, scenario).await?;
                 for p in pods {
                     println!("{p}");
                 }

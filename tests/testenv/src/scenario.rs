@@ -20,7 +20,7 @@ pub const APP: &str = "api-key-service";
 pub const CONTAINER: &str = "api-key-service";
 
 /// The states a region can be put into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
     /// 3 pods Running and Ready.
     Healthy,
