@@ -73,6 +73,15 @@ pub fn shell_word(s: &str) -> String {
     }
 }
 
+/// The command that runs every step for the same environment and runbook.
+fn diagnose_command(plan: &Plan) -> String {
+    let mut words: Vec<&str> = plan.rerun.split(' ').collect();
+    if words.len() > 1 {
+        words[1] = "diagnose";
+    }
+    words.join(" ")
+}
+
 /// Fills in each region's findings and next steps.
 pub fn explain_region(plan: &Plan, r: &mut RegionReport) {
     let name = r.name.clone();
@@ -254,15 +263,19 @@ pub fn explain(plan: &Plan, report: &mut Report) {
         }
         next.push(tf);
     } else if hz_failing && !pods_checked {
-        next.push(format!(
-            "Healthz fails: check the pods and logs in every region: {}",
-            plan.rerun.replace(" healthz ", " diagnose ")
-        ));
+        next.push(format!("Healthz fails: check the pods and logs in every region: {}", diagnose_command(plan)));
     }
     for r in &report.regions {
         next.extend(r.next_steps.iter().cloned());
     }
-    if verdict == Verdict::Healthy {
+    let every_step = plan.steps.healthz && plan.steps.pods && plan.steps.logs;
+    if verdict == Verdict::Healthy && !every_step {
+        next.push(format!(
+            "The {} step passed; {} runs every step",
+            plan.steps.names().join(" and "),
+            diagnose_command(plan)
+        ));
+    } else if verdict == Verdict::Healthy {
         let mut s = "Every check passed. If the alert still fires, it may come from missing metrics: check that the metrics pipeline receives data from the service".to_string();
         if let Some(link) = rb.guidance.metrics.as_ref().or(rb.guidance.dashboard.as_ref()) {
             s.push_str(&format!(" ({link})"));

@@ -44,6 +44,9 @@ fn table_output_shows_url_status_and_latency() {
     assert!(r.stdout.contains(&server.url) && r.stdout.contains("200") && r.stdout.contains(" ms"), "{}", r.stdout);
     assert!(r.stdout.contains("HEALTHY"), "{}", r.stdout);
     assert!(!r.stdout.contains('\u{1b}'), "no colour when stdout is not a terminal");
+    // One step passing is not the whole runbook.
+    assert!(r.stdout.contains("The healthz step passed; keysvc-check diagnose --env prod runs every step"), "{}", r.stdout);
+    assert!(!r.stdout.contains("Every check passed"));
 }
 
 fn assert_fail(b: Behavior, needle: &str) -> serde_json::Value {
