@@ -45,7 +45,11 @@ fn table_output_shows_url_status_and_latency() {
     assert!(r.stdout.contains("HEALTHY"), "{}", r.stdout);
     assert!(!r.stdout.contains('\u{1b}'), "no colour when stdout is not a terminal");
     // One step passing is not the whole runbook.
-    assert!(r.stdout.contains("The healthz step passed; keysvc-check diagnose --env prod runs every step"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("The healthz step passed; keysvc-check diagnose --env prod runs every step"),
+        "{}",
+        r.stdout
+    );
     assert!(!r.stdout.contains("Every check passed"));
 }
 

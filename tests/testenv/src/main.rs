@@ -15,6 +15,17 @@ struct Cli {
     cmd: Cmd,
 }
 
+/// A namespace in one region of a running environment.
+#[derive(clap::Args)]
+struct Place {
+    #[arg(long, env = "KEYSVC_TESTENV")]
+    state: PathBuf,
+    #[arg(long)]
+    region: String,
+    #[arg(long, default_value = "api")]
+    namespace: String,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Start etcd, three API servers and kubelet stand-ins; seed them; print the state file.
@@ -36,22 +47,14 @@ enum Cmd {
     },
     /// Put one region's namespace into a scenario.
     Scenario {
-        #[arg(long, env = "KEYSVC_TESTENV")]
-        state: PathBuf,
-        #[arg(long)]
-        region: String,
-        #[arg(long, default_value = "api")]
-        namespace: String,
+        #[command(flatten)]
+        at: Place,
         scenario: Scenario,
     },
     /// Make a pod's container log COUNT generated lines (one in ERROR_EVERY an error).
     Logs {
-        #[arg(long, env = "KEYSVC_TESTENV")]
-        state: PathBuf,
-        #[arg(long)]
-        region: String,
-        #[arg(long, default_value = "api")]
-        namespace: String,
+        #[command(flatten)]
+        at: Place,
         #[arg(long)]
         pod: String,
         #[arg(long)]
@@ -183,7 +186,7 @@ fn main() -> ExitCode {
                 cluster::down(&s);
                 Ok(0)
             }
-            Cmd::Scenario { state, region, namespace, scenario } => {
+            Cmd::Scenario { at: Place { state, region, namespace }, scenario } => {
                 let s = State::load(&state)?;
                 let client = keysvc_testenv::client_for(&s.kubeconfig, &region).await?;
                 let pods = keysvc_testenv::scenario::apply(&client, s.region(&region)?, &namespace, scenario).await?;
@@ -192,7 +195,7 @@ fn main() -> ExitCode {
                 }
                 Ok(0)
             }
-            Cmd::Logs { state, region, namespace, pod, count, error_every } => {
+            Cmd::Logs { at: Place { state, region, namespace }, pod, count, error_every } => {
                 let s = State::load(&state)?;
                 let spec = keysvc_testenv::scenario::volume_logs(count, error_every);
                 kubelet::write_spec(
