@@ -17,11 +17,6 @@ use crate::{diagnose, exit, render};
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// A configuration problem outside the runbook: exit 78.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
-
 /// A hint line for errors we know the fix of.
 pub fn hint(err: &anyhow::Error) -> Option<String> {
     if let Some(runbook::RunbookError::Invalid { .. }) = err.downcast_ref::<runbook::RunbookError>() {

@@ -1,8 +1,6 @@
 //! Exit codes. "The service is unhealthy" (1–3) is kept apart from "the tool
 //! could not run" (64, 70, 78).
 
-use std::process::ExitCode;
-
 use crate::report::Verdict;
 
 pub const HEALTHY: u8 = 0;
@@ -25,10 +23,6 @@ pub fn for_verdict(v: Verdict) -> u8 {
         Verdict::Down => DOWN,
         Verdict::Unknown => UNKNOWN,
     }
-}
-
-pub fn code(c: u8) -> ExitCode {
-    ExitCode::from(c)
 }
 
 /// The table printed in `--help` and README.

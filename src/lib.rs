@@ -67,9 +67,7 @@ pub fn run(cli: Cli) -> u8 {
         Err(err) => {
             let code = if err.downcast_ref::<UsageError>().is_some() {
                 exit::USAGE
-            } else if err.downcast_ref::<runbook::RunbookError>().is_some()
-                || err.downcast_ref::<app::ConfigError>().is_some()
-            {
+            } else if err.downcast_ref::<runbook::RunbookError>().is_some() {
                 exit::CONFIG
             } else {
                 exit::INTERNAL

@@ -70,14 +70,6 @@ impl Ca {
         self.issue(name, params)
     }
 
-    /// A serving certificate for a host name other than this machine's.
-    pub fn server_for_host(&self, name: &str, host: &str) -> Result<Pair> {
-        let mut params = CertificateParams::new(vec![host.to_string()])?;
-        params.distinguished_name.push(DnType::CommonName, host);
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        self.issue(name, params)
-    }
-
     /// A client certificate for user `user` in groups `groups`.
     pub fn client(&self, name: &str, user: &str, groups: &[&str]) -> Result<Pair> {
         let mut params = CertificateParams::new(Vec::<String>::new())?;

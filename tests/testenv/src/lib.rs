@@ -112,14 +112,6 @@ impl TestEnv {
         &self.state.kubeconfig
     }
 
-    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
-        self.rt.block_on(f)
-    }
-
-    pub fn client(&self, region: &str) -> Result<Client> {
-        self.rt.block_on(client_for(&self.state.kubeconfig, region))
-    }
-
     /// Puts namespace `ns` of `region` into `scenario`; returns the pod names.
     pub fn scenario(&self, region: &str, ns: &str, scenario: Scenario) -> Result<Vec<String>> {
         let r = self.state.region(region)?.clone();
@@ -241,23 +233,8 @@ impl TestEnv {
     /// A client certificate from the environment's own CA that has expired.
     pub fn expired_client_cert(&self, user: &str) -> Result<certs::Pair> {
         let ca = certs::Ca::load(&self.state.ca_key_dir, "ca")?;
-        let dir = tempfile::tempdir()?.keep();
-        let mut ca_in_tmp = ca;
-        ca_in_tmp.set_dir(&dir);
-        ca_in_tmp.expired_client("expired", user)
-    }
-
-    /// A certificate pair from the environment's CA for a host name.
-    pub fn server_cert_for_host(&self, name: &str, host: &str) -> Result<certs::Pair> {
-        let dir = tempfile::tempdir()?.keep();
-        let ca = certs::Ca::create(&dir, "other-ca")?;
-        ca.server_for_host(name, host)
-    }
-
-    /// A serving certificate for 127.0.0.1 from a CA of its own.
-    pub fn untrusted_server_cert(&self) -> Result<certs::Pair> {
-        let dir = tempfile::tempdir()?.keep();
-        let ca = certs::Ca::create(&dir, "untrusted-ca")?;
-        ca.server("untrusted")
+        let mut ca = ca;
+        ca.set_dir(&tempfile::tempdir()?.keep());
+        ca.expired_client("expired", user)
     }
 }
