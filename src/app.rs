@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::CommandFactory;
 
 use crate::cli::{Cli, ColorArg, Command, LogsArgs, OutputArg, RunbookCommand, Target};
-use crate::plan::{LogOptions, Output, Plan, RegionPlan, Steps};
+use crate::plan::{LogOptions, Output, PeerPlan, Placeholder, Plan, RegionPlan, Rerun, Steps};
 use crate::runbook::{self, Runbook, Source};
 use crate::{diagnose, exit, render};
 
@@ -45,12 +45,18 @@ pub async fn run(cli: Cli) -> Result<u8> {
             let src = Source::load(file.as_ref().or(g.runbook.as_ref()))?;
             let rb = runbook::parse(&src)?;
             let regions: usize = rb.environments.value.values().map(|e| e.regions.value.len()).sum();
-            let msg = format!(
+            let mut msg = format!(
                 "{}: ok ({} environments: {}; {regions} region entries)\n",
                 src.name,
                 rb.environments.value.len(),
                 rb.env_names().join(", ")
             );
+            for (line, column, key, value) in rb.placeholders() {
+                msg.push_str(&format!(
+                    "{}:{line}:{column}: warning: {key} is the placeholder `{value}`; it will not be checked until you set the real one\n",
+                    src.name
+                ));
+            }
             return write_out(msg.as_bytes());
         }
         _ => {}
@@ -82,6 +88,9 @@ pub async fn run(cli: Cli) -> Result<u8> {
     if outcome.interrupted {
         return Ok(exit::INTERRUPTED);
     }
+    if crate::verdict::only_placeholders(&outcome.report) {
+        return Ok(exit::CONFIG);
+    }
     Ok(exit::for_verdict(outcome.report.service.verdict))
 }
 
@@ -102,7 +111,7 @@ fn build_plan(
     target: &Target,
     steps: Steps,
     logs_args: Option<&LogsArgs>,
-    verb: &str,
+    verb: &'static str,
 ) -> Result<Plan> {
     let g = &cli.global;
     let envs = rb.env_names().join(", ");
@@ -132,23 +141,37 @@ fn build_plan(
         ))
         .into());
     }
+    let mut placeholders = vec![];
     let regions: Vec<RegionPlan> = env
         .regions
         .value
         .iter()
         .filter(|(name, _)| target.region.as_ref().is_none_or(|r| r == *name))
-        .map(|(name, spec)| RegionPlan {
-            name: name.clone(),
-            context: g
-                .contexts
-                .iter()
-                .rev()
-                .find(|(r, _)| r == name)
-                .map_or_else(|| spec.context.value.clone(), |(_, c)| c.clone()),
-            healthz_url: spec.healthz_url.as_ref().map(|u| u.value.clone()),
+        .map(|(name, spec)| {
+            let flag = g.contexts.iter().rev().find(|(r, _)| r == name).map(|(_, c)| c.clone());
+            let (context, key) = match flag {
+                Some(c) => (c, format!("--context {name}=…")),
+                None => (spec.context.value.clone(), format!("environments.{env_name}.regions.{name}.context")),
+            };
+            let placeholder_context = runbook::placeholder_name(&context).then(|| {
+                placeholders.push(Placeholder { region: Some(name.clone()), key: key.clone(), value: context.clone() });
+                key
+            });
+            let healthz_url = spec.healthz_url.as_ref().map(|u| u.value.clone()).filter(|u| {
+                let p = runbook::placeholder_url(u);
+                if p {
+                    placeholders.push(Placeholder {
+                        region: Some(name.clone()),
+                        key: format!("environments.{env_name}.regions.{name}.healthz_url"),
+                        value: u.clone(),
+                    });
+                }
+                !p
+            });
+            RegionPlan { name: name.clone(), context, healthz_url, placeholder_context }
         })
         .collect();
-    let healthz_url = match &g.healthz_url {
+    let (healthz_url, healthz_key) = match &g.healthz_url {
         Some(u) => {
             match reqwest::Url::parse(u) {
                 Ok(p) if p.scheme() == "http" || p.scheme() == "https" => {}
@@ -156,10 +179,29 @@ fn build_plan(
                     return Err(UsageError(format!("--healthz-url {u}: not an http or https URL")).into());
                 }
             }
-            u.clone()
+            (u.clone(), "--healthz-url".to_string())
         }
-        None => env.healthz_url.value.clone(),
+        None => (env.healthz_url.value.clone(), format!("environments.{env_name}.healthz_url")),
     };
+    let placeholder_healthz = (steps.healthz && runbook::placeholder_url(&healthz_url)).then(|| {
+        placeholders.insert(
+            0,
+            Placeholder { region: None, key: healthz_key.clone(), value: crate::healthz::redact_url(&healthz_url) },
+        );
+        healthz_key
+    });
+    if !steps.pods {
+        placeholders.retain(|p| !p.key.ends_with(".context") && !p.key.starts_with("--context"));
+    }
+    if !steps.healthz {
+        placeholders.retain(|p| !p.key.ends_with("healthz_url") && p.key != "--healthz-url");
+    }
+    let peers = env
+        .peers
+        .iter()
+        .filter(|p| !runbook::placeholder_url(&p.healthz_url.value))
+        .map(|p| PeerPlan { name: p.name.clone(), url: p.healthz_url.value.clone() })
+        .collect();
     let color = match g.color {
         ColorArg::Always => true,
         ColorArg::Never => false,
@@ -176,10 +218,7 @@ fn build_plan(
         grep: logs_args.and_then(|a| a.grep.clone()),
         stream: logs_args.is_some() && output == Output::Table && !g.quiet,
     };
-    let mut rerun = format!("keysvc-check {verb} --env {env_name}");
-    if let Some(p) = &g.runbook {
-        rerun.push_str(&format!(" --runbook {}", crate::verdict::shell_word(&p.display().to_string())));
-    }
+    let rerun = Rerun { verb, args: rerun_args(g, &env_name) };
     Ok(Plan {
         runbook: rb,
         runbook_name,
@@ -190,10 +229,35 @@ fn build_plan(
         steps,
         timeout: g.timeout,
         kubeconfig: g.kubeconfig.clone(),
+        peers,
+        placeholder_healthz,
+        placeholders,
         logs,
         output,
         color,
         quiet: g.quiet,
         rerun,
     })
+}
+
+/// The user's flags, so that a suggested `keysvc-check …` command checks the
+/// same thing the same way (everything but the verb and `--region`).
+fn rerun_args(g: &crate::cli::Global, env: &str) -> Vec<String> {
+    let mut args = vec!["--env".to_string(), env.to_string()];
+    if let Some(p) = &g.runbook {
+        args.extend(["--runbook".into(), p.display().to_string()]);
+    }
+    if let Some(k) = &g.kubeconfig {
+        args.extend(["--kubeconfig".into(), k.display().to_string()]);
+    }
+    for (region, context) in &g.contexts {
+        args.extend(["--context".into(), format!("{region}={context}")]);
+    }
+    if let Some(u) = &g.healthz_url {
+        args.extend(["--healthz-url".into(), crate::healthz::redact_url(u)]);
+    }
+    if g.timeout != crate::cli::DEFAULT_TIMEOUT {
+        args.extend(["--timeout".into(), humantime::format_duration(g.timeout).to_string().replace(' ', "")]);
+    }
+    args
 }

@@ -39,8 +39,6 @@ pub fn empty_region(r: &RegionPlan) -> RegionReport {
         healthz: None,
         pods: None,
         logs: None,
-        findings: vec![],
-        next_steps: vec![],
         duration_ms: 0,
     }
 }

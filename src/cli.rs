@@ -8,6 +8,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::exit;
 
+/// `--timeout` when not given.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "keysvc-check",

@@ -14,8 +14,8 @@ use tokio::time::Instant as TokioInstant;
 
 use crate::check::{self, LogLine};
 use crate::plan::Plan;
-use crate::report::{HealthzCheck, Problem, ProblemKind, Report, SCHEMA, Status};
-use crate::{healthz, k8s, render, verdict};
+use crate::report::{HealthzCheck, PeerCheck, Problem, ProblemKind, Report, SCHEMA, Status};
+use crate::{advice, healthz, k8s, render, verdict};
 
 /// Time allowed past the deadline for tasks to hand in what they have.
 const GRACE: Duration = Duration::from_millis(400);
@@ -35,12 +35,25 @@ pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
     let http = healthz::client(plan.runbook.healthz.timeout.0.min(plan.timeout))?;
     let hz_timeout = plan.runbook.healthz.timeout.0.min(plan.timeout);
     let env_healthz: Arc<Mutex<Option<HealthzCheck>>> = Arc::new(Mutex::new(None));
-    if plan.steps.healthz {
-        let (slot, http, plan) = (env_healthz.clone(), http.clone(), plan.clone());
+    let peer_slots: Vec<Arc<Mutex<Option<PeerCheck>>>> =
+        plan.peers.iter().map(|_| Arc::new(Mutex::new(None))).collect();
+    if let Some(key) = plan.placeholder_healthz.as_ref().filter(|_| plan.steps.healthz) {
+        *env_healthz.lock().expect("slot") = Some(unfinished_healthz(&plan.healthz_url, placeholder(key)));
+    } else if plan.steps.healthz {
+        let (slot, client, p) = (env_healthz.clone(), http.clone(), plan.clone());
         tasks.spawn(async move {
-            let r = healthz::check(&http, &plan.healthz_url, &plan.runbook.healthz, hz_timeout).await;
+            let r = healthz::check(&client, &p.healthz_url, &p.runbook.healthz, hz_timeout).await;
             *slot.lock().expect("slot") = Some(r);
         });
+        // Other APIs are probed alongside, not after: when the service's
+        // healthz fails they tell a platform outage from its own, at no extra wait.
+        for (peer, slot) in plan.peers.iter().zip(&peer_slots) {
+            let (slot, http, peer) = (slot.clone(), http.clone(), peer.clone());
+            tasks.spawn(async move {
+                let r = healthz::probe_peer(&http, &peer.name, &peer.url, hz_timeout).await;
+                *slot.lock().expect("slot") = Some(r);
+            });
+        }
     }
 
     let kubeconfig = Arc::new(if plan.steps.pods {
@@ -62,7 +75,13 @@ pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
                 slot.lock().expect("slot").healthz = Some(r);
             });
         }
-        if plan.steps.pods {
+        if let Some(key) = region.placeholder_context.as_ref().filter(|_| plan.steps.pods) {
+            let mut s = slot.lock().expect("slot");
+            s.pods = Some(check::failed_pods(plan.runbook.expected_ready, placeholder(key)));
+            if plan.steps.logs {
+                s.logs = Some(check::failed_logs(&plan, placeholder(key)));
+            }
+        } else if plan.steps.pods {
             let sink = plan.logs.stream.then(|| tx.clone());
             tasks.spawn(check::run_region(
                 plan.clone(),
@@ -125,6 +144,24 @@ pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
     } else {
         None
     };
+    let peers: Vec<PeerCheck> = plan
+        .peers
+        .iter()
+        .zip(&peer_slots)
+        .filter_map(|(peer, slot)| {
+            let done = slot.lock().expect("slot").clone();
+            done.or_else(|| {
+                plan.placeholder_healthz.is_none().then(|| PeerCheck {
+                    name: peer.name.clone(),
+                    url: healthz::redact_url(&peer.url),
+                    up: false,
+                    http_status: None,
+                    latency_ms: None,
+                    error: Some(cut_short("peer healthz")),
+                })
+            })
+        })
+        .collect();
     let mut reports = vec![];
     for (region, slot) in regions.iter().zip(&slots) {
         let mut r = slot.lock().expect("slot").clone();
@@ -164,14 +201,21 @@ pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
             impact: None,
         },
         healthz,
+        peers,
         regions: reports,
         findings: vec![],
         next_steps: vec![],
         partial,
         duration_ms: started.elapsed().as_millis() as u64,
     };
-    verdict::explain(&plan, &mut report);
+    verdict::judge(&plan, &mut report);
+    advice::advise(&plan, &mut report);
     Ok(Outcome { report, interrupted })
+}
+
+/// The result of a check not run because its runbook value is a placeholder.
+fn placeholder(key: &str) -> Problem {
+    Problem::new(ProblemKind::Placeholder, format!("not checked: {key} is a placeholder"))
 }
 
 fn unfinished_healthz(url: &str, p: Problem) -> HealthzCheck {

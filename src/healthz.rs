@@ -1,12 +1,16 @@
 //! Step 1: GET a healthz URL and check its reply against the runbook: the
-//! status, a JSON body with `code`, `href` equal to the URL, and the expected
-//! description. TLS is verified, redirects are reported rather than followed,
-//! the body is capped, and the whole request has a timeout.
+//! status, a JSON body with the expected `code`, and `href` and
+//! `description`. No reply, another status, a body that is not the JSON
+//! object or another code fail; a reply that answers as operational but names
+//! another `href` (an alias, a load balancer, a port-forward) or description
+//! is a warning, never an outage. TLS is verified, redirects are reported
+//! rather than followed, the body is capped, and the whole request has a
+//! timeout. Other APIs' healthz ("peers") are probed the same way, 2xx = up.
 
 use std::time::{Duration, Instant};
 
 use crate::neterr;
-use crate::report::{HealthzCheck, Problem, ProblemKind, Status};
+use crate::report::{HealthzCheck, PeerCheck, Problem, ProblemKind, Status};
 use crate::runbook::HealthzSpec;
 use crate::sanitize;
 
@@ -32,6 +36,7 @@ pub fn blank(url: &str) -> HealthzCheck {
         reply: None,
         body_excerpt: None,
         problems: vec![],
+        mismatches: vec![],
         error: None,
     }
 }
@@ -101,7 +106,7 @@ pub fn evaluate(
     }
     match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(v) if v.is_object() => {
-            check_reply(&v, url, spec, &mut out.problems);
+            check_reply(&v, url, spec, &mut out.problems, &mut out.mismatches);
             out.reply = Some(sanitize_json(v));
         }
         Ok(_) | Err(_) => {
@@ -117,7 +122,7 @@ pub fn evaluate(
         }
     }
     if out.problems.is_empty() {
-        out.status = Status::Pass;
+        out.status = if out.mismatches.is_empty() { Status::Pass } else { Status::Warn };
     }
 }
 
@@ -152,23 +157,64 @@ async fn fetch(client: &reqwest::Client, url: &str, max: u64) -> Result<Fetched,
     Ok((status, location, body, too_big))
 }
 
-fn check_reply(v: &serde_json::Value, url: &str, spec: &HealthzSpec, problems: &mut Vec<String>) {
+/// `problems` get what makes the reply a failure (the code); `mismatches`
+/// what only differs from the runbook while the service says it is fine.
+fn check_reply(
+    v: &serde_json::Value,
+    url: &str,
+    spec: &HealthzSpec,
+    problems: &mut Vec<String>,
+    mismatches: &mut Vec<String>,
+) {
     match v.get("code").and_then(|c| c.as_i64()) {
         Some(c) if c == spec.code => {}
         Some(c) => problems.push(format!("code is {c}, expected {}", spec.code)),
         None => problems.push("the reply has no numeric `code`".into()),
     }
+    let shown = redact_url(url);
     match v.get("href").and_then(|h| h.as_str()) {
         Some(h) if h.trim_end_matches('/') == url.trim_end_matches('/') => {}
-        Some(h) => problems.push(format!("href is {}, expected {url}", sanitize::clean(h, 200))),
-        None => problems.push("the reply has no `href`".into()),
+        Some(h) => mismatches.push(format!("href is {}, expected {shown}", redact_url(&sanitize::clean(h, 200)))),
+        None => mismatches.push("the reply has no `href`".into()),
     }
     match v.get("description").and_then(|d| d.as_str()) {
         Some(d) if d == spec.description => {}
-        Some(d) => {
-            problems.push(format!("description is \"{}\", expected \"{}\"", sanitize::clean(d, 200), spec.description))
+        Some(d) => mismatches.push(format!(
+            "description is \"{}\", expected \"{}\"",
+            sanitize::clean(d, 200),
+            spec.description
+        )),
+        None => mismatches.push("the reply has no `description`".into()),
+    }
+}
+
+/// Probes another API's healthz: up on any 2xx. Never fails; the outcome is
+/// in the result.
+pub async fn probe_peer(client: &reqwest::Client, name: &str, url: &str, timeout: Duration) -> PeerCheck {
+    let started = Instant::now();
+    let got = tokio::time::timeout(timeout, client.get(url).send()).await;
+    let latency_ms = Some(started.elapsed().as_millis() as u64);
+    let (http_status, error) = match got {
+        Err(_) => (
+            None,
+            Some(Problem::new(
+                ProblemKind::Timeout,
+                format!("no reply within {}", humantime::format_duration(timeout)),
+            )),
+        ),
+        Ok(Err(e)) => {
+            let (kind, msg) = neterr::classify(&e);
+            (None, Some(Problem::new(kind, msg.replace(url, &redact_url(url)))))
         }
-        None => problems.push("the reply has no `description`".into()),
+        Ok(Ok(resp)) => (Some(resp.status().as_u16()), None),
+    };
+    PeerCheck {
+        name: sanitize::clean(name, 80),
+        url: redact_url(url),
+        up: http_status.is_some_and(|s| (200..300).contains(&s)),
+        http_status,
+        latency_ms,
+        error,
     }
 }
 
@@ -206,13 +252,29 @@ mod tests {
     fn every_wrong_field_is_named() {
         let out = judge(200, br#"{"href":"https://x","code":"0"}"#);
         assert_eq!(out.status, Status::Fail);
-        let all = out.problems.join("\n");
+        let all = [out.problems.join("\n"), out.mismatches.join("\n")].join("\n");
         assert!(
             all.contains("href is https://x") && all.contains("no numeric `code`") && all.contains("no `description`"),
             "{all}"
         );
         assert!(judge(200, b"[1,2]").problems[0].contains("not a JSON object"));
         assert!(judge(200, b"").problems[0].contains("empty"));
+    }
+
+    #[test]
+    fn an_operational_reply_through_an_alias_is_a_warning_not_a_failure() {
+        let alias = br#"{"href":"http://localhost:8080/healthz","code":0,"description":"The API is available and operational."}"#;
+        let out = judge(200, alias);
+        assert_eq!(out.status, Status::Warn);
+        assert!(out.problems.is_empty());
+        assert!(out.mismatches[0].contains("href is http://localhost:8080/healthz"), "{:?}", out.mismatches);
+        let other = br#"{"href":"https://h/healthz","code":0,"description":"Operational."}"#;
+        assert_eq!(judge(200, other).status, Status::Warn);
+        // Down stays down: another code, another status, not the JSON object.
+        let bad = br#"{"href":"https://h/healthz","code":3,"description":"The API is available and operational."}"#;
+        assert_eq!(judge(200, bad).status, Status::Fail);
+        assert_eq!(judge(503, alias).status, Status::Fail);
+        assert_eq!(judge(200, b"<html>ok</html>").status, Status::Fail);
     }
 
     #[test]

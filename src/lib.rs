@@ -4,6 +4,7 @@
 //! and runbook into a plan, runs the steps, renders the report and returns the
 //! exit code. Errors are printed once, here.
 
+pub mod advice;
 pub mod app;
 pub mod check;
 pub mod cli;

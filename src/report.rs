@@ -1,10 +1,10 @@
 //! The report: everything a run found, as plain data. Checks fill it in,
 //! `verdict` judges it, renderers print it. Field names are the JSON schema
-//! (`keysvc-check/report/v1`, see README) and stay stable.
+//! (`keysvc-check/report/v2`, see README) and stay stable.
 
 use serde::Serialize;
 
-pub const SCHEMA: &str = "keysvc-check/report/v1";
+pub const SCHEMA: &str = "keysvc-check/report/v2";
 
 /// How one step ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -65,6 +65,8 @@ pub enum ProblemKind {
     BadRequest,
     Deadline,
     Interrupted,
+    /// A URL or context on a reserved placeholder name: not checked.
+    Placeholder,
     Other,
 }
 
@@ -91,8 +93,11 @@ pub struct HealthzCheck {
     pub reply: Option<serde_json::Value>,
     /// The start of a body that was not the expected JSON (control characters escaped).
     pub body_excerpt: Option<String>,
-    /// What is wrong with the reply; empty when it passed.
+    /// What makes the reply a failure; empty when it passed.
     pub problems: Vec<String>,
+    /// What differs from the runbook in a reply that says the service is
+    /// operational (another `href` or description): a warning only.
+    pub mismatches: Vec<String>,
     /// Set when no reply could be had at all.
     pub error: Option<Problem>,
 }
@@ -183,8 +188,6 @@ pub struct RegionReport {
     pub healthz: Option<HealthzCheck>,
     pub pods: Option<PodsStep>,
     pub logs: Option<LogsStep>,
-    pub findings: Vec<String>,
-    pub next_steps: Vec<String>,
     pub duration_ms: u64,
 }
 
@@ -207,10 +210,143 @@ pub struct Report {
     pub steps: Vec<&'static str>,
     pub service: ServiceVerdict,
     pub healthz: Option<HealthzCheck>,
+    /// Other APIs' healthz, probed with the service's (runbook `peers`).
+    pub peers: Vec<PeerCheck>,
     pub regions: Vec<RegionReport>,
-    pub findings: Vec<String>,
-    pub next_steps: Vec<String>,
+    /// What the run found, most severe first; each names its region or none.
+    pub findings: Vec<Finding>,
+    /// What to do, in order: the first is what to do first.
+    pub next_steps: Vec<NextStep>,
     /// The run was cut short (deadline or Ctrl-C); some results are missing.
     pub partial: bool,
     pub duration_ms: u64,
+}
+
+/// Another API's healthz, probed to tell a platform outage from the
+/// service's own: up means any 2xx reply.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerCheck {
+    pub name: String,
+    pub url: String,
+    pub up: bool,
+    pub http_status: Option<u16>,
+    pub latency_ms: Option<u64>,
+    pub error: Option<Problem>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warn,
+    Fail,
+}
+
+/// The closed list of finding kinds (README, "JSON report").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// Fewer pods ready than expected.
+    NotReady,
+    /// No pod of the service in the region (or no namespace).
+    NoPods,
+    CrashLoop,
+    OomKilled,
+    /// A container restarted inside the log window.
+    Restarted,
+    Pending,
+    Terminating,
+    /// More error lines than usual for the service.
+    ErrorSpike,
+    /// An error not seen in the baseline.
+    NewError,
+    /// Errors at the service's usual rate.
+    SteadyErrors,
+    /// More error lines than the runbook's absolute `error_threshold`.
+    ErrorThreshold,
+    /// The same error in the window of two or more regions.
+    SharedError,
+    /// A region's error rate far above its siblings'.
+    ErrorOutlier,
+    ProbeFailing,
+    BackOff,
+    ImagePull,
+    Unschedulable,
+    MountFailed,
+    Evicted,
+    /// Another Warning event of the service's objects.
+    Event,
+    Rollout,
+    VersionDrift,
+    HealthzFailed,
+    /// Healthz answers as operational, but `href` or `description` differ.
+    HealthzMismatch,
+    /// Other APIs fail too: the platform or network.
+    PlatformOutage,
+    /// Other APIs answer and the pods are fine: the service's route.
+    ServiceUnreachable,
+    /// A runbook value is a placeholder; it was not checked.
+    Placeholder,
+    /// A step could not be checked (unreachable, timeout, credentials).
+    NotChecked,
+    /// A permission is missing.
+    Permission,
+    /// Some logs were cut short or could not be read.
+    LogsPartial,
+}
+
+/// One thing the run found.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Finding {
+    /// The region it is about; none for the service as a whole.
+    pub region: Option<String>,
+    pub kind: FindingKind,
+    pub severity: Severity,
+    pub text: String,
+    /// The pod it is about, when it is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// The regions it concerns (service-level findings that span regions).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+    /// A count the text states (error lines, events, restarts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+}
+
+impl Finding {
+    pub fn new(region: Option<&str>, kind: FindingKind, severity: Severity, text: impl Into<String>) -> Finding {
+        Finding {
+            region: region.map(str::to_string),
+            kind,
+            severity,
+            text: text.into(),
+            pod: None,
+            regions: vec![],
+            count: None,
+        }
+    }
+
+    pub fn pod(mut self, pod: &str) -> Finding {
+        self.pod = Some(pod.to_string());
+        self
+    }
+
+    pub fn count(mut self, n: u64) -> Finding {
+        self.count = Some(n);
+        self
+    }
+
+    pub fn regions(mut self, regions: Vec<String>) -> Finding {
+        self.regions = regions;
+        self
+    }
+}
+
+/// One thing to do, with the command to paste when there is one.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NextStep {
+    pub region: Option<String>,
+    pub text: String,
+    pub command: Option<String>,
 }

@@ -142,6 +142,17 @@ impl Default for LogsSpec {
 pub struct Environment {
     pub healthz_url: Spanned<String>,
     pub regions: Spanned<IndexMap<String, RegionSpec>>,
+    /// Other APIs' healthz URLs: when the service's fails, these tell a
+    /// platform or network outage from the service's own.
+    #[serde(default)]
+    pub peers: Vec<PeerSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerSpec {
+    pub name: String,
+    pub healthz_url: Spanned<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -246,6 +257,13 @@ fn validate(rb: &Runbook, path: &str) -> Result<(), RunbookError> {
     for (name, env) in &rb.environments.value {
         check_url(&env.healthz_url, &format!("environments.{name}.healthz_url"))
             .or_else(|m| err(env.healthz_url.defined, m))?;
+        for (i, peer) in env.peers.iter().enumerate() {
+            if peer.name.trim().is_empty() {
+                return err(peer.healthz_url.defined, format!("environments.{name}.peers[{i}].name is empty"));
+            }
+            check_url(&peer.healthz_url, &format!("environments.{name}.peers[{i}].healthz_url"))
+                .or_else(|m| err(peer.healthz_url.defined, m))?;
+        }
         if env.regions.value.is_empty() {
             return err(env.regions.defined, format!("environment `{name}` has no regions; list at least one"));
         }
@@ -277,6 +295,45 @@ impl Runbook {
     pub fn env_names(&self) -> Vec<&str> {
         self.environments.value.keys().map(String::as_str).collect()
     }
+
+    /// Every URL and context of the runbook that is a placeholder, as
+    /// (line, column, key, value), for `runbook validate` to warn about.
+    pub fn placeholders(&self) -> Vec<(u64, u64, String, String)> {
+        let mut out = vec![];
+        let mut add = |s: &Spanned<String>, key: String, is: fn(&str) -> bool| {
+            if is(&s.value) {
+                out.push((s.defined.line(), s.defined.column(), key, s.value.clone()));
+            }
+        };
+        for (name, env) in &self.environments.value {
+            add(&env.healthz_url, format!("environments.{name}.healthz_url"), placeholder_url);
+            for (region, spec) in &env.regions.value {
+                add(&spec.context, format!("environments.{name}.regions.{region}.context"), placeholder_name);
+                if let Some(u) = &spec.healthz_url {
+                    add(u, format!("environments.{name}.regions.{region}.healthz_url"), placeholder_url);
+                }
+            }
+            for (i, peer) in env.peers.iter().enumerate() {
+                add(&peer.healthz_url, format!("environments.{name}.peers[{i}].healthz_url"), placeholder_url);
+            }
+        }
+        out
+    }
+}
+
+/// Whether `name` (a host or a kube context) is on a name reserved for
+/// examples (RFC 2606/6761): `example.com`, `.net`, `.org` and their
+/// subdomains, and anything under `.example`, `.invalid` or `.test`. Such a
+/// value was never meant to be checked: it is configuration still to do.
+pub fn placeholder_name(name: &str) -> bool {
+    let n = name.trim().trim_end_matches('.').to_ascii_lowercase();
+    let under = |domain: &str| n == domain || n.ends_with(&format!(".{domain}"));
+    ["example.com", "example.net", "example.org", "example", "invalid", "test"].iter().any(|d| under(d))
+}
+
+/// Whether a URL's host is a placeholder name (see [`placeholder_name`]).
+pub fn placeholder_url(url: &str) -> bool {
+    reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(placeholder_name)).unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -362,6 +419,48 @@ mod tests {
         assert!(msg.contains("http or https"), "{msg}");
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("5m").is_ok());
+    }
+
+    #[test]
+    fn placeholders_are_reserved_names_only() {
+        for p in [
+            "example.com",
+            "key-service.example.com",
+            "x.example.net",
+            "EXAMPLE.ORG.",
+            "prod-us-south.example",
+            "a.invalid",
+            "a.test",
+        ] {
+            assert!(placeholder_name(p), "{p}");
+        }
+        for real in
+            ["keysvc-prod-us-south", "example.company.com", "myexample.com", "127.0.0.1", "localhost", "testing"]
+        {
+            assert!(!placeholder_name(real), "{real}");
+        }
+        assert!(placeholder_url("https://key-service.example.com/healthz"));
+        assert!(!placeholder_url("http://127.0.0.1:8080/healthz"));
+        let rb = parse(&Source::embedded()).unwrap();
+        let keys: Vec<String> = rb.placeholders().into_iter().map(|p| p.2).collect();
+        assert!(keys.contains(&"environments.prod.healthz_url".to_string()), "{keys:?}");
+        assert!(keys.contains(&"environments.prod.regions.us-east.context".to_string()), "{keys:?}");
+        assert!(parse_str(MINIMAL).unwrap().placeholders().is_empty());
+    }
+
+    #[test]
+    fn peers_are_named_urls() {
+        let rb = parse_str(&MINIMAL.replace(
+            "    regions:\n",
+            "    peers:\n      - { name: iam, healthz_url: https://iam/healthz }\n    regions:\n",
+        ))
+        .unwrap();
+        assert_eq!(rb.environments.value["prod"].peers[0].name, "iam");
+        let (_, _, msg) = invalid(
+            &MINIMAL
+                .replace("    regions:\n", "    peers:\n      - { name: iam, healthz_url: ftp://iam }\n    regions:\n"),
+        );
+        assert!(msg.contains("peers[0].healthz_url"), "{msg}");
     }
 
     #[test]

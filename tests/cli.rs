@@ -96,6 +96,17 @@ fn runbook_validate_accepts_good_and_explains_bad_files() {
     let r = run_args(&["runbook", "validate"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("ok"));
+    // Each placeholder is named with its place, as a warning.
+    let warnings: Vec<&str> = r.stdout.lines().filter(|l| l.contains(": warning: ")).collect();
+    assert!(
+        warnings.iter().any(|w| w
+            .contains("environments.prod.healthz_url is the placeholder `https://key-service.example.com/healthz`")),
+        "{}",
+        r.stdout
+    );
+    assert!(warnings.iter().any(|w| w.contains("environments.stage.regions.eu-de.context")), "{}", r.stdout);
+    let loc: Vec<&str> = warnings[0].split(':').collect();
+    assert!(loc[1].parse::<u32>().is_ok() && loc[2].parse::<u32>().is_ok(), "{}", warnings[0]);
     let good = write(dir.path(), "good.yaml", keysvc_check::runbook::EMBEDDED);
     assert_eq!(run_args(&["runbook", "validate", good.to_str().unwrap()]).code, 0);
 
@@ -115,7 +126,7 @@ fn runbook_validate_accepts_good_and_explains_bad_files() {
         (
             "duplicate.yaml",
             keysvc_check::runbook::EMBEDDED
-                .replace("us-east: { context: keysvc-prod-us-east }", "us-south: { context: again }"),
+                .replace("us-east: { context: prod-us-east.example }", "us-south: { context: again }"),
             "uplicate",
         ),
         (
@@ -178,10 +189,46 @@ fn closed_stdout_pipe_exits_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+/// Contexts that are not placeholders, for the embedded runbook's prod.
+const REAL_CONTEXTS: [&str; 6] =
+    ["--context", "us-south=ctx-south", "--context", "us-east=ctx-east", "--context", "eu-de=ctx-de"];
+
+#[test]
+fn the_shipped_placeholders_are_configuration_not_an_outage() {
+    let r = run_args(&["diagnose", "--env", "prod", "-o", "json"]);
+    assert_eq!(r.code, 78, "nothing real was checked: {}\n{}", r.stdout, r.stderr);
+    let j = r.json();
+    assert_ne!(j["service"]["verdict"], "down");
+    assert!(j["service"]["impact"].is_null());
+    let kinds = common::kinds(&j);
+    assert!(kinds.iter().all(|k| k == "placeholder"), "{kinds:?}");
+    assert_eq!(kinds.len(), 4, "the healthz URL and three contexts: {kinds:?}");
+    let findings = common::texts(&j["findings"]);
+    assert!(findings.contains("environments.prod.healthz_url is the placeholder"), "{findings}");
+    assert!(findings.contains("us-east: not checked: environments.prod.regions.us-east.context"), "{findings}");
+    assert!(j["next_steps"][0]["text"].as_str().unwrap().contains("Set your real values"), "{}", j["next_steps"]);
+    // Placeholder links are not offered either.
+    assert!(!common::texts(&j["next_steps"]).contains("example.com/dashboards"), "{}", j["next_steps"]);
+
+    // With real contexts, the placeholder URL alone is not a "down": the
+    // regions are checked (here: no kubeconfig → unknown) and the exit is 3.
+    let mut c = cmd();
+    c.args(["diagnose", "--env", "prod", "-o", "json", "--kubeconfig", "/nonexistent/kubeconfig"]).args(REAL_CONTEXTS);
+    let r = run(c);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let j = r.json();
+    assert_eq!(j["healthz"]["error"]["kind"], "placeholder");
+    assert_eq!(common::kinds(&j).iter().filter(|k| *k == "placeholder").count(), 1);
+
+    let t = run_args(&["diagnose", "--env", "prod"]);
+    assert!(t.stdout.starts_with("Key Service API (prod): UNKNOWN — nothing checked"), "{}", t.stdout);
+    assert!(!t.stdout.contains("DOWN") && !t.stdout.contains("Impact"), "{}", t.stdout);
+}
+
 #[test]
 fn missing_kubeconfig_makes_regions_unknown_not_a_crash() {
     let mut c = cmd();
-    c.args(["pods", "--env", "prod", "-o", "json", "--kubeconfig", "/nonexistent/kubeconfig"]);
+    c.args(["pods", "--env", "prod", "-o", "json", "--kubeconfig", "/nonexistent/kubeconfig"]).args(REAL_CONTEXTS);
     let r = run(c);
     assert_eq!(r.code, 3, "{}", r.stderr);
     let j = r.json();
@@ -199,7 +246,10 @@ fn malformed_or_unusable_kubeconfig_is_reported_per_region() {
     let bad = write(dir.path(), "kubeconfig", "apiVersion: v1\nclusters: [oops\n");
     for path in [bad, dir.path().to_path_buf()] {
         let mut c = cmd();
-        c.args(["pods", "--env", "prod", "-o", "json", "--timeout", "5s"]).arg("--kubeconfig").arg(&path);
+        c.args(["pods", "--env", "prod", "-o", "json", "--timeout", "5s"])
+            .arg("--kubeconfig")
+            .arg(&path)
+            .args(REAL_CONTEXTS);
         let r = run(c);
         assert_eq!(r.code, 3, "{}", r.stderr);
         let j = r.json();
@@ -213,7 +263,7 @@ fn malformed_or_unusable_kubeconfig_is_reported_per_region() {
 #[test]
 fn quiet_prints_only_the_verdict_line() {
     let mut c = cmd();
-    c.args(["pods", "--env", "prod", "-q", "--kubeconfig", "/nonexistent/kubeconfig"]);
+    c.args(["pods", "--env", "prod", "-q", "--kubeconfig", "/nonexistent/kubeconfig"]).args(REAL_CONTEXTS);
     let r = run(c);
     assert_eq!(r.code, 3);
     assert_eq!(r.stdout.lines().count(), 1, "{}", r.stdout);
@@ -224,12 +274,15 @@ fn quiet_prints_only_the_verdict_line() {
 #[test]
 fn colour_only_when_asked() {
     let mut c = cmd();
-    c.args(["pods", "--env", "prod", "--kubeconfig", "/nonexistent/kubeconfig"]);
+    c.args(["pods", "--env", "prod", "--kubeconfig", "/nonexistent/kubeconfig"]).args(REAL_CONTEXTS);
     assert!(!run(c).stdout.contains('\u{1b}'));
     let mut c = cmd();
-    c.args(["pods", "--env", "prod", "--color", "always", "--kubeconfig", "/nonexistent/kubeconfig"]);
+    c.args(["pods", "--env", "prod", "--color", "always", "--kubeconfig", "/nonexistent/kubeconfig"])
+        .args(REAL_CONTEXTS);
     assert!(run(c).stdout.contains("\u{1b}["));
     let mut c = cmd();
-    c.env("NO_COLOR", "1").args(["pods", "--env", "prod", "--kubeconfig", "/nonexistent/kubeconfig"]);
+    c.env("NO_COLOR", "1")
+        .args(["pods", "--env", "prod", "--kubeconfig", "/nonexistent/kubeconfig"])
+        .args(REAL_CONTEXTS);
     assert!(!run(c).stdout.contains('\u{1b}'));
 }

@@ -67,10 +67,9 @@ fn region<'a>(j: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no region {name} in {j}"))
 }
 
+/// Findings or next steps as lines: `region: text` and the command, if any.
 fn texts(v: &Value) -> String {
-    v.as_array()
-        .map(|a| a.iter().map(|s| s.as_str().unwrap_or_default().to_string()).collect::<Vec<_>>().join("\n"))
-        .unwrap_or_default()
+    common::texts(v)
 }
 
 const NEEDS: &str = "needs the test cluster (tests/run-all.sh)";
@@ -82,7 +81,7 @@ fn healthy_everywhere_exits_0() {
     let c = case("t-healthy", &[], "oncall");
     let (r, j) = c.diagnose_json();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert_eq!(j["schema"], "keysvc-check/report/v1");
+    assert_eq!(j["schema"], "keysvc-check/report/v2");
     assert_eq!(j["service"]["verdict"], "healthy");
     assert_eq!(j["healthz"]["status"], "pass");
     for name in ["us-south", "us-east", "eu-de"] {
@@ -149,13 +148,19 @@ fn crash_loop_in_one_region_is_degraded_with_evidence_and_commands() {
         "{findings}"
     );
     let next = texts(&j["next_steps"]);
-    assert!(next.contains(&format!("kubectl --context oncall@us-east -n t-crash describe pod {crashed}")), "{next}");
+    assert!(next.contains(&format!("--context oncall@us-east -n t-crash describe pod {crashed}")), "{next}");
     assert!(
-        next.contains(&format!(
-            "kubectl --context oncall@us-east -n t-crash logs {crashed} -c api-key-service --previous"
-        )),
+        next.contains(&format!("--context oncall@us-east -n t-crash logs {crashed} -c api-key-service --previous")),
         "{next}"
     );
+    // Every suggested command names the kubeconfig the run used, and works when pasted.
+    assert_eq!(j["next_steps"][0]["region"], "us-east", "{}", j["next_steps"]);
+    assert!(
+        j["next_steps"][0]["command"].as_str().unwrap().contains("logs -l app=api-key-service"),
+        "{}",
+        j["next_steps"]
+    );
+    common::run_suggested_commands(&j);
     for name in ["us-south", "eu-de"] {
         assert_eq!(region(&j, name)["verdict"], "healthy");
     }
@@ -197,8 +202,10 @@ fn healthz_failing_with_healthy_pods_points_at_networking() {
     let (r, j) = c.diagnose_json();
     assert_eq!(r.code, 2);
     assert_eq!(j["service"]["verdict"], "down");
+    assert!(common::kinds(&j).contains(&"service_unreachable".to_string()), "{}", j["findings"]);
     let next = texts(&j["next_steps"]);
-    assert!(next.contains("networking or Kubernetes") && next.contains("Technical Foundation"), "{next}");
+    assert!(next.contains("route, ingress") && next.contains("Technical Foundation"), "{next}");
+    assert!(next.contains(&format!("curl -sS -i --max-time 10 {}", c.healthz.url)), "{next}");
 }
 
 #[test]
@@ -459,6 +466,7 @@ fn json_report_shape_is_stable() {
     let text = serde_json::to_string(&j).unwrap();
     // Names, ports and times differ per run: replace them before comparing.
     let mut text = text.replace(&c.healthz.url, "http://127.0.0.1:[port]/healthz");
+    text = text.replace(c.kubeconfig.to_str().unwrap(), "[kubeconfig]");
     for (i, pods) in c.pods.iter().enumerate() {
         for (k, p) in pods.iter().enumerate() {
             text = text.replace(p.as_str(), &format!("[pod-{i}-{k}]"));

@@ -45,8 +45,10 @@ fn table_output_shows_url_status_and_latency() {
     assert!(r.stdout.contains("HEALTHY"), "{}", r.stdout);
     assert!(!r.stdout.contains('\u{1b}'), "no colour when stdout is not a terminal");
     // One step passing is not the whole runbook.
+    assert!(r.stdout.contains("The healthz step passed; diagnose runs every step"), "{}", r.stdout);
+    // The suggested command keeps the user's flags.
     assert!(
-        r.stdout.contains("The healthz step passed; keysvc-check diagnose --env prod runs every step"),
+        r.stdout.contains(&format!("keysvc-check diagnose --env prod --healthz-url {}", server.url)),
         "{}",
         r.stdout
     );
@@ -81,16 +83,43 @@ fn nonzero_code_fails() {
     );
 }
 
+/// A reply that says the service is operational, through an alias: a
+/// warning with the mismatch as a finding, never "down".
+fn assert_mismatch(b: Behavior, needle: &str) {
+    let server = HealthzServer::start(b);
+    let r = healthz(&server.url, "3s");
+    let j = r.json();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(j["service"]["verdict"], "healthy");
+    assert_eq!(j["healthz"]["status"], "warn", "{}", j["healthz"]);
+    assert_eq!(j["healthz"]["problems"], json!([]));
+    let f =
+        j["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "healthz_mismatch").expect("a mismatch finding");
+    assert_eq!(f["severity"], "warn");
+    assert!(f["text"].as_str().unwrap().contains(needle), "{f}");
+    assert!(f["text"].as_str().unwrap().contains("answers as operational"), "{f}");
+}
+
 #[test]
-fn wrong_href_and_description_fail() {
-    assert_fail(
+fn an_alias_href_or_another_description_is_a_warning_not_down() {
+    assert_mismatch(
         Behavior::json(
             200,
             json!({"href": "https://other/healthz", "code": 0, "description": "The API is available and operational."}),
         ),
         "href is https://other/healthz",
     );
-    assert_fail(Behavior::json(200, json!({"href": "x", "code": 0, "description": "degraded"})), "description is");
+    assert_mismatch(Behavior::json(200, json!({"href": "x", "code": 0, "description": "degraded"})), "description is");
+}
+
+#[test]
+fn localhost_alias_of_the_checked_url_is_not_down() {
+    // The service names itself 127.0.0.1; the user reaches it as localhost.
+    let server = HealthzServer::start(Behavior::Healthy);
+    let alias = server.url.replace("127.0.0.1", "localhost");
+    let r = healthz(&alias, "3s");
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(r.json()["healthz"]["status"], "warn");
 }
 
 #[test]
@@ -152,10 +181,21 @@ fn refused_connection_fails_in_plain_words() {
 
 #[test]
 fn dns_failure_fails_in_plain_words() {
-    let r = healthz("http://keysvc-check-test.invalid/healthz", "5s");
+    let r = healthz("http://keysvc-check-test.no-such-tld-zq/healthz", "5s");
     assert_eq!(r.code, 2);
     let h = &r.json()["healthz"];
     assert_eq!(h["error"]["kind"], "dns", "{h}");
+}
+
+#[test]
+fn a_placeholder_url_is_not_checked_and_not_down() {
+    let r = healthz("http://keysvc-check-test.invalid/healthz", "5s");
+    assert_eq!(r.code, 78, "nothing real was checked: {}", r.stdout);
+    let j = r.json();
+    assert_eq!(j["healthz"]["error"]["kind"], "placeholder");
+    assert_ne!(j["service"]["verdict"], "down");
+    assert!(common::kinds(&j).contains(&"placeholder".to_string()));
+    assert!(common::texts(&j["findings"]).contains("--healthz-url is the placeholder"), "{}", j["findings"]);
 }
 
 #[test]

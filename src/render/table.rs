@@ -8,7 +8,7 @@ use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
 
 use crate::check::LogLine;
 use crate::pods::short_age;
-use crate::report::{HealthzCheck, RegionReport, Report, Status, Verdict};
+use crate::report::{HealthzCheck, RegionReport, Report, Severity, Status, Verdict};
 
 const WIDTH: u16 = 100;
 
@@ -102,17 +102,32 @@ fn healthz_summary(h: &HealthzCheck) -> String {
     s
 }
 
-fn findings_and_steps(r: &Report, out: &mut impl Write) -> std::io::Result<()> {
+/// A finding's mark: `✗` fail, `!` warn, `·` info.
+fn mark(s: Severity, color: bool) -> String {
+    match s {
+        Severity::Fail => paint("✗", Color::Red, color),
+        Severity::Warn => paint("!", Color::Yellow, color),
+        Severity::Info => "·".into(),
+    }
+}
+
+fn findings_and_steps(r: &Report, color: bool, out: &mut impl Write) -> std::io::Result<()> {
     if !r.findings.is_empty() {
         writeln!(out, "\nFindings:")?;
         for f in &r.findings {
-            writeln!(out, "  - {f}")?;
+            let region = f.region.as_ref().map(|r| format!("{r}: ")).unwrap_or_default();
+            writeln!(out, "  {} {region}{}", mark(f.severity, color), f.text)?;
         }
     }
     if !r.next_steps.is_empty() {
         writeln!(out, "\nNext steps:")?;
         for (i, s) in r.next_steps.iter().enumerate() {
-            writeln!(out, "  {}. {s}", i + 1)?;
+            let region = s.region.as_ref().map(|r| format!("{r}: ")).unwrap_or_default();
+            writeln!(out, "  {}. {region}{}", i + 1, s.text)?;
+            // The command on a line of its own, so it can be copied whole.
+            if let Some(c) = &s.command {
+                writeln!(out, "       {c}")?;
+            }
         }
     }
     Ok(())
@@ -157,6 +172,7 @@ fn short_problem(p: &crate::report::Problem) -> String {
         NotFound => "not found".into(),
         Deadline => "deadline reached".into(),
         Interrupted => "interrupted".into(),
+        Placeholder => "placeholder: not checked".into(),
         BadRequest | Other => crate::sanitize::clean(&p.message, 40),
     }
 }
@@ -209,7 +225,7 @@ pub fn diagnose(r: &Report, color: bool, out: &mut impl Write) -> std::io::Resul
         ]);
     }
     writeln!(out, "{t}")?;
-    findings_and_steps(r, out)
+    findings_and_steps(r, color, out)
 }
 
 pub fn healthz(r: &Report, color: bool, out: &mut impl Write) -> std::io::Result<()> {
@@ -244,7 +260,7 @@ pub fn healthz(r: &Report, color: bool, out: &mut impl Write) -> std::io::Result
             writeln!(out, "  Problem: {p}")?;
         }
     }
-    findings_and_steps(r, out)
+    findings_and_steps(r, color, out)
 }
 
 pub fn pods(r: &Report, color: bool, out: &mut impl Write) -> std::io::Result<()> {
@@ -297,7 +313,7 @@ pub fn pods(r: &Report, color: bool, out: &mut impl Write) -> std::io::Result<()
         }
     }
     writeln!(out, "{t}")?;
-    findings_and_steps(r, out)
+    findings_and_steps(r, color, out)
 }
 
 /// One streamed log line: `region pod │ text`.
@@ -345,5 +361,5 @@ pub fn logs(r: &Report, color: bool, out: &mut impl Write) -> std::io::Result<()
         }
     }
     writeln!(out, "{t}")?;
-    findings_and_steps(r, out)
+    findings_and_steps(r, color, out)
 }

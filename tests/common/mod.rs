@@ -106,3 +106,55 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&p, text).unwrap();
     p
 }
+
+/// Findings or next steps (report v2) as lines: `region: text`, then the
+/// command on its own line when there is one.
+pub fn texts(v: &serde_json::Value) -> String {
+    let mut out = vec![];
+    for item in v.as_array().into_iter().flatten() {
+        let region = item["region"].as_str().map(|r| format!("{r}: ")).unwrap_or_default();
+        out.push(format!("{region}{}", item["text"].as_str().unwrap_or_default()));
+        if let Some(c) = item["command"].as_str() {
+            out.push(c.to_string());
+        }
+    }
+    out.join("\n")
+}
+
+/// The kinds of a report's findings.
+pub fn kinds(j: &serde_json::Value) -> Vec<String> {
+    j["findings"].as_array().into_iter().flatten().filter_map(|f| f["kind"].as_str().map(str::to_string)).collect()
+}
+
+/// Runs every `kubectl` command the report suggests, as a user pasting it
+/// into a shell would, and fails the test when one does not succeed. A
+/// command that would change the cluster runs with `--dry-run=server`.
+pub fn run_suggested_commands(j: &serde_json::Value) -> usize {
+    let mut ran = 0;
+    for step in j["next_steps"].as_array().into_iter().flatten() {
+        let Some(command) = step["command"].as_str() else { continue };
+        if !command.starts_with("kubectl ") {
+            continue;
+        }
+        let changes =
+            [" rollout undo ", " rollout restart ", " scale ", " delete "].iter().any(|v| command.contains(v));
+        let line = if changes { format!("{command} --dry-run=server") } else { command.to_string() };
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(&line)
+            .env_remove("KUBECONFIG")
+            .env("HOME", "/nonexistent-home")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run sh");
+        assert!(
+            out.status.success(),
+            "suggested command failed: {line}\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ran += 1;
+    }
+    assert!(ran > 0, "the report suggests no kubectl command: {}", j["next_steps"]);
+    ran
+}

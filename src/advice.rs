@@ -1,0 +1,594 @@
+//! Advice: a finished report's facts and verdicts turned into typed findings
+//! and prioritised next steps, following the runbook's logic. Pure: no
+//! network, no clock; unit- and snapshot-tested from fixture reports.
+//!
+//! Every suggested command is built from words and quoted once, carries the
+//! user's kubeconfig and context, and is only suggested when the run did not
+//! just see the user forbidden to run it (the permission is named instead).
+
+use std::collections::BTreeMap;
+
+use crate::plan::{Plan, shell_join};
+use crate::pods::{restarted_within, short_age};
+use crate::report::{
+    Finding, FindingKind, NextStep, PodInfo, Problem, ProblemKind, RegionReport, Report, Severity, Status, Verdict,
+};
+use crate::runbook::placeholder_url;
+
+/// How urgent a next step is: the report lists them in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Priority {
+    /// Nothing can be checked until the runbook is finished.
+    Configure,
+    /// Other APIs fail too: the platform first.
+    Platform,
+    /// One dependency failing everywhere.
+    Shared,
+    /// Everything inside the clusters looks fine; the way in does not.
+    Route,
+    /// A region's own trouble: logs, events, describe.
+    Region,
+    /// What could not be checked, and how to let it be.
+    Access,
+    /// Links and the all-clear.
+    General,
+}
+
+#[derive(Default)]
+struct Advice {
+    findings: Vec<Finding>,
+    steps: Vec<(Priority, NextStep)>,
+}
+
+impl Advice {
+    fn find(&mut self, f: Finding) {
+        self.findings.push(f);
+    }
+
+    fn step(&mut self, p: Priority, region: Option<&str>, text: impl Into<String>, command: Option<String>) {
+        let step = NextStep { region: region.map(str::to_string), text: text.into(), command };
+        if !self.steps.iter().any(|(_, s)| *s == step) {
+            self.steps.push((p, step));
+        }
+    }
+}
+
+/// Fills in the report's findings and next steps.
+pub fn advise(plan: &Plan, report: &mut Report) {
+    let mut a = Advice::default();
+    placeholders(plan, &mut a);
+    healthz(plan, report, &mut a);
+    let shared = shared_errors(report, &mut a);
+    outliers(report, &mut a);
+    for r in &report.regions {
+        region(plan, r, &shared, &mut a);
+    }
+    closing(plan, report, &mut a);
+
+    // Service-level findings first, then each region in the report's order;
+    // the most severe first within each.
+    let order = |f: &Finding| {
+        let region =
+            f.region.as_ref().map_or(0, |name| 1 + report.regions.iter().position(|r| &r.name == name).unwrap_or(0));
+        (region, std::cmp::Reverse(f.severity))
+    };
+    a.findings.sort_by_key(order);
+    a.steps.sort_by_key(|(p, _)| *p);
+    report.findings = a.findings;
+    report.next_steps = a.steps.into_iter().map(|(_, s)| s).collect();
+}
+
+fn placeholders(plan: &Plan, a: &mut Advice) {
+    for p in &plan.placeholders {
+        a.find(Finding::new(
+            p.region.as_deref(),
+            FindingKind::Placeholder,
+            Severity::Warn,
+            format!("not checked: {} is the placeholder `{}`", p.key, p.value),
+        ));
+    }
+    if plan.placeholders.is_empty() {
+        return;
+    }
+    let keys: Vec<&str> = plan.placeholders.iter().map(|p| p.key.as_str()).collect();
+    let file = if plan.runbook_name.starts_with('<') {
+        "a copy of the runbook".to_string()
+    } else {
+        plan.runbook_name.clone()
+    };
+    a.step(
+        Priority::Configure,
+        None,
+        format!(
+            "Set your real values for {} in {file} (`keysvc-check runbook show > runbook.yaml`, edit it, then pass --runbook runbook.yaml or set KEYSVC_RUNBOOK); --healthz-url and --context REGION=CONTEXT override them for one run",
+            keys.join(", ")
+        ),
+        None,
+    );
+}
+
+fn healthz(plan: &Plan, report: &Report, a: &mut Advice) {
+    let rb = &plan.runbook;
+    let mut failing = vec![];
+    let checks = report
+        .healthz
+        .iter()
+        .map(|h| (None, h))
+        .chain(report.regions.iter().filter_map(|r| r.healthz.as_ref().map(|h| (Some(r.name.as_str()), h))));
+    for (region, h) in checks {
+        let what = if region.is_some() { "regional healthz" } else { "healthz" };
+        match h.status {
+            Status::Fail => {
+                let why = match (&h.error, h.problems.is_empty()) {
+                    (Some(e), _) => e.message.clone(),
+                    (None, false) => h.problems.join("; "),
+                    (None, true) => "failed".into(),
+                };
+                a.find(Finding::new(
+                    region,
+                    FindingKind::HealthzFailed,
+                    Severity::Fail,
+                    format!("{what} {}: {why}", h.url),
+                ));
+                failing.push(h.url.clone());
+            }
+            Status::Warn => {
+                a.find(Finding::new(
+                    region,
+                    FindingKind::HealthzMismatch,
+                    Severity::Warn,
+                    format!(
+                        "{what} {} answers as operational, but {} (an alias, load balancer or port-forward answers for it?)",
+                        h.url,
+                        h.mismatches.join("; ")
+                    ),
+                ));
+            }
+            Status::Error if h.error.as_ref().is_some_and(|e| e.kind != ProblemKind::Placeholder) => {
+                let why = h.error.as_ref().map_or_else(String::new, |e| e.message.clone());
+                a.find(Finding::new(
+                    region,
+                    FindingKind::NotChecked,
+                    Severity::Warn,
+                    format!("{what} {}: {why}", h.url),
+                ));
+            }
+            _ => {}
+        }
+    }
+    let env_failing = report.healthz.as_ref().is_some_and(|h| h.status == Status::Fail);
+    if failing.is_empty() {
+        return;
+    }
+    let pods_checked = plan.steps.pods && !report.regions.is_empty();
+    let pods_fine =
+        pods_checked && report.regions.iter().all(|r| r.pods.as_ref().is_some_and(|p| p.status == Status::Pass));
+
+    // Other APIs: a platform outage or the service's own way in.
+    let peers = &report.peers;
+    let down: Vec<&str> = peers.iter().filter(|p| !p.up).map(|p| p.name.as_str()).collect();
+    let tf = || {
+        let mut s = "Contact Technical Foundation".to_string();
+        if let Some(link) = link(&rb.guidance.technical_foundation) {
+            s.push_str(&format!(" ({link})"));
+        }
+        s
+    };
+    if env_failing && !peers.is_empty() && down.len() * 2 > peers.len() {
+        a.find(
+            Finding::new(
+                None,
+                FindingKind::PlatformOutage,
+                Severity::Fail,
+                format!(
+                    "{}/{} other APIs fail too ({}): a platform or network outage, not the Key Service alone",
+                    down.len(),
+                    peers.len(),
+                    down.join(", ")
+                ),
+            )
+            .count(down.len() as u64),
+        );
+        a.step(Priority::Platform, None, format!("{} first: other APIs fail the same way", tf()), None);
+        return;
+    }
+    if env_failing && !peers.is_empty() && !down.is_empty() {
+        a.find(Finding::new(
+            None,
+            FindingKind::HealthzFailed,
+            Severity::Info,
+            format!("{}/{} other APIs fail too ({})", down.len(), peers.len(), down.join(", ")),
+        ));
+    }
+    if pods_fine {
+        let up = peers.len() - down.len();
+        let peers_note =
+            if peers.is_empty() { String::new() } else { format!("{up}/{} other APIs answer and ", peers.len()) };
+        a.find(Finding::new(
+            None,
+            FindingKind::ServiceUnreachable,
+            Severity::Fail,
+            format!(
+                "{peers_note}every region's pods are ready, but healthz fails: the Key Service's route, ingress or network path is failing"
+            ),
+        ));
+        for url in &failing {
+            a.step(
+                Priority::Route,
+                None,
+                "See what answers on the healthz URL (route, ingress, load balancer)",
+                Some(shell_join(&["curl", "-sS", "-i", "--max-time", "10", url])),
+            );
+        }
+        if peers.is_empty() {
+            let mut s = "Check whether other APIs fail the same way".to_string();
+            if let Some(link) = link(&rb.guidance.other_apis) {
+                s.push_str(&format!(" ({link})"));
+            }
+            s.push_str("; if they do, it is the platform or the network");
+            a.step(Priority::Route, None, s, None);
+        }
+        a.step(
+            Priority::Route,
+            None,
+            format!("{} if Kubernetes or the infrastructure underneath looks at fault", tf()),
+            None,
+        );
+    } else if !pods_checked && env_failing {
+        a.step(
+            Priority::Region,
+            None,
+            "Healthz fails: check the pods and logs in every region",
+            Some(plan.rerun.command("diagnose", None)),
+        );
+    }
+}
+
+/// One error signature (the normalised shape of an error line) in one region's window.
+struct Signature {
+    example: String,
+    count: u64,
+}
+
+/// A region's window error signatures, merged over its pods.
+fn signatures(r: &RegionReport) -> BTreeMap<String, Signature> {
+    let mut out: BTreeMap<String, Signature> = BTreeMap::new();
+    for g in r.logs.iter().flat_map(|l| l.pods.iter()).flat_map(|p| p.top_errors.iter()) {
+        if g.example.is_empty() {
+            continue;
+        }
+        let e = out.entry(g.pattern.clone()).or_insert_with(|| Signature { example: g.example.clone(), count: 0 });
+        e.count += g.count;
+    }
+    out
+}
+
+/// The same error in the window of two or more regions whose logs stand
+/// out is one service-level finding: a shared dependency. Returns the
+/// patterns so the regions do not repeat them.
+fn shared_errors(report: &Report, a: &mut Advice) -> Vec<String> {
+    let troubled: Vec<(&str, BTreeMap<String, Signature>)> = report
+        .regions
+        .iter()
+        .filter(|r| r.logs.as_ref().is_some_and(|l| l.status == Status::Warn))
+        .map(|r| (r.name.as_str(), signatures(r)))
+        .collect();
+    let checked = report.regions.iter().filter(|r| r.logs.as_ref().is_some_and(|l| l.status != Status::Error)).count();
+    // pattern → (regions, lines, an example)
+    type Spread<'a> = (Vec<&'a str>, u64, &'a str);
+    let mut by_pattern: BTreeMap<&str, Spread> = BTreeMap::new();
+    for (region, sigs) in &troubled {
+        for (pattern, s) in sigs {
+            let e = by_pattern.entry(pattern.as_str()).or_insert((vec![], 0, s.example.as_str()));
+            e.0.push(region);
+            e.1 += s.count;
+        }
+    }
+    let mut shared: Vec<(&str, Spread)> =
+        by_pattern.into_iter().filter(|(_, (regions, _, _))| regions.len() >= 2).collect();
+    shared.sort_by_key(|(_, (regions, count, _))| std::cmp::Reverse((regions.len(), *count)));
+    for (pattern, (regions, count, example)) in shared.iter().take(3) {
+        a.find(
+            Finding::new(
+                None,
+                FindingKind::SharedError,
+                Severity::Fail,
+                format!(
+                    "the same error in {}/{checked} regions ({}), {count} lines: {example} → a shared dependency",
+                    regions.len(),
+                    regions.join(", ")
+                ),
+            )
+            .count(*count)
+            .regions(regions.iter().map(|r| r.to_string()).collect()),
+        );
+        let _ = pattern;
+    }
+    if let Some((_, (regions, _, example))) = shared.first() {
+        a.step(
+            Priority::Shared,
+            None,
+            format!(
+                "The same error in {} regions points at something they share (a database, key store, secret or network path): check it first — {example}",
+                regions.len()
+            ),
+            None,
+        );
+    }
+    shared.into_iter().map(|(p, _)| p.to_string()).collect()
+}
+
+/// A region whose window error count stands far above its siblings'.
+fn outliers(report: &Report, a: &mut Advice) {
+    let counts: Vec<(&RegionReport, u64)> = report
+        .regions
+        .iter()
+        .filter_map(|r| r.logs.as_ref().filter(|l| l.status != Status::Error).map(|l| (r, l.error_lines)))
+        .collect();
+    if counts.len() < 3 {
+        return;
+    }
+    for (r, n) in &counts {
+        let others: Vec<u64> = counts.iter().filter(|(o, _)| o.name != r.name).map(|(_, c)| *c).collect();
+        let mean = others.iter().sum::<u64>() as f64 / others.len() as f64;
+        if *n >= 5 && *n as f64 >= 3.0 * mean.max(1.0) {
+            let severity =
+                if r.logs.as_ref().is_some_and(|l| l.status == Status::Warn) { Severity::Warn } else { Severity::Info };
+            a.find(
+                Finding::new(
+                    Some(&r.name),
+                    FindingKind::ErrorOutlier,
+                    severity,
+                    format!("{n} error lines in the window, against {mean:.0} on average in the other regions"),
+                )
+                .count(*n),
+            );
+        }
+    }
+}
+
+fn pod_finding(name: &str, pod: &PodInfo, window: std::time::Duration) -> Option<Finding> {
+    let restarted = pod.restarts > 0 && (pod.crash_looping || restarted_within(pod, window));
+    let oom = restarted && pod.last_terminated.as_ref().is_some_and(|t| t.reason == "OOMKilled");
+    let (kind, severity) = if oom {
+        (FindingKind::OomKilled, Severity::Fail)
+    } else if pod.crash_looping {
+        (FindingKind::CrashLoop, Severity::Fail)
+    } else if pod.terminating {
+        (FindingKind::Terminating, Severity::Warn)
+    } else if pod.pending {
+        (FindingKind::Pending, Severity::Warn)
+    } else if !pod.is_ready {
+        (FindingKind::NotReady, Severity::Warn)
+    } else if restarted {
+        (FindingKind::Restarted, Severity::Warn)
+    } else {
+        return None;
+    };
+    let mut bits = vec![];
+    if pod.crash_looping || pod.terminating || pod.pending || !pod.is_ready {
+        bits.push(pod.status.clone());
+    }
+    if restarted {
+        bits.push(format!("{} restarts", pod.restarts));
+        if let Some(t) = &pod.last_terminated {
+            let ago = t.finished_secs_ago.map(|s| format!(" {} ago", short_age(s))).unwrap_or_default();
+            bits.push(format!("last terminated {} (exit {}){ago}", t.reason, t.exit_code));
+        }
+    }
+    let f = Finding::new(Some(name), kind, severity, format!("{} {}", pod.name, bits.join(", "))).pod(&pod.name);
+    Some(if restarted { f.count(pod.restarts as u64) } else { f })
+}
+
+/// The problem that kept a step from being checked, unless it was a placeholder
+/// (reported on its own).
+fn real_problem(p: Option<&Problem>) -> Option<&Problem> {
+    p.filter(|p| p.kind != ProblemKind::Placeholder)
+}
+
+fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
+    let name = r.name.as_str();
+    let rb = &plan.runbook;
+    let window = plan.logs.since;
+    let kubectl = plan.kubectl(&r.context);
+    let cmd = |rest: &[&str]| {
+        let mut words: Vec<&str> = kubectl.iter().map(String::as_str).collect();
+        words.extend_from_slice(rest);
+        shell_join(&words)
+    };
+    let logs_forbidden = [r.logs.as_ref().and_then(|l| l.error.as_ref())]
+        .into_iter()
+        .chain(r.logs.iter().flat_map(|l| l.pods.iter().map(|p| p.error.as_ref())))
+        .flatten()
+        .any(|p| p.kind == ProblemKind::Forbidden);
+
+    let mut troubled: Vec<&PodInfo> = vec![];
+    if let Some(p) = &r.pods {
+        if let Some(e) = real_problem(p.error.as_ref()) {
+            a.find(not_checked(name, "pods", e));
+        } else if p.error.is_none() {
+            if p.total == 0 {
+                let note = p.note.clone().unwrap_or_else(|| "no pods".into());
+                a.find(Finding::new(
+                    Some(name),
+                    FindingKind::NoPods,
+                    Severity::Fail,
+                    format!("0/{} pods ready: {note}", p.expected),
+                ));
+            } else if p.ready < p.expected {
+                let severity = if p.ready == 0 { Severity::Fail } else { Severity::Warn };
+                a.find(
+                    Finding::new(
+                        Some(name),
+                        FindingKind::NotReady,
+                        severity,
+                        format!("{}/{} pods ready", p.ready, p.expected),
+                    )
+                    .count(p.ready as u64),
+                );
+            }
+            for pod in &p.pods {
+                if let Some(f) = pod_finding(name, pod, window) {
+                    a.find(f);
+                    troubled.push(pod);
+                }
+            }
+        }
+    }
+
+    let mut logs_bad = false;
+    if let Some(l) = &r.logs {
+        let sigs = signatures(r);
+        let top = sigs.iter().filter(|(p, _)| !shared.contains(p)).max_by_key(|(_, s)| s.count);
+        if l.status == Status::Warn {
+            logs_bad = true;
+            let per_pod: Vec<String> = l
+                .pods
+                .iter()
+                .filter(|p| p.error_lines > 0)
+                .map(|p| format!("{}{}: {}", p.pod, if p.previous { " (previous)" } else { "" }, p.error_lines))
+                .collect();
+            a.find(
+                Finding::new(
+                    Some(name),
+                    FindingKind::ErrorThreshold,
+                    Severity::Warn,
+                    format!(
+                        "{} error lines in the last {} ({})",
+                        l.error_lines,
+                        humantime::format_duration(std::time::Duration::from_secs(l.window_secs)),
+                        per_pod.join(", ")
+                    ),
+                )
+                .count(l.error_lines),
+            );
+            if let Some((_, s)) = top {
+                a.find(
+                    Finding::new(
+                        Some(name),
+                        FindingKind::ErrorThreshold,
+                        Severity::Warn,
+                        format!("most frequent error ({}× in the region): {}", s.count, s.example),
+                    )
+                    .count(s.count),
+                );
+            }
+        } else if let Some(e) =
+            real_problem(l.error.as_ref()).filter(|_| r.pods.as_ref().is_none_or(|p| p.error.is_none()))
+        {
+            a.find(not_checked(name, "logs", e));
+        }
+        if l.partial && l.status != Status::Error {
+            a.find(Finding::new(
+                Some(name),
+                FindingKind::LogsPartial,
+                Severity::Info,
+                "logs partial: some pods' logs were cut short or could not be read",
+            ));
+        }
+    }
+
+    let pods_bad = r.pods.as_ref().is_some_and(|p| matches!(p.status, Status::Warn | Status::Fail));
+    if pods_bad || logs_bad || matches!(r.verdict, Verdict::Down | Verdict::Degraded) {
+        let since = format!("--since={}", humantime::format_duration(window).to_string().replace(' ', ""));
+        let no_pods = r.pods.as_ref().is_some_and(|p| p.total == 0 && p.error.is_none());
+        if no_pods {
+            a.step(
+                Priority::Region,
+                Some(name),
+                "No pods: see what the deployment is doing",
+                Some(cmd(&["get", "deploy,rs"])),
+            );
+        } else if logs_forbidden {
+            a.step(
+                Priority::Region,
+                Some(name),
+                format!("read the logs: needs get on pods/log in namespace {} (context {})", rb.namespace, r.context),
+                None,
+            );
+        } else {
+            // `--prefix --ignore-errors`: names each pod, and goes on past a
+            // container that is waiting to restart instead of stopping there.
+            a.step(
+                Priority::Region,
+                Some(name),
+                "read the logs of every pod",
+                Some(cmd(&["logs", "-l", &rb.selector, "-c", &rb.container, &since, "--prefix", "--ignore-errors"])),
+            );
+            for pod in troubled.iter().filter(|p| p.restarts > 0).take(3) {
+                a.step(
+                    Priority::Region,
+                    Some(name),
+                    format!("logs of {}'s crashed container", pod.name),
+                    Some(cmd(&["logs", &pod.name, "-c", &rb.container, "--previous"])),
+                );
+            }
+        }
+        for pod in troubled.iter().take(3) {
+            a.step(
+                Priority::Region,
+                Some(name),
+                format!("why {} is {}", pod.name, pod.status),
+                Some(cmd(&["describe", "pod", &pod.name])),
+            );
+        }
+        if let Some(link) = rb.guidance.logs.get(name).filter(|l| !placeholder_url(l)) {
+            a.step(Priority::Region, Some(name), format!("logs in the logging service: {link}"), None);
+        }
+    }
+
+    let problems = [r.pods.as_ref().and_then(|p| p.error.as_ref()), r.logs.as_ref().and_then(|l| l.error.as_ref())];
+    if let Some(p) = problems.into_iter().flatten().find(|p| p.kind != ProblemKind::Placeholder) {
+        let fix = match p.kind {
+            ProblemKind::Forbidden => format!(
+                "ask for get and list on pods and get on pods/log in namespace {} for context {}",
+                rb.namespace, r.context
+            ),
+            ProblemKind::ContextMissing => {
+                format!("add context {} to your kubeconfig or pass --context {name}=CONTEXT", r.context)
+            }
+            ProblemKind::Unauthorized | ProblemKind::Kubeconfig => {
+                format!("refresh your credentials for context {}", r.context)
+            }
+            _ => "check that the cluster is reachable from here".into(),
+        };
+        a.step(
+            Priority::Access,
+            Some(name),
+            format!("could not be fully checked: {fix}; then re-run"),
+            Some(plan.rerun.command(plan.rerun.verb, Some(name))),
+        );
+    }
+}
+
+/// A runbook link, unless it is still a placeholder.
+fn link(l: &Option<String>) -> Option<&str> {
+    l.as_deref().filter(|l| !placeholder_url(l))
+}
+
+fn not_checked(region: &str, what: &str, p: &Problem) -> Finding {
+    let kind = if p.kind == ProblemKind::Forbidden { FindingKind::Permission } else { FindingKind::NotChecked };
+    Finding::new(Some(region), kind, Severity::Warn, format!("{what} not checked: {}", p.message))
+}
+
+fn closing(plan: &Plan, report: &Report, a: &mut Advice) {
+    let rb = &plan.runbook;
+    let verdict = report.service.verdict;
+    let every_step = plan.steps.healthz && plan.steps.pods && plan.steps.logs;
+    if verdict == Verdict::Healthy && !every_step {
+        a.step(
+            Priority::General,
+            None,
+            format!("The {} step passed; diagnose runs every step", plan.steps.names().join(" and ")),
+            Some(plan.rerun.command("diagnose", None)),
+        );
+    } else if verdict == Verdict::Healthy {
+        let mut s = "Every check passed. If the alert still fires, it may come from missing metrics: check that the metrics pipeline receives data from the service".to_string();
+        if let Some(link) = link(&rb.guidance.metrics).or(link(&rb.guidance.dashboard)) {
+            s.push_str(&format!(" ({link})"));
+        }
+        a.step(Priority::General, None, s, None);
+    } else if let Some(d) = link(&rb.guidance.dashboard) {
+        a.step(Priority::General, None, format!("Dashboard of every region's pods: {d}"), None);
+    }
+}
