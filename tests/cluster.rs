@@ -180,6 +180,63 @@ fn zero_pods_and_missing_namespace_are_down() {
     assert_eq!(region(&j, "us-east")["verdict"], "healthy");
 }
 
+/// The case's runbook with `peers` (other APIs' healthz) added to its environment.
+fn with_peers(c: &mut Case, peers: &[(&str, &HealthzServer)]) {
+    let text = std::fs::read_to_string(&c.runbook).unwrap();
+    let mut list = "    peers:\n".to_string();
+    for (name, server) in peers {
+        list.push_str(&format!("      - {{ name: {name}, healthz_url: \"{}\" }}\n", server.url));
+    }
+    let text = text.replacen("    regions:\n", &format!("{list}    regions:\n"), 1);
+    c.runbook = write(c.dir.path(), "runbook-peers.yaml", &text);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn other_apis_failing_too_is_a_platform_outage() {
+    let mut c = case("t-platform", &[], "oncall");
+    c.healthz.set(Behavior::html(502, "<html>bad gateway</html>"));
+    let iam = HealthzServer::start(Behavior::html(502, "bad gateway"));
+    let billing = HealthzServer::start(Behavior::html(503, "unavailable"));
+    let search = HealthzServer::start(Behavior::Healthy);
+    with_peers(&mut c, &[("iam-api", &iam), ("billing-api", &billing), ("search-api", &search)]);
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert_eq!(j["service"]["verdict"], "down");
+    let peers = j["peers"].as_array().unwrap();
+    assert_eq!(peers.len(), 3);
+    assert_eq!(peers.iter().filter(|p| p["up"] == true).count(), 1, "{peers:?}");
+    assert!(common::kinds(&j).contains(&"platform_outage".to_string()), "{}", j["findings"]);
+    assert!(!common::kinds(&j).contains(&"service_unreachable".to_string()));
+    let first = j["next_steps"][0]["text"].as_str().unwrap();
+    assert!(first.starts_with("Contact Technical Foundation first"), "{}", j["next_steps"]);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn other_apis_fine_and_pods_fine_is_the_service_route() {
+    let mut c = case("t-route", &[], "oncall");
+    c.healthz.set(Behavior::Hang);
+    let iam = HealthzServer::start(Behavior::Healthy);
+    let billing = HealthzServer::start(Behavior::json(204, serde_json::json!({})));
+    with_peers(&mut c, &[("iam-api", &iam), ("billing-api", &billing)]);
+    let started = std::time::Instant::now();
+    let r = c.run(&["diagnose", "-o", "json", "--timeout", "3s"]);
+    let j = r.json();
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "peers share the run's deadline");
+    assert!(j["peers"].as_array().unwrap().iter().all(|p| p["up"] == true), "{}", j["peers"]);
+    let kinds = common::kinds(&j);
+    assert!(kinds.contains(&"service_unreachable".to_string()), "{kinds:?}");
+    assert!(!kinds.contains(&"platform_outage".to_string()));
+    let f = j["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "service_unreachable").unwrap();
+    assert!(f["text"].as_str().unwrap().contains("2/2 other APIs answer"), "{f}");
+    let next = texts(&j["next_steps"]);
+    assert!(next.contains("route, ingress"), "{next}");
+    // Healthy pods: no per-region kubectl steps, and the peers are not probed twice.
+    assert!(!next.contains("kubectl"), "{next}");
+}
+
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn every_region_down_is_service_down_with_impact() {
