@@ -488,4 +488,16 @@ fn ready_status_and_restarts_read_as_kubectl_prints_them() {
         }
     }
     assert!(wrong.is_empty(), "{} of {} pod states differ:\n{}", wrong.len(), cases.len(), wrong.join("\n"));
+
+    // The age of the latest restart, which the 1.20 server does not print:
+    // every previous instance here ended 30 minutes ago, a few seconds
+    // before this test reads it.
+    for case in ["crash-loop", "init-crash-loop", "one-of-two-crash-looping", "oom-killed"] {
+        let name = format!("{C}-{case}");
+        let p = ours.iter().find(|p| p["name"] == name.as_str()).unwrap();
+        let ago = p["last_restart_secs_ago"].as_u64().unwrap_or_else(|| panic!("{name}: no last restart: {p}"));
+        assert!((1800..1860).contains(&ago), "{name}: last restart {ago}s ago, want 30m");
+    }
+    let p = ours.iter().find(|p| p["name"] == format!("{C}-init-done").as_str()).unwrap();
+    assert!(p["last_restart_secs_ago"].is_null(), "a finished init container's restarts no longer count: {p}");
 }
