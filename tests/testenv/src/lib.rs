@@ -23,7 +23,7 @@ pub use cluster::{ONCALL_TOKEN, REGIONS, State};
 pub use healthz::{Behavior, HealthzServer};
 pub use kubelet::LogSpec;
 pub use proxy::{Fault, FaultProxy};
-pub use scenario::Scenario;
+pub use scenario::{RawPod, Scenario};
 
 /// The environment variable naming the state file of a running environment.
 pub const ENV_VAR: &str = "KEYSVC_TESTENV";
@@ -127,6 +127,15 @@ impl TestEnv {
         self.rt.block_on(async {
             let client = client_for(&self.state.kubeconfig, region).await?;
             scenario::apply_pods(&client, &r, ns, Scenario::Healthy, kinds).await
+        })
+    }
+
+    /// Replaces the service's pods in namespace `ns` of `region` with pods
+    /// of any spec and status.
+    pub fn raw_pods(&self, region: &str, ns: &str, pods: &[scenario::RawPod]) -> Result<()> {
+        self.rt.block_on(async {
+            let client = client_for(&self.state.kubeconfig, region).await?;
+            scenario::put_raw_pods(&client, ns, pods).await
         })
     }
 

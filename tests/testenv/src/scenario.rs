@@ -324,6 +324,45 @@ pub async fn apply_pods(
     Ok(names)
 }
 
+/// A pod given as it should read: any spec and status, for states the
+/// scenarios do not cover (init containers, sidecars, evictions, lost nodes).
+#[derive(Debug, Clone)]
+pub struct RawPod {
+    /// The pod's name; it gets the service's label so keysvc-check lists it.
+    pub name: String,
+    /// The pod's spec, as the API server takes it.
+    pub spec: serde_json::Value,
+    /// Written through the status subresource after the pod is created.
+    pub status: serde_json::Value,
+    /// Deleted once its status is written, and held by a finalizer so that it
+    /// stays, with a deletion timestamp.
+    pub deleted: bool,
+}
+
+/// Replaces the service's pods in `ns` with `pods`, each exactly as given.
+pub async fn put_raw_pods(client: &Client, ns: &str, raw: &[RawPod]) -> Result<()> {
+    ensure_namespace(client, ns).await?;
+    clear_pods(client, ns).await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    for p in raw {
+        let mut meta = json!({"name": p.name, "namespace": ns, "labels": {"app": APP}});
+        if p.deleted {
+            meta["finalizers"] = json!([FINALIZER]);
+        }
+        let pod: Pod =
+            serde_json::from_value(json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": p.spec}))
+                .with_context(|| format!("pod {}: the spec", p.name))?;
+        pods.create(&PostParams::default(), &pod).await.with_context(|| format!("creating pod {}", p.name))?;
+        pods.patch_status(&p.name, &PatchParams::default(), &Patch::Merge(json!({"status": p.status})))
+            .await
+            .with_context(|| format!("setting status of {}", p.name))?;
+        if p.deleted {
+            pods.delete(&p.name, &DeleteParams::default()).await.with_context(|| format!("deleting pod {}", p.name))?;
+        }
+    }
+    Ok(())
+}
+
 /// Deletes a pod at once (no grace period).
 pub async fn delete_pod(client: &Client, ns: &str, name: &str) -> Result<()> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
