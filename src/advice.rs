@@ -592,3 +592,295 @@ fn closing(plan: &Plan, report: &Report, a: &mut Advice) {
         a.step(Priority::General, None, format!("Dashboard of every region's pods: {d}"), None);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Advice from fixture reports: no cluster, no network.
+
+    use std::time::Duration;
+
+    use super::*;
+    use crate::plan::{LogOptions, Output, PeerPlan, Placeholder, RegionPlan, Rerun, Steps};
+    use crate::report::{ErrorGroup, HealthzCheck, LogsStep, PeerCheck, PodLogs, PodsStep, ServiceVerdict, Terminated};
+    use crate::runbook::{Source, parse};
+
+    const RUNBOOK: &str = "service: Key Service API\nnamespace: api\nselector: app=api-key-service\ncontainer: api-key-service\nenvironments:\n  prod:\n    healthz_url: https://keys.corp/healthz\n    regions:\n      us-south: { context: ctx-south }\n      us-east: { context: ctx-east }\n      eu-de: { context: ctx-de }\nguidance:\n  technical_foundation: https://runbooks.corp/tf\n";
+
+    fn plan() -> Plan {
+        let runbook = parse(&Source { name: "rb.yaml".into(), text: RUNBOOK.into() }).unwrap();
+        let regions = runbook.environments.value["prod"]
+            .regions
+            .value
+            .iter()
+            .map(|(name, spec)| RegionPlan {
+                name: name.clone(),
+                context: spec.context.value.clone(),
+                healthz_url: None,
+                placeholder_context: None,
+            })
+            .collect();
+        Plan {
+            runbook,
+            runbook_name: "rb.yaml".into(),
+            env: "prod".into(),
+            healthz_url: "https://keys.corp/healthz".into(),
+            regions,
+            all_regions: true,
+            steps: Steps { healthz: true, pods: true, logs: true },
+            timeout: Duration::from_secs(30),
+            kubeconfig: Some("/home/me/.kube/prod config".into()),
+            peers: vec![],
+            placeholder_healthz: None,
+            placeholders: vec![],
+            logs: LogOptions {
+                since: Duration::from_secs(300),
+                tail: None,
+                previous_only: false,
+                grep: None,
+                stream: false,
+            },
+            output: Output::Json,
+            color: false,
+            quiet: false,
+            rerun: Rerun { verb: "diagnose", args: vec!["--env".into(), "prod".into()] },
+        }
+    }
+
+    fn pod(name: &str, ready: bool) -> PodInfo {
+        PodInfo {
+            name: name.into(),
+            ready: if ready { "1/1" } else { "0/1" }.into(),
+            is_ready: ready,
+            status: "Running".into(),
+            restarts: 0,
+            last_restart_secs_ago: None,
+            last_terminated: None,
+            age_secs: Some(7200),
+            node: Some("node-1".into()),
+            terminating: false,
+            crash_looping: false,
+            pending: false,
+        }
+    }
+
+    fn crash_looping(name: &str) -> PodInfo {
+        PodInfo {
+            status: "CrashLoopBackOff".into(),
+            restarts: 7,
+            last_restart_secs_ago: Some(240),
+            last_terminated: Some(Terminated { reason: "Error".into(), exit_code: 1, finished_secs_ago: Some(240) }),
+            crash_looping: true,
+            ..pod(name, false)
+        }
+    }
+
+    fn logs(status: Status, errors: &[(&str, u64)]) -> LogsStep {
+        let top: Vec<ErrorGroup> = errors
+            .iter()
+            .map(|(e, n)| ErrorGroup { pattern: crate::logs::normalize(e), count: *n, example: e.to_string() })
+            .collect();
+        let total = errors.iter().map(|(_, n)| n).sum();
+        LogsStep {
+            status,
+            window_secs: 300,
+            threshold: 0,
+            error_lines: total,
+            pods: vec![PodLogs {
+                pod: "p-0".into(),
+                previous: false,
+                lines: 100,
+                error_lines: total,
+                top_errors: top,
+                partial: false,
+                error: None,
+            }],
+            partial: false,
+            error: None,
+            duration_ms: 1,
+        }
+    }
+
+    fn region(name: &str, pods: Vec<PodInfo>, logs: LogsStep) -> RegionReport {
+        let mut r = RegionReport {
+            name: name.into(),
+            context: format!("ctx-{name}"),
+            verdict: Verdict::Healthy,
+            healthz: None,
+            pods: Some(crate::pods::step(pods, 3, Duration::from_secs(300), None, 1)),
+            logs: Some(logs),
+            duration_ms: 1,
+        };
+        r.verdict = crate::verdict::region_verdict(&r);
+        r
+    }
+
+    fn healthy(name: &str) -> RegionReport {
+        region(name, vec![pod("a", true), pod("b", true), pod("c", true)], logs(Status::Pass, &[]))
+    }
+
+    fn report(plan: &Plan, healthz: Status, regions: Vec<RegionReport>) -> Report {
+        let mut r = Report {
+            schema: crate::report::SCHEMA,
+            tool_version: "test",
+            runbook: "rb.yaml".into(),
+            service_name: "Key Service API".into(),
+            environment: "prod".into(),
+            steps: vec!["healthz", "pods", "logs"],
+            service: ServiceVerdict { verdict: Verdict::Unknown, summary: String::new(), impact: None },
+            healthz: Some(HealthzCheck { status: healthz, ..crate::healthz::blank(&plan.healthz_url) }),
+            peers: vec![],
+            regions,
+            findings: vec![],
+            next_steps: vec![],
+            partial: false,
+            duration_ms: 1,
+        };
+        crate::verdict::judge(plan, &mut r);
+        advise(plan, &mut r);
+        r
+    }
+
+    fn kinds(r: &Report) -> Vec<FindingKind> {
+        r.findings.iter().map(|f| f.kind).collect()
+    }
+
+    #[test]
+    fn a_healthy_service_has_no_findings_and_one_closing_step() {
+        let p = plan();
+        let r = report(&p, Status::Pass, vec![healthy("us-south"), healthy("us-east"), healthy("eu-de")]);
+        assert!(r.findings.is_empty(), "{:?}", r.findings);
+        assert_eq!(r.next_steps.len(), 1);
+        assert!(r.next_steps[0].text.starts_with("Every check passed"));
+    }
+
+    #[test]
+    fn commands_carry_the_kubeconfig_and_context_and_are_quoted_once() {
+        let p = plan();
+        let east = region("us-east", vec![pod("a", true), pod("b", true), crash_looping("c")], logs(Status::Pass, &[]));
+        let r = report(&p, Status::Pass, vec![healthy("us-south"), east, healthy("eu-de")]);
+        let first = r.next_steps[0].command.as_deref().unwrap();
+        assert_eq!(
+            first,
+            "kubectl --kubeconfig '/home/me/.kube/prod config' --context ctx-us-east -n api logs -l app=api-key-service -c api-key-service --since=5m --prefix --ignore-errors"
+        );
+        let all: Vec<&str> = r.next_steps.iter().filter_map(|s| s.command.as_deref()).collect();
+        assert!(all.iter().any(|c| c.ends_with("logs c -c api-key-service --previous")), "{all:?}");
+        assert!(all.iter().any(|c| c.ends_with("describe pod c")), "{all:?}");
+        assert_eq!(kinds(&r), [FindingKind::CrashLoop, FindingKind::NotReady]);
+        assert_eq!(r.findings[0].region.as_deref(), Some("us-east"));
+        assert_eq!(r.findings[0].pod.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn forbidden_logs_name_the_permission_instead_of_a_command_that_would_fail() {
+        let p = plan();
+        let mut l = logs(Status::Error, &[]);
+        l.error = Some(Problem::new(ProblemKind::Forbidden, "403 Forbidden: missing permission to get pods/log"));
+        let east = region("us-east", vec![pod("a", true), pod("b", true), crash_looping("c")], l);
+        let r = report(&p, Status::Pass, vec![healthy("us-south"), east, healthy("eu-de")]);
+        assert!(kinds(&r).contains(&FindingKind::Permission), "{:?}", r.findings);
+        let cmds: Vec<&str> = r.next_steps.iter().filter_map(|s| s.command.as_deref()).collect();
+        assert!(!cmds.iter().any(|c| c.contains(" logs ")), "{cmds:?}");
+        assert!(
+            r.next_steps.iter().any(|s| s.text.contains("needs get on pods/log in namespace api")),
+            "{:?}",
+            r.next_steps
+        );
+        // The re-run keeps the user's flags and names the region.
+        assert!(cmds.contains(&"keysvc-check diagnose --env prod --region us-east"), "{cmds:?}");
+    }
+
+    #[test]
+    fn one_error_in_several_regions_is_one_shared_finding_and_the_first_step() {
+        let p = plan();
+        let db = "ERROR failed to load signing keys: dial tcp db-7.internal:5432: connect: connection refused";
+        let south =
+            region("us-south", vec![pod("a", true), pod("b", true), pod("c", true)], logs(Status::Warn, &[(db, 40)]));
+        let east = region(
+            "us-east",
+            vec![pod("a", true), pod("b", true), pod("c", true)],
+            logs(Status::Warn, &[(db, 30), ("ERROR other", 9)]),
+        );
+        let de = region("eu-de", vec![pod("a", true), pod("b", true), pod("c", true)], logs(Status::Warn, &[(db, 35)]));
+        let r = report(&p, Status::Pass, vec![south, east, de]);
+        let shared: Vec<&Finding> = r.findings.iter().filter(|f| f.kind == FindingKind::SharedError).collect();
+        assert_eq!(shared.len(), 1, "{:?}", r.findings);
+        assert_eq!(shared[0].region, None);
+        assert_eq!(shared[0].regions, ["us-south", "us-east", "eu-de"]);
+        assert_eq!(shared[0].count, Some(105), "the count is the sum over the regions");
+        assert!(shared[0].text.contains("3/3 regions"), "{}", shared[0].text);
+        assert!(r.next_steps[0].text.contains("something they share"), "{:?}", r.next_steps[0]);
+        // The regions do not repeat it as their most frequent error.
+        let repeats = r.findings.iter().filter(|f| f.region.is_some() && f.text.contains("signing keys")).count();
+        assert_eq!(repeats, 0, "{:?}", r.findings);
+        assert!(r.findings.iter().any(|f| f.region.as_deref() == Some("us-east") && f.text.contains("ERROR other")));
+    }
+
+    #[test]
+    fn other_apis_failing_puts_the_platform_first() {
+        let mut p = plan();
+        p.peers = vec![PeerPlan { name: "iam".into(), url: "https://iam/healthz".into() }];
+        let east = region("us-east", vec![pod("a", true), pod("b", true), crash_looping("c")], logs(Status::Pass, &[]));
+        let mut r = report(&p, Status::Fail, vec![healthy("us-south"), east, healthy("eu-de")]);
+        r.peers = vec![PeerCheck {
+            name: "iam".into(),
+            url: "https://iam/healthz".into(),
+            up: false,
+            http_status: Some(503),
+            latency_ms: Some(3),
+            error: None,
+        }];
+        advise(&p, &mut r);
+        assert_eq!(kinds(&r)[..2], [FindingKind::HealthzFailed, FindingKind::PlatformOutage], "{:?}", r.findings);
+        assert_eq!(
+            r.next_steps[0].text,
+            "Contact Technical Foundation (https://runbooks.corp/tf) first: other APIs fail the same way"
+        );
+    }
+
+    #[test]
+    fn placeholders_come_first_and_are_never_an_outage_finding() {
+        let mut p = plan();
+        p.placeholders = vec![Placeholder {
+            region: None,
+            key: "environments.prod.healthz_url".into(),
+            value: "https://x.example.com".into(),
+        }];
+        let mut r = report(&p, Status::Pass, vec![healthy("us-south"), healthy("us-east"), healthy("eu-de")]);
+        r.healthz = Some(HealthzCheck {
+            status: Status::Error,
+            error: Some(Problem::new(ProblemKind::Placeholder, "not checked")),
+            ..crate::healthz::blank(&p.healthz_url)
+        });
+        crate::verdict::judge(&p, &mut r);
+        advise(&p, &mut r);
+        assert_eq!(kinds(&r), [FindingKind::Placeholder]);
+        assert!(r.next_steps[0].text.starts_with("Set your real values for environments.prod.healthz_url in rb.yaml"));
+        assert_eq!(r.service.verdict, Verdict::Unknown);
+    }
+
+    #[test]
+    fn the_advice_for_a_mixed_incident_reads_as_expected() {
+        let p = plan();
+        let mut oom = crash_looping("api-key-service-7d9c-x2x");
+        oom.last_terminated =
+            Some(Terminated { reason: "OOMKilled".into(), exit_code: 137, finished_secs_ago: Some(60) });
+        let east = region(
+            "us-east",
+            vec![pod("api-key-service-7d9c-a1a", true), oom],
+            logs(Status::Warn, &[("ERROR java.lang.OutOfMemoryError: Java heap space", 12)]),
+        );
+        let mut de = healthy("eu-de");
+        de.pods = Some(PodsStep {
+            total: 0,
+            ready: 0,
+            pods: vec![],
+            note: Some("no pods match app=api-key-service in namespace api".into()),
+            status: Status::Fail,
+            ..de.pods.unwrap()
+        });
+        de.verdict = crate::verdict::region_verdict(&de);
+        let r = report(&p, Status::Pass, vec![healthy("us-south"), east, de]);
+        insta::assert_json_snapshot!("mixed_incident_advice", (&r.findings, &r.next_steps));
+    }
+}
