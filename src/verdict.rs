@@ -320,6 +320,8 @@ mod tests {
                 error: None,
                 duration_ms: 0,
             }),
+            events: None,
+            rollout: None,
             findings: vec![],
             next_steps: vec![],
             duration_ms: 0,
