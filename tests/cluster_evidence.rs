@@ -7,18 +7,18 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use common::{Run, cmd, run_within, runbook_text, write};
 use keysvc_testenv::scenario::{PodKind, image};
-use keysvc_testenv::{Behavior, EventSpec, HealthzServer, REGIONS, Rollout, Scenario, TestEnv};
+use keysvc_testenv::{Behavior, EventSpec, Fault, HealthzServer, REGIONS, Rollout, Scenario, TestEnv};
 use serde_json::Value;
 
 struct Case {
     env: TestEnv,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     ns: String,
     _healthz: HealthzServer,
     runbooks: Vec<(String, PathBuf)>,
@@ -38,21 +38,19 @@ fn case(ns: &str, set: &[(&str, Scenario)]) -> Case {
             (user.to_string(), write(dir.path(), &format!("{user}.yaml"), &text))
         })
         .collect();
-    Case { env, _dir: dir, ns: ns.to_string(), _healthz: healthz, runbooks }
+    Case { env, dir, ns: ns.to_string(), _healthz: healthz, runbooks }
 }
 
 impl Case {
     fn run_as(&self, user: &str, args: &[&str]) -> Run {
+        self.run_with(user, self.env.kubeconfig(), args, Duration::from_secs(40))
+    }
+
+    fn run_with(&self, user: &str, kubeconfig: &Path, args: &[&str], limit: Duration) -> Run {
         let runbook = &self.runbooks.iter().find(|(u, _)| u == user).expect("a runbook for the user").1;
         let mut c = cmd();
-        c.args(args)
-            .arg("--env")
-            .arg("test")
-            .arg("--runbook")
-            .arg(runbook)
-            .arg("--kubeconfig")
-            .arg(self.env.kubeconfig());
-        run_within(c, Duration::from_secs(40))
+        c.args(args).arg("--env").arg("test").arg("--runbook").arg(runbook).arg("--kubeconfig").arg(kubeconfig);
+        run_within(c, limit)
     }
 
     /// `diagnose -o json` as `user`.
@@ -293,4 +291,31 @@ fn the_minimal_user_gets_the_same_verdicts_and_the_evidence_is_recorded_as_forbi
     assert_eq!(region(&full, "us-east")["rollout"]["revision"], 2);
     assert!(!groups(region(&full, "eu-de")).is_empty());
     assert_eq!(min["partial"], false);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn a_hanging_region_reports_its_evidence_as_cut_short_and_the_others_in_full() {
+    let c = case("t-ev-hang", &[]);
+    for region in REGIONS {
+        c.env.deploy(region, &c.ns, &Rollout::versions(&["1.4.3"])).unwrap();
+    }
+    let proxy = c.env.proxy("us-south", Fault::Hang).unwrap();
+    let kc = c.dir.path().join("kubeconfig");
+    c.env.kubeconfig_with(&kc, &[("us-south", proxy.url())]).unwrap();
+    let r = c.run_with("evidence", &kc, &["diagnose", "-o", "json", "--timeout", "3s"], Duration::from_secs(5));
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    let j = r.json();
+    let south = region(&j, "us-south");
+    assert_eq!(south["verdict"], "unknown");
+    for step in ["events", "rollout"] {
+        assert_eq!(south[step]["status"], "error", "{step}: {}", south[step]);
+        assert!(matches!(south[step]["error"]["kind"].as_str(), Some("timeout" | "deadline")), "{}", south[step]);
+    }
+    for name in ["us-east", "eu-de"] {
+        let reg = region(&j, name);
+        assert_eq!(reg["verdict"], "healthy");
+        assert_eq!(reg["events"]["status"], "pass");
+        assert_eq!(reg["rollout"]["revision"], 1, "{}", reg["rollout"]);
+    }
 }
