@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use crate::plan::{Plan, shell_join};
 use crate::pods::{restarted_within, short_age};
 use crate::report::{
-    Finding, FindingKind, NextStep, PodInfo, Problem, ProblemKind, RegionReport, Report, Severity, Status, Verdict,
+    EventKind, Finding, FindingKind, NextStep, PodInfo, Problem, ProblemKind, RegionReport, Report, Severity, Status,
+    Verdict,
 };
 use crate::runbook::placeholder_url;
 
@@ -24,6 +25,8 @@ enum Priority {
     Platform,
     /// One dependency failing everywhere.
     Shared,
+    /// A region down or degraded right after a rollout.
+    Rollback,
     /// Everything inside the clusters looks fine; the way in does not.
     Route,
     /// A region's own trouble: logs, events, describe.
@@ -60,9 +63,11 @@ pub fn advise(plan: &Plan, report: &mut Report) {
     healthz(plan, report, &mut a);
     let shared = shared_errors(report, &mut a);
     outliers(report, &mut a);
+    drift(report, &mut a);
     for r in &report.regions {
         region(plan, r, &shared, &mut a);
     }
+    unread_evidence(plan, report, &mut a);
     closing(plan, report, &mut a);
 
     // Service-level findings first, then each region in the report's order;
@@ -417,12 +422,13 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
                 ));
             } else if p.ready < p.expected {
                 let severity = if p.ready == 0 { Severity::Fail } else { Severity::Warn };
+                let why = not_ready_reason(r).map(|w| format!(": {w}")).unwrap_or_default();
                 a.find(
                     Finding::new(
                         Some(name),
                         FindingKind::NotReady,
                         severity,
-                        format!("{}/{} pods ready", p.ready, p.expected),
+                        format!("{}/{} pods ready{why}", p.ready, p.expected),
                     )
                     .count(p.ready as u64),
                 );
@@ -435,6 +441,9 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
             }
         }
     }
+
+    events(r, a);
+    rollout(plan, r, &cmd, a);
 
     let mut logs_bad = false;
     if let Some(l) = &r.logs {
@@ -492,13 +501,36 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
     if pods_bad || logs_bad || matches!(r.verdict, Verdict::Down | Verdict::Degraded) {
         let since = format!("--since={}", humantime::format_duration(window).to_string().replace(' ', ""));
         let no_pods = r.pods.as_ref().is_some_and(|p| p.total == 0 && p.error.is_none());
-        if no_pods {
+        let owners_forbidden = forbidden(r.rollout.as_ref().and_then(|o| o.error.as_ref()));
+        let events_forbidden = forbidden(r.events.as_ref().and_then(|e| e.error.as_ref()));
+        if no_pods && owners_forbidden {
+            a.step(
+                Priority::Region,
+                Some(name),
+                format!(
+                    "No pods: see what the deployment is doing (needs get and list on deployments and replicasets in namespace {}, context {})",
+                    rb.namespace, r.context
+                ),
+                None,
+            );
+        } else if no_pods {
             a.step(
                 Priority::Region,
                 Some(name),
                 "No pods: see what the deployment is doing",
                 Some(cmd(&["get", "deploy,rs"])),
             );
+        }
+        if no_pods && !events_forbidden {
+            a.step(
+                Priority::Region,
+                Some(name),
+                "Warning events in the namespace, newest last",
+                Some(cmd(&["get", "events", "--field-selector", "type=Warning", "--sort-by=.lastTimestamp"])),
+            );
+        }
+        if no_pods {
+            // Nothing to read logs of or describe.
         } else if logs_forbidden {
             a.step(
                 Priority::Region,
@@ -536,7 +568,6 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
             a.step(Priority::Region, Some(name), format!("logs in the logging service: {link}"), None);
         }
     }
-
     let problems = [r.pods.as_ref().and_then(|p| p.error.as_ref()), r.logs.as_ref().and_then(|l| l.error.as_ref())];
     if let Some(p) = problems.into_iter().flatten().find(|p| p.kind != ProblemKind::Placeholder) {
         let fix = match p.kind {
@@ -558,6 +589,212 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
             format!("could not be fully checked: {fix}; then re-run"),
             Some(plan.rerun.command(plan.rerun.verb, Some(name))),
         );
+    }
+}
+
+fn forbidden(p: Option<&Problem>) -> bool {
+    p.is_some_and(|p| p.kind == ProblemKind::Forbidden)
+}
+
+/// Optional evidence the user may not read: said once (info), naming the
+/// permission, with the regions it concerns; the verdicts do not depend on it.
+fn unread_evidence(plan: &Plan, report: &Report, a: &mut Advice) {
+    let ns = &plan.runbook.namespace;
+    type Get = fn(&RegionReport) -> Option<&Problem>;
+    let pieces: [(&str, String, Get); 2] = [
+        ("Warning events", format!("list on events in namespace {ns}"), |r| {
+            r.events.as_ref().and_then(|e| e.error.as_ref())
+        }),
+        (
+            "the Deployment's revisions",
+            format!("get and list on replicasets and deployments (apps) in namespace {ns}"),
+            |r| r.rollout.as_ref().and_then(|o| o.error.as_ref()),
+        ),
+    ];
+    for (what, permission, problem) in pieces {
+        let regions: Vec<String> =
+            report.regions.iter().filter(|r| forbidden(problem(r))).map(|r| r.name.clone()).collect();
+        if regions.is_empty() {
+            continue;
+        }
+        let (region, scope) = match regions.as_slice() {
+            [one] => (Some(one.as_str()), String::new()),
+            many => (None, format!(" in {}/{} regions", many.len(), report.regions.len())),
+        };
+        let f = Finding::new(
+            region,
+            FindingKind::Permission,
+            Severity::Info,
+            format!("{what} not read{scope} (optional; verdicts do not depend on them): needs {permission}"),
+        );
+        a.find(if region.is_none() { f.regions(regions) } else { f });
+    }
+}
+
+/// The finding kind of a group of Warning events.
+fn event_kind(k: EventKind) -> FindingKind {
+    match k {
+        EventKind::ProbeFailing => FindingKind::ProbeFailing,
+        EventKind::BackOff => FindingKind::BackOff,
+        EventKind::ImagePull => FindingKind::ImagePull,
+        EventKind::Unschedulable => FindingKind::Unschedulable,
+        EventKind::MountFailed => FindingKind::MountFailed,
+        EventKind::Evicted => FindingKind::Evicted,
+        EventKind::Other => FindingKind::Event,
+    }
+}
+
+/// Why pods are not ready, as the events tell it: the first group (most
+/// recent) of a kind that keeps a pod from being ready.
+fn not_ready_reason(r: &RegionReport) -> Option<String> {
+    let groups = &r.events.as_ref()?.groups;
+    let g = groups.iter().find(|g| {
+        matches!(
+            g.kind,
+            EventKind::ProbeFailing
+                | EventKind::ImagePull
+                | EventKind::Unschedulable
+                | EventKind::MountFailed
+                | EventKind::BackOff
+        )
+    })?;
+    Some(format!("{} ({} ×{}): {}", event_words(g.kind), g.reason, g.count, g.message))
+}
+
+fn event_words(k: EventKind) -> &'static str {
+    match k {
+        EventKind::ProbeFailing => "probe failing",
+        EventKind::BackOff => "restarting with back-off",
+        EventKind::ImagePull => "image cannot be pulled",
+        EventKind::Unschedulable => "cannot be scheduled",
+        EventKind::MountFailed => "volume cannot be mounted",
+        EventKind::Evicted => "evicted",
+        EventKind::Other => "warning",
+    }
+}
+
+/// One finding per group of Warning events.
+fn events(r: &RegionReport, a: &mut Advice) {
+    let Some(e) = &r.events else { return };
+    for g in &e.groups {
+        let severity = match g.kind {
+            EventKind::ImagePull | EventKind::Unschedulable | EventKind::ProbeFailing | EventKind::MountFailed
+                if matches!(r.verdict, Verdict::Down | Verdict::Degraded) =>
+            {
+                Severity::Fail
+            }
+            EventKind::Other => Severity::Info,
+            _ => Severity::Warn,
+        };
+        let more = if g.objects_total > g.objects.len() {
+            format!(" and {} more", g.objects_total - g.objects.len())
+        } else {
+            String::new()
+        };
+        let ago = g.last_seen_secs_ago.map(|s| format!(", last {} ago", short_age(s))).unwrap_or_default();
+        a.find(
+            Finding::new(
+                Some(&r.name),
+                event_kind(g.kind),
+                severity,
+                format!("{} ×{} on {}{more}{ago}: {}", g.reason, g.count, g.objects.join(", "), g.message),
+            )
+            .count(g.count),
+        );
+    }
+}
+
+/// Images as a short list for prose.
+fn images(list: &[String]) -> String {
+    if list.is_empty() { "no image".into() } else { list.join(", ") }
+}
+
+/// A rollout inside the baseline is a finding; in a region that is down or
+/// degraded, the rollback command comes early in the next steps (suggested,
+/// never run).
+fn rollout(plan: &Plan, r: &RegionReport, cmd: &dyn Fn(&[&str]) -> String, a: &mut Advice) {
+    let Some(o) = r.rollout.as_ref().filter(|o| o.error.is_none()) else { return };
+    let (Some(deployment), Some(revision), Some(ago)) = (&o.deployment, o.revision, o.rolled_out_secs_ago) else {
+        return;
+    };
+    if ago > recent_rollout(plan).as_secs() {
+        return;
+    }
+    let bad = matches!(r.verdict, Verdict::Down | Verdict::Degraded);
+    let before = o
+        .previous
+        .as_ref()
+        .map(|p| format!("; revision {} ({}) before", p.revision, images(&p.images)))
+        .unwrap_or_default();
+    a.find(Finding::new(
+        Some(&r.name),
+        FindingKind::Rollout,
+        if bad { Severity::Warn } else { Severity::Info },
+        format!("rolled out revision {revision} ({}) {} ago{before}", images(&o.images), short_age(ago)),
+    ));
+    if let (Some(p), true) = (&o.previous, bad) {
+        let to = format!("--to-revision={}", p.revision);
+        a.step(
+                Priority::Rollback,
+                Some(&r.name),
+                format!(
+                    "revision {revision} rolled out {} ago and the region is {}: if it started then, roll back to revision {} ({}) — check with your team first",
+                    short_age(ago),
+                    r.verdict.as_str(),
+                    p.revision,
+                    images(&p.images)
+                ),
+                Some(cmd(&["rollout", "undo", &format!("deployment/{deployment}"), &to])),
+            );
+    }
+}
+
+/// How recent a rollout must be to count as "what changed": the log
+/// baseline, the time errors are compared against.
+fn recent_rollout(plan: &Plan) -> std::time::Duration {
+    let _ = plan;
+    std::time::Duration::from_secs(3600)
+}
+
+/// A region running other images than its siblings.
+fn drift(report: &Report, a: &mut Advice) {
+    let known: Vec<(&RegionReport, &Vec<String>)> = report
+        .regions
+        .iter()
+        .filter_map(|r| {
+            r.rollout.as_ref().filter(|o| o.error.is_none() && !o.images.is_empty()).map(|o| (r, &o.images))
+        })
+        .collect();
+    if known.len() < 2 {
+        return;
+    }
+    let mut sets: Vec<(&Vec<String>, Vec<&str>)> = vec![];
+    for (r, imgs) in &known {
+        match sets.iter_mut().find(|(s, _)| s == imgs) {
+            Some((_, regions)) => regions.push(r.name.as_str()),
+            None => sets.push((imgs, vec![r.name.as_str()])),
+        }
+    }
+    if sets.len() < 2 {
+        return;
+    }
+    // The most common set is the reference; each other set's regions drift.
+    sets.sort_by_key(|(_, regions)| std::cmp::Reverse(regions.len()));
+    let (common, common_regions) = &sets[0];
+    for (imgs, regions) in &sets[1..] {
+        for name in regions {
+            let r = known.iter().find(|(r, _)| r.name == *name).map(|(r, _)| *r);
+            let bad = r.is_some_and(|r| matches!(r.verdict, Verdict::Down | Verdict::Degraded));
+            a.find(
+                Finding::new(
+                    Some(name),
+                    FindingKind::VersionDrift,
+                    if bad { Severity::Warn } else { Severity::Info },
+                    format!("runs {}, while {} run {}", images(imgs), common_regions.join(", "), images(common)),
+                )
+                .regions(common_regions.iter().map(|s| s.to_string()).collect()),
+            );
+        }
     }
 }
 
@@ -601,7 +838,10 @@ mod tests {
 
     use super::*;
     use crate::plan::{LogOptions, Output, PeerPlan, Placeholder, RegionPlan, Rerun, Steps};
-    use crate::report::{ErrorGroup, HealthzCheck, LogsStep, PeerCheck, PodLogs, PodsStep, ServiceVerdict, Terminated};
+    use crate::report::{
+        ErrorGroup, EventGroup, EventsStep, HealthzCheck, LogsStep, PeerCheck, PodLogs, PodsStep, RevisionFacts,
+        RolloutFacts, ServiceVerdict, Terminated,
+    };
     use crate::runbook::{Source, parse};
 
     const RUNBOOK: &str = "service: Key Service API\nnamespace: api\nselector: app=api-key-service\ncontainer: api-key-service\nenvironments:\n  prod:\n    healthz_url: https://keys.corp/healthz\n    regions:\n      us-south: { context: ctx-south }\n      us-east: { context: ctx-east }\n      eu-de: { context: ctx-de }\nguidance:\n  technical_foundation: https://runbooks.corp/tf\n";
@@ -626,7 +866,7 @@ mod tests {
             healthz_url: "https://keys.corp/healthz".into(),
             regions,
             all_regions: true,
-            steps: Steps { healthz: true, pods: true, logs: true },
+            steps: Steps { healthz: true, pods: true, logs: true, evidence: true },
             timeout: Duration::from_secs(30),
             kubeconfig: Some("/home/me/.kube/prod config".into()),
             peers: vec![],
@@ -708,6 +948,8 @@ mod tests {
             healthz: None,
             pods: Some(crate::pods::step(pods, 3, Duration::from_secs(300), None, 1)),
             logs: Some(logs),
+            events: None,
+            rollout: None,
             duration_ms: 1,
         };
         r.verdict = crate::verdict::region_verdict(&r);
@@ -870,7 +1112,46 @@ mod tests {
             vec![pod("api-key-service-7d9c-a1a", true), oom],
             logs(Status::Warn, &[("ERROR java.lang.OutOfMemoryError: Java heap space", 12)]),
         );
+        let mut east = east;
+        east.events = Some(EventsStep {
+            status: Status::Pass,
+            window_secs: 300,
+            groups: vec![EventGroup {
+                reason: "BackOff".into(),
+                kind: EventKind::BackOff,
+                count: 9,
+                objects: vec!["pod/api-key-service-7d9c-x2x".into()],
+                objects_total: 1,
+                message: "Back-off restarting failed container api-key-service".into(),
+                first_seen_secs_ago: Some(280),
+                last_seen_secs_ago: Some(20),
+            }],
+            truncated: false,
+            error: None,
+            duration_ms: 1,
+        });
+        let revision = |n: u64, v: &str| RevisionFacts {
+            revision: n,
+            replica_set: format!("api-key-service-{n}"),
+            images: vec![format!("keysvc/api-key-service:{v}")],
+        };
+        let rolled = |n: u64, v: &str, ago: u64| RolloutFacts {
+            status: Status::Pass,
+            deployment: Some("api-key-service".into()),
+            revision: Some(n),
+            replica_set: Some(format!("api-key-service-{n}")),
+            images: vec![format!("keysvc/api-key-service:{v}")],
+            rolled_out_secs_ago: Some(ago),
+            previous: (n > 1).then(|| revision(n - 1, "1.4.2")),
+            note: None,
+            error: None,
+            duration_ms: 1,
+        };
+        east.rollout = Some(rolled(2, "1.4.3", 420));
+        let mut south = healthy("us-south");
+        south.rollout = Some(rolled(1, "1.4.2", 90_000));
         let mut de = healthy("eu-de");
+        de.rollout = Some(rolled(1, "1.4.2", 90_000));
         de.pods = Some(PodsStep {
             total: 0,
             ready: 0,
@@ -880,7 +1161,18 @@ mod tests {
             ..de.pods.unwrap()
         });
         de.verdict = crate::verdict::region_verdict(&de);
-        let r = report(&p, Status::Pass, vec![healthy("us-south"), east, de]);
+        let r = report(&p, Status::Pass, vec![south, east, de]);
+        let kinds = kinds(&r);
+        for k in [FindingKind::Rollout, FindingKind::VersionDrift, FindingKind::BackOff, FindingKind::OomKilled] {
+            assert!(kinds.contains(&k), "{k:?} missing: {kinds:?}");
+        }
+        // The rollback comes before the region's own steps, ready to paste.
+        assert_eq!(
+            r.next_steps[0].command.as_deref(),
+            Some(
+                "kubectl --kubeconfig '/home/me/.kube/prod config' --context ctx-us-east -n api rollout undo deployment/api-key-service --to-revision=1"
+            )
+        );
         insta::assert_json_snapshot!("mixed_incident_advice", (&r.findings, &r.next_steps));
     }
 }

@@ -64,10 +64,12 @@ pub async fn run(cli: Cli) -> Result<u8> {
     let src = Source::load(g.runbook.as_ref())?;
     let rb = runbook::parse(&src)?;
     let (target, steps, logs_args, verb) = match &cli.command {
-        Command::Diagnose(t) => (t, Steps { healthz: true, pods: true, logs: true }, None, "diagnose"),
-        Command::Healthz(t) => (t, Steps { healthz: true, pods: false, logs: false }, None, "healthz"),
-        Command::Pods(t) => (t, Steps { healthz: false, pods: true, logs: false }, None, "pods"),
-        Command::Logs(a) => (&a.target, Steps { healthz: false, pods: true, logs: true }, Some(a), "logs"),
+        Command::Diagnose(t) => (t, Steps { healthz: true, pods: true, logs: true, evidence: true }, None, "diagnose"),
+        Command::Healthz(t) => (t, Steps { healthz: true, pods: false, logs: false, evidence: false }, None, "healthz"),
+        Command::Pods(t) => (t, Steps { healthz: false, pods: true, logs: false, evidence: false }, None, "pods"),
+        Command::Logs(a) => {
+            (&a.target, Steps { healthz: false, pods: true, logs: true, evidence: false }, Some(a), "logs")
+        }
         Command::Completions { .. } | Command::Runbook(_) => unreachable!("handled above"),
     };
     let plan = build_plan(&cli, rb, src.name.clone(), target, steps, logs_args, verb)?;

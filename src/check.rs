@@ -1,23 +1,27 @@
 //! Running the steps against one region: list pods, then read each pod's
-//! logs concurrently. Failures are recorded in the step results, never
-//! returned as errors; every call is bounded by the run's deadline.
+//! logs concurrently; for `diagnose`, the optional evidence (Warning events,
+//! ReplicaSets and the Deployment) alongside. Failures are recorded in the
+//! step results, never returned as errors; every call is bounded by the
+//! run's deadline.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, ListParams, LogParams};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant as TokioInstant;
 
 use crate::k8s;
 use crate::logs::{self, Classifier, Tally};
 use crate::plan::{Plan, RegionPlan};
 use crate::pods;
-use crate::report::{LogsStep, PodInfo, PodLogs, PodsStep, Problem, ProblemKind, RegionReport, Status, Verdict};
-use crate::sanitize;
+use crate::report::{
+    EventsStep, LogsStep, PodInfo, PodLogs, PodsStep, Problem, ProblemKind, RegionReport, RolloutFacts, Status, Verdict,
+};
+use crate::{events, rollout, sanitize};
 
 /// Log streams open at once per region (one connection each).
 pub const MAX_LOG_STREAMS: usize = 6;
@@ -39,6 +43,8 @@ pub fn empty_region(r: &RegionPlan) -> RegionReport {
         healthz: None,
         pods: None,
         logs: None,
+        events: None,
+        rollout: None,
         duration_ms: 0,
     }
 }
@@ -90,11 +96,70 @@ pub async fn run_region(
                 s.pods = Some(failed_pods(plan.runbook.expected_ready, p.clone()));
             }
             if plan.steps.logs {
-                s.logs = Some(failed_logs(&plan, p));
+                s.logs = Some(failed_logs(&plan, p.clone()));
+            }
+            if plan.steps.evidence {
+                s.events = Some(failed_events(&plan, p.clone()));
+                s.rollout = Some(failed_rollout(p));
             }
             return;
         }
     };
+    let cx = RegionRun { plan: &plan, region: &region, slot: &slot, deadline, started };
+    let (pods_seen, pods_rx) = oneshot::channel();
+    let main = pods_and_logs(&cx, client.clone(), sink, pods_seen);
+    if plan.steps.evidence {
+        // Optional evidence starts with the pods list and never holds it up.
+        tokio::join!(main, evidence(&cx, client, pods_rx));
+    } else {
+        main.await;
+    }
+    slot.lock().expect("slot").duration_ms = started.elapsed().as_millis() as u64;
+}
+
+/// What the steps of one region share.
+struct RegionRun<'a> {
+    plan: &'a Arc<Plan>,
+    region: &'a RegionPlan,
+    slot: &'a Mutex<RegionReport>,
+    deadline: TokioInstant,
+    started: Instant,
+}
+
+/// Warning events and the pods' owners. Both lists go out at once, next to
+/// the pods list; events are picked out once the pods and ReplicaSets are
+/// known, and the owning Deployment is one more get. Each lands in the slot
+/// as soon as it is done.
+async fn evidence(cx: &RegionRun<'_>, client: kube::Client, pods: oneshot::Receiver<rollout::PodRefs>) {
+    let ns = &cx.plan.runbook.namespace;
+    // A dropped sender means the pods could not be listed.
+    let pods = async { pods.await.ok() }.shared();
+    let rss = rollout::list_replica_sets(&client, ns, &cx.plan.runbook.selector, cx.deadline).shared();
+    let started = Instant::now();
+    let events_part = async {
+        let (listed, pods, rss) = tokio::join!(events::list(&client, ns, cx.deadline), pods.clone(), rss.clone());
+        let involved = events::Involved::new(pods.as_ref(), rss.as_ref().ok().map(|r| r.as_slice()));
+        let step = events::step(listed, &involved, pods.is_some(), cx.plan.logs.since, Timestamp::now(), started);
+        cx.slot.lock().expect("slot").events = Some(step);
+    };
+    let rollout_part = async {
+        let (pods, rss) = tokio::join!(pods.clone(), rss.clone());
+        let facts = rollout::read(&client, ns, pods.as_ref(), rss, cx.deadline, started).await;
+        cx.slot.lock().expect("slot").rollout = Some(facts);
+    };
+    tokio::join!(events_part, rollout_part);
+}
+
+/// Lists the pods and reads their logs; tells `pods_seen` which pods there
+/// are as soon as they are listed.
+async fn pods_and_logs(
+    cx: &RegionRun<'_>,
+    client: kube::Client,
+    sink: Option<mpsc::Sender<LogLine>>,
+    pods_seen: oneshot::Sender<rollout::PodRefs>,
+) {
+    let plan = Arc::clone(cx.plan);
+    let RegionRun { region, slot, deadline, started, .. } = *cx;
     let ns = plan.runbook.namespace.clone();
     let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let list_started = Instant::now();
@@ -107,7 +172,10 @@ pub async fn run_region(
     };
     tracing::debug!(region = %region.name, context = %region.context, ok = pod_list.is_ok(), "pods listed");
     let pod_list = match pod_list {
-        Ok(items) => items,
+        Ok(items) => {
+            let _ = pods_seen.send(rollout::PodRefs::of(&items));
+            items
+        }
         Err(p) => {
             let mut s = slot.lock().expect("slot");
             s.pods = Some(failed_pods(plan.runbook.expected_ready, p.clone()));
@@ -182,6 +250,32 @@ pub async fn run_region(
         slot.lock().expect("slot").logs = Some(step);
     }
     slot.lock().expect("slot").duration_ms = started.elapsed().as_millis() as u64;
+}
+
+pub fn failed_events(plan: &Plan, p: Problem) -> EventsStep {
+    EventsStep {
+        status: Status::Error,
+        window_secs: plan.logs.since.as_secs(),
+        groups: vec![],
+        truncated: false,
+        error: Some(p),
+        duration_ms: 0,
+    }
+}
+
+pub fn failed_rollout(p: Problem) -> RolloutFacts {
+    RolloutFacts {
+        status: Status::Error,
+        deployment: None,
+        revision: None,
+        replica_set: None,
+        images: vec![],
+        rolled_out_secs_ago: None,
+        previous: None,
+        note: None,
+        error: Some(p),
+        duration_ms: 0,
+    }
 }
 
 /// Warn when a pod logged more error lines than the threshold; error when
@@ -269,4 +363,59 @@ async fn read_pod_logs(
     out.error_lines = tally.error_lines;
     out.top_errors = tally.top(logs::TOP_GROUPS);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::RegionPlan;
+    use crate::report::{EventGroup, EventKind};
+    use crate::verdict::region_verdict;
+
+    fn region(pods: Status) -> RegionReport {
+        let mut r = empty_region(&RegionPlan {
+            name: "r".into(),
+            context: "c".into(),
+            healthz_url: None,
+            placeholder_context: None,
+        });
+        let mut step = failed_pods(3, Problem::new(ProblemKind::Refused, "connection refused"));
+        step.status = pods;
+        r.pods = Some(step);
+        r
+    }
+
+    fn events(status: Status, groups: Vec<EventGroup>, error: Option<Problem>) -> EventsStep {
+        EventsStep { status, window_secs: 300, groups, truncated: false, error, duration_ms: 0 }
+    }
+
+    /// Optional evidence, read or not, whatever it says, leaves the region's
+    /// verdict as the required steps make it.
+    #[test]
+    fn optional_evidence_never_changes_a_verdict() {
+        let forbidden = Problem::new(ProblemKind::Forbidden, "403 Forbidden: missing permission to list events");
+        let probe = EventGroup {
+            reason: "Unhealthy".into(),
+            kind: EventKind::ProbeFailing,
+            count: 3,
+            objects: vec!["pod/p".into()],
+            objects_total: 1,
+            message: "Readiness probe failed".into(),
+            first_seen_secs_ago: Some(60),
+            last_seen_secs_ago: Some(5),
+        };
+        for pods in [Status::Pass, Status::Warn, Status::Fail, Status::Error] {
+            let base = region(pods);
+            let expected = region_verdict(&base);
+            let mut unread = base.clone();
+            unread.events = Some(events(Status::Error, vec![], Some(forbidden.clone())));
+            unread.rollout = Some(failed_rollout(forbidden.clone()));
+            assert_eq!(region_verdict(&unread), expected, "{pods:?}, evidence forbidden");
+            let mut read = base.clone();
+            read.events = Some(events(Status::Pass, vec![probe.clone()], None));
+            read.rollout =
+                Some(RolloutFacts { status: Status::Pass, error: None, ..failed_rollout(forbidden.clone()) });
+            assert_eq!(region_verdict(&read), expected, "{pods:?}, evidence read");
+        }
+    }
 }

@@ -18,8 +18,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
     about = "Runs the 'Key Service API is down' runbook across every region and says what is wrong",
     long_about = "Runs the 'Key Service API is down' runbook: checks the healthz URL, lists the \
 service's pods in every region through the Kubernetes API, reads their recent logs, and prints \
-a verdict per region with findings and next steps. Read-only: it only gets and lists pods and \
-reads pod logs.",
+a verdict per region with findings and next steps. Read-only: it gets and lists pods and reads \
+pod logs, and where allowed lists Warning events and reads ReplicaSets and Deployments.",
     after_help = exit::HELP,
     propagate_version = true
 )]

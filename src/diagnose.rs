@@ -180,6 +180,14 @@ pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
             partial = true;
             r.logs = Some(check::failed_logs(&plan, cut_short("reading logs")));
         }
+        // Optional evidence cut short says so in its own step; it does not
+        // make the run partial, since no verdict rests on it.
+        if plan.steps.evidence && r.events.is_none() {
+            r.events = Some(check::failed_events(&plan, cut_short("reading events")));
+        }
+        if plan.steps.evidence && r.rollout.is_none() {
+            r.rollout = Some(check::failed_rollout(cut_short("reading the deployment's revisions")));
+        }
         if r.logs.as_ref().is_some_and(|l| l.partial)
             && r.logs.as_ref().is_some_and(|l| l.pods.iter().any(|p| p.partial))
         {

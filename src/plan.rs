@@ -108,6 +108,8 @@ pub struct Steps {
     pub healthz: bool,
     pub pods: bool,
     pub logs: bool,
+    /// Optional evidence: Warning events and the pods' ReplicaSet/Deployment.
+    pub evidence: bool,
 }
 
 impl Steps {
@@ -121,6 +123,9 @@ impl Steps {
         }
         if self.logs {
             v.push("logs");
+        }
+        if self.evidence {
+            v.extend(["events", "rollout"]);
         }
         v
     }

@@ -180,6 +180,104 @@ pub struct LogsStep {
     pub duration_ms: u64,
 }
 
+/// What a group of Warning events points at. A closed list: new reasons
+/// land in `other` rather than growing the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// `Unhealthy`: a readiness, liveness or startup probe failed.
+    ProbeFailing,
+    /// `BackOff` restarting a failed container.
+    BackOff,
+    /// The image could not be pulled (`Failed`, `ErrImagePull`, `ImagePullBackOff`, `BackOff` pulling).
+    ImagePull,
+    /// `FailedScheduling`.
+    Unschedulable,
+    /// `FailedMount`, `FailedAttachVolume`.
+    MountFailed,
+    /// `Evicted`.
+    Evicted,
+    Other,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::ProbeFailing => "probe_failing",
+            EventKind::BackOff => "back_off",
+            EventKind::ImagePull => "image_pull",
+            EventKind::Unschedulable => "unschedulable",
+            EventKind::MountFailed => "mount_failed",
+            EventKind::Evicted => "evicted",
+            EventKind::Other => "other",
+        }
+    }
+}
+
+/// Warning events with the same reason and kind, summed over the objects
+/// involved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventGroup {
+    pub reason: String,
+    pub kind: EventKind,
+    /// Occurrences, summed over the events' `count`s.
+    pub count: u64,
+    /// Objects involved as kubectl names them (`pod/NAME`), the most recent first, at most a few.
+    pub objects: Vec<String>,
+    /// How many objects were involved in all.
+    pub objects_total: usize,
+    /// The most recent event's message (control characters escaped, capped).
+    pub message: String,
+    pub first_seen_secs_ago: Option<u64>,
+    pub last_seen_secs_ago: Option<u64>,
+}
+
+/// The Warning events of one region's pods, ReplicaSets and Deployment seen
+/// within the log window.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventsStep {
+    /// `pass` when the events were read (whatever they say), `error` when not.
+    pub status: Status,
+    pub window_secs: u64,
+    /// The most recent first.
+    pub groups: Vec<EventGroup>,
+    /// The namespace had more Warning events than one bounded list returns;
+    /// the groups cover those that were returned.
+    pub truncated: bool,
+    pub error: Option<Problem>,
+    pub duration_ms: u64,
+}
+
+/// One revision of a Deployment, as its ReplicaSet records it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RevisionFacts {
+    pub revision: u64,
+    pub replica_set: String,
+    /// The pod template's container images, sorted (comparable across regions).
+    pub images: Vec<String>,
+}
+
+/// What changed: the Deployment behind the pods, its current revision and
+/// the one before.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RolloutFacts {
+    /// `pass` when the owners were read, `error` when not (what was read is kept).
+    pub status: Status,
+    pub deployment: Option<String>,
+    pub revision: Option<u64>,
+    pub replica_set: Option<String>,
+    /// The current revision's container images, sorted (comparable across regions).
+    pub images: Vec<String>,
+    /// Since the current revision's ReplicaSet was created.
+    pub rolled_out_secs_ago: Option<u64>,
+    /// The next-highest revision, when the Deployment has one.
+    pub previous: Option<RevisionFacts>,
+    /// Why there is nothing to say, e.g. "the pods are not owned by a Deployment".
+    pub note: Option<String>,
+    pub error: Option<Problem>,
+    pub duration_ms: u64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RegionReport {
     pub name: String,
@@ -188,6 +286,10 @@ pub struct RegionReport {
     pub healthz: Option<HealthzCheck>,
     pub pods: Option<PodsStep>,
     pub logs: Option<LogsStep>,
+    /// Warning events of the pods and their owners (`diagnose` only; optional evidence).
+    pub events: Option<EventsStep>,
+    /// The Deployment's current and previous revision (`diagnose` only; optional evidence).
+    pub rollout: Option<RolloutFacts>,
     pub duration_ms: u64,
 }
 

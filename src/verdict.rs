@@ -135,6 +135,8 @@ mod tests {
                 error: None,
                 duration_ms: 0,
             }),
+            events: None,
+            rollout: None,
             duration_ms: 0,
         }
     }

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use keysvc_testenv::{Fault, LogSpec, REGIONS, Scenario, TestEnv};
+use keysvc_testenv::{EventSpec, Fault, LogSpec, REGIONS, Rollout, Scenario, TestEnv};
 
 const NEEDS: &str = "needs the test cluster (tests/run-all.sh)";
 
@@ -152,4 +152,115 @@ fn fault_proxy_passes_hangs_and_resets() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("reset"), "{}", String::from_utf8_lossy(&out.stderr));
     proxy.set(Fault::None);
     assert!(run().status.success());
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn deployment_history_works_with_kubectl_rollout_history_and_undo() {
+    let env = TestEnv::load().unwrap();
+    let ns = "selfcheck-rollout";
+    let made = env.deploy("us-east", ns, &Rollout::versions(&["1.4.2", "1.4.3"])).unwrap();
+    assert_eq!(made.replica_sets.len(), 2);
+    let k = |args: &[&str]| {
+        let mut all = vec!["--context", "us-east", "-n", ns];
+        all.extend_from_slice(args);
+        kubectl(&env, &all)
+    };
+    let (ok, out, err) = k(&["rollout", "history", "deployment/api-key-service"]);
+    assert!(ok, "{err}");
+    let revisions: Vec<&str> = out.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert!(revisions.ends_with(&["1", "2"]), "{out}");
+    let (ok, out, err) = k(&["rollout", "history", "deployment/api-key-service", "--revision=1"]);
+    assert!(ok && out.contains("keysvc/api-key-service:1.4.2"), "{out}{err}");
+    let (ok, out, err) = k(&["rollout", "undo", "deployment/api-key-service", "--to-revision=1", "--dry-run=server"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("rolled back"), "{out}");
+    // A server dry run changed nothing.
+    let (_, out, _) =
+        k(&["get", "deployment/api-key-service", "-o", "jsonpath={.spec.template.spec.containers[0].image}"]);
+    assert_eq!(out, "keysvc/api-key-service:1.4.3");
+    // The pods are the current ReplicaSet's, carrying its template hash.
+    let (_, out, _) = k(&[
+        "get",
+        "po",
+        "-l",
+        "app=api-key-service",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.ownerReferences[0].name} {.metadata.labels.pod-template-hash}{\"\\n\"}{end}",
+    ]);
+    let current = &made.replica_sets[1];
+    assert_eq!(out.lines().count(), 3, "{out}");
+    for line in out.lines() {
+        let (owner, hash) = line.split_once(' ').unwrap();
+        assert_eq!(owner, current);
+        assert!(current.ends_with(hash), "{line}");
+    }
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn new_pod_states_and_their_events_show_as_kubectl_reads_them() {
+    let env = TestEnv::load().unwrap();
+    let ns = "selfcheck-events";
+    let cases = [
+        (Scenario::ProbeFailing, "0/1", "Running", "Unhealthy", "Readiness probe failed"),
+        (Scenario::ImagePull, "0/1", "ImagePullBackOff", "BackOff", "Back-off pulling image"),
+        (Scenario::Unschedulable, "0/1", "Pending", "FailedScheduling", "Insufficient memory"),
+    ];
+    for (scenario, ready, status, reason, message) in cases {
+        let pods = env.scenario("eu-de", ns, scenario).unwrap();
+        let (ok, out, err) = kubectl(&env, &["--context", "eu-de", "get", "po", "-n", ns, &pods[2], "--no-headers"]);
+        assert!(ok, "{err}");
+        let cols: Vec<&str> = out.split_whitespace().collect();
+        assert_eq!((cols[1], cols[2]), (ready, status), "{scenario:?}: {out}");
+        // describe finds a pod's events by its uid: they are the pod's own.
+        let (ok, out, err) = kubectl(&env, &["--context", "eu-de", "describe", "po", "-n", ns, &pods[2]]);
+        assert!(ok, "{err}");
+        let events = out.split("Events:").nth(1).unwrap_or_default();
+        assert!(events.contains(reason) && events.contains(message), "{scenario:?}: {events}");
+    }
+    // Events about a ReplicaSet or Deployment, with the times and count given.
+    let made = env.deploy("eu-de", ns, &Rollout::versions(&["1.4.3"])).unwrap();
+    let spec = EventSpec::warning("ReplicaSet", &made.replica_sets[0], "FailedCreate", "exceeded quota")
+        .count(3)
+        .seen(200, 30);
+    env.event("eu-de", ns, &spec).unwrap();
+    let (ok, out, err) = kubectl(
+        &env,
+        &[
+            "--context",
+            "evidence@eu-de",
+            "get",
+            "events",
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={range .items[*]}{.involvedObject.kind} {.reason} {.count}{\"\\n\"}{end}",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out, "ReplicaSet FailedCreate 3\n", "the scenario's events were cleared");
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn evidence_user_reads_events_and_owners_and_oncall_only_pods() {
+    let env = TestEnv::load().unwrap();
+    let reads = [("list", "events"), ("list", "replicasets.apps"), ("get", "deployments.apps"), ("list", "pods")];
+    for (verb, resource) in reads {
+        let (_, out, _) = kubectl(&env, &["--context", "evidence@us-south", "auth", "can-i", verb, resource, "-napi"]);
+        assert_eq!(out.trim(), "yes", "evidence {verb} {resource}");
+    }
+    for (verb, resource) in [("patch", "deployments.apps"), ("delete", "pods"), ("create", "events")] {
+        let (_, out, _) = kubectl(&env, &["--context", "evidence@us-south", "auth", "can-i", verb, resource, "-napi"]);
+        assert_eq!(out.trim(), "no", "evidence {verb} {resource}: read-only");
+    }
+    // The on-call user is tried with real reads only: the cluster tests
+    // check that it never sends anything but gets and lists.
+    for resource in ["events", "replicasets", "deployments"] {
+        let (ok, _, err) = kubectl(&env, &["--context", "oncall@us-south", "get", resource, "-napi"]);
+        assert!(!ok && err.contains("Forbidden"), "oncall get {resource}: {err}");
+    }
+    let (ok, _, err) = kubectl(&env, &["--context", "oncall@us-south", "get", "pods", "-napi"]);
+    assert!(ok, "{err}");
 }

@@ -208,6 +208,7 @@ pub fn up(dir: &Path, bins: &Binaries) -> Result<State> {
     ca.client("admin", "admin", &["system:masters"])?;
     ca.client("oncall", "oncall", &[])?;
     ca.client("nologs", "nologs", &[])?;
+    ca.client("evidence", "evidence", &[])?;
     ca.client("nobody", "nobody", &[])?;
     certs::write_key_pair(&dir.join("sa.key"), &dir.join("sa.pub"))?;
     std::fs::write(dir.join("tokens.csv"), format!("{ONCALL_TOKEN},oncall,oncall-uid\n"))?;
@@ -300,9 +301,14 @@ fn kubeconfig_json(state: &State, servers: &dyn Fn(&RegionState) -> String) -> s
             "name": r.name,
             "cluster": {"server": servers(r), "certificate-authority": state.ca.display().to_string()}
         }));
-        for (prefix, user) in
-            [("", "admin"), ("oncall@", "oncall"), ("nologs@", "nologs"), ("nobody@", "nobody"), ("token@", "token")]
-        {
+        for (prefix, user) in [
+            ("", "admin"),
+            ("oncall@", "oncall"),
+            ("nologs@", "nologs"),
+            ("evidence@", "evidence"),
+            ("nobody@", "nobody"),
+            ("token@", "token"),
+        ] {
             contexts.push(serde_json::json!({
                 "name": format!("{prefix}{}", r.name),
                 "context": {"cluster": r.name, "user": user, "namespace": "api"}
@@ -316,7 +322,7 @@ fn kubeconfig_json(state: &State, servers: &dyn Fn(&RegionState) -> String) -> s
         "clusters": clusters,
         "contexts": contexts,
         "current-context": "us-south",
-        "users": [cert_user("admin"), cert_user("oncall"), cert_user("nologs"), cert_user("nobody"),
+        "users": [cert_user("admin"), cert_user("oncall"), cert_user("nologs"), cert_user("evidence"), cert_user("nobody"),
                   {"name": "token", "user": {"token": ONCALL_TOKEN}}],
         "preferences": {}
     })

@@ -5,6 +5,8 @@
 
 pub mod certs;
 pub mod cluster;
+pub mod deployment;
+pub mod events;
 pub mod healthz;
 pub mod kubelet;
 pub mod proxy;
@@ -20,6 +22,8 @@ use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 pub use cluster::{ONCALL_TOKEN, REGIONS, State};
+pub use deployment::{Deployed, Rollout};
+pub use events::EventSpec;
 pub use healthz::{Behavior, HealthzServer};
 pub use kubelet::LogSpec;
 pub use proxy::{Fault, FaultProxy};
@@ -136,6 +140,26 @@ impl TestEnv {
         self.rt.block_on(async {
             let client = client_for(&self.state.kubeconfig, region).await?;
             scenario::put_raw_pods(&client, ns, pods).await
+        })
+    }
+
+    /// Puts namespace `ns` of `region` into a Deployment with the given
+    /// revision history (whatever was there is cleared first).
+    pub fn deploy(&self, region: &str, ns: &str, rollout: &Rollout) -> Result<Deployed> {
+        let r = self.state.region(region)?.clone();
+        self.rt.block_on(async {
+            let client = client_for(&self.state.kubeconfig, region).await?;
+            deployment::apply(&client, &r, ns, rollout).await
+        })
+    }
+
+    /// Records an event about a pod, ReplicaSet or Deployment in `ns`;
+    /// returns the event's name.
+    pub fn event(&self, region: &str, ns: &str, spec: &EventSpec) -> Result<String> {
+        let node = self.state.region(region)?.node.clone();
+        self.rt.block_on(async {
+            let client = client_for(&self.state.kubeconfig, region).await?;
+            events::create(&client, ns, &spec.clone().host(&node)).await
         })
     }
 

@@ -51,6 +51,15 @@ enum Cmd {
         at: Place,
         scenario: Scenario,
     },
+    /// Put one region's namespace into a Deployment whose revisions run these
+    /// versions of the service (the last is current), with three ready pods.
+    Deploy {
+        #[command(flatten)]
+        at: Place,
+        /// e.g. `1.4.2 1.4.3`
+        #[arg(required = true)]
+        versions: Vec<String>,
+    },
     /// Make a pod's container log COUNT generated lines (one in ERROR_EVERY an error).
     Logs {
         #[command(flatten)]
@@ -191,6 +200,17 @@ fn main() -> ExitCode {
                 let client = keysvc_testenv::client_for(&s.kubeconfig, &region).await?;
                 let pods = keysvc_testenv::scenario::apply(&client, s.region(&region)?, &namespace, scenario).await?;
                 for p in pods {
+                    println!("{p}");
+                }
+                Ok(0)
+            }
+            Cmd::Deploy { at: Place { state, region, namespace }, versions } => {
+                let s = State::load(&state)?;
+                let client = keysvc_testenv::client_for(&s.kubeconfig, &region).await?;
+                let versions: Vec<&str> = versions.iter().map(String::as_str).collect();
+                let rollout = keysvc_testenv::Rollout::versions(&versions);
+                let made = keysvc_testenv::deployment::apply(&client, s.region(&region)?, &namespace, &rollout).await?;
+                for p in made.pods {
                     println!("{p}");
                 }
                 Ok(0)

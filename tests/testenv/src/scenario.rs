@@ -14,10 +14,19 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 use crate::cluster::RegionState;
+use crate::deployment;
+use crate::events::{self, EventSpec};
 use crate::kubelet::{self, Generate, LogSpec};
 
 pub const APP: &str = "api-key-service";
 pub const CONTAINER: &str = "api-key-service";
+/// The image pods run unless a Deployment says otherwise.
+pub const DEFAULT_IMAGE: &str = "keysvc/api-key-service:1.0";
+
+/// The service's image at `version` (`image("1.4.3")`).
+pub fn image(version: &str) -> String {
+    format!("keysvc/api-key-service:{version}")
+}
 
 /// The states a region can be put into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -37,6 +46,15 @@ pub enum Scenario {
     NoPods,
     /// The namespace does not exist.
     NoNamespace,
+    /// 2 Ready, 1 Running whose readiness probe fails (Ready=False), with its
+    /// `Unhealthy` events.
+    ProbeFailing,
+    /// 2 Ready, 1 Pending that cannot pull its image (ImagePullBackOff), with
+    /// its `Failed`/`BackOff` events.
+    ImagePull,
+    /// 2 Ready, 1 Pending that no node can take (PodScheduled=False,
+    /// Unschedulable), with its `FailedScheduling` event.
+    Unschedulable,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +63,12 @@ pub enum PodKind {
     CrashLoop,
     Pending,
     Terminating,
+    /// Running, its readiness probe failing: Ready=False; `Unhealthy` events.
+    ProbeFailing,
+    /// Pending, waiting in ImagePullBackOff; `Failed` and `BackOff` events.
+    ImagePull,
+    /// Pending, not scheduled (no node); a `FailedScheduling` event.
+    Unschedulable,
 }
 
 impl Scenario {
@@ -56,12 +80,20 @@ impl Scenario {
             Scenario::Pending => vec![Ready, Ready, Pending],
             Scenario::Terminating => vec![Ready, Ready, Terminating],
             Scenario::AllCrashLoop => vec![CrashLoop, CrashLoop, CrashLoop],
+            Scenario::ProbeFailing => vec![Ready, Ready, ProbeFailing],
+            Scenario::ImagePull => vec![Ready, Ready, ImagePull],
+            Scenario::Unschedulable => vec![Ready, Ready, Unschedulable],
             Scenario::NoPods | Scenario::NoNamespace => vec![],
         }
     }
 }
 
 const FINALIZER: &str = "keysvc.test/hold";
+
+/// The restricted users bound in every namespace, each to `keysvc-{user}`:
+/// `oncall` has the minimal role, `nologs` lacks `pods/log`, `evidence` adds
+/// the optional reads.
+pub const USERS: [&str; 3] = ["oncall", "nologs", "evidence"];
 
 fn rfc3339(t: Timestamp) -> String {
     format!("{t:.0}")
@@ -90,10 +122,19 @@ pub async fn seed_region(client: &Client, region: &RegionState) -> Result<()> {
             "rules": [{"apiGroups": [""], "resources": resources, "verbs": ["get", "list"]}]});
         roles.patch(name, &pp, &Patch::Apply(&role)).await.with_context(|| format!("creating role {name}"))?;
     }
+    // The on-call role plus the optional evidence: events, ReplicaSets and
+    // Deployments, still only read.
+    let role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": "keysvc-evidence"},
+        "rules": [
+            {"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list"]},
+            {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]},
+            {"apiGroups": ["apps"], "resources": ["replicasets", "deployments"], "verbs": ["get", "list"]}]});
+    roles.patch("keysvc-evidence", &pp, &Patch::Apply(&role)).await.context("creating role keysvc-evidence")?;
     Ok(())
 }
 
-async fn ensure_namespace(client: &Client, ns: &str) -> Result<()> {
+pub(crate) async fn ensure_namespace(client: &Client, ns: &str) -> Result<()> {
     let nss: Api<Namespace> = Api::all(client.clone());
     let deadline = Instant::now() + Duration::from_secs(30);
     // A namespace still being removed must finish first.
@@ -112,7 +153,7 @@ async fn ensure_namespace(client: &Client, ns: &str) -> Result<()> {
         .await
         .with_context(|| format!("creating namespace {ns}"))?;
     let rbs: Api<RoleBinding> = Api::namespaced(client.clone(), ns);
-    for user in ["oncall", "nologs"] {
+    for user in USERS {
         let rb = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
             "metadata": {"name": user, "namespace": ns},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": format!("keysvc-{user}")},
@@ -178,7 +219,7 @@ fn suffix() -> String {
         .collect()
 }
 
-fn ready_status(now: Timestamp) -> serde_json::Value {
+fn ready_status(now: Timestamp, image: &str) -> serde_json::Value {
     let started = rfc3339(now - SignedDuration::from_hours(2));
     json!({
         "phase": "Running", "hostIP": "127.0.0.1", "podIP": "10.244.0.10", "startTime": started,
@@ -188,22 +229,22 @@ fn ready_status(now: Timestamp) -> serde_json::Value {
             {"type": "ContainersReady", "status": "True", "lastTransitionTime": started},
             {"type": "PodScheduled", "status": "True", "lastTransitionTime": started}],
         "containerStatuses": [{"name": CONTAINER, "ready": true, "started": true, "restartCount": 0,
-            "image": "keysvc/api-key-service:1.0", "imageID": "",
+            "image": image, "imageID": "",
             "state": {"running": {"startedAt": started}}}]
     })
 }
 
-fn status_for(kind: PodKind, now: Timestamp) -> serde_json::Value {
+fn status_for(kind: PodKind, now: Timestamp, image: &str) -> serde_json::Value {
     let started = rfc3339(now - SignedDuration::from_hours(2));
     match kind {
-        PodKind::Ready | PodKind::Terminating => ready_status(now),
+        PodKind::Ready | PodKind::Terminating => ready_status(now, image),
         PodKind::CrashLoop => json!({
             "phase": "Running", "hostIP": "127.0.0.1", "podIP": "10.244.0.11", "startTime": started,
             "conditions": [
                 {"type": "Ready", "status": "False", "reason": "ContainersNotReady", "lastTransitionTime": started},
                 {"type": "PodScheduled", "status": "True", "lastTransitionTime": started}],
             "containerStatuses": [{"name": CONTAINER, "ready": false, "started": false, "restartCount": 7,
-                "image": "keysvc/api-key-service:1.0", "imageID": "",
+                "image": image, "imageID": "",
                 "state": {"waiting": {"reason": "CrashLoopBackOff",
                     "message": format!("back-off 5m0s restarting failed container={CONTAINER}")}},
                 "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled",
@@ -215,9 +256,60 @@ fn status_for(kind: PodKind, now: Timestamp) -> serde_json::Value {
             "conditions": [{"type": "PodScheduled", "status": "True", "lastTransitionTime": started},
                            {"type": "Ready", "status": "False", "reason": "ContainersNotReady", "lastTransitionTime": started}],
             "containerStatuses": [{"name": CONTAINER, "ready": false, "started": false, "restartCount": 0,
-                "image": "keysvc/api-key-service:1.0", "imageID": "",
+                "image": image, "imageID": "",
                 "state": {"waiting": {"reason": "ContainerCreating"}}}]
         }),
+        PodKind::ProbeFailing => json!({
+            "phase": "Running", "hostIP": "127.0.0.1", "podIP": "10.244.0.12", "startTime": started,
+            "conditions": [
+                {"type": "Initialized", "status": "True", "lastTransitionTime": started},
+                {"type": "Ready", "status": "False", "reason": "ContainersNotReady",
+                 "message": format!("containers with unready status: [{CONTAINER}]"), "lastTransitionTime": started},
+                {"type": "ContainersReady", "status": "False", "reason": "ContainersNotReady", "lastTransitionTime": started},
+                {"type": "PodScheduled", "status": "True", "lastTransitionTime": started}],
+            "containerStatuses": [{"name": CONTAINER, "ready": false, "started": true, "restartCount": 0,
+                "image": image, "imageID": "", "state": {"running": {"startedAt": started}}}]
+        }),
+        PodKind::ImagePull => json!({
+            "phase": "Pending", "hostIP": "127.0.0.1", "startTime": rfc3339(now - SignedDuration::from_secs(240)),
+            "conditions": [{"type": "PodScheduled", "status": "True", "lastTransitionTime": started},
+                           {"type": "Ready", "status": "False", "reason": "ContainersNotReady", "lastTransitionTime": started}],
+            "containerStatuses": [{"name": CONTAINER, "ready": false, "started": false, "restartCount": 0,
+                "image": image, "imageID": "",
+                "state": {"waiting": {"reason": "ImagePullBackOff", "message": format!("Back-off pulling image \"{image}\"")}}}]
+        }),
+        PodKind::Unschedulable => json!({
+            "phase": "Pending",
+            "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                            "message": UNSCHEDULABLE, "lastTransitionTime": rfc3339(now - SignedDuration::from_secs(240))}]
+        }),
+    }
+}
+
+const UNSCHEDULABLE: &str = "0/1 nodes are available: 1 Insufficient memory.";
+
+/// The Warning events the kubelet or scheduler would have recorded for a
+/// pod of `kind` over the last few minutes.
+pub fn pod_events(kind: PodKind, pod: &str, image: &str) -> Vec<EventSpec> {
+    let ev = |reason: &str, message: String| EventSpec::warning("Pod", pod, reason, &message);
+    match kind {
+        PodKind::ProbeFailing => vec![
+            ev("Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503".into())
+                .count(14)
+                .seen(280, 5),
+        ],
+        PodKind::ImagePull => vec![
+            ev("Failed", format!("Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"docker.io/{image}\": not found"))
+                .count(4)
+                .seen(240, 60),
+            ev("Failed", "Error: ErrImagePull".into()).count(4).seen(240, 60),
+            ev("BackOff", format!("Back-off pulling image \"{image}\"")).count(9).seen(230, 8),
+            ev("Failed", "Error: ImagePullBackOff".into()).count(9).seen(230, 8),
+        ],
+        PodKind::Unschedulable => vec![
+            ev("FailedScheduling", UNSCHEDULABLE.into()).count(6).seen(240, 20).component("default-scheduler"),
+        ],
+        PodKind::Ready | PodKind::CrashLoop | PodKind::Pending | PodKind::Terminating => vec![],
     }
 }
 
@@ -282,40 +374,80 @@ pub async fn apply_pods(
         return Ok(vec![]);
     }
     ensure_namespace(client, ns).await?;
-    clear_pods(client, ns).await?;
+    clear(client, ns).await?;
+    let owner = PodOwner { prefix: format!("{APP}-5f6d8{}", suffix()), hash: None, owner: None, image: DEFAULT_IMAGE };
+    create_pods(client, region, ns, kinds, &owner).await
+}
+
+/// How a batch of pods is named, labelled and owned.
+pub struct PodOwner<'a> {
+    /// Pod names are `{prefix}-xxxxx`.
+    pub prefix: String,
+    /// The `pod-template-hash` label, for pods of a Deployment's ReplicaSet.
+    pub hash: Option<String>,
+    /// The controlling owner reference.
+    pub owner: Option<serde_json::Value>,
+    pub image: &'a str,
+}
+
+/// Creates the service's pods (up to 8) with their status, logs and the
+/// events their state comes with.
+pub async fn create_pods(
+    client: &Client,
+    region: &RegionState,
+    ns: &str,
+    kinds: &[PodKind],
+    owner: &PodOwner<'_>,
+) -> Result<Vec<String>> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
     let now = Timestamp::now();
-    let rs = suffix();
     let mut names = vec![];
     for (i, &kind) in kinds.iter().enumerate() {
         let name = format!(
-            "{APP}-5f6d8{rs}-{}",
+            "{}-{}",
+            owner.prefix,
             ["9vdzm", "k2x7q", "p8w4t", "h6n3b", "c4r8j", "t7b2f", "w5q8z", "x3m9d"][i % 8]
         );
         let mut meta = json!({"name": name, "namespace": ns, "labels": {"app": APP}});
+        if let Some(hash) = &owner.hash {
+            meta["labels"]["pod-template-hash"] = json!(hash);
+        }
+        if let Some(o) = &owner.owner {
+            meta["ownerReferences"] = json!([o]);
+        }
         if kind == PodKind::Terminating {
             meta["finalizers"] = json!([FINALIZER]);
         }
-        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-            "spec": {"nodeName": region.node, "terminationGracePeriodSeconds": 30,
-                     "containers": [{"name": CONTAINER, "image": "keysvc/api-key-service:1.0"}]}});
+        let mut spec = json!({"terminationGracePeriodSeconds": 30,
+                              "containers": [{"name": CONTAINER, "image": owner.image}]});
+        // A pod no node could take has none.
+        if kind != PodKind::Unschedulable {
+            spec["nodeName"] = json!(region.node);
+        }
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec});
         let pod: Pod = serde_json::from_value(pod)?;
         pods.create(&PostParams::default(), &pod).await.with_context(|| format!("creating pod {name}"))?;
-        pods.patch_status(&name, &PatchParams::default(), &Patch::Merge(json!({"status": status_for(kind, now)})))
-            .await
-            .with_context(|| format!("setting status of {name}"))?;
+        pods.patch_status(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": status_for(kind, now, owner.image)})),
+        )
+        .await
+        .with_context(|| format!("setting status of {name}"))?;
+        let waiting = |why: &str| LogSpec {
+            error: Some((400, format!("container \"{CONTAINER}\" in pod \"{name}\" is waiting to start: {why}"))),
+            ..LogSpec::default()
+        };
         let spec = match kind {
             PodKind::CrashLoop => crash_logs(&name),
-            PodKind::Pending => LogSpec {
-                error: Some((
-                    400,
-                    format!("container \"{CONTAINER}\" in pod \"{name}\" is waiting to start: ContainerCreating"),
-                )),
-                ..LogSpec::default()
-            },
+            PodKind::Pending => waiting("ContainerCreating"),
+            PodKind::ImagePull => waiting("trying and failing to pull image"),
             _ => info_logs(&name),
         };
         kubelet::write_spec(&region.logs_dir, ns, &name, CONTAINER, &spec)?;
+        for e in pod_events(kind, &name, owner.image) {
+            events::create(client, ns, &e.host(&region.node)).await?;
+        }
         if kind == PodKind::Terminating {
             pods.delete(&name, &DeleteParams::default()).await?;
         }
@@ -361,6 +493,14 @@ pub async fn put_raw_pods(client: &Client, ns: &str, raw: &[RawPod]) -> Result<(
         }
     }
     Ok(())
+}
+
+/// Empties `ns` of what a scenario leaves: the service's pods, its
+/// Deployment and ReplicaSets, and every event.
+pub async fn clear(client: &Client, ns: &str) -> Result<()> {
+    clear_pods(client, ns).await?;
+    deployment::clear(client, ns).await?;
+    events::clear(client, ns).await
 }
 
 /// Deletes a pod at once (no grace period).

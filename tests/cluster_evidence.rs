@@ -1,0 +1,321 @@
+//! The optional evidence of `diagnose` end to end against the real test
+//! environment: Warning events grouped by kind (probe failures, image pulls,
+//! scheduling) and the Deployment's revisions (a bad rollout, a region on
+//! another version), read by a user allowed to; and the minimal on-call user
+//! getting the same verdicts with the evidence recorded as Forbidden. Each
+//! test works in a namespace of its own.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Run, cmd, run_within, runbook_text, write};
+use keysvc_testenv::scenario::{PodKind, image};
+use keysvc_testenv::{Behavior, EventSpec, Fault, HealthzServer, REGIONS, Rollout, Scenario, TestEnv};
+use serde_json::Value;
+
+struct Case {
+    env: TestEnv,
+    dir: tempfile::TempDir,
+    ns: String,
+    _healthz: HealthzServer,
+    runbooks: Vec<(String, PathBuf)>,
+}
+
+/// Namespace `ns` in every region, healthy unless `set` says otherwise, and a
+/// runbook per user (`oncall`, `evidence`) whose contexts are `{user}@{region}`.
+fn case(ns: &str, set: &[(&str, Scenario)]) -> Case {
+    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
+    env.scenarios(ns, set).unwrap();
+    let healthz = HealthzServer::start(Behavior::Healthy);
+    let dir = tempfile::tempdir().unwrap();
+    let runbooks = ["oncall", "evidence"]
+        .iter()
+        .map(|user| {
+            let text = runbook_text(ns, &healthz.url, &|r: &str| format!("{user}@{r}"), "");
+            (user.to_string(), write(dir.path(), &format!("{user}.yaml"), &text))
+        })
+        .collect();
+    Case { env, dir, ns: ns.to_string(), _healthz: healthz, runbooks }
+}
+
+impl Case {
+    fn run_as(&self, user: &str, args: &[&str]) -> Run {
+        self.run_with(user, self.env.kubeconfig(), args, Duration::from_secs(40))
+    }
+
+    fn run_with(&self, user: &str, kubeconfig: &Path, args: &[&str], limit: Duration) -> Run {
+        let runbook = &self.runbooks.iter().find(|(u, _)| u == user).expect("a runbook for the user").1;
+        let mut c = cmd();
+        c.args(args).arg("--env").arg("test").arg("--runbook").arg(runbook).arg("--kubeconfig").arg(kubeconfig);
+        run_within(c, limit)
+    }
+
+    /// `diagnose -o json` as `user`.
+    fn diagnose(&self, user: &str) -> (Run, Value) {
+        let r = self.run_as(user, &["diagnose", "-o", "json"]);
+        let j = r.json();
+        (r, j)
+    }
+
+    /// kubectl as `context`, in the case's namespace.
+    fn kubectl(&self, context: &str, args: &[&str]) -> String {
+        let out = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(self.env.kubeconfig())
+            .args(["--context", context, "-n", &self.ns])
+            .args(args)
+            .output()
+            .expect("kubectl runs");
+        assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+fn region<'a>(j: &'a Value, name: &str) -> &'a Value {
+    j["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no region {name} in {j}"))
+}
+
+fn groups(reg: &Value) -> &Vec<Value> {
+    assert_eq!(reg["events"]["status"], "pass", "{}", reg["events"]);
+    reg["events"]["groups"].as_array().unwrap()
+}
+
+fn group<'a>(reg: &'a Value, reason: &str) -> &'a Value {
+    groups(reg).iter().find(|g| g["reason"] == reason).unwrap_or_else(|| panic!("no {reason} group: {}", reg["events"]))
+}
+
+/// kubectl's view of the namespace's Warning events: (reason, object, count).
+fn kubectl_warnings(c: &Case, region: &str) -> Vec<(String, String, u64)> {
+    let out =
+        c.kubectl(&format!("evidence@{region}"), &["get", "events", "--field-selector", "type=Warning", "-o", "json"]);
+    let j: Value = serde_json::from_str(&out).unwrap();
+    j["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let obj = format!(
+                "{}/{}",
+                e["involvedObject"]["kind"].as_str().unwrap().to_lowercase(),
+                e["involvedObject"]["name"].as_str().unwrap()
+            );
+            (e["reason"].as_str().unwrap().to_string(), obj, e["count"].as_u64().unwrap_or(1))
+        })
+        .collect()
+}
+
+const NEEDS: &str = "needs the test cluster (tests/run-all.sh)";
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn readiness_probe_failing_is_grouped_from_the_pods_events() {
+    let _ = NEEDS;
+    let c = case("t-ev-probe", &[("us-east", Scenario::ProbeFailing)]);
+    let (r, j) = c.diagnose("evidence");
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(j["steps"], serde_json::json!(["healthz", "pods", "logs", "events", "rollout"]));
+    let east = region(&j, "us-east");
+    assert_eq!(east["verdict"], "degraded");
+    let not_ready = east["pods"]["pods"].as_array().unwrap().iter().find(|p| p["is_ready"] == false).unwrap();
+    assert_eq!(not_ready["status"], "Running");
+    let g = group(east, "Unhealthy");
+    assert_eq!(g["kind"], "probe_failing");
+    assert_eq!(g["count"], 14);
+    assert_eq!(g["message"], "Readiness probe failed: HTTP probe failed with statuscode: 503");
+    assert_eq!(g["objects"], serde_json::json!([format!("pod/{}", not_ready["name"].as_str().unwrap())]));
+    assert!(g["last_seen_secs_ago"].as_u64().unwrap() < 60, "{g}");
+    assert!(g["first_seen_secs_ago"].as_u64().unwrap() >= 280, "{g}");
+    assert_eq!(groups(east).len(), 1, "{}", east["events"]);
+    // kubectl sees the same events the tool grouped.
+    let seen = kubectl_warnings(&c, "us-east");
+    let total: u64 = seen.iter().filter(|(reason, _, _)| reason == "Unhealthy").map(|s| s.2).sum();
+    assert_eq!(total, 14, "{seen:?}");
+    for name in ["us-south", "eu-de"] {
+        let reg = region(&j, name);
+        assert_eq!(reg["verdict"], "healthy");
+        assert!(groups(reg).is_empty(), "{}", reg["events"]);
+        // Pods not made by a Deployment: nothing to say about rollouts, and that is no error.
+        assert_eq!(reg["rollout"]["status"], "pass");
+        assert_eq!(reg["rollout"]["note"], "the pods are not owned by a ReplicaSet");
+    }
+    // The single-step commands read no optional evidence.
+    for command in ["pods", "logs", "healthz"] {
+        let r = c.run_as("evidence", &[command, "-o", "json"]);
+        let j = r.json();
+        assert!(!j["steps"].as_array().unwrap().contains(&"events".into()), "{command}: {}", j["steps"]);
+        for reg in j["regions"].as_array().unwrap() {
+            assert_eq!((&reg["events"], &reg["rollout"]), (&Value::Null, &Value::Null), "{command}");
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn image_pull_failure_is_grouped_as_image_pull() {
+    let c = case("t-ev-pull", &[("eu-de", Scenario::ImagePull)]);
+    let (r, j) = c.diagnose("evidence");
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let eu = region(&j, "eu-de");
+    assert_eq!(eu["verdict"], "degraded");
+    let pulling = eu["pods"]["pods"].as_array().unwrap().iter().find(|p| p["status"] == "ImagePullBackOff");
+    assert!(pulling.is_some_and(|p| p["pending"] == true), "{}", eu["pods"]);
+    // The kubelet reports a failed pull under two reasons; both are image pulls.
+    let failed = group(eu, "Failed");
+    assert_eq!((failed["kind"].as_str(), failed["count"].as_u64()), (Some("image_pull"), Some(4 + 4 + 9)));
+    assert_eq!(failed["message"], "Error: ImagePullBackOff", "the latest message");
+    let backoff = group(eu, "BackOff");
+    assert_eq!((backoff["kind"].as_str(), backoff["count"].as_u64()), (Some("image_pull"), Some(9)));
+    assert!(backoff["message"].as_str().unwrap().starts_with("Back-off pulling image"), "{backoff}");
+    let seen = kubectl_warnings(&c, "eu-de");
+    assert_eq!(seen.iter().map(|s| s.2).sum::<u64>(), 4 + 4 + 9 + 9, "{seen:?}");
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn unschedulable_pod_is_grouped_from_the_schedulers_event() {
+    let c = case("t-ev-sched", &[("us-south", Scenario::Unschedulable)]);
+    let (r, j) = c.diagnose("evidence");
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let south = region(&j, "us-south");
+    assert_eq!(south["verdict"], "degraded");
+    let pending = south["pods"]["pods"].as_array().unwrap().iter().find(|p| p["status"] == "Pending").unwrap();
+    assert_eq!(pending["node"], Value::Null);
+    let g = group(south, "FailedScheduling");
+    assert_eq!(g["kind"], "unschedulable");
+    assert_eq!(g["count"], 6);
+    assert_eq!(g["message"], "0/1 nodes are available: 1 Insufficient memory.");
+    assert_eq!(g["objects"][0], format!("pod/{}", pending["name"].as_str().unwrap()));
+    // A pod that never got a node has no logs to read; that is not an error.
+    assert_eq!(south["logs"]["status"], "pass", "{}", south["logs"]);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn bad_rollout_names_the_new_and_previous_revision_and_their_images() {
+    let c = case("t-ev-rollout", &[]);
+    let rollout =
+        Rollout::versions(&["1.4.2", "1.4.3"]).pods(&[PodKind::Ready, PodKind::ProbeFailing, PodKind::ProbeFailing]);
+    let made = c.env.deploy("us-east", &c.ns, &rollout).unwrap();
+    // Events of the ReplicaSet and Deployment are the service's too.
+    let rs_event = EventSpec::warning(
+        "ReplicaSet",
+        &made.replica_sets[1],
+        "FailedCreate",
+        "pods \"x\" is forbidden: exceeded quota",
+    )
+    .count(2)
+    .seen(90, 30);
+    c.env.event("us-east", &c.ns, &rs_event).unwrap();
+    let deploy_event =
+        EventSpec::warning("Deployment", "api-key-service", "ProgressDeadlineExceeded", "progress deadline exceeded");
+    c.env.event("us-east", &c.ns, &deploy_event).unwrap();
+
+    let (r, j) = c.diagnose("evidence");
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let east = region(&j, "us-east");
+    assert_eq!(east["verdict"], "degraded");
+    let ro = &east["rollout"];
+    assert_eq!(ro["status"], "pass", "{ro}");
+    assert_eq!(ro["deployment"], "api-key-service");
+    assert_eq!(ro["revision"], 2);
+    assert_eq!(ro["replica_set"], made.replica_sets[1].as_str());
+    assert_eq!(ro["images"], serde_json::json!([image("1.4.3")]));
+    // Created by this test: rolled out seconds ago.
+    assert!(ro["rolled_out_secs_ago"].as_u64().unwrap() < 60, "{ro}");
+    assert_eq!(
+        ro["previous"],
+        serde_json::json!({"revision": 1, "replica_set": made.replica_sets[0], "images": [image("1.4.2")]})
+    );
+    let probe = group(east, "Unhealthy");
+    assert_eq!((probe["count"].as_u64(), probe["objects_total"].as_u64()), (Some(28), Some(2)));
+    assert_eq!(group(east, "FailedCreate")["objects"][0], format!("replicaset/{}", made.replica_sets[1]));
+    assert_eq!(group(east, "ProgressDeadlineExceeded")["objects"][0], "deployment/api-key-service");
+    // kubectl reads the same history.
+    let history = c.kubectl("us-east", &["rollout", "history", "deployment/api-key-service", "--revision=2"]);
+    assert!(history.contains(&image("1.4.3")), "{history}");
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn version_drift_shows_as_different_images_in_one_region() {
+    let c = case("t-ev-drift", &[]);
+    for region in REGIONS {
+        let versions: &[&str] = if region == "eu-de" { &["1.4.2"] } else { &["1.4.2", "1.4.3"] };
+        c.env.deploy(region, &c.ns, &Rollout::versions(versions)).unwrap();
+    }
+    let (r, j) = c.diagnose("evidence");
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let images = |name: &str| region(&j, name)["rollout"]["images"].clone();
+    assert_eq!(images("us-south"), serde_json::json!([image("1.4.3")]));
+    assert_eq!(images("us-south"), images("us-east"));
+    assert_eq!(images("eu-de"), serde_json::json!([image("1.4.2")]));
+    assert_eq!(region(&j, "eu-de")["rollout"]["revision"], 1);
+    assert_eq!(region(&j, "eu-de")["rollout"]["previous"], Value::Null);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn the_minimal_user_gets_the_same_verdicts_and_the_evidence_is_recorded_as_forbidden() {
+    let c = case("t-ev-minimal", &[("eu-de", Scenario::ImagePull)]);
+    let rollout = Rollout::versions(&["1.4.2", "1.4.3"]).pods(&[PodKind::ProbeFailing; 3]);
+    c.env.deploy("us-east", &c.ns, &rollout).unwrap();
+    let (full_run, full) = c.diagnose("evidence");
+    let (min_run, min) = c.diagnose("oncall");
+    assert_eq!(min_run.code, full_run.code, "{}\n{}", min_run.stdout, full_run.stdout);
+    // us-east has no ready pod (down), eu-de one pod pulling (degraded): degraded, exit 1.
+    assert_eq!(min_run.code, 1, "{}", min_run.stdout);
+    assert_eq!(region(&min, "us-east")["verdict"], "down");
+    assert_eq!(min["service"]["verdict"], full["service"]["verdict"]);
+    for name in REGIONS {
+        let (m, f) = (region(&min, name), region(&full, name));
+        assert_eq!(m["verdict"], f["verdict"], "{name}");
+        for step in ["pods", "logs"] {
+            assert_eq!(m[step]["status"], f[step]["status"], "{name} {step}");
+        }
+        assert_eq!(f["events"]["status"], "pass", "{name}");
+        assert_eq!(f["rollout"]["status"], "pass", "{name}");
+        let (ev, ro) = (&m["events"], &m["rollout"]);
+        assert_eq!((ev["status"].as_str(), ev["error"]["kind"].as_str()), (Some("error"), Some("forbidden")), "{ev}");
+        assert!(ev["error"]["message"].as_str().unwrap().contains("missing permission to list events"), "{ev}");
+        assert_eq!((ro["status"].as_str(), ro["error"]["kind"].as_str()), (Some("error"), Some("forbidden")), "{ro}");
+        assert!(ro["error"]["message"].as_str().unwrap().contains("list replicasets.apps"), "{ro}");
+    }
+    assert_eq!(region(&full, "us-east")["rollout"]["revision"], 2);
+    assert!(!groups(region(&full, "eu-de")).is_empty());
+    assert_eq!(min["partial"], false);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn a_hanging_region_reports_its_evidence_as_cut_short_and_the_others_in_full() {
+    let c = case("t-ev-hang", &[]);
+    for region in REGIONS {
+        c.env.deploy(region, &c.ns, &Rollout::versions(&["1.4.3"])).unwrap();
+    }
+    let proxy = c.env.proxy("us-south", Fault::Hang).unwrap();
+    let kc = c.dir.path().join("kubeconfig");
+    c.env.kubeconfig_with(&kc, &[("us-south", proxy.url())]).unwrap();
+    let r = c.run_with("evidence", &kc, &["diagnose", "-o", "json", "--timeout", "3s"], Duration::from_secs(5));
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    let j = r.json();
+    let south = region(&j, "us-south");
+    assert_eq!(south["verdict"], "unknown");
+    for step in ["events", "rollout"] {
+        assert_eq!(south[step]["status"], "error", "{step}: {}", south[step]);
+        assert!(matches!(south[step]["error"]["kind"].as_str(), Some("timeout" | "deadline")), "{}", south[step]);
+    }
+    for name in ["us-east", "eu-de"] {
+        let reg = region(&j, name);
+        assert_eq!(reg["verdict"], "healthy");
+        assert_eq!(reg["events"]["status"], "pass");
+        assert_eq!(reg["rollout"]["revision"], 1, "{}", reg["rollout"]);
+    }
+}
