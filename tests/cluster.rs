@@ -786,3 +786,32 @@ fn a_baseline_cut_by_its_byte_limit_covers_what_was_read() {
         assert_eq!(other["baseline"]["span_secs"], 3600);
     }
 }
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn each_baseline_read_starts_with_its_window_read() {
+    use keysvc_testenv::scenario::PodKind;
+    let c = case("t-together", &[], "oncall");
+    // Seven pods, more than the streams open at once. The kubelet holds each
+    // answer until both reads of that container have arrived, far past the
+    // deadline: a baseline read that waited for its window read (or for every
+    // window read) would leave the reads unfinished at the deadline.
+    let pods = c.env.pods("us-south", &c.ns, &[PodKind::Ready; 7]).unwrap();
+    let held = LogSpec { hold_until_requests: 2, ..keysvc_testenv::scenario::info_logs("held") };
+    for p in &pods {
+        c.env.set_logs("us-south", &c.ns, p, &held).unwrap();
+    }
+    assert!(keysvc_testenv::kubelet::HOLD_LIMIT > Duration::from_secs(8));
+    let r = c.run_limit(&["logs", "--region", "us-south", "-o", "json", "--timeout", "8s"], Duration::from_secs(12));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let j = r.json();
+    let logs = &region(&j, "us-south")["logs"];
+    assert_eq!(logs["status"], "pass", "{logs}");
+    assert_eq!(logs["partial"], false, "{logs}");
+    assert_eq!(logs["pods"].as_array().unwrap().len(), 7);
+    for p in logs["pods"].as_array().unwrap() {
+        assert_eq!(p["lines"], 20, "{p}");
+        assert_eq!(p["baseline"]["partial"], false, "{p}");
+        assert_eq!(p["baseline"]["span_secs"], 3600, "{p}");
+    }
+}

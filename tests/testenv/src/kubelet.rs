@@ -44,6 +44,10 @@ pub struct LogSpec {
     /// Wait this long before answering (a slow kubelet).
     #[serde(default)]
     pub delay_ms: u64,
+    /// Hold every answer until the container's logs have been asked for this
+    /// many times in all (at most [`HOLD_LIMIT`]): proves reads run at once.
+    #[serde(default)]
+    pub hold_until_requests: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -152,6 +156,17 @@ impl Iterator for Merged {
     }
 }
 
+/// The longest an answer is held for `hold_until_requests`.
+pub const HOLD_LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Requests seen per container (spec path), for `hold_until_requests`.
+static REQUESTS: std::sync::LazyLock<std::sync::Mutex<HashMap<PathBuf, u32>>> =
+    std::sync::LazyLock::new(Default::default);
+
+fn requests(path: &Path) -> u32 {
+    REQUESTS.lock().expect("requests").get(path).copied().unwrap_or(0)
+}
+
 /// Where the spec for one container lives below a region's log folder.
 pub fn spec_path(logs_dir: &Path, ns: &str, pod: &str, container: &str) -> PathBuf {
     logs_dir.join(ns).join(pod).join(format!("{container}.json"))
@@ -197,6 +212,7 @@ async fn handle(req: Request<Incoming>, logs_dir: &Path) -> hyper::Response<Body
         .collect();
     // Tests watch for this marker to know a read has reached the kubelet.
     let path = spec_path(logs_dir, ns, pod, container);
+    *REQUESTS.lock().expect("requests").entry(path.clone()).or_default() += 1;
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
         let _ = std::fs::write(requested_marker(logs_dir, ns, pod, container), b"");
@@ -223,6 +239,12 @@ async fn handle(req: Request<Incoming>, logs_dir: &Path) -> hyper::Response<Body
     } else {
         spec
     };
+    if spec.hold_until_requests > 0 {
+        let until = tokio::time::Instant::now() + HOLD_LIMIT;
+        while requests(&path) < spec.hold_until_requests && tokio::time::Instant::now() < until {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
     if spec.delay_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(spec.delay_ms)).await;
     }
