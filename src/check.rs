@@ -446,3 +446,40 @@ fn stopped(e: &std::io::Error) -> Problem {
     let (kind, msg) = crate::neterr::classify(e);
     Problem::new(kind, format!("reading logs stopped: {msg}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_frame_puts_the_baseline_just_before_the_window() {
+        let now: Timestamp = "2026-01-01T10:05:00Z".parse().unwrap();
+        let f = Frame::new(now, Duration::from_secs(300), Duration::from_secs(3600));
+        assert_eq!(f.window_start, "2026-01-01T10:00:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(f.baseline_start, "2026-01-01T09:00:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(f.baseline_since_secs, 3900);
+    }
+
+    #[test]
+    fn container_start_comes_from_the_named_containers_current_state() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p"},
+            "status": {"startTime": "2026-01-01T08:00:00Z", "containerStatuses": [
+                {"name": "sidecar", "ready": true, "restartCount": 0, "image": "i", "imageID": "",
+                 "state": {"running": {"startedAt": "2026-01-01T08:00:01Z"}}},
+                {"name": "app", "ready": true, "restartCount": 1, "image": "i", "imageID": "",
+                 "state": {"running": {"startedAt": "2026-01-01T09:45:00Z"}},
+                 "lastState": {"terminated": {"exitCode": 1, "startedAt": "2026-01-01T08:00:02Z"}}},
+                {"name": "done", "ready": false, "restartCount": 0, "image": "i", "imageID": "",
+                 "state": {"terminated": {"exitCode": 0, "startedAt": "2026-01-01T08:30:00Z"}}},
+                {"name": "waiting", "ready": false, "restartCount": 0, "image": "i", "imageID": "",
+                 "state": {"waiting": {"reason": "ContainerCreating"}}}]}
+        }))
+        .unwrap();
+        let at = |s: &str| Some(s.parse::<Timestamp>().unwrap());
+        assert_eq!(container_started(&pod, "app"), at("2026-01-01T09:45:00Z"));
+        assert_eq!(container_started(&pod, "done"), at("2026-01-01T08:30:00Z"));
+        assert_eq!(container_started(&pod, "waiting"), None);
+        assert_eq!(container_started(&pod, "missing"), None);
+    }
+}

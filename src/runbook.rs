@@ -344,6 +344,11 @@ mod tests {
         assert_eq!(rb.container, "api-key-service");
         assert_eq!(rb.expected_ready, 3);
         assert_eq!(rb.logs.since.0, Duration::from_secs(300));
+        assert_eq!(rb.logs.baseline.0, Duration::from_secs(3600));
+        assert_eq!(rb.logs.min_errors, AtLeastOne(5));
+        assert_eq!(rb.logs.spike_factor, Factor(3.0));
+        // Judged against the baseline, not an absolute count, unless one is set.
+        assert_eq!(rb.logs.error_threshold, None);
     }
 
     #[test]
