@@ -190,7 +190,6 @@ impl Frame {
 /// Reads every pod's logs, the window and the baseline of each current
 /// container started together, a bounded number of streams at a time, and
 /// merges each read into the region's counts as it finishes.
-#[allow(clippy::too_many_arguments)]
 async fn read_logs(
     api: &Api<Pod>,
     plan: &Plan,
@@ -203,34 +202,7 @@ async fn read_logs(
     let logs_started = Instant::now();
     let classifier = Classifier::new(&plan.runbook.logs.error_patterns.iter().map(|p| p.0.clone()).collect::<Vec<_>>());
     let frame = Frame::new(Timestamp::now(), plan.logs.since, plan.runbook.logs.baseline.0);
-    let mut entries: Vec<PodLogs> = vec![];
-    let mut reads = vec![];
-    for (info, pod) in infos.iter().zip(pod_list) {
-        let restarted = pods::restarted_within(info, plan.logs.since);
-        let mut entry = |previous: bool| {
-            entries.push(PodLogs {
-                pod: info.name.clone(),
-                previous,
-                lines: 0,
-                error_lines: 0,
-                top_errors: vec![],
-                partial: false,
-                error: None,
-                baseline: None,
-            });
-            entries.len() - 1
-        };
-        if !plan.logs.previous_only {
-            let slot = entry(false);
-            reads.push(Read::Window { slot, pod: info.name.clone(), previous: false });
-            let container_start = container_started(pod, &plan.runbook.container);
-            reads.push(Read::Baseline { slot, pod: info.name.clone(), container_start });
-        }
-        if plan.logs.previous_only || restarted {
-            let slot = entry(true);
-            reads.push(Read::Window { slot, pod: info.name.clone(), previous: true });
-        }
-    }
+    let (mut entries, reads) = plan_reads(plan, pod_list, infos);
     // Stop reading a little before the deadline so partial counts are kept.
     let read_deadline = deadline.checked_sub(Duration::from_millis(150)).unwrap_or(deadline);
     let ctx = ReadCtx { api, plan, region, classifier: &classifier, frame, deadline: read_deadline };
@@ -260,7 +232,48 @@ async fn read_logs(
         }
     }
     tracing::debug!(region, streams, "logs read");
-    let c = region_tally.conclude(&rule(plan), window_secs);
+    finish_logs(plan, entries, &region_tally, logs_started.elapsed().as_millis() as u64)
+}
+
+/// The entries of the logs step (one per container instance read) and the
+/// reads that fill them: each pod's current container's window with its
+/// baseline right after it (so the two start together), and the previous
+/// container's window when it restarted inside the window.
+fn plan_reads(plan: &Plan, pod_list: &[Pod], infos: &[PodInfo]) -> (Vec<PodLogs>, Vec<Read>) {
+    let mut entries: Vec<PodLogs> = vec![];
+    let mut reads = vec![];
+    for (info, pod) in infos.iter().zip(pod_list) {
+        let restarted = pods::restarted_within(info, plan.logs.since);
+        let mut entry = |previous: bool| {
+            entries.push(PodLogs {
+                pod: info.name.clone(),
+                previous,
+                lines: 0,
+                error_lines: 0,
+                top_errors: vec![],
+                partial: false,
+                error: None,
+                baseline: None,
+            });
+            entries.len() - 1
+        };
+        if !plan.logs.previous_only {
+            let slot = entry(false);
+            reads.push(Read::Window { slot, pod: info.name.clone(), previous: false });
+            let container_start = container_started(pod, &plan.runbook.container);
+            reads.push(Read::Baseline { slot, pod: info.name.clone(), container_start });
+        }
+        if plan.logs.previous_only || restarted {
+            let slot = entry(true);
+            reads.push(Read::Window { slot, pod: info.name.clone(), previous: true });
+        }
+    }
+    (entries, reads)
+}
+
+/// The logs step from what was read: the region's conclusion and status.
+fn finish_logs(plan: &Plan, entries: Vec<PodLogs>, region_tally: &RegionTally, duration_ms: u64) -> LogsStep {
+    let c = region_tally.conclude(&rule(plan), plan.logs.since.as_secs_f64());
     // Nothing to judge when every pod's logs failed to read (a container not
     // started or a pod gone is no failure: it has no logs, so no errors).
     let unreadable =
@@ -274,7 +287,7 @@ async fn read_logs(
         signatures: c.signatures,
         partial: entries.iter().any(|r| r.partial || r.error.as_ref().is_some_and(|e| !expected_absence(e.kind))),
         pods: entries,
-        duration_ms: logs_started.elapsed().as_millis() as u64,
+        duration_ms,
         ..logs_step(plan)
     };
     step.status = judge_logs(&step);
@@ -458,6 +471,71 @@ mod tests {
         assert_eq!(f.window_start, "2026-01-01T10:00:00Z".parse::<Timestamp>().unwrap());
         assert_eq!(f.baseline_start, "2026-01-01T09:00:00Z".parse::<Timestamp>().unwrap());
         assert_eq!(f.baseline_since_secs, 3900);
+    }
+
+    fn plan(previous_only: bool) -> Plan {
+        use crate::plan::{LogOptions, Output, Steps};
+        Plan {
+            runbook: crate::runbook::parse(&crate::runbook::Source::embedded()).unwrap(),
+            runbook_name: "rb".into(),
+            env: "prod".into(),
+            healthz_url: "https://h/healthz".into(),
+            regions: vec![],
+            all_regions: true,
+            steps: Steps { healthz: false, pods: true, logs: true },
+            timeout: Duration::from_secs(30),
+            kubeconfig: None,
+            logs: LogOptions { since: Duration::from_secs(300), tail: None, previous_only, grep: None, stream: false },
+            output: Output::Json,
+            color: false,
+            quiet: false,
+            rerun: String::new(),
+        }
+    }
+
+    fn info(name: &str, last_restart_secs_ago: Option<u64>) -> PodInfo {
+        PodInfo {
+            name: name.into(),
+            ready: "1/1".into(),
+            is_ready: true,
+            status: "Running".into(),
+            restarts: i32::from(last_restart_secs_ago.is_some()),
+            last_restart_secs_ago,
+            last_terminated: None,
+            age_secs: Some(7200),
+            node: None,
+            terminating: false,
+            crash_looping: false,
+            pending: false,
+        }
+    }
+
+    fn describe(reads: &[Read]) -> Vec<String> {
+        reads
+            .iter()
+            .map(|r| match r {
+                Read::Window { slot, pod, previous } => {
+                    format!("{slot} window {pod}{}", if *previous { " prev" } else { "" })
+                }
+                Read::Baseline { slot, pod, .. } => format!("{slot} baseline {pod}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_current_container_gets_a_baseline_read_next_to_its_window() {
+        let pods: Vec<Pod> = ["a", "b"]
+            .iter()
+            .map(|n| serde_json::from_value(serde_json::json!({"metadata": {"name": n}})).unwrap())
+            .collect();
+        let infos = [info("a", None), info("b", Some(60))];
+        let (entries, reads) = plan_reads(&plan(false), &pods, &infos);
+        assert_eq!(describe(&reads), ["0 window a", "0 baseline a", "1 window b", "1 baseline b", "2 window b prev"]);
+        assert_eq!(entries.len(), 3);
+        assert!(entries[2].previous && entries.iter().all(|e| e.baseline.is_none()));
+        // Only previous containers asked for: nothing current, so no baseline.
+        let (_, reads) = plan_reads(&plan(true), &pods, &infos);
+        assert_eq!(describe(&reads), ["0 window a prev", "1 window b prev"]);
     }
 
     #[test]
