@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use crate::plan::{Plan, shell_join};
 use crate::pods::{restarted_within, short_age};
 use crate::report::{
-    EventKind, Finding, FindingKind, NextStep, PodInfo, Problem, ProblemKind, RegionReport, Report, Severity, Status,
-    Verdict,
+    ErrorSignature, EventKind, Finding, FindingKind, Judgement, LogsStep, NextStep, PodInfo, Problem, ProblemKind,
+    RegionReport, Report, Severity, Status, Verdict,
 };
 use crate::runbook::placeholder_url;
 
@@ -253,19 +253,139 @@ fn healthz(plan: &Plan, report: &Report, a: &mut Advice) {
 struct Signature {
     example: String,
     count: u64,
+    /// New in the window or above its usual rate: not the region's everyday noise.
+    unusual: bool,
 }
 
-/// A region's window error signatures, merged over its pods.
-fn signatures(r: &RegionReport) -> BTreeMap<String, Signature> {
+/// A region's window error signatures, merged over its pods: the logs
+/// step's own (judged against the baseline) when it has them, else the
+/// pods' most frequent errors (e.g. only previous containers were read).
+fn signatures(r: &RegionReport, spike_factor: f64) -> BTreeMap<String, Signature> {
     let mut out: BTreeMap<String, Signature> = BTreeMap::new();
-    for g in r.logs.iter().flat_map(|l| l.pods.iter()).flat_map(|p| p.top_errors.iter()) {
+    let Some(l) = &r.logs else { return out };
+    let window_min = (l.window_secs as f64 / 60.0).max(1.0 / 60.0);
+    if !l.signatures.is_empty() {
+        for s in &l.signatures {
+            let rate = s.window_count as f64 / window_min;
+            let unusual = s.new || l.baseline_rate_per_min.is_none() || rate >= spike_factor * s.baseline_rate_per_min;
+            out.insert(s.pattern.clone(), Signature { example: s.example.clone(), count: s.window_count, unusual });
+        }
+        return out;
+    }
+    for g in l.pods.iter().flat_map(|p| p.top_errors.iter()) {
         if g.example.is_empty() {
             continue;
         }
-        let e = out.entry(g.pattern.clone()).or_insert_with(|| Signature { example: g.example.clone(), count: 0 });
+        let e = out.entry(g.pattern.clone()).or_insert_with(|| Signature {
+            example: g.example.clone(),
+            count: 0,
+            unusual: true,
+        });
         e.count += g.count;
     }
     out
+}
+
+/// "5m", "1h" — a window or baseline length for prose.
+fn span(secs: u64) -> String {
+    humantime::format_duration(std::time::Duration::from_secs(secs)).to_string().replace(' ', "")
+}
+
+/// The region's logs as findings: why the errors are (or are not) unusual,
+/// against the service's own baseline, and the most frequent unusual error.
+fn logs_findings(name: &str, l: &LogsStep, shared: &[String], a: &mut Advice) {
+    let window = span(l.window_secs);
+    let baseline_span = l.pods.iter().filter_map(|p| p.baseline.as_ref()).map(|b| b.span_secs).max().unwrap_or(0);
+    let usual = l.baseline_rate_per_min.map(|r| r * l.window_secs as f64 / 60.0);
+    let usual_text =
+        |u: f64| format!("usual for this service: {u:.1} per {window} over the last {}", span(baseline_span));
+    let n = l.error_lines;
+    let sigs: Vec<&ErrorSignature> = l.signatures.iter().filter(|s| !shared.contains(&s.pattern)).collect();
+    // The error the first finding already names, not to be repeated.
+    let mut named: Option<&str> = None;
+    let (kind, severity, text) = match l.judgement {
+        Some(Judgement::Steady) => {
+            let t = match usual {
+                Some(u) if n >= l.min_errors || u >= 0.05 => format!("{n} error lines in {window}; {}", usual_text(u)),
+                _ => format!("{n} error lines in {window}, fewer than logs.min_errors ({})", l.min_errors),
+            };
+            (FindingKind::SteadyErrors, Severity::Info, t)
+        }
+        Some(Judgement::Spike) => {
+            let u = usual.unwrap_or(0.0);
+            let times = if u > 0.0 { format!("{:.0}× ", n as f64 / u) } else { String::new() };
+            (
+                FindingKind::ErrorSpike,
+                Severity::Warn,
+                format!("{n} error lines in {window}, {times}the usual rate; {}", usual_text(u)),
+            )
+        }
+        Some(Judgement::NewError) => {
+            let new: Vec<&&ErrorSignature> = sigs.iter().filter(|s| s.new).collect();
+            named = new.first().map(|s| s.pattern.as_str());
+            let first = new.first().map(|s| format!(": {}× {}", s.window_count, s.example)).unwrap_or_default();
+            (
+                FindingKind::NewError,
+                Severity::Warn,
+                format!(
+                    "{n} error lines in {window}, with an error not seen in the {} before{first}",
+                    span(baseline_span)
+                ),
+            )
+        }
+        Some(Judgement::NoBaseline) => (
+            FindingKind::ErrorSpike,
+            Severity::Warn,
+            format!(
+                "{n} error lines in {window}, and no earlier logs to compare with (at least {} is too many)",
+                l.min_errors
+            ),
+        ),
+        Some(Judgement::Threshold) => {
+            let per_pod: Vec<String> = l
+                .pods
+                .iter()
+                .filter(|p| l.threshold.is_some_and(|t| p.error_lines > t))
+                .map(|p| format!("{}{}: {}", p.pod, if p.previous { " (previous)" } else { "" }, p.error_lines))
+                .collect();
+            (
+                FindingKind::ErrorThreshold,
+                Severity::Warn,
+                format!(
+                    "{n} error lines in {window}; more than {} in a pod (logs.error_threshold): {}",
+                    l.threshold.unwrap_or(0),
+                    per_pod.join(", ")
+                ),
+            )
+        }
+        Some(Judgement::Quiet) | None => return,
+    };
+    a.find(Finding::new(Some(name), kind, severity, text).count(n));
+    if severity == Severity::Info {
+        return;
+    }
+    // The most frequent error that is not the region's everyday noise (and
+    // not already a shared finding), counted over the region's pods.
+    let top = sigs
+        .iter()
+        .filter(|s| {
+            s.new
+                || l.baseline_rate_per_min.is_none()
+                || s.window_count as f64 >= l.spike_factor * s.baseline_rate_per_min * l.window_secs as f64 / 60.0
+        })
+        .max_by_key(|s| s.window_count);
+    if let Some(s) = top.filter(|s| Some(s.pattern.as_str()) != named) {
+        let tag = if s.new { "new " } else { "" };
+        a.find(
+            Finding::new(
+                Some(name),
+                if s.new { FindingKind::NewError } else { kind },
+                Severity::Warn,
+                format!("most frequent {tag}error ({}× in the region): {}", s.window_count, s.example),
+            )
+            .count(s.window_count),
+        );
+    }
 }
 
 /// The same error in the window of two or more regions whose logs stand
@@ -276,7 +396,11 @@ fn shared_errors(report: &Report, a: &mut Advice) -> Vec<String> {
         .regions
         .iter()
         .filter(|r| r.logs.as_ref().is_some_and(|l| l.status == Status::Warn))
-        .map(|r| (r.name.as_str(), signatures(r)))
+        .map(|r| {
+            let mut sigs = signatures(r, r.logs.as_ref().map_or(3.0, |l| l.spike_factor));
+            sigs.retain(|_, s| s.unusual);
+            (r.name.as_str(), sigs)
+        })
         .collect();
     let checked = report.regions.iter().filter(|r| r.logs.as_ref().is_some_and(|l| l.status != Status::Error)).count();
     // pattern → (regions, lines, an example)
@@ -323,7 +447,9 @@ fn shared_errors(report: &Report, a: &mut Advice) -> Vec<String> {
     shared.into_iter().map(|(p, _)| p.to_string()).collect()
 }
 
-/// A region whose window error count stands far above its siblings'.
+/// A region whose window error count stands far above its siblings'. Only
+/// for a region whose errors are unusual for it too: a busier region's
+/// everyday noise is no news.
 fn outliers(report: &Report, a: &mut Advice) {
     let counts: Vec<(&RegionReport, u64)> = report
         .regions
@@ -334,16 +460,17 @@ fn outliers(report: &Report, a: &mut Advice) {
         return;
     }
     for (r, n) in &counts {
+        if r.logs.as_ref().is_none_or(|l| l.status != Status::Warn) {
+            continue;
+        }
         let others: Vec<u64> = counts.iter().filter(|(o, _)| o.name != r.name).map(|(_, c)| *c).collect();
         let mean = others.iter().sum::<u64>() as f64 / others.len() as f64;
         if *n >= 5 && *n as f64 >= 3.0 * mean.max(1.0) {
-            let severity =
-                if r.logs.as_ref().is_some_and(|l| l.status == Status::Warn) { Severity::Warn } else { Severity::Info };
             a.find(
                 Finding::new(
                     Some(&r.name),
                     FindingKind::ErrorOutlier,
-                    severity,
+                    Severity::Warn,
                     format!("{n} error lines in the window, against {mean:.0} on average in the other regions"),
                 )
                 .count(*n),
@@ -435,8 +562,26 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
             }
             for pod in &p.pods {
                 if let Some(f) = pod_finding(name, pod, window) {
+                    let kind = f.kind;
                     a.find(f);
                     troubled.push(pod);
+                    // What the crashed container said last: often the cause.
+                    let previous = r.logs.iter().flat_map(|l| l.pods.iter()).find(|l| l.pod == pod.name && l.previous);
+                    if let Some((l, g)) = previous.and_then(|l| l.top_errors.first().map(|g| (l, g))) {
+                        a.find(
+                            Finding::new(
+                                Some(name),
+                                kind,
+                                Severity::Warn,
+                                format!(
+                                    "{}'s previous container logged {} error lines, most often ({}×): {}",
+                                    pod.name, l.error_lines, g.count, g.example
+                                ),
+                            )
+                            .pod(&pod.name)
+                            .count(l.error_lines),
+                        );
+                    }
                 }
             }
         }
@@ -447,41 +592,9 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
 
     let mut logs_bad = false;
     if let Some(l) = &r.logs {
-        let sigs = signatures(r);
-        let top = sigs.iter().filter(|(p, _)| !shared.contains(p)).max_by_key(|(_, s)| s.count);
-        if l.status == Status::Warn {
-            logs_bad = true;
-            let per_pod: Vec<String> = l
-                .pods
-                .iter()
-                .filter(|p| p.error_lines > 0)
-                .map(|p| format!("{}{}: {}", p.pod, if p.previous { " (previous)" } else { "" }, p.error_lines))
-                .collect();
-            a.find(
-                Finding::new(
-                    Some(name),
-                    FindingKind::ErrorThreshold,
-                    Severity::Warn,
-                    format!(
-                        "{} error lines in the last {} ({})",
-                        l.error_lines,
-                        humantime::format_duration(std::time::Duration::from_secs(l.window_secs)),
-                        per_pod.join(", ")
-                    ),
-                )
-                .count(l.error_lines),
-            );
-            if let Some((_, s)) = top {
-                a.find(
-                    Finding::new(
-                        Some(name),
-                        FindingKind::ErrorThreshold,
-                        Severity::Warn,
-                        format!("most frequent error ({}× in the region): {}", s.count, s.example),
-                    )
-                    .count(s.count),
-                );
-            }
+        if l.status != Status::Error && (l.status == Status::Warn || l.judgement == Some(Judgement::Steady)) {
+            logs_bad = l.status == Status::Warn;
+            logs_findings(name, l, shared, a);
         } else if let Some(e) =
             real_problem(l.error.as_ref()).filter(|_| r.pods.as_ref().is_none_or(|p| p.error.is_none()))
         {
@@ -839,7 +952,7 @@ mod tests {
     use super::*;
     use crate::plan::{LogOptions, Output, PeerPlan, Placeholder, RegionPlan, Rerun, Steps};
     use crate::report::{
-        ErrorGroup, EventGroup, EventsStep, HealthzCheck, LogsStep, PeerCheck, PodLogs, PodsStep, RevisionFacts,
+        ErrorGroup, EventGroup, EventsStep, HealthzCheck, PeerCheck, PodBaseline, PodLogs, PodsStep, RevisionFacts,
         RolloutFacts, ServiceVerdict, Terminated,
     };
     use crate::runbook::{Source, parse};
@@ -914,17 +1027,40 @@ mod tests {
         }
     }
 
+    /// A region's logs with these window errors (none in the baseline: each
+    /// is new when the step warns).
     fn logs(status: Status, errors: &[(&str, u64)]) -> LogsStep {
         let top: Vec<ErrorGroup> = errors
             .iter()
             .map(|(e, n)| ErrorGroup { pattern: crate::logs::normalize(e), count: *n, example: e.to_string() })
             .collect();
         let total = errors.iter().map(|(_, n)| n).sum();
+        let warns = status == Status::Warn;
         LogsStep {
             status,
             window_secs: 300,
-            threshold: 0,
+            min_errors: 5,
+            spike_factor: 3.0,
+            baseline_secs: 3600,
             error_lines: total,
+            window_rate_per_min: total as f64 / 5.0,
+            baseline_rate_per_min: Some(0.0),
+            judgement: Some(match (total, warns) {
+                (0, _) => Judgement::Quiet,
+                (_, true) => Judgement::NewError,
+                (_, false) => Judgement::Steady,
+            }),
+            signatures: top
+                .iter()
+                .map(|g| ErrorSignature {
+                    pattern: g.pattern.clone(),
+                    example: g.example.clone(),
+                    window_count: g.count,
+                    baseline_count: 0,
+                    baseline_rate_per_min: 0.0,
+                    new: warns,
+                })
+                .collect(),
             pods: vec![PodLogs {
                 pod: "p-0".into(),
                 previous: false,
@@ -933,11 +1069,33 @@ mod tests {
                 top_errors: top,
                 partial: false,
                 error: None,
+                baseline: Some(PodBaseline {
+                    lines: 1200,
+                    error_lines: 0,
+                    span_secs: 3600,
+                    cut: false,
+                    partial: false,
+                    error: None,
+                }),
             }],
-            partial: false,
-            error: None,
-            duration_ms: 1,
+            ..LogsStep::default()
         }
+    }
+
+    #[test]
+    fn steady_noise_is_info_with_its_usual_rate_and_no_steps() {
+        let p = plan();
+        let mut south = healthy("us-south");
+        let l = south.logs.as_mut().unwrap();
+        l.error_lines = 8;
+        l.judgement = Some(Judgement::Steady);
+        l.baseline_rate_per_min = Some(7.6 / 5.0);
+        let r = report(&p, Status::Pass, vec![south, healthy("us-east"), healthy("eu-de")]);
+        assert_eq!(r.service.verdict, Verdict::Healthy);
+        assert_eq!(kinds(&r), [FindingKind::SteadyErrors]);
+        assert_eq!(r.findings[0].severity, Severity::Info);
+        assert_eq!(r.findings[0].text, "8 error lines in 5m; usual for this service: 7.6 per 5m over the last 1h");
+        assert!(r.next_steps[0].text.starts_with("Every check passed"), "{:?}", r.next_steps);
     }
 
     fn region(name: &str, pods: Vec<PodInfo>, logs: LogsStep) -> RegionReport {

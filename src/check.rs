@@ -1,5 +1,6 @@
 //! Running the steps against one region: list pods, then read each pod's
-//! logs concurrently; for `diagnose`, the optional evidence (Warning events,
+//! logs — the window and, at the same time, the baseline before it —
+//! concurrently; for `diagnose`, the optional evidence (Warning events,
 //! ReplicaSets and the Deployment) alongside. Failures are recorded in the
 //! step results, never returned as errors; every call is bounded by the
 //! run's deadline.
@@ -15,15 +16,17 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant as TokioInstant;
 
 use crate::k8s;
-use crate::logs::{self, Classifier, Tally};
+use crate::logs::{self, BaselineRead, Classifier, Flow, RegionTally, Tally};
 use crate::plan::{Plan, RegionPlan};
 use crate::pods;
 use crate::report::{
-    EventsStep, LogsStep, PodInfo, PodLogs, PodsStep, Problem, ProblemKind, RegionReport, RolloutFacts, Status, Verdict,
+    EventsStep, LogsStep, PodBaseline, PodInfo, PodLogs, PodsStep, Problem, ProblemKind, RegionReport, RolloutFacts,
+    Status, Verdict,
 };
 use crate::{events, rollout, sanitize};
 
-/// Log streams open at once per region (one connection each).
+/// Log streams open at once per region (one connection each), window and
+/// baseline reads together.
 pub const MAX_LOG_STREAMS: usize = 6;
 
 /// One log line on its way to the single writer.
@@ -64,16 +67,25 @@ pub fn failed_pods(expected: u32, p: Problem) -> PodsStep {
 }
 
 pub fn failed_logs(plan: &Plan, p: Problem) -> LogsStep {
+    LogsStep { status: Status::Error, partial: true, error: Some(p), ..logs_step(plan) }
+}
+
+/// A logs step with the window and the thresholds of `plan` and nothing read.
+fn logs_step(plan: &Plan) -> LogsStep {
+    let l = &plan.runbook.logs;
     LogsStep {
-        status: Status::Error,
         window_secs: plan.logs.since.as_secs(),
-        threshold: plan.runbook.logs.error_threshold,
-        error_lines: 0,
-        pods: vec![],
-        partial: true,
-        error: Some(p),
-        duration_ms: 0,
+        threshold: l.error_threshold,
+        min_errors: l.min_errors.0,
+        spike_factor: l.spike_factor.0,
+        baseline_secs: l.baseline.0.as_secs(),
+        ..LogsStep::default()
     }
+}
+
+fn rule(plan: &Plan) -> logs::Rule {
+    let l = &plan.runbook.logs;
+    logs::Rule { min_errors: l.min_errors.0, spike_factor: l.spike_factor.0, threshold: l.error_threshold }
 }
 
 /// Runs the Kubernetes steps of `plan` for one region, writing results into
@@ -210,43 +222,7 @@ async fn pods_and_logs(
     slot.lock().expect("slot").pods = Some(step);
 
     if plan.steps.logs {
-        let logs_started = Instant::now();
-        let classifier =
-            Classifier::new(&plan.runbook.logs.error_patterns.iter().map(|p| p.0.clone()).collect::<Vec<_>>());
-        let mut reads = vec![];
-        for info in &infos {
-            let restarted = pods::restarted_within(info, plan.logs.since);
-            if !plan.logs.previous_only {
-                reads.push((info.name.clone(), false));
-            }
-            if plan.logs.previous_only || restarted {
-                reads.push((info.name.clone(), true));
-            }
-        }
-        // Stop reading a little before the deadline so partial counts are kept.
-        let read_deadline = deadline.checked_sub(Duration::from_millis(150)).unwrap_or(deadline);
-        // A bounded number of log streams per region at a time.
-        let results: Vec<PodLogs> = futures::stream::iter(reads.into_iter().map(|(pod, previous)| {
-            read_pod_logs(&api, &plan, &region.name, pod, previous, &classifier, sink.clone(), read_deadline)
-        }))
-        .buffered(MAX_LOG_STREAMS)
-        .collect()
-        .await;
-        tracing::debug!(region = %region.name, streams = results.len(), "logs read");
-        let mut step = LogsStep {
-            status: Status::Pass,
-            window_secs: plan.logs.since.as_secs(),
-            threshold: plan.runbook.logs.error_threshold,
-            error_lines: results.iter().map(|r| r.error_lines).sum(),
-            partial: results.iter().any(|r| r.partial || r.error.as_ref().is_some_and(|e| !expected_absence(e.kind))),
-            pods: results,
-            error: None,
-            duration_ms: logs_started.elapsed().as_millis() as u64,
-        };
-        step.status = judge_logs(&step);
-        if step.status == Status::Error {
-            step.error = step.pods.iter().find_map(|p| p.error.clone());
-        }
+        let step = read_logs(&api, &plan, &region.name, &pod_list, &infos, sink, deadline).await;
         slot.lock().expect("slot").logs = Some(step);
     }
     slot.lock().expect("slot").duration_ms = started.elapsed().as_millis() as u64;
@@ -278,11 +254,159 @@ pub fn failed_rollout(p: Problem) -> RolloutFacts {
     }
 }
 
-/// Warn when a pod logged more error lines than the threshold; error when
-/// some logs could not be read (a container that has not started has none
-/// to read, and a pod deleted meanwhile is gone: neither is a failure).
+/// One log read: a pod's window (current or previous container) or the
+/// baseline of its current container. `slot` is the pod's entry in the step.
+enum Read {
+    Window { slot: usize, pod: String, previous: bool },
+    Baseline { slot: usize, pod: String, container_start: Option<Timestamp> },
+}
+
+/// The time frame of a run's log reads, fixed once so every read agrees.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    window_start: Timestamp,
+    /// Where the baseline reads begin: the baseline before the window.
+    baseline_start: Timestamp,
+    baseline_since_secs: i64,
+}
+
+impl Frame {
+    fn new(now: Timestamp, window: Duration, baseline: Duration) -> Frame {
+        let window_start = now - window;
+        let baseline_start = window_start - baseline;
+        Frame { window_start, baseline_start, baseline_since_secs: (window + baseline).as_secs().max(1) as i64 }
+    }
+}
+
+/// Reads every pod's logs, the window and the baseline of each current
+/// container started together, a bounded number of streams at a time, and
+/// merges each read into the region's counts as it finishes.
+async fn read_logs(
+    api: &Api<Pod>,
+    plan: &Plan,
+    region: &str,
+    pod_list: &[Pod],
+    infos: &[PodInfo],
+    sink: Option<mpsc::Sender<LogLine>>,
+    deadline: TokioInstant,
+) -> LogsStep {
+    let logs_started = Instant::now();
+    let classifier = Classifier::new(&plan.runbook.logs.error_patterns.iter().map(|p| p.0.clone()).collect::<Vec<_>>());
+    let frame = Frame::new(Timestamp::now(), plan.logs.since, plan.runbook.logs.baseline.0);
+    let (mut entries, reads) = plan_reads(plan, pod_list, infos);
+    // Stop reading a little before the deadline so partial counts are kept.
+    let read_deadline = deadline.checked_sub(Duration::from_millis(150)).unwrap_or(deadline);
+    let ctx = ReadCtx { api, plan, region, classifier: &classifier, frame, deadline: read_deadline };
+    let window_secs = plan.logs.since.as_secs_f64();
+    let mut region_tally = RegionTally::default();
+    let mut done = futures::stream::iter(reads.into_iter().map(|read| ctx.read(read, sink.clone())))
+        .buffer_unordered(MAX_LOG_STREAMS);
+    let mut streams = 0;
+    while let Some(finished) = done.next().await {
+        streams += 1;
+        match finished {
+            Finished::Window { slot, tally, partial, error } => {
+                region_tally.add_window(&tally);
+                let e = &mut entries[slot];
+                e.lines = tally.lines;
+                e.error_lines = tally.error_lines;
+                e.top_errors = tally.top(logs::TOP_GROUPS);
+                e.partial = partial;
+                e.error = error;
+            }
+            Finished::Baseline { slot, tally, baseline } => {
+                if baseline.error.is_none() {
+                    region_tally.add_baseline(&tally, baseline.span_secs as f64, window_secs);
+                }
+                entries[slot].baseline = Some(baseline);
+            }
+        }
+    }
+    tracing::debug!(region, streams, "logs read");
+    finish_logs(plan, entries, &region_tally, logs_started.elapsed().as_millis() as u64)
+}
+
+/// The entries of the logs step (one per container instance read) and the
+/// reads that fill them: each pod's current container's window with its
+/// baseline right after it (so the two start together), and the previous
+/// container's window when it restarted inside the window.
+fn plan_reads(plan: &Plan, pod_list: &[Pod], infos: &[PodInfo]) -> (Vec<PodLogs>, Vec<Read>) {
+    let mut entries: Vec<PodLogs> = vec![];
+    let mut reads = vec![];
+    for (info, pod) in infos.iter().zip(pod_list) {
+        let restarted = pods::restarted_within(info, plan.logs.since);
+        let mut entry = |previous: bool| {
+            entries.push(PodLogs {
+                pod: info.name.clone(),
+                previous,
+                lines: 0,
+                error_lines: 0,
+                top_errors: vec![],
+                partial: false,
+                error: None,
+                baseline: None,
+            });
+            entries.len() - 1
+        };
+        if !plan.logs.previous_only {
+            let slot = entry(false);
+            reads.push(Read::Window { slot, pod: info.name.clone(), previous: false });
+            let container_start = container_started(pod, &plan.runbook.container);
+            reads.push(Read::Baseline { slot, pod: info.name.clone(), container_start });
+        }
+        if plan.logs.previous_only || restarted {
+            let slot = entry(true);
+            reads.push(Read::Window { slot, pod: info.name.clone(), previous: true });
+        }
+    }
+    (entries, reads)
+}
+
+/// The logs step from what was read: the region's conclusion and status.
+fn finish_logs(plan: &Plan, entries: Vec<PodLogs>, region_tally: &RegionTally, duration_ms: u64) -> LogsStep {
+    let c = region_tally.conclude(&rule(plan), plan.logs.since.as_secs_f64());
+    // Nothing to judge when every pod's logs failed to read (a container not
+    // started or a pod gone is no failure: it has no logs, so no errors).
+    let unreadable =
+        !entries.is_empty() && entries.iter().all(|p| p.error.as_ref().is_some_and(|e| !expected_absence(e.kind)));
+    let mut step = LogsStep {
+        error_lines: entries.iter().map(|r| r.error_lines).sum(),
+        window_rate_per_min: c.window_rate_per_min,
+        baseline_error_lines: c.baseline_error_lines,
+        baseline_rate_per_min: c.baseline_rate_per_min,
+        judgement: (!unreadable).then_some(c.judgement),
+        signatures: c.signatures,
+        partial: entries.iter().any(|r| r.partial || r.error.as_ref().is_some_and(|e| !expected_absence(e.kind))),
+        pods: entries,
+        duration_ms,
+        ..logs_step(plan)
+    };
+    step.status = judge_logs(&step);
+    if step.status == Status::Error {
+        step.error = step.pods.iter().find_map(|p| p.error.clone());
+    }
+    step
+}
+
+/// When the current instance of `container` started (running or since
+/// terminated); `None` when it has not.
+fn container_started(pod: &Pod, container: &str) -> Option<Timestamp> {
+    let status = pod.status.as_ref()?.container_statuses.as_ref()?.iter().find(|c| c.name == container)?;
+    let state = status.state.as_ref()?;
+    let started = state
+        .running
+        .as_ref()
+        .and_then(|r| r.started_at.as_ref())
+        .or_else(|| state.terminated.as_ref().and_then(|t| t.started_at.as_ref()))?;
+    Some(started.0)
+}
+
+/// Warn when the rule says the errors are not the usual noise (see
+/// [`logs::judge`]); error when some logs could not be read (a container that
+/// has not started has none to read, and a pod deleted meanwhile is gone:
+/// neither is a failure).
 pub fn judge_logs(step: &LogsStep) -> Status {
-    if step.pods.iter().any(|p| p.error_lines > step.threshold) {
+    if step.judgement.is_some_and(|j| j.warns()) {
         return Status::Warn;
     }
     let unreadable = step.pods.iter().any(|p| {
@@ -297,125 +421,291 @@ fn expected_absence(kind: ProblemKind) -> bool {
     matches!(kind, ProblemKind::BadRequest | ProblemKind::NotFound)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn read_pod_logs(
-    api: &Api<Pod>,
-    plan: &Plan,
-    region: &str,
-    pod: String,
-    previous: bool,
-    classifier: &Classifier,
-    sink: Option<mpsc::Sender<LogLine>>,
+/// What one read brought back.
+enum Finished {
+    Window { slot: usize, tally: Tally, partial: bool, error: Option<Problem> },
+    Baseline { slot: usize, tally: Tally, baseline: PodBaseline },
+}
+
+/// What every read of a region shares.
+struct ReadCtx<'a> {
+    api: &'a Api<Pod>,
+    plan: &'a Plan,
+    region: &'a str,
+    classifier: &'a Classifier,
+    frame: Frame,
     deadline: TokioInstant,
-) -> PodLogs {
-    let ns = &plan.runbook.namespace;
-    let mut out = PodLogs {
-        pod: pod.clone(),
-        previous,
-        lines: 0,
-        error_lines: 0,
-        top_errors: vec![],
-        partial: false,
-        error: None,
-    };
-    let lp = LogParams {
-        container: Some(plan.runbook.container.clone()),
-        since_seconds: Some(plan.logs.since.as_secs().max(1) as i64),
-        tail_lines: plan.logs.tail,
-        previous,
-        ..LogParams::default()
-    };
-    let mut tally = Tally::default();
-    let work = async {
-        let stream = api.log_stream(&pod, &lp).await.map_err(|e| k8s::problem(&e, "get", "pods/log", ns))?;
-        let grep = plan.logs.grep.clone();
-        let region = region.to_string();
-        let pod_name = pod.clone();
-        let result = logs::read_lines(stream, classifier, &mut tally, sink.as_ref(), |line: &str, is_error: bool| {
-            grep.as_ref().is_none_or(|g| g.is_match(line)).then(|| LogLine {
-                region: region.clone(),
-                pod: pod_name.clone(),
-                text: sanitize::clean(line, 4096),
-                is_error,
-            })
-        })
-        .await;
-        result.map_err(|e| {
-            let (kind, msg) = crate::neterr::classify(&e);
-            Problem::new(kind, format!("reading logs stopped: {msg}"))
-        })
-    };
-    match tokio::time::timeout_at(deadline, work).await {
-        Err(_) => {
-            out.partial = true;
+}
+
+impl ReadCtx<'_> {
+    async fn read(&self, read: Read, sink: Option<mpsc::Sender<LogLine>>) -> Finished {
+        match read {
+            Read::Window { slot, pod, previous } => {
+                let (tally, partial, error) = self.window(&pod, previous, sink).await;
+                Finished::Window { slot, tally, partial, error }
+            }
+            Read::Baseline { slot, pod, container_start } => {
+                let (tally, baseline) = self.baseline(&pod, container_start).await;
+                Finished::Baseline { slot, tally, baseline }
+            }
         }
-        Ok(Err(p)) => {
-            out.error = Some(match p.kind {
-                ProblemKind::NotFound => {
-                    Problem::new(ProblemKind::NotFound, "the pod was deleted before its logs were read")
-                }
-                _ => p,
-            });
-        }
-        Ok(Ok(())) => {}
     }
-    out.lines = tally.lines;
-    out.error_lines = tally.error_lines;
-    out.top_errors = tally.top(logs::TOP_GROUPS);
-    out
+
+    fn log_problem(&self, e: &kube::Error) -> Problem {
+        match k8s::problem(e, "get", "pods/log", &self.plan.runbook.namespace) {
+            p if p.kind == ProblemKind::NotFound => {
+                Problem::new(ProblemKind::NotFound, "the pod was deleted before its logs were read")
+            }
+            p => p,
+        }
+    }
+
+    /// The window of one container, streamed to `sink` when there is one.
+    async fn window(
+        &self,
+        pod: &str,
+        previous: bool,
+        sink: Option<mpsc::Sender<LogLine>>,
+    ) -> (Tally, bool, Option<Problem>) {
+        let plan = self.plan;
+        let lp = LogParams {
+            container: Some(plan.runbook.container.clone()),
+            since_seconds: Some(plan.logs.since.as_secs().max(1) as i64),
+            tail_lines: plan.logs.tail,
+            previous,
+            ..LogParams::default()
+        };
+        let mut tally = Tally::default();
+        let work = async {
+            let stream = self.api.log_stream(pod, &lp).await.map_err(|e| self.log_problem(&e))?;
+            let grep = plan.logs.grep.clone();
+            let result =
+                logs::read_lines(stream, self.classifier, &mut tally, sink.as_ref(), |line: &str, is_error: bool| {
+                    grep.as_ref().is_none_or(|g| g.is_match(line)).then(|| LogLine {
+                        region: self.region.to_string(),
+                        pod: pod.to_string(),
+                        text: sanitize::clean(line, 4096),
+                        is_error,
+                    })
+                })
+                .await;
+            result.map_err(|e| stopped(&e))
+        };
+        match tokio::time::timeout_at(self.deadline, work).await {
+            Err(_) => (tally, true, None),
+            Ok(Err(p)) => (tally, false, Some(p)),
+            Ok(Ok(())) => (tally, false, None),
+        }
+    }
+
+    /// The baseline of a pod's current container: the time before the
+    /// window, with timestamps, at most `baseline_max_bytes`.
+    async fn baseline(&self, pod: &str, container_start: Option<Timestamp>) -> (Tally, PodBaseline) {
+        let limit = self.plan.runbook.logs.baseline_max_bytes.0;
+        let lp = LogParams {
+            container: Some(self.plan.runbook.container.clone()),
+            since_seconds: Some(self.frame.baseline_since_secs),
+            timestamps: true,
+            limit_bytes: Some(limit as i64),
+            ..LogParams::default()
+        };
+        let mut read = BaselineRead::new(self.frame.window_start);
+        let work = async {
+            let stream = self.api.log_stream(pod, &lp).await.map_err(|e| self.log_problem(&e))?;
+            let classifier = self.classifier;
+            logs::for_each_line::<_, (), _>(stream, None, |line| {
+                if read.feed(classifier, line) { Flow::Next(None) } else { Flow::Stop }
+            })
+            .await
+            .map_err(|e| stopped(&e))
+        };
+        let mut out = PodBaseline::default();
+        let stopped_early = match tokio::time::timeout_at(self.deadline, work).await {
+            Err(_) => {
+                out.partial = true;
+                true
+            }
+            Ok(Err(p)) => {
+                out.error = Some(p);
+                true
+            }
+            Ok(Ok(bytes)) => {
+                // Stopping short of the window with the limit used up: the
+                // limit, not the container's log, ended the read.
+                out.cut = !read.reached_window() && bytes >= limit;
+                out.cut
+            }
+        };
+        if out.error.is_none() {
+            let until = read.covered_until(stopped_early);
+            out.span_secs = logs::baseline_span(self.frame.baseline_start, container_start, until).round() as u64;
+        }
+        out.lines = read.tally.lines;
+        out.error_lines = read.tally.error_lines;
+        (read.tally, out)
+    }
+}
+
+fn stopped(e: &std::io::Error) -> Problem {
+    let (kind, msg) = crate::neterr::classify(e);
+    Problem::new(kind, format!("reading logs stopped: {msg}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::RegionPlan;
-    use crate::report::{EventGroup, EventKind};
-    use crate::verdict::region_verdict;
 
-    fn region(pods: Status) -> RegionReport {
-        let mut r = empty_region(&RegionPlan {
-            name: "r".into(),
-            context: "c".into(),
-            healthz_url: None,
-            placeholder_context: None,
-        });
-        let mut step = failed_pods(3, Problem::new(ProblemKind::Refused, "connection refused"));
-        step.status = pods;
-        r.pods = Some(step);
-        r
-    }
-
-    fn events(status: Status, groups: Vec<EventGroup>, error: Option<Problem>) -> EventsStep {
-        EventsStep { status, window_secs: 300, groups, truncated: false, error, duration_ms: 0 }
-    }
-
-    /// Optional evidence, read or not, whatever it says, leaves the region's
-    /// verdict as the required steps make it.
     #[test]
-    fn optional_evidence_never_changes_a_verdict() {
-        let forbidden = Problem::new(ProblemKind::Forbidden, "403 Forbidden: missing permission to list events");
-        let probe = EventGroup {
-            reason: "Unhealthy".into(),
-            kind: EventKind::ProbeFailing,
-            count: 3,
-            objects: vec!["pod/p".into()],
-            objects_total: 1,
-            message: "Readiness probe failed".into(),
-            first_seen_secs_ago: Some(60),
-            last_seen_secs_ago: Some(5),
-        };
-        for pods in [Status::Pass, Status::Warn, Status::Fail, Status::Error] {
-            let base = region(pods);
-            let expected = region_verdict(&base);
-            let mut unread = base.clone();
-            unread.events = Some(events(Status::Error, vec![], Some(forbidden.clone())));
-            unread.rollout = Some(failed_rollout(forbidden.clone()));
-            assert_eq!(region_verdict(&unread), expected, "{pods:?}, evidence forbidden");
-            let mut read = base.clone();
-            read.events = Some(events(Status::Pass, vec![probe.clone()], None));
-            read.rollout =
-                Some(RolloutFacts { status: Status::Pass, error: None, ..failed_rollout(forbidden.clone()) });
-            assert_eq!(region_verdict(&read), expected, "{pods:?}, evidence read");
+    fn the_frame_puts_the_baseline_just_before_the_window() {
+        let now: Timestamp = "2026-01-01T10:05:00Z".parse().unwrap();
+        let f = Frame::new(now, Duration::from_secs(300), Duration::from_secs(3600));
+        assert_eq!(f.window_start, "2026-01-01T10:00:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(f.baseline_start, "2026-01-01T09:00:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(f.baseline_since_secs, 3900);
+    }
+
+    fn plan(previous_only: bool) -> Plan {
+        use crate::plan::{LogOptions, Output, Steps};
+        Plan {
+            runbook: crate::runbook::parse(&crate::runbook::Source::embedded()).unwrap(),
+            runbook_name: "rb".into(),
+            env: "prod".into(),
+            healthz_url: "https://h/healthz".into(),
+            regions: vec![],
+            all_regions: true,
+            steps: Steps { healthz: false, pods: true, logs: true, evidence: false },
+            timeout: Duration::from_secs(30),
+            kubeconfig: None,
+            peers: vec![],
+            placeholder_healthz: None,
+            placeholders: vec![],
+            logs: LogOptions { since: Duration::from_secs(300), tail: None, previous_only, grep: None, stream: false },
+            output: Output::Json,
+            color: false,
+            quiet: false,
+            rerun: crate::plan::Rerun::default(),
+        }
+    }
+
+    fn info(name: &str, last_restart_secs_ago: Option<u64>) -> PodInfo {
+        PodInfo {
+            name: name.into(),
+            ready: "1/1".into(),
+            is_ready: true,
+            status: "Running".into(),
+            restarts: i32::from(last_restart_secs_ago.is_some()),
+            last_restart_secs_ago,
+            last_terminated: None,
+            age_secs: Some(7200),
+            node: None,
+            terminating: false,
+            crash_looping: false,
+            pending: false,
+        }
+    }
+
+    fn describe(reads: &[Read]) -> Vec<String> {
+        reads
+            .iter()
+            .map(|r| match r {
+                Read::Window { slot, pod, previous } => {
+                    format!("{slot} window {pod}{}", if *previous { " prev" } else { "" })
+                }
+                Read::Baseline { slot, pod, .. } => format!("{slot} baseline {pod}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_current_container_gets_a_baseline_read_next_to_its_window() {
+        let pods: Vec<Pod> = ["a", "b"]
+            .iter()
+            .map(|n| serde_json::from_value(serde_json::json!({"metadata": {"name": n}})).unwrap())
+            .collect();
+        let infos = [info("a", None), info("b", Some(60))];
+        let (entries, reads) = plan_reads(&plan(false), &pods, &infos);
+        assert_eq!(describe(&reads), ["0 window a", "0 baseline a", "1 window b", "1 baseline b", "2 window b prev"]);
+        assert_eq!(entries.len(), 3);
+        assert!(entries[2].previous && entries.iter().all(|e| e.baseline.is_none()));
+        // Only previous containers asked for: nothing current, so no baseline.
+        let (_, reads) = plan_reads(&plan(true), &pods, &infos);
+        assert_eq!(describe(&reads), ["0 window a prev", "1 window b prev"]);
+    }
+
+    #[test]
+    fn container_start_comes_from_the_named_containers_current_state() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p"},
+            "status": {"startTime": "2026-01-01T08:00:00Z", "containerStatuses": [
+                {"name": "sidecar", "ready": true, "restartCount": 0, "image": "i", "imageID": "",
+                 "state": {"running": {"startedAt": "2026-01-01T08:00:01Z"}}},
+                {"name": "app", "ready": true, "restartCount": 1, "image": "i", "imageID": "",
+                 "state": {"running": {"startedAt": "2026-01-01T09:45:00Z"}},
+                 "lastState": {"terminated": {"exitCode": 1, "startedAt": "2026-01-01T08:00:02Z"}}},
+                {"name": "done", "ready": false, "restartCount": 0, "image": "i", "imageID": "",
+                 "state": {"terminated": {"exitCode": 0, "startedAt": "2026-01-01T08:30:00Z"}}},
+                {"name": "waiting", "ready": false, "restartCount": 0, "image": "i", "imageID": "",
+                 "state": {"waiting": {"reason": "ContainerCreating"}}}]}
+        }))
+        .unwrap();
+        let at = |s: &str| Some(s.parse::<Timestamp>().unwrap());
+        assert_eq!(container_started(&pod, "app"), at("2026-01-01T09:45:00Z"));
+        assert_eq!(container_started(&pod, "done"), at("2026-01-01T08:30:00Z"));
+        assert_eq!(container_started(&pod, "waiting"), None);
+        assert_eq!(container_started(&pod, "missing"), None);
+    }
+
+    mod evidence {
+        use super::*;
+        use crate::plan::RegionPlan;
+        use crate::report::{EventGroup, EventKind};
+        use crate::verdict::region_verdict;
+
+        fn region(pods: Status) -> RegionReport {
+            let mut r = empty_region(&RegionPlan {
+                name: "r".into(),
+                context: "c".into(),
+                healthz_url: None,
+                placeholder_context: None,
+            });
+            let mut step = failed_pods(3, Problem::new(ProblemKind::Refused, "connection refused"));
+            step.status = pods;
+            r.pods = Some(step);
+            r
+        }
+
+        fn events(status: Status, groups: Vec<EventGroup>, error: Option<Problem>) -> EventsStep {
+            EventsStep { status, window_secs: 300, groups, truncated: false, error, duration_ms: 0 }
+        }
+
+        /// Optional evidence, read or not, whatever it says, leaves the region's
+        /// verdict as the required steps make it.
+        #[test]
+        fn optional_evidence_never_changes_a_verdict() {
+            let forbidden = Problem::new(ProblemKind::Forbidden, "403 Forbidden: missing permission to list events");
+            let probe = EventGroup {
+                reason: "Unhealthy".into(),
+                kind: EventKind::ProbeFailing,
+                count: 3,
+                objects: vec!["pod/p".into()],
+                objects_total: 1,
+                message: "Readiness probe failed".into(),
+                first_seen_secs_ago: Some(60),
+                last_seen_secs_ago: Some(5),
+            };
+            for pods in [Status::Pass, Status::Warn, Status::Fail, Status::Error] {
+                let base = region(pods);
+                let expected = region_verdict(&base);
+                let mut unread = base.clone();
+                unread.events = Some(events(Status::Error, vec![], Some(forbidden.clone())));
+                unread.rollout = Some(failed_rollout(forbidden.clone()));
+                assert_eq!(region_verdict(&unread), expected, "{pods:?}, evidence forbidden");
+                let mut read = base.clone();
+                read.events = Some(events(Status::Pass, vec![probe.clone()], None));
+                read.rollout =
+                    Some(RolloutFacts { status: Status::Pass, error: None, ..failed_rollout(forbidden.clone()) });
+                assert_eq!(region_verdict(&read), expected, "{pods:?}, evidence read");
+            }
         }
     }
 }

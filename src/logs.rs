@@ -1,5 +1,6 @@
 //! Step 3: reading a container's recent logs as a stream, counting error lines
-//! and grouping like ones (numbers, ids and timestamps normalised). Memory is
+//! and grouping like ones (numbers, ids and timestamps normalised), and judging
+//! the window's errors against the baseline, the time before it. Memory is
 //! bounded whatever the volume: lines are read one at a time with a length
 //! cap, and only counts, a bounded set of groups and one example each are kept.
 
@@ -7,9 +8,10 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use futures::{AsyncBufRead, AsyncBufReadExt};
+use jiff::Timestamp;
 use regex::{Regex, RegexSet};
 
-use crate::report::ErrorGroup;
+use crate::report::{ErrorGroup, ErrorSignature, Judgement};
 use crate::sanitize;
 
 /// Longest line kept; the rest of a longer line is skipped.
@@ -18,6 +20,10 @@ pub const MAX_LINE_BYTES: usize = 16 * 1024;
 const MAX_GROUPS: usize = 500;
 /// Error groups shown per pod.
 pub const TOP_GROUPS: usize = 5;
+/// Error signatures reported per region.
+pub const TOP_SIGNATURES: usize = 10;
+/// The pattern under which groups past [`MAX_GROUPS`] are counted.
+const OTHER: &str = "(other messages)";
 
 /// Decides which lines are errors.
 #[derive(Debug, Clone)]
@@ -92,7 +98,7 @@ impl Tally {
             })
             .collect();
         if self.other > 0 {
-            all.push(ErrorGroup { pattern: "(other messages)".into(), count: self.other, example: String::new() });
+            all.push(ErrorGroup { pattern: OTHER.into(), count: self.other, example: String::new() });
         }
         all.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.pattern.cmp(&b.pattern)));
         all.truncate(n);
@@ -100,12 +106,20 @@ impl Tally {
     }
 }
 
+/// What to do after one line.
+pub enum Flow<T> {
+    /// Go on, sending this to the receiver if there is one.
+    Next(Option<T>),
+    /// Stop reading.
+    Stop,
+}
+
 /// Reads `reader` line by line into `tally`. Each line (lossy UTF-8,
 /// length-capped) is offered to `each`; what it returns is sent to `tx`,
 /// waiting when the receiver is behind. Lines longer than
 /// [`MAX_LINE_BYTES`] are cut.
 pub async fn read_lines<R, T, F>(
-    mut reader: R,
+    reader: R,
     classifier: &Classifier,
     tally: &mut Tally,
     tx: Option<&tokio::sync::mpsc::Sender<T>>,
@@ -115,19 +129,40 @@ where
     R: AsyncBufRead + Unpin,
     F: FnMut(&str, bool) -> Option<T>,
 {
+    for_each_line(reader, tx, |line| {
+        let is_err = tally.feed(classifier, line);
+        Flow::Next(each(line, is_err))
+    })
+    .await
+    .map(|_| ())
+}
+
+/// Offers each line of `reader` (lossy UTF-8, cut at [`MAX_LINE_BYTES`]) to
+/// `each` until the end or until it says stop; returns the bytes consumed.
+pub async fn for_each_line<R, T, F>(
+    mut reader: R,
+    tx: Option<&tokio::sync::mpsc::Sender<T>>,
+    mut each: F,
+) -> std::io::Result<u64>
+where
+    R: AsyncBufRead + Unpin,
+    F: FnMut(&str) -> Flow<T>,
+{
     let mut line: Vec<u8> = Vec::with_capacity(1024);
     let mut overlong = false;
+    let mut consumed: u64 = 0;
     loop {
         let buf = reader.fill_buf().await?;
         if buf.is_empty() {
             if !line.is_empty() {
                 let text = String::from_utf8_lossy(&line).into_owned();
-                let is_err = tally.feed(classifier, &text);
-                if let (Some(tx), Some(item)) = (tx, each(&text, is_err)) {
+                if let Flow::Next(Some(item)) = each(&text)
+                    && let Some(tx) = tx
+                {
                     let _ = tx.send(item).await;
                 }
             }
-            return Ok(());
+            return Ok(consumed);
         }
         let (used, complete) = match buf.iter().position(|&b| b == b'\n') {
             Some(i) => (i + 1, true),
@@ -142,6 +177,7 @@ where
             line.extend_from_slice(piece);
         }
         reader.consume_unpin(used);
+        consumed += used as u64;
         if complete {
             if line.last() == Some(&b'\r') {
                 line.pop();
@@ -150,12 +186,267 @@ where
             if overlong {
                 text.push_str(" …[line cut]");
             }
-            let is_err = tally.feed(classifier, &text);
-            if let (Some(tx), Some(item)) = (tx, each(&text, is_err)) {
-                let _ = tx.send(item).await;
+            match each(&text) {
+                Flow::Stop => return Ok(consumed),
+                Flow::Next(Some(item)) => {
+                    if let Some(tx) = tx {
+                        let _ = tx.send(item).await;
+                    }
+                }
+                Flow::Next(None) => {}
             }
             line.clear();
             overlong = false;
+        }
+    }
+}
+
+/// Splits the timestamp the kubelet puts before each line with
+/// `timestamps=true` (RFC 3339, then one space) from the line.
+pub fn split_timestamp(line: &str) -> Option<(Timestamp, &str)> {
+    let (ts, rest) = line.split_once(' ').unwrap_or((line, ""));
+    ts.parse::<Timestamp>().ok().map(|t| (t, rest))
+}
+
+/// A baseline read in progress: timestamped lines from before the window.
+#[derive(Debug)]
+pub struct BaselineRead {
+    pub tally: Tally,
+    window_start: Timestamp,
+    last: Option<Timestamp>,
+    reached_window: bool,
+}
+
+impl BaselineRead {
+    pub fn new(window_start: Timestamp) -> BaselineRead {
+        BaselineRead { tally: Tally::default(), window_start, last: None, reached_window: false }
+    }
+
+    /// Counts one timestamped line; false once a line is at or past the
+    /// window's start: a container's log is in time order, and from there on
+    /// the window read counts the lines. A line without a timestamp cannot be
+    /// placed in time and is not counted.
+    pub fn feed(&mut self, classifier: &Classifier, line: &str) -> bool {
+        let Some((ts, text)) = split_timestamp(line) else {
+            return true;
+        };
+        if ts >= self.window_start {
+            self.reached_window = true;
+            return false;
+        }
+        self.last = Some(ts);
+        self.tally.feed(classifier, text);
+        true
+    }
+
+    /// Whether the read got to the window's start.
+    pub fn reached_window(&self) -> bool {
+        self.reached_window
+    }
+
+    /// Where the time the read covered ends: the window's start when the
+    /// stream got there or ended by itself (the container logged nothing
+    /// more), else (`stopped_early`: a byte limit or the deadline) the last
+    /// line read.
+    pub fn covered_until(&self, stopped_early: bool) -> Option<Timestamp> {
+        if self.reached_window || !stopped_early { Some(self.window_start) } else { self.last }
+    }
+}
+
+/// Seconds the baseline of a container covered: from the later of the read's
+/// start and the container's start, until `until` (see
+/// [`BaselineRead::covered_until`]); 0 when that is not after the start.
+pub fn baseline_span(read_start: Timestamp, container_start: Option<Timestamp>, until: Option<Timestamp>) -> f64 {
+    let start = container_start.map_or(read_start, |c| c.max(read_start));
+    match until {
+        Some(end) if end > start => end.duration_since(start).as_secs_f64(),
+        _ => 0.0,
+    }
+}
+
+/// The thresholds of the rule (runbook `logs:`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rule {
+    pub min_errors: u64,
+    pub spike_factor: f64,
+    /// The optional absolute rule: a pod with more error lines than this.
+    pub threshold: Option<u64>,
+}
+
+/// What the rule looks at for one region.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Evidence {
+    pub window_errors: u64,
+    pub window_secs: f64,
+    /// Error lines per second in the baseline (the sum over pods); `None`
+    /// when no pod has a baseline.
+    pub baseline_rate: Option<f64>,
+    /// The most lines in the window of one signature absent from the baseline.
+    pub new_signature_max: u64,
+    /// The most error lines one pod's container logged in the window.
+    pub max_pod_errors: u64,
+}
+
+/// The rule: errors degrade a region when there are at least `min_errors`
+/// of them and at least `spike_factor` times the baseline's rate, or one
+/// new signature reaches `min_errors`, or (no baseline at all) the window
+/// reaches `min_errors`; or a pod passes the optional absolute threshold.
+/// Anything else is the service's usual noise.
+pub fn judge(rule: &Rule, e: &Evidence) -> Judgement {
+    if e.window_errors == 0 {
+        return Judgement::Quiet;
+    }
+    let enough = e.window_errors >= rule.min_errors;
+    if e.baseline_rate.is_some() && e.new_signature_max >= rule.min_errors {
+        Judgement::NewError
+    } else if let Some(rate) = e.baseline_rate
+        && enough
+        && e.window_errors as f64 >= rule.spike_factor * rate * e.window_secs
+    {
+        Judgement::Spike
+    } else if e.baseline_rate.is_none() && enough {
+        Judgement::NoBaseline
+    } else if rule.threshold.is_some_and(|t| e.max_pod_errors > t) {
+        Judgement::Threshold
+    } else {
+        Judgement::Steady
+    }
+}
+
+/// Error lines per minute, rounded for the report.
+pub fn per_minute(lines_per_sec: f64) -> f64 {
+    (lines_per_sec * 60.0 * 1000.0).round() / 1000.0
+}
+
+/// A region's error lines, merged from its pods' reads as each finishes, so
+/// only one bounded set of groups per side is kept whatever the pod count.
+#[derive(Debug, Default)]
+pub struct RegionTally {
+    window: HashMap<String, (u64, String)>,
+    window_other: u64,
+    window_errors: u64,
+    max_pod_errors: u64,
+    /// Signature → (lines, lines per second summed over pods).
+    baseline: HashMap<String, (u64, f64)>,
+    baseline_other: bool,
+    baseline_errors: u64,
+    baseline_rate: f64,
+    baselines: usize,
+}
+
+/// What a region's logs come to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conclusion {
+    pub judgement: Judgement,
+    pub window_rate_per_min: f64,
+    pub baseline_error_lines: u64,
+    pub baseline_rate_per_min: Option<f64>,
+    pub signatures: Vec<ErrorSignature>,
+}
+
+impl RegionTally {
+    /// Adds one window read (a current or previous container).
+    pub fn add_window(&mut self, t: &Tally) {
+        self.window_errors += t.error_lines;
+        self.max_pod_errors = self.max_pod_errors.max(t.error_lines);
+        self.window_other += t.other;
+        for (key, (count, example)) in &t.groups {
+            let full = self.window.len() >= MAX_GROUPS;
+            match self.window.get_mut(key) {
+                Some(g) => g.0 += count,
+                None if full => self.window_other += count,
+                None => {
+                    self.window.insert(key.clone(), (*count, example.clone()));
+                }
+            }
+        }
+    }
+
+    /// Adds one container's baseline, `span_secs` long. A baseline shorter
+    /// than the window says too little about the usual rate (a container
+    /// that started just before the window) and is left out.
+    pub fn add_baseline(&mut self, t: &Tally, span_secs: f64, window_secs: f64) {
+        if span_secs < window_secs || span_secs <= 0.0 {
+            return;
+        }
+        self.baselines += 1;
+        self.baseline_errors += t.error_lines;
+        self.baseline_rate += t.error_lines as f64 / span_secs;
+        self.baseline_other |= t.other > 0;
+        for (key, (count, _)) in &t.groups {
+            let full = self.baseline.len() >= MAX_GROUPS;
+            match self.baseline.get_mut(key) {
+                Some(g) => {
+                    g.0 += count;
+                    g.1 += *count as f64 / span_secs;
+                }
+                None if full => self.baseline_other = true,
+                None => {
+                    self.baseline.insert(key.clone(), (*count, *count as f64 / span_secs));
+                }
+            }
+        }
+    }
+
+    pub fn conclude(&self, rule: &Rule, window_secs: f64) -> Conclusion {
+        let has_baseline = self.baselines > 0;
+        let window_secs = window_secs.max(1.0);
+        let mut sigs: Vec<(f64, ErrorSignature)> = self
+            .window
+            .iter()
+            .map(|(key, (count, example))| {
+                let (baseline_count, rate) = self.baseline.get(key).copied().unwrap_or((0, 0.0));
+                // Absent from a baseline whose groups all fit: it is new. When
+                // they overflowed, absence proves nothing.
+                let new = has_baseline && baseline_count == 0 && !self.baseline_other;
+                let sig = ErrorSignature {
+                    pattern: sanitize::clean(key, 160),
+                    example: example.clone(),
+                    window_count: *count,
+                    baseline_count,
+                    baseline_rate_per_min: per_minute(rate),
+                    new,
+                };
+                (*count as f64 - rate * window_secs, sig)
+            })
+            .collect();
+        if self.window_other > 0 {
+            let sig = ErrorSignature {
+                pattern: OTHER.into(),
+                example: String::new(),
+                window_count: self.window_other,
+                baseline_count: 0,
+                baseline_rate_per_min: 0.0,
+                new: false,
+            };
+            sigs.push((f64::MIN, sig));
+        }
+        let new_signature_max = sigs.iter().filter(|(_, s)| s.new).map(|(_, s)| s.window_count).max().unwrap_or(0);
+        // What made the verdict first (a new signature past min_errors), then
+        // by how far each is above its usual count in a window.
+        let triggers = |s: &ErrorSignature| s.new && s.window_count >= rule.min_errors;
+        sigs.sort_by(|(ea, a), (eb, b)| {
+            triggers(b)
+                .cmp(&triggers(a))
+                .then(eb.total_cmp(ea))
+                .then(b.window_count.cmp(&a.window_count))
+                .then_with(|| a.pattern.cmp(&b.pattern))
+        });
+        sigs.truncate(TOP_SIGNATURES);
+        let baseline_rate = has_baseline.then_some(self.baseline_rate);
+        let evidence = Evidence {
+            window_errors: self.window_errors,
+            window_secs,
+            baseline_rate,
+            new_signature_max,
+            max_pod_errors: self.max_pod_errors,
+        };
+        Conclusion {
+            judgement: judge(rule, &evidence),
+            window_rate_per_min: per_minute(self.window_errors as f64 / window_secs),
+            baseline_error_lines: self.baseline_errors,
+            baseline_rate_per_min: baseline_rate.map(per_minute),
+            signatures: sigs.into_iter().map(|(_, s)| s).collect(),
         }
     }
 }
@@ -211,6 +502,183 @@ mod tests {
         assert_eq!(t.groups.len(), MAX_GROUPS);
         assert_eq!(t.error_lines, (MAX_GROUPS * 3) as u64);
         assert!(t.top(10).iter().any(|g| g.pattern == "(other messages)"));
+    }
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_rule_judges_the_window_against_the_baseline() {
+        let rule = Rule { min_errors: 5, spike_factor: 3.0, threshold: None };
+        // Baseline rates are per second; the window is 300 s, so 0.01/s is 3 per window.
+        let ev = |window_errors: u64, baseline_rate: Option<f64>, new_signature_max: u64| Evidence {
+            window_errors,
+            window_secs: 300.0,
+            baseline_rate,
+            new_signature_max,
+            max_pod_errors: window_errors,
+        };
+        use Judgement::*;
+        let table: [(&str, Evidence, Judgement); 13] = [
+            ("no errors", ev(0, Some(0.01), 0), Quiet),
+            ("no errors, no baseline", ev(0, None, 0), Quiet),
+            ("a few, no baseline", ev(4, None, 0), Steady),
+            ("min_errors, no baseline", ev(5, None, 0), NoBaseline),
+            ("a few, quiet baseline", ev(4, Some(0.0), 4), Steady),
+            ("min_errors, quiet baseline", ev(5, Some(0.0), 0), Spike),
+            ("usual rate", ev(8, Some(8.0 / 300.0), 0), Steady),
+            ("just under the factor", ev(23, Some(8.0 / 300.0), 0), Steady),
+            ("exactly the factor", ev(24, Some(8.0 / 300.0), 0), Spike),
+            ("factor but under min_errors", ev(4, Some(1.0 / 300.0), 0), Steady),
+            ("a new signature at min_errors", ev(9, Some(8.0 / 300.0), 5), NewError),
+            ("a new signature under min_errors", ev(9, Some(8.0 / 300.0), 4), Steady),
+            ("new and spike: the new error is named", ev(50, Some(1.0 / 300.0), 40), NewError),
+        ];
+        for (name, e, want) in table {
+            assert_eq!(judge(&rule, &e), want, "{name}");
+        }
+        // The absolute threshold, when set, warns on its own.
+        let with = Rule { threshold: Some(2), ..rule };
+        assert_eq!(judge(&with, &Evidence { max_pod_errors: 3, ..ev(3, Some(1.0), 0) }), Threshold);
+        assert_eq!(judge(&with, &Evidence { max_pod_errors: 2, ..ev(3, Some(1.0), 0) }), Steady);
+        assert_eq!(judge(&rule, &Evidence { max_pod_errors: 3, ..ev(3, Some(1.0), 0) }), Steady);
+        assert!(Spike.warns() && NewError.warns() && NoBaseline.warns() && Threshold.warns());
+        assert!(!Quiet.warns() && !Steady.warns());
+    }
+
+    #[test]
+    fn baseline_span_is_the_time_the_read_covered() {
+        let read_start = ts("2026-01-01T09:00:00Z");
+        let window_start = ts("2026-01-01T10:00:00Z");
+        // Container older than the baseline: the whole hour.
+        assert_eq!(baseline_span(read_start, Some(ts("2026-01-01T07:00:00Z")), Some(window_start)), 3600.0);
+        // Unknown start: from where the read began.
+        assert_eq!(baseline_span(read_start, None, Some(window_start)), 3600.0);
+        // Started 20 minutes before now (15 before the window).
+        assert_eq!(baseline_span(read_start, Some(ts("2026-01-01T09:45:00Z")), Some(window_start)), 900.0);
+        // Started inside the window: no baseline.
+        assert_eq!(baseline_span(read_start, Some(ts("2026-01-01T10:02:00Z")), Some(window_start)), 0.0);
+        // Cut at the last line read, 3 minutes in.
+        assert_eq!(baseline_span(read_start, None, Some(ts("2026-01-01T09:03:00Z"))), 180.0);
+        // Cut before a single line was read.
+        assert_eq!(baseline_span(read_start, None, None), 0.0);
+    }
+
+    #[test]
+    fn baseline_read_counts_only_lines_before_the_window_and_knows_where_it_ended() {
+        let c = classifier();
+        let window_start = ts("2026-01-01T10:00:00Z");
+        let mut b = BaselineRead::new(window_start);
+        assert!(b.feed(&c, "2026-01-01T09:10:00.000000001Z ERROR upstream timeout after 3000ms"));
+        assert!(b.feed(&c, "no timestamp: cannot be placed"));
+        assert!(b.feed(&c, "2026-01-01T09:20:00Z INFO ok"));
+        assert_eq!((b.tally.lines, b.tally.error_lines), (2, 1));
+        assert_eq!(b.tally.top(1)[0].pattern, "ERROR upstream timeout after #ms");
+        assert!(!b.reached_window());
+        // Cut by a limit here: the time covered ends at the last line read.
+        assert_eq!(b.covered_until(true), Some(ts("2026-01-01T09:20:00Z")));
+        // The stream ended by itself: nothing more was logged before the window.
+        assert_eq!(b.covered_until(false), Some(window_start));
+        assert!(!b.feed(&c, "2026-01-01T10:00:00Z ERROR in the window"));
+        assert!(b.reached_window());
+        assert_eq!(b.tally.error_lines, 1);
+        assert_eq!(b.covered_until(true), Some(window_start));
+        assert_eq!(BaselineRead::new(window_start).covered_until(true), None);
+        assert_eq!(split_timestamp("2026-01-01T09:20:00+02:00 x y"), Some((ts("2026-01-01T07:20:00Z"), "x y")));
+        assert_eq!(split_timestamp("2026-01-01T09:20:00Z"), Some((ts("2026-01-01T09:20:00Z"), "")));
+    }
+
+    fn tally(lines: &[(&str, u64)]) -> Tally {
+        let c = classifier();
+        let mut t = Tally::default();
+        for (line, n) in lines {
+            for _ in 0..*n {
+                t.feed(&c, line);
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn region_rates_and_signatures_merge_pods() {
+        let rule = Rule { min_errors: 5, spike_factor: 3.0, threshold: None };
+        let mut r = RegionTally::default();
+        // Two pods with an hour of baseline, 12 timeouts each; one with 20 minutes, 4.
+        for (n, span) in [(12, 3600.0), (12, 3600.0), (4, 1200.0)] {
+            r.add_baseline(&tally(&[("ERROR upstream timeout after 3000ms", n), ("INFO ok", 100)]), span, 300.0);
+        }
+        // A container that started just before the window: left out.
+        r.add_baseline(&tally(&[("ERROR refused 1", 9)]), 120.0, 300.0);
+        r.add_window(&tally(&[("ERROR upstream timeout after 2000ms", 2)]));
+        r.add_window(&tally(&[("ERROR upstream timeout after 10ms", 1), ("ERROR signing key kid=7 not found", 6)]));
+        let c = r.conclude(&rule, 300.0);
+        assert_eq!(c.baseline_error_lines, 28);
+        // 12/60 + 12/60 + 4/20 lines a minute.
+        assert_eq!(c.baseline_rate_per_min, Some(0.6));
+        assert_eq!(c.window_rate_per_min, 1.8);
+        assert_eq!(c.judgement, Judgement::NewError);
+        let first = &c.signatures[0];
+        assert_eq!(first.pattern, "ERROR signing key kid=# not found");
+        assert!(first.new);
+        assert_eq!((first.window_count, first.baseline_count), (6, 0));
+        let timeout = &c.signatures[1];
+        assert_eq!(timeout.pattern, "ERROR upstream timeout after #ms");
+        assert!(!timeout.new);
+        assert_eq!((timeout.window_count, timeout.baseline_count), (3, 28));
+        assert_eq!(timeout.baseline_rate_per_min, 0.6);
+
+        // The same window against no usable baseline.
+        let mut none = RegionTally::default();
+        none.add_baseline(&tally(&[("ERROR refused 1", 9)]), 120.0, 300.0);
+        none.add_window(&tally(&[("ERROR signing key kid=7 not found", 6)]));
+        let c = none.conclude(&rule, 300.0);
+        assert_eq!(c.baseline_rate_per_min, None);
+        assert_eq!(c.judgement, Judgement::NoBaseline);
+        assert!(!c.signatures[0].new, "nothing is new without a baseline");
+    }
+
+    #[test]
+    fn region_signatures_are_bounded_and_absence_from_a_full_baseline_is_not_new() {
+        let rule = Rule { min_errors: 5, spike_factor: 3.0, threshold: None };
+        let word = |i: usize| -> String { (0..6).map(|k| (b'a' + ((i >> (k * 3)) % 8) as u8) as char).collect() };
+        let c = classifier();
+        let mut base = Tally::default();
+        for i in 0..(MAX_GROUPS + 10) {
+            base.feed(&c, &format!("ERROR {}", word(i)));
+        }
+        let mut r = RegionTally::default();
+        r.add_baseline(&base, 3600.0, 300.0);
+        let mut w = Tally::default();
+        for _ in 0..5 {
+            w.feed(&c, "ERROR never seen before");
+        }
+        for i in 0..(MAX_GROUPS * 2) {
+            w.feed(&c, &format!("ERROR {}", word(i + 100_000)));
+        }
+        r.add_window(&w);
+        let out = r.conclude(&rule, 300.0);
+        assert_eq!(out.signatures.len(), TOP_SIGNATURES);
+        assert_eq!(out.signatures[0].pattern, "ERROR never seen before");
+        assert!(out.signatures.iter().all(|s| !s.new));
+        assert_ne!(out.judgement, Judgement::NewError);
+    }
+
+    #[tokio::test]
+    async fn reading_stops_when_asked_and_counts_bytes() {
+        let input = "one\ntwo\r\nthree\nfour\n";
+        let mut seen = vec![];
+        let bytes = for_each_line::<_, (), _>(futures::io::Cursor::new(input), None, |l| {
+            seen.push(l.to_string());
+            if l == "three" { Flow::Stop } else { Flow::Next(None) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(seen, ["one", "two", "three"]);
+        assert_eq!(bytes, "one\ntwo\r\nthree\n".len() as u64);
+        let all =
+            for_each_line::<_, (), _>(futures::io::Cursor::new("a\nb"), None, |_| Flow::Next(None)).await.unwrap();
+        assert_eq!(all, 3);
     }
 
     #[tokio::test]

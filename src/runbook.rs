@@ -119,20 +119,64 @@ impl Default for HealthzSpec {
     }
 }
 
+/// A whole number of at least 1 (a count or a size).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AtLeastOne(pub u64);
+
+impl<'de> Deserialize<'de> for AtLeastOne {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match u64::deserialize(d)? {
+            0 => Err(serde::de::Error::custom("must be at least 1")),
+            n => Ok(AtLeastOne(n)),
+        }
+    }
+}
+
+/// A factor greater than 1: a window rate this many times the usual one is a spike.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Factor(pub f64);
+
+impl<'de> Deserialize<'de> for Factor {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let f = f64::deserialize(d)?;
+        // Up to 1 every window would be a spike of itself; NaN compares false everywhere.
+        if f.is_finite() && f > 1.0 {
+            Ok(Factor(f))
+        } else {
+            Err(serde::de::Error::custom(format!("`{f}` is not a factor greater than 1 (e.g. 3)")))
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogsSpec {
+    /// The window: how far back the logs judged are read.
     pub since: Dur,
+    /// The time before the window whose error rate is "usual".
+    pub baseline: Dur,
+    /// Bytes read per container for the baseline.
+    pub baseline_max_bytes: AtLeastOne,
+    /// Fewer error lines than this in a region's window never degrade it.
+    pub min_errors: AtLeastOne,
+    /// A window rate at least this many times the baseline rate is a spike.
+    pub spike_factor: Factor,
     pub error_patterns: Vec<Pattern>,
-    pub error_threshold: u64,
+    /// Optional absolute rule: a pod with more error lines than this in the
+    /// window degrades its region, whatever the baseline. Off when absent.
+    pub error_threshold: Option<u64>,
 }
 
 impl Default for LogsSpec {
     fn default() -> Self {
         LogsSpec {
             since: Dur(Duration::from_secs(300)),
+            baseline: Dur(Duration::from_secs(3600)),
+            baseline_max_bytes: AtLeastOne(4 * 1024 * 1024),
+            min_errors: AtLeastOne(5),
+            spike_factor: Factor(3.0),
             error_patterns: vec![Pattern(Regex::new(r"\b(ERROR|FATAL|PANIC)\b").expect("valid"))],
-            error_threshold: 0,
+            error_threshold: None,
         }
     }
 }
@@ -357,6 +401,11 @@ mod tests {
         assert_eq!(rb.container, "api-key-service");
         assert_eq!(rb.expected_ready, 3);
         assert_eq!(rb.logs.since.0, Duration::from_secs(300));
+        assert_eq!(rb.logs.baseline.0, Duration::from_secs(3600));
+        assert_eq!(rb.logs.min_errors, AtLeastOne(5));
+        assert_eq!(rb.logs.spike_factor, Factor(3.0));
+        // Judged against the baseline, not an absolute count, unless one is set.
+        assert_eq!(rb.logs.error_threshold, None);
     }
 
     #[test]
@@ -365,6 +414,37 @@ mod tests {
         assert_eq!(rb.expected_ready, 3);
         assert_eq!(rb.healthz.status, 200);
         assert_eq!(rb.logs.since.0, Duration::from_secs(300));
+        assert_eq!(rb.logs.baseline.0, Duration::from_secs(3600));
+        assert_eq!(rb.logs.baseline_max_bytes, AtLeastOne(4 * 1024 * 1024));
+        assert_eq!(rb.logs.min_errors, AtLeastOne(5));
+        assert_eq!(rb.logs.spike_factor, Factor(3.0));
+        assert_eq!(rb.logs.error_threshold, None);
+    }
+
+    #[test]
+    fn baseline_keys_are_read_and_checked() {
+        let rb = parse_str(&format!(
+            "{MINIMAL}logs:\n  baseline: 2h\n  baseline_max_bytes: 1024\n  min_errors: 10\n  spike_factor: 2.5\n  error_threshold: 0\n"
+        ))
+        .unwrap();
+        assert_eq!(rb.logs.baseline.0, Duration::from_secs(7200));
+        assert_eq!(rb.logs.baseline_max_bytes, AtLeastOne(1024));
+        assert_eq!(rb.logs.min_errors, AtLeastOne(10));
+        assert_eq!(rb.logs.spike_factor, Factor(2.5));
+        assert_eq!(rb.logs.error_threshold, Some(0));
+        for (bad, needle) in [
+            ("spike_factor: 1", "greater than 1"),
+            ("spike_factor: 0.5", "greater than 1"),
+            ("spike_factor: .nan", "greater than 1"),
+            ("min_errors: 0", "at least 1"),
+            ("baseline_max_bytes: 0", "at least 1"),
+            ("baseline: 0s", "more than zero"),
+            ("min_errors: -1", ""),
+        ] {
+            let (line, _, msg) = invalid(&format!("{MINIMAL}logs:\n  {bad}\n"));
+            assert_eq!(line, 11, "{bad}: {msg}");
+            assert!(msg.contains(needle), "{bad}: {msg}");
+        }
     }
 
     fn invalid(text: &str) -> (u64, u64, String) {

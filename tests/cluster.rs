@@ -24,12 +24,17 @@ struct Case {
 /// Namespace `ns` set up per region, a healthy healthz stand-in, and a
 /// runbook whose contexts are `{user}@{region}` (or the admin's for "admin").
 fn case(ns: &str, set: &[(&str, Scenario)], user: &str) -> Case {
+    case_with(ns, set, user, "")
+}
+
+/// Like [`case`], with `extra` runbook keys (e.g. a `logs:` section).
+fn case_with(ns: &str, set: &[(&str, Scenario)], user: &str, extra: &str) -> Case {
     let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
     let pods = env.scenarios(ns, set).unwrap();
     let healthz = HealthzServer::start(Behavior::Healthy);
     let dir = tempfile::tempdir().unwrap();
     let ctx = |r: &str| if user == "admin" { r.to_string() } else { format!("{user}@{r}") };
-    let runbook = write(dir.path(), "runbook.yaml", &runbook_text(ns, &healthz.url, &ctx, ""));
+    let runbook = write(dir.path(), "runbook.yaml", &runbook_text(ns, &healthz.url, &ctx, extra));
     let kubeconfig = env.kubeconfig().to_path_buf();
     Case { env, dir, ns: ns.to_string(), healthz, runbook, kubeconfig, pods }
 }
@@ -320,7 +325,8 @@ fn pods_command_shows_pods_as_kubectl_does() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn logs_command_streams_prefixed_lines_and_summarises_errors() {
-    let c = case("t-logscmd", &[], "oncall");
+    // Two lines of an error the baseline never had are enough here.
+    let c = case_with("t-logscmd", &[], "oncall", "logs:\n  min_errors: 2\n");
     let pod = &c.pods[2][0];
     let spec = LogSpec::lines([
         (200.0, "INFO started"),
@@ -342,6 +348,16 @@ fn logs_command_streams_prefixed_lines_and_summarises_errors() {
     assert!(r.stdout.contains("\\x1b[31mcoloured"));
     let summary = r.stdout.lines().find(|l| l.contains(pod.as_str()) && l.contains("2×")).expect("summary row");
     assert!(summary.contains("ERROR failed to sign token"), "{summary}");
+    let j = c.run(&["logs", "--region", "eu-de", "-o", "json"]).json();
+    let logs = &region(&j, "eu-de")["logs"];
+    assert_eq!(logs["judgement"], "new_error", "{logs}");
+    assert_eq!(logs["min_errors"], 2);
+    assert_eq!(logs["signatures"][0]["pattern"], "ERROR failed to sign token kid=key-#", "{logs}");
+    assert_eq!(logs["signatures"][0]["new"], true);
+    // The old error line is the baseline's, not the window's.
+    let p = logs["pods"].as_array().unwrap().iter().find(|p| p["pod"] == pod.as_str()).unwrap();
+    assert_eq!(p["error_lines"], 2, "{p}");
+    assert_eq!(p["baseline"]["error_lines"], 1, "{p}");
 
     let g = c.run(&["logs", "--region", "eu-de", "--grep", "kid=key-2"]);
     let shown: Vec<&str> = g.stdout.lines().filter(|l| l.contains(" │ ")).collect();
@@ -554,8 +570,9 @@ fn json_report_shape_is_stable() {
 fn pod_deleted_between_list_and_log_read() {
     use keysvc_testenv::scenario::PodKind;
     let c = case("t-deleted", &[], "oncall");
-    // Seven pods: six are read first (at most 6 streams at once) from a slow
-    // kubelet; the seventh, last by name, is deleted while they are read.
+    // Seven pods: the first are read (at most 6 streams at once, a window and
+    // a baseline per pod) from a slow kubelet; the seventh, last by name, is
+    // deleted while they are read.
     let pods = c.env.pods("us-south", &c.ns, &[PodKind::Ready; 7]).unwrap();
     let mut sorted = pods.clone();
     sorted.sort();
@@ -613,4 +630,260 @@ fn log_streams_per_region_are_bounded() {
     // One connection for the pod list, at most six for log streams.
     let conns = proxy.accepted();
     assert!((1..=keysvc_check::check::MAX_LOG_STREAMS + 1).contains(&conns), "{conns} connections to one API server");
+}
+
+// Errors judged against the baseline. Every pod gets an hour and five minutes
+// of traffic (one line every 3.75 s); the error lines in it are set per test.
+
+/// One ERROR every `error_every`-th line of 1040 lines over 65 minutes
+/// (error_every 10: 8 per pod per 5 minutes), and `extra` generators on top.
+fn hour_of(error_every: u64, error: &str, extra: Vec<keysvc_testenv::kubelet::Generate>) -> LogSpec {
+    let mut generators = vec![keysvc_testenv::scenario::traffic(1040, 3900.0, error_every, error)];
+    generators.extend(extra);
+    LogSpec { generators, ..LogSpec::default() }
+}
+
+const TIMEOUT: &str = "ERROR upstream timeout after 3000ms calling auth-7 request_id=req-{n}";
+
+impl Case {
+    /// Gives every pod of every region the same log spec.
+    fn all_logs(&self, spec: &LogSpec) {
+        for (i, name) in ["us-south", "us-east", "eu-de"].iter().enumerate() {
+            for pod in &self.pods[i] {
+                self.env.set_logs(name, &self.ns, pod, spec).unwrap();
+            }
+        }
+    }
+}
+
+fn close(v: &Value, want: f64, tol: f64) -> bool {
+    v.as_f64().is_some_and(|x| (x - want).abs() <= tol)
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn normal_noise_is_healthy() {
+    let c = case("t-noise", &[], "oncall");
+    // A sporadic error now and then: twice in the hour before, once in the window.
+    let mut spec = hour_of(0, "", vec![]);
+    spec.lines = LogSpec::lines([
+        (3000.0, "ERROR upstream timeout after 3000ms calling auth-7"),
+        (1800.0, "ERROR upstream timeout after 3001ms calling auth-7"),
+        (200.0, "ERROR upstream timeout after 2999ms calling auth-7"),
+    ])
+    .lines;
+    c.all_logs(&spec);
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(j["service"]["verdict"], "healthy");
+    for name in ["us-south", "us-east", "eu-de"] {
+        let reg = region(&j, name);
+        let logs = &reg["logs"];
+        assert_eq!(reg["verdict"], "healthy", "{logs}");
+        assert_eq!(logs["status"], "pass");
+        assert_eq!(logs["judgement"], "steady", "{logs}");
+        assert_eq!(logs["error_lines"], 3);
+        assert_eq!(logs["baseline_error_lines"], 6);
+        assert_eq!((logs["min_errors"].as_u64(), logs["spike_factor"].as_f64()), (Some(5), Some(3.0)));
+        assert_eq!(logs["baseline_secs"], 3600);
+        assert!(logs["threshold"].is_null());
+        assert!(close(&logs["window_rate_per_min"], 0.6, 0.001), "{logs}");
+        // Two an hour per pod, three pods: 0.1 a minute.
+        assert!(close(&logs["baseline_rate_per_min"], 0.1, 0.001), "{logs}");
+        let sig = &logs["signatures"][0];
+        assert_eq!(sig["pattern"], "ERROR upstream timeout after #ms calling auth-#", "{sig}");
+        assert_eq!((sig["window_count"].as_u64(), sig["baseline_count"].as_u64()), (Some(3), Some(6)));
+        assert_eq!(sig["new"], false);
+        for p in logs["pods"].as_array().unwrap() {
+            let b = &p["baseline"];
+            assert_eq!(b["span_secs"], 3600, "{p}");
+            assert_eq!(b["error_lines"], 2, "{p}");
+            assert_eq!(b["cut"], false);
+            // 3600 s of one line every 3.75 s, and the two errors.
+            assert!((958..=962).contains(&b["lines"].as_u64().unwrap()), "{p}");
+        }
+    }
+
+    // The absolute threshold, when set, still warns on its own.
+    let text = std::fs::read_to_string(&c.runbook).unwrap();
+    std::fs::write(&c.runbook, text.replace("environments:", "logs:\n  error_threshold: 0\nenvironments:")).unwrap();
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    for name in ["us-south", "us-east", "eu-de"] {
+        let logs = &region(&j, name)["logs"];
+        assert_eq!(logs["judgement"], "threshold", "{logs}");
+        assert_eq!(logs["threshold"], 0);
+        assert_eq!(region(&j, name)["verdict"], "degraded");
+    }
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn steady_noise_all_hour_is_healthy() {
+    let c = case("t-steady", &[], "oncall");
+    c.all_logs(&hour_of(10, TIMEOUT, vec![]));
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(j["service"]["verdict"], "healthy");
+    for name in ["us-south", "us-east", "eu-de"] {
+        let reg = region(&j, name);
+        let logs = &reg["logs"];
+        assert_eq!(reg["verdict"], "healthy", "{logs}");
+        assert_eq!(logs["judgement"], "steady", "{logs}");
+        // About 8 per pod per 5 minutes, now and in the hour before.
+        let errors = logs["error_lines"].as_u64().unwrap();
+        assert!((22..=26).contains(&errors), "{logs}");
+        assert!(close(&logs["baseline_rate_per_min"], 4.8, 0.1), "{logs}");
+        assert_eq!(logs["signatures"][0]["new"], false);
+    }
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn error_spike_in_one_region_degrades_it() {
+    let c = case("t-spike", &[], "oncall");
+    c.all_logs(&hour_of(10, TIMEOUT, vec![]));
+    // us-east: the same error, 20 more per pod in the last 4 minutes.
+    let burst = keysvc_testenv::scenario::traffic(20, 240.0, 1, TIMEOUT);
+    for pod in &c.pods[1] {
+        c.env.set_logs("us-east", &c.ns, pod, &hour_of(10, TIMEOUT, vec![burst.clone()])).unwrap();
+    }
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(j["service"]["verdict"], "degraded");
+    let east = region(&j, "us-east");
+    let logs = &east["logs"];
+    assert_eq!(east["verdict"], "degraded", "{logs}");
+    assert_eq!(logs["status"], "warn");
+    assert_eq!(logs["judgement"], "spike", "{logs}");
+    assert!(logs["error_lines"].as_u64().unwrap() >= 80, "{logs}");
+    assert!(close(&logs["baseline_rate_per_min"], 4.8, 0.1), "{logs}");
+    assert!(logs["window_rate_per_min"].as_f64().unwrap() >= 16.0, "{logs}");
+    assert_eq!(logs["signatures"][0]["new"], false, "the error is the usual one, more of it");
+    for name in ["us-south", "eu-de"] {
+        assert_eq!(region(&j, name)["verdict"], "healthy");
+        assert_eq!(region(&j, name)["logs"]["judgement"], "steady");
+    }
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn new_error_signature_in_the_window_degrades_its_region() {
+    let c = case("t-newerr", &[], "oncall");
+    c.all_logs(&hour_of(10, TIMEOUT, vec![]));
+    // One pod in us-south starts failing in a way the hour before never did:
+    // six times in the last 4 minutes, not enough for a spike of the region.
+    let novel = keysvc_testenv::scenario::traffic(6, 240.0, 1, "ERROR signing key kid=key-{n} not found in keystore");
+    let pod = &c.pods[0][1];
+    c.env.set_logs("us-south", &c.ns, pod, &hour_of(10, TIMEOUT, vec![novel])).unwrap();
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let south = region(&j, "us-south");
+    let logs = &south["logs"];
+    assert_eq!(south["verdict"], "degraded", "{logs}");
+    assert_eq!(logs["judgement"], "new_error", "{logs}");
+    let first = &logs["signatures"][0];
+    assert_eq!(first["pattern"], "ERROR signing key kid=key-# not found in keystore", "{logs}");
+    assert_eq!((first["window_count"].as_u64(), first["baseline_count"].as_u64()), (Some(6), Some(0)));
+    assert_eq!(first["new"], true);
+    assert!(first["example"].as_str().unwrap().starts_with("ERROR signing key kid=key-"), "{first}");
+    assert_eq!(logs["signatures"][1]["new"], false);
+    for name in ["us-east", "eu-de"] {
+        assert_eq!(region(&j, name)["verdict"], "healthy");
+    }
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn a_pod_started_20_minutes_ago_has_a_shorter_baseline() {
+    let c = case("t-young", &[], "oncall");
+    c.all_logs(&hour_of(10, TIMEOUT, vec![]));
+    let young = &c.pods[2][0];
+    c.env.set_started("eu-de", &c.ns, young, 1200).unwrap();
+    // It has logged only since it started: 8 errors per 5 minutes too.
+    let since_start =
+        LogSpec { generators: vec![keysvc_testenv::scenario::traffic(320, 1200.0, 10, TIMEOUT)], ..LogSpec::default() };
+    c.env.set_logs("eu-de", &c.ns, young, &since_start).unwrap();
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let eu = region(&j, "eu-de");
+    let logs = &eu["logs"];
+    assert_eq!(eu["verdict"], "healthy", "{logs}");
+    assert_eq!(logs["judgement"], "steady", "{logs}");
+    for p in logs["pods"].as_array().unwrap() {
+        let span = p["baseline"]["span_secs"].as_u64().unwrap();
+        if p["pod"] == young.as_str() {
+            // From its start to the window's: 15 minutes.
+            assert!((898..=902).contains(&span), "{p}");
+            let errors = p["baseline"]["error_lines"].as_u64().unwrap();
+            assert!((23..=25).contains(&errors), "{p}");
+        } else {
+            assert_eq!(span, 3600, "{p}");
+        }
+    }
+    // Its usual rate counts over its 15 minutes, like the others' over their hour.
+    assert!(close(&logs["baseline_rate_per_min"], 4.8, 0.1), "{logs}");
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn a_baseline_cut_by_its_byte_limit_covers_what_was_read() {
+    let c = case_with("t-cut", &[], "oncall", "logs:\n  baseline_max_bytes: 40000\n");
+    // One line a second for 65 minutes, one in ten an error: about 85 bytes a
+    // line with its timestamp, so the limit is reached some 470 s in.
+    let busy = LogSpec {
+        generators: vec![keysvc_testenv::scenario::traffic(3900, 3900.0, 10, TIMEOUT)],
+        ..LogSpec::default()
+    };
+    let pod = &c.pods[1][0];
+    c.env.set_logs("us-east", &c.ns, pod, &busy).unwrap();
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let logs = &region(&j, "us-east")["logs"];
+    let p = logs["pods"].as_array().unwrap().iter().find(|p| p["pod"] == pod.as_str()).unwrap();
+    let b = &p["baseline"];
+    assert_eq!(b["cut"], true, "{p}");
+    let (span, lines, errors) =
+        (b["span_secs"].as_u64().unwrap(), b["lines"].as_u64().unwrap(), b["error_lines"].as_u64().unwrap());
+    assert!((380..=560).contains(&span), "{p}");
+    // One line a second: the span is the time the lines read cover.
+    assert!(span.abs_diff(lines) <= 2, "{p}");
+    // The region's usual rate is this pod's errors over that span (the others had none).
+    let want = errors as f64 / span as f64 * 60.0;
+    assert!(close(&logs["baseline_rate_per_min"], want, 0.05), "{logs}");
+    // 30 errors in the window at the usual 6 a minute: steady.
+    assert_eq!(logs["judgement"], "steady", "{logs}");
+    for other in logs["pods"].as_array().unwrap().iter().filter(|p| p["pod"] != pod.as_str()) {
+        assert_eq!(other["baseline"]["cut"], false);
+        assert_eq!(other["baseline"]["span_secs"], 3600);
+    }
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn each_baseline_read_starts_with_its_window_read() {
+    use keysvc_testenv::scenario::PodKind;
+    let c = case("t-together", &[], "oncall");
+    // Seven pods, more than the streams open at once. The kubelet holds each
+    // answer until both reads of that container have arrived, far past the
+    // deadline: a baseline read that waited for its window read (or for every
+    // window read) would leave the reads unfinished at the deadline.
+    let pods = c.env.pods("us-south", &c.ns, &[PodKind::Ready; 7]).unwrap();
+    let held = LogSpec { hold_until_requests: 2, ..keysvc_testenv::scenario::info_logs("held") };
+    for p in &pods {
+        c.env.set_logs("us-south", &c.ns, p, &held).unwrap();
+    }
+    assert!(keysvc_testenv::kubelet::HOLD_LIMIT > Duration::from_secs(8));
+    let r = c.run_limit(&["logs", "--region", "us-south", "-o", "json", "--timeout", "8s"], Duration::from_secs(12));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let j = r.json();
+    let logs = &region(&j, "us-south")["logs"];
+    assert_eq!(logs["status"], "pass", "{logs}");
+    assert_eq!(logs["partial"], false, "{logs}");
+    assert_eq!(logs["pods"].as_array().unwrap().len(), 7);
+    for p in logs["pods"].as_array().unwrap() {
+        assert_eq!(p["lines"], 20, "{p}");
+        assert_eq!(p["baseline"]["partial"], false, "{p}");
+        assert_eq!(p["baseline"]["span_secs"], 3600, "{p}");
+    }
 }

@@ -119,6 +119,25 @@ fn kubelet_stand_in_honours_log_options() {
     assert!(ts.split(' ').next().unwrap().ends_with('Z'), "{ts}");
     let (ok, _, err) = logs(&["--previous"]);
     assert!(!ok && err.contains("previous terminated container"), "{err}");
+    // Generated lines are merged with the fixed ones by age, oldest first.
+    let mut merged = LogSpec::lines([(600.0, "old line"), (100.0, "fixed recent")]);
+    merged.generators = vec![
+        keysvc_testenv::scenario::traffic(3, 300.0, 0, ""),
+        keysvc_testenv::scenario::traffic(2, 250.0, 1, "ERROR e{n}"),
+    ];
+    env.set_logs("us-east", ns, pod, &merged).unwrap();
+    let info = |n: u32| format!("INFO  GET /v1/keys/validate 200 4ms request_id=req-{n}");
+    let want = [
+        "old line".to_string(),
+        info(0),
+        "ERROR e0".into(),
+        info(1),
+        "ERROR e1".into(),
+        "fixed recent".into(),
+        info(2),
+    ];
+    assert_eq!(logs(&[]).1, format!("{}\n", want.join("\n")));
+    assert_eq!(logs(&["--tail=2"]).1, format!("fixed recent\n{}\n", info(2)));
     env.set_logs("us-east", ns, pod, &keysvc_testenv::scenario::volume_logs(1_000_000, 1000)).unwrap();
     let (ok, out, _) = logs(&["--since=5m"]);
     assert!(ok);

@@ -8,7 +8,7 @@ use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
 
 use crate::check::LogLine;
 use crate::pods::short_age;
-use crate::report::{HealthzCheck, RegionReport, Report, Severity, Status, Verdict};
+use crate::report::{HealthzCheck, Judgement, RegionReport, Report, Severity, Status, Verdict};
 
 const WIDTH: u16 = 100;
 
@@ -350,7 +350,13 @@ pub fn logs(r: &Report, color: bool, out: &mut impl Write) -> std::io::Result<()
                 (None, Some(g)) => format!("{}× {}", g.count, g.example),
                 (None, None) => String::new(),
             };
-            let errors_status = if p.error_lines > l.threshold { Status::Warn } else { Status::Pass };
+            // A pod's errors show as a warning when the region's errors do.
+            let warns = match l.judgement {
+                Some(Judgement::Threshold) => l.threshold.is_some_and(|t| p.error_lines > t),
+                Some(j) => j.warns() && p.error_lines > 0,
+                None => false,
+            };
+            let errors_status = if warns { Status::Warn } else { Status::Pass };
             t.add_row(vec![
                 Cell::new(&reg.name),
                 Cell::new(name),

@@ -4,7 +4,8 @@
 //! JSON files. Query parameters follow the kubelet: `tailLines` is applied
 //! before `sinceSeconds`/`sinceTime`, then `limitBytes`; `timestamps` prefixes
 //! RFC 3339 times; `previous` on a container that never restarted is a 400;
-//! `follow` keeps the stream open.
+//! `follow` keeps the stream open. Lines are served oldest first, as a
+//! container's log is: generated lines are merged with the fixed ones by age.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,9 +26,13 @@ use crate::server::{self, Body};
 pub struct LogSpec {
     #[serde(default)]
     pub lines: Vec<LogLine>,
-    /// Lines made on the fly after `lines` (for large volumes).
+    /// Lines made on the fly (for large volumes), merged with `lines` by age.
     #[serde(default)]
     pub generate: Option<Generate>,
+    /// More generated lines, each merged in by age (e.g. steady traffic over
+    /// an hour plus a burst of errors in the last minutes).
+    #[serde(default)]
+    pub generators: Vec<Generate>,
     /// What the previous (terminated) container logged; `None` means it never
     /// restarted, and `previous=true` gets a 400.
     #[serde(default)]
@@ -39,6 +44,10 @@ pub struct LogSpec {
     /// Wait this long before answering (a slow kubelet).
     #[serde(default)]
     pub delay_ms: u64,
+    /// Hold every answer until the container's logs have been asked for this
+    /// many times in all (at most [`HOLD_LIMIT`]): proves reads run at once.
+    #[serde(default)]
+    pub hold_until_requests: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -73,24 +82,89 @@ impl LogSpec {
         }
     }
 
-    fn len(&self) -> u64 {
-        self.lines.len() as u64 + self.generate.as_ref().map_or(0, |g| g.count)
+    fn generators(&self) -> impl Iterator<Item = &Generate> {
+        self.generate.iter().chain(&self.generators)
     }
 
-    /// Line `i` as (age in seconds, text).
-    fn line(&self, i: u64) -> (f64, String) {
-        let fixed = self.lines.len() as u64;
-        if i < fixed {
-            let l = &self.lines[i as usize];
-            return (l.age_secs, l.text.clone());
-        }
-        let g = self.generate.as_ref().expect("index within len");
-        let n = i - fixed;
-        let age = g.span_secs * (g.count - n) as f64 / g.count.max(1) as f64;
-        let template =
-            if g.error_every > 0 && (n + 1).is_multiple_of(g.error_every) { &g.error_template } else { &g.template };
+    fn len(&self) -> u64 {
+        self.lines.len() as u64 + self.generators().map(|g| g.count).sum::<u64>()
+    }
+
+    /// Every line as (age in seconds, text), oldest first: the fixed lines in
+    /// their order and each generator's, merged by age (ties keep that order).
+    fn into_lines(self) -> Merged {
+        let sources = 1 + self.generators().count();
+        Merged { spec: self, next: vec![0; sources] }
+    }
+}
+
+impl Generate {
+    fn age(&self, n: u64) -> f64 {
+        self.span_secs * (self.count - n) as f64 / self.count.max(1) as f64
+    }
+
+    /// Line `n` as (age in seconds, text).
+    fn line(&self, n: u64) -> (f64, String) {
+        let age = self.age(n);
+        let template = if self.error_every > 0 && (n + 1).is_multiple_of(self.error_every) {
+            &self.error_template
+        } else {
+            &self.template
+        };
         (age, template.replace("{n}", &n.to_string()))
     }
+}
+
+/// The lines of a spec, oldest first (see [`LogSpec::into_lines`]).
+struct Merged {
+    spec: LogSpec,
+    /// The next line of each source: the fixed lines, then each generator.
+    next: Vec<u64>,
+}
+
+impl Merged {
+    fn age(&self, source: usize) -> Option<f64> {
+        let n = self.next[source];
+        if source == 0 {
+            return self.spec.lines.get(n as usize).map(|l| l.age_secs);
+        }
+        let g = self.spec.generators().nth(source - 1)?;
+        (n < g.count).then(|| g.age(n))
+    }
+}
+
+impl Iterator for Merged {
+    type Item = (f64, String);
+
+    fn next(&mut self) -> Option<(f64, String)> {
+        let mut oldest: Option<(usize, f64)> = None;
+        for source in 0..self.next.len() {
+            if let Some(age) = self.age(source)
+                && oldest.is_none_or(|(_, a)| age > a)
+            {
+                oldest = Some((source, age));
+            }
+        }
+        let (source, _) = oldest?;
+        let n = self.next[source];
+        self.next[source] += 1;
+        if source == 0 {
+            let l = &self.spec.lines[n as usize];
+            return Some((l.age_secs, l.text.clone()));
+        }
+        self.spec.generators().nth(source - 1).map(|g| g.line(n))
+    }
+}
+
+/// The longest an answer is held for `hold_until_requests`.
+pub const HOLD_LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Requests seen per container (spec path), for `hold_until_requests`.
+static REQUESTS: std::sync::LazyLock<std::sync::Mutex<HashMap<PathBuf, u32>>> =
+    std::sync::LazyLock::new(Default::default);
+
+fn requests(path: &Path) -> u32 {
+    REQUESTS.lock().expect("requests").get(path).copied().unwrap_or(0)
 }
 
 /// Where the spec for one container lives below a region's log folder.
@@ -138,6 +212,7 @@ async fn handle(req: Request<Incoming>, logs_dir: &Path) -> hyper::Response<Body
         .collect();
     // Tests watch for this marker to know a read has reached the kubelet.
     let path = spec_path(logs_dir, ns, pod, container);
+    *REQUESTS.lock().expect("requests").entry(path.clone()).or_default() += 1;
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
         let _ = std::fs::write(requested_marker(logs_dir, ns, pod, container), b"");
@@ -164,6 +239,12 @@ async fn handle(req: Request<Incoming>, logs_dir: &Path) -> hyper::Response<Body
     } else {
         spec
     };
+    if spec.hold_until_requests > 0 {
+        let until = tokio::time::Instant::now() + HOLD_LIMIT;
+        while requests(&path) < spec.hold_until_requests && tokio::time::Instant::now() < until {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
     if spec.delay_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(spec.delay_ms)).await;
     }
@@ -189,8 +270,7 @@ async fn handle(req: Request<Incoming>, logs_dir: &Path) -> hyper::Response<Body
     tokio::spawn(async move {
         let mut sent: u64 = 0;
         let mut buf = Vec::with_capacity(64 * 1024);
-        for i in start..total {
-            let (age, text) = spec.line(i);
+        for (age, text) in spec.into_lines().skip(start as usize) {
             if cutoff_age.is_some_and(|c| age > c) {
                 continue;
             }

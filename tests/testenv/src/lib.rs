@@ -163,6 +163,14 @@ impl TestEnv {
         })
     }
 
+    /// Makes a Ready pod's container have started `ago_secs` seconds ago.
+    pub fn set_started(&self, region: &str, ns: &str, pod: &str, ago_secs: i64) -> Result<()> {
+        self.rt.block_on(async {
+            let client = client_for(&self.state.kubeconfig, region).await?;
+            scenario::set_started(&client, ns, pod, jiff::SignedDuration::from_secs(ago_secs)).await
+        })
+    }
+
     pub fn delete_pod(&self, region: &str, ns: &str, name: &str) -> Result<()> {
         self.rt.block_on(async {
             let client = client_for(&self.state.kubeconfig, region).await?;

@@ -220,7 +220,12 @@ fn suffix() -> String {
 }
 
 fn ready_status(now: Timestamp, image: &str) -> serde_json::Value {
-    let started = rfc3339(now - SignedDuration::from_hours(2));
+    ready_status_since(now - SignedDuration::from_hours(2), image)
+}
+
+/// A Running, Ready pod whose container started at `started`.
+fn ready_status_since(started: Timestamp, image: &str) -> serde_json::Value {
+    let started = rfc3339(started);
     json!({
         "phase": "Running", "hostIP": "127.0.0.1", "podIP": "10.244.0.10", "startTime": started,
         "conditions": [
@@ -501,6 +506,36 @@ pub async fn clear(client: &Client, ns: &str) -> Result<()> {
     clear_pods(client, ns).await?;
     deployment::clear(client, ns).await?;
     events::clear(client, ns).await
+}
+
+/// Makes a Running, Ready pod's container (and the pod) have started `ago` before now.
+pub async fn set_started(client: &Client, ns: &str, name: &str, ago: SignedDuration) -> Result<()> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    // The status is replaced whole: keep the image the pod runs.
+    let current = pods.get(name).await.with_context(|| format!("reading {name}"))?;
+    let image = current
+        .status
+        .and_then(|s| s.container_statuses)
+        .and_then(|c| c.into_iter().next())
+        .map_or_else(|| DEFAULT_IMAGE.to_string(), |c| c.image);
+    let status = ready_status_since(Timestamp::now() - ago, &image);
+    pods.patch_status(name, &PatchParams::default(), &Patch::Merge(json!({"status": status})))
+        .await
+        .with_context(|| format!("setting the start of {name}"))?;
+    Ok(())
+}
+
+/// Traffic of `count` lines spread evenly over the last `span_secs` seconds,
+/// one in `error_every` (if non-zero) the error `error` (`{n}` becomes the
+/// line number), the rest INFO request lines.
+pub fn traffic(count: u64, span_secs: f64, error_every: u64, error: &str) -> Generate {
+    Generate {
+        count,
+        span_secs,
+        template: "INFO  GET /v1/keys/validate 200 4ms request_id=req-{n}".into(),
+        error_every,
+        error_template: error.into(),
+    }
 }
 
 /// Deletes a pod at once (no grace period).
