@@ -246,6 +246,15 @@ fn healthz(plan: &Plan, report: &Report, a: &mut Advice) {
             "Healthz fails: check the pods and logs in every region",
             Some(plan.rerun.command("diagnose", None)),
         );
+    } else if env_failing && peers.is_empty() {
+        // Some region's pods are in trouble too: those come first (below),
+        // but whether other APIs fail as well still tells platform from service.
+        let mut s = "Healthz fails: check whether other APIs fail the same way".to_string();
+        if let Some(link) = link(&rb.guidance.other_apis) {
+            s.push_str(&format!(" ({link})"));
+        }
+        s.push_str("; the runbook's `peers` would let this tool check them for you");
+        a.step(Priority::Access, None, s, None);
     }
 }
 
@@ -479,6 +488,15 @@ fn outliers(report: &Report, a: &mut Advice) {
     }
 }
 
+/// A pod's STATUS, with "not ready" added where the status alone reads as fine.
+fn status_words(pod: &PodInfo) -> String {
+    if !pod.is_ready && matches!(pod.status.as_str(), "Running" | "Completed") {
+        format!("{}, not ready", pod.status)
+    } else {
+        pod.status.clone()
+    }
+}
+
 fn pod_finding(name: &str, pod: &PodInfo, window: std::time::Duration) -> Option<Finding> {
     let restarted = pod.restarts > 0 && (pod.crash_looping || restarted_within(pod, window));
     let oom = restarted && pod.last_terminated.as_ref().is_some_and(|t| t.reason == "OOMKilled");
@@ -499,7 +517,7 @@ fn pod_finding(name: &str, pod: &PodInfo, window: std::time::Duration) -> Option
     };
     let mut bits = vec![];
     if pod.crash_looping || pod.terminating || pod.pending || !pod.is_ready {
-        bits.push(pod.status.clone());
+        bits.push(status_words(pod));
     }
     if restarted {
         bits.push(format!("{} restarts", pod.restarts));
@@ -673,7 +691,7 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
             a.step(
                 Priority::Region,
                 Some(name),
-                format!("why {} is {}", pod.name, pod.status),
+                format!("why {} is {}", pod.name, status_words(pod)),
                 Some(cmd(&["describe", "pod", &pod.name])),
             );
         }
