@@ -171,3 +171,97 @@ fn healthz_table(r: &Report, out: &mut impl Write) -> std::io::Result<()> {
         .collect();
     pipe_table(&header, &rows, out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::fixture;
+
+    fn show(view: View) -> String {
+        let argv: Vec<String> = [
+            "keysvc-check",
+            "diagnose",
+            "--env",
+            "prod",
+            "--runbook",
+            "/srv/run books/key service.yaml",
+            "-o",
+            "markdown",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut out = vec![];
+        render(&fixture::report(), view, &argv, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// Cells of a pipe table line: split at every `|` not escaped.
+    fn cells(line: &str) -> usize {
+        let mut n = 0;
+        let mut escaped = false;
+        for c in line.chars() {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '|' if !escaped => n += 1,
+                _ => escaped = false,
+            }
+        }
+        n - 1
+    }
+
+    #[test]
+    fn diagnose_report_as_markdown() {
+        insta::assert_snapshot!("diagnose", show(View::Diagnose));
+    }
+
+    #[test]
+    fn every_command_has_its_table() {
+        insta::assert_snapshot!("pods", show(View::Pods));
+        insta::assert_snapshot!("logs", show(View::Logs));
+        insta::assert_snapshot!("healthz", show(View::Healthz));
+    }
+
+    #[test]
+    fn outside_text_cannot_break_a_table_row() {
+        for view in [View::Diagnose, View::Pods, View::Logs, View::Healthz] {
+            let out = show(view);
+            let rows: Vec<&str> = out.lines().filter(|l| l.starts_with('|')).collect();
+            assert!(rows.len() >= 3, "{out}");
+            let columns = cells(rows[0]);
+            for row in &rows {
+                assert_eq!(cells(row), columns, "{view:?}: {row}");
+                assert!(row.ends_with(" |"), "{row}");
+            }
+        }
+        let logs = show(View::Logs);
+        let top = logs.lines().find(|l| l.contains("2×")).unwrap();
+        assert!(top.contains(r"key=\<nil\> \| retry \`later\` \*now\* \[db-7.internal:5432\]"), "{top}");
+    }
+
+    #[test]
+    fn title_commands_and_the_command_line() {
+        let out = show(View::Diagnose);
+        assert!(out.starts_with("## Key Service API (prod): DEGRADED at 2025-03-04T05:06:07Z\n"), "{out}");
+        let r = fixture::report();
+        for c in r.next_steps.iter().filter_map(|s| s.command.as_deref()) {
+            assert!(out.contains(&format!("```\n{c}\n```\n")), "{c} not in a code block:\n{out}");
+        }
+        assert!(out.contains("- **FAIL** us-east: api-key-service-7d9f6b5c4d-x8k2p CrashLoopBackOff"), "{out}");
+        let command = "keysvc-check diagnose --env prod --runbook '/srv/run books/key service.yaml' -o markdown";
+        assert!(out.ends_with(&format!("### Command\n\n```\n{command}\n```\n")), "{out}");
+        // No HTML: every `<` in the report is outside text, escaped.
+        assert!(out.match_indices('<').all(|(i, _)| out[..i].ends_with('\\')), "{out}");
+    }
+
+    #[test]
+    fn a_fence_outlasts_the_backticks_inside() {
+        let mut out = vec![];
+        code_block("echo ```; echo `x`", &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "````\necho ```; echo `x`\n````\n");
+    }
+
+    #[test]
+    fn line_breaks_and_markup_are_neutralised() {
+        assert_eq!(text("a|b\nc `d` *e* _f_ <g> #1 & [h]"), r"a\|b c \`d\` \*e\* \_f\_ \<g\> \#1 \& \[h\]");
+    }
+}

@@ -3,6 +3,8 @@
 //! command line) comes in as arguments.
 
 pub mod fit;
+#[cfg(test)]
+mod fixture;
 pub mod json;
 pub mod markdown;
 pub mod table;

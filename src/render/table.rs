@@ -396,11 +396,12 @@ pub(super) fn pods_grid(r: &Report) -> Grid {
     for reg in &r.regions {
         let Some(p) = &reg.pods else { continue };
         if let Some(e) = &p.error {
+            // A few words, as in the verdict table: the findings carry the message.
             t.row(vec![
                 (reg.name.clone(), None),
                 ("(not checked)".into(), Some(Color::Magenta)),
                 (String::new(), None),
-                (e.message.clone(), None),
+                (short_problem(e), None),
             ]);
             continue;
         }
@@ -498,4 +499,146 @@ pub(super) fn logs_grid(r: &Report) -> Grid {
         }
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::fit::display_width;
+    use crate::render::fixture::{self, CRASHING};
+
+    type Renderer = fn(&Report, Layout, &mut Vec<u8>) -> std::io::Result<()>;
+
+    fn show(f: Renderer, color: bool, width: Option<usize>) -> String {
+        let mut out = vec![];
+        f(&fixture::report(), Layout { color, width }, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// Every line fits in `width`, but for a command, printed whole on purpose.
+    fn assert_fits(out: &str, width: usize) {
+        let r = fixture::report();
+        let commands: Vec<&str> = r.next_steps.iter().filter_map(|s| s.command.as_deref()).collect();
+        for line in out.lines() {
+            let command = commands.contains(&line.trim());
+            assert!(display_width(line) <= width || command, "wider than {width}: {line:?}\n{out}");
+        }
+        for c in commands {
+            assert!(out.lines().any(|l| l.trim() == c), "command not on a line of its own: {c}\n{out}");
+        }
+    }
+
+    /// `word` is shown whole: some token of the output holds all of it.
+    fn assert_whole(out: &str, word: &str) {
+        assert!(out.split_whitespace().any(|t| t.contains(word)), "{word} is cut or missing:\n{out}");
+    }
+
+    fn line_with<'a>(out: &'a str, needle: &str) -> &'a str {
+        out.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no line with {needle}:\n{out}"))
+    }
+
+    #[test]
+    fn pods_at_80_columns_drop_node_and_age_and_keep_every_name_whole() {
+        let out = show(pods, false, Some(80));
+        assert_fits(&out, 80);
+        let header = line_with(&out, "REGION");
+        assert!(!header.contains("NODE") && !header.contains("AGE"), "{header}");
+        let row = line_with(&out, CRASHING);
+        for col in ["us-east", "0/1", "CrashLoopBackOff", "7 (4m ago)"] {
+            assert!(row.contains(col), "{col} missing: {row}");
+        }
+        // A region not checked says why in a few words, wrapped in its column.
+        assert!(line_with(&out, "(not checked)").contains("403 forbidden:"), "{out}");
+        // Its whole message is in the findings, wrapped at its spaces.
+        for word in
+            "missing permission to list pods in namespace api (user oncall, context keysvc-prod-eu-de)".split(' ')
+        {
+            assert_whole(&out, word);
+        }
+    }
+
+    #[test]
+    fn pods_at_200_columns_show_every_column() {
+        let out = show(pods, false, Some(200));
+        assert_fits(&out, 200);
+        let header = line_with(&out, "REGION");
+        assert!(header.contains("AGE") && header.contains("NODE"), "{header}");
+        assert!(line_with(&out, CRASHING).contains("node-us-east-1a-pool-7f9c"));
+    }
+
+    #[test]
+    fn on_a_pipe_every_row_is_one_line_whatever_its_length() {
+        let out = show(pods, false, None);
+        let row = line_with(&out, CRASHING);
+        for col in ["CrashLoopBackOff", "7 (4m ago)", "2h", "node-us-east-1a-pool-7f9c"] {
+            assert!(row.contains(col), "{col} missing: {row}");
+        }
+        let error = line_with(&out, "eu-de: pods not checked");
+        assert!(error.contains("(user oncall, context keysvc-prod-eu-de)"), "{error}");
+        let finding = line_with(&out, "most frequent error");
+        assert!(finding.ends_with("[db-7.internal:5432]"), "prose does not wrap on a pipe: {finding}");
+
+        let logs_out = show(logs, false, None);
+        let top = line_with(&logs_out, "2×");
+        assert!(top.contains(CRASHING) && top.contains("[db-7.internal:5432]"), "{top}");
+        assert!(display_width(top) > 100, "no width limit on a pipe: {top}");
+    }
+
+    #[test]
+    fn diagnose_at_80_columns_moves_the_note_to_the_findings() {
+        let out = show(diagnose, false, Some(80));
+        assert_fits(&out, 80);
+        let header = line_with(&out, "REGION");
+        assert!(!header.contains("NOTE") && header.contains("RESTARTS"), "{header}");
+        assert!(line_with(&out, "│ us-east").contains("degraded"));
+        // The finding wraps under its text, not under the mark.
+        let first = out.lines().position(|l| l.contains(&format!("us-east: {CRASHING}"))).unwrap();
+        let next = out.lines().nth(first + 1).unwrap();
+        assert!(next.starts_with("    ") && !next.starts_with("     "), "hanging indent of 4: {next:?}");
+        assert_whole(&out, CRASHING);
+
+        let wide = show(diagnose, false, Some(200));
+        assert_fits(&wide, 200);
+        assert!(line_with(&wide, "REGION").contains("NOTE"));
+        assert!(line_with(&wide, "│ us-east").contains("CrashLoopBackOff"));
+    }
+
+    #[test]
+    fn healthz_replies_wrap_under_their_label() {
+        let out = show(healthz, false, Some(80));
+        assert_fits(&out, 80);
+        let reply = out.lines().position(|l| l.starts_with("  Reply:   {")).unwrap();
+        assert!(out.lines().nth(reply + 1).unwrap().starts_with(&" ".repeat(11)), "{out}");
+    }
+
+    #[test]
+    fn colour_does_not_change_the_fit() {
+        let out = show(diagnose, true, Some(80));
+        assert!(out.contains("\u{1b}[1;"), "{out}");
+        assert_fits(&out, 80);
+        assert_eq!(show(diagnose, true, Some(80)).lines().count(), show(diagnose, false, Some(80)).lines().count());
+    }
+
+    /// The frame sizes (`BOXED`, `PLAIN`) are what comfy-table draws: at
+    /// every width the output fits, and at its full width nothing is lost.
+    #[test]
+    fn every_table_fits_every_width_from_80_to_200() {
+        for (name, f) in [("pods", pods as Renderer), ("diagnose", diagnose), ("logs", logs), ("healthz", healthz)] {
+            for width in 80..=200 {
+                let out = show(f, false, Some(width));
+                assert_fits(&out, width);
+                assert_whole(&out, CRASHING);
+            }
+            // The table: from its header to the blank line after it.
+            let table = |out: &str| -> Vec<String> {
+                let lines = out.lines().skip_while(|l| !l.contains("REGION") && !l.starts_with('┌'));
+                lines.take_while(|l| !l.is_empty()).map(str::to_string).collect()
+            };
+            let full = table(&show(f, false, None));
+            if let Some(widest) = full.iter().map(|l| display_width(l)).max() {
+                assert_eq!(table(&show(f, false, Some(widest))), full, "{name} at its own width {widest}");
+                assert_ne!(table(&show(f, false, Some(widest - 1))), full, "{name} at {}", widest - 1);
+            }
+        }
+    }
 }
