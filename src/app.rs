@@ -85,7 +85,12 @@ pub async fn run(cli: Cli) -> Result<u8> {
     let mut buf = Vec::new();
     match plan.output {
         Output::Json => render::json::render(report, &mut buf)?,
-        Output::Markdown => render::markdown::render(report, view, &user_command(), &mut buf)?,
+        Output::Markdown => render::markdown::render(
+            report,
+            view,
+            &user_command(std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned())),
+            &mut buf,
+        )?,
         Output::Table if plan.quiet => render::table::verdict_line(report, layout, &mut buf)?,
         Output::Table => match view {
             View::Healthz => render::table::healthz(report, layout, &mut buf)?,
@@ -112,13 +117,13 @@ fn output_width() -> Option<usize> {
     render::fit::output_width(stdout.is_terminal(), columns.as_deref(), size)
 }
 
-/// The command line as the user typed it, for the Markdown report: the
-/// program's name rather than its path, and no password from a URL.
-fn user_command() -> Vec<String> {
+/// The command line as the user typed it (`args` after the program), for
+/// the Markdown report: the program's name rather than its path, and no
+/// credentials from a URL.
+fn user_command(args: impl Iterator<Item = String>) -> Vec<String> {
     let mut words = vec!["keysvc-check".to_string()];
     let mut after_url_flag = false;
-    for arg in std::env::args_os().skip(1) {
-        let arg = arg.to_string_lossy().into_owned();
+    for arg in args {
         let word = if after_url_flag {
             crate::healthz::redact_url(&arg)
         } else if let Some(url) = arg.strip_prefix("--healthz-url=") {
@@ -299,4 +304,23 @@ fn rerun_args(g: &crate::cli::Global, env: &str) -> Vec<String> {
         args.extend(["--timeout".into(), humantime::format_duration(g.timeout).to_string().replace(' ', "")]);
     }
     args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_shown_keeps_every_word_but_url_credentials() {
+        let args = ["diagnose", "--healthz-url", "https://me:s3cret@h.example/healthz", "-o", "markdown"];
+        assert_eq!(
+            user_command(args.iter().map(|s| s.to_string())),
+            ["keysvc-check", "diagnose", "--healthz-url", "https://***@h.example/healthz", "-o", "markdown"]
+        );
+        let joined = ["--healthz-url=https://me:s3cret@h.example/healthz", "--runbook", "my rb.yaml"];
+        assert_eq!(
+            user_command(joined.iter().map(|s| s.to_string())),
+            ["keysvc-check", "--healthz-url=https://***@h.example/healthz", "--runbook", "my rb.yaml"]
+        );
+    }
 }
