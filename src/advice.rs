@@ -1137,6 +1137,7 @@ mod tests {
 
     fn report(plan: &Plan, healthz: Status, regions: Vec<RegionReport>) -> Report {
         let mut r = Report {
+            generated_at: "2026-01-01T12:00:00Z".into(),
             schema: crate::report::SCHEMA,
             tool_version: "test",
             runbook: "rb.yaml".into(),

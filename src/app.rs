@@ -9,6 +9,7 @@ use clap::CommandFactory;
 
 use crate::cli::{Cli, ColorArg, Command, LogsArgs, OutputArg, RunbookCommand, Target};
 use crate::plan::{LogOptions, Output, PeerPlan, Placeholder, Plan, RegionPlan, Rerun, Steps};
+use crate::render::{Layout, View};
 use crate::runbook::{self, Runbook, Source};
 use crate::{diagnose, exit, render};
 
@@ -75,15 +76,29 @@ pub async fn run(cli: Cli) -> Result<u8> {
     let plan = build_plan(&cli, rb, src.name.clone(), target, steps, logs_args, verb)?;
     let plan = Arc::new(plan);
     let outcome = diagnose::execute(plan.clone()).await?;
+    let view = match &cli.command {
+        Command::Healthz(_) => View::Healthz,
+        Command::Pods(_) => View::Pods,
+        Command::Logs(_) => View::Logs,
+        _ => View::Diagnose,
+    };
+    let report = &outcome.report;
+    let layout = Layout { color: plan.color, width: output_width() };
     let mut buf = Vec::new();
     match plan.output {
-        Output::Json => render::json::render(&outcome.report, &mut buf)?,
-        Output::Table if plan.quiet => render::table::verdict_line(&outcome.report, plan.color, &mut buf)?,
-        Output::Table => match &cli.command {
-            Command::Healthz(_) => render::table::healthz(&outcome.report, plan.color, &mut buf)?,
-            Command::Pods(_) => render::table::pods(&outcome.report, plan.color, &mut buf)?,
-            Command::Logs(_) => render::table::logs(&outcome.report, plan.color, &mut buf)?,
-            _ => render::table::diagnose(&outcome.report, plan.color, &mut buf)?,
+        Output::Json => render::json::render(report, &mut buf)?,
+        Output::Markdown => render::markdown::render(
+            report,
+            view,
+            &user_command(std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned())),
+            &mut buf,
+        )?,
+        Output::Table if plan.quiet => render::table::verdict_line(report, layout, &mut buf)?,
+        Output::Table => match view {
+            View::Healthz => render::table::healthz(report, layout, &mut buf)?,
+            View::Pods => render::table::pods(report, layout, &mut buf)?,
+            View::Logs => render::table::logs(report, layout, &mut buf)?,
+            View::Diagnose => render::table::diagnose(report, layout, &mut buf)?,
         },
     }
     write_out(&buf)?;
@@ -94,6 +109,34 @@ pub async fn run(cli: Cli) -> Result<u8> {
         return Ok(exit::CONFIG);
     }
     Ok(exit::for_verdict(outcome.report.service.verdict))
+}
+
+/// The width tables and prose are fitted to (`render::fit::output_width`).
+fn output_width() -> Option<usize> {
+    let stdout = std::io::stdout();
+    let columns = std::env::var("COLUMNS").ok();
+    let size = terminal_size::terminal_size_of(&stdout).map(|(terminal_size::Width(w), _)| w);
+    render::fit::output_width(stdout.is_terminal(), columns.as_deref(), size)
+}
+
+/// The command line as the user typed it (`args` after the program), for
+/// the Markdown report: the program's name rather than its path, and no
+/// credentials from a URL.
+fn user_command(args: impl Iterator<Item = String>) -> Vec<String> {
+    let mut words = vec!["keysvc-check".to_string()];
+    let mut after_url_flag = false;
+    for arg in args {
+        let word = if after_url_flag {
+            crate::healthz::redact_url(&arg)
+        } else if let Some(url) = arg.strip_prefix("--healthz-url=") {
+            format!("--healthz-url={}", crate::healthz::redact_url(url))
+        } else {
+            arg.clone()
+        };
+        after_url_flag = arg == "--healthz-url";
+        words.push(word);
+    }
+    words
 }
 
 /// Writes to stdout; a closed pipe (`| head`) ends quietly.
@@ -212,6 +255,7 @@ fn build_plan(
     let output = match g.output {
         OutputArg::Table => Output::Table,
         OutputArg::Json => Output::Json,
+        OutputArg::Markdown => Output::Markdown,
     };
     let logs = LogOptions {
         since: logs_args.and_then(|a| a.since).unwrap_or(rb.logs.since.0),
@@ -262,4 +306,23 @@ fn rerun_args(g: &crate::cli::Global, env: &str) -> Vec<String> {
         args.extend(["--timeout".into(), humantime::format_duration(g.timeout).to_string().replace(' ', "")]);
     }
     args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_shown_keeps_every_word_but_url_credentials() {
+        let args = ["diagnose", "--healthz-url", "https://me:s3cret@h.example/healthz", "-o", "markdown"];
+        assert_eq!(
+            user_command(args.iter().map(|s| s.to_string())),
+            ["keysvc-check", "diagnose", "--healthz-url", "https://***@h.example/healthz", "-o", "markdown"]
+        );
+        let joined = ["--healthz-url=https://me:s3cret@h.example/healthz", "--runbook", "my rb.yaml"];
+        assert_eq!(
+            user_command(joined.iter().map(|s| s.to_string())),
+            ["keysvc-check", "--healthz-url=https://***@h.example/healthz", "--runbook", "my rb.yaml"]
+        );
+    }
 }

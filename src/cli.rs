@@ -71,8 +71,12 @@ pub struct Global {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputArg {
+    /// Tables fitted to the terminal; one line per row on a pipe.
     Table,
+    /// One JSON document (the report).
     Json,
+    /// The report as Markdown to paste into an incident channel or ticket.
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

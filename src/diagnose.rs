@@ -27,6 +27,8 @@ pub struct Outcome {
 
 pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
     let started = Instant::now();
+    let generated_at =
+        jiff::Timestamp::now().round(jiff::Unit::Second).map_or_else(|_| String::new(), |t| t.to_string());
     let deadline = TokioInstant::now() + plan.timeout;
     // Listen for Ctrl-C before any work starts, so an early one is not lost.
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -199,6 +201,7 @@ pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
     let mut report = Report {
         schema: SCHEMA,
         tool_version: env!("CARGO_PKG_VERSION"),
+        generated_at,
         runbook: plan.runbook_name.clone(),
         service_name: plan.runbook.service.clone(),
         environment: plan.env.clone(),

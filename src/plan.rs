@@ -12,6 +12,7 @@ use crate::runbook::Runbook;
 pub enum Output {
     Table,
     Json,
+    Markdown,
 }
 
 #[derive(Debug, Clone)]

@@ -407,6 +407,8 @@ pub struct ServiceVerdict {
 pub struct Report {
     pub schema: &'static str,
     pub tool_version: &'static str,
+    /// When the run started, RFC 3339 in UTC (`2025-01-02T03:04:05Z`).
+    pub generated_at: String,
     pub runbook: String,
     pub service_name: String,
     pub environment: String,

@@ -11,6 +11,10 @@ if ! command -v kubectl >/dev/null 2>&1; then
   # The self-checks use kubectl as an independent client.
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client >/dev/null
 fi
+if ! command -v tmux >/dev/null 2>&1; then
+  # The terminal tests run keysvc-check in a real terminal.
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null
+fi
 
 cargo build --workspace --quiet
 target="${CARGO_TARGET_DIR:-target}"

@@ -1,33 +1,119 @@
 //! `-o table`: the verdict line, a table per command, findings and next
 //! steps. Colour only when asked for (a TTY without NO_COLOR, or --color).
 //! Every outside string in the report was made safe when it was recorded.
+//!
+//! Output fits the width in `Layout` (`fit` decides how): on a terminal,
+//! columns wrap at spaces or are left out by priority and prose wraps with a
+//! hanging indent; on a pipe nothing wraps, so each table row is one line
+//! for `grep`. Words are never cut and commands are never wrapped: both
+//! are pasted into shells.
 
 use std::io::Write;
 
-use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
+use comfy_table::{Attribute, Cell, Color, ColumnConstraint, ContentArrangement, Table, Width, presets};
 
+use super::Layout;
+use super::fit::{self, ColumnRule, Frame};
 use crate::check::LogLine;
 use crate::pods::short_age;
 use crate::report::{HealthzCheck, Judgement, RegionReport, Report, Severity, Status, Verdict};
 
-const WIDTH: u16 = 100;
-
-fn new_table(color: bool) -> Table {
-    let mut t = Table::new();
-    t.load_preset(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(WIDTH);
-    if !color {
-        t.force_no_tty();
-    } else {
-        t.enforce_styling();
-    }
-    t
+/// A table style and what its borders and padding take per line.
+#[derive(Clone, Copy)]
+struct Style {
+    preset: &'static str,
+    /// Spaces left and right of each cell's content.
+    padding: (u16, u16),
+    frame: Frame,
 }
 
-/// Pod names are copied into commands: never wrap them.
-fn keep_whole(t: &mut Table, column: usize) {
-    if let Some(c) = t.column_mut(column) {
-        c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
+/// Boxed: a border left of each column and one at the right end, plus one
+/// space of padding either side of the content.
+const BOXED: Style = Style {
+    preset: presets::UTF8_FULL_CONDENSED,
+    padding: (1, 1),
+    frame: Frame { fixed: 1, per_column: 3, trailing: 0 },
+};
+/// Borderless and flush left, as `kubectl get` prints: two spaces after
+/// each column, trimmed after the last.
+const PLAIN: Style =
+    Style { preset: presets::NOTHING, padding: (0, 2), frame: Frame { fixed: 0, per_column: 2, trailing: 2 } };
+
+/// A table before it is fitted to a width: headers, how each column may
+/// give way, and the rows as `(text, colour)` cells. The Markdown renderer
+/// reads the same rows.
+pub(super) struct Grid {
+    style: Style,
+    pub(super) header: Vec<&'static str>,
+    rules: Vec<ColumnRule>,
+    pub(super) rows: Vec<Vec<(String, Option<Color>)>>,
+}
+
+impl Grid {
+    fn new(style: Style, columns: &[(&'static str, ColumnRule)]) -> Grid {
+        Grid {
+            style,
+            header: columns.iter().map(|(h, _)| *h).collect(),
+            rules: columns.iter().map(|(_, r)| *r).collect(),
+            rows: vec![],
+        }
     }
+
+    /// A row; missing cells at the end are empty.
+    fn row(&mut self, mut cells: Vec<(String, Option<Color>)>) {
+        cells.resize(self.header.len(), (String::new(), None));
+        self.rows.push(cells);
+    }
+
+    fn write(self, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
+        let columns: Vec<Vec<&str>> = (0..self.header.len())
+            .map(|i| std::iter::once(self.header[i]).chain(self.rows.iter().map(|r| r[i].0.as_str())).collect())
+            .collect();
+        let widths = fit::fit_columns(&columns, &self.rules, self.style.frame, layout.width);
+        let shown = |i: &usize| widths[*i].is_some();
+        let mut t = Table::new();
+        // The width is ours to decide: comfy-table must neither look at the
+        // terminal nor rearrange what `fit` chose.
+        t.load_preset(self.style.preset).set_content_arrangement(ContentArrangement::Disabled).force_no_tty();
+        if layout.color {
+            t.enforce_styling();
+        }
+        t.set_header((0..self.header.len()).filter(shown).map(|i| self.header[i]).collect::<Vec<_>>());
+        for row in &self.rows {
+            t.add_row(
+                (0..row.len())
+                    .filter(shown)
+                    .map(|i| cell(row[i].0.clone(), row[i].1, layout.color))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        let (left, right) = self.style.padding;
+        for (column, w) in t.column_iter_mut().zip(widths.iter().flatten()) {
+            column.set_padding((left, right));
+            if layout.width.is_some() {
+                // An absolute width counts the padding.
+                let w = u16::try_from(*w).unwrap_or(u16::MAX).saturating_add(left + right);
+                column.set_constraint(ColumnConstraint::Absolute(Width::Fixed(w)));
+            }
+        }
+        for line in t.lines() {
+            writeln!(out, "{}", line.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+/// `text` after `prefix`, wrapped at spaces to the layout's width with the
+/// lines after the first indented by `indent`.
+fn prose(out: &mut impl Write, layout: Layout, prefix: &str, indent: usize, text: &str) -> std::io::Result<()> {
+    for (i, line) in fit::wrap(text, fit::display_width(prefix), indent, layout.width).iter().enumerate() {
+        if i == 0 {
+            writeln!(out, "{prefix}{line}")?;
+        } else {
+            writeln!(out, "{:indent$}{line}", "")?;
+        }
+    }
+    Ok(())
 }
 
 fn verdict_color(v: Verdict) -> Color {
@@ -71,23 +157,23 @@ fn paint(text: &str, color: Color, on: bool) -> String {
 }
 
 /// The top line: service, environment, verdict, summary.
-pub fn verdict_line(r: &Report, color: bool, out: &mut impl Write) -> std::io::Result<()> {
+pub fn verdict_line(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
     let v = r.service.verdict;
-    writeln!(
-        out,
+    let line = format!(
         "{} ({}): {} — {}",
         r.service_name,
         r.environment,
-        paint(&v.as_str().to_uppercase(), verdict_color(v), color),
+        paint(&v.as_str().to_uppercase(), verdict_color(v), layout.color),
         r.service.summary
-    )?;
+    );
+    prose(out, layout, "", 2, &line)?;
     if let Some(impact) = &r.service.impact {
-        writeln!(out, "Impact: {impact}")?;
+        prose(out, layout, "Impact: ", 2, impact)?;
     }
     Ok(())
 }
 
-fn healthz_summary(h: &HealthzCheck) -> String {
+pub(super) fn healthz_summary(h: &HealthzCheck) -> String {
     let mut s = match (h.http_status, &h.error) {
         (_, Some(e)) => e.message.clone(),
         (Some(code), None) => format!("HTTP {code}"),
@@ -111,20 +197,21 @@ fn mark(s: Severity, color: bool) -> String {
     }
 }
 
-fn findings_and_steps(r: &Report, color: bool, out: &mut impl Write) -> std::io::Result<()> {
+fn findings_and_steps(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
     if !r.findings.is_empty() {
         writeln!(out, "\nFindings:")?;
         for f in &r.findings {
             let region = f.region.as_ref().map(|r| format!("{r}: ")).unwrap_or_default();
-            writeln!(out, "  {} {region}{}", mark(f.severity, color), f.text)?;
+            prose(out, layout, &format!("  {} ", mark(f.severity, layout.color)), 4, &format!("{region}{}", f.text))?;
         }
     }
     if !r.next_steps.is_empty() {
         writeln!(out, "\nNext steps:")?;
         for (i, s) in r.next_steps.iter().enumerate() {
             let region = s.region.as_ref().map(|r| format!("{r}: ")).unwrap_or_default();
-            writeln!(out, "  {}. {region}{}", i + 1, s.text)?;
-            // The command on a line of its own, so it can be copied whole.
+            let number = format!("  {}. ", i + 1);
+            prose(out, layout, &number, number.len(), &format!("{region}{}", s.text))?;
+            // The command on a line of its own and never wrapped, so it can be copied whole.
             if let Some(c) = &s.command {
                 writeln!(out, "       {c}")?;
             }
@@ -133,7 +220,7 @@ fn findings_and_steps(r: &Report, color: bool, out: &mut impl Write) -> std::io:
     Ok(())
 }
 
-fn region_note(r: &RegionReport) -> String {
+pub(super) fn region_note(r: &RegionReport) -> String {
     let problems = [
         r.healthz.as_ref().and_then(|h| h.error.as_ref()),
         r.pods.as_ref().and_then(|p| p.error.as_ref()),
@@ -177,59 +264,77 @@ fn short_problem(p: &crate::report::Problem) -> String {
     }
 }
 
-pub fn diagnose(r: &Report, color: bool, out: &mut impl Write) -> std::io::Result<()> {
-    verdict_line(r, color, out)?;
+pub fn diagnose(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
+    let color = layout.color;
+    verdict_line(r, layout, out)?;
     if let Some(h) = &r.healthz {
-        writeln!(
-            out,
+        let line = format!(
             "Healthz {}: {} ({})",
             h.url,
             paint(h.status.as_str(), status_color(h.status), color),
             healthz_summary(h)
-        )?;
+        );
+        prose(out, layout, "", 2, &line)?;
     }
     writeln!(out)?;
-    let mut t = new_table(color);
-    t.set_header(["REGION", "HEALTHZ", "PODS READY", "RESTARTS", "LOG ERRORS", "VERDICT", "NOTE"]);
+    diagnose_grid(r).write(layout, out)?;
+    findings_and_steps(r, layout, out)
+}
+
+/// The verdict table: one row per region.
+pub(super) fn diagnose_grid(r: &Report) -> Grid {
+    // The NOTE goes first when space is short: the findings carry each
+    // note's whole message. RESTARTS next: the findings count restarts too.
+    let mut t = Grid::new(
+        BOXED,
+        &[
+            ("REGION", ColumnRule::KEEP),
+            ("HEALTHZ", ColumnRule::KEEP),
+            ("PODS READY", ColumnRule::KEEP),
+            ("RESTARTS", ColumnRule::drop(1)),
+            ("LOG ERRORS", ColumnRule::KEEP),
+            ("VERDICT", ColumnRule::KEEP),
+            ("NOTE", ColumnRule::wrap_then_drop(0)),
+        ],
+    );
     for reg in &r.regions {
         let hz = reg
             .healthz
             .as_ref()
-            .map_or(cell("-", None, color), |h| cell(h.status.as_str(), Some(status_color(h.status)), color));
+            .map_or(("-".into(), None), |h| (h.status.as_str().into(), Some(status_color(h.status))));
         let pods = match &reg.pods {
-            Some(p) if p.status == Status::Error => cell("error", Some(Color::Magenta), color),
-            Some(p) => cell(format!("{}/{}", p.ready, p.expected), Some(status_color(p.status)), color),
-            None => cell("-", None, color),
+            Some(p) if p.status == Status::Error => ("error".into(), Some(Color::Magenta)),
+            Some(p) => (format!("{}/{}", p.ready, p.expected), Some(status_color(p.status))),
+            None => ("-".into(), None),
         };
         let restarts = match &reg.pods {
             Some(p) if p.status != Status::Error => p.restarts.to_string(),
             _ => "-".into(),
         };
         let logs = match &reg.logs {
-            Some(l) if l.status == Status::Error => cell("error", Some(Color::Magenta), color),
-            Some(l) => cell(
+            Some(l) if l.status == Status::Error => ("error".into(), Some(Color::Magenta)),
+            Some(l) => (
                 format!("{}{}", l.error_lines, if l.partial { " (partial)" } else { "" }),
                 Some(status_color(l.status)),
-                color,
             ),
-            None => cell("-", None, color),
+            None => ("-".into(), None),
         };
-        t.add_row(vec![
-            Cell::new(&reg.name),
+        t.row(vec![
+            (reg.name.clone(), None),
             hz,
             pods,
-            Cell::new(restarts),
+            (restarts, None),
             logs,
-            cell(reg.verdict.as_str(), Some(verdict_color(reg.verdict)), color),
-            Cell::new(region_note(reg)),
+            (reg.verdict.as_str().into(), Some(verdict_color(reg.verdict))),
+            (region_note(reg), None),
         ]);
     }
-    writeln!(out, "{t}")?;
-    findings_and_steps(r, color, out)
+    t
 }
 
-pub fn healthz(r: &Report, color: bool, out: &mut impl Write) -> std::io::Result<()> {
-    verdict_line(r, color, out)?;
+pub fn healthz(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
+    let color = layout.color;
+    verdict_line(r, layout, out)?;
     let mut rows: Vec<(String, &HealthzCheck)> = vec![];
     if let Some(h) = &r.healthz {
         rows.push(("environment".into(), h));
@@ -239,7 +344,9 @@ pub fn healthz(r: &Report, color: bool, out: &mut impl Write) -> std::io::Result
             rows.push((format!("region {}", reg.name), h));
         }
     }
-    // One block per URL, not a table: URLs and replies are long and must not wrap.
+    // One block per URL, not a table: URLs and replies are long. Values wrap
+    // at spaces under their label; a URL has none, so it stays whole.
+    const INDENT: usize = 11;
     for (name, h) in rows {
         writeln!(out)?;
         writeln!(out, "Healthz ({name})")?;
@@ -248,45 +355,62 @@ pub fn healthz(r: &Report, color: bool, out: &mut impl Write) -> std::io::Result
         writeln!(out, "  HTTP:    {}", h.http_status.map_or("-".into(), |c| c.to_string()))?;
         writeln!(out, "  Latency: {}", h.latency_ms.map_or("-".into(), |ms| format!("{ms} ms")))?;
         if let Some(reply) = &h.reply {
-            writeln!(out, "  Reply:   {reply}")?;
+            prose(out, layout, "  Reply:   ", INDENT, &reply.to_string())?;
         }
         if let Some(b) = h.body_excerpt.as_ref().filter(|b| !b.is_empty()) {
-            writeln!(out, "  Body:    {b}")?;
+            prose(out, layout, "  Body:    ", INDENT, b)?;
         }
         if let Some(e) = &h.error {
-            writeln!(out, "  Error:   {}", e.message)?;
+            prose(out, layout, "  Error:   ", INDENT, &e.message)?;
         }
         for p in &h.problems {
-            writeln!(out, "  Problem: {p}")?;
+            prose(out, layout, "  Problem: ", INDENT, p)?;
         }
     }
-    findings_and_steps(r, color, out)
+    findings_and_steps(r, layout, out)
 }
 
-pub fn pods(r: &Report, color: bool, out: &mut impl Write) -> std::io::Result<()> {
-    verdict_line(r, color, out)?;
+pub fn pods(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
+    verdict_line(r, layout, out)?;
     writeln!(out)?;
-    let mut t = new_table(color);
-    t.load_preset(presets::NOTHING);
-    t.set_header(["REGION", "POD", "READY", "STATUS", "RESTARTS", "AGE", "NODE"]);
-    keep_whole(&mut t, 1);
+    pods_grid(r).write(layout, out)?;
+    findings_and_steps(r, layout, out)
+}
+
+/// One row per pod, as `kubectl get po` shows it.
+pub(super) fn pods_grid(r: &Report) -> Grid {
+    // NODE, then AGE, then RESTARTS give way first; STATUS wraps only where
+    // it holds a message (a status is one word).
+    let mut t = Grid::new(
+        PLAIN,
+        &[
+            ("REGION", ColumnRule::KEEP),
+            ("POD", ColumnRule::KEEP),
+            ("READY", ColumnRule::KEEP),
+            ("STATUS", ColumnRule::WRAP),
+            ("RESTARTS", ColumnRule::drop(2)),
+            ("AGE", ColumnRule::drop(1)),
+            ("NODE", ColumnRule::drop(0)),
+        ],
+    );
     for reg in &r.regions {
         let Some(p) = &reg.pods else { continue };
         if let Some(e) = &p.error {
-            t.add_row(vec![
-                Cell::new(&reg.name),
-                cell("(not checked)", Some(Color::Magenta), color),
-                Cell::new(""),
-                Cell::new(&e.message),
+            // A few words, as in the verdict table: the findings carry the message.
+            t.row(vec![
+                (reg.name.clone(), None),
+                ("(not checked)".into(), Some(Color::Magenta)),
+                (String::new(), None),
+                (short_problem(e), None),
             ]);
             continue;
         }
         if p.pods.is_empty() {
-            t.add_row(vec![
-                Cell::new(&reg.name),
-                cell("(none)", Some(Color::Red), color),
-                Cell::new("0/0"),
-                Cell::new(p.note.clone().unwrap_or_default()),
+            t.row(vec![
+                (reg.name.clone(), None),
+                ("(none)".into(), Some(Color::Red)),
+                ("0/0".into(), None),
+                (p.note.clone().unwrap_or_default(), None),
             ]);
         }
         for pod in &p.pods {
@@ -301,19 +425,18 @@ pub fn pods(r: &Report, color: bool, out: &mut impl Write) -> std::io::Result<()
                 Some(s) if pod.restarts > 0 => format!("{} ({} ago)", pod.restarts, short_age(s)),
                 _ => pod.restarts.to_string(),
             };
-            t.add_row(vec![
-                Cell::new(&reg.name),
-                Cell::new(&pod.name),
-                Cell::new(&pod.ready),
-                cell(&pod.status, Some(st_color), color),
-                Cell::new(restarts),
-                Cell::new(pod.age_secs.map_or("-".into(), short_age)),
-                Cell::new(pod.node.clone().unwrap_or_else(|| "<none>".into())),
+            t.row(vec![
+                (reg.name.clone(), None),
+                (pod.name.clone(), None),
+                (pod.ready.clone(), None),
+                (pod.status.clone(), Some(st_color)),
+                (restarts, None),
+                (pod.age_secs.map_or("-".into(), short_age), None),
+                (pod.node.clone().unwrap_or_else(|| "<none>".into()), None),
             ]);
         }
     }
-    writeln!(out, "{t}")?;
-    findings_and_steps(r, color, out)
+    t
 }
 
 /// One streamed log line: `region pod │ text`.
@@ -324,23 +447,38 @@ pub fn log_line(l: &LogLine, color: bool, out: &mut impl Write) -> std::io::Resu
     writeln!(out, "{prefix} │ {text}")
 }
 
-pub fn logs(r: &Report, color: bool, out: &mut impl Write) -> std::io::Result<()> {
+pub fn logs(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(out)?;
-    verdict_line(r, color, out)?;
+    verdict_line(r, layout, out)?;
     writeln!(out)?;
-    let mut t = new_table(color);
-    t.set_header(["REGION", "POD", "LINES", "ERRORS", "TOP ERROR"]);
-    keep_whole(&mut t, 1);
+    logs_grid(r).write(layout, out)?;
+    findings_and_steps(r, layout, out)
+}
+
+/// One row per container read: lines, error lines, the most frequent error.
+pub(super) fn logs_grid(r: &Report) -> Grid {
+    // TOP ERROR wraps, and goes when even its longest word does not fit:
+    // the findings quote each region's most frequent error whole.
+    let mut t = Grid::new(
+        BOXED,
+        &[
+            ("REGION", ColumnRule::KEEP),
+            ("POD", ColumnRule::WRAP),
+            ("LINES", ColumnRule::WRAP),
+            ("ERRORS", ColumnRule::KEEP),
+            ("TOP ERROR", ColumnRule::wrap_then_drop(0)),
+        ],
+    );
     for reg in &r.regions {
         let Some(l) = &reg.logs else { continue };
         if l.pods.is_empty() {
             let why = l.error.as_ref().map_or_else(|| "no pods".to_string(), |e| e.message.clone());
-            t.add_row(vec![
-                Cell::new(&reg.name),
-                cell("(not read)", Some(Color::Magenta), color),
-                Cell::new("-"),
-                Cell::new("-"),
-                Cell::new(why),
+            t.row(vec![
+                (reg.name.clone(), None),
+                ("(not read)".into(), Some(Color::Magenta)),
+                ("-".into(), None),
+                ("-".into(), None),
+                (why, None),
             ]);
         }
         for p in &l.pods {
@@ -357,15 +495,156 @@ pub fn logs(r: &Report, color: bool, out: &mut impl Write) -> std::io::Result<()
                 None => false,
             };
             let errors_status = if warns { Status::Warn } else { Status::Pass };
-            t.add_row(vec![
-                Cell::new(&reg.name),
-                Cell::new(name),
-                Cell::new(format!("{}{}", p.lines, if p.partial { " (partial)" } else { "" })),
-                cell(p.error_lines.to_string(), Some(status_color(errors_status)), color),
-                Cell::new(top),
+            t.row(vec![
+                (reg.name.clone(), None),
+                (name, None),
+                (format!("{}{}", p.lines, if p.partial { " (partial)" } else { "" }), None),
+                (p.error_lines.to_string(), Some(status_color(errors_status))),
+                (top, None),
             ]);
         }
     }
-    writeln!(out, "{t}")?;
-    findings_and_steps(r, color, out)
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::fit::display_width;
+    use crate::render::fixture::{self, CRASHING};
+
+    type Renderer = fn(&Report, Layout, &mut Vec<u8>) -> std::io::Result<()>;
+
+    fn show(f: Renderer, color: bool, width: Option<usize>) -> String {
+        let mut out = vec![];
+        f(&fixture::report(), Layout { color, width }, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// Every line fits in `width`, but for a command, printed whole on purpose.
+    fn assert_fits(out: &str, width: usize) {
+        let r = fixture::report();
+        let commands: Vec<&str> = r.next_steps.iter().filter_map(|s| s.command.as_deref()).collect();
+        for line in out.lines() {
+            let command = commands.contains(&line.trim());
+            assert!(display_width(line) <= width || command, "wider than {width}: {line:?}\n{out}");
+        }
+        for c in commands {
+            assert!(out.lines().any(|l| l.trim() == c), "command not on a line of its own: {c}\n{out}");
+        }
+    }
+
+    /// `word` is shown whole: some token of the output holds all of it.
+    fn assert_whole(out: &str, word: &str) {
+        assert!(out.split_whitespace().any(|t| t.contains(word)), "{word} is cut or missing:\n{out}");
+    }
+
+    fn line_with<'a>(out: &'a str, needle: &str) -> &'a str {
+        out.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no line with {needle}:\n{out}"))
+    }
+
+    #[test]
+    fn pods_at_80_columns_drop_node_and_age_and_keep_every_name_whole() {
+        let out = show(pods, false, Some(80));
+        assert_fits(&out, 80);
+        let header = line_with(&out, "REGION");
+        assert!(!header.contains("NODE") && !header.contains("AGE"), "{header}");
+        let row = line_with(&out, CRASHING);
+        for col in ["us-east", "0/1", "CrashLoopBackOff", "7 (4m ago)"] {
+            assert!(row.contains(col), "{col} missing: {row}");
+        }
+        // A region not checked says why in a few words, wrapped in its column.
+        assert!(line_with(&out, "(not checked)").contains("403 forbidden:"), "{out}");
+        // Its whole message is in the findings, wrapped at its spaces.
+        for word in
+            "missing permission to list pods in namespace api (user oncall, context keysvc-prod-eu-de)".split(' ')
+        {
+            assert_whole(&out, word);
+        }
+    }
+
+    #[test]
+    fn pods_at_200_columns_show_every_column() {
+        let out = show(pods, false, Some(200));
+        assert_fits(&out, 200);
+        let header = line_with(&out, "REGION");
+        assert!(header.contains("AGE") && header.contains("NODE"), "{header}");
+        assert!(line_with(&out, CRASHING).contains("node-us-east-1a-pool-7f9c"));
+    }
+
+    #[test]
+    fn on_a_pipe_every_row_is_one_line_whatever_its_length() {
+        let out = show(pods, false, None);
+        let row = line_with(&out, CRASHING);
+        for col in ["CrashLoopBackOff", "7 (4m ago)", "2h", "node-us-east-1a-pool-7f9c"] {
+            assert!(row.contains(col), "{col} missing: {row}");
+        }
+        let error = line_with(&out, "eu-de: pods not checked");
+        assert!(error.contains("(user oncall, context keysvc-prod-eu-de)"), "{error}");
+        let finding = line_with(&out, "most frequent error");
+        assert!(finding.ends_with("[db-7.internal:5432]"), "prose does not wrap on a pipe: {finding}");
+
+        let logs_out = show(logs, false, None);
+        let top = line_with(&logs_out, "2×");
+        assert!(top.contains(CRASHING) && top.contains("[db-7.internal:5432]"), "{top}");
+        assert!(display_width(top) > 100, "no width limit on a pipe: {top}");
+    }
+
+    #[test]
+    fn diagnose_at_80_columns_moves_the_note_to_the_findings() {
+        let out = show(diagnose, false, Some(80));
+        assert_fits(&out, 80);
+        let header = line_with(&out, "REGION");
+        assert!(!header.contains("NOTE") && header.contains("RESTARTS"), "{header}");
+        assert!(line_with(&out, "│ us-east").contains("degraded"));
+        // The finding wraps under its text, not under the mark.
+        let first = out.lines().position(|l| l.contains(&format!("us-east: {CRASHING}"))).unwrap();
+        let next = out.lines().nth(first + 1).unwrap();
+        assert!(next.starts_with("    ") && !next.starts_with("     "), "hanging indent of 4: {next:?}");
+        assert_whole(&out, CRASHING);
+
+        let wide = show(diagnose, false, Some(200));
+        assert_fits(&wide, 200);
+        assert!(line_with(&wide, "REGION").contains("NOTE"));
+        assert!(line_with(&wide, "│ us-east").contains("CrashLoopBackOff"));
+    }
+
+    #[test]
+    fn healthz_replies_wrap_under_their_label() {
+        let out = show(healthz, false, Some(80));
+        assert_fits(&out, 80);
+        let reply = out.lines().position(|l| l.starts_with("  Reply:   {")).unwrap();
+        assert!(out.lines().nth(reply + 1).unwrap().starts_with(&" ".repeat(11)), "{out}");
+    }
+
+    #[test]
+    fn colour_does_not_change_the_fit() {
+        let out = show(diagnose, true, Some(80));
+        assert!(out.contains("\u{1b}[1;"), "{out}");
+        assert_fits(&out, 80);
+        assert_eq!(show(diagnose, true, Some(80)).lines().count(), show(diagnose, false, Some(80)).lines().count());
+    }
+
+    /// The frame sizes (`BOXED`, `PLAIN`) are what comfy-table draws: at
+    /// every width the output fits, and at its full width nothing is lost.
+    #[test]
+    fn every_table_fits_every_width_from_80_to_200() {
+        for (name, f) in [("pods", pods as Renderer), ("diagnose", diagnose), ("logs", logs), ("healthz", healthz)] {
+            for width in 80..=200 {
+                let out = show(f, false, Some(width));
+                assert_fits(&out, width);
+                assert_whole(&out, CRASHING);
+            }
+            // The table: from its header to the blank line after it.
+            let table = |out: &str| -> Vec<String> {
+                let lines = out.lines().skip_while(|l| !l.contains("REGION") && !l.starts_with('┌'));
+                lines.take_while(|l| !l.is_empty()).map(str::to_string).collect()
+            };
+            let full = table(&show(f, false, None));
+            if let Some(widest) = full.iter().map(|l| display_width(l)).max() {
+                assert_eq!(table(&show(f, false, Some(widest))), full, "{name} at its own width {widest}");
+                assert_ne!(table(&show(f, false, Some(widest - 1))), full, "{name} at {}", widest - 1);
+            }
+        }
+    }
 }

@@ -1,0 +1,216 @@
+//! A report to render in tests: one healthy region, one crash-looping with
+//! long pod names and a log error full of Markdown and table syntax, one
+//! that could not be checked; findings and next steps with long commands.
+
+use crate::report::*;
+
+fn pod(name: &str, ready: bool, status: &str, restarts: i32) -> PodInfo {
+    PodInfo {
+        name: name.into(),
+        ready: if ready { "1/1" } else { "0/1" }.into(),
+        is_ready: ready,
+        status: status.into(),
+        restarts,
+        last_restart_secs_ago: (restarts > 0).then_some(240),
+        last_terminated: (restarts > 0).then(|| Terminated {
+            reason: "OOMKilled".into(),
+            exit_code: 137,
+            finished_secs_ago: Some(240),
+        }),
+        age_secs: Some(7200),
+        node: Some("node-us-east-1a-pool-7f9c".into()),
+        terminating: false,
+        crash_looping: status == "CrashLoopBackOff",
+        pending: false,
+    }
+}
+
+fn pods_step(pods: Vec<PodInfo>) -> PodsStep {
+    let ready = pods.iter().filter(|p| p.is_ready).count() as u32;
+    PodsStep {
+        status: if ready == 3 { Status::Pass } else { Status::Warn },
+        expected: 3,
+        ready,
+        total: pods.len() as u32,
+        restarts: pods.iter().map(|p| i64::from(p.restarts)).sum(),
+        pods,
+        note: None,
+        error: None,
+        duration_ms: 12,
+    }
+}
+
+fn logs_step(pods: &[PodInfo], top: Option<ErrorGroup>) -> LogsStep {
+    let errors = top.as_ref().map_or(0, |g| g.count);
+    LogsStep {
+        status: if errors > 0 { Status::Warn } else { Status::Pass },
+        window_secs: 300,
+        min_errors: 5,
+        spike_factor: 3.0,
+        baseline_secs: 3600,
+        judgement: Some(if errors > 0 { Judgement::Spike } else { Judgement::Quiet }),
+        error_lines: errors,
+        pods: pods
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PodLogs {
+                pod: p.name.clone(),
+                previous: !p.is_ready,
+                lines: 20,
+                error_lines: if i == 2 { errors } else { 0 },
+                top_errors: if i == 2 { top.clone().into_iter().collect() } else { vec![] },
+                partial: false,
+                error: None,
+                baseline: None,
+            })
+            .collect(),
+        partial: false,
+        error: None,
+        duration_ms: 30,
+        ..LogsStep::default()
+    }
+}
+
+pub const CRASHING: &str = "api-key-service-7d9f6b5c4d-x8k2p";
+
+pub fn report() -> Report {
+    let healthy: Vec<PodInfo> = ["k2x7q", "9vdzm", "p8w4t"]
+        .iter()
+        .map(|s| pod(&format!("api-key-service-5f6d89m9d9-{s}"), true, "Running", 0))
+        .collect();
+    let east = vec![
+        pod("api-key-service-7d9f6b5c4d-m3n4b", true, "Running", 0),
+        pod("api-key-service-7d9f6b5c4d-q7r8s", true, "Running", 0),
+        pod(CRASHING, false, "CrashLoopBackOff", 7),
+    ];
+    let top = ErrorGroup {
+        pattern: "ERROR …".into(),
+        count: 2,
+        example: "ERROR signing failed: key=<nil> | retry `later` *now* [db-7.internal:5432]".into(),
+    };
+    let forbidden = Problem::new(
+        ProblemKind::Forbidden,
+        "missing permission to list pods in namespace api (user oncall, context keysvc-prod-eu-de)",
+    );
+    let kubectl = "kubectl --kubeconfig /home/oncall/.kube/keysvc-prod.yaml --context keysvc-prod-us-east -n api";
+    Report {
+        schema: SCHEMA,
+        tool_version: "0.1.0",
+        generated_at: "2025-03-04T05:06:07Z".into(),
+        runbook: "<embedded runbooks/key-service.yaml>".into(),
+        service_name: "Key Service API".into(),
+        environment: "prod".into(),
+        steps: vec!["healthz", "pods", "logs"],
+        service: ServiceVerdict {
+            verdict: Verdict::Degraded,
+            summary: "healthz pass, 1/3 regions healthy, 1/3 regions degraded, 1/3 regions unknown".into(),
+            impact: None,
+        },
+        healthz: Some(HealthzCheck {
+            url: "https://key-service.example.com/healthz".into(),
+            status: Status::Pass,
+            http_status: Some(200),
+            latency_ms: Some(41),
+            reply: Some(serde_json::json!({
+                "code": 0,
+                "description": "The API is available and operational.",
+                "href": "https://key-service.example.com/healthz"
+            })),
+            body_excerpt: None,
+            problems: vec![],
+            mismatches: vec![],
+            error: None,
+        }),
+        peers: vec![],
+        regions: vec![
+            RegionReport {
+                name: "us-south".into(),
+                context: "keysvc-prod-us-south".into(),
+                verdict: Verdict::Healthy,
+                healthz: None,
+                logs: Some(logs_step(&healthy, None)),
+                pods: Some(pods_step(healthy)),
+                events: None,
+                rollout: None,
+                duration_ms: 45,
+            },
+            RegionReport {
+                name: "us-east".into(),
+                context: "keysvc-prod-us-east".into(),
+                verdict: Verdict::Degraded,
+                healthz: None,
+                logs: Some(logs_step(&east, Some(top))),
+                pods: Some(pods_step(east)),
+                events: None,
+                rollout: None,
+                duration_ms: 45,
+            },
+            RegionReport {
+                name: "eu-de".into(),
+                context: "keysvc-prod-eu-de".into(),
+                verdict: Verdict::Unknown,
+                healthz: None,
+                pods: Some(PodsStep {
+                    status: Status::Error,
+                    expected: 3,
+                    ready: 0,
+                    total: 0,
+                    restarts: 0,
+                    pods: vec![],
+                    note: None,
+                    error: Some(forbidden.clone()),
+                    duration_ms: 3,
+                }),
+                logs: None,
+                events: None,
+                rollout: None,
+                duration_ms: 3,
+            },
+        ],
+        findings: vec![
+            Finding::new(
+                Some("us-east"),
+                FindingKind::CrashLoop,
+                Severity::Fail,
+                format!("{CRASHING} CrashLoopBackOff, 7 restarts, last terminated OOMKilled (exit 137) 4m ago"),
+            )
+            .pod(CRASHING),
+            Finding::new(Some("us-east"), FindingKind::NotReady, Severity::Warn, "2/3 pods ready"),
+            Finding::new(
+                Some("us-east"),
+                FindingKind::ErrorThreshold,
+                Severity::Warn,
+                "most frequent error (2×): ERROR signing failed: key=<nil> | retry `later` *now* [db-7.internal:5432]",
+            ),
+            Finding::new(
+                Some("eu-de"),
+                FindingKind::Permission,
+                Severity::Warn,
+                format!("pods not checked: {}", forbidden.message),
+            ),
+        ],
+        next_steps: vec![
+            NextStep {
+                region: Some("us-east".into()),
+                text: "read the logs of every pod".into(),
+                command: Some(format!(
+                    "{kubectl} logs -l app=api-key-service -c api-key-service --since=5m --prefix --ignore-errors"
+                )),
+            },
+            NextStep {
+                region: Some("us-east".into()),
+                text: format!("why {CRASHING} is CrashLoopBackOff"),
+                command: Some(format!("{kubectl} describe pod {CRASHING}")),
+            },
+            NextStep {
+                region: Some("eu-de".into()),
+                text: "ask for permission to list pods and read their logs in namespace api of keysvc-prod-eu-de \
+                       (the role the runbook's on-call group is bound to)"
+                    .into(),
+                command: None,
+            },
+        ],
+        partial: false,
+        duration_ms: 180,
+    }
+}

@@ -1,0 +1,123 @@
+//! keysvc-check in a real terminal: a detached tmux session of a given size
+//! (tmux is the Debian package `tmux`; tests/run-all.sh installs it).
+//! The binary runs from a script typed into the pane's shell, between two
+//! markers, and its screen is read back with `capture-pane`.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Tmux {
+    dir: tempfile::TempDir,
+    socket: PathBuf,
+    runs: usize,
+}
+
+/// What the terminal showed for one run.
+pub struct Screen {
+    /// The lines between the markers, wrapped lines joined (`capture-pane -J`):
+    /// a line wider than the terminal shows as one long line.
+    pub lines: Vec<String>,
+    /// The same with colour escapes (`capture-pane -e`).
+    pub escaped: String,
+    pub code: i32,
+}
+
+impl Screen {
+    pub fn text(&self) -> String {
+        self.lines.join("\n")
+    }
+}
+
+impl Tmux {
+    /// A session `width` columns wide with a plain `sh`, started with an
+    /// environment of its own so nothing of the test's leaks in.
+    pub fn start(width: u16) -> Tmux {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("tmux.sock");
+        let tmux = Tmux { dir, socket, runs: 0 };
+        let ok = tmux
+            .command()
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", tmux.dir.path())
+            .env("TERM", "xterm-256color")
+            .args(["-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", &width.to_string(), "-y", "50", "sh"])
+            .status()
+            .unwrap_or_else(|e| panic!("tmux: {e} (install the Debian package tmux; tests/run-all.sh does)"))
+            .success();
+        assert!(ok, "tmux new-session failed");
+        tmux
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.arg("-S").arg(&self.socket).stdin(Stdio::null());
+        c
+    }
+
+    fn capture(&self, colour: bool) -> String {
+        let mut c = self.command();
+        c.args(["capture-pane", "-p", "-J", "-S", "-", "-t", "t"]);
+        if colour {
+            c.arg("-e");
+        }
+        let out = c.output().expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs `words` (quoted for the shell here) with `env` set, in the pane,
+    /// and returns what it printed once it has ended (polled, up to 60 s).
+    pub fn run(&mut self, env: &[(&str, &str)], words: &[String]) -> Screen {
+        self.runs += 1;
+        let n = self.runs;
+        let mut script = String::from("unset COLUMNS NO_COLOR KUBECONFIG\n");
+        for (k, v) in env {
+            script.push_str(&format!("export {k}={}\n", keysvc_check::plan::shell_word(v)));
+        }
+        // Markers of this run only: the pane's history holds the runs before.
+        let (begin, end) = (format!("---BEGIN-{n}---"), format!("---END-{n}---"));
+        script.push_str(&format!("printf '\\n%s\\n' {begin}\n"));
+        script.push_str(&keysvc_check::plan::shell_join(words));
+        script.push_str(&format!("\nprintf '%s %s\\n' {end} \"$?\"\n"));
+        let path = self.dir.path().join(format!("run{n}.sh"));
+        std::fs::write(&path, script).unwrap();
+        let ok = self
+            .command()
+            .args(["send-keys", "-t", "t", &format!("sh {}", path.display()), "Enter"])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tmux send-keys failed");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let text = loop {
+            let text = self.capture(false);
+            if text.lines().any(|l| l.starts_with(&end)) {
+                break text;
+            }
+            assert!(Instant::now() < deadline, "no end marker after 60 s; the screen:\n{text}");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let between = |t: &str| -> Vec<String> {
+            t.lines()
+                .skip_while(|l| !l.ends_with(&begin))
+                .skip(1)
+                .take_while(|l| !l.starts_with(&end))
+                .map(|l| l.trim_end().to_string())
+                .collect()
+        };
+        let code = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&end))
+            .and_then(|c| c.trim().parse().ok())
+            .expect("exit code after the end marker");
+        let escaped = between(&self.capture(true)).join("\n");
+        Screen { lines: between(&text), escaped, code }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.command().arg("kill-server").stderr(Stdio::null()).status();
+    }
+}

@@ -1,0 +1,222 @@
+//! Each output format where it is read: tables in a real terminal (tmux) at
+//! 80 and 200 columns, tables on a pipe, and `-o markdown`, from real runs
+//! against the test environment or a local healthz server.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use common::tmux::{Screen, Tmux};
+use common::{BIN, cmd, run, runbook_text, write};
+use keysvc_check::render::fit::display_width;
+use keysvc_testenv::{Behavior, HealthzServer, Scenario, TestEnv};
+use serde_json::Value;
+
+struct Case {
+    _env: TestEnv,
+    _dir: tempfile::TempDir,
+    healthz: HealthzServer,
+    runbook: PathBuf,
+    kubeconfig: PathBuf,
+    pods: Vec<Vec<String>>,
+}
+
+/// Namespace `ns` in every region, `set` applied, read as the `oncall` user.
+fn case(ns: &str, set: &[(&str, Scenario)]) -> Case {
+    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
+    let pods = env.scenarios(ns, set).unwrap();
+    let healthz = HealthzServer::start(Behavior::Healthy);
+    let dir = tempfile::tempdir().unwrap();
+    let runbook = write(dir.path(), "runbook.yaml", &runbook_text(ns, &healthz.url, &|r| format!("oncall@{r}"), ""));
+    let kubeconfig = env.kubeconfig().to_path_buf();
+    Case { _env: env, _dir: dir, healthz, runbook, kubeconfig, pods }
+}
+
+impl Case {
+    /// The command line for `verb` against this case, program first.
+    fn args(&self, verb: &str, extra: &[&str]) -> Vec<String> {
+        let mut a: Vec<String> = vec![BIN.into(), verb.into(), "--env".into(), "test".into()];
+        a.extend(["--runbook".into(), self.runbook.display().to_string()]);
+        a.extend(["--kubeconfig".into(), self.kubeconfig.display().to_string()]);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    }
+
+    fn json(&self, verb: &str) -> Value {
+        let mut c = cmd();
+        c.args(&self.args(verb, &["-o", "json"])[1..]);
+        run(c).json()
+    }
+}
+
+/// The commands of the report's next steps: printed whole on purpose, so
+/// the terminal wraps them.
+fn commands(j: &Value) -> Vec<String> {
+    j["next_steps"].as_array().unwrap().iter().filter_map(|s| s["command"].as_str().map(str::to_string)).collect()
+}
+
+fn assert_fits(s: &Screen, width: usize, commands: &[String]) {
+    assert!(s.lines.len() > 5, "nothing shown:\n{}", s.text());
+    for line in &s.lines {
+        let command = commands.iter().any(|c| line.trim() == c);
+        assert!(display_width(line) <= width || command, "wider than {width}: {line:?}\n{}", s.text());
+    }
+}
+
+/// `word` is shown whole: some word on the screen holds all of it.
+fn assert_whole(text: &str, word: &str) {
+    assert!(text.split_whitespace().any(|t| t.contains(word)), "{word} is cut or missing:\n{text}");
+}
+
+fn line_with<'a>(s: &'a Screen, needles: &[&str]) -> &'a str {
+    s.lines
+        .iter()
+        .find(|l| needles.iter().all(|n| l.contains(n)))
+        .unwrap_or_else(|| panic!("no line with all of {needles:?}:\n{}", s.text()))
+}
+
+#[test]
+#[ignore = "needs the test cluster and tmux (tests/run-all.sh)"]
+fn pods_table_fits_80_and_200_columns_with_every_name_whole() {
+    let c = case("t-tty-pods", &[("us-east", Scenario::CrashLoop)]);
+    let crashing = c.pods[1][2].as_str();
+    let cmds = commands(&c.json("pods"));
+    for width in [80, 200] {
+        let s = Tmux::start(width).run(&[], &c.args("pods", &[]));
+        assert_eq!(s.code, 1, "{}", s.text());
+        assert_fits(&s, width.into(), &cmds);
+        for name in c.pods.iter().flatten() {
+            assert_whole(&s.text(), name);
+        }
+        // The pod and its status on one line, as `kubectl get po` prints them.
+        let row = line_with(&s, &[crashing, "0/1", "CrashLoopBackOff", "7 ("]);
+        let header = line_with(&s, &["REGION", "POD", "STATUS"]);
+        if width == 80 {
+            assert!(!header.contains("NODE") && !header.contains("AGE"), "NODE and AGE go first: {header}");
+        } else {
+            assert!(header.contains("AGE") && header.contains("NODE"), "{header}");
+            assert!(row.contains("node-us-east"), "{row}");
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs the test cluster and tmux (tests/run-all.sh)"]
+fn diagnose_fits_80_and_200_columns_and_the_note_moves_to_the_findings() {
+    let c = case("t-tty-diag", &[("us-east", Scenario::CrashLoop)]);
+    let crashing = c.pods[1][2].as_str();
+    let cmds = commands(&c.json("diagnose"));
+    assert!(!cmds.is_empty());
+    for width in [80, 200] {
+        let s = Tmux::start(width).run(&[], &c.args("diagnose", &[]));
+        assert_eq!(s.code, 1, "{}", s.text());
+        assert_fits(&s, width.into(), &cmds);
+        for command in &cmds {
+            assert!(s.lines.iter().any(|l| l.trim() == command), "command not whole on a line: {command}");
+        }
+        let header = line_with(&s, &["REGION", "PODS READY", "VERDICT"]);
+        let row = line_with(&s, &["us-east", "2/3", "degraded"]);
+        if width == 80 {
+            assert!(!header.contains("NOTE"), "{header}");
+        } else {
+            assert!(header.contains("NOTE") && row.contains("CrashLoopBackOff"), "{header}\n{row}");
+        }
+        // What the note said is in the findings, whatever the width.
+        assert!(s.text().contains(&format!("us-east: {crashing} CrashLoopBackOff")), "{}", s.text());
+        assert!(s.escaped.contains("\u{1b}["), "colour on a terminal:\n{}", s.escaped);
+    }
+}
+
+#[test]
+#[ignore = "needs tmux (tests/run-all.sh installs it)"]
+fn colour_and_width_on_a_terminal_and_not_with_no_color() {
+    let server = HealthzServer::start(Behavior::Healthy);
+    let args: Vec<String> = [BIN, "healthz", "--env", "prod", "--healthz-url", &server.url].map(String::from).to_vec();
+    let mut t = Tmux::start(80);
+
+    let s = t.run(&[], &args);
+    assert_eq!(s.code, 0, "{}", s.text());
+    assert_fits(&s, 80, &[format!("keysvc-check diagnose --env prod --healthz-url {}", server.url)]);
+    assert!(s.escaped.contains("\u{1b}["), "no colour on a terminal:\n{}", s.escaped);
+    // The reply is wider than 80 columns: it wraps under its label.
+    let reply = s.lines.iter().position(|l| l.starts_with("  Reply:   {")).expect("reply line");
+    assert!(s.lines[reply + 1].starts_with(&" ".repeat(11)), "{}", s.text());
+
+    let plain = t.run(&[("NO_COLOR", "1")], &args);
+    assert_eq!(plain.code, 0);
+    assert!(!plain.escaped.contains('\u{1b}'), "colour despite NO_COLOR:\n{}", plain.escaped);
+    assert!(plain.text().contains("HEALTHY"), "{}", plain.text());
+
+    // COLUMNS is the terminal's width when set: now the reply fits on its line.
+    let wide = t.run(&[("COLUMNS", "200")], &args);
+    let line = wide.lines.iter().find(|l| l.starts_with("  Reply:   {")).unwrap();
+    assert!(line.ends_with('}') && line.contains(&server.url), "{}", wide.text());
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn on_a_pipe_grep_finds_the_whole_pod_row() {
+    let c = case("t-pipe", &[("us-east", Scenario::CrashLoop)]);
+    let crashing = c.pods[1][2].as_str();
+    // COLUMNS is a terminal's width: a pipe has none, whatever it says.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{} | grep CrashLoopBackOff", keysvc_check::plan::shell_join(&c.args("pods", &[]))))
+        .env("COLUMNS", "40")
+        .env_remove("NO_COLOR")
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row = text.lines().find(|l| l.starts_with("us-east")).unwrap_or_else(|| panic!("no pod row:\n{text}"));
+    for col in [crashing, "0/1", "CrashLoopBackOff", "7 (", "ago)", "node-us-east"] {
+        assert!(row.contains(col), "{col} missing from the row: {row}");
+    }
+    assert!(display_width(row) > 40 && !row.contains('\u{1b}'), "{row:?}");
+}
+
+/// Names, ports, paths and times differ per run.
+fn redact(c: &Case, text: &str) -> String {
+    let mut t = text.replace(&c.healthz.url, "http://127.0.0.1:[port]/healthz");
+    t = t.replace(c.kubeconfig.to_str().unwrap(), "[kubeconfig]");
+    t = t.replace(c.runbook.to_str().unwrap(), "[runbook]");
+    for (i, pods) in c.pods.iter().enumerate() {
+        for (k, p) in pods.iter().enumerate() {
+            t = t.replace(p.as_str(), &format!("[pod-{i}-{k}]"));
+        }
+    }
+    t
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn markdown_of_a_real_run() {
+    let c = case("t-markdown", &[("us-east", Scenario::CrashLoop), ("eu-de", Scenario::NoPods)]);
+    let mut outputs = vec![];
+    for verb in ["diagnose", "healthz", "pods", "logs"] {
+        let mut command = cmd();
+        command.args(&c.args(verb, &["-o", "markdown"])[1..]);
+        let r = run(command);
+        assert!(r.code == 1 || r.code == 0 || r.code == 2, "{verb}: {}\n{}", r.stdout, r.stderr);
+        let md = &r.stdout;
+        assert!(md.starts_with("## Key Service API (test): "), "{md}");
+        assert!(md.lines().any(|l| l.starts_with("| --- |")), "{verb}: no table\n{md}");
+        // The command that produced it, with the program's name, not its path.
+        let argv = c.args(verb, &["-o", "markdown"]);
+        let shown = keysvc_check::plan::shell_join(&[&["keysvc-check".to_string()], &argv[1..]].concat());
+        assert!(md.ends_with(&format!("```\n{shown}\n```\n")), "{verb}:\n{md}");
+        assert!(!md.contains(" │ "), "{verb}: no streamed log lines in the report:\n{md}");
+        outputs.push(r.stdout);
+    }
+    insta::with_settings!({filters => vec![
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[time]"),
+        (r"\d+ ms\b", "[ms] ms"),
+        (r"\d+m ago", "[age] ago"),
+        (r"\| \d+[smhd] \|", "| [age] |"),
+    ]}, {
+        insta::assert_snapshot!("markdown_diagnose", redact(&c, &outputs[0]));
+        insta::assert_snapshot!("markdown_pods", redact(&c, &outputs[2]));
+    });
+}
