@@ -70,12 +70,12 @@ pub fn advise(plan: &Plan, report: &mut Report) {
     unread_evidence(plan, report, &mut a);
     closing(plan, report, &mut a);
 
-    // Service-level findings first, then each region in the report's order;
-    // the most severe first within each.
+    // The most severe first; within a severity, service-level findings
+    // first, then each region in the report's order.
     let order = |f: &Finding| {
         let region =
             f.region.as_ref().map_or(0, |name| 1 + report.regions.iter().position(|r| &r.name == name).unwrap_or(0));
-        (region, std::cmp::Reverse(f.severity))
+        (std::cmp::Reverse(f.severity), region)
     };
     a.findings.sort_by_key(order);
     a.steps.sort_by_key(|(p, _)| *p);
@@ -217,14 +217,6 @@ fn healthz(plan: &Plan, report: &Report, a: &mut Advice) {
                 "{peers_note}every region's pods are ready, but healthz fails: the Key Service's route, ingress or network path is failing"
             ),
         ));
-        for url in &failing {
-            a.step(
-                Priority::Route,
-                None,
-                "See what answers on the healthz URL (route, ingress, load balancer)",
-                Some(shell_join(&["curl", "-sS", "-i", "--max-time", "10", url])),
-            );
-        }
         if peers.is_empty() {
             let mut s = "Check whether other APIs fail the same way".to_string();
             if let Some(link) = link(&rb.guidance.other_apis) {
@@ -247,14 +239,24 @@ fn healthz(plan: &Plan, report: &Report, a: &mut Advice) {
             Some(plan.rerun.command("diagnose", None)),
         );
     } else if env_failing && peers.is_empty() {
-        // Some region's pods are in trouble too: those come first (below),
-        // but whether other APIs fail as well still tells platform from service.
+        // Some region's pods are in trouble too, but unless none is ready
+        // anywhere they do not explain a failing healthz on their own:
+        // whether other APIs fail as well still tells platform from service.
         let mut s = "Healthz fails: check whether other APIs fail the same way".to_string();
         if let Some(link) = link(&rb.guidance.other_apis) {
             s.push_str(&format!(" ({link})"));
         }
         s.push_str("; the runbook's `peers` would let this tool check them for you");
-        a.step(Priority::Access, None, s, None);
+        a.step(Priority::Route, None, s, None);
+    }
+    // Whatever else is wrong, what answers on the healthz URL is worth seeing.
+    for url in &failing {
+        a.step(
+            Priority::Route,
+            None,
+            "See what answers on the healthz URL (route, ingress, load balancer)",
+            Some(shell_join(&["curl", "-sS", "-i", "--max-time", "10", url])),
+        );
     }
 }
 
@@ -295,6 +297,11 @@ fn signatures(r: &RegionReport, spike_factor: f64) -> BTreeMap<String, Signature
     out
 }
 
+/// "1 error line", "3 error lines".
+fn plural(n: u64, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+}
+
 /// "5m", "1h" — a window or baseline length for prose.
 fn span(secs: u64) -> String {
     humantime::format_duration(std::time::Duration::from_secs(secs)).to_string().replace(' ', "")
@@ -315,8 +322,10 @@ fn logs_findings(name: &str, l: &LogsStep, shared: &[String], a: &mut Advice) {
     let (kind, severity, text) = match l.judgement {
         Some(Judgement::Steady) => {
             let t = match usual {
-                Some(u) if n >= l.min_errors || u >= 0.05 => format!("{n} error lines in {window}; {}", usual_text(u)),
-                _ => format!("{n} error lines in {window}, fewer than logs.min_errors ({})", l.min_errors),
+                Some(u) if n >= l.min_errors || u >= 0.05 => {
+                    format!("{} in {window}; {}", plural(n, "error line"), usual_text(u))
+                }
+                _ => format!("{} in {window}, fewer than logs.min_errors ({})", plural(n, "error line"), l.min_errors),
             };
             (FindingKind::SteadyErrors, Severity::Info, t)
         }
@@ -346,7 +355,8 @@ fn logs_findings(name: &str, l: &LogsStep, shared: &[String], a: &mut Advice) {
             FindingKind::ErrorSpike,
             Severity::Warn,
             format!(
-                "{n} error lines in {window}, and no earlier logs to compare with (at least {} is too many)",
+                "{} in {window}, and no earlier logs to compare with (logs.min_errors is {})",
+                plural(n, "error line"),
                 l.min_errors
             ),
         ),
@@ -432,7 +442,7 @@ fn shared_errors(report: &Report, a: &mut Advice) -> Vec<String> {
                 FindingKind::SharedError,
                 Severity::Fail,
                 format!(
-                    "the same error in {}/{checked} regions ({}), {count} lines: {example} → a shared dependency",
+                    "the same error in {}/{checked} regions ({}), {count} lines: {example} → a cause the regions share",
                     regions.len(),
                     regions.join(", ")
                 ),
@@ -447,7 +457,7 @@ fn shared_errors(report: &Report, a: &mut Advice) -> Vec<String> {
             Priority::Shared,
             None,
             format!(
-                "The same error in {} regions points at something they share (a database, key store, secret or network path): check it first — {example}",
+                "The same error in {} regions points at something they share (a database, key store, secret, network path or the same release): check it first — {example}",
                 regions.len()
             ),
             None,
@@ -578,28 +588,54 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
                     .count(p.ready as u64),
                 );
             }
+            // Pods in the same state are one finding: three identical lines
+            // per region say less than one line naming the three pods.
+            let mut groups: Vec<(Finding, Vec<&PodInfo>)> = vec![];
             for pod in &p.pods {
-                if let Some(f) = pod_finding(name, pod, window) {
-                    let kind = f.kind;
+                let Some(f) = pod_finding(name, pod, window) else { continue };
+                troubled.push(pod);
+                match groups.iter_mut().find(|(g, pods)| g.kind == f.kind && status_words(pods[0]) == status_words(pod))
+                {
+                    Some((_, pods)) => pods.push(pod),
+                    None => groups.push((f, vec![pod])),
+                }
+            }
+            for (f, pods) in groups {
+                if pods.len() == 1 {
                     a.find(f);
-                    troubled.push(pod);
-                    // What the crashed container said last: often the cause.
-                    let previous = r.logs.iter().flat_map(|l| l.pods.iter()).find(|l| l.pod == pod.name && l.previous);
-                    if let Some((l, g)) = previous.and_then(|l| l.top_errors.first().map(|g| (l, g))) {
-                        a.find(
-                            Finding::new(
-                                Some(name),
-                                kind,
-                                Severity::Warn,
-                                format!(
-                                    "{}'s previous container logged {} error lines, most often ({}×): {}",
-                                    pod.name, l.error_lines, g.count, g.example
-                                ),
-                            )
-                            .pod(&pod.name)
-                            .count(l.error_lines),
-                        );
+                } else {
+                    let names: Vec<&str> = pods.iter().map(|p| p.name.as_str()).collect();
+                    let state = status_words(pods[0]);
+                    let head = format!("{} {state}", pods[0].name);
+                    let rest = f.text.strip_prefix(&head).map_or("", |r| r.trim_start_matches(", "));
+                    let mut text = format!("{} pods {state}: {}", pods.len(), names.join(", "));
+                    if !rest.is_empty() {
+                        text.push_str(&format!(" ({}: {rest})", pods[0].name));
                     }
+                    let mut g = Finding::new(Some(name), f.kind, f.severity, text);
+                    g.count = Some(pods.len() as u64);
+                    a.find(g);
+                }
+                // What the (first) crashed container said last: often the cause.
+                let pod = pods[0];
+                let previous = r.logs.iter().flat_map(|l| l.pods.iter()).find(|l| l.pod == pod.name && l.previous);
+                if let Some((l, g)) = previous.and_then(|l| l.top_errors.first().map(|g| (l, g))) {
+                    a.find(
+                        Finding::new(
+                            Some(name),
+                            FindingKind::CrashedLogs,
+                            Severity::Warn,
+                            format!(
+                                "{}'s previous container logged {}, most often ({}×): {}",
+                                pod.name,
+                                plural(l.error_lines, "error line"),
+                                g.count,
+                                g.example
+                            ),
+                        )
+                        .pod(&pod.name)
+                        .count(l.error_lines),
+                    );
                 }
             }
         }
@@ -670,28 +706,58 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
                 None,
             );
         } else {
-            // `--prefix --ignore-errors`: names each pod, and goes on past a
-            // container that is waiting to restart instead of stopping there.
+            // `--tail=-1`: with a selector kubectl shows only 10 lines a pod
+            // unless told otherwise. `--prefix --ignore-errors`: names each
+            // pod, and goes on past a container waiting to restart.
             a.step(
                 Priority::Region,
                 Some(name),
                 "read the logs of every pod",
-                Some(cmd(&["logs", "-l", &rb.selector, "-c", &rb.container, &since, "--prefix", "--ignore-errors"])),
+                Some(cmd(&[
+                    "logs",
+                    "-l",
+                    &rb.selector,
+                    "-c",
+                    &rb.container,
+                    &since,
+                    "--tail=-1",
+                    "--prefix",
+                    "--ignore-errors",
+                ])),
             );
-            for pod in troubled.iter().filter(|p| p.restarts > 0).take(3) {
+            // One crashed container's logs: pods crashing alike say the same.
+            let crashed: Vec<&&PodInfo> = troubled.iter().filter(|p| p.restarts > 0).collect();
+            if let Some(pod) = crashed.first() {
+                let more = if crashed.len() > 1 {
+                    format!(" ({} more crashed alike)", crashed.len() - 1)
+                } else {
+                    String::new()
+                };
                 a.step(
                     Priority::Region,
                     Some(name),
-                    format!("logs of {}'s crashed container", pod.name),
+                    format!("logs of {}'s crashed container{more}", pod.name),
                     Some(cmd(&["logs", &pod.name, "-c", &rb.container, "--previous"])),
                 );
             }
         }
-        for pod in troubled.iter().take(3) {
+        // One `describe` per distinct state: the pods in one state share a cause.
+        let events_note = if forbidden(r.events.as_ref().and_then(|e| e.error.as_ref())) {
+            " (its Events section will be empty: listing events needs a permission this user lacks)"
+        } else {
+            ""
+        };
+        let mut described: Vec<String> = vec![];
+        for pod in &troubled {
+            let state = status_words(pod);
+            if described.contains(&state) {
+                continue;
+            }
+            described.push(state.clone());
             a.step(
                 Priority::Region,
                 Some(name),
-                format!("why {} is {}", pod.name, status_words(pod)),
+                format!("why {} is {state}{events_note}", pod.name),
                 Some(cmd(&["describe", "pod", &pod.name])),
             );
         }
@@ -708,6 +774,9 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
             ),
             ProblemKind::ContextMissing => {
                 format!("add context {} to your kubeconfig or pass --context {name}=CONTEXT", r.context)
+            }
+            ProblemKind::Kubeconfig if p.message.contains("does not exist") || p.message.contains("no kubeconfig") => {
+                "pass --kubeconfig FILE or set KUBECONFIG to your kubeconfig".to_string()
             }
             ProblemKind::Unauthorized | ProblemKind::Kubeconfig => {
                 format!("refresh your credentials for context {}", r.context)
@@ -865,18 +934,28 @@ fn rollout(plan: &Plan, r: &RegionReport, cmd: &dyn Fn(&[&str]) -> String, a: &m
     ));
     if let (Some(p), true) = (&o.previous, bad) {
         let to = format!("--to-revision={}", p.revision);
+        let deploy = format!("deployment/{deployment}");
+        // The facts were read, so the history can be: the same reads.
         a.step(
-                Priority::Rollback,
-                Some(&r.name),
-                format!(
-                    "revision {revision} rolled out {} ago and the region is {}: if it started then, roll back to revision {} ({}) — check with your team first",
-                    short_age(ago),
-                    r.verdict.as_str(),
-                    p.revision,
-                    images(&p.images)
-                ),
-                Some(cmd(&["rollout", "undo", &format!("deployment/{deployment}"), &to])),
-            );
+            Priority::Rollback,
+            Some(&r.name),
+            format!(
+                "revision {revision} rolled out {} ago and the region is {}: see what changed between the revisions",
+                short_age(ago),
+                r.verdict.as_str()
+            ),
+            Some(cmd(&["rollout", "history", &deploy, &format!("--revision={revision}")])),
+        );
+        a.step(
+            Priority::Rollback,
+            Some(&r.name),
+            format!(
+                "if it started with the rollout, roll back to revision {} ({}) — it changes the cluster: it needs permission to patch deployments, and check with your team first",
+                p.revision,
+                images(&p.images)
+            ),
+            Some(cmd(&["rollout", "undo", &deploy, &to])),
+        );
     }
 }
 
@@ -950,7 +1029,13 @@ fn closing(plan: &Plan, report: &Report, a: &mut Advice) {
             Some(plan.rerun.command("diagnose", None)),
         );
     } else if verdict == Verdict::Healthy {
-        let mut s = "Every check passed. If the alert still fires, it may come from missing metrics: check that the metrics pipeline receives data from the service".to_string();
+        let mismatch = report.healthz.as_ref().is_some_and(|h| h.status == Status::Warn);
+        let mut s = if mismatch {
+            "Every check passed (healthz answered as operational, with the mismatch above)".to_string()
+        } else {
+            "Every check passed".to_string()
+        };
+        s.push_str(". If the alert still fires, it may come from missing metrics: check that the metrics pipeline receives data from the service");
         if let Some(link) = link(&rb.guidance.metrics).or(link(&rb.guidance.dashboard)) {
             s.push_str(&format!(" ({link})"));
         }
@@ -1179,7 +1264,7 @@ mod tests {
         let first = r.next_steps[0].command.as_deref().unwrap();
         assert_eq!(
             first,
-            "kubectl --kubeconfig '/home/me/.kube/prod config' --context ctx-us-east -n api logs -l app=api-key-service -c api-key-service --since=5m --prefix --ignore-errors"
+            "kubectl --kubeconfig '/home/me/.kube/prod config' --context ctx-us-east -n api logs -l app=api-key-service -c api-key-service --since=5m --tail=-1 --prefix --ignore-errors"
         );
         let all: Vec<&str> = r.next_steps.iter().filter_map(|s| s.command.as_deref()).collect();
         assert!(all.iter().any(|c| c.ends_with("logs c -c api-key-service --previous")), "{all:?}");
@@ -1187,6 +1272,47 @@ mod tests {
         assert_eq!(kinds(&r), [FindingKind::CrashLoop, FindingKind::NotReady]);
         assert_eq!(r.findings[0].region.as_deref(), Some("us-east"));
         assert_eq!(r.findings[0].pod.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn the_most_severe_findings_come_first_and_a_failing_healthz_always_gets_its_steps() {
+        let p = plan();
+        let east = region("us-east", vec![pod("a", true), pod("b", true), crash_looping("c")], logs(Status::Pass, &[]));
+        let mut south = healthy("us-south");
+        let l = south.logs.as_mut().unwrap();
+        (l.error_lines, l.judgement, l.baseline_rate_per_min) = (2, Some(Judgement::Steady), Some(0.5));
+        let r = report(&p, Status::Fail, vec![south, east, healthy("eu-de")]);
+        let severities: Vec<Severity> = r.findings.iter().map(|f| f.severity).collect();
+        let mut sorted = severities.clone();
+        sorted.sort_by_key(|s| std::cmp::Reverse(*s));
+        assert_eq!(severities, sorted, "{:?}", r.findings);
+        assert_eq!(r.findings.last().unwrap().kind, FindingKind::SteadyErrors);
+        // A region in trouble does not explain a refused healthz: its steps stay.
+        let texts: Vec<&str> = r.next_steps.iter().map(|s| s.text.as_str()).collect();
+        assert!(texts.iter().any(|t| t.starts_with("Healthz fails: check whether other APIs fail")), "{texts:?}");
+        let curl = r.next_steps.iter().find_map(|s| s.command.as_deref().filter(|c| c.starts_with("curl"))).unwrap();
+        assert_eq!(curl, "curl -sS -i --max-time 10 https://keys.corp/healthz");
+    }
+
+    #[test]
+    fn pods_failing_alike_get_one_describe_and_one_previous_log_read() {
+        let p = plan();
+        let all = vec![crash_looping("a"), crash_looping("b"), crash_looping("c")];
+        let r = report(
+            &p,
+            Status::Pass,
+            vec![healthy("us-south"), region("us-east", all, logs(Status::Pass, &[])), healthy("eu-de")],
+        );
+        let cmds: Vec<&str> = r.next_steps.iter().filter_map(|s| s.command.as_deref()).collect();
+        assert_eq!(cmds.iter().filter(|c| c.contains(" describe pod ")).count(), 1, "{cmds:?}");
+        assert_eq!(cmds.iter().filter(|c| c.ends_with(" --previous")).count(), 1, "{cmds:?}");
+        assert!(r.next_steps.iter().any(|s| s.text.ends_with("(2 more crashed alike)")), "{:?}", r.next_steps);
+        let crash: Vec<&Finding> = r.findings.iter().filter(|f| f.kind == FindingKind::CrashLoop).collect();
+        assert_eq!(crash.len(), 1, "{:?}", r.findings);
+        assert_eq!(
+            crash[0].text,
+            "3 pods CrashLoopBackOff: a, b, c (a: 7 restarts, last terminated Error (exit 1) 4m ago)"
+        );
     }
 
     #[test]
@@ -1345,6 +1471,12 @@ mod tests {
         // The rollback comes before the region's own steps, ready to paste.
         assert_eq!(
             r.next_steps[0].command.as_deref(),
+            Some(
+                "kubectl --kubeconfig '/home/me/.kube/prod config' --context ctx-us-east -n api rollout history deployment/api-key-service --revision=2"
+            )
+        );
+        assert_eq!(
+            r.next_steps[1].command.as_deref(),
             Some(
                 "kubectl --kubeconfig '/home/me/.kube/prod config' --context ctx-us-east -n api rollout undo deployment/api-key-service --to-revision=1"
             )

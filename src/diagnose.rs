@@ -44,7 +44,7 @@ pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
     } else if plan.steps.healthz {
         let (slot, client, p) = (env_healthz.clone(), http.clone(), plan.clone());
         tasks.spawn(async move {
-            let r = healthz::check(&client, &p.healthz_url, &p.runbook.healthz, hz_timeout).await;
+            let r = cut_by_run(healthz::check(&client, &p.healthz_url, &p.runbook.healthz, hz_timeout).await, &p);
             *slot.lock().expect("slot") = Some(r);
         });
         // Other APIs are probed alongside, not after: when the service's
@@ -73,7 +73,7 @@ pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
         {
             let (slot, http, plan) = (slot.clone(), http.clone(), plan.clone());
             tasks.spawn(async move {
-                let r = healthz::check(&http, &url, &plan.runbook.healthz, hz_timeout).await;
+                let r = cut_by_run(healthz::check(&http, &url, &plan.runbook.healthz, hz_timeout).await, &plan);
                 slot.lock().expect("slot").healthz = Some(r);
             });
         }
@@ -146,6 +146,9 @@ pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
     } else {
         None
     };
+    if healthz.as_ref().and_then(|h| h.error.as_ref()).is_some_and(|e| e.kind == ProblemKind::Deadline) {
+        partial = true;
+    }
     let peers: Vec<PeerCheck> = plan
         .peers
         .iter()
@@ -227,6 +230,25 @@ pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
 /// The result of a check not run because its runbook value is a placeholder.
 fn placeholder(key: &str) -> Problem {
     Problem::new(ProblemKind::Placeholder, format!("not checked: {key} is a placeholder"))
+}
+
+/// A healthz request that timed out because the run's `--timeout` is
+/// shorter than the runbook's healthz timeout was cut by the run, not by the
+/// service: it is not an outage but a check that could not finish.
+fn cut_by_run(mut h: HealthzCheck, plan: &Plan) -> HealthzCheck {
+    let run_is_shorter = plan.timeout < plan.runbook.healthz.timeout.0;
+    if run_is_shorter && h.error.as_ref().is_some_and(|e| e.kind == ProblemKind::Timeout) {
+        h.status = Status::Error;
+        h.error = Some(Problem::new(
+            ProblemKind::Deadline,
+            format!(
+                "no reply within the run's {} (--timeout), shorter than the runbook's healthz timeout of {}",
+                humantime::format_duration(plan.timeout),
+                humantime::format_duration(plan.runbook.healthz.timeout.0)
+            ),
+        ));
+    }
+    h
 }
 
 fn unfinished_healthz(url: &str, p: Problem) -> HealthzCheck {

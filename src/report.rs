@@ -462,6 +462,8 @@ pub enum FindingKind {
     Restarted,
     Pending,
     Terminating,
+    /// What a crashed container logged before it ended.
+    CrashedLogs,
     /// More error lines than usual for the service.
     ErrorSpike,
     /// An error not seen in the baseline.

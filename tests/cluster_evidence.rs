@@ -272,8 +272,14 @@ fn bad_rollout_names_the_new_and_previous_revision_and_their_images() {
     let text = f["text"].as_str().unwrap();
     assert!(text.starts_with(&format!("rolled out revision 2 ({})", image("1.4.3"))), "{text}");
     assert!(text.ends_with(&format!("; revision 1 ({}) before", image("1.4.2"))), "{text}");
-    let first = &j["next_steps"][0];
+    let first = &j["next_steps"][1];
     assert_eq!(first["region"], "us-east", "{}", j["next_steps"]);
+    assert!(
+        j["next_steps"][0]["command"]
+            .as_str()
+            .unwrap()
+            .ends_with("rollout history deployment/api-key-service --revision=2")
+    );
     assert!(
         first["command"].as_str().unwrap().ends_with(&format!(
             "--context evidence@us-east -n {} rollout undo deployment/api-key-service --to-revision=1",

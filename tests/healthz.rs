@@ -16,6 +16,20 @@ fn healthz(url: &str, timeout: &str) -> Run {
     run_within(c, limit)
 }
 
+/// The healthz step with the runbook's own healthz timeout set to `timeout`
+/// (and the run's `--timeout` well above it): the service's slowness, not
+/// the run's deadline, is what ends the request.
+fn healthz_with_own_timeout(url: &str, timeout: &str) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let text = keysvc_check::runbook::EMBEDDED.replace("  timeout: 10s\n", &format!("  timeout: {timeout}\n"));
+    let rb = common::write(dir.path(), "rb.yaml", &text);
+    let mut c = cmd();
+    c.args(["healthz", "--env", "prod", "-o", "json", "--healthz-url", url, "--timeout", "20s"])
+        .arg("--runbook")
+        .arg(&rb);
+    run_within(c, keysvc_check::runbook::parse_duration(timeout).unwrap() + Duration::from_secs(5))
+}
+
 fn check(b: Behavior) -> (Run, serde_json::Value) {
     let server = HealthzServer::start(b);
     let r = healthz(&server.url, "3s");
@@ -144,7 +158,7 @@ fn huge_body_is_capped() {
 #[test]
 fn slow_reply_is_a_timeout_within_the_deadline() {
     let server = HealthzServer::start(Behavior::Slow(Duration::from_secs(30)));
-    let r = healthz(&server.url, "1s");
+    let r = healthz_with_own_timeout(&server.url, "1s");
     assert_eq!(r.code, 2);
     let h = &r.json()["healthz"];
     assert_eq!(h["error"]["kind"], "timeout", "{h}");
@@ -158,10 +172,23 @@ fn slow_reply_is_a_timeout_within_the_deadline() {
 fn hang_and_trickle_end_by_the_deadline() {
     for b in [Behavior::Hang, Behavior::Trickle(Duration::from_millis(200))] {
         let server = HealthzServer::start(b);
-        let r = healthz(&server.url, "1s");
+        let r = healthz_with_own_timeout(&server.url, "1s");
         assert_eq!(r.code, 2, "{}", r.stdout);
         assert_eq!(r.json()["healthz"]["error"]["kind"], "timeout");
     }
+}
+
+#[test]
+fn a_run_deadline_shorter_than_the_healthz_timeout_is_not_an_outage() {
+    // The service answers in 3 s, within the runbook's 10 s; the run allows 1 s.
+    let server = HealthzServer::start(Behavior::Slow(Duration::from_secs(3)));
+    let r = healthz(&server.url, "1s");
+    assert_eq!(r.code, 3, "could not be checked, not down: {}", r.stdout);
+    let j = r.json();
+    assert_eq!(j["healthz"]["status"], "error");
+    assert_eq!(j["healthz"]["error"]["kind"], "deadline", "{}", j["healthz"]);
+    assert_eq!(j["partial"], true);
+    assert!(j["service"]["impact"].is_null());
 }
 
 #[test]
