@@ -536,6 +536,9 @@ fn pod_finding(name: &str, pod: &PodInfo, window: std::time::Duration) -> Option
             bits.push(format!("last terminated {} (exit {}){ago}", t.reason, t.exit_code));
         }
     }
+    if let Some(why) = &pod.why {
+        bits.push(why.clone());
+    }
     let f = Finding::new(Some(name), kind, severity, format!("{} {}", pod.name, bits.join(", "))).pod(&pod.name);
     Some(if restarted { f.count(pod.restarts as u64) } else { f })
 }
@@ -577,7 +580,11 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
                 ));
             } else if p.ready < p.expected {
                 let severity = if p.ready == 0 { Severity::Fail } else { Severity::Warn };
-                let why = not_ready_reason(r).map(|w| format!(": {w}")).unwrap_or_default();
+                // The events say why; without them, the pod's own status may.
+                let why = not_ready_reason(r)
+                    .or_else(|| p.pods.iter().find_map(|pod| pod.why.clone()))
+                    .map(|w| format!(": {w}"))
+                    .unwrap_or_default();
                 a.find(
                     Finding::new(
                         Some(name),
@@ -1115,6 +1122,7 @@ mod tests {
             terminating: false,
             crash_looping: false,
             pending: false,
+            why: None,
         }
     }
 

@@ -5,6 +5,7 @@
 //! step results, never returned as errors; every call is bounded by the
 //! run's deadline.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -354,7 +355,9 @@ fn plan_reads(plan: &Plan, pod_list: &[Pod], infos: &[PodInfo]) -> (Vec<PodLogs>
             let container_start = container_started(pod, &plan.runbook.container);
             reads.push(Read::Baseline { slot, pod: info.name.clone(), container_start });
         }
-        if plan.logs.previous_only || restarted {
+        // `--previous` reads the containers that have a previous instance;
+        // asking the others only yields "previous terminated container not found".
+        if (plan.logs.previous_only && info.restarts > 0) || (!plan.logs.previous_only && restarted) {
             let slot = entry(true);
             reads.push(Read::Window { slot, pod: info.name.clone(), previous: true });
         }
@@ -468,30 +471,53 @@ impl ReadCtx<'_> {
         sink: Option<mpsc::Sender<LogLine>>,
     ) -> (Tally, bool, Option<Problem>) {
         let plan = self.plan;
+        // `--tail` limits the lines shown, never what is counted and judged:
+        // the whole window is read, and only the last N shown lines are kept.
         let lp = LogParams {
             container: Some(plan.runbook.container.clone()),
             since_seconds: Some(plan.logs.since.as_secs().max(1) as i64),
-            tail_lines: plan.logs.tail,
             previous,
             ..LogParams::default()
         };
         let mut tally = Tally::default();
+        let tail = plan.logs.tail.map(|n| n.max(0) as usize);
+        let mut last: VecDeque<LogLine> = VecDeque::new();
         let work = async {
             let stream = self.api.log_stream(pod, &lp).await.map_err(|e| self.log_problem(&e))?;
             let grep = plan.logs.grep.clone();
-            let result =
-                logs::read_lines(stream, self.classifier, &mut tally, sink.as_ref(), |line: &str, is_error: bool| {
-                    grep.as_ref().is_none_or(|g| g.is_match(line)).then(|| LogLine {
-                        region: self.region.to_string(),
-                        pod: pod.to_string(),
-                        text: sanitize::clean(line, 4096),
-                        is_error,
-                    })
-                })
-                .await;
+            let direct = if tail.is_some() { None } else { sink.as_ref() };
+            let result = logs::read_lines(stream, self.classifier, &mut tally, direct, |line: &str, is_error: bool| {
+                let shown = grep.as_ref().is_none_or(|g| g.is_match(line)).then(|| LogLine {
+                    region: self.region.to_string(),
+                    pod: pod.to_string(),
+                    text: sanitize::clean(line, 4096),
+                    is_error,
+                });
+                match (tail, shown) {
+                    (Some(n), Some(l)) if sink.is_some() => {
+                        if last.len() == n {
+                            last.pop_front();
+                        }
+                        if n > 0 {
+                            last.push_back(l);
+                        }
+                        None
+                    }
+                    (_, shown) => shown,
+                }
+            })
+            .await;
             result.map_err(|e| stopped(&e))
         };
-        match tokio::time::timeout_at(self.deadline, work).await {
+        let outcome = tokio::time::timeout_at(self.deadline, work).await;
+        if let Some(tx) = &sink {
+            for l in last {
+                if tx.send(l).await.is_err() {
+                    break;
+                }
+            }
+        }
+        match outcome {
             Err(_) => (tally, true, None),
             Ok(Err(p)) => (tally, false, Some(p)),
             Ok(Ok(())) => (tally, false, None),
@@ -601,6 +627,7 @@ mod tests {
             terminating: false,
             crash_looping: false,
             pending: false,
+            why: None,
         }
     }
 
@@ -627,9 +654,10 @@ mod tests {
         assert_eq!(describe(&reads), ["0 window a", "0 baseline a", "1 window b", "1 baseline b", "2 window b prev"]);
         assert_eq!(entries.len(), 3);
         assert!(entries[2].previous && entries.iter().all(|e| e.baseline.is_none()));
-        // Only previous containers asked for: nothing current, so no baseline.
+        // Only previous containers asked for: nothing current, so no
+        // baseline, and only the pod that restarted has a previous one.
         let (_, reads) = plan_reads(&plan(true), &pods, &infos);
-        assert_eq!(describe(&reads), ["0 window a prev", "1 window b prev"]);
+        assert_eq!(describe(&reads), ["0 window b prev"]);
     }
 
     #[test]

@@ -126,7 +126,7 @@ pub struct LogsArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub since: Option<Duration>,
 
-    /// Only the last N lines of each container.
+    /// Show only the last N lines of each container (counts and the verdict still cover the whole window).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..))]
     pub tail: Option<i64>,
 
@@ -134,7 +134,7 @@ pub struct LogsArgs {
     #[arg(long, value_name = "REGEX", value_parser = parse_regex)]
     pub grep: Option<regex::Regex>,
 
-    /// Read the previous (terminated) container of each pod.
+    /// Read the previous (terminated) container of each pod that restarted.
     #[arg(long)]
     pub previous: bool,
 }

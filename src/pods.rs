@@ -286,7 +286,34 @@ pub fn read_pod(pod: &Pod, container: &str, now: Timestamp) -> PodInfo {
         terminating,
         crash_looping,
         pending: status.phase.as_deref() == Some("Pending"),
+        why: why(&status),
     }
+}
+
+/// What the pod's own status says about why it is not running: the
+/// scheduler's message ("0/3 nodes are available: …"), or a waiting
+/// container's ("Back-off pulling image …"). Read with the pod, so it is
+/// there for users who may not list events.
+fn why(status: &k8s_openapi::api::core::v1::PodStatus) -> Option<String> {
+    let unscheduled = status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+        .and_then(|c| c.message.clone());
+    let waiting = || {
+        status
+            .init_container_statuses
+            .iter()
+            .flatten()
+            .chain(status.container_statuses.iter().flatten())
+            .filter_map(|c| c.state.as_ref()?.waiting.as_ref())
+            .filter(|w| {
+                w.reason.as_deref() != Some("ContainerCreating") && w.reason.as_deref() != Some("PodInitializing")
+            })
+            .find_map(|w| w.message.clone())
+    };
+    unscheduled.or_else(waiting).filter(|m| !m.trim().is_empty()).map(|m| crate::sanitize::clean(&m, 300))
 }
 
 /// Judges the pods of one region: fail when none is ready; warn when fewer
@@ -349,6 +376,26 @@ mod tests {
             "spec": {"nodeName": "n1", "containers": [{"name": "api-key-service"}]},
             "status": status
         }))
+    }
+
+    #[test]
+    fn why_a_pod_is_not_running_comes_from_its_own_status() {
+        let unscheduled = read_pod(
+            &base(serde_json::json!({"phase": "Pending",
+            "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                "message": "0/3 nodes are available: 3 Insufficient memory."}]})),
+            "api-key-service",
+            now(),
+        );
+        assert_eq!(unscheduled.why.as_deref(), Some("0/3 nodes are available: 3 Insufficient memory."));
+        let pulling = read_pod(
+            &base(serde_json::json!({"phase": "Pending",
+            "containerStatuses": [{"name": "api-key-service", "ready": false, "restartCount": 0, "image": "", "imageID": "",
+                "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"keysvc/api-key-service:9.9\""}}}]})),
+            "api-key-service",
+            now(),
+        );
+        assert_eq!(pulling.why.as_deref(), Some("Back-off pulling image \"keysvc/api-key-service:9.9\""));
     }
 
     #[test]

@@ -120,6 +120,9 @@ pub struct PodInfo {
     pub terminating: bool,
     pub crash_looping: bool,
     pub pending: bool,
+    /// Why it is not running, in the pod's own words (the scheduler's or a
+    /// waiting container's message), when its status gives one.
+    pub why: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -221,15 +221,13 @@ fn other_apis_failing_too_is_a_platform_outage() {
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn other_apis_fine_and_pods_fine_is_the_service_route() {
     let mut c = case("t-route", &[], "oncall");
-    c.healthz.set(Behavior::Hang);
+    c.healthz.set(Behavior::html(502, "<html>no healthy upstream</html>"));
     let iam = HealthzServer::start(Behavior::Healthy);
     let billing = HealthzServer::start(Behavior::json(204, serde_json::json!({})));
     with_peers(&mut c, &[("iam-api", &iam), ("billing-api", &billing)]);
-    let started = std::time::Instant::now();
-    let r = c.run(&["diagnose", "-o", "json", "--timeout", "3s"]);
+    let r = c.run(&["diagnose", "-o", "json"]);
     let j = r.json();
     assert_eq!(r.code, 2, "{}", r.stdout);
-    assert!(started.elapsed() < std::time::Duration::from_secs(10), "peers share the run's deadline");
     assert!(j["peers"].as_array().unwrap().iter().all(|p| p["up"] == true), "{}", j["peers"]);
     let kinds = common::kinds(&j);
     assert!(kinds.contains(&"service_unreachable".to_string()), "{kinds:?}");
@@ -362,17 +360,48 @@ fn logs_command_streams_prefixed_lines_and_summarises_errors() {
     let g = c.run(&["logs", "--region", "eu-de", "--grep", "kid=key-2"]);
     let shown: Vec<&str> = g.stdout.lines().filter(|l| l.contains(" │ ")).collect();
     assert_eq!(shown.len(), 1, "{}", g.stdout);
+    // --tail limits the lines shown, never the counts or the verdict.
+    let full = c.run(&["logs", "--region", "eu-de", "-o", "json"]);
     let t = c.run(&["logs", "--region", "eu-de", "--tail", "1", "-o", "json"]);
-    let j = t.json();
-    let p = region(&j, "eu-de")["logs"]["pods"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["pod"] == pod.as_str())
-        .unwrap()
-        .clone();
-    assert_eq!(p["lines"], 1);
-    assert_eq!(t.code, 0);
+    let (fj, tj) = (full.json(), t.json());
+    assert_eq!(
+        region(&tj, "eu-de")["logs"],
+        region(&fj, "eu-de")["logs"].clone().tap_durations(&region(&tj, "eu-de")["logs"])
+    );
+    assert_eq!(t.code, full.code);
+    let shown = c.run(&["logs", "--region", "eu-de", "--tail", "1"]);
+    let lines: Vec<&str> = shown.stdout.lines().filter(|l| l.contains(" │ ")).collect();
+    assert_eq!(lines.len(), 3, "the last line of each of the 3 pods: {}", shown.stdout);
+    assert!(lines.iter().any(|l| l.contains(pod.as_str()) && l.contains("coloured")), "{}", shown.stdout);
+    assert_eq!(shown.code, full.code);
+}
+
+trait TapDurations {
+    /// This report part with its `duration_ms` fields taken from `other`,
+    /// so two runs compare on what they found.
+    fn tap_durations(self, other: &Value) -> Value;
+}
+
+impl TapDurations for Value {
+    fn tap_durations(mut self, other: &Value) -> Value {
+        fn copy(a: &mut Value, b: &Value) {
+            match (a, b) {
+                (Value::Object(a), Value::Object(b)) => {
+                    for (k, v) in a.iter_mut() {
+                        if k == "duration_ms" {
+                            *v = b.get(k).cloned().unwrap_or(Value::Null);
+                        } else if let Some(bv) = b.get(k) {
+                            copy(v, bv);
+                        }
+                    }
+                }
+                (Value::Array(a), Value::Array(b)) => a.iter_mut().zip(b).for_each(|(x, y)| copy(x, y)),
+                _ => {}
+            }
+        }
+        copy(&mut self, other);
+        self
+    }
 }
 
 #[test]
@@ -820,7 +849,7 @@ fn one_dependency_failing_in_every_region_is_one_shared_finding_first() {
     assert_eq!(f["count"], 3 * 3 * 12, "every pod of every region");
     let text = f["text"].as_str().unwrap();
     assert!(text.starts_with("the same error in 3/3 regions"), "{text}");
-    assert!(text.contains("db-7.internal:5432") && text.ends_with("→ a shared dependency"), "{text}");
+    assert!(text.contains("db-7.internal:5432") && text.ends_with("→ a cause the regions share"), "{text}");
     // Listed once: the regions do not repeat it.
     let repeats = j["findings"]
         .as_array()
