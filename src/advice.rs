@@ -675,9 +675,19 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
     if pods_bad || logs_bad || matches!(r.verdict, Verdict::Down | Verdict::Degraded) {
         let since = format!("--since={}", humantime::format_duration(window).to_string().replace(' ', ""));
         let no_pods = r.pods.as_ref().is_some_and(|p| p.total == 0 && p.error.is_none());
-        let owners_forbidden = forbidden(r.rollout.as_ref().and_then(|o| o.error.as_ref()));
-        let events_forbidden = forbidden(r.events.as_ref().and_then(|e| e.error.as_ref()));
-        if no_pods && owners_forbidden {
+        // Only suggest reading what this user was seen to be allowed to read;
+        // when the run did not read it (a single step), diagnose will.
+        let owners_read = r.rollout.as_ref().is_some_and(|o| !forbidden(o.error.as_ref()));
+        let events_read = r.events.as_ref().is_some_and(|e| !forbidden(e.error.as_ref()));
+        let evidence_tried = r.rollout.is_some() || r.events.is_some();
+        if no_pods && owners_read {
+            a.step(
+                Priority::Region,
+                Some(name),
+                "No pods: see what the deployment is doing",
+                Some(cmd(&["get", "deploy,rs"])),
+            );
+        } else if no_pods && evidence_tried {
             a.step(
                 Priority::Region,
                 Some(name),
@@ -691,11 +701,11 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
             a.step(
                 Priority::Region,
                 Some(name),
-                "No pods: see what the deployment is doing",
-                Some(cmd(&["get", "deploy,rs"])),
+                "No pods: diagnose reads the Deployment and the Warning events, where you are allowed to",
+                Some(plan.rerun.command("diagnose", Some(name))),
             );
         }
-        if no_pods && !events_forbidden {
+        if no_pods && events_read {
             a.step(
                 Priority::Region,
                 Some(name),

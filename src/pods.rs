@@ -309,7 +309,8 @@ fn why(status: &k8s_openapi::api::core::v1::PodStatus) -> Option<String> {
             .chain(status.container_statuses.iter().flatten())
             .filter_map(|c| c.state.as_ref()?.waiting.as_ref())
             .filter(|w| {
-                w.reason.as_deref() != Some("ContainerCreating") && w.reason.as_deref() != Some("PodInitializing")
+                // These say no more than the STATUS column does.
+                !matches!(w.reason.as_deref(), Some("ContainerCreating" | "PodInitializing" | "CrashLoopBackOff"))
             })
             .find_map(|w| w.message.clone())
     };
