@@ -15,6 +15,7 @@ use comfy_table::{Attribute, Cell, Color, ColumnConstraint, ContentArrangement, 
 use super::Layout;
 use super::fit::{self, ColumnRule, Frame};
 use crate::check::LogLine;
+use crate::doctor::{DoctorReport, Outcome};
 use crate::pods::short_age;
 use crate::report::{HealthzCheck, Judgement, RegionReport, Report, Severity, Status, Verdict};
 
@@ -503,6 +504,50 @@ pub(super) fn logs_grid(r: &Report) -> Grid {
                 (top, None),
             ]);
         }
+    }
+    t
+}
+
+/// `doctor`'s top line: the environment, OK or FAIL, and the summary.
+pub fn doctor_line(r: &DoctorReport, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
+    let verdict = if r.ok { paint("OK", Color::Green, layout.color) } else { paint("FAIL", Color::Red, layout.color) };
+    let line = format!("keysvc-check doctor ({}, namespace {}): {verdict} — {}", r.environment, r.namespace, r.summary);
+    prose(out, layout, "", 2, &line)
+}
+
+pub fn doctor(r: &DoctorReport, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
+    doctor_line(r, layout, out)?;
+    writeln!(out)?;
+    doctor_grid(r).write(layout, out)
+}
+
+/// One row per check and region, with the fix of each that did not pass.
+pub(super) fn doctor_grid(r: &DoctorReport) -> Grid {
+    // DETAIL goes first when space is short: the FIX names what to do,
+    // which is what the row is for.
+    let mut t = Grid::new(
+        PLAIN,
+        &[
+            ("CHECK", ColumnRule::KEEP),
+            ("REGION", ColumnRule::KEEP),
+            ("RESULT", ColumnRule::KEEP),
+            ("DETAIL", ColumnRule::wrap_then_drop(0)),
+            ("FIX", ColumnRule::WRAP),
+        ],
+    );
+    for c in &r.checks {
+        let color = match c.result {
+            Outcome::Ok => Color::Green,
+            Outcome::Missing | Outcome::Fail if c.required => Color::Red,
+            Outcome::Missing | Outcome::Fail | Outcome::Placeholder => Color::Yellow,
+        };
+        t.row(vec![
+            (c.label(), None),
+            (c.region.clone().unwrap_or_else(|| "-".into()), None),
+            (c.result.as_str().into(), Some(color)),
+            (c.detail.clone(), None),
+            (c.fix.clone().unwrap_or_default(), None),
+        ]);
     }
     t
 }
