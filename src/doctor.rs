@@ -64,6 +64,20 @@ impl Permission {
         }
         s
     }
+
+    /// The same question as `kubectl auth can-i` takes it. A subresource
+    /// goes in `--subresource`: `can-i get pods/log` asks about a pod
+    /// named `log`, and answers yes to users who may not read logs.
+    pub fn can_i(&self) -> String {
+        let mut s = format!("{} {}", self.verb, self.resource);
+        if !self.group.is_empty() {
+            s = format!("{s}.{}", self.group);
+        }
+        if !self.subresource.is_empty() {
+            s = format!("{s} --subresource={}", self.subresource);
+        }
+        s
+    }
 }
 
 /// Every permission `pods`, `logs` and `diagnose` use: the pods list and
@@ -569,7 +583,7 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
             None => (
                 Outcome::Fail,
                 format!("the access review {}", cut_short(facts)),
-                Some(format!("kubectl --context {ctx} auth can-i {} {} -n {ns}", p.verb, p.resource_name())),
+                Some(format!("kubectl --context {ctx} auth can-i {} -n {ns}", p.can_i())),
             ),
             Some(Err(e)) if e.kind == ProblemKind::Forbidden => (
                 Outcome::Fail,
@@ -579,7 +593,7 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
             Some(Err(e)) => (
                 Outcome::Fail,
                 format!("cannot ask: {}", e.message),
-                Some(format!("kubectl --context {ctx} auth can-i {} {} -n {ns}", p.verb, p.resource_name())),
+                Some(format!("kubectl --context {ctx} auth can-i {} -n {ns}", p.can_i())),
             ),
             Some(Ok(a)) if a.allowed => (Outcome::Ok, format!("allowed in namespace {ns}"), None),
             Some(Ok(a)) => {
@@ -846,6 +860,18 @@ mod tests {
         f.runbook = RunbookInfo::new(None, crate::runbook::EMBEDDED_NAME.into(), None, false);
         let r = judge(&f, "t".into());
         assert_eq!(find(&r, "runbook", None).detail, "embedded runbooks/key-service.yaml");
+    }
+
+    #[test]
+    fn the_kubectl_question_puts_a_subresource_in_its_flag() {
+        assert_eq!(PERMISSIONS[2].can_i(), "get pods --subresource=log");
+        assert_eq!(PERMISSIONS[2].resource_name(), "pods/log");
+        assert_eq!(PERMISSIONS[5].can_i(), "list replicasets.apps");
+        let mut east = region("us-east");
+        east.access[2] = None;
+        let r = judge(&facts(vec![east], vec![]), "t".into());
+        let fix = find(&r, "get pods/log", Some("us-east")).fix.clone().unwrap();
+        assert_eq!(fix, "kubectl --context ctx-us-east auth can-i get pods --subresource=log -n api");
     }
 
     #[test]
