@@ -880,20 +880,21 @@ mod tests {
         east.access[3] = denied();
         let r = judge(&facts(vec![east], vec![good_url()]), "2025-03-04T05:06:07Z".into());
         let j = serde_json::to_value(&r).unwrap();
-        let keys: Vec<&str> = j.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut keys: Vec<&str> = j.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
         assert_eq!(
             keys,
             [
-                "schema",
-                "tool_version",
-                "generated_at",
-                "environment",
-                "namespace",
-                "runbook",
-                "ok",
-                "summary",
                 "checks",
-                "duration_ms"
+                "duration_ms",
+                "environment",
+                "generated_at",
+                "namespace",
+                "ok",
+                "runbook",
+                "schema",
+                "summary",
+                "tool_version",
             ]
         );
         assert_eq!(j["runbook"], serde_json::json!({"source": "file", "name": "rb.yaml", "via": "--runbook"}));

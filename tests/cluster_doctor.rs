@@ -370,3 +370,19 @@ fn the_runbook_named_by_keysvc_runbook_says_so_and_a_broken_one_exits_78() {
     let r = run_within(c, Duration::from_secs(20));
     assert_eq!(r.code, 64, "{}", r.stderr);
 }
+
+#[test]
+fn doctor_help_says_what_it_checks_and_its_one_non_read_request() {
+    let r = common::run_args(&["doctor", "--help"]);
+    assert_eq!(r.code, 0);
+    for text in [
+        "SelfSubjectAccessReviews",
+        "create` on selfsubjectaccessreviews",
+        "changes nothing",
+        "get pods/log",
+        "0   every required check passed",
+        "78  runbook",
+    ] {
+        assert!(r.stdout.contains(text), "{text} missing:\n{}", r.stdout);
+    }
+}
