@@ -544,7 +544,15 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
                 ProblemKind::Kubeconfig => (Outcome::Fail, "pass --kubeconfig FILE or set KUBECONFIG".to_string()),
                 _ => (Outcome::Fail, format!("kubectl --context {ctx} version shows the error")),
             };
-            out.push(row(CheckKind::Context, name, result, format!("{}{not_checked}", p.message), Some(fix)));
+            // The client's message lists every context there is, which can be
+            // dozens: too much for a table cell; kubectl lists them on request.
+            let detail = match p.kind {
+                ProblemKind::ContextMissing => {
+                    format!("`{ctx}` is not in the kubeconfig (kubectl config get-contexts lists those there)")
+                }
+                _ => p.message.clone(),
+            };
+            out.push(row(CheckKind::Context, name, result, format!("{detail}{not_checked}"), Some(fix)));
             return;
         }
         Some(Ok(())) => out.push(row(CheckKind::Context, name, Outcome::Ok, format!("`{ctx}` found"), None)),
@@ -602,7 +610,7 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
                     detail.push_str(&format!(" ({reason})"));
                 }
                 if !p.required {
-                    detail.push_str("; optional: diagnose says what it could not read");
+                    detail.push_str(" (optional)");
                 }
                 (Outcome::Missing, detail, Some(format!("ask for {what} in namespace {ns} for context {ctx}")))
             }
@@ -907,7 +915,7 @@ mod tests {
                 "region": "us-east",
                 "required": false,
                 "result": "missing",
-                "detail": "not allowed in namespace api; optional: diagnose says what it could not read",
+                "detail": "not allowed in namespace api (optional)",
                 "fix": "ask for list on events in namespace api for context ctx-us-east"
             })
         );

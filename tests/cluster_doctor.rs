@@ -343,6 +343,20 @@ fn the_embedded_runbooks_placeholders_are_rows_to_fix() {
     assert_eq!(t.code, 1);
     let placeholders = t.stdout.lines().filter(|l| l.contains("  placeholder  ")).count();
     assert_eq!(placeholders, 4, "{}", t.stdout);
+
+    let mut c = cmd();
+    c.args(["doctor", "--env", "prod", "-o", "markdown"]);
+    let m = run_within(c, Duration::from_secs(20));
+    assert_eq!(m.code, 1);
+    assert!(m.stdout.starts_with("## keysvc-check doctor (prod): FAIL at "), "{}", m.stdout);
+    assert!(m.stdout.contains("\n| context | us-east | placeholder | "), "{}", m.stdout);
+    assert!(m.stdout.contains("\n```\nkeysvc-check doctor --env prod -o markdown\n```"), "{}", m.stdout);
+
+    let mut c = cmd();
+    c.args(["doctor", "--env", "prod", "-q"]);
+    let q = run_within(c, Duration::from_secs(20));
+    assert_eq!(q.code, 1);
+    assert_eq!(q.stdout, "keysvc-check doctor (prod, namespace api): FAIL — 4 required checks did not pass\n");
 }
 
 #[test]
@@ -383,6 +397,9 @@ fn doctor_help_says_what_it_checks_and_its_one_non_read_request() {
         "0   every required check passed",
         "78  runbook",
     ] {
-        assert!(r.stdout.contains(text), "{text} missing:\n{}", r.stdout);
+        // Help wraps to the terminal: compare with single spaces.
+        let flat = r.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(&text), "{text} missing:\n{}", r.stdout);
     }
 }
