@@ -64,6 +64,9 @@ pub async fn run(cli: Cli) -> Result<u8> {
     }
     let src = Source::load(g.runbook.as_ref())?;
     let rb = runbook::parse(&src)?;
+    if let Command::Doctor(target) = &cli.command {
+        return doctor(&cli, rb, src.name, target).await;
+    }
     let (target, steps, logs_args, verb) = match &cli.command {
         Command::Diagnose(t) => (t, Steps { healthz: true, pods: true, logs: true, evidence: true }, None, "diagnose"),
         Command::Healthz(t) => (t, Steps { healthz: true, pods: false, logs: false, evidence: false }, None, "healthz"),
@@ -71,7 +74,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Logs(a) => {
             (&a.target, Steps { healthz: false, pods: true, logs: true, evidence: false }, Some(a), "logs")
         }
-        Command::Completions { .. } | Command::Runbook(_) => unreachable!("handled above"),
+        Command::Completions { .. } | Command::Runbook(_) | Command::Doctor(_) => unreachable!("handled above"),
     };
     let plan = build_plan(&cli, rb, src.name.clone(), target, steps, logs_args, verb)?;
     let plan = Arc::new(plan);
@@ -109,6 +112,36 @@ pub async fn run(cli: Cli) -> Result<u8> {
         return Ok(exit::CONFIG);
     }
     Ok(exit::for_verdict(outcome.report.service.verdict))
+}
+
+/// `doctor`: the plan of a full run, whose contexts, permissions and URLs
+/// are checked instead of used. Exit 0 when every required check passed.
+async fn doctor(cli: &Cli, rb: Runbook, runbook_name: String, target: &Target) -> Result<u8> {
+    let g = &cli.global;
+    let steps = Steps { healthz: true, pods: true, logs: true, evidence: true };
+    let plan = Arc::new(build_plan(cli, rb, runbook_name.clone(), target, steps, None, "doctor")?);
+    let flag_given = std::env::args_os().any(|a| a == "--runbook" || a.to_string_lossy().starts_with("--runbook="));
+    let env_runbook = std::env::var_os("KEYSVC_RUNBOOK");
+    let info = crate::doctor::RunbookInfo::new(g.runbook.as_deref(), runbook_name, env_runbook.as_deref(), flag_given);
+    let generated_at =
+        jiff::Timestamp::now().round(jiff::Unit::Second).map_or_else(|_| String::new(), |t| t.to_string());
+    let urls = crate::doctor::url_targets(&plan, g.healthz_url.is_some());
+    let facts = crate::doctor::fetch(plan.clone(), info, urls).await;
+    let report = crate::doctor::judge(&facts, generated_at);
+    let layout = Layout { color: plan.color, width: output_width() };
+    let mut buf = Vec::new();
+    match plan.output {
+        Output::Json => render::json::doctor(&report, &mut buf)?,
+        Output::Markdown => render::markdown::doctor(
+            &report,
+            &user_command(std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned())),
+            &mut buf,
+        )?,
+        Output::Table if plan.quiet => render::table::doctor_line(&report, layout, &mut buf)?,
+        Output::Table => render::table::doctor(&report, layout, &mut buf)?,
+    }
+    write_out(&buf)?;
+    Ok(report.exit_code())
 }
 
 /// The width tables and prose are fitted to (`render::fit::output_width`).

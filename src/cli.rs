@@ -19,7 +19,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
     long_about = "Runs the 'Key Service API is down' runbook: checks the healthz URL, lists the \
 service's pods in every region through the Kubernetes API, reads their recent logs, and prints \
 a verdict per region with findings and next steps. Read-only: it gets and lists pods and reads \
-pod logs, and where allowed lists Warning events and reads ReplicaSets and Deployments.",
+pod logs, and where allowed lists Warning events and reads ReplicaSets and Deployments. `doctor` also asks the API \
+server which of those it may do (SelfSubjectAccessReview), which changes nothing.",
     after_help = exit::HELP,
     propagate_version = true
 )]
@@ -96,6 +97,9 @@ pub enum Command {
     Pods(Target),
     /// Step 3: the container's recent logs, prefixed by region and pod, then an error summary.
     Logs(LogsArgs),
+    /// Pre-flight: will the checks work with your kubeconfig, credentials and runbook?
+    #[command(long_about = DOCTOR_ABOUT, after_help = DOCTOR_EXIT)]
+    Doctor(Target),
     /// Show or check runbook files.
     #[command(subcommand)]
     Runbook(RunbookCommand),
@@ -105,6 +109,23 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
 }
+
+const DOCTOR_ABOUT: &str = "Pre-flight: will the checks work with your kubeconfig, credentials and runbook? \
+Per region, concurrently and under --timeout: the context is in the kubeconfig and not a placeholder, \
+the cluster answers (its version), and each permission the checks use in the runbook's namespace \
+(required: list pods, get pods, get pods/log; optional: list events, get/list replicasets and \
+deployments). Then whether the healthz URLs are set and resolve (the service's health is not \
+judged), and which runbook is in effect. Each check that does not pass says how to fix it.
+
+Permissions are asked with SelfSubjectAccessReviews: a `create` on selfsubjectaccessreviews, \
+the one request keysvc-check makes that is not a get or list. It asks the API server a question \
+and changes nothing; every signed-in user may make it.";
+
+const DOCTOR_EXIT: &str = "Exit codes:
+  0   every required check passed (optional permissions may be missing)
+  1   a required check did not pass
+  64  usage error (bad flag or value)
+  78  runbook or configuration error";
 
 #[derive(Debug, Args, Clone)]
 pub struct Target {

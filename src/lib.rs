@@ -9,6 +9,7 @@ pub mod app;
 pub mod check;
 pub mod cli;
 pub mod diagnose;
+pub mod doctor;
 pub mod events;
 pub mod exit;
 pub mod healthz;

@@ -56,6 +56,21 @@ pub fn render(report: &Report, view: View, argv: &[String], out: &mut impl Write
     rest(r, argv, out)
 }
 
+/// `doctor`'s report as Markdown: the result, the table, the command.
+pub fn doctor(r: &crate::doctor::DoctorReport, argv: &[String], out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "## keysvc-check doctor ({}): {} at {}\n\n{}\n",
+        text(&r.environment),
+        if r.ok { "OK" } else { "FAIL" },
+        text(&r.generated_at),
+        text(&r.summary)
+    )?;
+    grid_table(&table::doctor_grid(r), out)?;
+    writeln!(out, "\n### Command\n")?;
+    code_block(&shell_join(argv), out)
+}
+
 fn rest(r: &Report, argv: &[String], out: &mut impl Write) -> std::io::Result<()> {
     if !r.findings.is_empty() {
         writeln!(out, "\n### Findings\n")?;

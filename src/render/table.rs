@@ -15,6 +15,7 @@ use comfy_table::{Attribute, Cell, Color, ColumnConstraint, ContentArrangement, 
 use super::Layout;
 use super::fit::{self, ColumnRule, Frame};
 use crate::check::LogLine;
+use crate::doctor::{DoctorReport, Outcome};
 use crate::pods::short_age;
 use crate::report::{HealthzCheck, Judgement, RegionReport, Report, Severity, Status, Verdict};
 
@@ -505,6 +506,119 @@ pub(super) fn logs_grid(r: &Report) -> Grid {
         }
     }
     t
+}
+
+/// `doctor`'s top line: the environment, OK or FAIL, and the summary.
+pub fn doctor_line(r: &DoctorReport, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
+    let verdict = if r.ok { paint("OK", Color::Green, layout.color) } else { paint("FAIL", Color::Red, layout.color) };
+    let line = format!("keysvc-check doctor ({}, namespace {}): {verdict} — {}", r.environment, r.namespace, r.summary);
+    prose(out, layout, "", 2, &line)
+}
+
+pub fn doctor(r: &DoctorReport, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
+    doctor_line(r, layout, out)?;
+    writeln!(out)?;
+    doctor_grid(r).write(layout, out)
+}
+
+/// One row per check and region, with the fix of each that did not pass.
+pub(super) fn doctor_grid(r: &DoctorReport) -> Grid {
+    // DETAIL goes first when space is short: the FIX names what to do,
+    // which is what the row is for.
+    let mut t = Grid::new(
+        PLAIN,
+        &[
+            ("CHECK", ColumnRule::KEEP),
+            ("REGION", ColumnRule::KEEP),
+            ("RESULT", ColumnRule::KEEP),
+            ("DETAIL", ColumnRule::wrap_then_drop(0)),
+            ("FIX", ColumnRule::WRAP),
+        ],
+    );
+    for c in &r.checks {
+        let color = match c.result {
+            Outcome::Ok => Color::Green,
+            Outcome::Missing | Outcome::Fail if c.required => Color::Red,
+            Outcome::Missing | Outcome::Fail | Outcome::Placeholder => Color::Yellow,
+        };
+        t.row(vec![
+            (c.label(), None),
+            (c.region.clone().unwrap_or_else(|| "-".into()), None),
+            (c.result.as_str().into(), Some(color)),
+            (c.detail.clone(), None),
+            (c.fix.clone().unwrap_or_default(), None),
+        ]);
+    }
+    t
+}
+
+#[cfg(test)]
+mod doctor_tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::doctor::{Access, Facts, PERMISSIONS, RegionFacts, RunbookInfo, judge};
+    use crate::render::fit::display_width;
+
+    fn report() -> DoctorReport {
+        let region = |name: &str, logs: bool| RegionFacts {
+            name: name.into(),
+            context: format!("keysvc-prod-{name}"),
+            placeholder_key: None,
+            client: Some(Ok(())),
+            version: Some(Ok("v1.20.15".into())),
+            access: PERMISSIONS
+                .iter()
+                .map(|p| Some(Ok(Access { allowed: p.required && (logs || p.subresource.is_empty()), reason: None })))
+                .collect(),
+        };
+        let facts = Facts {
+            environment: "prod".into(),
+            namespace: "api".into(),
+            runbook: RunbookInfo { source: "embedded", name: crate::runbook::EMBEDDED_NAME.into(), via: None },
+            timeout: Duration::from_secs(30),
+            regions: vec![region("us-south", true), region("us-east", false)],
+            urls: vec![],
+            duration_ms: 1,
+        };
+        judge(&facts, "2025-03-04T05:06:07Z".into())
+    }
+
+    fn show(width: Option<usize>) -> String {
+        let mut out = vec![];
+        doctor(&report(), Layout { color: false, width }, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn on_a_pipe_each_check_is_one_greppable_line_with_its_fix() {
+        let out = show(None);
+        let line = out.lines().find(|l| l.starts_with("get pods/log") && l.contains("us-east")).unwrap();
+        for col in [
+            "missing",
+            "not allowed in namespace api",
+            "ask for get on pods/log in namespace api for context keysvc-prod-us-east",
+        ] {
+            assert!(line.contains(col), "{col} missing: {line}");
+        }
+        assert!(
+            out.starts_with("keysvc-check doctor (prod, namespace api): FAIL — 1 required check did not pass"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn at_80_columns_the_detail_goes_and_the_fix_stays_whole() {
+        let out = show(Some(80));
+        for line in out.lines() {
+            assert!(display_width(line) <= 80, "wider than 80: {line:?}\n{out}");
+        }
+        assert!(!out.lines().find(|l| l.starts_with("CHECK")).unwrap().contains("DETAIL"), "{out}");
+        let words: Vec<&str> = out.split_whitespace().collect();
+        assert!(words.contains(&"keysvc-prod-us-east"), "{out}");
+        let wide = show(Some(200));
+        assert!(wide.lines().find(|l| l.starts_with("CHECK")).unwrap().contains("DETAIL"), "{wide}");
+    }
 }
 
 #[cfg(test)]

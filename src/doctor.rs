@@ -1,0 +1,927 @@
+//! `doctor`: a pre-flight check, run on a quiet day, that says whether the
+//! tool will work with the user's credentials during the next incident.
+//!
+//! Per region, concurrently and under the run's deadline: the context is in
+//! the kubeconfig and not a placeholder, the cluster answers (its version),
+//! and a SelfSubjectAccessReview for each permission the checks use. Per
+//! healthz URL: it is not a placeholder and its host resolves; the service's
+//! health is `healthz`'s business, not this one's. Fetching (`fetch`) only
+//! records answers; judging (`judge`) turns them into rows with a fix each,
+//! without a cluster or a clock of its own, so every rule is unit-tested.
+//!
+//! The access reviews are the one request that is not a get or list: a
+//! `create` on `selfsubjectaccessreviews`, which asks the API server a
+//! question and stores nothing.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec};
+use kube::api::{Api, PostParams};
+use serde::Serialize;
+use tokio::task::JoinSet;
+use tokio::time::Instant as TokioInstant;
+
+use crate::plan::Plan;
+use crate::report::{Problem, ProblemKind};
+use crate::{healthz, k8s, runbook};
+
+/// The `-o json` schema name; a change that breaks readers gets a new one.
+pub const SCHEMA: &str = "keysvc-check/doctor/v1";
+
+/// Time allowed past the deadline for tasks to hand in what they have.
+const GRACE: Duration = Duration::from_millis(400);
+
+/// A permission the checks use in the runbook's namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Permission {
+    pub verb: &'static str,
+    /// The API group (`""` for the core group).
+    pub group: &'static str,
+    pub resource: &'static str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub subresource: &'static str,
+    /// Without it a step of the runbook cannot run; optional ones only
+    /// cost `diagnose` some evidence.
+    pub required: bool,
+}
+
+impl Permission {
+    const fn new(verb: &'static str, group: &'static str, resource: &'static str, required: bool) -> Permission {
+        Permission { verb, group, resource, subresource: "", required }
+    }
+
+    /// The resource as `kubectl auth can-i` takes it: `pods/log`, `replicasets.apps`.
+    pub fn resource_name(&self) -> String {
+        let mut s = self.resource.to_string();
+        if !self.group.is_empty() {
+            s = format!("{s}.{}", self.group);
+        }
+        if !self.subresource.is_empty() {
+            s = format!("{s}/{}", self.subresource);
+        }
+        s
+    }
+
+    /// The same question as `kubectl auth can-i` takes it. A subresource
+    /// goes in `--subresource`: `can-i get pods/log` asks about a pod
+    /// named `log`, and answers yes to users who may not read logs.
+    pub fn can_i(&self) -> String {
+        let mut s = format!("{} {}", self.verb, self.resource);
+        if !self.group.is_empty() {
+            s = format!("{s}.{}", self.group);
+        }
+        if !self.subresource.is_empty() {
+            s = format!("{s} --subresource={}", self.subresource);
+        }
+        s
+    }
+}
+
+/// Every permission `pods`, `logs` and `diagnose` use: the pods list and
+/// each pod's logs are required; Warning events, ReplicaSets and the
+/// Deployment are the optional evidence of `diagnose`.
+pub const PERMISSIONS: [Permission; 8] = [
+    Permission::new("list", "", "pods", true),
+    Permission::new("get", "", "pods", true),
+    Permission { verb: "get", group: "", resource: "pods", subresource: "log", required: true },
+    Permission::new("list", "", "events", false),
+    Permission::new("get", "apps", "replicasets", false),
+    Permission::new("list", "apps", "replicasets", false),
+    Permission::new("get", "apps", "deployments", false),
+    Permission::new("list", "apps", "deployments", false),
+];
+
+/// Which runbook is in effect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunbookInfo {
+    /// `embedded` or `file`.
+    pub source: &'static str,
+    /// The file's path, or the embedded runbook's name.
+    pub name: String,
+    /// What named the file: `--runbook` or `KEYSVC_RUNBOOK`; absent for the embedded one.
+    pub via: Option<&'static str>,
+}
+
+impl RunbookInfo {
+    /// Where the runbook came from. clap fills `--runbook` from
+    /// `KEYSVC_RUNBOOK` too, so the variable counts only when the flag was
+    /// not on the command line.
+    pub fn new(path: Option<&Path>, name: String, env_value: Option<&std::ffi::OsStr>, flag_given: bool) -> Self {
+        match path {
+            None => RunbookInfo { source: "embedded", name, via: None },
+            Some(p) => {
+                let from_env = !flag_given && env_value.is_some_and(|v| Path::new(v) == p);
+                RunbookInfo { source: "file", name, via: Some(if from_env { "KEYSVC_RUNBOOK" } else { "--runbook" }) }
+            }
+        }
+    }
+}
+
+/// A healthz URL to check for use: the environment's or a region's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlTarget {
+    pub region: Option<String>,
+    /// The runbook key (or flag) that sets it, for the fix.
+    pub key: String,
+    pub url: String,
+}
+
+/// The healthz URLs a run of `plan` would use. `flag` is whether the
+/// environment's came from `--healthz-url`.
+pub fn url_targets(plan: &Plan, flag: bool) -> Vec<UrlTarget> {
+    let env_key = if flag { "--healthz-url".to_string() } else { format!("environments.{}.healthz_url", plan.env) };
+    let mut out = vec![UrlTarget { region: None, key: env_key, url: plan.healthz_url.clone() }];
+    for r in &plan.regions {
+        let key = format!("environments.{}.regions.{}.healthz_url", plan.env, r.name);
+        // The plan leaves a placeholder out of the region; the placeholder list keeps it.
+        let url = r.healthz_url.clone().or_else(|| {
+            plan.placeholders
+                .iter()
+                .find(|p| p.region.as_deref() == Some(r.name.as_str()) && p.key == key)
+                .map(|p| p.value.clone())
+        });
+        if let Some(url) = url {
+            out.push(UrlTarget { region: Some(r.name.clone()), key, url });
+        }
+    }
+    out
+}
+
+/// What a SelfSubjectAccessReview answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub allowed: bool,
+    /// The authorizer's reason or evaluation error, when it gave one.
+    pub reason: Option<String>,
+}
+
+/// A step's answer: `None` when it did not finish before the deadline.
+pub type Answer<T> = Option<Result<T, Problem>>;
+
+/// What was learnt about one region.
+#[derive(Debug, Clone)]
+pub struct RegionFacts {
+    pub name: String,
+    pub context: String,
+    /// The context is a placeholder: the runbook key (or flag) to set.
+    pub placeholder_key: Option<String>,
+    /// The context is in the kubeconfig and a client could be built for it.
+    pub client: Answer<()>,
+    /// The API server's version (GET /version).
+    pub version: Answer<String>,
+    /// One answer per [`PERMISSIONS`] entry, in order.
+    pub access: Vec<Answer<Access>>,
+}
+
+/// What was learnt about one healthz URL.
+#[derive(Debug, Clone)]
+pub struct UrlFacts {
+    pub target: UrlTarget,
+    /// The addresses its host resolves to (none for an IP address).
+    pub resolved: Answer<Vec<IpAddr>>,
+}
+
+/// Everything `fetch` learnt; the input of `judge`.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub environment: String,
+    pub namespace: String,
+    pub runbook: RunbookInfo,
+    pub timeout: Duration,
+    pub regions: Vec<RegionFacts>,
+    pub urls: Vec<UrlFacts>,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    Runbook,
+    Context,
+    Cluster,
+    Permission,
+    HealthzUrl,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    /// Not there: a context not in the kubeconfig, a permission not granted.
+    Missing,
+    /// Could not be checked or did not work (unreachable, timed out, no such host).
+    Fail,
+    /// A placeholder value: configuration still to do.
+    Placeholder,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Missing => "missing",
+            Outcome::Fail => "fail",
+            Outcome::Placeholder => "placeholder",
+        }
+    }
+}
+
+/// One row: a check in a region (or for the environment), its result and,
+/// unless it passed, what to do about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckRow {
+    pub check: CheckKind,
+    /// The permission asked about (`check` is `permission`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permission: Option<Permission>,
+    /// `null` for the environment as a whole.
+    pub region: Option<String>,
+    pub required: bool,
+    pub result: Outcome,
+    pub detail: String,
+    pub fix: Option<String>,
+}
+
+impl CheckRow {
+    /// What the CHECK column shows: `context`, `get pods/log`, `healthz url`.
+    pub fn label(&self) -> String {
+        match (self.check, &self.permission) {
+            (CheckKind::Permission, Some(p)) => format!("{} {}", p.verb, p.resource_name()),
+            (CheckKind::Runbook, _) => "runbook".into(),
+            (CheckKind::Context, _) => "context".into(),
+            (CheckKind::Cluster, _) => "cluster".into(),
+            (CheckKind::Permission, None) => "permission".into(),
+            (CheckKind::HealthzUrl, _) => "healthz url".into(),
+        }
+    }
+}
+
+/// The `-o json` document (schema `keysvc-check/doctor/v1`).
+#[derive(Debug, Clone, Serialize)]
+pub struct DoctorReport {
+    pub schema: &'static str,
+    pub tool_version: &'static str,
+    pub generated_at: String,
+    pub environment: String,
+    pub namespace: String,
+    pub runbook: RunbookInfo,
+    /// Every required check passed (optional ones may be missing).
+    pub ok: bool,
+    pub summary: String,
+    pub checks: Vec<CheckRow>,
+    pub duration_ms: u64,
+}
+
+impl DoctorReport {
+    /// 0 when every required check passed, else 1.
+    pub fn exit_code(&self) -> u8 {
+        if self.ok { 0 } else { 1 }
+    }
+}
+
+/// Asks every question of `plan`'s regions and `urls`, concurrently, and
+/// returns the answers by the run's deadline; what did not finish by then
+/// is `None`.
+pub async fn fetch(plan: Arc<Plan>, runbook: RunbookInfo, urls: Vec<UrlTarget>) -> Facts {
+    let started = Instant::now();
+    let deadline = TokioInstant::now() + plan.timeout;
+    let kubeconfig = Arc::new(k8s::load(plan.kubeconfig.as_deref()));
+    let mut tasks: JoinSet<()> = JoinSet::new();
+    let slots: Vec<Arc<Mutex<RegionFacts>>> = plan
+        .regions
+        .iter()
+        .map(|r| {
+            Arc::new(Mutex::new(RegionFacts {
+                name: r.name.clone(),
+                context: r.context.clone(),
+                placeholder_key: r.placeholder_context.clone(),
+                client: None,
+                version: None,
+                access: vec![None; PERMISSIONS.len()],
+            }))
+        })
+        .collect();
+    for (region, slot) in plan.regions.iter().zip(&slots) {
+        if region.placeholder_context.is_none() {
+            let (kc, slot, ctx, ns) =
+                (kubeconfig.clone(), slot.clone(), region.context.clone(), plan.runbook.namespace.clone());
+            tasks.spawn(async move { ask_region(&kc, &ctx, &ns, &slot, deadline).await });
+        }
+    }
+    let url_slots: Vec<Arc<Mutex<Answer<Vec<IpAddr>>>>> = urls.iter().map(|_| Arc::new(Mutex::new(None))).collect();
+    for (target, slot) in urls.iter().zip(&url_slots) {
+        if !runbook::placeholder_url(&target.url) {
+            let (url, slot) = (target.url.clone(), slot.clone());
+            tasks.spawn(async move {
+                let r = resolve(&url, deadline).await;
+                *slot.lock().expect("slot") = Some(r);
+            });
+        }
+    }
+    let hard_deadline = deadline + GRACE;
+    loop {
+        tokio::select! {
+            joined = tasks.join_next() => if joined.is_none() { break },
+            () = tokio::time::sleep_until(hard_deadline) => break,
+        }
+    }
+    tasks.abort_all();
+    let regions = slots.iter().map(|s| s.lock().expect("slot").clone()).collect();
+    let urls = urls
+        .into_iter()
+        .zip(&url_slots)
+        .map(|(target, slot)| UrlFacts { target, resolved: slot.lock().expect("slot").clone() })
+        .collect();
+    Facts {
+        environment: plan.env.clone(),
+        namespace: plan.runbook.namespace.clone(),
+        runbook,
+        timeout: plan.timeout,
+        regions,
+        urls,
+        duration_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+/// One region's questions, in order: a client for the context, the
+/// version, then every access review at once. Answers land in `slot` as
+/// they come, so the deadline keeps what is known.
+async fn ask_region(
+    kubeconfig: &k8s::Loaded,
+    context: &str,
+    namespace: &str,
+    slot: &Mutex<RegionFacts>,
+    deadline: TokioInstant,
+) {
+    let remaining = || deadline.saturating_duration_since(TokioInstant::now()).max(Duration::from_millis(1));
+    let client = match k8s::client(kubeconfig, context, remaining()).await {
+        Ok(c) => c,
+        Err(p) => {
+            slot.lock().expect("slot").client = Some(Err(p));
+            return;
+        }
+    };
+    slot.lock().expect("slot").client = Some(Ok(()));
+    let version = match tokio::time::timeout(remaining(), client.apiserver_version()).await {
+        Ok(Ok(info)) => Ok(info.git_version),
+        Ok(Err(e)) => Err(k8s::problem(&e, "get", "/version", namespace)),
+        Err(_) => Err(timed_out()),
+    };
+    let reachable = version.is_ok();
+    slot.lock().expect("slot").version = Some(version);
+    if !reachable {
+        return;
+    }
+    let reviews = PERMISSIONS.iter().enumerate().map(|(i, p)| {
+        let client = client.clone();
+        async move {
+            let answer = match tokio::time::timeout(remaining(), review(client, namespace, p)).await {
+                Ok(a) => a,
+                Err(_) => Err(timed_out()),
+            };
+            slot.lock().expect("slot").access[i] = Some(answer);
+        }
+    });
+    futures::future::join_all(reviews).await;
+}
+
+fn timed_out() -> Problem {
+    Problem::new(ProblemKind::Timeout, "no answer before the deadline (--timeout)")
+}
+
+/// Asks the API server whether the user may do `p` in `namespace`.
+async fn review(client: kube::Client, namespace: &str, p: &Permission) -> Result<Access, Problem> {
+    let ask = SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                namespace: Some(namespace.to_string()),
+                verb: Some(p.verb.to_string()),
+                group: Some(p.group.to_string()),
+                resource: Some(p.resource.to_string()),
+                subresource: (!p.subresource.is_empty()).then(|| p.subresource.to_string()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let api: Api<SelfSubjectAccessReview> = Api::all(client);
+    let answer = api
+        .create(&PostParams::default(), &ask)
+        .await
+        .map_err(|e| k8s::problem(&e, "create", "selfsubjectaccessreviews.authorization.k8s.io", namespace))?;
+    let status = answer.status.unwrap_or_default();
+    let reason = status
+        .evaluation_error
+        .filter(|e| !e.is_empty())
+        .or(status.reason.filter(|r| !r.is_empty()))
+        .map(|r| crate::sanitize::clean(&r, 200));
+    Ok(Access { allowed: status.allowed, reason })
+}
+
+/// The addresses a URL's host resolves to; none for an IP address.
+async fn resolve(url: &str, deadline: TokioInstant) -> Result<Vec<IpAddr>, Problem> {
+    let parsed = reqwest::Url::parse(url)
+        .ok()
+        .filter(|u| u.scheme() == "http" || u.scheme() == "https")
+        .ok_or_else(|| Problem::new(ProblemKind::Other, "not an http or https URL"))?;
+    let host = parsed.host_str().ok_or_else(|| Problem::new(ProblemKind::Other, "the URL has no host"))?;
+    // An IP address (IPv6 in brackets) has nothing to resolve.
+    if host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok() {
+        return Ok(vec![]);
+    }
+    let host = host.to_string();
+    let port = parsed.port_or_known_default().unwrap_or(443);
+    match tokio::time::timeout_at(deadline, tokio::net::lookup_host((host.as_str(), port))).await {
+        Err(_) => Err(timed_out()),
+        Ok(Err(e)) => Err(Problem::new(ProblemKind::Dns, format!("{host} does not resolve ({e})"))),
+        Ok(Ok(addrs)) => {
+            let mut ips: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
+            ips.dedup();
+            if ips.is_empty() {
+                Err(Problem::new(ProblemKind::Dns, format!("{host} resolves to no address")))
+            } else {
+                Ok(ips)
+            }
+        }
+    }
+}
+
+/// The rows for `facts`, with a fix for each check that did not pass.
+/// `generated_at` is the run's start (the caller's clock).
+pub fn judge(facts: &Facts, generated_at: String) -> DoctorReport {
+    let mut checks = vec![runbook_row(&facts.runbook)];
+    for r in &facts.regions {
+        region_rows(facts, r, &mut checks);
+    }
+    for u in &facts.urls {
+        checks.push(url_row(facts, u));
+    }
+    let failed = checks.iter().filter(|c| c.required && c.result != Outcome::Ok).count();
+    let optional = checks.iter().filter(|c| !c.required && c.result != Outcome::Ok).count();
+    let ok = failed == 0;
+    let mut summary = if ok {
+        "every required check passed".to_string()
+    } else {
+        format!("{failed} required {} did not pass", if failed == 1 { "check" } else { "checks" })
+    };
+    if optional > 0 {
+        summary.push_str(&format!(
+            "; {optional} optional {} missing (diagnose reads less evidence)",
+            if optional == 1 { "permission" } else { "permissions" }
+        ));
+    }
+    DoctorReport {
+        schema: SCHEMA,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        generated_at,
+        environment: facts.environment.clone(),
+        namespace: facts.namespace.clone(),
+        runbook: facts.runbook.clone(),
+        ok,
+        summary,
+        checks,
+        duration_ms: facts.duration_ms,
+    }
+}
+
+fn row(check: CheckKind, region: Option<&str>, result: Outcome, detail: String, fix: Option<String>) -> CheckRow {
+    CheckRow { check, permission: None, region: region.map(str::to_string), required: true, result, detail, fix }
+}
+
+fn runbook_row(rb: &RunbookInfo) -> CheckRow {
+    let detail = match rb.via {
+        None => format!("embedded {}", rb.name.trim_start_matches("<embedded ").trim_end_matches('>')),
+        Some(via) => format!("{} (from {via})", rb.name),
+    };
+    row(CheckKind::Runbook, None, Outcome::Ok, detail, None)
+}
+
+/// `did not finish within 30s (--timeout)`.
+fn cut_short(facts: &Facts) -> String {
+    format!("did not finish within {} (--timeout)", humantime::format_duration(facts.timeout))
+}
+
+fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
+    let name = Some(r.name.as_str());
+    let ctx = &r.context;
+    if let Some(key) = &r.placeholder_key {
+        let fix = if key.starts_with("--context") {
+            format!("pass your real context with --context {}=CONTEXT", r.name)
+        } else {
+            format!("set {key} in your runbook, or pass --context {}=CONTEXT", r.name)
+        };
+        let detail = format!("`{ctx}` is a placeholder; cluster and permissions not checked");
+        out.push(row(CheckKind::Context, name, Outcome::Placeholder, detail, Some(fix)));
+        return;
+    }
+    // Each step needs the one before it: after a failure the rest are not
+    // asked, and the failing row says so.
+    let not_checked = "; cluster and permissions not checked";
+    match &r.client {
+        None => {
+            let detail = format!("loading context `{ctx}` {}{not_checked}", cut_short(facts));
+            let fix = format!("check the credential plugin of context {ctx} (kubectl --context {ctx} version)");
+            out.push(row(CheckKind::Context, name, Outcome::Fail, detail, Some(fix)));
+            return;
+        }
+        Some(Err(p)) => {
+            let (result, fix) = match p.kind {
+                ProblemKind::ContextMissing => (
+                    Outcome::Missing,
+                    format!("add context {ctx} to your kubeconfig or pass --context {}=CONTEXT", r.name),
+                ),
+                ProblemKind::Kubeconfig if p.message.starts_with("credentials for") => (
+                    Outcome::Fail,
+                    format!("renew the credentials of context {ctx} (kubectl --context {ctx} version shows the error)"),
+                ),
+                ProblemKind::Kubeconfig if p.message.starts_with("kubeconfig context") => {
+                    (Outcome::Fail, format!("fix the entry of context {ctx} in your kubeconfig"))
+                }
+                ProblemKind::Kubeconfig => (Outcome::Fail, "pass --kubeconfig FILE or set KUBECONFIG".to_string()),
+                _ => (Outcome::Fail, format!("kubectl --context {ctx} version shows the error")),
+            };
+            // The client's message lists every context there is, which can be
+            // dozens: too much for a table cell; kubectl lists them on request.
+            let detail = match p.kind {
+                ProblemKind::ContextMissing => {
+                    format!("`{ctx}` is not in the kubeconfig (kubectl config get-contexts lists those there)")
+                }
+                _ => p.message.clone(),
+            };
+            out.push(row(CheckKind::Context, name, result, format!("{detail}{not_checked}"), Some(fix)));
+            return;
+        }
+        Some(Ok(())) => out.push(row(CheckKind::Context, name, Outcome::Ok, format!("`{ctx}` found"), None)),
+    }
+    let not_checked = "; permissions not checked";
+    match &r.version {
+        None => {
+            let detail = format!("the API server {}{not_checked}", cut_short(facts));
+            let fix = format!("check that you can reach the API server of {ctx} (VPN, proxy) or raise --timeout");
+            out.push(row(CheckKind::Cluster, name, Outcome::Fail, detail, Some(fix)));
+            return;
+        }
+        Some(Err(p)) => {
+            let fix = match p.kind {
+                ProblemKind::Unauthorized => {
+                    format!("renew your credentials for context {ctx}: the cluster does not accept them")
+                }
+                ProblemKind::Refused
+                | ProblemKind::Reset
+                | ProblemKind::Dns
+                | ProblemKind::Timeout
+                | ProblemKind::Tls => {
+                    format!("check that you can reach the API server of context {ctx} (VPN, proxy, its address)")
+                }
+                _ => format!("kubectl --context {ctx} version shows the error"),
+            };
+            out.push(row(CheckKind::Cluster, name, Outcome::Fail, format!("{}{not_checked}", p.message), Some(fix)));
+            return;
+        }
+        Some(Ok(v)) => out.push(row(CheckKind::Cluster, name, Outcome::Ok, format!("answers, version {v}"), None)),
+    }
+    for (p, answer) in PERMISSIONS.iter().zip(&r.access) {
+        let ns = &facts.namespace;
+        let what = format!("{} on {}", p.verb, p.resource_name());
+        let (result, detail, fix) = match answer {
+            None => (
+                Outcome::Fail,
+                format!("the access review {}", cut_short(facts)),
+                Some(format!("kubectl --context {ctx} auth can-i {} -n {ns}", p.can_i())),
+            ),
+            Some(Err(e)) if e.kind == ProblemKind::Forbidden => (
+                Outcome::Fail,
+                format!("cannot ask: {}", e.message),
+                Some(format!("ask for create on selfsubjectaccessreviews.authorization.k8s.io for context {ctx}")),
+            ),
+            Some(Err(e)) => (
+                Outcome::Fail,
+                format!("cannot ask: {}", e.message),
+                Some(format!("kubectl --context {ctx} auth can-i {} -n {ns}", p.can_i())),
+            ),
+            Some(Ok(a)) if a.allowed => (Outcome::Ok, format!("allowed in namespace {ns}"), None),
+            Some(Ok(a)) => {
+                let mut detail = format!("not allowed in namespace {ns}");
+                if let Some(reason) = &a.reason {
+                    detail.push_str(&format!(" ({reason})"));
+                }
+                if !p.required {
+                    detail.push_str(" (optional)");
+                }
+                (Outcome::Missing, detail, Some(format!("ask for {what} in namespace {ns} for context {ctx}")))
+            }
+        };
+        out.push(CheckRow {
+            check: CheckKind::Permission,
+            permission: Some(*p),
+            region: r.name.clone().into(),
+            required: p.required,
+            result,
+            detail,
+            fix,
+        });
+    }
+}
+
+fn url_row(facts: &Facts, u: &UrlFacts) -> CheckRow {
+    let t = &u.target;
+    let shown = healthz::redact_url(&t.url);
+    let set = if t.key == "--healthz-url" {
+        "pass a real URL to --healthz-url".to_string()
+    } else {
+        format!("set {} in your runbook", t.key)
+    };
+    let (result, detail, fix) = if runbook::placeholder_url(&t.url) {
+        (Outcome::Placeholder, format!("{shown} is a placeholder"), Some(set))
+    } else {
+        match &u.resolved {
+            None => (
+                Outcome::Fail,
+                format!("{shown}: resolving its host {}", cut_short(facts)),
+                Some(format!("check the DNS resolver here, or the host name in {}", t.key)),
+            ),
+            Some(Err(p)) if p.kind == ProblemKind::Dns => (
+                Outcome::Fail,
+                format!("{shown}: {}", p.message),
+                Some(format!("check the host name in {} (it must resolve where keysvc-check runs)", t.key)),
+            ),
+            Some(Err(p)) => (Outcome::Fail, format!("{shown}: {}", p.message), Some(set)),
+            Some(Ok(ips)) if ips.is_empty() => (Outcome::Ok, format!("{shown} (an IP address)"), None),
+            Some(Ok(ips)) => {
+                let more = if ips.len() > 1 { format!(" (+{} more)", ips.len() - 1) } else { String::new() };
+                (Outcome::Ok, format!("{shown} resolves to {}{more}", ips[0]), None)
+            }
+        }
+    };
+    row(CheckKind::HealthzUrl, t.region.as_deref(), result, detail, fix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allowed() -> Answer<Access> {
+        Some(Ok(Access { allowed: true, reason: None }))
+    }
+
+    fn denied() -> Answer<Access> {
+        Some(Ok(Access { allowed: false, reason: None }))
+    }
+
+    fn region(name: &str) -> RegionFacts {
+        RegionFacts {
+            name: name.into(),
+            context: format!("ctx-{name}"),
+            placeholder_key: None,
+            client: Some(Ok(())),
+            version: Some(Ok("v1.20.15".into())),
+            access: vec![allowed(); PERMISSIONS.len()],
+        }
+    }
+
+    fn url(region: Option<&str>, key: &str, u: &str, resolved: Answer<Vec<IpAddr>>) -> UrlFacts {
+        UrlFacts { target: UrlTarget { region: region.map(str::to_string), key: key.into(), url: u.into() }, resolved }
+    }
+
+    fn facts(regions: Vec<RegionFacts>, urls: Vec<UrlFacts>) -> Facts {
+        Facts {
+            environment: "prod".into(),
+            namespace: "api".into(),
+            runbook: RunbookInfo { source: "file", name: "rb.yaml".into(), via: Some("--runbook") },
+            timeout: Duration::from_secs(30),
+            regions,
+            urls,
+            duration_ms: 5,
+        }
+    }
+
+    fn good_url() -> UrlFacts {
+        url(None, "environments.prod.healthz_url", "https://h.internal/healthz", Some(Ok(vec![[10, 0, 0, 1].into()])))
+    }
+
+    fn find<'a>(r: &'a DoctorReport, label: &str, region: Option<&str>) -> &'a CheckRow {
+        r.checks
+            .iter()
+            .find(|c| c.label() == label && c.region.as_deref() == region)
+            .unwrap_or_else(|| panic!("no {label} row for {region:?}: {:#?}", r.checks))
+    }
+
+    #[test]
+    fn everything_answered_is_ok_with_one_row_per_check_and_region() {
+        let r = judge(&facts(vec![region("us-east"), region("eu-de")], vec![good_url()]), "t".into());
+        assert!(r.ok, "{r:#?}");
+        assert_eq!(r.schema, "keysvc-check/doctor/v1");
+        // runbook + 2 × (context, cluster, 8 permissions) + 1 URL.
+        assert_eq!(r.checks.len(), 1 + 2 * 10 + 1);
+        assert!(r.checks.iter().all(|c| c.result == Outcome::Ok && c.fix.is_none()));
+        assert_eq!(find(&r, "cluster", Some("us-east")).detail, "answers, version v1.20.15");
+        assert_eq!(find(&r, "runbook", None).detail, "rb.yaml (from --runbook)");
+        assert_eq!(find(&r, "healthz url", None).detail, "https://h.internal/healthz resolves to 10.0.0.1");
+        assert_eq!(r.summary, "every required check passed");
+    }
+
+    #[test]
+    fn optional_permissions_missing_still_pass() {
+        let mut east = region("us-east");
+        for (i, p) in PERMISSIONS.iter().enumerate() {
+            if !p.required {
+                east.access[i] = denied();
+            }
+        }
+        let r = judge(&facts(vec![east], vec![good_url()]), "t".into());
+        assert!(r.ok, "{r:#?}");
+        let rs = find(&r, "list replicasets.apps", Some("us-east"));
+        assert_eq!(rs.result, Outcome::Missing);
+        assert!(!rs.required);
+        assert_eq!(
+            rs.fix.as_deref(),
+            Some("ask for list on replicasets.apps in namespace api for context ctx-us-east")
+        );
+        assert!(r.summary.contains("5 optional permissions missing"), "{}", r.summary);
+    }
+
+    #[test]
+    fn a_required_permission_missing_fails_with_the_fix() {
+        let mut east = region("us-east");
+        east.access[2] = Some(Ok(Access { allowed: false, reason: Some("no RBAC policy matched".into()) }));
+        let r = judge(&facts(vec![east], vec![good_url()]), "t".into());
+        assert!(!r.ok);
+        let logs = find(&r, "get pods/log", Some("us-east"));
+        assert_eq!(logs.result, Outcome::Missing);
+        assert!(logs.detail.contains("no RBAC policy matched"), "{}", logs.detail);
+        assert_eq!(logs.fix.as_deref(), Some("ask for get on pods/log in namespace api for context ctx-us-east"));
+        assert_eq!(r.summary, "1 required check did not pass");
+    }
+
+    #[test]
+    fn a_missing_context_names_it_and_skips_what_depends_on_it() {
+        let mut east = region("us-east");
+        east.client = Some(Err(Problem::new(
+            ProblemKind::ContextMissing,
+            "context `ctx-us-east` is not in the kubeconfig (it has: a, b)",
+        )));
+        east.version = None;
+        east.access = vec![None; PERMISSIONS.len()];
+        let r = judge(&facts(vec![east, region("eu-de")], vec![good_url()]), "t".into());
+        assert!(!r.ok);
+        let ctx = find(&r, "context", Some("us-east"));
+        assert_eq!(ctx.result, Outcome::Missing);
+        assert!(ctx.detail.contains("ctx-us-east") && ctx.detail.contains("not checked"), "{}", ctx.detail);
+        assert_eq!(
+            ctx.fix.as_deref(),
+            Some("add context ctx-us-east to your kubeconfig or pass --context us-east=CONTEXT")
+        );
+        assert_eq!(r.checks.iter().filter(|c| c.region.as_deref() == Some("us-east")).count(), 1);
+        assert_eq!(r.checks.iter().filter(|c| c.region.as_deref() == Some("eu-de")).count(), 10);
+    }
+
+    #[test]
+    fn an_unreachable_or_slow_cluster_fails_and_says_so() {
+        let mut east = region("us-east");
+        east.version = Some(Err(Problem::new(ProblemKind::Refused, "connection refused")));
+        east.access = vec![None; PERMISSIONS.len()];
+        let mut south = region("us-south");
+        south.version = None;
+        south.access = vec![None; PERMISSIONS.len()];
+        let mut de = region("eu-de");
+        de.access[0] = None;
+        let r = judge(&facts(vec![east, south, de], vec![good_url()]), "t".into());
+        let east = find(&r, "cluster", Some("us-east"));
+        assert_eq!(east.result, Outcome::Fail);
+        assert!(east.fix.as_deref().unwrap().contains("reach the API server of context ctx-us-east"));
+        let south = find(&r, "cluster", Some("us-south"));
+        assert!(south.detail.contains("did not finish within 30s (--timeout)"), "{}", south.detail);
+        let list = find(&r, "list pods", Some("eu-de"));
+        assert_eq!(list.result, Outcome::Fail);
+        assert!(list.detail.contains("--timeout"), "{}", list.detail);
+    }
+
+    #[test]
+    fn a_review_the_user_may_not_ask_says_which_permission_that_takes() {
+        let mut east = region("us-east");
+        east.access[0] = Some(Err(Problem::new(ProblemKind::Forbidden, "403 Forbidden")));
+        let r = judge(&facts(vec![east], vec![good_url()]), "t".into());
+        let row = find(&r, "list pods", Some("us-east"));
+        assert_eq!(row.result, Outcome::Fail);
+        assert!(row.fix.as_deref().unwrap().contains("create on selfsubjectaccessreviews"), "{row:?}");
+    }
+
+    #[test]
+    fn placeholders_are_reported_with_the_key_to_set() {
+        let mut east = region("us-east");
+        east.placeholder_key = Some("environments.prod.regions.us-east.context".into());
+        east.context = "keysvc-prod-us-east.example".into();
+        east.client = None;
+        let hz = url(None, "environments.prod.healthz_url", "https://key-service.example.com/healthz", None);
+        let regional = url(
+            Some("us-east"),
+            "environments.prod.regions.us-east.healthz_url",
+            "https://us-east.key-service.example.com/healthz",
+            None,
+        );
+        let r = judge(&facts(vec![east], vec![hz, regional]), "t".into());
+        assert!(!r.ok);
+        let ctx = find(&r, "context", Some("us-east"));
+        assert_eq!(ctx.result, Outcome::Placeholder);
+        assert_eq!(
+            ctx.fix.as_deref(),
+            Some("set environments.prod.regions.us-east.context in your runbook, or pass --context us-east=CONTEXT")
+        );
+        let hz = find(&r, "healthz url", None);
+        assert_eq!(hz.result, Outcome::Placeholder);
+        assert_eq!(hz.fix.as_deref(), Some("set environments.prod.healthz_url in your runbook"));
+        let regional = find(&r, "healthz url", Some("us-east"));
+        assert_eq!(regional.fix.as_deref(), Some("set environments.prod.regions.us-east.healthz_url in your runbook"));
+    }
+
+    #[test]
+    fn a_url_that_does_not_resolve_fails_and_an_ip_address_needs_no_lookup() {
+        let bad = url(
+            None,
+            "--healthz-url",
+            "https://user:pw@nowhere.internal/healthz",
+            Some(Err(Problem::new(ProblemKind::Dns, "nowhere.internal does not resolve"))),
+        );
+        let ip =
+            url(Some("eu-de"), "environments.prod.regions.eu-de.healthz_url", "http://127.0.0.1:8/h", Some(Ok(vec![])));
+        let r = judge(&facts(vec![], vec![bad, ip]), "t".into());
+        let bad = find(&r, "healthz url", None);
+        assert_eq!(bad.result, Outcome::Fail);
+        assert!(!bad.detail.contains("pw"), "credentials are not shown: {}", bad.detail);
+        assert!(bad.fix.as_deref().unwrap().contains("check the host name in --healthz-url"));
+        assert_eq!(find(&r, "healthz url", Some("eu-de")).result, Outcome::Ok);
+    }
+
+    #[test]
+    fn the_runbook_says_where_it_came_from() {
+        let p = Path::new("/etc/rb.yaml");
+        let env = std::ffi::OsStr::new("/etc/rb.yaml");
+        assert_eq!(RunbookInfo::new(None, "<embedded x>".into(), Some(env), false).source, "embedded");
+        assert_eq!(RunbookInfo::new(Some(p), "/etc/rb.yaml".into(), Some(env), false).via, Some("KEYSVC_RUNBOOK"));
+        assert_eq!(RunbookInfo::new(Some(p), "/etc/rb.yaml".into(), Some(env), true).via, Some("--runbook"));
+        assert_eq!(RunbookInfo::new(Some(p), "/etc/rb.yaml".into(), None, false).via, Some("--runbook"));
+        let mut f = facts(vec![], vec![]);
+        f.runbook = RunbookInfo::new(None, crate::runbook::EMBEDDED_NAME.into(), None, false);
+        let r = judge(&f, "t".into());
+        assert_eq!(find(&r, "runbook", None).detail, "embedded runbooks/key-service.yaml");
+    }
+
+    #[test]
+    fn the_kubectl_question_puts_a_subresource_in_its_flag() {
+        assert_eq!(PERMISSIONS[2].can_i(), "get pods --subresource=log");
+        assert_eq!(PERMISSIONS[2].resource_name(), "pods/log");
+        assert_eq!(PERMISSIONS[5].can_i(), "list replicasets.apps");
+        let mut east = region("us-east");
+        east.access[2] = None;
+        let r = judge(&facts(vec![east], vec![]), "t".into());
+        let fix = find(&r, "get pods/log", Some("us-east")).fix.clone().unwrap();
+        assert_eq!(fix, "kubectl --context ctx-us-east auth can-i get pods --subresource=log -n api");
+    }
+
+    #[test]
+    fn the_json_shape_is_stable() {
+        let mut east = region("us-east");
+        east.access[3] = denied();
+        let r = judge(&facts(vec![east], vec![good_url()]), "2025-03-04T05:06:07Z".into());
+        let j = serde_json::to_value(&r).unwrap();
+        let mut keys: Vec<&str> = j.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "checks",
+                "duration_ms",
+                "environment",
+                "generated_at",
+                "namespace",
+                "ok",
+                "runbook",
+                "schema",
+                "summary",
+                "tool_version",
+            ]
+        );
+        assert_eq!(j["runbook"], serde_json::json!({"source": "file", "name": "rb.yaml", "via": "--runbook"}));
+        let events = j["checks"].as_array().unwrap().iter().find(|c| c["permission"]["resource"] == "events").unwrap();
+        assert_eq!(
+            events,
+            &serde_json::json!({
+                "check": "permission",
+                "permission": {"verb": "list", "group": "", "resource": "events", "required": false},
+                "region": "us-east",
+                "required": false,
+                "result": "missing",
+                "detail": "not allowed in namespace api (optional)",
+                "fix": "ask for list on events in namespace api for context ctx-us-east"
+            })
+        );
+        let logs = j["checks"].as_array().unwrap().iter().find(|c| c["permission"]["subresource"] == "log").unwrap();
+        assert_eq!(logs["permission"]["resource"], "pods");
+        assert_eq!(j["checks"][0]["check"], "runbook");
+        assert_eq!(j["checks"][0]["region"], serde_json::Value::Null);
+    }
+}
