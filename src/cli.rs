@@ -141,12 +141,30 @@ pub struct LogsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum RunbookCommand {
-    /// Print the effective runbook.
-    Show,
+    /// Print the effective runbook: overrides applied, defaults filled, its source named.
+    #[command(
+        long_about = "Print the effective runbook: the one in effect (--runbook, KEYSVC_RUNBOOK, the config file, \
+else the embedded one) with --healthz-url and --context applied and every default filled in, as YAML \
+(loadable again with --runbook) or, with -o json, as JSON."
+    )]
+    Show {
+        /// Apply --healthz-url and --context to this environment only [default: every environment].
+        #[arg(long, env = "KEYSVC_ENV", value_name = "ENV")]
+        env: Option<String>,
+    },
     /// Check a runbook file [default: the effective runbook] and explain each problem.
     Validate {
         #[arg(value_name = "FILE")]
         file: Option<PathBuf>,
+    },
+    /// Write a commented starter runbook to edit.
+    Init {
+        /// Where to write it [default: the config file, $XDG_CONFIG_HOME or ~/.config/keysvc-check/runbook.yaml].
+        #[arg(value_name = "PATH")]
+        path: Option<PathBuf>,
+        /// Replace a file that already exists.
+        #[arg(long)]
+        force: bool,
     },
 }
 
