@@ -182,9 +182,9 @@ fn runbook_validate(file: Option<&std::path::PathBuf>) -> Result<u8> {
             }
             let n = problems.len();
             msg.push_str(&format!(
-                "keysvc-check: {}: {n} problem{}; README.md, \"Runbook format\", lists every key\n",
-                src.name,
-                if n == 1 { "" } else { "s" }
+                "keysvc-check: {n} problem{} in {}; README.md, \"Runbook format\", lists every key\n",
+                if n == 1 { "" } else { "s" },
+                src.name
             ));
             let _ = std::io::stderr().write_all(msg.as_bytes());
             return Ok(exit::CONFIG);

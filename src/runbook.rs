@@ -783,7 +783,12 @@ mod lint {
 
     /// Every problem of the runbook text, in file order.
     pub(super) fn lint(path: &str, text: &str) -> Vec<RunbookError> {
-        let options = serde_saphyr::options! { duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough };
+        // Duplicates reach the visitor so that each is reported with its place;
+        // `.nan` and `.inf` stay text so that a number check can name them.
+        let options = serde_saphyr::options! {
+            duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
+            non_finite_float_policy: serde_saphyr::options::NonFiniteFloatPolicy::AsString,
+        };
         let root: N = match serde_saphyr::from_str_with_options(text, options) {
             Ok(root) => root,
             Err(e) => return vec![RunbookError::at(path, e.location(), syntax_message(&e))],
@@ -900,9 +905,14 @@ mod lint {
                     continue;
                 };
                 if let Err(e) = regex::RegexBuilder::new(&p).size_limit(1 << 20).build() {
+                    // The regex crate draws the pattern with a caret; its last
+                    // line says what is wrong.
+                    let full = e.to_string();
+                    let what = full.lines().last().unwrap_or_default().trim();
+                    let what = what.strip_prefix("error: ").unwrap_or(what);
                     self.problem(
                         at(item),
-                        format!("`{p}` is not a valid regular expression: {}", one_line(&e.to_string())),
+                        format!("`{p}` is not a valid regular expression: {}", one_line(what)),
                         Some("quote patterns with single quotes so that backslashes stay as written".into()),
                     );
                 }
@@ -958,7 +968,7 @@ mod lint {
                 self.problem(
                     at(node),
                     format!("environment `{env}` has no regions; list at least one"),
-                    Some(format!("each region goes on its own line, indented under `regions:`, like `us-south: {{ context: CONTEXT }}`")),
+                    Some("each region goes on its own line, indented under `regions:`, like `us-south: { context: CONTEXT }`".into()),
                 );
             }
             for (k, region, v) in &e.list {
@@ -975,7 +985,8 @@ mod lint {
                 if let Some(c) = self.required(&re, "context", at(k), &format!("region `{region}` of `{env}`")) {
                     self.text_value(c, &format!("{rname}.context"), true);
                 }
-                if let Some(u) = re.get("healthz_url") {
+                // Optional: `runbook show` writes an absent one as null.
+                if let Some(u) = re.get("healthz_url").filter(|u| !matches!(u.value, Node::Null)) {
                     self.url(u, &format!("{rname}.healthz_url"));
                 }
             }
@@ -1125,7 +1136,7 @@ mod tests {
             "      us-south: { context: a }\n      us-south: { context: b }\n",
         );
         let (line, _, msg) = invalid(&dup);
-        assert!(msg.to_lowercase().contains("duplicate"), "{msg}");
+        assert!(msg.contains("`us-south` appears twice") && msg.contains("first on line 9"), "{msg}");
         assert_eq!(line, 10, "{msg}");
         let (_, _, msg) = invalid("service: S\nnamespace: api\nselector: a=b\ncontainer: c\nenvironments: {}\n");
         assert!(msg.contains("environments"), "{msg}");
@@ -1192,5 +1203,104 @@ mod tests {
         assert!(line >= 1 && !msg.is_empty());
         let huge = format!("{MINIMAL}# {}\n", "x".repeat(2 * 1024 * 1024));
         assert!(matches!(parse_str(&huge), Err(RunbookError::TooLarge { .. })));
+    }
+
+    fn all_problems(text: &str) -> Vec<(u64, u64, String, Option<String>)> {
+        match parse_all(&Source { name: "rb.yaml".into(), text: text.into() }) {
+            Ok(_) => panic!("expected problems in:\n{text}"),
+            Err(v) => v
+                .into_iter()
+                .map(|e| match e {
+                    RunbookError::Invalid { line, column, message, hint, .. } => (line, column, message, hint),
+                    other => panic!("{other:?}"),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn every_problem_is_reported_once_with_its_own_place() {
+        let text = EMBEDDED
+            .replace("expected_ready: 3", "expected_ready: three")
+            .replace("  since: 5m", "  sinse: 5m")
+            .replace("  spike_factor: 3", "  spike_factor: 1")
+            .replace("us-east: { context: prod-us-east.example }", "us-south: { context: again }")
+            .replace("'OutOfMemoryError'", "'(Out'");
+        let problems = all_problems(&text);
+        let messages: Vec<&str> = problems.iter().map(|p| p.2.as_str()).collect();
+        assert_eq!(problems.len(), 5, "{messages:#?}");
+        let mut places: Vec<(u64, u64)> = problems.iter().map(|p| (p.0, p.1)).collect();
+        places.dedup();
+        assert_eq!(places.len(), 5, "each at its own place: {places:?}");
+        assert_eq!(messages[0], "`expected_ready` must be a whole number of at least 1, like 3, not `three`");
+        assert_eq!(messages[1], "unknown key `sinse` under `logs`; did you mean `since`?");
+        assert!(messages[2].contains("`logs.spike_factor` must be a number greater than 1"), "{messages:?}");
+        assert!(messages[3].contains("`(Out` is not a valid regular expression"), "{messages:?}");
+        assert!(messages[4].starts_with("`us-south` appears twice under `environments.prod.regions`"), "{messages:?}");
+        // The embedded text keeps its lines, so the places are checkable.
+        let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() as u64 + 1;
+        assert_eq!((problems[0].0, problems[0].1), (line_of("expected_ready: three"), 17));
+        assert_eq!((problems[1].0, problems[1].1), (line_of("sinse"), 3));
+        assert_eq!(problems[4].0, line_of("us-south: { context: again }"));
+        for m in &messages {
+            for jargon in ["invalid u32", "DuplicateKeyPolicy", "<input>", "error:", "-->"] {
+                assert!(!m.contains(jargon), "{m}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_key_far_from_any_known_one_lists_them_instead() {
+        let p = all_problems(&format!("{MINIMAL}logs:\n  colour: red\n"));
+        assert_eq!(p[0].2, "unknown key `colour` under `logs`");
+        assert!(p[0].3.as_deref().unwrap().contains("since, baseline, baseline_max_bytes"), "{p:?}");
+        let p = all_problems(&MINIMAL.replace("container: c\n", "container: c\ncontainr: d\n"));
+        assert_eq!(p[0].2, "unknown key `containr` at the top level; did you mean `container`?");
+        assert_eq!(lint::distance("sinse", "since"), 1);
+        assert_eq!(lint::distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn a_mis_indented_regions_names_the_environment_and_the_indentation() {
+        let text = MINIMAL.replace("    regions:\n", "  regions:\n");
+        let p = all_problems(&text);
+        assert_eq!(p.len(), 2, "{p:#?}");
+        assert_eq!((p[0].0, p[0].2.as_str()), (6, "environment `prod` has no `regions`"));
+        assert!(p[0].3.as_deref().unwrap().contains("indentation"), "{p:?}");
+        assert_eq!((p[1].0, p[1].2.as_str()), (8, "`regions` is read as an environment name here"));
+        assert!(p[1].3.as_deref().unwrap().contains("indentation"), "{p:?}");
+    }
+
+    #[test]
+    fn the_strict_pass_still_refuses_what_the_lenient_one_lets_through() {
+        // A quoted number passes the first pass (serde decides) and must not
+        // slip through unchecked.
+        let r = parse_str(&MINIMAL.replace("service: S", "service: S\nexpected_ready: '0'"));
+        assert!(matches!(r, Err(RunbookError::Invalid { .. })), "{r:?}");
+    }
+
+    #[test]
+    fn config_path_follows_xdg_then_home() {
+        let p = |x: Option<&str>, h: Option<&str>| config_path_from(x.map(Into::into), h.map(Into::into));
+        assert_eq!(p(Some("/x"), Some("/h")), Some(PathBuf::from("/x/keysvc-check/runbook.yaml")));
+        assert_eq!(p(Some(""), Some("/h")), Some(PathBuf::from("/h/.config/keysvc-check/runbook.yaml")));
+        assert_eq!(p(None, Some("/h")), Some(PathBuf::from("/h/.config/keysvc-check/runbook.yaml")));
+        assert_eq!(p(Some("relative"), Some("/h")), Some(PathBuf::from("/h/.config/keysvc-check/runbook.yaml")));
+        assert_eq!(p(None, None), None);
+    }
+
+    #[test]
+    fn the_effective_runbook_written_out_reads_back_the_same() {
+        let mut rb = parse(&Source::embedded()).unwrap();
+        rb.logs.error_threshold = Some(7);
+        let yaml = serde_saphyr::to_string(&rb).unwrap();
+        let back = parse_str(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        assert_eq!(serde_saphyr::to_string(&back).unwrap(), yaml);
+        assert_eq!(back.logs.error_threshold, Some(7));
+        let patterns: Vec<&str> = back.logs.error_patterns.iter().map(|p| p.0.as_str()).collect();
+        assert_eq!(patterns[0], r"\b(ERROR|FATAL|PANIC|CRITICAL)\b");
+        // JSON is YAML too.
+        let json = serde_json::to_string(&rb).unwrap();
+        assert_eq!(serde_saphyr::to_string(&parse_str(&json).unwrap()).unwrap(), yaml);
     }
 }
