@@ -32,7 +32,7 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Runbook file to use instead of the embedded key-service runbook.
+    /// Runbook file [default: $XDG_CONFIG_HOME or ~/.config/keysvc-check/runbook.yaml if it exists, else the embedded one].
     #[arg(long, global = true, env = "KEYSVC_RUNBOOK", value_name = "FILE")]
     pub runbook: Option<PathBuf>,
 
@@ -96,7 +96,7 @@ pub enum Command {
     Pods(Target),
     /// Step 3: the container's recent logs, prefixed by region and pod, then an error summary.
     Logs(LogsArgs),
-    /// Show or check runbook files.
+    /// Show, check or create runbook files.
     #[command(subcommand)]
     Runbook(RunbookCommand),
     /// Print a shell completion script.
