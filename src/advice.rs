@@ -96,8 +96,11 @@ fn placeholders(plan: &Plan, a: &mut Advice) {
         return;
     }
     let keys: Vec<&str> = plan.placeholders.iter().map(|p| p.key.as_str()).collect();
-    let file = if plan.runbook_name.starts_with('<') {
-        "a copy of the runbook".to_string()
+    // The embedded runbook cannot be edited: `runbook init` writes a copy
+    // where the next run finds it on its own.
+    let embedded = plan.runbook_name.starts_with('<');
+    let file = if embedded {
+        "your own runbook (this writes one to ~/.config/keysvc-check/runbook.yaml, read from then on)".to_string()
     } else {
         plan.runbook_name.clone()
     };
@@ -105,10 +108,10 @@ fn placeholders(plan: &Plan, a: &mut Advice) {
         Priority::Configure,
         None,
         format!(
-            "Set your real values for {} in {file} (`keysvc-check runbook show > runbook.yaml`, edit it, then pass --runbook runbook.yaml or set KEYSVC_RUNBOOK); --healthz-url and --context REGION=CONTEXT override them for one run",
+            "Set your real values for {} in {file}; --healthz-url and --context REGION=CONTEXT override them for one run",
             keys.join(", ")
         ),
-        None,
+        embedded.then(|| "keysvc-check runbook init".to_string()),
     );
 }
 

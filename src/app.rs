@@ -18,13 +18,18 @@ use crate::{diagnose, exit, render};
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// A hint line for errors we know the fix of.
+/// A hint line for errors we know the fix of. `runbook validate` prints its
+/// own problems and hints, so this is for the other commands only.
 pub fn hint(err: &anyhow::Error) -> Option<String> {
-    if let Some(runbook::RunbookError::Invalid { .. }) = err.downcast_ref::<runbook::RunbookError>() {
-        return Some(
-            "`keysvc-check runbook validate FILE` checks a runbook; README.md, \"Runbook format\", lists every key"
-                .into(),
+    if let Some(runbook::RunbookError::Invalid { path, hint, .. }) = err.downcast_ref::<runbook::RunbookError>() {
+        let all = format!(
+            "`keysvc-check runbook validate {}` lists every problem in the file",
+            crate::plan::shell_word(path)
         );
+        return Some(match hint {
+            Some(h) => format!("{h}\nhint: {all}"),
+            None => all,
+        });
     }
     None
 }
@@ -37,32 +42,14 @@ pub async fn run(cli: Cli) -> Result<u8> {
             clap_complete::generate(*shell, &mut Cli::command(), "keysvc-check", &mut buf);
             return write_out(&buf);
         }
-        Command::Runbook(RunbookCommand::Show) => {
-            let src = Source::load(g.runbook.as_ref())?;
-            runbook::parse(&src)?;
-            return write_out(src.text.as_bytes());
-        }
+        Command::Runbook(RunbookCommand::Show { env }) => return runbook_show(g, env.as_deref()),
         Command::Runbook(RunbookCommand::Validate { file }) => {
-            let src = Source::load(file.as_ref().or(g.runbook.as_ref()))?;
-            let rb = runbook::parse(&src)?;
-            let regions: usize = rb.environments.value.values().map(|e| e.regions.value.len()).sum();
-            let mut msg = format!(
-                "{}: ok ({} environments: {}; {regions} region entries)\n",
-                src.name,
-                rb.environments.value.len(),
-                rb.env_names().join(", ")
-            );
-            for (line, column, key, value) in rb.placeholders() {
-                msg.push_str(&format!(
-                    "{}:{line}:{column}: warning: {key} is the placeholder `{value}`; it will not be checked until you set the real one\n",
-                    src.name
-                ));
-            }
-            return write_out(msg.as_bytes());
+            return runbook_validate(file.as_ref().or(g.runbook.as_ref()));
         }
+        Command::Runbook(RunbookCommand::Init { path, force }) => return runbook_init(path.as_ref(), *force),
         _ => {}
     }
-    let src = Source::load(g.runbook.as_ref())?;
+    let (src, origin) = Source::find(g.runbook.as_ref())?;
     let rb = runbook::parse(&src)?;
     if let Command::Doctor(target) = &cli.command {
         return doctor(&cli, rb, src.name, target).await;
@@ -76,7 +63,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         }
         Command::Completions { .. } | Command::Runbook(_) | Command::Doctor(_) => unreachable!("handled above"),
     };
-    let plan = build_plan(&cli, rb, src.name.clone(), target, steps, logs_args, verb)?;
+    let plan = build_plan(&cli, rb, origin.describe(&src), target, steps, logs_args, verb)?;
     let plan = Arc::new(plan);
     let outcome = diagnose::execute(plan.clone()).await?;
     let view = match &cli.command {
@@ -142,6 +129,146 @@ async fn doctor(cli: &Cli, rb: Runbook, runbook_name: String, target: &Target) -
     }
     write_out(&buf)?;
     Ok(report.exit_code())
+}
+
+/// `runbook show`: the runbook in effect with the command line's overrides
+/// applied and every default filled in, so what is printed is what a run
+/// would use; the YAML loads again with `--runbook`.
+fn runbook_show(g: &crate::cli::Global, env: Option<&str>) -> Result<u8> {
+    let (src, origin) = Source::find(g.runbook.as_ref())?;
+    let mut rb = runbook::parse(&src)?;
+    let applied = apply_overrides(&mut rb, g, env)?;
+    let source = origin.describe(&src);
+    let text = match g.output {
+        OutputArg::Json => {
+            let doc = serde_json::json!({
+                "schema": "keysvc-check/runbook/v1",
+                "source": source,
+                "overrides": applied,
+                "runbook": rb,
+            });
+            format!("{}\n", serde_json::to_string_pretty(&doc)?)
+        }
+        OutputArg::Table | OutputArg::Markdown => {
+            let mut out = format!("# The effective runbook, from {}", source.replace('\n', " "));
+            if !applied.is_empty() {
+                out.push_str(&format!(", with {}", applied.join(", ")));
+            }
+            out.push_str("; every default filled in.\n");
+            out.push_str(&serde_saphyr::to_string(&rb).context("writing the runbook as YAML")?);
+            out
+        }
+    };
+    write_out(text.as_bytes())
+}
+
+/// Applies `--healthz-url` and `--context` to `env` (every environment when
+/// None); returns the overrides applied, as flags, for the header.
+fn apply_overrides(rb: &mut Runbook, g: &crate::cli::Global, env: Option<&str>) -> Result<Vec<String>> {
+    if let Some(e) = env
+        && !rb.environments.value.contains_key(e)
+    {
+        return Err(UsageError(format!("--env {e}: no such environment; it has: {}", rb.env_names().join(", "))).into());
+    }
+    let mut applied = vec![];
+    let targets = |name: &str| env.is_none_or(|e| e == name);
+    if let Some(u) = &g.healthz_url {
+        match reqwest::Url::parse(u) {
+            Ok(p) if p.scheme() == "http" || p.scheme() == "https" => {}
+            _ => return Err(UsageError(format!("--healthz-url {u}: not an http or https URL")).into()),
+        }
+        for (_, e) in rb.environments.value.iter_mut().filter(|(n, _)| targets(n)) {
+            e.healthz_url.value = u.clone();
+        }
+        applied.push(format!("--healthz-url {}", crate::healthz::redact_url(u)));
+    }
+    for (region, context) in &g.contexts {
+        let mut found = false;
+        for (_, e) in rb.environments.value.iter_mut().filter(|(n, _)| targets(n)) {
+            if let Some(r) = e.regions.value.get_mut(region) {
+                r.context.value = context.clone();
+                found = true;
+            }
+        }
+        if !found {
+            return Err(UsageError(format!("--context {region}=…: no environment shown has a region {region}")).into());
+        }
+        applied.push(format!("--context {region}={context}"));
+    }
+    Ok(applied)
+}
+
+/// `runbook validate`: every problem, one per line as `FILE:LINE:COL:
+/// message` with an indented hint, on stderr; then the placeholders.
+fn runbook_validate(file: Option<&std::path::PathBuf>) -> Result<u8> {
+    let src = Source::load(file)?;
+    let rb = match runbook::parse_all(&src) {
+        Ok(rb) => rb,
+        Err(problems) => {
+            let mut msg = String::new();
+            for p in &problems {
+                msg.push_str(&crate::sanitize::clean(&p.to_string(), 2000));
+                msg.push('\n');
+                if let runbook::RunbookError::Invalid { hint: Some(h), .. } = p {
+                    msg.push_str(&format!("  hint: {h}\n"));
+                }
+            }
+            let n = problems.len();
+            msg.push_str(&format!(
+                "keysvc-check: {n} problem{} in {}; README.md, \"Runbook format\", lists every key\n",
+                if n == 1 { "" } else { "s" },
+                src.name
+            ));
+            let _ = std::io::stderr().write_all(msg.as_bytes());
+            return Ok(exit::CONFIG);
+        }
+    };
+    let regions: usize = rb.environments.value.values().map(|e| e.regions.value.len()).sum();
+    let envs = rb.environments.value.len();
+    let mut msg = format!(
+        "{}: ok ({envs} environment{}: {}; {regions} region entries)\n",
+        src.name,
+        if envs == 1 { "" } else { "s" },
+        rb.env_names().join(", ")
+    );
+    for (line, column, key, value) in rb.placeholders() {
+        msg.push_str(&format!(
+            "{}:{line}:{column}: warning: {key} is the placeholder `{value}`; it will not be checked until you set the real one\n",
+            src.name
+        ));
+    }
+    write_out(msg.as_bytes())
+}
+
+/// `runbook init`: the embedded runbook (already commented) as a starter, at
+/// PATH or the config file the lookup reads.
+fn runbook_init(path: Option<&std::path::PathBuf>, force: bool) -> Result<u8> {
+    let path = match path {
+        Some(p) => p.clone(),
+        None => runbook::config_path()
+            .ok_or_else(|| UsageError("HOME is not set: give the PATH to write the runbook to".into()))?,
+    };
+    if path.exists() && !force {
+        return Err(UsageError(format!("{} already exists; keeping it (--force replaces it)", path.display())).into());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&path, runbook::EMBEDDED).with_context(|| format!("writing {}", path.display()))?;
+    let rb = runbook::parse(&Source::embedded())?;
+    let shown = path.display().to_string();
+    let mut msg = format!("Wrote a starter runbook to {shown}\n");
+    if runbook::config_path().as_ref() == Some(&path) {
+        msg.push_str("keysvc-check reads it when neither --runbook nor KEYSVC_RUNBOOK is given.\n");
+    } else {
+        msg.push_str(&format!("Use it with --runbook {0} or KEYSVC_RUNBOOK={0}.\n", crate::plan::shell_word(&shown)));
+    }
+    msg.push_str("Next, replace these placeholders with your real values:\n");
+    for (line, _, key, value) in rb.placeholders() {
+        msg.push_str(&format!("  line {line}: {key} = {value}\n"));
+    }
+    msg.push_str(&format!("Then check it: keysvc-check runbook validate {}\n", crate::plan::shell_word(&shown)));
+    write_out(msg.as_bytes())
 }
 
 /// The width tables and prose are fitted to (`render::fit::output_width`).

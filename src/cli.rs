@@ -33,7 +33,7 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Runbook file to use instead of the embedded key-service runbook.
+    /// Runbook file [default: $XDG_CONFIG_HOME or ~/.config/keysvc-check/runbook.yaml if it exists, else the embedded one].
     #[arg(long, global = true, env = "KEYSVC_RUNBOOK", value_name = "FILE")]
     pub runbook: Option<PathBuf>,
 
@@ -100,7 +100,7 @@ pub enum Command {
     /// Pre-flight: will the checks work with your kubeconfig, credentials and runbook?
     #[command(long_about = DOCTOR_ABOUT, after_help = DOCTOR_EXIT)]
     Doctor(Target),
-    /// Show or check runbook files.
+    /// Show, check or create runbook files.
     #[command(subcommand)]
     Runbook(RunbookCommand),
     /// Print a shell completion script.
@@ -162,12 +162,30 @@ pub struct LogsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum RunbookCommand {
-    /// Print the effective runbook.
-    Show,
+    /// Print the effective runbook: overrides applied, defaults filled, its source named.
+    #[command(
+        long_about = "Print the effective runbook: the one in effect (--runbook, KEYSVC_RUNBOOK, the config file, \
+else the embedded one) with --healthz-url and --context applied and every default filled in, as YAML \
+(loadable again with --runbook) or, with -o json, as JSON."
+    )]
+    Show {
+        /// Apply --healthz-url and --context to this environment only [default: every environment].
+        #[arg(long, env = "KEYSVC_ENV", value_name = "ENV")]
+        env: Option<String>,
+    },
     /// Check a runbook file [default: the effective runbook] and explain each problem.
     Validate {
         #[arg(value_name = "FILE")]
         file: Option<PathBuf>,
+    },
+    /// Write a commented starter runbook to edit.
+    Init {
+        /// Where to write it [default: the config file, $XDG_CONFIG_HOME or ~/.config/keysvc-check/runbook.yaml].
+        #[arg(value_name = "PATH")]
+        path: Option<PathBuf>,
+        /// Replace a file that already exists.
+        #[arg(long)]
+        force: bool,
     },
 }
 

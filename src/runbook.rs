@@ -1,14 +1,19 @@
 //! The runbook: which service to check, where, and what "healthy" means. It is
-//! data (YAML); the key-service runbook is embedded as the default. Parsing is
-//! strict: unknown keys, wrong types, bad durations, bad patterns, duplicate
-//! keys and empty sections are one error naming the file, line and column.
+//! data (YAML); the key-service runbook is embedded as the default, and a file
+//! is found by `--runbook`, `KEYSVC_RUNBOOK` or the user's config directory.
+//!
+//! Reading is two passes. The first reads the YAML into plain nodes with their
+//! locations and checks every key and value against the schema itself, so that
+//! `runbook validate` can report every problem at once, in plain words. Only a
+//! file without problems goes to the second, strict pass (serde), which builds
+//! the typed runbook; whatever the first pass missed is still refused there.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use indexmap::IndexMap;
 use regex::Regex;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_saphyr::Spanned;
 
 /// The key-service runbook shipped in the binary.
@@ -25,13 +30,13 @@ pub enum RunbookError {
     #[error("{path}: the runbook is {size} bytes; a runbook is at most 1 MiB")]
     TooLarge { path: String, size: u64 },
     #[error("{path}:{line}:{column}: {message}")]
-    Invalid { path: String, line: u64, column: u64, message: String },
+    Invalid { path: String, line: u64, column: u64, message: String, hint: Option<String> },
 }
 
 impl RunbookError {
     fn at(path: &str, loc: Option<serde_saphyr::Location>, message: impl Into<String>) -> RunbookError {
         let (line, column) = loc.map_or((1, 1), |l| (l.line().max(1), l.column().max(1)));
-        RunbookError::Invalid { path: path.to_string(), line, column, message: message.into() }
+        RunbookError::Invalid { path: path.to_string(), line, column, message: message.into(), hint: None }
     }
 }
 
@@ -43,6 +48,13 @@ impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         parse_duration(&s).map(Dur).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // `5m`, `1h`: what a person writes, and what parse_duration reads back.
+        s.serialize_str(&humantime::format_duration(self.0).to_string().replace(' ', ""))
     }
 }
 
@@ -68,11 +80,17 @@ impl<'de> Deserialize<'de> for Pattern {
     }
 }
 
+impl Serialize for Pattern {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.as_str())
+    }
+}
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Runbook {
     /// The runbook's id (the alert's runbook-name).
@@ -97,7 +115,7 @@ fn default_expected_ready() -> u32 {
     3
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HealthzSpec {
     pub status: u16,
@@ -132,9 +150,21 @@ impl<'de> Deserialize<'de> for AtLeastOne {
     }
 }
 
+impl Serialize for AtLeastOne {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(self.0)
+    }
+}
+
 /// A factor greater than 1: a window rate this many times the usual one is a spike.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Factor(pub f64);
+
+impl Serialize for Factor {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.0)
+    }
+}
 
 impl<'de> Deserialize<'de> for Factor {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -148,7 +178,7 @@ impl<'de> Deserialize<'de> for Factor {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogsSpec {
     /// The window: how far back the logs judged are read.
@@ -181,7 +211,7 @@ impl Default for LogsSpec {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Environment {
     pub healthz_url: Spanned<String>,
@@ -192,14 +222,14 @@ pub struct Environment {
     pub peers: Vec<PeerSpec>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PeerSpec {
     pub name: String,
     pub healthz_url: Spanned<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegionSpec {
     pub context: Spanned<String>,
@@ -207,7 +237,7 @@ pub struct RegionSpec {
     pub healthz_url: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Guidance {
     pub impact: Option<String>,
@@ -244,36 +274,111 @@ impl Source {
         Ok(Source { name, text })
     }
 
-    pub fn load(path: Option<&PathBuf>) -> Result<Source, RunbookError> {
-        match path {
-            Some(p) => Source::read(p),
-            None => Ok(Source::embedded()),
+    /// The runbook in effect: `flag` (from `--runbook` or `KEYSVC_RUNBOOK`),
+    /// else the user's config file when it exists, else the embedded one.
+    pub fn load(flag: Option<&PathBuf>) -> Result<Source, RunbookError> {
+        Source::find(flag).map(|(src, _)| src)
+    }
+
+    /// [`Source::load`], saying where the runbook came from.
+    pub fn find(flag: Option<&PathBuf>) -> Result<(Source, Origin), RunbookError> {
+        if let Some(p) = flag {
+            // Clap fills `--runbook` from KEYSVC_RUNBOOK too; the same value
+            // in the variable means it most likely came from there.
+            let origin = if std::env::var_os("KEYSVC_RUNBOOK").is_some_and(|v| v == p.as_os_str()) {
+                Origin::EnvVar
+            } else {
+                Origin::Flag
+            };
+            return Ok((Source::read(p)?, origin));
+        }
+        if let Some(p) = config_path() {
+            match std::fs::metadata(&p) {
+                Ok(_) => return Ok((Source::read(&p)?, Origin::ConfigFile)),
+                // Only a file that is not there falls through: an unreadable
+                // one is an error, not a silent switch to the embedded runbook.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(RunbookError::Read { path: p.display().to_string(), source }),
+            }
+        }
+        Ok((Source::embedded(), Origin::Embedded))
+    }
+}
+
+/// Where the runbook in effect was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Flag,
+    EnvVar,
+    ConfigFile,
+    Embedded,
+}
+
+impl Origin {
+    /// The runbook's name with where it came from, for reports and `runbook show`.
+    pub fn describe(self, src: &Source) -> String {
+        match self {
+            Origin::Flag => format!("{} (--runbook)", src.name),
+            Origin::EnvVar => format!("{} (KEYSVC_RUNBOOK)", src.name),
+            Origin::ConfigFile => format!("{} (config file)", src.name),
+            Origin::Embedded => src.name.clone(),
         }
     }
 }
 
-/// Parses and checks a runbook.
+/// The user's runbook file: `$XDG_CONFIG_HOME/keysvc-check/runbook.yaml`, or
+/// `~/.config/keysvc-check/runbook.yaml` when XDG_CONFIG_HOME is unset, empty
+/// or relative (the XDG spec says to ignore a relative one).
+pub fn config_path() -> Option<PathBuf> {
+    config_path_from(std::env::var_os("XDG_CONFIG_HOME"), std::env::var_os("HOME"))
+}
+
+fn config_path_from(xdg: Option<std::ffi::OsString>, home: Option<std::ffi::OsString>) -> Option<PathBuf> {
+    let base = match xdg.map(PathBuf::from) {
+        Some(x) if x.is_absolute() => x,
+        _ => PathBuf::from(home.filter(|h| !h.is_empty())?).join(".config"),
+    };
+    Some(base.join("keysvc-check").join("runbook.yaml"))
+}
+
+/// Parses and checks a runbook; the first problem is the error.
 pub fn parse(src: &Source) -> Result<Runbook, RunbookError> {
+    parse_all(src).map_err(|mut problems| problems.swap_remove(0))
+}
+
+/// Parses and checks a runbook; on failure, every problem found, in file order
+/// (never an empty list).
+pub fn parse_all(src: &Source) -> Result<Runbook, Vec<RunbookError>> {
     let path = src.name.as_str();
     if src.text.len() as u64 > MAX_RUNBOOK_BYTES {
-        return Err(RunbookError::TooLarge { path: path.into(), size: src.text.len() as u64 });
+        return Err(vec![RunbookError::TooLarge { path: path.into(), size: src.text.len() as u64 }]);
+    }
+    let problems = lint::lint(path, &src.text);
+    if !problems.is_empty() {
+        return Err(problems);
     }
     let rb: Runbook = serde_saphyr::from_str(&src.text).map_err(|e| {
         let message = saphyr_message(&e);
-        RunbookError::at(path, e.location(), message)
+        vec![RunbookError::at(path, e.location(), message)]
     })?;
-    validate(&rb, path)?;
+    validate(&rb, path).map_err(|e| vec![e])?;
     Ok(rb)
 }
 
-/// The parser's message without the location it also prints (we print our own).
+/// The parser's message without the code excerpt and location it also
+/// prints (we print our own location, once).
 fn saphyr_message(e: &serde_saphyr::Error) -> String {
-    let full = one_line(&e.to_string());
+    let full = one_line(&e.without_snippet().to_string());
+    let full = full.strip_prefix("error: ").unwrap_or(&full).to_string();
     let trimmed = match full.find(" at line ") {
         Some(i) => full[..i].to_string(),
         None => full,
     };
-    if trimmed.contains("unknown field") { format!("{trimmed}; remove it or check its spelling") } else { trimmed }
+    match trimmed.strip_prefix(|c: char| c == 'l').and_then(|t| t.split_once(": ")) {
+        // "line 3 column 1: message": the location is ours to print.
+        Some((loc, msg)) if loc.starts_with("ine ") => msg.to_string(),
+        _ => trimmed,
+    }
 }
 
 fn validate(rb: &Runbook, path: &str) -> Result<(), RunbookError> {
@@ -380,6 +485,555 @@ pub fn placeholder_url(url: &str) -> bool {
     reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(placeholder_name)).unwrap_or(false)
 }
 
+/// The first, lenient pass: the YAML read into nodes with their locations and
+/// checked against the schema here, every problem collected. It never refuses
+/// what the strict pass accepts (a value it is unsure of passes on to serde),
+/// so a file it passes is judged by serde alone.
+mod lint {
+    use std::collections::HashMap;
+
+    use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde_saphyr::Spanned;
+
+    use super::{RunbookError, check_url, one_line, parse_duration, saphyr_message};
+
+    /// A YAML value without a schema.
+    #[derive(Debug)]
+    pub(super) enum Node {
+        Null,
+        Bool(bool),
+        Int(i128),
+        Float(f64),
+        Str(String),
+        Seq(Vec<Spanned<Node>>),
+        Map(Vec<(Spanned<Node>, Spanned<Node>)>),
+    }
+
+    impl<'de> Deserialize<'de> for Node {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(NodeVisitor)
+        }
+    }
+
+    struct NodeVisitor;
+
+    impl<'de> Visitor<'de> for NodeVisitor {
+        type Value = Node;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("any YAML value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Node, E> {
+            Ok(Node::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Node, E> {
+            Ok(Node::Int(v.into()))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Node, E> {
+            Ok(Node::Int(v.into()))
+        }
+        fn visit_i128<E>(self, v: i128) -> Result<Node, E> {
+            Ok(Node::Int(v))
+        }
+        fn visit_u128<E>(self, v: u128) -> Result<Node, E> {
+            Ok(i128::try_from(v).map_or(Node::Float(v as f64), Node::Int))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Node, E> {
+            Ok(Node::Float(v))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Node, E> {
+            Ok(Node::Str(v.to_string()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Node, E> {
+            Ok(Node::Str(v))
+        }
+        fn visit_unit<E>(self) -> Result<Node, E> {
+            Ok(Node::Null)
+        }
+        fn visit_none<E>(self) -> Result<Node, E> {
+            Ok(Node::Null)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
+            Node::deserialize(d)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Node, A::Error> {
+            let mut v = vec![];
+            while let Some(item) = a.next_element::<Spanned<Node>>()? {
+                v.push(item);
+            }
+            Ok(Node::Seq(v))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Node, A::Error> {
+            let mut v = vec![];
+            while let Some(k) = a.next_key::<Spanned<Node>>()? {
+                v.push((k, a.next_value::<Spanned<Node>>()?));
+            }
+            Ok(Node::Map(v))
+        }
+    }
+
+    type N = Spanned<Node>;
+
+    fn at(n: &N) -> (u64, u64) {
+        (n.referenced.line(), n.referenced.column())
+    }
+
+    /// A scalar as the text it was written as (near enough for messages).
+    fn text(n: &N) -> Option<String> {
+        match &n.value {
+            Node::Str(s) => Some(s.clone()),
+            Node::Int(i) => Some(i.to_string()),
+            Node::Float(f) => Some(f.to_string()),
+            Node::Bool(b) => Some(b.to_string()),
+            Node::Null | Node::Seq(_) | Node::Map(_) => None,
+        }
+    }
+
+    fn shape(n: &N) -> &'static str {
+        match &n.value {
+            Node::Null => "empty",
+            Node::Seq(_) => "a list",
+            Node::Map(_) => "a mapping",
+            _ => "a single value",
+        }
+    }
+
+    struct Lint<'a> {
+        path: &'a str,
+        problems: Vec<RunbookError>,
+    }
+
+    /// One mapping's entries by key, after duplicates and unknown keys were reported.
+    struct Entries<'n> {
+        /// (key node, key, value) in file order, the first of duplicates only.
+        list: Vec<(&'n N, String, &'n N)>,
+    }
+
+    impl<'n> Entries<'n> {
+        fn get(&self, key: &str) -> Option<&'n N> {
+            self.list.iter().find(|(_, k, _)| k == key).map(|(_, _, v)| *v)
+        }
+    }
+
+    impl<'a> Lint<'a> {
+        fn problem(&mut self, (line, column): (u64, u64), message: String, hint: Option<String>) {
+            self.problems.push(RunbookError::Invalid {
+                path: self.path.to_string(),
+                line: line.max(1),
+                column: column.max(1),
+                message,
+                hint,
+            });
+        }
+
+        /// `node` as a mapping named `name` (`logs`, `environments.prod`; empty at
+        /// the top level). `known`: the keys it may have, or None for free keys.
+        /// A null counts as an empty mapping (serde's defaults apply).
+        fn map<'n>(&mut self, node: &'n N, name: &str, known: Option<&[&str]>) -> Option<Entries<'n>> {
+            let pairs = match &node.value {
+                Node::Map(p) => p,
+                Node::Null => return Some(Entries { list: vec![] }),
+                _ => {
+                    let what = if name.is_empty() { "The runbook".to_string() } else { format!("`{name}`") };
+                    self.problem(
+                        at(node),
+                        format!("{what} must be a mapping of keys, but it is {}", shape(node)),
+                        Some("write each key on its own line, `key: value`, indented under its section".into()),
+                    );
+                    return None;
+                }
+            };
+            let under = if name.is_empty() { "at the top level".to_string() } else { format!("under `{name}`") };
+            let mut seen: HashMap<String, u64> = HashMap::new();
+            let mut list = vec![];
+            for (k, v) in pairs {
+                let Some(key) = text(k) else {
+                    self.problem(at(k), format!("a key {under} must be a name, not {}", shape(k)), None);
+                    continue;
+                };
+                if let Some(first) = seen.get(&key) {
+                    self.problem(
+                        at(k),
+                        format!("`{key}` appears twice {under} (first on line {first})"),
+                        Some("keep one of them: a key can be given only once".into()),
+                    );
+                    continue;
+                }
+                seen.insert(key.clone(), k.referenced.line());
+                if let Some(known) = known
+                    && !known.contains(&key.as_str())
+                {
+                    let message = match nearest(&key, known) {
+                        Some(s) => format!("unknown key `{key}` {under}; did you mean `{s}`?"),
+                        None => format!("unknown key `{key}` {under}"),
+                    };
+                    let hint =
+                        nearest(&key, known).is_none().then(|| format!("the keys {under} are: {}", known.join(", ")));
+                    self.problem(at(k), message, hint);
+                    continue;
+                }
+                list.push((k, key, v));
+            }
+            Some(Entries { list })
+        }
+
+        /// A required key: reported at `owner` (the key of the mapping) when absent.
+        fn required<'n>(&mut self, e: &Entries<'n>, key: &str, owner: (u64, u64), what: &str) -> Option<&'n N> {
+            let v = e.get(key);
+            if v.is_none() {
+                self.problem(owner, format!("{what} has no `{key}`; it is required"), None);
+            }
+            v
+        }
+
+        fn text_value(&mut self, v: &N, key: &str, required: bool) {
+            match (&v.value, text(v)) {
+                (_, Some(t)) if required && t.trim().is_empty() => {
+                    self.problem(at(v), format!("`{key}` is empty; give a value"), None)
+                }
+                (Node::Null, _) if required => self.problem(at(v), format!("`{key}` is empty; give a value"), None),
+                (Node::Seq(_) | Node::Map(_), _) => self.problem(
+                    at(v),
+                    format!("`{key}` must be a single value, not {}", shape(v)),
+                    Some("quote the value if it contains `: ` or starts with `[`, `{` or `-`".into()),
+                ),
+                _ => {}
+            }
+        }
+
+        /// A whole number within `min..=max`; `example` shows one.
+        fn whole(&mut self, v: &N, key: &str, min: i128, max: i128, example: &str) {
+            let ok = match &v.value {
+                Node::Int(i) => *i >= min && *i <= max,
+                // A quoted number may still pass serde; leave it to serde.
+                Node::Str(s) => s.trim().parse::<i128>().is_ok_and(|i| i >= min && i <= max),
+                _ => false,
+            };
+            if !ok {
+                let range = if min > 0 { format!(" of at least {min}") } else { String::new() };
+                let got = text(v).map_or_else(|| format!(", not {}", shape(v)), |t| format!(", not `{t}`"));
+                self.problem(at(v), format!("`{key}` must be a whole number{range}, like {example}{got}"), None);
+            }
+        }
+
+        fn duration(&mut self, v: &N, key: &str) {
+            let t = text(v).unwrap_or_default();
+            if let Err(m) = parse_duration(&t) {
+                self.problem(at(v), format!("`{key}`: {m}"), None);
+            }
+        }
+
+        fn url(&mut self, v: &N, key: &str) {
+            match text(v) {
+                Some(t) => {
+                    let spanned = Spanned { value: t, referenced: v.referenced, defined: v.defined };
+                    if let Err(m) = check_url(&spanned, key) {
+                        self.problem(at(v), m, None);
+                    }
+                }
+                None => self.problem(
+                    at(v),
+                    format!("`{key}` must be a URL like https://host/healthz, but it is {}", shape(v)),
+                    None,
+                ),
+            }
+        }
+    }
+
+    /// The nearest known key by edit distance, when it is close enough to be a typo.
+    fn nearest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+        let (best, d) = known.iter().map(|k| (*k, distance(key, k))).min_by_key(|(_, d)| *d)?;
+        (d <= 2.max(key.chars().count() / 4) && d < key.chars().count()).then_some(best)
+    }
+
+    /// Levenshtein distance.
+    pub(super) fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let cur = row[j + 1];
+                row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+                prev = cur;
+            }
+        }
+        row[b.len()]
+    }
+
+    const TOP: &[&str] = &[
+        "runbook",
+        "service",
+        "namespace",
+        "selector",
+        "container",
+        "expected_ready",
+        "healthz",
+        "logs",
+        "environments",
+        "guidance",
+    ];
+    const HEALTHZ: &[&str] = &["status", "code", "description", "timeout", "max_body_bytes"];
+    const LOGS: &[&str] =
+        &["since", "baseline", "baseline_max_bytes", "min_errors", "spike_factor", "error_patterns", "error_threshold"];
+    const ENV: &[&str] = &["healthz_url", "regions", "peers"];
+    const REGION: &[&str] = &["context", "healthz_url"];
+    const PEER: &[&str] = &["name", "healthz_url"];
+    const GUIDANCE: &[&str] = &["impact", "dashboard", "other_apis", "technical_foundation", "metrics", "logs"];
+
+    /// Every problem of the runbook text, in file order.
+    pub(super) fn lint(path: &str, text: &str) -> Vec<RunbookError> {
+        // Duplicates reach the visitor so that each is reported with its place;
+        // `.nan` and `.inf` stay text so that a number check can name them.
+        let options = serde_saphyr::options! {
+            duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
+            non_finite_float_policy: serde_saphyr::options::NonFiniteFloatPolicy::AsString,
+        };
+        let root: N = match serde_saphyr::from_str_with_options(text, options) {
+            Ok(root) => root,
+            Err(e) => return vec![RunbookError::at(path, e.location(), syntax_message(&e))],
+        };
+        let mut l = Lint { path, problems: vec![] };
+        l.top(&root);
+        let mut problems = l.problems;
+        problems.sort_by_key(|p| match p {
+            RunbookError::Invalid { line, column, .. } => (*line, *column),
+            _ => (0, 0),
+        });
+        problems
+    }
+
+    /// A YAML syntax error in plain words.
+    fn syntax_message(e: &serde_saphyr::Error) -> String {
+        let m = saphyr_message(e);
+        if m.is_empty() { "this is not valid YAML here".into() } else { format!("not valid YAML: {}", one_line(&m)) }
+    }
+
+    impl<'a> Lint<'a> {
+        fn top(&mut self, root: &N) {
+            if matches!(root.value, Node::Null) {
+                self.problem(
+                    at(root),
+                    "the runbook is empty".into(),
+                    Some("`keysvc-check runbook init` writes a starter".into()),
+                );
+                return;
+            }
+            let Some(e) = self.map(root, "", Some(TOP)) else { return };
+            let start = (1, 1);
+            for key in ["service", "namespace", "selector", "container"] {
+                if let Some(v) = self.required(&e, key, start, "The runbook") {
+                    self.text_value(v, key, true);
+                }
+            }
+            if let Some(v) = e.get("runbook") {
+                self.text_value(v, "runbook", false);
+            }
+            if let Some(v) = e.get("expected_ready") {
+                self.whole(v, "expected_ready", 1, u32::MAX.into(), "3");
+            }
+            if let Some(v) = e.get("healthz") {
+                self.healthz(v);
+            }
+            if let Some(v) = e.get("logs") {
+                self.logs(v);
+            }
+            if let Some(v) = self.required(&e, "environments", start, "The runbook") {
+                self.environments(v);
+            }
+            if let Some(v) = e.get("guidance") {
+                self.guidance(v);
+            }
+        }
+
+        fn healthz(&mut self, node: &N) {
+            let Some(e) = self.map(node, "healthz", Some(HEALTHZ)) else { return };
+            for (_, key, v) in &e.list {
+                let name = format!("healthz.{key}");
+                match key.as_str() {
+                    "status" => self.whole(v, &name, 100, 599, "200"),
+                    "code" => self.whole(v, &name, i64::MIN.into(), i64::MAX.into(), "0"),
+                    "max_body_bytes" => self.whole(v, &name, 0, u64::MAX.into(), "65536"),
+                    "timeout" => self.duration(v, &name),
+                    _ => self.text_value(v, &name, false),
+                }
+            }
+        }
+
+        fn logs(&mut self, node: &N) {
+            let Some(e) = self.map(node, "logs", Some(LOGS)) else { return };
+            for (_, key, v) in &e.list {
+                let name = format!("logs.{key}");
+                match key.as_str() {
+                    "since" | "baseline" => self.duration(v, &name),
+                    "baseline_max_bytes" => self.whole(v, &name, 1, u64::MAX.into(), "4194304"),
+                    "min_errors" => self.whole(v, &name, 1, u64::MAX.into(), "5"),
+                    "error_threshold" if matches!(v.value, Node::Null) => {}
+                    "error_threshold" => self.whole(v, &name, 0, u64::MAX.into(), "50"),
+                    "spike_factor" => {
+                        let f = match &v.value {
+                            Node::Int(i) => Some(*i as f64),
+                            Node::Float(f) => Some(*f),
+                            _ => None,
+                        };
+                        if !f.is_some_and(|f| f.is_finite() && f > 1.0) {
+                            let got = text(v).unwrap_or_else(|| shape(v).into());
+                            self.problem(
+                                at(v),
+                                format!("`{name}` must be a number greater than 1, like 3, not `{got}`"),
+                                None,
+                            );
+                        }
+                    }
+                    _ => self.patterns(v),
+                }
+            }
+        }
+
+        fn patterns(&mut self, v: &N) {
+            let Node::Seq(items) = &v.value else {
+                self.problem(
+                    at(v),
+                    format!("`logs.error_patterns` must be a list of regular expressions, not {}", shape(v)),
+                    Some("write each pattern on its own line as `- 'ERROR'`".into()),
+                );
+                return;
+            };
+            for item in items {
+                let Some(p) = text(item) else {
+                    self.problem(at(item), "each of `logs.error_patterns` must be a regular expression".into(), None);
+                    continue;
+                };
+                if let Err(e) = regex::RegexBuilder::new(&p).size_limit(1 << 20).build() {
+                    // The regex crate draws the pattern with a caret; its last
+                    // line says what is wrong.
+                    let full = e.to_string();
+                    let what = full.lines().last().unwrap_or_default().trim();
+                    let what = what.strip_prefix("error: ").unwrap_or(what);
+                    self.problem(
+                        at(item),
+                        format!("`{p}` is not a valid regular expression: {}", one_line(what)),
+                        Some("quote patterns with single quotes so that backslashes stay as written".into()),
+                    );
+                }
+            }
+        }
+
+        fn environments(&mut self, node: &N) {
+            let Some(e) = self.map(node, "environments", None) else { return };
+            if e.list.is_empty() {
+                self.problem(at(node), "`environments` is empty; define at least one environment".into(), None);
+            }
+            for (k, env, v) in &e.list {
+                if ENV.contains(&env.as_str()) {
+                    self.problem(
+                        at(k),
+                        format!("`{env}` is read as an environment name here"),
+                        Some(format!(
+                            "indentation may be the cause: `{env}:` belongs inside an environment such as `prod:`, indented as deep as its `healthz_url:`"
+                        )),
+                    );
+                    continue;
+                }
+                self.environment(k, env, v);
+            }
+        }
+
+        fn environment(&mut self, k: &N, env: &str, v: &N) {
+            let name = format!("environments.{env}");
+            let Some(e) = self.map(v, &name, Some(ENV)) else { return };
+            let indent = format!(
+                "indentation may be the cause: it must be indented under `{env}:`, as deep as the environment's other keys"
+            );
+            for key in ["healthz_url", "regions"] {
+                if e.get(key).is_none() {
+                    self.problem(at(k), format!("environment `{env}` has no `{key}`"), Some(indent.clone()));
+                }
+            }
+            if let Some(u) = e.get("healthz_url") {
+                self.url(u, &format!("{name}.healthz_url"));
+            }
+            if let Some(r) = e.get("regions") {
+                self.regions(r, env);
+            }
+            if let Some(p) = e.get("peers") {
+                self.peers(p, env);
+            }
+        }
+
+        fn regions(&mut self, node: &N, env: &str) {
+            let name = format!("environments.{env}.regions");
+            let Some(e) = self.map(node, &name, None) else { return };
+            if e.list.is_empty() {
+                self.problem(
+                    at(node),
+                    format!("environment `{env}` has no regions; list at least one"),
+                    Some("each region goes on its own line, indented under `regions:`, like `us-south: { context: CONTEXT }`".into()),
+                );
+            }
+            for (k, region, v) in &e.list {
+                let rname = format!("{name}.{region}");
+                if !matches!(v.value, Node::Map(_)) {
+                    self.problem(
+                        at(v),
+                        format!("region `{region}` of `{env}` must be a mapping like `{{ context: CONTEXT }}`, but it is {}", shape(v)),
+                        None,
+                    );
+                    continue;
+                }
+                let Some(re) = self.map(v, &rname, Some(REGION)) else { continue };
+                if let Some(c) = self.required(&re, "context", at(k), &format!("region `{region}` of `{env}`")) {
+                    self.text_value(c, &format!("{rname}.context"), true);
+                }
+                // Optional: `runbook show` writes an absent one as null.
+                if let Some(u) = re.get("healthz_url").filter(|u| !matches!(u.value, Node::Null)) {
+                    self.url(u, &format!("{rname}.healthz_url"));
+                }
+            }
+        }
+
+        fn peers(&mut self, node: &N, env: &str) {
+            let name = format!("environments.{env}.peers");
+            let items = match &node.value {
+                Node::Seq(items) => items,
+                Node::Null => return,
+                _ => {
+                    self.problem(
+                        at(node),
+                        format!("`{name}` must be a list, not {}", shape(node)),
+                        Some("write each peer as `- { name: iam-api, healthz_url: URL }`".into()),
+                    );
+                    return;
+                }
+            };
+            for (i, item) in items.iter().enumerate() {
+                let pname = format!("{name}[{i}]");
+                let Some(e) = self.map(item, &pname, Some(PEER)) else { continue };
+                if let Some(n) = self.required(&e, "name", at(item), &format!("`{pname}`")) {
+                    self.text_value(n, &format!("{pname}.name"), true);
+                }
+                if let Some(u) = self.required(&e, "healthz_url", at(item), &format!("`{pname}`")) {
+                    self.url(u, &format!("{pname}.healthz_url"));
+                }
+            }
+        }
+
+        fn guidance(&mut self, node: &N) {
+            let Some(e) = self.map(node, "guidance", Some(GUIDANCE)) else { return };
+            for (_, key, v) in &e.list {
+                if key == "logs" {
+                    let Some(logs) = self.map(v, "guidance.logs", None) else { continue };
+                    for (_, region, link) in &logs.list {
+                        self.text_value(link, &format!("guidance.logs.{region}"), false);
+                    }
+                } else {
+                    self.text_value(v, &format!("guidance.{key}"), false);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -482,7 +1136,7 @@ mod tests {
             "      us-south: { context: a }\n      us-south: { context: b }\n",
         );
         let (line, _, msg) = invalid(&dup);
-        assert!(msg.to_lowercase().contains("duplicate"), "{msg}");
+        assert!(msg.contains("`us-south` appears twice") && msg.contains("first on line 9"), "{msg}");
         assert_eq!(line, 10, "{msg}");
         let (_, _, msg) = invalid("service: S\nnamespace: api\nselector: a=b\ncontainer: c\nenvironments: {}\n");
         assert!(msg.contains("environments"), "{msg}");
@@ -549,5 +1203,104 @@ mod tests {
         assert!(line >= 1 && !msg.is_empty());
         let huge = format!("{MINIMAL}# {}\n", "x".repeat(2 * 1024 * 1024));
         assert!(matches!(parse_str(&huge), Err(RunbookError::TooLarge { .. })));
+    }
+
+    fn all_problems(text: &str) -> Vec<(u64, u64, String, Option<String>)> {
+        match parse_all(&Source { name: "rb.yaml".into(), text: text.into() }) {
+            Ok(_) => panic!("expected problems in:\n{text}"),
+            Err(v) => v
+                .into_iter()
+                .map(|e| match e {
+                    RunbookError::Invalid { line, column, message, hint, .. } => (line, column, message, hint),
+                    other => panic!("{other:?}"),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn every_problem_is_reported_once_with_its_own_place() {
+        let text = EMBEDDED
+            .replace("expected_ready: 3", "expected_ready: three")
+            .replace("  since: 5m", "  sinse: 5m")
+            .replace("  spike_factor: 3", "  spike_factor: 1")
+            .replace("us-east: { context: prod-us-east.example }", "us-south: { context: again }")
+            .replace("'OutOfMemoryError'", "'(Out'");
+        let problems = all_problems(&text);
+        let messages: Vec<&str> = problems.iter().map(|p| p.2.as_str()).collect();
+        assert_eq!(problems.len(), 5, "{messages:#?}");
+        let mut places: Vec<(u64, u64)> = problems.iter().map(|p| (p.0, p.1)).collect();
+        places.dedup();
+        assert_eq!(places.len(), 5, "each at its own place: {places:?}");
+        assert_eq!(messages[0], "`expected_ready` must be a whole number of at least 1, like 3, not `three`");
+        assert_eq!(messages[1], "unknown key `sinse` under `logs`; did you mean `since`?");
+        assert!(messages[2].contains("`logs.spike_factor` must be a number greater than 1"), "{messages:?}");
+        assert!(messages[3].contains("`(Out` is not a valid regular expression"), "{messages:?}");
+        assert!(messages[4].starts_with("`us-south` appears twice under `environments.prod.regions`"), "{messages:?}");
+        // The embedded text keeps its lines, so the places are checkable.
+        let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() as u64 + 1;
+        assert_eq!((problems[0].0, problems[0].1), (line_of("expected_ready: three"), 17));
+        assert_eq!((problems[1].0, problems[1].1), (line_of("sinse"), 3));
+        assert_eq!(problems[4].0, line_of("us-south: { context: again }"));
+        for m in &messages {
+            for jargon in ["invalid u32", "DuplicateKeyPolicy", "<input>", "error:", "-->"] {
+                assert!(!m.contains(jargon), "{m}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_key_far_from_any_known_one_lists_them_instead() {
+        let p = all_problems(&format!("{MINIMAL}logs:\n  colour: red\n"));
+        assert_eq!(p[0].2, "unknown key `colour` under `logs`");
+        assert!(p[0].3.as_deref().unwrap().contains("since, baseline, baseline_max_bytes"), "{p:?}");
+        let p = all_problems(&MINIMAL.replace("container: c\n", "container: c\ncontainr: d\n"));
+        assert_eq!(p[0].2, "unknown key `containr` at the top level; did you mean `container`?");
+        assert_eq!(lint::distance("sinse", "since"), 1);
+        assert_eq!(lint::distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn a_mis_indented_regions_names_the_environment_and_the_indentation() {
+        let text = MINIMAL.replace("    regions:\n", "  regions:\n");
+        let p = all_problems(&text);
+        assert_eq!(p.len(), 2, "{p:#?}");
+        assert_eq!((p[0].0, p[0].2.as_str()), (6, "environment `prod` has no `regions`"));
+        assert!(p[0].3.as_deref().unwrap().contains("indentation"), "{p:?}");
+        assert_eq!((p[1].0, p[1].2.as_str()), (8, "`regions` is read as an environment name here"));
+        assert!(p[1].3.as_deref().unwrap().contains("indentation"), "{p:?}");
+    }
+
+    #[test]
+    fn the_strict_pass_still_refuses_what_the_lenient_one_lets_through() {
+        // A quoted number passes the first pass (serde decides) and must not
+        // slip through unchecked.
+        let r = parse_str(&MINIMAL.replace("service: S", "service: S\nexpected_ready: '0'"));
+        assert!(matches!(r, Err(RunbookError::Invalid { .. })), "{r:?}");
+    }
+
+    #[test]
+    fn config_path_follows_xdg_then_home() {
+        let p = |x: Option<&str>, h: Option<&str>| config_path_from(x.map(Into::into), h.map(Into::into));
+        assert_eq!(p(Some("/x"), Some("/h")), Some(PathBuf::from("/x/keysvc-check/runbook.yaml")));
+        assert_eq!(p(Some(""), Some("/h")), Some(PathBuf::from("/h/.config/keysvc-check/runbook.yaml")));
+        assert_eq!(p(None, Some("/h")), Some(PathBuf::from("/h/.config/keysvc-check/runbook.yaml")));
+        assert_eq!(p(Some("relative"), Some("/h")), Some(PathBuf::from("/h/.config/keysvc-check/runbook.yaml")));
+        assert_eq!(p(None, None), None);
+    }
+
+    #[test]
+    fn the_effective_runbook_written_out_reads_back_the_same() {
+        let mut rb = parse(&Source::embedded()).unwrap();
+        rb.logs.error_threshold = Some(7);
+        let yaml = serde_saphyr::to_string(&rb).unwrap();
+        let back = parse_str(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        assert_eq!(serde_saphyr::to_string(&back).unwrap(), yaml);
+        assert_eq!(back.logs.error_threshold, Some(7));
+        let patterns: Vec<&str> = back.logs.error_patterns.iter().map(|p| p.0.as_str()).collect();
+        assert_eq!(patterns[0], r"\b(ERROR|FATAL|PANIC|CRITICAL)\b");
+        // JSON is YAML too.
+        let json = serde_json::to_string(&rb).unwrap();
+        assert_eq!(serde_saphyr::to_string(&parse_str(&json).unwrap()).unwrap(), yaml);
     }
 }

@@ -88,6 +88,271 @@ fn runbook_show_prints_the_embedded_runbook() {
     let r = run_args(&["runbook", "show"]);
     assert_eq!(r.code, 0);
     assert!(r.stdout.contains("namespace: api") && r.stdout.contains("app=api-key-service"));
+    assert!(r.stdout.starts_with("# The effective runbook, from <embedded runbooks/key-service.yaml>"), "{}", r.stdout);
+}
+
+/// `write`, making the directory first.
+fn write_in(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    write(dir, name, text)
+}
+
+/// A runbook whose `namespace` says which file it is.
+fn tagged(ns: &str) -> String {
+    keysvc_check::runbook::EMBEDDED.replace("namespace: api", &format!("namespace: {ns}"))
+}
+
+/// `runbook show -o json` with `cmd` prepared by the caller: (source, namespace).
+fn shown(mut c: std::process::Command) -> (String, String) {
+    c.args(["runbook", "show", "-o", "json"]);
+    let r = run(c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = r.json();
+    (j["source"].as_str().unwrap().to_string(), j["runbook"]["namespace"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn runbook_lookup_order_is_flag_env_xdg_home_then_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let xdg = dir.path().join("xdg");
+    let home_file = write_in(&home.join(".config/keysvc-check"), "runbook.yaml", &tagged("from-home"));
+    let xdg_file = write_in(&xdg.join("keysvc-check"), "runbook.yaml", &tagged("from-xdg"));
+    let env_file = write(dir.path(), "env.yaml", &tagged("from-env"));
+    let flag_file = write(dir.path(), "flag.yaml", &tagged("from-flag"));
+    let with = |flag: bool, env: bool, xdg_set: bool| {
+        let mut c = cmd();
+        c.env("HOME", &home);
+        if xdg_set {
+            c.env("XDG_CONFIG_HOME", &xdg);
+        } else {
+            c.env_remove("XDG_CONFIG_HOME");
+        }
+        if env {
+            c.env("KEYSVC_RUNBOOK", &env_file);
+        }
+        if flag {
+            c.arg("--runbook").arg(&flag_file);
+        }
+        shown(c)
+    };
+    assert_eq!(with(true, true, true), (format!("{} (--runbook)", flag_file.display()), "from-flag".into()));
+    assert_eq!(with(false, true, true), (format!("{} (KEYSVC_RUNBOOK)", env_file.display()), "from-env".into()));
+    assert_eq!(with(false, false, true), (format!("{} (config file)", xdg_file.display()), "from-xdg".into()));
+    assert_eq!(with(false, false, false), (format!("{} (config file)", home_file.display()), "from-home".into()));
+    // An empty XDG_CONFIG_HOME counts as unset.
+    let mut c = cmd();
+    c.env("HOME", &home).env("XDG_CONFIG_HOME", "");
+    assert_eq!(shown(c).1, "from-home");
+    std::fs::remove_file(&home_file).unwrap();
+    assert_eq!(with(false, false, false), ("<embedded runbooks/key-service.yaml>".into(), "api".into()));
+    // Every report names the runbook with where it came from.
+    let mut c = cmd();
+    c.env("XDG_CONFIG_HOME", &xdg).args(["diagnose", "--env", "prod", "-o", "json"]);
+    let r = run(c);
+    assert_eq!(r.json()["runbook"], format!("{} (config file)", xdg_file.display()), "{}", r.stderr);
+    // A broken config file is an error, not a silent fallback.
+    write_in(&xdg.join("keysvc-check"), "runbook.yaml", "service: [\n");
+    let mut c = cmd();
+    c.env("XDG_CONFIG_HOME", &xdg).args(["pods", "--env", "prod"]);
+    let r = run(c);
+    assert_eq!(r.code, 78, "{}", r.stderr);
+    assert!(r.stderr.contains(&xdg_file.display().to_string()), "{}", r.stderr);
+}
+
+#[test]
+fn runbook_init_writes_a_starter_and_keeps_an_existing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let mut c = cmd();
+    c.env("HOME", &home).env_remove("XDG_CONFIG_HOME").args(["runbook", "init"]);
+    let r = run(c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let default = home.join(".config/keysvc-check/runbook.yaml");
+    assert_eq!(std::fs::read_to_string(&default).unwrap(), keysvc_check::runbook::EMBEDDED);
+    assert!(r.stdout.contains(&format!("Wrote a starter runbook to {}", default.display())), "{}", r.stdout);
+    assert!(r.stdout.contains("environments.prod.healthz_url = https://key-service.example.com/healthz"));
+    assert!(r.stdout.contains("environments.prod.regions.us-east.context = prod-us-east.example"));
+    assert!(r.stdout.contains("keysvc-check runbook validate"), "{}", r.stdout);
+    // It is then the runbook in effect.
+    let mut c = cmd();
+    c.env("HOME", &home);
+    assert_eq!(shown(c).0, format!("{} (config file)", default.display()));
+
+    // Refuses to overwrite, says so, and leaves the file alone.
+    std::fs::write(&default, "mine").unwrap();
+    let mut c = cmd();
+    c.env("HOME", &home).args(["runbook", "init"]);
+    let r = run(c);
+    assert_eq!(r.code, 64, "{}", r.stderr);
+    assert!(r.stderr.contains("already exists") && r.stderr.contains("--force"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(&default).unwrap(), "mine");
+    let mut c = cmd();
+    c.env("HOME", &home).args(["runbook", "init", "--force"]);
+    assert_eq!(run(c).code, 0);
+    assert_eq!(std::fs::read_to_string(&default).unwrap(), keysvc_check::runbook::EMBEDDED);
+
+    // To a PATH of one's choosing, with its directory made.
+    let path = dir.path().join("new/dir/rb.yaml");
+    let r = run_args(&["runbook", "init", path.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains(&format!("--runbook {}", path.display())), "{}", r.stdout);
+    assert_eq!(run_args(&["runbook", "validate", path.to_str().unwrap()]).code, 0);
+}
+
+#[test]
+fn runbook_show_applies_overrides_and_fills_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    // A runbook that leaves everything optional out.
+    let minimal = "service: S\nnamespace: api\nselector: app=x\ncontainer: c\nenvironments:\n  prod:\n    healthz_url: https://h.example/healthz\n    regions:\n      us-south: { context: a }\n  stage:\n    healthz_url: https://s.example/healthz\n    regions:\n      us-south: { context: b }\n";
+    let rb = write(dir.path(), "min.yaml", minimal);
+    let args = ["--runbook", rb.to_str().unwrap(), "--env", "prod", "--context", "us-south=real-ctx"];
+    let mut c = cmd();
+    c.args(["runbook", "show", "--healthz-url", "https://real/healthz"]).args(args);
+    let r = run(c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let first = r.stdout.lines().next().unwrap();
+    assert!(first.starts_with('#') && first.contains(&format!("{} (--runbook)", rb.display())), "{first}");
+    assert!(first.contains("--healthz-url https://real/healthz, --context us-south=real-ctx"), "{first}");
+    for filled in ["expected_ready: 3", "since: 5m", "baseline: 1h", "min_errors: 5", "status: 200", "timeout: 10s"] {
+        assert!(r.stdout.contains(filled), "{filled} missing:\n{}", r.stdout);
+    }
+    assert!(r.stdout.contains("healthz_url: https://real/healthz") && r.stdout.contains("context: real-ctx"));
+    // Only the environment asked for.
+    assert!(r.stdout.contains("https://s.example/healthz") && r.stdout.contains("context: b"), "{}", r.stdout);
+
+    let mut c = cmd();
+    c.args(["runbook", "show", "-o", "json", "--healthz-url", "https://real/healthz"]).args(args);
+    let j = run(c).json();
+    assert_eq!(j["source"], format!("{} (--runbook)", rb.display()));
+    assert_eq!(j["runbook"]["environments"]["prod"]["healthz_url"], "https://real/healthz");
+    assert_eq!(j["runbook"]["environments"]["prod"]["regions"]["us-south"]["context"], "real-ctx");
+    assert_eq!(j["runbook"]["environments"]["stage"]["regions"]["us-south"]["context"], "b");
+    assert_eq!(j["runbook"]["logs"]["min_errors"], 5);
+    assert!(j["runbook"]["logs"]["error_threshold"].is_null());
+
+    let mut c = cmd();
+    c.args(["runbook", "show", "--context", "mars=x"]);
+    assert_eq!(run(c).code, 64);
+}
+
+#[test]
+fn runbook_show_round_trips_to_the_same_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan_of = |runbook: Option<&std::path::Path>, extra: &[&str]| {
+        let mut c = cmd();
+        c.args(["diagnose", "--env", "prod", "-o", "json", "--kubeconfig", "/nonexistent/kubeconfig"]).args(extra);
+        if let Some(p) = runbook {
+            c.arg("--runbook").arg(p);
+        }
+        let mut j = run(c).json();
+        // What the plan decides; not when or how long, nor the runbook's name.
+        let regions: Vec<_> = j["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["name"].clone(), r["context"].clone(), r["pods"]["expected"].clone(), r["verdict"].clone()))
+            .collect();
+        let kinds = common::kinds(&j);
+        (j["healthz"]["url"].take(), j["steps"].take(), format!("{regions:?}"), kinds)
+    };
+    let overrides = ["--context", "us-east=ctx-east", "--healthz-url", "http://127.0.0.1:9/healthz"];
+    let mut c = cmd();
+    c.args(["runbook", "show"]).args(overrides);
+    let r = run(c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let shown = write(dir.path(), "x.yaml", &r.stdout);
+    assert_eq!(plan_of(Some(&shown), &[]), plan_of(None, &overrides));
+    // And it shows the same again.
+    let again = run_args(&["runbook", "show", "--runbook", shown.to_str().unwrap()]);
+    let body = |s: &str| s.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(body(&again.stdout), body(&r.stdout));
+}
+
+#[test]
+fn runbook_validate_reports_the_problems_users_met_in_plain_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let embedded = keysvc_check::runbook::EMBEDDED;
+    let validate = |name: &str, text: &str| {
+        let path = write(dir.path(), name, text);
+        let mut c = cmd();
+        c.current_dir(dir.path()).args(["runbook", "validate", name]);
+        let r = run(c);
+        assert_eq!(r.code, 78, "{name}: {}", r.stderr);
+        assert!(r.stdout.is_empty());
+        assert!(path.exists());
+        for jargon in ["<input>", "-->", "error: error", "DuplicateKeyPolicy", "invalid u32", "expected one of"] {
+            assert!(!r.stderr.contains(jargon), "{name}: {jargon} in\n{}", r.stderr);
+        }
+        r.stderr
+    };
+    let line_of = |text: &str, needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+
+    let bad1 = embedded.replace("  since: 5m", "  sinse: 5m");
+    let out = validate("bad1.yaml", &bad1);
+    let line = line_of(&bad1, "sinse");
+    assert_eq!(
+        out.lines().next().unwrap(),
+        format!("bad1.yaml:{line}:3: unknown key `sinse` under `logs`; did you mean `since`?")
+    );
+
+    let dup = embedded.replace("us-east: { context: prod-us-east.example }", "us-south: { context: again }");
+    let out = validate("dup.yaml", &dup);
+    assert!(
+        out.starts_with(&format!(
+            "dup.yaml:{}:7: `us-south` appears twice",
+            line_of(&dup, "us-south: { context: again }")
+        )),
+        "{out}"
+    );
+    assert!(out.contains("\n  hint: keep one of them"), "{out}");
+
+    let three = embedded.replace("expected_ready: 3", "expected_ready: three");
+    let out = validate("three.yaml", &three);
+    assert!(out.contains("`expected_ready` must be a whole number of at least 1, like 3, not `three`"), "{out}");
+
+    let indent = embedded.replace(
+        "    healthz_url: https://key-service.stage.example.com/healthz\n    regions:",
+        "    healthz_url: https://key-service.stage.example.com/healthz\n  regions:",
+    );
+    let out = validate("indent.yaml", &indent);
+    assert!(
+        out.starts_with(&format!(
+            "indent.yaml:{}:3: environment `stage` has no `regions`\n",
+            line_of(&indent, "  stage:")
+        )),
+        "{out}"
+    );
+    assert!(out.contains("indentation may be the cause"), "{out}");
+
+    // All of them at once: each once, at its own place, in file order.
+    let all = embedded
+        .replace("expected_ready: 3", "expected_ready: three")
+        .replace("  since: 5m", "  sinse: 5m")
+        .replace("us-east: { context: prod-us-east.example }", "us-south: { context: again }")
+        .replace(
+            "    healthz_url: https://key-service.stage.example.com/healthz\n    regions:",
+            "    healthz_url: https://key-service.stage.example.com/healthz\n  regions:",
+        );
+    let out = validate("all.yaml", &all);
+    let places: Vec<&str> = out.lines().filter(|l| l.starts_with("all.yaml:")).collect();
+    assert_eq!(places.len(), 5, "{out}");
+    let lines: Vec<usize> = places.iter().map(|l| l.split(':').nth(1).unwrap().parse().unwrap()).collect();
+    let mut sorted = lines.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(lines, sorted, "{out}");
+    assert!(
+        out.ends_with("keysvc-check: 5 problems in all.yaml; README.md, \"Runbook format\", lists every key\n"),
+        "{out}"
+    );
+
+    // Any other command stops at the first, in the same one-line form.
+    let mut c = cmd();
+    c.current_dir(dir.path()).args(["pods", "--env", "prod", "--runbook", "all.yaml"]);
+    let r = run(c);
+    assert_eq!(r.code, 78);
+    assert!(r.stderr.starts_with(&format!("keysvc-check: error: {}\n", places[0])), "{}", r.stderr);
 }
 
 #[test]
@@ -122,38 +387,56 @@ fn runbook_validate_accepts_good_and_explains_bad_files() {
             keysvc_check::runbook::EMBEDDED.replace("'OutOfMemoryError'", "'(Out'"),
             "regular expression",
         ),
-        ("wrong-type.yaml", keysvc_check::runbook::EMBEDDED.replace("expected_ready: 3", "expected_ready: three"), ""),
+        (
+            "wrong-type.yaml",
+            keysvc_check::runbook::EMBEDDED.replace("expected_ready: 3", "expected_ready: three"),
+            "`expected_ready` must be a whole number",
+        ),
         (
             "duplicate.yaml",
             keysvc_check::runbook::EMBEDDED
                 .replace("us-east: { context: prod-us-east.example }", "us-south: { context: again }"),
-            "uplicate",
+            "appears twice",
         ),
         (
             "empty.yaml",
             "service: S\nnamespace: a\nselector: a=b\ncontainer: c\nenvironments: {}\n".into(),
             "environments",
         ),
-        ("malformed.yaml", "service: [unclosed\n".into(), ""),
+        ("malformed.yaml", "service: [unclosed\n".into(), "not valid YAML"),
     ];
     for (name, text, needle) in cases {
         let path = write(dir.path(), name, text);
         let r = run_args(&["runbook", "validate", path.to_str().unwrap()]);
         assert_eq!(r.code, 78, "{name}: {}", r.stderr);
+        // `FILE:LINE:COL: message`, the file named as given, once per problem.
         let first = r.stderr.lines().next().unwrap();
-        assert!(first.starts_with(&format!("keysvc-check: error: {}:", path.display())), "{name}: {first}");
+        assert!(first.starts_with(&format!("{}:", path.display())), "{name}: {first}");
         let loc: Vec<&str> = first.split(':').collect();
         assert!(
-            loc[3].trim().parse::<u32>().is_ok() && loc[4].trim().parse::<u32>().is_ok(),
+            loc[1].trim().parse::<u32>().is_ok() && loc[2].trim().parse::<u32>().is_ok(),
             "{name}: no line:column in {first}"
         );
         assert!(first.contains(needle), "{name}: {first}");
+        assert_eq!(r.stderr.matches(&format!("{}:", path.display())).count(), 1, "{name}: {}", r.stderr);
+        assert!(r.stderr.lines().last().unwrap().starts_with("keysvc-check: 1 problem in "), "{name}: {}", r.stderr);
+        // Pointing at the command just run would be no help.
+        assert!(!r.stderr.contains("runbook validate"), "{name}: {}", r.stderr);
         assert!(!r.stderr.contains("panicked"));
     }
     // The same errors stop any command that uses the runbook.
     let bad = dir.path().join("bad-duration.yaml");
     let r = run_args(&["diagnose", "--env", "prod", "--runbook", bad.to_str().unwrap()]);
     assert_eq!(r.code, 78);
+    let first = r.stderr.lines().next().unwrap();
+    assert!(first.starts_with(&format!("keysvc-check: error: {}:", bad.display())), "{first}");
+    assert!(first.contains("not a duration"), "{first}");
+    // Other commands point at `runbook validate` to see every problem.
+    assert!(
+        r.stderr.contains(&format!("hint: `keysvc-check runbook validate {}` lists every problem", bad.display())),
+        "{}",
+        r.stderr
+    );
     let missing = run_args(&["diagnose", "--env", "prod", "--runbook", "/nonexistent/rb.yaml"]);
     assert_eq!(missing.code, 78);
     assert!(missing.stderr.contains("/nonexistent/rb.yaml"), "{}", missing.stderr);
@@ -207,6 +490,7 @@ fn the_shipped_placeholders_are_configuration_not_an_outage() {
     assert!(findings.contains("environments.prod.healthz_url is the placeholder"), "{findings}");
     assert!(findings.contains("us-east: not checked: environments.prod.regions.us-east.context"), "{findings}");
     assert!(j["next_steps"][0]["text"].as_str().unwrap().contains("Set your real values"), "{}", j["next_steps"]);
+    assert_eq!(j["next_steps"][0]["command"], "keysvc-check runbook init", "{}", j["next_steps"]);
     // Placeholder links are not offered either.
     assert!(!common::texts(&j["next_steps"]).contains("example.com/dashboards"), "{}", j["next_steps"]);
 
