@@ -13,6 +13,7 @@ pub mod exit;
 pub mod healthz;
 pub mod k8s;
 pub mod logs;
+pub mod mask;
 pub mod neterr;
 pub mod plan;
 pub mod pods;
