@@ -54,6 +54,9 @@ pub fn init_tracing(cli: &Cli) {
 
 /// Runs the command and returns the process exit code.
 pub fn run(cli: Cli) -> u8 {
+    // Process-wide, set once here: every outside string is masked where it
+    // enters (`sanitize::clean`, `logs::normalize`), far from the flag.
+    mask::set_enabled(!cli.global.no_mask);
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
