@@ -125,7 +125,9 @@ where
             if !line.is_empty() {
                 let text = String::from_utf8_lossy(&line).into_owned();
                 let is_err = tally.feed(classifier, &text);
-                if let (Some(tx), Some(item)) = (tx, each(&text, is_err)) {
+                if let Some(tx) = tx
+                    && let Some(item) = each(&text, is_err)
+                {
                     let _ = tx.send(item).await;
                 }
             }
@@ -153,7 +155,10 @@ where
                 text.push_str(" …[line cut]");
             }
             let is_err = tally.feed(classifier, &text);
-            if let (Some(tx), Some(item)) = (tx, each(&text, is_err)) {
+            // `each` cleans and masks the line: only worth it when it is shown.
+            if let Some(tx) = tx
+                && let Some(item) = each(&text, is_err)
+            {
                 let _ = tx.send(item).await;
             }
             line.clear();
