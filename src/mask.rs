@@ -66,7 +66,7 @@ static SECRETS: LazyLock<Regex> = LazyLock::new(|| {
             | (?P<eq>\\")(?P<eqval>[^"\\]*)(?:\\")?
             | (?P<scheme>{scheme})?(?P<val>{bare})
           )
-        | (?-u:\b)(?P<url>[a-z][a-z0-9+.-]*://[^\s:/?\#@"'<>]*:)(?P<pass>[^\s/?\#"'<>]+)@
+        | (?P<url>://)(?P<user>[^\s:/?\#@"'<>]*):(?P<pass>[^\s/?\#"'<>]+)@
         | (?-u:\b)(?P<bearer>(?:bearer|basic)\s+)(?P<cred>[A-Za-z0-9._~+/-]+=*)
         | (?-u:\b)(?P<jwt>(?-i:eyJ)[A-Za-z0-9_-]*)\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*
         "#
@@ -182,8 +182,12 @@ fn replacement(c: &Captures, rest: &str) -> Option<String> {
         }
         return Some(format!("{key}{sep}{scheme}{MASKED}"));
     }
-    if let Some(url) = g("url") {
-        return Some(format!("{url}{MASKED}@"));
+    if g("url").is_some() {
+        // The match starts at `://`, not at the scheme, so that no earlier
+        // shape (a JWT glued to it) can hide the password by taking the
+        // scheme; the user name is masked on its own for the same reason.
+        let user = mask(g("user").unwrap_or(""));
+        return Some(format!("://{user}:{MASKED}@"));
     }
     if let Some(bearer) = g("bearer") {
         let cred = g("cred").unwrap_or("");
@@ -302,6 +306,9 @@ mod tests {
             m("jdbc:postgresql://db/keys?user=svc&password=x"),
             "jdbc:postgresql://db/keys?user=svc&password=[masked]"
         );
+        // A JWT glued to the scheme or used as the user name.
+        assert_eq!(m("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnpg://svc:pw@db"), "eyJhbGc…[masked]://svc:[masked]@db");
+        assert_eq!(m("https://eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln:pw@h"), "https://eyJhbGc…[masked]:[masked]@h");
         // No password: nothing to mask.
         assert_eq!(m("https://key-service.example.com:443/healthz"), "https://key-service.example.com:443/healthz");
     }
