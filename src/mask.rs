@@ -50,7 +50,7 @@ const JWT_KEEP: usize = 7;
 /// whose value is a JWT or a `Bearer` credential is masked as a parameter.
 /// ASCII word boundaries keep the fast engines usable on non-ASCII lines.
 static SECRETS: LazyLock<Regex> = LazyLock::new(|| {
-    let key = r"(?:api[_.-]?key|token|passw(?:or)?d|pwd|passphrase|secret|(?:access|secret|private)[_.-]?key|session(?:[_.-]?id)?|authorization|signature|sig)";
+    let key = KEYS;
     let scheme = SCHEMES;
     // A bare value ends at what usually follows a parameter (space, quote,
     // `&` of a query, `,`/`;` of a list, a closing bracket); `[masked]` is
@@ -73,6 +73,9 @@ static SECRETS: LazyLock<Regex> = LazyLock::new(|| {
     );
     Regex::new(&pattern).expect("the masking pattern is valid")
 });
+
+/// The secret words a parameter name ends with (see the module docs).
+const KEYS: &str = r"(?:api[_.-]?key|token|passw(?:or)?d|pwd|passphrase|secret|(?:access|secret|private)[_.-]?key|session(?:[_.-]?id)?|authorization|signature|sig)";
 
 /// Keys whose values people choose (not generated): masked even in prose
 /// form, where a generated token would be recognised by its shape.
@@ -148,10 +151,7 @@ pub fn mask(s: &str) -> Cow<'_, str> {
 /// `X-Api-Key`; not `token_count`). For structured data, where the name and
 /// the value arrive apart (a JSON object's fields).
 pub fn is_secret_key(key: &str) -> bool {
-    static KEY: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)(?:api[_.-]?key|token|passw(?:or)?d|pwd|passphrase|secret|(?:access|secret|private)[_.-]?key|session(?:[_.-]?id)?|authorization|signature|sig)$")
-            .expect("valid")
-    });
+    static KEY: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!("(?i){KEYS}$")).expect("valid"));
     KEY.is_match(key)
 }
 
