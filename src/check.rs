@@ -487,6 +487,8 @@ impl ReadCtx<'_> {
             let grep = plan.logs.grep.clone();
             let direct = if tail.is_some() { None } else { sink.as_ref() };
             let result = logs::read_lines(stream, self.classifier, &mut tally, direct, |line: &str, is_error: bool| {
+                // Cleaning and masking a line is only worth it when it is shown.
+                sink.as_ref()?;
                 let shown = grep.as_ref().is_none_or(|g| g.is_match(line)).then(|| LogLine {
                     region: self.region.to_string(),
                     pod: pod.to_string(),

@@ -68,6 +68,16 @@ pub struct Global {
     /// Print only the verdict line (table) and no progress or warnings.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+
+    /// Show credentials found in logs and replies unmasked (unsafe to paste into a shared channel).
+    #[arg(
+        long,
+        global = true,
+        long_help = "Show credentials found in logs and replies unmasked: JWTs, Bearer/Basic credentials, \
+secret parameters (api_key=, password=, token=…) and passwords in URLs and DSNs. By default they are \
+shown as [masked]. Unsafe to paste into a shared channel."
+    )]
+    pub no_mask: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -9,10 +9,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::neterr;
 use crate::report::{HealthzCheck, PeerCheck, Problem, ProblemKind, Status};
 use crate::runbook::HealthzSpec;
 use crate::sanitize;
+use crate::{mask, neterr};
 
 /// Longest body excerpt kept in a report.
 const EXCERPT_CHARS: usize = 200;
@@ -218,15 +218,26 @@ pub async fn probe_peer(client: &reqwest::Client, name: &str, url: &str, timeout
     }
 }
 
-/// The reply with every string made safe to show.
+/// The reply with every string made safe to show. A field's name and value
+/// arrive apart here, so a secret-named field (`"token": "…"`) is masked by
+/// its name; the text masker sees only the value.
 fn sanitize_json(v: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match v {
         Value::String(s) => Value::String(redact_url(&sanitize::clean(&s, 200))),
         Value::Array(a) => Value::Array(a.into_iter().take(20).map(sanitize_json).collect()),
-        Value::Object(o) => {
-            Value::Object(o.into_iter().take(20).map(|(k, v)| (sanitize::clean(&k, 60), sanitize_json(v))).collect())
-        }
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .take(20)
+                .map(|(k, v)| {
+                    let v = match v {
+                        Value::String(_) if mask::enabled() && mask::is_secret_key(&k) => mask::MASKED.into(),
+                        v => sanitize_json(v),
+                    };
+                    (sanitize::clean(&k, 60), v)
+                })
+                .collect(),
+        ),
         other => other,
     }
 }
@@ -275,6 +286,17 @@ mod tests {
         assert_eq!(judge(200, bad).status, Status::Fail);
         assert_eq!(judge(503, alias).status, Status::Fail);
         assert_eq!(judge(200, b"<html>ok</html>").status, Status::Fail);
+    }
+
+    #[test]
+    fn secret_named_fields_of_the_reply_are_masked() {
+        let body = br#"{"href":"https://h/healthz","code":3,"description":"x","debug":{"db_password":"hunter2","note":"Bearer Zm9vYmFyYmF6"},"token_count":5}"#;
+        let reply = judge(200, body).reply.expect("a JSON object");
+        assert_eq!(reply["debug"]["db_password"], "[masked]");
+        assert_eq!(reply["debug"]["note"], "Bearer [masked]");
+        assert_eq!(reply["token_count"], 5);
+        let text = judge(503, b"<pre>dsn=postgres://svc:hunter2@db/keys</pre>").body_excerpt.unwrap();
+        assert_eq!(text, "<pre>dsn=postgres://svc:[masked]@db/keys</pre>");
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod exit;
 pub mod healthz;
 pub mod k8s;
 pub mod logs;
+pub mod mask;
 pub mod neterr;
 pub mod plan;
 pub mod pods;
@@ -56,6 +57,9 @@ pub fn init_tracing(cli: &Cli) {
 
 /// Runs the command and returns the process exit code.
 pub fn run(cli: Cli) -> u8 {
+    // Process-wide, set once here: every outside string is masked where it
+    // enters (`sanitize::clean`, `logs::normalize`), far from the flag.
+    mask::set_enabled(!cli.global.no_mask);
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

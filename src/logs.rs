@@ -51,9 +51,11 @@ static VARIABLE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\b0x[0-9a-f]+\b|\b[0-9a-f]*\d[0-9a-f]*\b|\d+").expect("valid")
 });
 
-/// The shape of an error line: timestamp dropped, numbers and ids as `#`.
+/// The shape of an error line: credentials masked (so lines differing only
+/// in their token are one group), timestamp dropped, numbers and ids as `#`.
 pub fn normalize(line: &str) -> String {
-    let line = TIMESTAMP.replace(line, "");
+    let line = crate::mask::apply(line);
+    let line = TIMESTAMP.replace(&line, "");
     VARIABLE.replace_all(&line, "#").chars().take(160).collect()
 }
 
@@ -468,6 +470,23 @@ mod tests {
             "ERROR request # failed after #ms kid=key-# addr=#"
         );
         assert_eq!(normalize("ERROR db-7.internal:5432 attempt=2"), normalize("ERROR db-7.internal:5432 attempt=3"));
+    }
+
+    #[test]
+    fn lines_differing_only_in_their_credentials_are_one_group() {
+        let c = classifier();
+        let mut t = Tally::default();
+        for l in [
+            "ERROR rejected token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnYQ for /v1/keys?api_key=AAAA",
+            "ERROR rejected token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiIn0.c2lnYg for /v1/keys?api_key=BBBB",
+        ] {
+            t.feed(&c, l);
+        }
+        let top = t.top(5);
+        assert_eq!(top.len(), 1, "{top:?}");
+        assert_eq!(top[0].count, 2);
+        assert_eq!(top[0].pattern, "ERROR rejected token eyJhbGc…[masked] for /v#/keys?api_key=[masked]");
+        assert!(!top[0].example.contains("AAAA") && top[0].example.contains("api_key=[masked]"), "{top:?}");
     }
 
     #[test]

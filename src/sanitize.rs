@@ -1,12 +1,18 @@
 //! Text from outside (log lines, healthz bodies, server messages) is made safe
-//! to show: control characters are written as escapes so they cannot move the
-//! cursor, recolour or retitle the terminal, and length is capped.
+//! to show: credentials are masked (see [`crate::mask`]; off with
+//! `--no-mask`), control characters are written as escapes so they cannot
+//! move the cursor, recolour or retitle the terminal, and length is capped.
+//! Every outside string passes here on its way into a report or the output,
+//! so every format is covered.
 
 /// Longest text kept from one outside string, in characters.
 pub const MAX_CHARS: usize = 512;
 
-/// `s` with control characters escaped and at most `max` characters.
+/// `s` with credentials masked, control characters escaped and at most
+/// `max` characters.
 pub fn clean(s: &str, max: usize) -> String {
+    // Masked before the cap, so a token cut in half is still recognised.
+    let s = &*crate::mask::apply(s);
     let mut out = String::with_capacity(s.len().min(max + 8));
     for (count, c) in s.chars().enumerate() {
         if count >= max {
@@ -58,5 +64,12 @@ mod tests {
         assert_eq!(clean_bytes(b"ok \xff\xfe", 100), "ok \u{fffd}\u{fffd}");
         assert_eq!(clean("tab\there", 100), "tab    here");
         assert_eq!(clean("rtl\u{202e}x", 100), "rtl\\u{202e}x");
+    }
+
+    #[test]
+    fn masks_credentials_before_the_cap() {
+        let line = "ERROR db postgres://svc:hunter2@db-7.internal:5432/keys \u{1b}[0m";
+        assert_eq!(clean(line, 1000), "ERROR db postgres://svc:[masked]@db-7.internal:5432/keys \\x1b[0m");
+        assert_eq!(clean("x password=hunter2hunter2hunter2", 14), "x password=[ma…");
     }
 }

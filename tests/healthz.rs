@@ -256,6 +256,45 @@ fn escape_sequences_in_the_body_are_neutralised() {
 }
 
 #[test]
+fn credentials_in_the_body_are_masked_unless_no_mask() {
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJrZXlzdmMifQ.c2lnbmF0dXJlLXNlY3JldA";
+    let html = format!(
+        "<pre>connect postgres://svc:hunter2@db-7.internal:5432/keys refused; Authorization: Bearer {jwt}</pre>"
+    );
+    let reply = json!({"code": 3, "description": "down", "debug": {"db_password": "pw-in-json", "last": format!("?api_key=k3y-in-json")}});
+    let secrets = ["hunter2", "c2lnbmF0dXJlLXNlY3JldA", "pw-in-json", "k3y-in-json"];
+    for (behavior, raw) in
+        [(Behavior::html(503, &html), ["hunter2", jwt]), (Behavior::json(200, reply), secrets[2..].try_into().unwrap())]
+    {
+        let server = HealthzServer::start(behavior);
+        for output in ["json", "table"] {
+            let mut c = cmd();
+            c.args(["healthz", "--env", "prod", "-o", output, "--healthz-url", &server.url]);
+            let r = common::run(c);
+            assert_eq!(r.code, 2, "{}", r.stdout);
+            for s in secrets {
+                assert!(!r.stdout.contains(s), "{output}: {s} shown in {}", r.stdout);
+            }
+            assert!(r.stdout.contains("[masked]"), "{output}: {}", r.stdout);
+        }
+        let mut c = cmd();
+        c.args(["healthz", "--env", "prod", "-o", "json", "--no-mask", "--healthz-url", &server.url]);
+        let r = common::run(c);
+        assert!(!r.stdout.contains("[masked]"), "{}", r.stdout);
+        for s in raw {
+            assert!(r.stdout.contains(s), "--no-mask: {s} not shown in {}", r.stdout);
+        }
+    }
+    // Recognisable: what kind of secret it was and where it went.
+    let server = HealthzServer::start(Behavior::html(503, &html));
+    let h = healthz(&server.url, "3s").json();
+    assert_eq!(
+        h["healthz"]["body_excerpt"],
+        "<pre>connect postgres://svc:[masked]@db-7.internal:5432/keys refused; Authorization: Bearer [masked]</pre>"
+    );
+}
+
+#[test]
 fn passwords_in_urls_never_reach_the_output() {
     let server = HealthzServer::start(Behavior::html(500, "no"));
     let url = server.url.replace("http://", "http://user:s3cr3t-pw@");

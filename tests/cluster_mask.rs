@@ -1,0 +1,140 @@
+//! Credentials the service logs never reach a report unless `--no-mask` is
+//! given: end to end against the test environment, in a namespace of its own.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::{Run, cmd, run_within, runbook_text, write};
+use keysvc_testenv::{Behavior, HealthzServer, LogSpec, TestEnv};
+
+const JWT_1: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzdmMtcGF5bWVudHMifQ.UGF5bWVudHNTaWduYXR1cmVPbmU";
+const JWT_2: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzdmMtYmlsbGluZyJ9.QmlsbGluZ1NpZ25hdHVyZVR3bw";
+const BEARER: &str = "sk-LiveBearer0123456789";
+const API_KEY: &str = "AKsecretApiKey987";
+const PASSWORD: &str = "hunter2";
+
+/// Every secret part: the JWTs' payloads and signatures (their shared header
+/// is what is kept), the bearer token, the API key and the password.
+const SECRETS: [&str; 7] = [
+    "eyJzdWIiOiJzdmMtcGF5bWVudHMifQ",
+    "UGF5bWVudHNTaWduYXR1cmVPbmU",
+    "eyJzdWIiOiJzdmMtYmlsbGluZyJ9",
+    "QmlsbGluZ1NpZ25hdHVyZVR3bw",
+    BEARER,
+    API_KEY,
+    PASSWORD,
+];
+
+struct Case {
+    _env: TestEnv,
+    _dir: tempfile::TempDir,
+    _healthz: HealthzServer,
+    runbook: PathBuf,
+    kubeconfig: PathBuf,
+    pod: String,
+}
+
+/// Namespace `t-mask` healthy everywhere; one eu-de pod logs credentials.
+fn case() -> Case {
+    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
+    let pods = env.scenarios("t-mask", &[]).unwrap();
+    let pod = pods[2][0].clone();
+    let spec = LogSpec::lines([
+        (120.0, format!("ERROR rejected token {JWT_1} for kid=key-1")),
+        (110.0, format!("ERROR rejected token {JWT_2} for kid=key-1")),
+        (100.0, format!("WARN upstream call failed Authorization: Bearer {BEARER}")),
+        (90.0, format!("INFO GET /v1/keys?api_key={API_KEY}&limit=5 200 3ms")),
+        (80.0, format!("ERROR cannot connect postgres://svc:{PASSWORD}@db-7.internal:5432/keys: connection refused")),
+    ]);
+    env.set_logs("eu-de", "t-mask", &pod, &spec).unwrap();
+    let healthz = HealthzServer::start(Behavior::Healthy);
+    let dir = tempfile::tempdir().unwrap();
+    let runbook = write(
+        dir.path(),
+        "runbook.yaml",
+        &runbook_text("t-mask", &healthz.url, &|r| format!("oncall@{r}"), "logs:\n  error_threshold: 0\n"),
+    );
+    let kubeconfig = env.kubeconfig().to_path_buf();
+    Case { _env: env, _dir: dir, _healthz: healthz, runbook, kubeconfig, pod }
+}
+
+impl Case {
+    fn run(&self, args: &[&str]) -> Run {
+        let mut c = cmd();
+        c.args(args)
+            .args(["--env", "test", "--region", "eu-de", "--runbook"])
+            .arg(&self.runbook)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig);
+        let r = run_within(c, Duration::from_secs(40));
+        assert_eq!(r.code, 1, "{args:?}: error lines degrade the region\n{}\n{}", r.stdout, r.stderr);
+        r
+    }
+}
+
+fn assert_no_secret(what: &str, text: &str) {
+    for s in SECRETS {
+        assert!(!text.contains(s), "{what}: {s} shown in\n{text}");
+    }
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn credentials_in_logs_are_masked_in_every_output_unless_no_mask() {
+    let c = case();
+    // The two JWT lines differ only in their token: one group, the most frequent.
+    let most_frequent = "ERROR rejected token eyJhbGc…[masked] for kid=key-1";
+    let dsn = "postgres://svc:[masked]@db-7.internal:5432/keys";
+
+    let t = c.run(&["diagnose"]);
+    assert_no_secret("diagnose", &t.stdout);
+    assert!(
+        t.stdout.lines().any(|l| l.contains("most frequent") && l.contains("error (2×") && l.ends_with(most_frequent)),
+        "{}",
+        t.stdout
+    );
+
+    let j = c.run(&["diagnose", "-o", "json"]);
+    assert_no_secret("diagnose -o json", &j.stdout);
+    let report = j.json();
+    let pods = report["regions"][0]["logs"]["pods"].as_array().unwrap();
+    let p = pods.iter().find(|p| p["pod"] == c.pod.as_str()).unwrap();
+    assert_eq!(p["error_lines"], 3);
+    assert_eq!(p["top_errors"][0]["count"], 2);
+    assert_eq!(p["top_errors"][0]["example"], format!("ERROR rejected token eyJhbGc…[masked] for kid=key-1"));
+    assert!(p["top_errors"].to_string().contains(dsn), "{}", p["top_errors"]);
+
+    let l = c.run(&["logs"]);
+    assert_no_secret("logs", &l.stdout);
+    for shown in [
+        most_frequent,
+        "WARN upstream call failed Authorization: Bearer [masked]",
+        "INFO GET /v1/keys?api_key=[masked]&limit=5 200 3ms",
+        &format!("ERROR cannot connect {dsn}: connection refused"),
+    ] {
+        assert!(l.stdout.contains(&format!("eu-de {} │ {shown}", c.pod)), "line {shown:?} not in\n{}", l.stdout);
+    }
+    // The summary groups the two token lines (unmasked, they would differ).
+    assert!(
+        l.stdout.lines().any(|l| !l.starts_with("eu-de ") && l.contains("2× ERROR rejected token")),
+        "{}",
+        l.stdout
+    );
+
+    let lj = c.run(&["logs", "-o", "json"]);
+    assert_no_secret("logs -o json", &lj.stdout);
+    let p = &lj.json()["regions"][0]["logs"]["pods"];
+    let p = p.as_array().unwrap().iter().find(|p| p["pod"] == c.pod.as_str()).unwrap();
+    assert_eq!(p["top_errors"][0]["pattern"], "ERROR rejected token eyJhbGc…[masked] for kid=key-#");
+
+    // --no-mask shows them as logged.
+    let raw = [c.run(&["logs", "--no-mask"]).stdout, c.run(&["diagnose", "-o", "json", "--no-mask"]).stdout];
+    for s in SECRETS {
+        assert!(raw[0].contains(s), "logs --no-mask lacks {s}:\n{}", raw[0]);
+    }
+    assert!(!raw[0].contains("[masked]"), "{}", raw[0]);
+    assert!(raw[1].contains(JWT_1) || raw[1].contains(JWT_2), "{}", raw[1]);
+    assert!(raw[1].contains(&format!("svc:{PASSWORD}@db-7")), "{}", raw[1]);
+}
