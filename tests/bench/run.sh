@@ -52,7 +52,8 @@ sorted=$(printf '%s\n' "${times[@]}" | sort -n)
 echo "diagnose wall time: median $(echo "$sorted" | sed -n 10p) ms, max $(echo "$sorted" | tail -n1) ms"
 
 echo "== logs: $lines lines from one pod"
-pod=$("$testenv" scenario --state "$state" --region us-east --namespace api healthy | head -n1)
+# Not `head`: it may close the pipe while the other pod names are printed.
+pod=$("$testenv" scenario --state "$state" --region us-east --namespace api healthy | sed -n 1p)
 "$testenv" logs --state "$state" --region us-east --namespace api --pod "$pod" --count "$lines" --error-every 1000
 /usr/bin/time -f '%e %M' -o "$work/time" "$bin" --runbook "$work/rb.yaml" --kubeconfig "$kubeconfig" \
   logs --env bench --region us-east -o json --timeout 30m >"$work/report.json" || true
