@@ -3,16 +3,20 @@
 # figures (nothing is asserted on time):
 #  - `diagnose` wall time over repeated runs on healthy regions;
 #  - reading 10 million log lines from one pod: wall time, lines per second,
-#    and the process's peak memory (it must stay flat: lines are streamed).
-# Usage: tests/bench/run.sh [LINES]   (default 10000000)
+#    and the process's peak memory (it must stay flat: lines are streamed);
+#  - `diagnose` of this version against v1 at 0 and 200 ms round-trip time
+#    (tests/bench/rtt.sh, RUNS runs each).
+# Usage: tests/bench/run.sh [LINES] [RUNS]   (default 10000000 and 10)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 lines="${1:-10000000}"
+runs="${2:-10}"
 
 bash tests/cluster/build-apiserver.sh
 command -v /usr/bin/time >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
 cargo build --workspace --release --quiet
-target="${CARGO_TARGET_DIR:-target}"
+# Ask cargo where it builds: CARGO_TARGET_DIR may be set or rewritten.
+target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 bin="$target/release/keysvc-check"
 testenv="$target/release/keysvc-testenv"
 
@@ -48,7 +52,8 @@ sorted=$(printf '%s\n' "${times[@]}" | sort -n)
 echo "diagnose wall time: median $(echo "$sorted" | sed -n 10p) ms, max $(echo "$sorted" | tail -n1) ms"
 
 echo "== logs: $lines lines from one pod"
-pod=$("$testenv" scenario --state "$state" --region us-east --namespace api healthy | head -n1)
+# Not `head`: it may close the pipe while the other pod names are printed.
+pod=$("$testenv" scenario --state "$state" --region us-east --namespace api healthy | sed -n 1p)
 "$testenv" logs --state "$state" --region us-east --namespace api --pod "$pod" --count "$lines" --error-every 1000
 /usr/bin/time -f '%e %M' -o "$work/time" "$bin" --runbook "$work/rb.yaml" --kubeconfig "$kubeconfig" \
   logs --env bench --region us-east -o json --timeout 30m >"$work/report.json" || true
@@ -57,3 +62,6 @@ counted=$(python3 -c "import json,sys; r=json.load(open('$work/report.json')); p
 errors=$(python3 -c "import json,sys; r=json.load(open('$work/report.json')); print(r['regions'][0]['logs']['error_lines'])")
 echo "lines read: $counted (error lines: $errors) in ${secs}s = $(python3 -c "print(int($counted/max($secs,0.001)))") lines/s"
 echo "peak memory (max RSS): $((rss_kb / 1024)) MiB"
+
+echo "== diagnose, this version against v1, with and without latency"
+KEYSVC_TESTENV="$state" bash tests/bench/rtt.sh "$runs" 0 200

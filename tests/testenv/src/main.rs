@@ -1,12 +1,14 @@
 //! `keysvc-testenv`: starts and stops the three-region test environment, runs
-//! the kubelet stand-in, sets scenarios by hand, and runs the demo.
+//! the kubelet stand-in, sets scenarios by hand, puts latency in front of the
+//! regions, and runs the demo.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use keysvc_testenv::{Behavior, HealthzServer, Scenario, State, cluster, kubelet};
+use keysvc_testenv::{Behavior, Fault, FaultProxy, HealthzServer, Scenario, State, cluster, kubelet};
 
 #[derive(Parser)]
 #[command(about = "The three-region Kubernetes test environment for keysvc-check")]
@@ -70,6 +72,22 @@ enum Cmd {
         count: u64,
         #[arg(long, default_value_t = 1000)]
         error_every: u64,
+        /// Spread the lines evenly over this many seconds before now.
+        #[arg(long, default_value_t = 240.0)]
+        span_secs: f64,
+    },
+    /// Put a proxy with this round-trip time in front of every region's API
+    /// server, write a kubeconfig that goes through them, print its path and
+    /// run until SIGTERM or SIGINT.
+    Proxy {
+        #[arg(long, env = "KEYSVC_TESTENV")]
+        state: PathBuf,
+        /// Round-trip time added to every region (half each way).
+        #[arg(long)]
+        latency_ms: u64,
+        /// Where to write the kubeconfig (the environment's, servers replaced).
+        #[arg(long)]
+        kubeconfig: PathBuf,
     },
     /// Bring the environment up, make it degraded, run `keysvc-check diagnose` against it, tear down.
     Demo {
@@ -179,6 +197,34 @@ async fn demo(keysvc_check: PathBuf, apiserver: Option<PathBuf>, etcd: PathBuf) 
     result
 }
 
+/// Serves every region through a latency proxy until told to stop.
+async fn proxy(state: &State, rtt: Duration, kubeconfig: &std::path::Path) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    // Listen for the signals first, so a stop sent right after the path is
+    // printed is not missed.
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let proxies: Vec<(&str, FaultProxy)> = state
+        .regions
+        .iter()
+        .map(|r| {
+            let upstream = std::net::SocketAddr::from(([127, 0, 0, 1], r.apiserver_port));
+            (r.name.as_str(), FaultProxy::start(upstream, Fault::Latency(rtt)))
+        })
+        .collect();
+    // The proxies listen on 127.0.0.1, which the API servers' certificates
+    // name, so TLS verifies as it does without them.
+    let servers: Vec<(&str, String)> = proxies.iter().map(|(name, p)| (*name, p.url())).collect();
+    cluster::write_kubeconfig_with(state, kubeconfig, &servers)
+        .with_context(|| format!("writing {}", kubeconfig.display()))?;
+    println!("{}", kubeconfig.display());
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     keysvc_testenv::install_crypto();
     let cli = Cli::parse();
@@ -215,9 +261,12 @@ fn main() -> ExitCode {
                 }
                 Ok(0)
             }
-            Cmd::Logs { at: Place { state, region, namespace }, pod, count, error_every } => {
+            Cmd::Logs { at: Place { state, region, namespace }, pod, count, error_every, span_secs } => {
                 let s = State::load(&state)?;
-                let spec = keysvc_testenv::scenario::volume_logs(count, error_every);
+                let mut spec = keysvc_testenv::scenario::volume_logs(count, error_every);
+                if let Some(g) = spec.generate.as_mut() {
+                    g.span_secs = span_secs;
+                }
                 kubelet::write_spec(
                     &s.region(&region)?.logs_dir,
                     &namespace,
@@ -225,6 +274,10 @@ fn main() -> ExitCode {
                     keysvc_testenv::scenario::CONTAINER,
                     &spec,
                 )?;
+                Ok(0)
+            }
+            Cmd::Proxy { state, latency_ms, kubeconfig } => {
+                proxy(&State::load(&state)?, Duration::from_millis(latency_ms), &kubeconfig).await?;
                 Ok(0)
             }
             Cmd::Demo { keysvc_check, apiserver, etcd } => demo(keysvc_check, apiserver, etcd).await,

@@ -1,0 +1,61 @@
+//! `keysvc-testenv proxy` against a running environment: kubectl reaches every
+//! region through the kubeconfig it writes, a round trip late, and the
+//! command stops on SIGTERM.
+
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use keysvc_testenv::{REGIONS, TestEnv};
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn proxy_command_serves_every_region_with_latency_until_sigterm() {
+    let env = TestEnv::load().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let rtt = Duration::from_millis(200);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keysvc-testenv"))
+        .args(["proxy", "--latency-ms", "200", "--state"])
+        .arg(std::env::var_os(keysvc_testenv::ENV_VAR).unwrap())
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The path is printed once the kubeconfig is written and the proxies listen.
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line.trim_end(), kc.display().to_string());
+
+    let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&kc).unwrap()).unwrap();
+    let direct = env.kubeconfig_json().unwrap();
+    for region in REGIONS {
+        let server = |k: &serde_json::Value| {
+            k["clusters"].as_array().unwrap().iter().find(|c| c["name"] == region).unwrap()["cluster"]["server"].clone()
+        };
+        assert_ne!(server(&written), server(&direct), "{region} does not go through a proxy");
+        let started = Instant::now();
+        let out = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&kc)
+            .args(["--context", &format!("oncall@{region}"), "get", "po", "-napi", "--no-headers"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{region}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3, "{region}");
+        // A connection's handshake and one request are two round trips at least.
+        assert!(started.elapsed() >= rtt * 2, "{region}: no latency added");
+    }
+
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "still running after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+}
