@@ -541,8 +541,14 @@ impl ReadCtx<'_> {
         let work = async {
             let stream = self.api.log_stream(pod, &lp).await.map_err(|e| self.log_problem(&e))?;
             let classifier = self.classifier;
+            // The rest of the reply (the window's lines, at most the byte
+            // limit) is read and ignored rather than dropped: a stream
+            // dropped mid-reply closes its connection, and the next read
+            // would pay for a new one.
+            let mut before_window = true;
             logs::for_each_line::<_, (), _>(stream, None, |line| {
-                if read.feed(classifier, line) { Flow::Next(None) } else { Flow::Stop }
+                before_window = before_window && read.feed(classifier, line);
+                Flow::Next(None)
             })
             .await
             .map_err(|e| stopped(&e))

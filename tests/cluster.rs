@@ -660,9 +660,12 @@ fn log_streams_per_region_are_bounded() {
     let r = c.run(&["logs", "--region", "eu-de", "-o", "json"]);
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert_eq!(region(&r.json(), "eu-de")["logs"]["pods"].as_array().unwrap().len(), 8);
-    // One connection for the pod list, at most six for log streams.
-    let conns = proxy.accepted();
-    assert!((1..=keysvc_check::check::MAX_LOG_STREAMS + 1).contains(&conns), "{conns} connections to one API server");
+    // One connection for the pod list, at most six for log streams, at a
+    // time. (A baseline read stops at the window and drops its connection,
+    // so more may be opened over the run, never more at once.)
+    let most = proxy.most_open();
+    assert!((1..=keysvc_check::check::MAX_LOG_STREAMS + 1).contains(&most), "{most} connections open at once");
+    assert!(proxy.accepted() >= most);
 }
 
 // Errors judged against the baseline. Every pod gets an hour and five minutes

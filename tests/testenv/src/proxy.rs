@@ -41,6 +41,14 @@ pub struct FaultProxy {
     fault: Arc<Mutex<Fault>>,
     accepted: Arc<std::sync::atomic::AtomicUsize>,
     traffic: Arc<Traffic>,
+    open: Arc<Open>,
+}
+
+/// Connections open at once, now and at most so far.
+#[derive(Debug, Default)]
+struct Open {
+    now: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
 }
 
 /// What a proxy has relayed so far, over all its connections, so tests can
@@ -90,22 +98,36 @@ impl FaultProxy {
         let counter = accepted.clone();
         let traffic = Arc::new(Traffic::default());
         let relayed = traffic.clone();
+        let open = Arc::new(Open::default());
+        let tracked = open.clone();
         crate::server::spawn_background(async move {
+            use std::sync::atomic::Ordering::SeqCst;
             let listener = TcpListener::from_std(std_listener).expect("listener");
             loop {
                 let Ok((client, _)) = listener.accept().await else {
                     continue;
                 };
-                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                counter.fetch_add(1, SeqCst);
+                let now = tracked.now.fetch_add(1, SeqCst) + 1;
+                tracked.most.fetch_max(now, SeqCst);
                 let fault = shared.lock().expect("fault").clone();
-                tokio::spawn(handle(client, upstream, fault, relayed.clone()));
+                let (relayed, tracked) = (relayed.clone(), tracked.clone());
+                tokio::spawn(async move {
+                    handle(client, upstream, fault, relayed).await;
+                    tracked.now.fetch_sub(1, SeqCst);
+                });
             }
         });
-        FaultProxy { addr, fault, accepted, traffic }
+        FaultProxy { addr, fault, accepted, traffic, open }
     }
 
     pub fn set(&self, fault: Fault) {
         *self.fault.lock().expect("fault") = fault;
+    }
+
+    /// The most connections that were open through the proxy at once.
+    pub fn most_open(&self) -> usize {
+        self.open.most.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// How many connections the proxy has accepted so far.
