@@ -323,6 +323,17 @@ fn logs_findings(name: &str, l: &LogsStep, shared: &[String], a: &mut Advice) {
     // The error the first finding already names, not to be repeated.
     let mut named: Option<&str> = None;
     let (kind, severity, text) = match l.judgement {
+        Some(Judgement::Steady) if l.siblings_rate_per_min.is_some() => {
+            let u = l.siblings_rate_per_min.unwrap_or(0.0) * l.window_secs as f64 / 60.0;
+            (
+                FindingKind::SteadyErrors,
+                Severity::Info,
+                format!(
+                    "{} in {window}; no earlier logs here (the pods started recently), and the other regions usually log {u:.1} per {window} for as many pods",
+                    plural(n, "error line")
+                ),
+            )
+        }
         Some(Judgement::Steady) => {
             let t = match usual {
                 Some(u) if n >= l.min_errors || u >= 0.05 => {

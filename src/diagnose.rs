@@ -201,6 +201,7 @@ pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
         r.verdict = verdict::region_verdict(&r);
         reports.push(r);
     }
+    verdict::judge_without_baseline(&mut reports);
     let mut report = Report {
         schema: SCHEMA,
         tool_version: env!("CARGO_PKG_VERSION"),

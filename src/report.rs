@@ -252,6 +252,11 @@ pub struct LogsStep {
     pub baseline_rate_per_min: Option<f64>,
     /// Why the step got its status; `None` when no logs could be read at all.
     pub judgement: Option<Judgement>,
+    /// With no baseline of its own (its pods all started inside the
+    /// baseline, e.g. after a rollout), the usual rate the other regions
+    /// show for as many pods, in error lines per minute; the errors were
+    /// judged against it. `None` when not used.
+    pub siblings_rate_per_min: Option<f64>,
     /// The region's error signatures in the window, most significant first (bounded).
     pub signatures: Vec<ErrorSignature>,
     pub pods: Vec<PodLogs>,
@@ -310,6 +315,7 @@ impl Default for LogsStep {
             baseline_error_lines: 0,
             baseline_rate_per_min: None,
             judgement: None,
+            siblings_rate_per_min: None,
             signatures: vec![],
             pods: vec![],
             partial: false,

@@ -2,7 +2,9 @@
 //! verdicts. Small and pure; the findings and next steps are `advice`'s.
 
 use crate::plan::Plan;
-use crate::report::{HealthzCheck, Problem, ProblemKind, RegionReport, Report, ServiceVerdict, Status, Verdict};
+use crate::report::{
+    HealthzCheck, Judgement, Problem, ProblemKind, RegionReport, Report, ServiceVerdict, Status, Verdict,
+};
 
 /// A region is down when no pod is ready or its regional healthz fails;
 /// degraded when pods or logs warn; unknown when a step could not run and
@@ -44,6 +46,48 @@ pub fn service_verdict(healthz: Option<&HealthzCheck>, regions: &[RegionReport],
         Verdict::Unknown
     } else {
         Verdict::Healthy
+    }
+}
+
+/// A region whose pods all started inside the baseline (a rollout, a
+/// restart) has no usual rate of its own, and any `min_errors` error lines
+/// would make it degraded. Its siblings run the same service: when they have
+/// a baseline, their usual rate per pod, times this region's pods, is what
+/// this region would usually log. Errors within `spike_factor` of that, all
+/// of them signatures the siblings know, are steady noise, not an alarm.
+pub fn judge_without_baseline(regions: &mut [RegionReport]) {
+    let per_pod: Vec<(usize, f64, Vec<String>)> = regions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let l = r.logs.as_ref()?;
+            let rate = l.baseline_rate_per_min?;
+            let with_baseline = l
+                .pods
+                .iter()
+                .filter(|p| p.baseline.as_ref().is_some_and(|b| b.error.is_none() && b.span_secs >= l.window_secs))
+                .count();
+            let known = l.signatures.iter().filter(|s| s.baseline_count > 0).map(|s| s.pattern.clone()).collect();
+            (with_baseline > 0).then(|| (i, rate / with_baseline as f64, known))
+        })
+        .collect();
+    for (i, r) in regions.iter_mut().enumerate() {
+        let Some(l) = r.logs.as_mut().filter(|l| l.judgement == Some(Judgement::NoBaseline)) else { continue };
+        let siblings: Vec<&(usize, f64, Vec<String>)> = per_pod.iter().filter(|(j, _, _)| *j != i).collect();
+        if siblings.is_empty() {
+            continue;
+        }
+        let usual_per_pod = siblings.iter().map(|(_, r, _)| r).sum::<f64>() / siblings.len() as f64;
+        let pods = l.pods.iter().filter(|p| !p.previous).count() as f64;
+        let usual = usual_per_pod * pods;
+        let known = |pattern: &str| siblings.iter().any(|(_, _, k)| k.iter().any(|p| p == pattern));
+        let unknown_error = l.signatures.iter().any(|s| s.window_count >= l.min_errors && !known(&s.pattern));
+        if usual > 0.0 && l.window_rate_per_min < l.spike_factor * usual && !unknown_error {
+            l.judgement = Some(Judgement::Steady);
+            l.siblings_rate_per_min = Some(usual);
+            l.status = crate::check::judge_logs(l);
+            r.verdict = region_verdict(r);
+        }
     }
 }
 

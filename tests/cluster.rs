@@ -905,6 +905,45 @@ fn new_error_signature_in_the_window_degrades_its_region() {
 
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn a_region_just_rolled_out_is_judged_against_its_siblings_usual_rate() {
+    let c = case("t-fresh", &[], "oncall");
+    c.all_logs(&hour_of(10, TIMEOUT, vec![]));
+    // us-south's pods all started 2 minutes ago, logging the usual error at
+    // the usual rate: nothing to compare with of their own.
+    let fresh =
+        LogSpec { generators: vec![keysvc_testenv::scenario::traffic(32, 120.0, 10, TIMEOUT)], ..LogSpec::default() };
+    for pod in &c.pods[0] {
+        c.env.set_started("us-south", &c.ns, pod, 120).unwrap();
+        c.env.set_logs("us-south", &c.ns, pod, &fresh).unwrap();
+    }
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 0, "a rollout is no alarm: {}\n{}", r.stdout, r.stderr);
+    let south = region(&j, "us-south");
+    let logs = &south["logs"];
+    assert_eq!(south["verdict"], "healthy", "{logs}");
+    assert_eq!(logs["judgement"], "steady", "{logs}");
+    assert!(logs["baseline_rate_per_min"].is_null(), "{logs}");
+    // The others' usual: about 1.6 a minute per pod, three pods.
+    assert!(close(&logs["siblings_rate_per_min"], 4.8, 0.2), "{logs}");
+    let f = j["findings"].as_array().unwrap().iter().find(|f| f["region"] == "us-south").unwrap();
+    assert_eq!(f["kind"], "steady_errors");
+    assert!(f["text"].as_str().unwrap().contains("the other regions usually log"), "{f}");
+
+    // Several times the siblings' rate, just after a rollout, is still an alarm.
+    let loud =
+        LogSpec { generators: vec![keysvc_testenv::scenario::traffic(64, 120.0, 1, TIMEOUT)], ..LogSpec::default() };
+    for pod in &c.pods[0] {
+        c.env.set_logs("us-south", &c.ns, pod, &loud).unwrap();
+    }
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let logs = &region(&j, "us-south")["logs"];
+    assert_eq!(logs["judgement"], "no_baseline", "{logs}");
+    assert!(logs["siblings_rate_per_min"].is_null());
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn a_pod_started_20_minutes_ago_has_a_shorter_baseline() {
     let c = case("t-young", &[], "oncall");
     c.all_logs(&hour_of(10, TIMEOUT, vec![]));
