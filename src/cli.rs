@@ -140,7 +140,7 @@ pub struct DiagnoseArgs {
     #[command(flatten)]
     pub target: Target,
 
-    /// Re-run the diagnosis every INTERVAL (counted from the start of each run) until Ctrl-C or --until.
+    /// Re-run the diagnosis every INTERVAL [default: 10s], counted from the start of each run, until Ctrl-C or --until.
     #[arg(long, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "10s", value_parser = parse_duration)]
     pub watch: Option<Duration>,
 

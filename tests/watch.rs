@@ -104,7 +104,8 @@ fn recovers(ns: &str, form: &[&str], east_of: fn(&str) -> String) -> Vec<String>
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn json_lines_follow_a_region_until_it_is_healthy() {
     let lines = recovers("w-json", &["-o", "json"], |l| {
-        let j: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON document ({e}): {l}"));
+        let j: serde_json::Value =
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON document ({e}): {l}"));
         let east = j["regions"].as_array().unwrap().iter().find(|r| r["name"] == "us-east").unwrap();
         east["verdict"].as_str().unwrap().to_string()
     });
@@ -176,7 +177,11 @@ fn a_terminal_is_redrawn_in_place_until_ctrl_c() {
                 screen.join("\n")
             );
             assert!(screen.iter().any(|l| l.starts_with("Key Service API (test): HEALTHY")), "{}", screen.join("\n"));
-            assert!(screen.iter().any(|l| l.starts_with("  us-east healthy, unchanged since ")), "{}", screen.join("\n"));
+            assert!(
+                screen.iter().any(|l| l.starts_with("  us-east healthy, unchanged since ")),
+                "{}",
+                screen.join("\n")
+            );
             if seen.last() != Some(&n) {
                 seen.push(n);
             }
