@@ -117,10 +117,9 @@ pub(crate) fn exit_code(outcome: &diagnose::Outcome) -> u8 {
 async fn watch(plan: Arc<Plan>, interval: std::time::Duration, until: Option<UntilArg>) -> Result<u8> {
     let form = match plan.output {
         Output::Json => crate::watch::Form::Json,
-        Output::Table if !plan.quiet && std::io::stdout().is_terminal() => crate::watch::Form::Screen {
-            layout: Layout { color: plan.color, width: output_width() },
-            height: terminal_size::terminal_size_of(std::io::stdout()).map(|(_, terminal_size::Height(h))| h.into()),
-        },
+        Output::Table if !plan.quiet && std::io::stdout().is_terminal() => {
+            crate::watch::Form::Screen { color: plan.color, size: screen_size }
+        }
         Output::Table => crate::watch::Form::Lines,
         Output::Markdown => {
             return Err(UsageError(
@@ -332,6 +331,12 @@ fn user_command(args: impl Iterator<Item = String>) -> Vec<String> {
         words.push(word);
     }
     words
+}
+
+/// The width to fit and the rows there are, for each redraw of a watch.
+fn screen_size() -> (Option<usize>, Option<usize>) {
+    let height = terminal_size::terminal_size_of(std::io::stdout()).map(|(_, terminal_size::Height(h))| h.into());
+    (output_width(), height)
 }
 
 /// Writes to stdout; a closed pipe (`| head`) ends quietly.

@@ -112,8 +112,10 @@ impl Watch {
 /// How each run is shown.
 #[derive(Debug, Clone, Copy)]
 pub enum Form {
-    /// A terminal: the screen is redrawn in place; `height` rows at most.
-    Screen { layout: Layout, height: Option<usize> },
+    /// A terminal: the screen is redrawn in place, fitted to the size
+    /// `size` gives (width, height) when each run is drawn, so a resized
+    /// terminal is followed.
+    Screen { color: bool, size: fn() -> (Option<usize>, Option<usize>) },
     /// A pipe: one line per run.
     Lines,
     /// JSON Lines: one report per line.
@@ -142,7 +144,9 @@ pub async fn run(plan: Arc<Plan>, opts: Options) -> Result<u8> {
         let changes = watch.observe(&outcome.report, now);
         let mut buf = Vec::new();
         match opts.form {
-            Form::Screen { layout, height } => {
+            Form::Screen { color, size } => {
+                let (width, height) = size();
+                let layout = Layout { color, width };
                 let header =
                     render::watch::Header { interval: opts.interval, run: watch.run, now, regions: &watch.regions };
                 render::watch::screen(&outcome.report, &header, layout, height, &mut buf)?;

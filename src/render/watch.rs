@@ -11,8 +11,18 @@ use super::{Layout, table};
 use crate::report::Report;
 use crate::watch::{RegionState, Transition};
 
-/// Moves the cursor home and clears the screen: each run replaces the last.
+/// Moves the cursor home and clears the screen: the first run starts on a
+/// clean screen (what was there before stays in the scrollback).
 pub const CLEAR: &str = "\u{1b}[H\u{1b}[2J";
+/// Moves the cursor home: later runs overwrite the one before in place,
+/// each line cleared as it is written and the rest of the screen after the
+/// last, so nothing flickers and hours of runs do not fill the scrollback.
+pub const HOME: &str = "\u{1b}[H";
+/// Clears the line from the cursor on; written before each line's text
+/// (after it, a line as wide as the terminal would lose its last column).
+const CLEAR_LINE: &str = "\u{1b}[K";
+/// Clears from the cursor to the end of the screen.
+const CLEAR_BELOW: &str = "\u{1b}[J";
 
 /// What the screen's header says about the watch.
 pub struct Header<'a> {
@@ -33,9 +43,10 @@ fn interval(d: Duration) -> String {
     humantime::format_duration(d).to_string().replace(' ', "")
 }
 
-/// The header and the `diagnose` report, redrawn from the top of the
-/// screen. At most `height - 1` lines, so the terminal never scrolls and
-/// the header stays on the first line; what does not fit is counted.
+/// The header and the `diagnose` report, drawn from the top of the screen
+/// over the run before. At most `height - 1` lines, so the terminal never
+/// scrolls and the header stays on the first line; what does not fit is
+/// counted.
 pub fn screen(
     r: &Report,
     h: &Header,
@@ -55,19 +66,16 @@ pub fn screen(
     table::diagnose(r, layout, &mut body)?;
     let text = String::from_utf8_lossy(&body);
     let lines: Vec<&str> = text.lines().collect();
-    out.write_all(CLEAR.as_bytes())?;
+    out.write_all(if h.run <= 1 { CLEAR } else { HOME }.as_bytes())?;
     let room = height.map_or(usize::MAX, |h| h.saturating_sub(1).max(2));
-    if lines.len() <= room {
-        for l in &lines {
-            writeln!(out, "{l}")?;
-        }
-    } else {
-        for l in &lines[..room - 1] {
-            writeln!(out, "{l}")?;
-        }
-        writeln!(out, "… {} more lines (a taller terminal shows them)", lines.len() - (room - 1))?;
+    let shown = if lines.len() <= room { lines.len() } else { room - 1 };
+    for l in &lines[..shown] {
+        writeln!(out, "{CLEAR_LINE}{l}")?;
     }
-    Ok(())
+    if shown < lines.len() {
+        writeln!(out, "{CLEAR_LINE}… {} more lines (a taller terminal shows them)", lines.len() - shown)?;
+    }
+    out.write_all(CLEAR_BELOW.as_bytes())
 }
 
 /// One line per run, for a pipe: the run's start, the service verdict,
@@ -135,6 +143,18 @@ mod tests {
     }
 
     #[test]
+    fn the_first_run_clears_the_screen() {
+        let mut w = Watch::default();
+        let r = fixture::report();
+        let now = at("2026-11-26T03:12:00Z");
+        w.observe(&r, now);
+        let h = Header { interval: Duration::from_secs(90), run: w.run, now, regions: &w.regions };
+        let s = text(|o| screen(&r, &h, Layout { color: false, width: None }, None, o));
+        assert!(s.starts_with(CLEAR), "{s:?}");
+        assert!(s.contains("Watching every 1m30s — run 1, 03:12:00Z — Ctrl-C to stop\n"), "{s:?}");
+    }
+
+    #[test]
     fn json_lines_hold_one_whole_report_each() {
         let r = fixture::report();
         let l = text(|o| json_line(&r, o));
@@ -153,8 +173,10 @@ mod tests {
         w.observe(&r, now);
         let h = Header { interval: Duration::from_secs(10), run: w.run, now, regions: &w.regions };
         let layout = Layout { color: false, width: Some(100) };
-        let s = text(|o| screen(&r, &h, layout, Some(50), o));
-        let s = s.strip_prefix(CLEAR).expect("clears first");
+        let drawn = text(|o| screen(&r, &h, layout, Some(50), o));
+        let s = drawn.strip_prefix(HOME).expect("starts at the top").replace(CLEAR_LINE, "");
+        assert!(!s.starts_with("\u{1b}[2J"), "only the first run clears the whole screen");
+        let s = s.strip_suffix(CLEAR_BELOW).expect("clears what the run before left below");
         let lines: Vec<&str> = s.lines().collect();
         assert_eq!(lines[0], "Watching every 10s — run 2, 03:12:40Z — Ctrl-C to stop");
         assert_eq!(lines[1], "  us-south healthy, unchanged since 03:12:00Z");
@@ -164,8 +186,11 @@ mod tests {
 
         // Cut to the terminal's height: it must not scroll.
         let short = text(|o| screen(&r, &h, layout, Some(12), o));
-        let lines: Vec<&str> = short.strip_prefix(CLEAR).unwrap().lines().collect();
-        assert_eq!(lines.len(), 11);
+        let body = short.strip_prefix(HOME).unwrap().strip_suffix(CLEAR_BELOW).unwrap();
+        let lines: Vec<&str> = body.lines().collect();
+        assert_eq!(lines.len(), 11, "the cursor ends on the last row, not below it");
+        assert!(lines.iter().all(|l| l.starts_with(CLEAR_LINE)));
+        let lines: Vec<String> = lines.iter().map(|l| l.replace(CLEAR_LINE, "")).collect();
         assert!(lines[10].starts_with("… ") && lines[10].ends_with("more lines (a taller terminal shows them)"));
     }
 }
