@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::CommandFactory;
 
-use crate::cli::{Cli, ColorArg, Command, LogsArgs, OutputArg, RunbookCommand, Target};
+use crate::cli::{Cli, ColorArg, Command, DiagnoseArgs, LogsArgs, OutputArg, RunbookCommand, Target, UntilArg};
 use crate::plan::{LogOptions, Output, PeerPlan, Placeholder, Plan, RegionPlan, Rerun, Steps};
 use crate::render::{Layout, View};
 use crate::runbook::{self, Runbook, Source};
@@ -55,7 +55,9 @@ pub async fn run(cli: Cli) -> Result<u8> {
         return doctor(&cli, rb, src.name, target).await;
     }
     let (target, steps, logs_args, verb) = match &cli.command {
-        Command::Diagnose(t) => (t, Steps { healthz: true, pods: true, logs: true, evidence: true }, None, "diagnose"),
+        Command::Diagnose(d) => {
+            (&d.target, Steps { healthz: true, pods: true, logs: true, evidence: true }, None, "diagnose")
+        }
         Command::Healthz(t) => (t, Steps { healthz: true, pods: false, logs: false, evidence: false }, None, "healthz"),
         Command::Pods(t) => (t, Steps { healthz: false, pods: true, logs: false, evidence: false }, None, "pods"),
         Command::Logs(a) => {
@@ -65,6 +67,9 @@ pub async fn run(cli: Cli) -> Result<u8> {
     };
     let plan = build_plan(&cli, rb, origin.describe(&src), target, steps, logs_args, verb)?;
     let plan = Arc::new(plan);
+    if let Command::Diagnose(DiagnoseArgs { watch: Some(interval), until, .. }) = &cli.command {
+        return watch(plan, *interval, *until).await;
+    }
     let outcome = diagnose::execute(plan.clone()).await?;
     let view = match &cli.command {
         Command::Healthz(_) => View::Healthz,
@@ -95,10 +100,39 @@ pub async fn run(cli: Cli) -> Result<u8> {
     if outcome.interrupted {
         return Ok(exit::INTERRUPTED);
     }
+    Ok(exit_code(&outcome))
+}
+
+/// The exit code of a run that was not interrupted: its verdict's, or 78
+/// when nothing was checked because every value is a placeholder.
+pub(crate) fn exit_code(outcome: &diagnose::Outcome) -> u8 {
     if crate::verdict::only_placeholders(&outcome.report) {
-        return Ok(exit::CONFIG);
+        return exit::CONFIG;
     }
-    Ok(exit::for_verdict(outcome.report.service.verdict))
+    exit::for_verdict(outcome.report.service.verdict)
+}
+
+/// `diagnose --watch`: the screen redrawn on a terminal, a line per run on
+/// a pipe or with `-q`, JSON Lines with `-o json`.
+async fn watch(plan: Arc<Plan>, interval: std::time::Duration, until: Option<UntilArg>) -> Result<u8> {
+    let form = match plan.output {
+        Output::Json => crate::watch::Form::Json,
+        Output::Table if !plan.quiet && std::io::stdout().is_terminal() => {
+            crate::watch::Form::Screen { color: plan.color, size: screen_size }
+        }
+        Output::Table => crate::watch::Form::Lines,
+        Output::Markdown => {
+            return Err(UsageError(
+                "--watch shows a table or, with -o json, JSON Lines; -o markdown is one report to paste".into(),
+            )
+            .into());
+        }
+    };
+    let until = until.map(|u| match u {
+        UntilArg::Healthy => crate::watch::Until::Healthy,
+        UntilArg::NotDown => crate::watch::Until::NotDown,
+    });
+    crate::watch::run(plan, crate::watch::Options { interval, until, form }).await
 }
 
 /// `doctor`: the plan of a full run, whose contexts, permissions and URLs
@@ -297,6 +331,12 @@ fn user_command(args: impl Iterator<Item = String>) -> Vec<String> {
         words.push(word);
     }
     words
+}
+
+/// The width to fit and the rows there are, for each redraw of a watch.
+fn screen_size() -> (Option<usize>, Option<usize>) {
+    let height = terminal_size::terminal_size_of(std::io::stdout()).map(|(_, terminal_size::Height(h))| h.into());
+    (output_width(), height)
 }
 
 /// Writes to stdout; a closed pipe (`| head`) ends quietly.

@@ -100,7 +100,8 @@ pub enum ColorArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run every step in every region concurrently and print the verdict.
-    Diagnose(Target),
+    #[command(after_help = WATCH_HELP)]
+    Diagnose(DiagnoseArgs),
     /// Step 1: check the healthz URL(s) and their reply.
     Healthz(Target),
     /// Step 2: the service's pods in each region, as kubectl shows them.
@@ -136,6 +137,36 @@ const DOCTOR_EXIT: &str = "Exit codes:
   1   a required check did not pass
   64  usage error (bad flag or value)
   78  runbook or configuration error";
+
+const WATCH_HELP: &str = "Watch mode (--watch): on a terminal the report is redrawn in place under a header \
+with the run number and when each region's verdict last changed; on a pipe one line per run \
+(time, verdict, each region's verdict, what changed); with -o json one report per line (JSON Lines). \
+The exit code is the last completed run's verdict; Ctrl-C between runs ends with it, \
+Ctrl-C during a run prints what finished and exits 130.";
+
+/// `diagnose`: the target, and whether to keep watching.
+#[derive(Debug, Args, Clone)]
+pub struct DiagnoseArgs {
+    #[command(flatten)]
+    pub target: Target,
+
+    /// Re-run the diagnosis every INTERVAL [default: 10s], counted from the start of each run, until Ctrl-C or --until.
+    #[arg(long, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "10s", value_parser = parse_duration)]
+    pub watch: Option<Duration>,
+
+    /// With --watch: stop after the first run whose service verdict is healthy, or not down (healthy or degraded).
+    #[arg(long, value_enum, requires = "watch", value_name = "STATE")]
+    pub until: Option<UntilArg>,
+}
+
+/// When `diagnose --watch` stops on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UntilArg {
+    /// The service verdict is healthy.
+    Healthy,
+    /// The service verdict is healthy or degraded: it answers (unknown is not enough).
+    NotDown,
+}
 
 #[derive(Debug, Args, Clone)]
 pub struct Target {
@@ -225,6 +256,24 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn watch_interval_is_optional_and_until_needs_watch() {
+        let parse = |args: &[&str]| Cli::try_parse_from(["keysvc-check", "diagnose"].iter().chain(args));
+        let watch = |args: &[&str]| match parse(args).unwrap().command {
+            Command::Diagnose(d) => (d.watch, d.until),
+            _ => unreachable!(),
+        };
+        assert_eq!(watch(&[]), (None, None));
+        assert_eq!(watch(&["--watch"]), (Some(Duration::from_secs(10)), None));
+        assert_eq!(watch(&["--watch", "5s", "--env", "prod"]), (Some(Duration::from_secs(5)), None));
+        assert_eq!(
+            watch(&["--watch", "--until", "not-down"]),
+            (Some(Duration::from_secs(10)), Some(UntilArg::NotDown))
+        );
+        assert!(parse(&["--until", "healthy"]).is_err(), "--until requires --watch");
+        assert!(parse(&["--watch", "0s"]).is_err());
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod rollout;
 pub mod runbook;
 pub mod sanitize;
 pub mod verdict;
+pub mod watch;
 
 use std::io::IsTerminal;
 

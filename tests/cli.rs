@@ -27,6 +27,9 @@ fn diagnose_help_names_shared_flags() {
         "--output",
         "--quiet",
         "--verbose",
+        "--watch [<INTERVAL>]",
+        "--until <STATE>",
+        "not-down",
     ] {
         assert!(r.stdout.contains(flag), "{flag} missing from:\n{}", r.stdout);
     }
@@ -49,6 +52,11 @@ fn usage_errors_exit_64_with_one_clear_line() {
         vec!["diagnose", "--env", "prod", "-o", "xml"],
         vec!["logs", "--env", "prod", "--grep", "(unclosed"],
         vec!["logs", "--env", "prod", "--tail", "0"],
+        vec!["diagnose", "--env", "prod", "--until", "healthy"],
+        vec!["diagnose", "--env", "prod", "--watch", "0s"],
+        vec!["diagnose", "--env", "prod", "--watch", "--until", "soon"],
+        vec!["diagnose", "--env", "prod", "--watch", "-o", "markdown"],
+        vec!["pods", "--env", "prod", "--watch"],
         vec![],
     ] {
         let r = run_args(&args);
@@ -569,4 +577,54 @@ fn colour_only_when_asked() {
         .args(["pods", "--env", "prod", "--kubeconfig", "/nonexistent/kubeconfig"])
         .args(REAL_CONTEXTS);
     assert!(!run(c).stdout.contains('\u{1b}'));
+}
+
+/// `diagnose --watch` with the embedded runbook: every run is placeholders
+/// only (exit 78) and ends at once, so the watch goes on until stopped.
+fn spawn_watch(args: &[&str]) -> (std::process::Child, std::io::BufReader<std::process::ChildStdout>) {
+    let mut c = cmd();
+    c.args(["diagnose", "--env", "prod", "--watch", "1s"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    (child, out)
+}
+
+fn wait_within(child: &mut std::process::Child, limit: std::time::Duration) -> i32 {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st.code().unwrap_or(-1);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the watch still runs after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn ctrl_c_between_watch_runs_exits_with_the_last_runs_code() {
+    use std::io::BufRead;
+    let (mut child, mut out) = spawn_watch(&[]);
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(line.contains(" UNKNOWN us-south=unknown us-east=unknown eu-de=unknown"), "{line}");
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert_eq!(wait_within(&mut child, std::time::Duration::from_secs(5)), 78, "placeholders only: 78");
+}
+
+#[test]
+fn a_closed_pipe_ends_the_watch_quietly() {
+    use std::io::BufRead;
+    let (mut child, mut out) = spawn_watch(&["-o", "json"]);
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let j: serde_json::Value = serde_json::from_str(&line).expect("one JSON document per line");
+    assert_eq!(j["service"]["verdict"], "unknown");
+    drop(out);
+    assert_eq!(wait_within(&mut child, std::time::Duration::from_secs(10)), 78);
 }

@@ -4,10 +4,11 @@
 
 pub mod fit;
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 pub mod json;
 pub mod markdown;
 pub mod table;
+pub mod watch;
 
 /// Which command's report is shown: each has a table of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

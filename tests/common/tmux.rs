@@ -66,12 +66,15 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Runs `words` (quoted for the shell here) with `env` set, in the pane,
-    /// and returns what it printed once it has ended (polled, up to 60 s).
-    pub fn run(&mut self, env: &[(&str, &str)], words: &[String]) -> Screen {
+    /// Types a script running `words` with `env` set into the pane's shell,
+    /// between two markers, and returns them (begin, end); the end marker
+    /// is followed by the exit code. The script's shell traps Ctrl-C (the
+    /// command gets the default handling) so that it still prints the end
+    /// marker when Ctrl-C ends the command.
+    fn start_script(&mut self, env: &[(&str, &str)], words: &[String]) -> (String, String) {
         self.runs += 1;
         let n = self.runs;
-        let mut script = String::from("unset COLUMNS NO_COLOR KUBECONFIG\n");
+        let mut script = String::from("unset COLUMNS NO_COLOR KUBECONFIG\ntrap 'true' INT\n");
         for (k, v) in env {
             script.push_str(&format!("export {k}={}\n", keysvc_check::plan::shell_word(v)));
         }
@@ -82,13 +85,48 @@ impl Tmux {
         script.push_str(&format!("\nprintf '%s %s\\n' {end} \"$?\"\n"));
         let path = self.dir.path().join(format!("run{n}.sh"));
         std::fs::write(&path, script).unwrap();
-        let ok = self
-            .command()
-            .args(["send-keys", "-t", "t", &format!("sh {}", path.display()), "Enter"])
-            .status()
-            .unwrap()
-            .success();
+        self.send_keys(&[&format!("sh {}", path.display()), "Enter"]);
+        (begin, end)
+    }
+
+    /// Sends keys to the pane (`send-keys`), e.g. `["C-c"]`.
+    pub fn send_keys(&self, keys: &[&str]) {
+        let ok = self.command().args(["send-keys", "-t", "t"]).args(keys).status().unwrap().success();
         assert!(ok, "tmux send-keys failed");
+    }
+
+    /// Starts `words` in the pane and returns at once; read the screen with
+    /// [`Tmux::visible`] and wait for the end with [`Tmux::wait_end`].
+    pub fn spawn(&mut self, env: &[(&str, &str)], words: &[String]) -> String {
+        self.start_script(env, words).1
+    }
+
+    /// The visible screen only (no history), one string per row, wrapped
+    /// lines joined.
+    pub fn visible(&self) -> Vec<String> {
+        let out = self.command().args(["capture-pane", "-p", "-J", "-t", "t"]).output().expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim_end().to_string()).collect()
+    }
+
+    /// Polls until the end marker `end` (from [`Tmux::spawn`]) shows, up to
+    /// `limit`, and returns the exit code after it.
+    pub fn wait_end(&self, end: &str, limit: Duration) -> i32 {
+        let deadline = Instant::now() + limit;
+        loop {
+            let text = self.capture(false);
+            // The terminal echoes Ctrl-C as `^C` before the marker.
+            if let Some(code) = text.lines().find_map(|l| l.split_once(end).map(|(_, code)| code)) {
+                return code.trim().parse().expect("exit code after the end marker");
+            }
+            assert!(Instant::now() < deadline, "no end marker after {limit:?}; the screen:\n{text}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Runs `words` (quoted for the shell here) with `env` set, in the pane,
+    /// and returns what it printed once it has ended (polled, up to 60 s).
+    pub fn run(&mut self, env: &[(&str, &str)], words: &[String]) -> Screen {
+        let (begin, end) = self.start_script(env, words);
         let deadline = Instant::now() + Duration::from_secs(60);
         let text = loop {
             let text = self.capture(false);
