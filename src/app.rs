@@ -65,7 +65,13 @@ pub async fn run(cli: Cli) -> Result<u8> {
     };
     let plan = build_plan(&cli, rb, origin.describe(&src), target, steps, logs_args, verb)?;
     let plan = Arc::new(plan);
-    let outcome = diagnose::execute(plan.clone()).await?;
+    let live = start_progress(&plan, g);
+    let sink = live.as_ref().map_or_else(crate::progress::Sink::none, |l| l.sink());
+    let outcome = diagnose::execute(plan.clone(), sink).await;
+    if let Some(live) = live {
+        live.finish().await;
+    }
+    let outcome = outcome?;
     let view = match &cli.command {
         Command::Healthz(_) => View::Healthz,
         Command::Pods(_) => View::Pods,
@@ -269,6 +275,19 @@ fn runbook_init(path: Option<&std::path::PathBuf>, force: bool) -> Result<u8> {
     }
     msg.push_str(&format!("Then check it: keysvc-check runbook validate {}\n", crate::plan::shell_word(&shown)));
     write_out(msg.as_bytes())
+}
+
+/// The live progress lines on stderr, when wanted (`render::progress::wanted`)
+/// and the command has regions to show.
+fn start_progress(plan: &Plan, g: &crate::cli::Global) -> Option<render::progress::Live> {
+    let stderr = std::io::stderr();
+    let streams_to_tty = plan.logs.stream && std::io::stdout().is_terminal();
+    if !plan.steps.pods || !render::progress::wanted(stderr.is_terminal(), g.quiet, g.verbose, streams_to_tty) {
+        return None;
+    }
+    let regions: Vec<String> = plan.regions.iter().map(|r| r.name.clone()).collect();
+    let width = terminal_size::terminal_size_of(&stderr).map_or(80, |(terminal_size::Width(w), _)| usize::from(w));
+    Some(render::progress::Live::start(&regions, width, Box::new(stderr)))
 }
 
 /// The width tables and prose are fitted to (`render::fit::output_width`).

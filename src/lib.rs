@@ -18,6 +18,7 @@ pub mod logs;
 pub mod neterr;
 pub mod plan;
 pub mod pods;
+pub mod progress;
 pub mod render;
 pub mod report;
 pub mod rollout;

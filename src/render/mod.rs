@@ -7,6 +7,7 @@ pub mod fit;
 mod fixture;
 pub mod json;
 pub mod markdown;
+pub mod progress;
 pub mod table;
 
 /// Which command's report is shown: each has a table of its own.
