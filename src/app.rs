@@ -5,7 +5,6 @@ use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use clap::CommandFactory;
 
 use crate::cli::{Cli, ColorArg, Command, LogsArgs, OutputArg, RunbookCommand, Target};
 use crate::plan::{LogOptions, Output, PeerPlan, Placeholder, Plan, RegionPlan, Rerun, Steps};
@@ -39,7 +38,12 @@ pub async fn run(cli: Cli) -> Result<u8> {
     match &cli.command {
         Command::Completions { shell } => {
             let mut buf = Vec::new();
-            clap_complete::generate(*shell, &mut Cli::command(), "keysvc-check", &mut buf);
+            crate::complete::registration(*shell, &mut buf)?;
+            return write_out(&buf);
+        }
+        Command::Man => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(Cli::shown()).render(&mut buf)?;
             return write_out(&buf);
         }
         Command::Runbook(RunbookCommand::Show { env }) => return runbook_show(g, env.as_deref()),
@@ -61,7 +65,9 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Logs(a) => {
             (&a.target, Steps { healthz: false, pods: true, logs: true, evidence: false }, Some(a), "logs")
         }
-        Command::Completions { .. } | Command::Runbook(_) | Command::Doctor(_) => unreachable!("handled above"),
+        Command::Completions { .. } | Command::Man | Command::Runbook(_) | Command::Doctor(_) => {
+            unreachable!("handled above")
+        }
     };
     let plan = build_plan(&cli, rb, origin.describe(&src), target, steps, logs_args, verb)?;
     let plan = Arc::new(plan);

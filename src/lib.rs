@@ -8,6 +8,7 @@ pub mod advice;
 pub mod app;
 pub mod check;
 pub mod cli;
+pub mod complete;
 pub mod diagnose;
 pub mod doctor;
 pub mod events;
