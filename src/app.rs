@@ -5,7 +5,6 @@ use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use clap::CommandFactory;
 
 use crate::cli::{Cli, ColorArg, Command, DiagnoseArgs, LogsArgs, OutputArg, RunbookCommand, Target, UntilArg};
 use crate::plan::{LogOptions, Output, PeerPlan, Placeholder, Plan, RegionPlan, Rerun, Steps};
@@ -39,7 +38,12 @@ pub async fn run(cli: Cli) -> Result<u8> {
     match &cli.command {
         Command::Completions { shell } => {
             let mut buf = Vec::new();
-            clap_complete::generate(*shell, &mut Cli::command(), "keysvc-check", &mut buf);
+            crate::complete::registration(*shell, &mut buf)?;
+            return write_out(&buf);
+        }
+        Command::Man => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(Cli::shown()).render(&mut buf)?;
             return write_out(&buf);
         }
         Command::Runbook(RunbookCommand::Show { env }) => return runbook_show(g, env.as_deref()),
@@ -63,14 +67,22 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Logs(a) => {
             (&a.target, Steps { healthz: false, pods: true, logs: true, evidence: false }, Some(a), "logs")
         }
-        Command::Completions { .. } | Command::Runbook(_) | Command::Doctor(_) => unreachable!("handled above"),
+        Command::Completions { .. } | Command::Man | Command::Runbook(_) | Command::Doctor(_) => {
+            unreachable!("handled above")
+        }
     };
     let plan = build_plan(&cli, rb, origin.describe(&src), target, steps, logs_args, verb)?;
     let plan = Arc::new(plan);
     if let Command::Diagnose(DiagnoseArgs { watch: Some(interval), until, .. }) = &cli.command {
         return watch(plan, *interval, *until).await;
     }
-    let outcome = diagnose::execute(plan.clone()).await?;
+    let live = start_progress(&plan, g);
+    let sink = live.as_ref().map_or_else(crate::progress::Sink::none, |l| l.sink());
+    let outcome = diagnose::execute(plan.clone(), sink).await;
+    if let Some(live) = live {
+        live.finish().await;
+    }
+    let outcome = outcome?;
     let view = match &cli.command {
         Command::Healthz(_) => View::Healthz,
         Command::Pods(_) => View::Pods,
@@ -303,6 +315,19 @@ fn runbook_init(path: Option<&std::path::PathBuf>, force: bool) -> Result<u8> {
     }
     msg.push_str(&format!("Then check it: keysvc-check runbook validate {}\n", crate::plan::shell_word(&shown)));
     write_out(msg.as_bytes())
+}
+
+/// The live progress lines on stderr, when wanted (`render::progress::wanted`)
+/// and the command has regions to show.
+fn start_progress(plan: &Plan, g: &crate::cli::Global) -> Option<render::progress::Live> {
+    let stderr = std::io::stderr();
+    let streams_to_tty = plan.logs.stream && std::io::stdout().is_terminal();
+    if !plan.steps.pods || !render::progress::wanted(stderr.is_terminal(), g.quiet, g.verbose, streams_to_tty) {
+        return None;
+    }
+    let regions: Vec<String> = plan.regions.iter().map(|r| r.name.clone()).collect();
+    let width = terminal_size::terminal_size_of(&stderr).map_or(80, |(terminal_size::Width(w), _)| usize::from(w));
+    Some(render::progress::Live::start(&regions, width, Box::new(stderr)))
 }
 
 /// The width tables and prose are fitted to (`render::fit::output_width`).

@@ -20,6 +20,7 @@ use crate::k8s;
 use crate::logs::{self, BaselineRead, Classifier, Flow, RegionTally, Tally};
 use crate::plan::{Plan, RegionPlan};
 use crate::pods;
+use crate::progress::{RegionSink, Step};
 use crate::report::{
     EventsStep, LogsStep, PodBaseline, PodInfo, PodLogs, PodsStep, Problem, ProblemKind, RegionReport, RolloutFacts,
     Status, Verdict,
@@ -97,9 +98,11 @@ pub async fn run_region(
     region: RegionPlan,
     slot: Arc<Mutex<RegionReport>>,
     sink: Option<mpsc::Sender<LogLine>>,
+    progress: RegionSink,
     deadline: TokioInstant,
 ) {
     let started = Instant::now();
+    progress.step(Step::Connecting);
     let remaining = || deadline.saturating_duration_since(TokioInstant::now()).max(Duration::from_millis(1));
     let client = match k8s::client(&kubeconfig, &region.context, remaining()).await {
         Ok(c) => c,
@@ -115,18 +118,25 @@ pub async fn run_region(
                 s.events = Some(failed_events(&plan, p.clone()));
                 s.rollout = Some(failed_rollout(p));
             }
+            progress.step(Step::Done);
             return;
         }
     };
-    let cx = RegionRun { plan: &plan, region: &region, slot: &slot, deadline, started };
+    progress.step(Step::ListingPods);
+    let cx = RegionRun { plan: &plan, region: &region, slot: &slot, deadline, started, progress: &progress };
     let (pods_seen, pods_rx) = oneshot::channel();
     let main = pods_and_logs(&cx, client.clone(), sink, pods_seen);
     if plan.steps.evidence {
         // Optional evidence starts with the pods list and never holds it up.
+        let main = async {
+            main.await;
+            progress.step(Step::ReadingEvents);
+        };
         tokio::join!(main, evidence(&cx, client, pods_rx));
     } else {
         main.await;
     }
+    progress.step(Step::Done);
     slot.lock().expect("slot").duration_ms = started.elapsed().as_millis() as u64;
 }
 
@@ -137,6 +147,7 @@ struct RegionRun<'a> {
     slot: &'a Mutex<RegionReport>,
     deadline: TokioInstant,
     started: Instant,
+    progress: &'a RegionSink,
 }
 
 /// Warning events and the pods' owners. Both lists go out at once, next to
@@ -223,7 +234,7 @@ async fn pods_and_logs(
     slot.lock().expect("slot").pods = Some(step);
 
     if plan.steps.logs {
-        let step = read_logs(&api, &plan, &region.name, &pod_list, &infos, sink, deadline).await;
+        let step = read_logs(&api, &plan, (&region.name, cx.progress), (&pod_list, &infos), sink, deadline).await;
         slot.lock().expect("slot").logs = Some(step);
     }
     slot.lock().expect("slot").duration_ms = started.elapsed().as_millis() as u64;
@@ -285,9 +296,8 @@ impl Frame {
 async fn read_logs(
     api: &Api<Pod>,
     plan: &Plan,
-    region: &str,
-    pod_list: &[Pod],
-    infos: &[PodInfo],
+    (region, progress): (&str, &RegionSink),
+    (pod_list, infos): (&[Pod], &[PodInfo]),
     sink: Option<mpsc::Sender<LogLine>>,
     deadline: TokioInstant,
 ) -> LogsStep {
@@ -299,12 +309,15 @@ async fn read_logs(
     let read_deadline = deadline.checked_sub(Duration::from_millis(150)).unwrap_or(deadline);
     let ctx = ReadCtx { api, plan, region, classifier: &classifier, frame, deadline: read_deadline };
     let window_secs = plan.logs.since.as_secs_f64();
+    let total = reads.len();
+    progress.step(Step::ReadingLogs { done: 0, total });
     let mut region_tally = RegionTally::default();
     let mut done = futures::stream::iter(reads.into_iter().map(|read| ctx.read(read, sink.clone())))
         .buffer_unordered(MAX_LOG_STREAMS);
     let mut streams = 0;
     while let Some(finished) = done.next().await {
         streams += 1;
+        progress.step(Step::ReadingLogs { done: streams, total });
         match finished {
             Finished::Window { slot, tally, partial, error } => {
                 region_tally.add_window(&tally);

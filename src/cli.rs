@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCandidates;
 
 use crate::exit;
 
@@ -115,11 +116,25 @@ pub enum Command {
     #[command(subcommand)]
     Runbook(RunbookCommand),
     /// Print a shell completion script.
+    ///
+    /// The script asks keysvc-check for candidates, so that --env and --region complete to the names in the runbook in effect.
+    #[command(after_help = COMPLETIONS_HELP)]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the man page (roff) to stdout.
+    Man,
 }
+
+const COMPLETIONS_HELP: &str = "Install, for bash:
+  mkdir -p ~/.local/share/bash-completion/completions
+  keysvc-check completions bash > ~/.local/share/bash-completion/completions/keysvc-check
+for zsh:
+  echo 'source <(keysvc-check completions zsh)' >> ~/.zshrc
+for fish:
+  mkdir -p ~/.config/fish/completions
+  keysvc-check completions fish > ~/.config/fish/completions/keysvc-check.fish";
 
 const DOCTOR_ABOUT: &str = "Pre-flight: will the checks work with your kubeconfig, credentials and runbook? \
 Per region, concurrently and under --timeout: the context is in the kubeconfig and not a placeholder, \
@@ -171,11 +186,11 @@ pub enum UntilArg {
 #[derive(Debug, Args, Clone)]
 pub struct Target {
     /// Environment from the runbook (e.g. prod, stage).
-    #[arg(long, env = "KEYSVC_ENV", value_name = "ENV")]
+    #[arg(long, env = "KEYSVC_ENV", value_name = "ENV", add = ArgValueCandidates::new(crate::complete::envs))]
     pub env: Option<String>,
 
     /// Only this region [default: every region of the environment].
-    #[arg(long, env = "KEYSVC_REGION", value_name = "REGION")]
+    #[arg(long, env = "KEYSVC_REGION", value_name = "REGION", add = ArgValueCandidates::new(crate::complete::regions))]
     pub region: Option<String>,
 }
 
@@ -211,7 +226,7 @@ else the embedded one) with --healthz-url and --context applied and every defaul
     )]
     Show {
         /// Apply --healthz-url and --context to this environment only [default: every environment].
-        #[arg(long, env = "KEYSVC_ENV", value_name = "ENV")]
+        #[arg(long, env = "KEYSVC_ENV", value_name = "ENV", add = ArgValueCandidates::new(crate::complete::envs))]
         env: Option<String>,
     },
     /// Check a runbook file [default: the effective runbook] and explain each problem.
@@ -228,6 +243,27 @@ else the embedded one) with --healthz-url and --context applied and every defaul
         #[arg(long)]
         force: bool,
     },
+}
+
+impl Cli {
+    /// The command as shown and parsed: global flags that mean nothing to
+    /// a subcommand are left out of its help (`complete::hide_unused`).
+    pub fn shown() -> clap::Command {
+        crate::complete::hide_unused(Cli::command())
+    }
+
+    /// Parses `args`; a global flag given to a subcommand it means nothing
+    /// to is an error.
+    pub fn parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut cmd = Cli::shown();
+        let m = cmd.try_get_matches_from_mut(args)?;
+        crate::complete::reject_unused(&mut cmd, &m)?;
+        Cli::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -274,6 +310,36 @@ mod tests {
         );
         assert!(parse(&["--until", "healthy"]).is_err(), "--until requires --watch");
         assert!(parse(&["--watch", "0s"]).is_err());
+    }
+
+    #[test]
+    fn flags_that_mean_nothing_to_a_command_are_refused_and_not_shown() {
+        for line in [
+            "keysvc-check completions bash --timeout 3s",
+            "keysvc-check man --runbook x.yaml",
+            "keysvc-check runbook validate --kubeconfig k",
+            "keysvc-check runbook show --timeout 3s",
+            "keysvc-check runbook init --runbook x.yaml",
+        ] {
+            let e = Cli::parse_args(line.split(' ')).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict, "{line}");
+            let flag = line.split(' ').find(|w| w.starts_with("--")).unwrap();
+            assert!(e.to_string().contains(&format!("{flag} does not apply")), "{line}: {e}");
+        }
+        for line in [
+            "keysvc-check runbook validate --runbook x.yaml",
+            "keysvc-check runbook show --runbook x.yaml --context us-east=c -o json",
+            "keysvc-check completions bash -q",
+            "keysvc-check diagnose --timeout 3s --region us-east",
+        ] {
+            Cli::parse_args(line.split(' ')).unwrap_or_else(|e| panic!("{line}: {e}"));
+        }
+        let mut cmd = Cli::shown();
+        let help = cmd.find_subcommand_mut("completions").unwrap().render_help().to_string();
+        assert!(!help.contains("--timeout") && !help.contains("--region"), "{help}");
+        let show = cmd.find_subcommand_mut("runbook").unwrap().find_subcommand_mut("show").unwrap();
+        let help = show.render_help().to_string();
+        assert!(help.contains("--runbook") && !help.contains("--kubeconfig"), "{help}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use tokio::time::Instant as TokioInstant;
 
 use crate::check::{self, LogLine};
 use crate::plan::Plan;
+use crate::progress::Sink;
 use crate::report::{HealthzCheck, PeerCheck, Problem, ProblemKind, Report, SCHEMA, Status};
 use crate::{advice, healthz, k8s, render, verdict};
 
@@ -25,7 +26,8 @@ pub struct Outcome {
     pub interrupted: bool,
 }
 
-pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
+/// Runs `plan`; each region's step goes to `progress` as it changes.
+pub async fn execute(plan: Arc<Plan>, progress: Sink) -> Result<Outcome> {
     let started = Instant::now();
     let generated_at =
         jiff::Timestamp::now().round(jiff::Unit::Second).map_or_else(|_| String::new(), |t| t.to_string());
@@ -83,6 +85,7 @@ pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
             if plan.steps.logs {
                 s.logs = Some(check::failed_logs(&plan, placeholder(key)));
             }
+            progress.region(&region.name).step(crate::progress::Step::Done);
         } else if plan.steps.pods {
             let sink = plan.logs.stream.then(|| tx.clone());
             tasks.spawn(check::run_region(
@@ -91,6 +94,7 @@ pub async fn execute(plan: Arc<Plan>) -> Result<Outcome> {
                 region.clone(),
                 slot.clone(),
                 sink,
+                progress.region(&region.name),
                 deadline,
             ));
         }

@@ -1,10 +1,10 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     keysvc_check::install_crypto();
-    let cli = match keysvc_check::Cli::try_parse() {
+    // A completion script calling back for candidates: answer and exit.
+    clap_complete::CompleteEnv::with_factory(keysvc_check::Cli::shown).var(keysvc_check::complete::VAR).complete();
+    let cli = match keysvc_check::Cli::parse_args(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind::*;

@@ -140,7 +140,8 @@ pub async fn run(plan: Arc<Plan>, opts: Options) -> Result<u8> {
         let started = tokio::time::Instant::now();
         let now = Timestamp::now();
         let now = now.round(jiff::Unit::Second).unwrap_or(now);
-        let outcome = diagnose::execute(plan.clone()).await?;
+        // No live progress lines: the watch screen itself shows each run.
+        let outcome = diagnose::execute(plan.clone(), crate::progress::Sink::none()).await?;
         let changes = watch.observe(&outcome.report, now);
         let mut buf = Vec::new();
         match opts.form {

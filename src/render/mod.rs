@@ -7,6 +7,7 @@ pub mod fit;
 pub(crate) mod fixture;
 pub mod json;
 pub mod markdown;
+pub mod progress;
 pub mod table;
 pub mod watch;
 

@@ -79,7 +79,7 @@ impl Tmux {
             script.push_str(&format!("export {k}={}\n", keysvc_check::plan::shell_word(v)));
         }
         // Markers of this run only: the pane's history holds the runs before.
-        let (begin, end) = (format!("---BEGIN-{n}---"), format!("---END-{n}---"));
+        let (begin, end) = markers(n);
         script.push_str(&format!("printf '\\n%s\\n' {begin}\n"));
         script.push_str(&keysvc_check::plan::shell_join(words));
         script.push_str(&format!("\nprintf '%s %s\\n' {end} \"$?\"\n"));
@@ -123,10 +123,29 @@ impl Tmux {
         }
     }
 
+    /// Starts `words` in the pane without waiting; returns the run's number
+    /// for [`Tmux::showing`] and [`Tmux::wait`].
+    pub fn start_run(&mut self, env: &[(&str, &str)], words: &[String]) -> usize {
+        self.start_script(env, words);
+        self.runs
+    }
+
+    /// What run `n` shows on the screen now (it may still be running).
+    pub fn showing(&self, n: usize) -> Vec<String> {
+        let (begin, end) = markers(n);
+        between(&self.capture(false), &begin, &end)
+    }
+
     /// Runs `words` (quoted for the shell here) with `env` set, in the pane,
     /// and returns what it printed once it has ended (polled, up to 60 s).
     pub fn run(&mut self, env: &[(&str, &str)], words: &[String]) -> Screen {
-        let (begin, end) = self.start_script(env, words);
+        let n = self.start_run(env, words);
+        self.wait(n)
+    }
+
+    /// Waits for run `n` to end (polled, up to 60 s) and returns what it printed.
+    pub fn wait(&self, n: usize) -> Screen {
+        let (begin, end) = markers(n);
         let deadline = Instant::now() + Duration::from_secs(60);
         let text = loop {
             let text = self.capture(false);
@@ -136,22 +155,28 @@ impl Tmux {
             assert!(Instant::now() < deadline, "no end marker after 60 s; the screen:\n{text}");
             std::thread::sleep(Duration::from_millis(20));
         };
-        let between = |t: &str| -> Vec<String> {
-            t.lines()
-                .skip_while(|l| !l.ends_with(&begin))
-                .skip(1)
-                .take_while(|l| !l.starts_with(&end))
-                .map(|l| l.trim_end().to_string())
-                .collect()
-        };
         let code = text
             .lines()
             .find_map(|l| l.strip_prefix(&end))
             .and_then(|c| c.trim().parse().ok())
             .expect("exit code after the end marker");
-        let escaped = between(&self.capture(true)).join("\n");
-        Screen { lines: between(&text), escaped, code }
+        let escaped = between(&self.capture(true), &begin, &end).join("\n");
+        Screen { lines: between(&text, &begin, &end), escaped, code }
     }
+}
+
+fn markers(n: usize) -> (String, String) {
+    (format!("---BEGIN-{n}---"), format!("---END-{n}---"))
+}
+
+/// The lines of `t` between the markers.
+fn between(t: &str, begin: &str, end: &str) -> Vec<String> {
+    t.lines()
+        .skip_while(|l| !l.ends_with(begin))
+        .skip(1)
+        .take_while(|l| !l.starts_with(end))
+        .map(|l| l.trim_end().to_string())
+        .collect()
 }
 
 impl Drop for Tmux {

@@ -1,0 +1,133 @@
+//! The live progress lines on stderr: in a real terminal (tmux) while a
+//! region hangs, gone once the report is written; nothing on a pipe or
+//! with `-q`.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::tmux::Tmux;
+use common::{BIN, cmd, run_within, runbook_text, write};
+use keysvc_testenv::{Behavior, Fault, FaultProxy, HealthzServer, TestEnv};
+
+/// us-south behind a proxy that never answers; the others as they are.
+struct Hanging {
+    _env: TestEnv,
+    _dir: tempfile::TempDir,
+    _healthz: HealthzServer,
+    _proxy: FaultProxy,
+    runbook: PathBuf,
+    kubeconfig: PathBuf,
+}
+
+fn hanging(ns: &str) -> Hanging {
+    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
+    env.scenarios(ns, &[]).unwrap();
+    let healthz = HealthzServer::start(Behavior::Healthy);
+    let dir = tempfile::tempdir().unwrap();
+    let runbook = write(dir.path(), "runbook.yaml", &runbook_text(ns, &healthz.url, &|r| format!("oncall@{r}"), ""));
+    let proxy = env.proxy("us-south", Fault::Hang).unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    env.kubeconfig_with(&kubeconfig, &[("us-south", proxy.url())]).unwrap();
+    Hanging { _env: env, _dir: dir, _healthz: healthz, _proxy: proxy, runbook, kubeconfig }
+}
+
+impl Hanging {
+    fn args(&self, extra: &[&str]) -> Vec<String> {
+        let mut a: Vec<String> = ["diagnose", "--env", "test", "--timeout", "6s"].map(String::from).to_vec();
+        a.extend(["--runbook".into(), self.runbook.display().to_string()]);
+        a.extend(["--kubeconfig".into(), self.kubeconfig.display().to_string()]);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    }
+}
+
+/// A progress line: `  REGION  STEP  SECONDSs`.
+fn is_progress(line: &str) -> bool {
+    let re = regex::Regex::new(
+        r"^\s+(us-south|us-east|eu-de)\s+(connecting|listing pods|reading logs \d+/\d+|reading events|done)\s+\d+s$",
+    )
+    .unwrap();
+    re.is_match(line)
+}
+
+fn progress_line(lines: &[String]) -> Option<&String> {
+    lines.iter().find(|l| l.trim_start().starts_with("us-south") && is_progress(l))
+}
+
+#[test]
+#[ignore = "needs the test cluster and tmux (tests/run-all.sh)"]
+fn a_terminal_shows_each_regions_step_while_it_runs_and_clears_it_before_the_report() {
+    let h = hanging("t-progress-tty");
+    let mut t = Tmux::start(120);
+    let mut words = vec![BIN.to_string()];
+    words.extend(h.args(&[]));
+    let n = t.start_run(&[], &words);
+    // Poll the screen until the hanging region's line shows it listing pods
+    // for a second or more (its clock runs).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let seen = loop {
+        let lines = t.showing(n);
+        if let Some(line) = progress_line(&lines)
+            && line.contains("listing pods")
+            && !line.trim_end().ends_with(" 0s")
+        {
+            break lines;
+        }
+        assert!(Instant::now() < deadline, "no progress line for us-south:\n{}", lines.join("\n"));
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let south = progress_line(&seen).unwrap();
+    let secs: u64 = south.split_whitespace().last().unwrap().trim_end_matches('s').parse().unwrap();
+    assert!((1..=6).contains(&secs), "{south}");
+    // The other regions finish: their lines say so.
+    let s = t.wait(n);
+    assert_eq!(s.code, 3, "{}", s.text());
+    let text = s.text();
+    assert!(text.contains("Key Service API"), "no report:\n{text}");
+    assert!(!s.lines.iter().any(|l| is_progress(l)), "progress left on screen:\n{text}");
+    assert!(s.lines[0].starts_with("Key Service API (test): UNKNOWN"), "{text}");
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn a_pipe_or_quiet_shows_no_progress() {
+    let h = hanging("t-progress-pipe");
+    for extra in [&[][..], &["-q"], &["-o", "json"]] {
+        let mut c = cmd();
+        c.args(h.args(extra));
+        let r = run_within(c, Duration::from_secs(15));
+        assert_eq!(r.code, 3, "{extra:?}: {}", r.stdout);
+        assert!(!r.stderr.contains('\r') && !r.stderr.contains('\x1b'), "{extra:?}: {:?}", r.stderr);
+        assert!(!r.stderr.contains("listing pods"), "{extra:?}: {:?}", r.stderr);
+    }
+}
+
+#[test]
+#[ignore = "needs the test cluster and tmux (tests/run-all.sh)"]
+fn quiet_in_a_terminal_shows_no_progress() {
+    let h = hanging("t-progress-quiet");
+    let mut t = Tmux::start(120);
+    let mut words = vec![BIN.to_string()];
+    words.extend(h.args(&["-q"]));
+    let n = t.start_run(&[], &words);
+    // Watch the screen for the whole run: progress would show within the
+    // first second and stay while us-south hangs.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut looks = 0;
+    loop {
+        let lines = t.showing(n);
+        assert!(!lines.iter().any(|l| is_progress(l)), "{lines:?}");
+        looks += 1;
+        if lines.iter().any(|l| l.contains("Key Service API")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no verdict line:\n{}", lines.join("\n"));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(looks > 10, "the run ended before the screen was looked at");
+    let s = t.wait(n);
+    assert_eq!(s.code, 3, "{}", s.text());
+    assert_eq!(s.lines.iter().filter(|l| !l.is_empty()).count(), 1, "{}", s.text());
+}
