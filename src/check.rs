@@ -123,7 +123,8 @@ pub async fn run_region(
         }
     };
     progress.step(Step::ListingPods);
-    let cx = RegionRun { plan: &plan, region: &region, slot: &slot, deadline, started, progress: &progress };
+    let server = k8s::server(&kubeconfig, &region.context);
+    let cx = RegionRun { plan: &plan, region: &region, slot: &slot, deadline, started, progress: &progress, server };
     let (pods_seen, pods_rx) = oneshot::channel();
     let main = pods_and_logs(&cx, client.clone(), sink, pods_seen);
     if plan.steps.evidence {
@@ -148,6 +149,8 @@ struct RegionRun<'a> {
     deadline: TokioInstant,
     started: Instant,
     progress: &'a RegionSink,
+    /// The cluster's API server, as the kubeconfig names it.
+    server: Option<String>,
 }
 
 /// Warning events and the pods' owners. Both lists go out at once, next to
@@ -191,7 +194,7 @@ async fn pods_and_logs(
     let listed = tokio::time::timeout_at(deadline, api.list(&lp)).await;
     let pod_list = match listed {
         Err(_) => Err(Problem::new(ProblemKind::Timeout, "listing pods did not finish before the deadline")),
-        Ok(Err(e)) => Err(k8s::problem(&e, "list", "pods", &ns)),
+        Ok(Err(e)) => Err(k8s::at_server(k8s::problem(&e, "list", "pods", &ns), cx.server.as_deref())),
         Ok(Ok(list)) => Ok(list.items),
     };
     tracing::debug!(region = %region.name, context = %region.context, ok = pod_list.is_ok(), "pods listed");

@@ -101,7 +101,7 @@ pub fn evaluate(
     }
     if too_big {
         out.problems.push(format!("the body is larger than {} bytes; stopped reading", spec.max_body_bytes));
-        out.body_excerpt = Some(sanitize::clean_bytes(body, EXCERPT_CHARS));
+        out.body_excerpt = Some(excerpt(body));
         return;
     }
     match serde_json::from_slice::<serde_json::Value>(body) {
@@ -118,12 +118,21 @@ pub fn evaluate(
                 "the body is not a JSON object"
             };
             out.problems.push(format!("{what}; expected {{\"href\":…,\"code\":{},\"description\":…}}", spec.code));
-            out.body_excerpt = Some(sanitize::clean_bytes(body, EXCERPT_CHARS));
+            out.body_excerpt = Some(excerpt(body));
         }
     }
     if out.problems.is_empty() {
         out.status = if out.mismatches.is_empty() { Status::Pass } else { Status::Warn };
     }
+}
+
+/// The start of a body, on one line: its line breaks and runs of
+/// whitespace (an HTML page's indentation) become one space, then it is
+/// made safe like any outside text.
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    sanitize::clean(&one_line, EXCERPT_CHARS)
 }
 
 /// The URL with any password replaced, fit to show.
@@ -297,6 +306,12 @@ mod tests {
         assert_eq!(reply["token_count"], 5);
         let text = judge(503, b"<pre>dsn=postgres://svc:hunter2@db/keys</pre>").body_excerpt.unwrap();
         assert_eq!(text, "<pre>dsn=postgres://svc:[masked]@db/keys</pre>");
+    }
+
+    #[test]
+    fn a_body_excerpt_is_one_line() {
+        let out = judge(503, b"<html>\n  <body>\n    upstream connect error\n  </body>\n</html>\n");
+        assert_eq!(out.body_excerpt.as_deref(), Some("<html> <body> upstream connect error </body> </html>"));
     }
 
     #[test]

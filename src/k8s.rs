@@ -148,3 +148,23 @@ pub fn problem(err: &kube::Error, verb: &str, resource: &str, namespace: &str) -
         }
     }
 }
+
+/// The API server a context's cluster names in the kubeconfig.
+pub fn server(kubeconfig: &Loaded, context: &str) -> Option<String> {
+    let kc = kubeconfig.as_ref().ok()?;
+    let cluster = kc.contexts.iter().find(|c| c.name == context)?.context.as_ref()?.cluster.clone();
+    kc.clusters.iter().find(|c| c.name == cluster)?.cluster.as_ref()?.server.clone()
+}
+
+/// A network failure names the server it could not reach ("connection
+/// refused (https://10.0.0.1:6443)"): which address failed is the first
+/// thing to check. Other problems are left as they are.
+pub fn at_server(p: Problem, server: Option<&str>) -> Problem {
+    match (p.kind, server) {
+        (
+            ProblemKind::Refused | ProblemKind::Reset | ProblemKind::Dns | ProblemKind::Tls | ProblemKind::Timeout,
+            Some(s),
+        ) => Problem::new(p.kind, format!("{} ({})", p.message, crate::healthz::redact_url(s))),
+        _ => p,
+    }
+}

@@ -101,10 +101,18 @@ pub fn judge(plan: &Plan, report: &mut Report) {
     if let Some(h) = &report.healthz {
         parts.push(format!("healthz {}", h.status.as_str()));
     }
-    for v in [Verdict::Healthy, Verdict::Degraded, Verdict::Down, Verdict::Unknown] {
-        let c = count(v);
-        if c > 0 {
-            parts.push(format!("{c}/{n} regions {}", v.as_str()));
+    if !plan.all_regions && n == 1 {
+        // One region asked for: "1/1 regions down" under a DEGRADED verdict
+        // reads as a contradiction; name the region and why the service is
+        // not judged down from it alone.
+        let r = &report.regions[0];
+        parts.push(format!("{} {} (only this region was checked)", r.name, r.verdict.as_str()));
+    } else {
+        for v in [Verdict::Healthy, Verdict::Degraded, Verdict::Down, Verdict::Unknown] {
+            let c = count(v);
+            if c > 0 {
+                parts.push(format!("{c}/{n} regions {}", v.as_str()));
+            }
         }
     }
     let impact = (verdict == Verdict::Down).then(|| {

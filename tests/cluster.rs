@@ -305,6 +305,8 @@ fn pods_command_shows_pods_as_kubectl_does() {
         assert!(crash_line.contains(col), "{col} missing: {crash_line}");
     }
     assert!(!r.stdout.contains("us-south"), "only the asked region");
+    let top = r.stdout.lines().next().unwrap();
+    assert!(top.ends_with("DEGRADED — us-east degraded (only this region was checked)"), "{top}");
     // Cross-check with kubectl.
     let out = std::process::Command::new("kubectl")
         .arg("--kubeconfig")
@@ -420,6 +422,13 @@ fn unreachable_region_is_unknown_while_others_are_reported() {
     assert_eq!(east["verdict"], "unknown");
     assert_eq!(east["pods"]["status"], "error");
     assert_eq!(east["pods"]["error"]["kind"], "refused");
+    // Which address refused is the first thing to check.
+    assert_eq!(
+        east["pods"]["error"]["message"],
+        format!("connection refused (https://127.0.0.1:{port})"),
+        "{}",
+        east["pods"]
+    );
     assert_eq!(east["logs"]["status"], "error");
     assert_eq!(region(&j, "us-south")["verdict"], "healthy");
     assert_eq!(region(&j, "eu-de")["verdict"], "healthy");

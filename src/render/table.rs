@@ -175,12 +175,14 @@ pub fn verdict_line(r: &Report, layout: Layout, out: &mut impl Write) -> std::io
 }
 
 pub(super) fn healthz_summary(h: &HealthzCheck) -> String {
+    // A latency belongs to a reply; a failure already says what happened
+    // ("no complete reply within 2s"), and "refused in 1 ms" reads oddly.
     let mut s = match (h.http_status, &h.error) {
         (_, Some(e)) => e.message.clone(),
         (Some(code), None) => format!("HTTP {code}"),
         (None, None) => "no reply".into(),
     };
-    if let Some(ms) = h.latency_ms {
+    if let (Some(ms), None) = (h.latency_ms, &h.error) {
         s.push_str(&format!(" in {ms} ms"));
     }
     if !h.problems.is_empty() {
