@@ -141,7 +141,9 @@ pub async fn execute(plan: Arc<Plan>, progress: Sink) -> Result<Outcome> {
             )
         }
     };
-    let mut partial = interrupted;
+    // A run that lasted to its deadline was cut short, whichever way each
+    // step recorded it (a client read timeout fires at the deadline too).
+    let mut partial = interrupted || started.elapsed() >= plan.timeout;
     let healthz = if plan.steps.healthz {
         Some(env_healthz.lock().expect("slot").clone().unwrap_or_else(|| {
             partial = true;
