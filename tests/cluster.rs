@@ -495,7 +495,11 @@ fn hanging_region_is_unknown_by_the_deadline() {
     assert_eq!(south["verdict"], "unknown");
     assert!(matches!(south["pods"]["error"]["kind"].as_str(), Some("timeout" | "deadline")), "{south}");
     assert_eq!(j["partial"], true, "a run cut by --timeout is partial");
-    assert!(j["service"]["summary"].as_str().unwrap().ends_with("(partial: the run was cut short)"), "{}", j["service"]);
+    assert!(
+        j["service"]["summary"].as_str().unwrap().ends_with("(partial: the run was cut short)"),
+        "{}",
+        j["service"]
+    );
     assert_eq!(region(&j, "us-east")["verdict"], "healthy");
     assert_eq!(region(&j, "eu-de")["verdict"], "healthy");
 }

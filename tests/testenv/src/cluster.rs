@@ -46,6 +46,10 @@ pub struct State {
     pub ca_key_dir: PathBuf,
     pub etcd: Proc,
     pub regions: Vec<RegionState>,
+    /// A healthz stand-in answering as the healthy service, for use by hand
+    /// (`keysvc-testenv up` starts it); its URL.
+    #[serde(default)]
+    pub healthz: Option<(Proc, String)>,
 }
 
 impl State {
@@ -242,6 +246,7 @@ pub fn up(dir: &Path, bins: &Binaries) -> Result<State> {
         ca_key_dir: dir.to_path_buf(),
         etcd,
         regions: vec![],
+        healthz: None,
     };
     state.save()?;
     wait_port(etcd_port, state.etcd.pid, "etcd", &state.etcd.log, Duration::from_secs(30))?;
@@ -289,6 +294,9 @@ pub fn down(state: &State) {
         stop(r.kubelet.pid);
     }
     stop(state.etcd.pid);
+    if let Some((p, _)) = &state.healthz {
+        stop(p.pid);
+    }
 }
 
 fn kubeconfig_json(state: &State, servers: &dyn Fn(&RegionState) -> String) -> serde_json::Value {

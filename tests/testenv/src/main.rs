@@ -89,15 +89,25 @@ enum Cmd {
         #[arg(long)]
         kubeconfig: PathBuf,
     },
-    /// Bring the environment up, make it degraded, run `keysvc-check diagnose` against it, tear down.
+    /// Bring the environment up, make it degraded, run `keysvc-check diagnose` against it, tear down
+    /// (or, with --keep, leave it running and say how to use it).
     Demo {
         /// The keysvc-check binary.
         #[arg(long)]
         keysvc_check: PathBuf,
+        /// Leave the environment running afterwards (stop it with `keysvc-testenv down`).
+        #[arg(long)]
+        keep: bool,
         #[arg(long, env = "KEYSVC_APISERVER")]
         apiserver: Option<PathBuf>,
         #[arg(long, env = "KEYSVC_ETCD", default_value = "/usr/bin/etcd")]
         etcd: PathBuf,
+    },
+    /// (internal) A healthz stand-in answering as the healthy service; writes its URL to URL_FILE.
+    #[command(hide = true)]
+    Healthz {
+        #[arg(long)]
+        url_file: PathBuf,
     },
     /// (internal) The kubelet stand-in.
     #[command(hide = true)]
@@ -126,7 +136,7 @@ fn default_apiserver() -> PathBuf {
 async fn up(dir: Option<PathBuf>, apiserver: Option<PathBuf>, etcd: PathBuf) -> Result<State> {
     let dir = match dir {
         Some(d) => d,
-        None => tempfile::Builder::new().prefix("keysvc-testenv-").tempdir()?.keep(),
+        None => tempfile::Builder::new().prefix(TEMP_PREFIX).tempdir()?.keep(),
     };
     let bins = cluster::Binaries {
         apiserver: apiserver.unwrap_or_else(default_apiserver),
@@ -152,7 +162,61 @@ async fn up(dir: Option<PathBuf>, apiserver: Option<PathBuf>, etcd: PathBuf) -> 
         cluster::down(&state);
         return Err(e);
     }
+    let mut state = state;
+    if let Err(e) = start_healthz(&mut state).await {
+        cluster::down(&state);
+        return Err(e);
+    }
     Ok(state)
+}
+
+/// The name `up` gives the directories it makes itself.
+const TEMP_PREFIX: &str = "keysvc-testenv-";
+
+/// Starts the healthz stand-in process, waits for its URL, records it in
+/// the state, and writes the runbook for use by hand next to the state.
+async fn start_healthz(state: &mut State) -> Result<()> {
+    let url_file = state.dir.join("healthz.url");
+    let proc = cluster::spawn(
+        &std::env::current_exe()?,
+        vec!["healthz".into(), "--url-file".into(), url_file.display().to_string()],
+        state.dir.join("healthz.log"),
+    )?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let url = loop {
+        if let Ok(u) = std::fs::read_to_string(&url_file)
+            && !u.is_empty()
+        {
+            break u;
+        }
+        anyhow::ensure!(std::time::Instant::now() < deadline, "the healthz stand-in did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    std::fs::write(state.dir.join("runbook.yaml"), DEMO_RUNBOOK.replace("HEALTHZ_URL", &url))?;
+    state.healthz = Some((proc, url));
+    state.save()
+}
+
+/// How to use a running environment by hand: what to export and three
+/// commands to try.
+fn by_hand(state: &State) -> String {
+    let runbook = state.dir.join("runbook.yaml");
+    let url = state.healthz.as_ref().map_or("", |(_, u)| u.as_str());
+    format!(
+        "testenv: three regions are up (us-south, us-east, eu-de), namespace api, healthz {url}
+testenv: runbook for them: {runbook} (environment `local`, contexts oncall@REGION)
+testenv: use them from this shell:
+  export KUBECONFIG={kubeconfig} KEYSVC_RUNBOOK={runbook} KEYSVC_TESTENV={state_file}
+  keysvc-check diagnose --env local
+  keysvc-testenv scenario --region us-east crash-loop   # then diagnose again; see `keysvc-testenv scenario --help`
+  kubectl --context oncall@us-east get po -n api
+testenv: other users: evidence@REGION (also events, replicasets, deployments), nologs@REGION, admin contexts us-south, us-east, eu-de
+testenv: stop it and remove its files: keysvc-testenv down --state {state_file}
+",
+        kubeconfig = state.kubeconfig.display(),
+        runbook = runbook.display(),
+        state_file = State::path(&state.dir).display(),
+    )
 }
 
 const DEMO_RUNBOOK: &str = r#"service: Key Service API
@@ -169,15 +233,13 @@ environments:
       eu-de: { context: oncall@eu-de }
 "#;
 
-async fn demo(keysvc_check: PathBuf, apiserver: Option<PathBuf>, etcd: PathBuf) -> Result<u8> {
+async fn demo(keysvc_check: PathBuf, keep: bool, apiserver: Option<PathBuf>, etcd: PathBuf) -> Result<u8> {
     eprintln!("testenv: bringing up three local regions (us-south, us-east, eu-de)");
     let state = up(None, apiserver, etcd).await?;
     let result = async {
         let client = keysvc_testenv::client_for(&state.kubeconfig, "us-east").await?;
         keysvc_testenv::scenario::apply(&client, state.region("us-east")?, "api", Scenario::CrashLoop).await?;
-        let healthz = HealthzServer::start(Behavior::Healthy);
-        let runbook = state.dir.join("demo-runbook.yaml");
-        std::fs::write(&runbook, DEMO_RUNBOOK.replace("HEALTHZ_URL", &healthz.url))?;
+        let runbook = state.dir.join("runbook.yaml");
         eprintln!("testenv: us-east has a crash-looping pod; running keysvc-check diagnose --env local\n");
         let status = tokio::process::Command::new(&keysvc_check)
             .args(["diagnose", "--env", "local", "--runbook"])
@@ -192,6 +254,10 @@ async fn demo(keysvc_check: PathBuf, apiserver: Option<PathBuf>, etcd: PathBuf) 
         anyhow::Ok(code as u8)
     }
     .await;
+    if keep && result.is_ok() {
+        eprint!("\n{}", by_hand(&state));
+        return result;
+    }
     cluster::down(&state);
     let _ = std::fs::remove_dir_all(&state.dir);
     result
@@ -233,12 +299,26 @@ fn main() -> ExitCode {
         match cli.cmd {
             Cmd::Up { dir, apiserver, etcd } => {
                 let state = up(dir, apiserver, etcd).await?;
+                // stdout is the state file alone (scripts read it); how to
+                // use the environment by hand goes to stderr.
                 println!("{}", State::path(&state.dir).display());
+                eprint!("{}", by_hand(&state));
                 Ok(0)
             }
             Cmd::Down { state } => {
                 let s = State::load(&state)?;
                 cluster::down(&s);
+                // A directory `up` made itself holds the environment's private
+                // keys: it goes too. One given with --dir is the user's.
+                if s.dir.file_name().is_some_and(|n| n.to_string_lossy().starts_with(TEMP_PREFIX)) {
+                    std::fs::remove_dir_all(&s.dir).with_context(|| format!("removing {}", s.dir.display()))?;
+                }
+                Ok(0)
+            }
+            Cmd::Healthz { url_file } => {
+                let server = HealthzServer::start(Behavior::Healthy);
+                std::fs::write(&url_file, &server.url)?;
+                std::future::pending::<()>().await;
                 Ok(0)
             }
             Cmd::Scenario { at: Place { state, region, namespace }, scenario } => {
@@ -280,7 +360,7 @@ fn main() -> ExitCode {
                 proxy(&State::load(&state)?, Duration::from_millis(latency_ms), &kubeconfig).await?;
                 Ok(0)
             }
-            Cmd::Demo { keysvc_check, apiserver, etcd } => demo(keysvc_check, apiserver, etcd).await,
+            Cmd::Demo { keysvc_check, keep, apiserver, etcd } => demo(keysvc_check, keep, apiserver, etcd).await,
             Cmd::Kubelet { listen, cert, key, ca, logs_dir } => {
                 let listener =
                     tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
