@@ -255,18 +255,7 @@ pub fn failed_events(plan: &Plan, p: Problem) -> EventsStep {
 }
 
 pub fn failed_rollout(p: Problem) -> RolloutFacts {
-    RolloutFacts {
-        status: Status::Error,
-        deployment: None,
-        revision: None,
-        replica_set: None,
-        images: vec![],
-        rolled_out_secs_ago: None,
-        previous: None,
-        note: None,
-        error: Some(p),
-        duration_ms: 0,
-    }
+    rollout::failed(p)
 }
 
 /// One log read: a pod's window (current or previous container) or the

@@ -567,3 +567,13 @@ pub struct NextStep {
     pub text: String,
     pub command: Option<String>,
 }
+
+impl Report {
+    /// Every healthz check of the run, named: the environment's, then each
+    /// region's own.
+    pub fn healthz_checks(&self) -> Vec<(String, &HealthzCheck)> {
+        let env = self.healthz.iter().map(|h| ("environment".to_string(), h));
+        let regions = self.regions.iter().filter_map(|r| r.healthz.as_ref().map(|h| (format!("region {}", r.name), h)));
+        env.chain(regions).collect()
+    }
+}

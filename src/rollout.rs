@@ -123,7 +123,17 @@ pub fn deployment_of(pods: Option<&PodRefs>, replica_sets: &[ReplicaSet]) -> Opt
     votes.into_iter().max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0))).map(|(d, _)| d)
 }
 
+/// Facts for owners that could not be read at all.
+pub fn failed(p: Problem) -> RolloutFacts {
+    RolloutFacts { status: Status::Error, error: Some(p), duration_ms: 0, ..empty() }
+}
+
 fn blank(started: Instant) -> RolloutFacts {
+    RolloutFacts { duration_ms: started.elapsed().as_millis() as u64, ..empty() }
+}
+
+/// Nothing read yet.
+fn empty() -> RolloutFacts {
     RolloutFacts {
         status: Status::Pass,
         deployment: None,
@@ -134,7 +144,7 @@ fn blank(started: Instant) -> RolloutFacts {
         previous: None,
         note: None,
         error: None,
-        duration_ms: started.elapsed().as_millis() as u64,
+        duration_ms: 0,
     }
 }
 

@@ -12,7 +12,7 @@ use std::io::Write;
 use super::View;
 use super::table::{self, Grid};
 use crate::plan::shell_join;
-use crate::report::{HealthzCheck, Report, Severity};
+use crate::report::{Report, Severity};
 
 /// `report` as Markdown. `argv` is the command that produced it, program
 /// name first; it is shown shell-quoted, as it can be run again.
@@ -158,15 +158,7 @@ fn sentence_case(h: &str) -> String {
 }
 
 fn healthz_table(r: &Report, out: &mut impl Write) -> std::io::Result<()> {
-    let mut rows: Vec<(String, &HealthzCheck)> = vec![];
-    if let Some(h) = &r.healthz {
-        rows.push(("environment".into(), h));
-    }
-    for reg in &r.regions {
-        if let Some(h) = &reg.healthz {
-            rows.push((format!("region {}", reg.name), h));
-        }
-    }
+    let rows = r.healthz_checks();
     let header = ["Check", "URL", "Result", "HTTP", "Latency", "Detail"].map(String::from);
     let rows: Vec<Vec<String>> = rows
         .into_iter()

@@ -338,15 +338,7 @@ pub(super) fn diagnose_grid(r: &Report) -> Grid {
 pub fn healthz(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
     let color = layout.color;
     verdict_line(r, layout, out)?;
-    let mut rows: Vec<(String, &HealthzCheck)> = vec![];
-    if let Some(h) = &r.healthz {
-        rows.push(("environment".into(), h));
-    }
-    for reg in &r.regions {
-        if let Some(h) = &reg.healthz {
-            rows.push((format!("region {}", reg.name), h));
-        }
-    }
+    let rows = r.healthz_checks();
     // One block per URL, not a table: URLs and replies are long. Values wrap
     // at spaces under their label; a URL has none, so it stays whole.
     const INDENT: usize = 11;
