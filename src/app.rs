@@ -112,16 +112,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
     if outcome.interrupted {
         return Ok(exit::INTERRUPTED);
     }
-    Ok(exit_code(&outcome))
-}
-
-/// The exit code of a run that was not interrupted: its verdict's, or 78
-/// when nothing was checked because every value is a placeholder.
-pub(crate) fn exit_code(outcome: &diagnose::Outcome) -> u8 {
-    if crate::verdict::only_placeholders(&outcome.report) {
-        return exit::CONFIG;
-    }
-    exit::for_verdict(outcome.report.service.verdict)
+    Ok(exit::for_report(&outcome.report))
 }
 
 /// `diagnose --watch`: the screen redrawn on a terminal, a line per run on

@@ -16,6 +16,15 @@ pub const CONFIG: u8 = 78;
 /// Interrupted by Ctrl-C.
 pub const INTERRUPTED: u8 = 130;
 
+/// The exit code of a finished run: its verdict's, or 78 when nothing real
+/// was checked (only placeholders: configuration still to do).
+pub fn for_report(r: &crate::report::Report) -> u8 {
+    if crate::verdict::only_placeholders(r) {
+        return CONFIG;
+    }
+    for_verdict(r.service.verdict)
+}
+
 pub fn for_verdict(v: Verdict) -> u8 {
     match v {
         Verdict::Healthy => HEALTHY,

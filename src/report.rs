@@ -577,3 +577,25 @@ impl Report {
         env.chain(regions).collect()
     }
 }
+
+// What `diagnose --watch` keeps between runs: facts about a series of reports.
+
+/// A region's verdict changed between two runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub region: String,
+    pub from: Verdict,
+    pub to: Verdict,
+    /// When the run that saw the new verdict started.
+    pub at: jiff::Timestamp,
+}
+
+/// What is remembered of a region between runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionState {
+    pub name: String,
+    pub verdict: Verdict,
+    /// Since when it has had this verdict: the run that first saw it.
+    pub since: jiff::Timestamp,
+    pub last_change: Option<Transition>,
+}

@@ -13,6 +13,7 @@ use jiff::Timestamp;
 
 use crate::plan::Plan;
 use crate::render::{self, Layout};
+pub use crate::report::{RegionState, Transition};
 use crate::report::{Report, Verdict};
 use crate::{diagnose, exit};
 
@@ -33,26 +34,6 @@ impl Until {
             Until::NotDown => matches!(v, Verdict::Healthy | Verdict::Degraded),
         }
     }
-}
-
-/// A region's verdict changed between two runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transition {
-    pub region: String,
-    pub from: Verdict,
-    pub to: Verdict,
-    /// When the run that saw the new verdict started.
-    pub at: Timestamp,
-}
-
-/// What is remembered of a region between runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegionState {
-    pub name: String,
-    pub verdict: Verdict,
-    /// Since when it has had this verdict: the run that first saw it.
-    pub since: Timestamp,
-    pub last_change: Option<Transition>,
 }
 
 /// The regions whose verdict in `report` differs from the one they had in
@@ -159,7 +140,7 @@ pub async fn run(plan: Arc<Plan>, opts: Options) -> Result<u8> {
         if outcome.interrupted {
             return Ok(exit::INTERRUPTED);
         }
-        let code = crate::app::exit_code(&outcome);
+        let code = crate::exit::for_report(&outcome.report);
         if !open || opts.until.is_some_and(|u| u.met(outcome.report.service.verdict)) {
             return Ok(code);
         }

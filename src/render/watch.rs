@@ -8,8 +8,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::{Layout, table};
-use crate::report::Report;
-use crate::watch::{RegionState, Transition};
+use crate::report::{RegionState, Report, Transition};
 
 /// Moves the cursor home and clears the screen: the first run starts on a
 /// clean screen (what was there before stays in the scrollback).
