@@ -101,7 +101,7 @@ pub struct RunbookInfo {
     pub source: &'static str,
     /// The file's path, or the embedded runbook's name.
     pub name: String,
-    /// What named the file: `--runbook` or `KEYSVC_RUNBOOK`; absent for the embedded one.
+    /// What named the file: `--runbook`, `KEYSVC_RUNBOOK` or the config file; absent for the embedded one.
     pub via: Option<&'static str>,
 }
 
@@ -111,6 +111,8 @@ impl RunbookInfo {
     /// not on the command line.
     pub fn new(path: Option<&Path>, name: String, env_value: Option<&std::ffi::OsStr>, flag_given: bool) -> Self {
         match path {
+            // No flag or variable: the config file when the lookup found one.
+            None if !name.starts_with('<') => RunbookInfo { source: "file", name, via: Some("config file") },
             None => RunbookInfo { source: "embedded", name, via: None },
             Some(p) => {
                 let from_env = !flag_given && env_value.is_some_and(|v| Path::new(v) == p);
@@ -662,6 +664,15 @@ fn url_row(facts: &Facts, u: &UrlFacts) -> CheckRow {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_runbook_found_in_the_config_file_says_so() {
+        let info = RunbookInfo::new(None, "/home/me/.config/keysvc-check/runbook.yaml".into(), None, false);
+        assert_eq!((info.source, info.via), ("file", Some("config file")));
+        let embedded = RunbookInfo::new(None, crate::runbook::EMBEDDED_NAME.into(), None, false);
+        assert_eq!((embedded.source, embedded.via), ("embedded", None));
+    }
+
     use super::*;
 
     fn allowed() -> Answer<Access> {
