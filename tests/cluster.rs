@@ -7,7 +7,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{Run, cmd, run_within, runbook_text, write};
+use common::{Run, cmd, region, run_within, runbook_text, texts, write};
 use keysvc_testenv::{Behavior, Fault, HealthzServer, LogSpec, Scenario, TestEnv};
 use serde_json::Value;
 
@@ -61,20 +61,6 @@ impl Case {
         let j = r.json();
         (r, j)
     }
-}
-
-fn region<'a>(j: &'a Value, name: &str) -> &'a Value {
-    j["regions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == name)
-        .unwrap_or_else(|| panic!("no region {name} in {j}"))
-}
-
-/// Findings or next steps as lines: `region: text` and the command, if any.
-fn texts(v: &Value) -> String {
-    common::texts(v)
 }
 
 const NEEDS: &str = "needs the test cluster (tests/run-all.sh)";

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Run, cmd, run_within, runbook_text, write};
+use common::{Run, cmd, region, run_within, runbook_text, write};
 use keysvc_testenv::scenario::{PodKind, image};
 use keysvc_testenv::{Behavior, EventSpec, Fault, HealthzServer, REGIONS, Rollout, Scenario, TestEnv};
 use serde_json::Value;
@@ -72,15 +72,6 @@ impl Case {
         assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
-}
-
-fn region<'a>(j: &'a Value, name: &str) -> &'a Value {
-    j["regions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == name)
-        .unwrap_or_else(|| panic!("no region {name} in {j}"))
 }
 
 fn groups(reg: &Value) -> &Vec<Value> {

@@ -8,7 +8,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{Run, cmd, run_within, runbook_text, write};
+use common::{Run, cmd, region, run_within, runbook_text, write};
 use keysvc_testenv::{Behavior, Fault, HealthzServer, TestEnv};
 use serde_json::Value;
 
@@ -58,10 +58,6 @@ fn rand_suffix() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::SeqCst)
-}
-
-fn region<'a>(j: &'a Value, name: &str) -> &'a Value {
-    j["regions"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()
 }
 
 /// `region` is unknown for `kind` and the other two are healthy; exit 3.

@@ -6,13 +6,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{cmd, run_within, runbook_text, write};
+use common::{cmd, region, run_within, runbook_text, write};
 use keysvc_testenv::{Behavior, HealthzServer, TestEnv};
-use serde_json::Value;
-
-fn region<'a>(j: &'a Value, name: &str) -> &'a Value {
-    j["regions"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()
-}
 
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]

@@ -183,3 +183,13 @@ fn as_admin(command: &str) -> String {
     }
     out.join(" ")
 }
+
+/// A region's part of a report, by name; fails the test when it is missing.
+pub fn region<'a>(j: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    j["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no region {name} in {j}"))
+}
