@@ -1272,6 +1272,7 @@ mod tests {
         };
         crate::verdict::judge(plan, &mut r);
         advise(plan, &mut r);
+        crate::render::json::check_schema(&r);
         r
     }
 

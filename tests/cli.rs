@@ -624,7 +624,7 @@ fn a_closed_pipe_ends_the_watch_quietly() {
     let (mut child, mut out) = spawn_watch(&["-o", "json"]);
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
-    let j: serde_json::Value = serde_json::from_str(&line).expect("one JSON document per line");
+    let j = common::json(&line);
     assert_eq!(j["service"]["verdict"], "unknown");
     drop(out);
     assert_eq!(wait_within(&mut child, std::time::Duration::from_secs(10)), 78);

@@ -633,7 +633,7 @@ fn pod_deleted_between_list_and_log_read() {
     c.env.delete_pod("us-south", &c.ns, &victim).unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let j = common::json(&String::from_utf8_lossy(&out.stdout));
     let logs = &region(&j, "us-south")["logs"];
     let gone = logs["pods"].as_array().unwrap().iter().find(|p| p["pod"] == victim.as_str()).unwrap();
     assert_eq!(gone["error"]["kind"], "not_found", "{gone}");

@@ -104,12 +104,11 @@ fn recovers(ns: &str, form: &[&str], east_of: fn(&str) -> String) -> Vec<String>
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn json_lines_follow_a_region_until_it_is_healthy() {
     let lines = recovers("w-json", &["-o", "json"], |l| {
-        let j: serde_json::Value =
-            serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON document ({e}): {l}"));
+        let j = common::json(l);
         let east = j["regions"].as_array().unwrap().iter().find(|r| r["name"] == "us-east").unwrap();
         east["verdict"].as_str().unwrap().to_string()
     });
-    let last: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    let last = common::json(lines.last().unwrap());
     assert_eq!(last["service"]["verdict"], "healthy");
     assert_eq!(last["schema"], "keysvc-check/report/v2");
 }

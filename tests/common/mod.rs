@@ -30,10 +30,99 @@ pub struct Run {
 }
 
 impl Run {
+    /// Stdout as one JSON document, checked against its published schema.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        let v = serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr));
+        check_schema(&v);
+        v
     }
+}
+
+/// Parses one JSON document the binary printed and checks it against its
+/// published schema (see `check_schema`).
+pub fn json(text: &str) -> serde_json::Value {
+    let v = serde_json::from_str(text).unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{text}"));
+    check_schema(&v);
+    v
+}
+
+/// Checks a document the binary printed against the schema its `schema`
+/// field names, from `schemas/`. A document of a schema that is not
+/// published, or of none, fails: every JSON the tool prints is described.
+pub fn check_schema(v: &serde_json::Value) {
+    let name = v["schema"].as_str().unwrap_or_else(|| panic!("the document has no `schema` field:\n{v:#}"));
+    let file = SCHEMAS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, f)| *f)
+        .unwrap_or_else(|| panic!("no published schema for `{name}` in schemas/"));
+    check_against(file, v);
+}
+
+/// Checks `v` against `schemas/FILE`.
+pub fn check_against(file: &str, v: &serde_json::Value) {
+    let validator = validator(file);
+    let errors: Vec<String> =
+        validator.iter_errors(v).map(|e| format!("  at {}: {e}", e.instance_path())).take(20).collect();
+    assert!(errors.is_empty(), "the document does not match schemas/{file}:\n{}\n{v:#}", errors.join("\n"));
+}
+
+/// The `schema` value of each document the tool prints, and the file in
+/// `schemas/` that describes it.
+pub const SCHEMAS: &[(&str, &str)] = &[
+    ("keysvc-check/report/v2", "report-v2.json"),
+    ("keysvc-check/doctor/v1", "doctor-v1.json"),
+    ("keysvc-check/runbook/v1", "runbook-show-v1.json"),
+];
+
+/// Every file in `schemas/`, parsed.
+pub fn schema_files() -> Vec<(String, serde_json::Value)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let mut files: Vec<(String, serde_json::Value)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("schemas/{name}: {e}"));
+            let schema = serde_json::from_str(&text).unwrap_or_else(|e| panic!("schemas/{name} is not JSON: {e}"));
+            (name, schema)
+        })
+        .collect();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    files
+}
+
+/// A validator for `schemas/FILE`, built once; the other files are known
+/// by their `$id`, so one schema can refer to another, offline.
+pub fn validator(file: &str) -> &'static jsonschema::Validator {
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    static REGISTRY: OnceLock<jsonschema::Registry<'static>> = OnceLock::new();
+    static VALIDATORS: OnceLock<HashMap<String, jsonschema::Validator>> = OnceLock::new();
+    let files = schema_files();
+    let registry = REGISTRY.get_or_init(|| {
+        let mut registry = jsonschema::Registry::new();
+        for (name, schema) in &files {
+            let id = schema["$id"].as_str().unwrap_or_else(|| panic!("schemas/{name} has no $id"));
+            registry = registry.add(id, schema.clone()).unwrap_or_else(|e| panic!("schemas/{name}: {e}"));
+        }
+        registry.prepare().expect("the schemas refer to each other consistently")
+    });
+    let validators = VALIDATORS.get_or_init(|| {
+        files
+            .iter()
+            .map(|(name, schema)| {
+                let validator = jsonschema::options()
+                    .with_draft(jsonschema::Draft::Draft202012)
+                    .with_registry(registry)
+                    .build(schema)
+                    .unwrap_or_else(|e| panic!("schemas/{name} is not a valid JSON Schema: {e}"));
+                (name.clone(), validator)
+            })
+            .collect()
+    });
+    validators.get(file).unwrap_or_else(|| panic!("no schemas/{file}"))
 }
 
 fn finish(out: Output, elapsed: Duration) -> Run {
