@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::plan::{Plan, shell_join};
 use crate::pods::{restarted_within, short_age};
+use crate::pushback;
 use crate::report::{
     ErrorSignature, EventKind, Finding, FindingKind, Judgement, LogsStep, NextStep, PodInfo, Problem, ProblemKind,
     RegionReport, Report, Severity, Status, Verdict,
@@ -662,6 +663,10 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
         }
     }
 
+    if r.retries > 0 {
+        let text = format!("{}; its control plane is under load", pushback::summary(r.retries, &r.retried_statuses));
+        a.find(Finding::new(Some(name), FindingKind::ApiPushback, Severity::Warn, text).count(u64::from(r.retries)));
+    }
     events(r, a);
     rollout(plan, r, &cmd, a);
 
@@ -811,6 +816,10 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
             }
             ProblemKind::Unauthorized | ProblemKind::Kubeconfig => {
                 format!("refresh your credentials for context {}", r.context)
+            }
+            ProblemKind::Throttled => {
+                "its API server is shedding load: wait a minute, or give the retries more time with a longer --timeout"
+                    .into()
             }
             _ => "check that the cluster is reachable from here".into(),
         };
@@ -1242,6 +1251,8 @@ mod tests {
             logs: Some(logs),
             events: None,
             rollout: None,
+            retries: 0,
+            retried_statuses: vec![],
             duration_ms: 1,
         };
         r.verdict = crate::verdict::region_verdict(&r);

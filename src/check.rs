@@ -21,6 +21,7 @@ use crate::logs::{self, BaselineRead, Classifier, Flow, RegionTally, Tally};
 use crate::plan::{Plan, RegionPlan};
 use crate::pods;
 use crate::progress::{RegionSink, Step};
+use crate::pushback::Pushback;
 use crate::report::{
     EventsStep, LogsStep, PodBaseline, PodInfo, PodLogs, PodsStep, Problem, ProblemKind, RegionReport, RolloutFacts,
     Status, Verdict,
@@ -50,6 +51,8 @@ pub fn empty_region(r: &RegionPlan) -> RegionReport {
         logs: None,
         events: None,
         rollout: None,
+        retries: 0,
+        retried_statuses: vec![],
         duration_ms: 0,
     }
 }
@@ -104,7 +107,11 @@ pub async fn run_region(
     let started = Instant::now();
     progress.step(Step::Connecting);
     let remaining = || deadline.saturating_duration_since(TokioInstant::now()).max(Duration::from_millis(1));
-    let client = match k8s::client(&kubeconfig, &region.context, remaining()).await {
+    // Every request the API server pushed back on and that went again is
+    // counted in the slot at once, so a run cut short keeps the count.
+    let counted = slot.clone();
+    let pushback = Pushback::new(deadline, move |status| counted.lock().expect("slot").count_retry(status));
+    let client = match k8s::client(&kubeconfig, &region.context, remaining(), pushback).await {
         Ok(c) => c,
         Err(p) => {
             let mut s = slot.lock().expect("slot");

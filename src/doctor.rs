@@ -25,6 +25,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant as TokioInstant;
 
 use crate::plan::Plan;
+use crate::pushback::{self, Pushback};
 use crate::report::{Problem, ProblemKind};
 use crate::{healthz, k8s, runbook};
 
@@ -176,6 +177,9 @@ pub struct RegionFacts {
     pub version: Answer<String>,
     /// One answer per [`PERMISSIONS`] entry, in order.
     pub access: Vec<Answer<Access>>,
+    /// The status of each request the API server pushed back on and that
+    /// was sent again (429, 503, 504).
+    pub retried: Vec<u16>,
 }
 
 /// What was learnt about one healthz URL.
@@ -303,6 +307,7 @@ pub async fn fetch(plan: Arc<Plan>, runbook: RunbookInfo, urls: Vec<UrlTarget>) 
                 client: None,
                 version: None,
                 access: vec![None; PERMISSIONS.len()],
+                retried: vec![],
             }))
         })
         .collect();
@@ -355,11 +360,13 @@ async fn ask_region(
     kubeconfig: &k8s::Loaded,
     context: &str,
     namespace: &str,
-    slot: &Mutex<RegionFacts>,
+    slot: &Arc<Mutex<RegionFacts>>,
     deadline: TokioInstant,
 ) {
     let remaining = || deadline.saturating_duration_since(TokioInstant::now()).max(Duration::from_millis(1));
-    let client = match k8s::client(kubeconfig, context, remaining()).await {
+    let counted = slot.clone();
+    let pushback = Pushback::new(deadline, move |status| counted.lock().expect("slot").retried.push(status));
+    let client = match k8s::client(kubeconfig, context, remaining(), pushback).await {
         Ok(c) => c,
         Err(p) => {
             slot.lock().expect("slot").client = Some(Err(p));
@@ -579,12 +586,24 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
                 | ProblemKind::Tls => {
                     format!("check that you can reach the API server of context {ctx} (VPN, proxy, its address)")
                 }
+                ProblemKind::Throttled => {
+                    "the API server is shedding load: run doctor again later or with a longer --timeout".into()
+                }
                 _ => format!("kubectl --context {ctx} version shows the error"),
             };
             out.push(row(CheckKind::Cluster, name, Outcome::Fail, format!("{}{not_checked}", p.message), Some(fix)));
             return;
         }
-        Some(Ok(v)) => out.push(row(CheckKind::Cluster, name, Outcome::Ok, format!("answers, version {v}"), None)),
+        Some(Ok(v)) => {
+            let mut detail = format!("answers, version {v}");
+            if !r.retried.is_empty() {
+                let mut statuses = r.retried.clone();
+                statuses.sort_unstable();
+                statuses.dedup();
+                detail.push_str(&format!("; {}", pushback::summary(r.retried.len() as u32, &statuses)));
+            }
+            out.push(row(CheckKind::Cluster, name, Outcome::Ok, detail, None));
+        }
     }
     for (p, answer) in PERMISSIONS.iter().zip(&r.access) {
         let ns = &facts.namespace;
@@ -691,6 +710,7 @@ mod tests {
             client: Some(Ok(())),
             version: Some(Ok("v1.20.15".into())),
             access: vec![allowed(); PERMISSIONS.len()],
+            retried: vec![],
         }
     }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::neterr;
+use crate::pushback::{self, Pushback, Throttled};
 use crate::report::{Problem, ProblemKind};
 
 /// The kubeconfig, or why it could not be had (reported per region).
@@ -72,8 +73,14 @@ fn error_text(e: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-/// A client for `context`, with `timeout` on connecting and on each read.
-pub async fn client(kubeconfig: &Loaded, context: &str, timeout: Duration) -> Result<kube::Client, Problem> {
+/// A client for `context`, with `timeout` on connecting and on each read,
+/// that retries what the API server pushes back on (see [`Pushback`]).
+pub async fn client(
+    kubeconfig: &Loaded,
+    context: &str,
+    timeout: Duration,
+    pushback: Pushback,
+) -> Result<kube::Client, Problem> {
     let kc = kubeconfig.as_ref().map_err(Clone::clone)?;
     if !kc.contexts.iter().any(|c| c.name == context) {
         let mut names: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
@@ -93,9 +100,11 @@ pub async fn client(kubeconfig: &Loaded, context: &str, timeout: Duration) -> Re
     config.connect_timeout = Some(timeout.min(Duration::from_secs(10)));
     config.read_timeout = Some(timeout);
     config.write_timeout = Some(timeout);
+    // Ours instead of kube's: it counts, and stops by the deadline.
+    config.default_retry = false;
     // Building a client may run an exec credential plugin synchronously.
-    let built =
-        tokio::time::timeout(timeout, tokio::task::spawn_blocking(move || kube::Client::try_from(config))).await;
+    let build = move || kube::client::ClientBuilder::try_from(config).map(|b| b.with_layer(&pushback).build());
+    let built = tokio::time::timeout(timeout, tokio::task::spawn_blocking(build)).await;
     match built {
         Err(_) => Err(Problem::new(
             ProblemKind::Timeout,
@@ -138,8 +147,20 @@ pub fn problem(err: &kube::Error, verb: &str, resource: &str, namespace: &str) -
                 ),
                 404 => Problem::new(ProblemKind::NotFound, format!("404 Not Found: {msg}")),
                 400 => Problem::new(ProblemKind::BadRequest, msg),
+                // Only a request that could not be sent twice ends here.
+                code if pushback::RETRIED.contains(&code) => Problem::new(
+                    ProblemKind::Throttled,
+                    format!(
+                        "throttled: the API server answered {} to {verb} {resource}: {msg}",
+                        pushback::status_words(code)
+                    ),
+                ),
                 code => Problem::new(ProblemKind::Other, format!("{code}: {msg}")),
             }
+        }
+        kube::Error::Service(e) if e.downcast_ref::<Throttled>().is_some() => {
+            let t = e.downcast_ref::<Throttled>().expect("checked");
+            Problem::new(ProblemKind::Throttled, t.describe(&format!("{verb} {resource}")))
         }
         kube::Error::Auth(e) => Problem::new(ProblemKind::Unauthorized, format!("credentials: {}", error_text(e))),
         other => {

@@ -21,6 +21,7 @@ pub mod neterr;
 pub mod plan;
 pub mod pods;
 pub mod progress;
+pub mod pushback;
 pub mod render;
 pub mod report;
 pub mod rollout;

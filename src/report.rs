@@ -65,6 +65,8 @@ pub enum ProblemKind {
     BadRequest,
     Deadline,
     Interrupted,
+    /// The API server pushed back (429, 503, 504) until no time was left to retry.
+    Throttled,
     /// A URL or context on a reserved placeholder name: not checked.
     Placeholder,
     Other,
@@ -401,7 +403,22 @@ pub struct RegionReport {
     pub events: Option<EventsStep>,
     /// The Deployment's current and previous revision (`diagnose` only; optional evidence).
     pub rollout: Option<RolloutFacts>,
+    /// Requests the API server pushed back on (429, 503, 504) that were sent
+    /// again, over every step; 0 when none. A control plane under load.
+    pub retries: u32,
+    /// The statuses those retries answered, each once, in order (`[429]`).
+    pub retried_statuses: Vec<u16>,
     pub duration_ms: u64,
+}
+
+impl RegionReport {
+    /// Counts one request sent again after `status`.
+    pub fn count_retry(&mut self, status: u16) {
+        self.retries += 1;
+        if let Err(at) = self.retried_statuses.binary_search(&status) {
+            self.retried_statuses.insert(at, status);
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -508,6 +525,8 @@ pub enum FindingKind {
     NotChecked,
     /// A permission is missing.
     Permission,
+    /// The API server pushed back (429, 503, 504) and requests were retried.
+    ApiPushback,
     /// Some logs were cut short or could not be read.
     LogsPartial,
 }

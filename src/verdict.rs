@@ -180,6 +180,8 @@ mod tests {
             logs: logs.map(|s| LogsStep { status: s, window_secs: 300, ..LogsStep::default() }),
             events: None,
             rollout: None,
+            retries: 0,
+            retried_statuses: vec![],
             duration_ms: 0,
         }
     }

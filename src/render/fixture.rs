@@ -133,6 +133,8 @@ pub fn report() -> Report {
                 pods: Some(pods_step(healthy)),
                 events: None,
                 rollout: None,
+                retries: 0,
+                retried_statuses: vec![],
                 duration_ms: 45,
             },
             RegionReport {
@@ -144,6 +146,8 @@ pub fn report() -> Report {
                 pods: Some(pods_step(east)),
                 events: None,
                 rollout: None,
+                retries: 0,
+                retried_statuses: vec![],
                 duration_ms: 45,
             },
             RegionReport {
@@ -165,6 +169,8 @@ pub fn report() -> Report {
                 logs: None,
                 events: None,
                 rollout: None,
+                retries: 0,
+                retried_statuses: vec![],
                 duration_ms: 3,
             },
         ],

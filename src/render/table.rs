@@ -262,6 +262,7 @@ fn short_problem(p: &crate::report::Problem) -> String {
         NotFound => "not found".into(),
         Deadline => "deadline reached".into(),
         Interrupted => "interrupted".into(),
+        Throttled => "throttled".into(),
         Placeholder => "placeholder: not checked".into(),
         BadRequest | Other => crate::sanitize::clean(&p.message, 40),
     }
@@ -565,6 +566,7 @@ mod doctor_tests {
                 .iter()
                 .map(|p| Some(Ok(Access { allowed: p.required && (logs || p.subresource.is_empty()), reason: None })))
                 .collect(),
+            retried: vec![],
         };
         let facts = Facts {
             environment: "prod".into(),
