@@ -12,6 +12,7 @@ pub mod kubelet;
 pub mod proxy;
 pub mod scenario;
 pub mod server;
+pub mod throttle;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ pub use healthz::{Behavior, HealthzServer};
 pub use kubelet::LogSpec;
 pub use proxy::{Fault, FaultProxy};
 pub use scenario::{RawPod, Scenario};
+pub use throttle::{Throttle, ThrottleProxy};
 
 /// The environment variable naming the state file of a running environment.
 pub const ENV_VAR: &str = "KEYSVC_TESTENV";
@@ -208,6 +210,13 @@ impl TestEnv {
     /// A fault proxy in front of `region`'s API server.
     pub fn proxy(&self, region: &str, fault: Fault) -> Result<FaultProxy> {
         Ok(FaultProxy::start(self.apiserver_addr(region)?, fault))
+    }
+
+    /// A proxy in front of the API server of kubeconfig context `context`
+    /// that answers some requests itself as an API server under load does
+    /// (see [`Throttle`]) and passes the rest on as `context`'s user.
+    pub fn throttle_proxy(&self, context: &str, throttle: Throttle) -> Result<ThrottleProxy> {
+        ThrottleProxy::start(&self.state.kubeconfig, context, &self.state.ca_key_dir, throttle)
     }
 
     /// Writes a kubeconfig whose named regions point at other servers.
