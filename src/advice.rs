@@ -1241,6 +1241,37 @@ mod tests {
         assert!(r.next_steps[0].text.starts_with("Every check passed"), "{:?}", r.next_steps);
     }
 
+    #[test]
+    fn retries_are_a_finding_and_a_throttled_step_says_what_to_do() {
+        let p = plan();
+        let mut east = healthy("us-east");
+        for status in [503, 429, 429] {
+            east.count_retry(status);
+        }
+        assert_eq!((east.retries, east.retried_statuses.clone()), (3, vec![429, 503]));
+        let r = report(&p, Status::Pass, vec![healthy("us-south"), east, healthy("eu-de")]);
+        assert_eq!(r.service.verdict, Verdict::Healthy, "retries that got through change no verdict");
+        assert_eq!(kinds(&r), [FindingKind::ApiPushback]);
+        let f = &r.findings[0];
+        assert_eq!((f.region.as_deref(), f.severity, f.count), (Some("us-east"), Severity::Warn, Some(3)));
+        assert_eq!(f.text, "API server pushed back: 3 retries (429, 503); its control plane is under load");
+
+        let mut east = healthy("us-east");
+        east.count_retry(429);
+        let throttled = Problem::new(
+            ProblemKind::Throttled,
+            "throttled: the API server answered 429 Too Many Requests to list pods, still after 1 retry; no time was left to try again before the deadline (--timeout)",
+        );
+        east.pods = Some(crate::check::failed_pods(3, throttled));
+        east.verdict = crate::verdict::region_verdict(&east);
+        let r = report(&p, Status::Pass, vec![healthy("us-south"), east, healthy("eu-de")]);
+        assert_eq!(r.regions[1].verdict, Verdict::Unknown);
+        assert!(kinds(&r).contains(&FindingKind::ApiPushback) && kinds(&r).contains(&FindingKind::NotChecked));
+        let step = r.next_steps.iter().find(|s| s.region.as_deref() == Some("us-east")).unwrap();
+        assert!(step.text.contains("its API server is shedding load"), "{step:?}");
+        assert!(step.command.as_deref().unwrap().contains("--region us-east"), "{step:?}");
+    }
+
     fn region(name: &str, pods: Vec<PodInfo>, logs: LogsStep) -> RegionReport {
         let mut r = RegionReport {
             name: name.into(),

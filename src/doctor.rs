@@ -756,6 +756,23 @@ mod tests {
     }
 
     #[test]
+    fn a_cluster_that_pushed_back_says_so_and_one_that_throttled_to_the_end_fails() {
+        let mut east = region("us-east");
+        east.retried = vec![503, 429, 429];
+        let mut de = region("eu-de");
+        de.version = Some(Err(Problem::new(ProblemKind::Throttled, "throttled: the API server answered 429 …")));
+        let r = judge(&facts(vec![east, de], vec![good_url()]), "t".into());
+        let row = find(&r, "cluster", Some("us-east"));
+        assert_eq!(
+            (row.result, row.detail.as_str()),
+            (Outcome::Ok, "answers, version v1.20.15; API server pushed back: 3 retries (429, 503)")
+        );
+        let row = find(&r, "cluster", Some("eu-de"));
+        assert_eq!(row.result, Outcome::Fail);
+        assert!(row.fix.as_deref().unwrap().contains("shedding load"), "{row:?}");
+    }
+
+    #[test]
     fn optional_permissions_missing_still_pass() {
         let mut east = region("us-east");
         for (i, p) in PERMISSIONS.iter().enumerate() {
