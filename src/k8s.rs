@@ -1,5 +1,6 @@
 //! Reaching a region's cluster: the kubeconfig (as kubectl finds it), a
-//! client per context with timeouts on every call, and Kubernetes failures
+//! client per context with timeouts on every call and retries of what the
+//! API server pushes back on (`pushback`), and Kubernetes failures
 //! turned into plain words (missing context, refused, TLS, timeout, 401, 403
 //! naming the missing permission, not found).
 
