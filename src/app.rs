@@ -403,7 +403,7 @@ fn build_plan(
         .into());
     }
     let mut placeholders = vec![];
-    let regions: Vec<RegionPlan> = env
+    let mut regions: Vec<RegionPlan> = env
         .regions
         .value
         .iter()
@@ -457,6 +457,9 @@ fn build_plan(
     if !steps.healthz {
         placeholders.retain(|p| !p.key.ends_with("healthz_url") && p.key != "--healthz-url");
     }
+    if steps.pods && crate::k8s::in_cluster(g.kubeconfig.as_deref()) {
+        one_region_in_cluster(&mut regions, &mut placeholders, &env_name, &known)?;
+    }
     let peers = env
         .peers
         .iter()
@@ -500,6 +503,31 @@ fn build_plan(
         quiet: g.quiet,
         rerun,
     })
+}
+
+/// In a pod with no kubeconfig the service account reaches the pod's own
+/// cluster only, so the run must be of one region, the one that cluster is
+/// (`--region`, unless the environment has one region): one cluster is never
+/// checked as every region. The region's context is not used there, so a
+/// placeholder context is no placeholder.
+fn one_region_in_cluster(
+    regions: &mut [RegionPlan],
+    placeholders: &mut Vec<Placeholder>,
+    env: &str,
+    known: &[&str],
+) -> Result<()> {
+    let [region] = regions else {
+        return Err(UsageError(format!(
+            "no kubeconfig here, only this pod's service account, which reaches this pod's cluster alone: \
+             pass --region REGION (or set KEYSVC_REGION) to say which region of {env} it is ({})",
+            known.join(", ")
+        ))
+        .into());
+    };
+    if region.placeholder_context.take().is_some() {
+        placeholders.retain(|p| p.region.as_deref() != Some(&region.name) || !p.key.contains("context"));
+    }
+    Ok(())
 }
 
 /// The user's flags, so that a suggested `keysvc-check …` command checks the

@@ -1,9 +1,11 @@
-//! Reaching a region's cluster: the kubeconfig (as kubectl finds it), a
-//! client per context with timeouts on every call and retries of what the
-//! API server pushes back on (`pushback`), and Kubernetes failures
-//! turned into plain words (missing context, refused, TLS, timeout, 401, 403
-//! naming the missing permission, not found).
+//! Reaching a region's cluster: the kubeconfig (as kubectl finds it) or, in
+//! a pod with no kubeconfig, the pod's service account; a client per context
+//! with timeouts on every call and retries of what the API server pushes
+//! back on (`pushback`), and Kubernetes failures turned into plain words
+//! (missing context, refused, TLS, timeout, 401, 403 naming the missing
+//! permission, not found).
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,32 +15,134 @@ use crate::neterr;
 use crate::pushback::{self, Pushback, Throttled};
 use crate::report::{Problem, ProblemKind};
 
-/// The kubeconfig, or why it could not be had (reported per region).
-pub type Loaded = Result<Kubeconfig, Problem>;
+/// Where a pod's service account is mounted.
+pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
-/// Loads the kubeconfig: `--kubeconfig FILE`, else the `KUBECONFIG` list
-/// (merged, as kubectl does), else `~/.kube/config`.
+/// The one context of the configuration built from a pod's service account.
+const IN_CLUSTER: &str = "in-cluster";
+
+/// The cluster configuration, or why it could not be had (reported per region).
+pub type Loaded = Result<Clusters, Problem>;
+
+/// Where the clusters are reached from.
+#[derive(Debug, Clone)]
+pub struct Clusters {
+    config: Kubeconfig,
+    /// Built from the pod's service account: one cluster, whatever context a
+    /// region names.
+    in_cluster: bool,
+}
+
+impl Clusters {
+    pub fn in_cluster(&self) -> bool {
+        self.in_cluster
+    }
+
+    /// The kubeconfig context a region's `context` stands for here.
+    fn context<'a>(&self, context: &'a str) -> &'a str {
+        if self.in_cluster { IN_CLUSTER } else { context }
+    }
+}
+
+/// What decides where the configuration comes from, read once from the
+/// process (`Inputs::from_process`) or given by a test.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// `--kubeconfig FILE`.
+    pub flag: Option<PathBuf>,
+    /// `KUBECONFIG`.
+    pub kubeconfig_var: Option<OsString>,
+    pub home: Option<OsString>,
+    /// `KUBERNETES_SERVICE_HOST` and `KUBERNETES_SERVICE_PORT`, set in every pod.
+    pub service_host: Option<String>,
+    pub service_port: Option<String>,
+    /// The service account's directory (`token`, `ca.crt`).
+    pub service_account_dir: PathBuf,
+}
+
+impl Inputs {
+    pub fn from_process(flag: Option<&Path>) -> Inputs {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Inputs {
+            flag: flag.map(Path::to_path_buf),
+            kubeconfig_var: std::env::var_os("KUBECONFIG"),
+            home: std::env::var_os("HOME"),
+            service_host: var("KUBERNETES_SERVICE_HOST"),
+            service_port: var("KUBERNETES_SERVICE_PORT"),
+            service_account_dir: std::env::var_os("KEYSVC_SERVICE_ACCOUNT_DIR")
+                .filter(|v| !v.is_empty())
+                .map_or_else(|| PathBuf::from(SERVICE_ACCOUNT_DIR), PathBuf::from),
+        }
+    }
+}
+
+/// Where the configuration comes from, as kubectl decides it: the kubeconfig
+/// files, else (nothing given and no `~/.kube/config`) the pod's service
+/// account when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    /// Kubeconfig files, merged in order; `named` when given by the user
+    /// (each must exist) rather than the default `~/.kube/config`.
+    Files { paths: Vec<PathBuf>, named: bool },
+    /// The pod's service account: the API server at `server`.
+    InCluster { server: String, token: PathBuf, ca: PathBuf },
+}
+
+/// Chooses where the configuration comes from (see [`Choice`]).
+pub fn choose(inputs: &Inputs) -> Result<Choice, Problem> {
+    if let Some(p) = &inputs.flag {
+        return Ok(Choice::Files { paths: vec![p.clone()], named: true });
+    }
+    if let Some(list) = inputs.kubeconfig_var.as_ref().filter(|v| !v.is_empty()) {
+        let paths: Vec<PathBuf> = std::env::split_paths(list).filter(|p| !p.as_os_str().is_empty()).collect();
+        return Ok(Choice::Files { paths, named: true });
+    }
+    let default = inputs.home.as_ref().map(|h| PathBuf::from(h).join(".kube").join("config"));
+    if let Some(d) = default.as_ref().filter(|d| d.exists()) {
+        return Ok(Choice::Files { paths: vec![d.clone()], named: false });
+    }
+    let token = inputs.service_account_dir.join("token");
+    if let (Some(host), Some(port)) = (&inputs.service_host, &inputs.service_port)
+        && token.is_file()
+    {
+        // An IPv6 address is bracketed in a URL.
+        let host = if host.contains(':') { format!("[{host}]") } else { host.clone() };
+        return Ok(Choice::InCluster {
+            server: format!("https://{host}:{port}"),
+            token,
+            ca: inputs.service_account_dir.join("ca.crt"),
+        });
+    }
+    match default {
+        Some(d) => Ok(Choice::Files { paths: vec![d], named: false }),
+        None => Err(Problem::new(ProblemKind::Kubeconfig, "no kubeconfig: HOME is not set; pass --kubeconfig FILE")),
+    }
+}
+
+/// Whether a run with `--kubeconfig flag` (or none) would use the pod's
+/// service account.
+pub fn in_cluster(flag: Option<&Path>) -> bool {
+    matches!(choose(&Inputs::from_process(flag)), Ok(Choice::InCluster { .. }))
+}
+
+/// Loads the configuration `choose` picks from the process's flags and
+/// environment.
 pub fn load(path: Option<&Path>) -> Loaded {
-    let named: Option<PathBuf> = path.map(Path::to_path_buf);
-    let paths: Vec<PathBuf> = match named {
-        Some(p) => vec![p],
-        None => match std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
-            Some(list) => std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty()).collect(),
-            None => match std::env::var_os("HOME") {
-                Some(home) => vec![PathBuf::from(home).join(".kube").join("config")],
-                None => {
-                    return Err(Problem::new(
-                        ProblemKind::Kubeconfig,
-                        "no kubeconfig: HOME is not set; pass --kubeconfig FILE",
-                    ));
-                }
-            },
-        },
+    load_from(&choose(&Inputs::from_process(path))?)
+}
+
+/// Loads the configuration of `choice`: kubeconfig files merged as kubectl
+/// merges them, or one cluster reached with the service account's token
+/// (read again as the kubelet rotates it) and CA.
+pub fn load_from(choice: &Choice) -> Loaded {
+    let (paths, named) = match choice {
+        Choice::InCluster { server, token, ca } => return Ok(service_account(server, token, ca)),
+        Choice::Files { paths, named } => (paths, *named),
     };
     let mut merged: Option<Kubeconfig> = None;
-    for p in &paths {
+    for p in paths {
         if !p.exists() {
-            if path.is_some() || paths.len() == 1 {
+            if !named || paths.len() == 1 {
                 return Err(Problem::new(
                     ProblemKind::Kubeconfig,
                     format!("kubeconfig {} does not exist; pass --kubeconfig FILE or set KUBECONFIG", p.display()),
@@ -56,9 +160,37 @@ pub fn load(path: Option<&Path>) -> Loaded {
             })?,
         });
     }
-    merged.ok_or_else(|| {
+    merged.map(|config| Clusters { config, in_cluster: false }).ok_or_else(|| {
         Problem::new(ProblemKind::Kubeconfig, "none of the KUBECONFIG files exist; pass --kubeconfig FILE")
     })
+}
+
+fn service_account(server: &str, token: &Path, ca: &Path) -> Clusters {
+    use kube::config::{AuthInfo, Cluster, Context, NamedAuthInfo, NamedCluster, NamedContext};
+    let config = Kubeconfig {
+        clusters: vec![NamedCluster {
+            name: IN_CLUSTER.into(),
+            cluster: Some(Cluster {
+                server: Some(server.into()),
+                certificate_authority: Some(ca.display().to_string()),
+                ..Default::default()
+            }),
+            other: Default::default(),
+        }],
+        auth_infos: vec![NamedAuthInfo {
+            name: IN_CLUSTER.into(),
+            auth_info: Some(AuthInfo { token_file: Some(token.display().to_string()), ..Default::default() }),
+            other: Default::default(),
+        }],
+        contexts: vec![NamedContext {
+            name: IN_CLUSTER.into(),
+            context: Some(Context { cluster: IN_CLUSTER.into(), user: Some(IN_CLUSTER.into()), ..Default::default() }),
+            other: Default::default(),
+        }],
+        current_context: Some(IN_CLUSTER.into()),
+        ..Default::default()
+    };
+    Clusters { config, in_cluster: true }
 }
 
 fn error_text(e: &dyn std::error::Error) -> String {
@@ -82,7 +214,8 @@ pub async fn client(
     timeout: Duration,
     pushback: Pushback,
 ) -> Result<kube::Client, Problem> {
-    let kc = kubeconfig.as_ref().map_err(Clone::clone)?;
+    let clusters = kubeconfig.as_ref().map_err(Clone::clone)?;
+    let (kc, context) = (&clusters.config, clusters.context(context));
     if !kc.contexts.iter().any(|c| c.name == context) {
         let mut names: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
         names.sort_unstable();
@@ -173,7 +306,8 @@ pub fn problem(err: &kube::Error, verb: &str, resource: &str, namespace: &str) -
 
 /// The API server a context's cluster names in the kubeconfig.
 pub fn server(kubeconfig: &Loaded, context: &str) -> Option<String> {
-    let kc = kubeconfig.as_ref().ok()?;
+    let clusters = kubeconfig.as_ref().ok()?;
+    let (kc, context) = (&clusters.config, clusters.context(context));
     let cluster = kc.contexts.iter().find(|c| c.name == context)?.context.as_ref()?.cluster.clone();
     kc.clusters.iter().find(|c| c.name == cluster)?.cluster.as_ref()?.server.clone()
 }
@@ -188,5 +322,96 @@ pub fn at_server(p: Problem, server: Option<&str>) -> Problem {
             Some(s),
         ) => Problem::new(p.kind, format!("{} ({})", p.message, crate::healthz::redact_url(s))),
         _ => p,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A home without a kubeconfig and a service account directory with a
+    /// token, as a pod has them; each test takes away or adds what it needs.
+    fn pod() -> (tempfile::TempDir, Inputs) {
+        let dir = tempfile::tempdir().unwrap();
+        let sa = dir.path().join("sa");
+        std::fs::create_dir_all(&sa).unwrap();
+        std::fs::write(sa.join("token"), "t").unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        let inputs = Inputs {
+            flag: None,
+            kubeconfig_var: None,
+            home: Some(dir.path().join("home").into()),
+            service_host: Some("10.96.0.1".into()),
+            service_port: Some("443".into()),
+            service_account_dir: sa,
+        };
+        (dir, inputs)
+    }
+
+    #[test]
+    fn in_a_pod_without_a_kubeconfig_the_service_account_is_used() {
+        let (dir, inputs) = pod();
+        let sa = dir.path().join("sa");
+        assert_eq!(
+            choose(&inputs).unwrap(),
+            Choice::InCluster {
+                server: "https://10.96.0.1:443".into(),
+                token: sa.join("token"),
+                ca: sa.join("ca.crt")
+            }
+        );
+        let v6 = Inputs { service_host: Some("fd00::1".into()), ..inputs };
+        assert!(matches!(choose(&v6).unwrap(), Choice::InCluster { server, .. } if server == "https://[fd00::1]:443"));
+    }
+
+    #[test]
+    fn a_kubeconfig_anywhere_kubectl_looks_wins_over_the_service_account() {
+        let (dir, inputs) = pod();
+        let flag = Inputs { flag: Some("/k/flag".into()), ..inputs.clone() };
+        assert_eq!(choose(&flag).unwrap(), Choice::Files { paths: vec!["/k/flag".into()], named: true });
+        let var = Inputs { kubeconfig_var: Some("/k/a:/k/b".into()), ..inputs.clone() };
+        assert_eq!(choose(&var).unwrap(), Choice::Files { paths: vec!["/k/a".into(), "/k/b".into()], named: true });
+        let default = dir.path().join("home/.kube/config");
+        std::fs::create_dir_all(default.parent().unwrap()).unwrap();
+        std::fs::write(&default, "").unwrap();
+        assert_eq!(choose(&inputs).unwrap(), Choice::Files { paths: vec![default], named: false });
+    }
+
+    #[test]
+    fn without_the_whole_service_account_the_default_kubeconfig_is_reported_missing() {
+        let (dir, inputs) = pod();
+        let default = Choice::Files { paths: vec![dir.path().join("home/.kube/config")], named: false };
+        for partial in [
+            Inputs { service_host: None, ..inputs.clone() },
+            Inputs { service_port: None, ..inputs.clone() },
+            Inputs { service_account_dir: dir.path().join("no-such-dir"), ..inputs.clone() },
+        ] {
+            assert_eq!(choose(&partial).unwrap(), default);
+        }
+        // An empty KUBECONFIG is unset, as for kubectl.
+        let empty = Inputs { kubeconfig_var: Some("".into()), ..inputs.clone() };
+        assert!(matches!(choose(&empty).unwrap(), Choice::InCluster { .. }));
+        let e = load_from(&default).unwrap_err();
+        assert!(e.message.contains("does not exist"), "{}", e.message);
+        let homeless = Inputs { home: None, service_host: None, ..inputs };
+        assert!(choose(&homeless).unwrap_err().message.contains("HOME is not set"));
+    }
+
+    #[test]
+    fn every_region_context_is_the_one_in_cluster_context() {
+        let choice = Choice::InCluster {
+            server: "https://10.96.0.1:443".into(),
+            token: "/sa/token".into(),
+            ca: "/sa/ca.crt".into(),
+        };
+        let loaded = load_from(&choice);
+        assert!(loaded.as_ref().unwrap().in_cluster());
+        for context in ["prod-us-east", "prod-eu-de.example"] {
+            assert_eq!(server(&loaded, context).as_deref(), Some("https://10.96.0.1:443"));
+        }
+        let kc = &loaded.as_ref().unwrap().config;
+        let user = kc.auth_infos[0].auth_info.as_ref().unwrap();
+        assert_eq!(user.token_file.as_deref(), Some("/sa/token"));
+        assert_eq!(kc.clusters[0].cluster.as_ref().unwrap().certificate_authority.as_deref(), Some("/sa/ca.crt"));
     }
 }

@@ -9,12 +9,18 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_keysvc-check");
 
-/// The binary with no KEYSVC_* settings or kubeconfig leaking in from outside.
+/// The binary with no KEYSVC_* settings, kubeconfig or service account leaking in from outside.
 pub fn cmd() -> Command {
     let mut c = Command::new(BIN);
     for (k, _) in std::env::vars_os() {
         let k = k.to_string_lossy().into_owned();
-        if k.starts_with("KEYSVC_") || k == "KUBECONFIG" || k == "NO_COLOR" || k == "COLUMNS" {
+        // KUBERNETES_SERVICE_*: a test run in a pod must not use its service account.
+        if k.starts_with("KEYSVC_")
+            || k.starts_with("KUBERNETES_SERVICE_")
+            || k == "KUBECONFIG"
+            || k == "NO_COLOR"
+            || k == "COLUMNS"
+        {
             c.env_remove(&k);
         }
     }
