@@ -1,0 +1,203 @@
+//! keysvc-check in a pod: the example manifests of deploy/kubernetes applied
+//! to a real API server, and the tool run with no kubeconfig, only that
+//! ServiceAccount's token and the cluster's CA where a pod has them
+//! (`KUBERNETES_SERVICE_HOST`/`PORT` and a service account directory): the
+//! Role is enough for every check and grants nothing but reads.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::{Run, cmd, run_within, runbook_text, write};
+use keysvc_testenv::{Behavior, HealthzServer, TestEnv};
+use serde_json::Value;
+
+const REGION: &str = "us-east";
+
+fn manifest(name: &str, ns: &str) -> String {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes").join(name)).unwrap();
+    text.replace("namespace: api", &format!("namespace: {ns}"))
+}
+
+/// kubectl as the admin of `REGION`, with `stdin`.
+fn kubectl(env: &TestEnv, args: &[&str], stdin: &str) -> Output {
+    let mut all = vec!["--context", REGION];
+    all.extend(args);
+    kubectl_with(env.kubeconfig(), &all, stdin)
+}
+
+fn kubectl_with(kubeconfig: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+struct Pod {
+    env: TestEnv,
+    dir: tempfile::TempDir,
+    runbook: PathBuf,
+    healthz: HealthzServer,
+}
+
+/// Namespace `ns` with healthy pods, the manifests applied there, and a
+/// service account directory holding a token of the ServiceAccount.
+fn pod(ns: &str) -> Pod {
+    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
+    env.scenarios(ns, &[]).unwrap();
+    kubectl(&env, &["apply", "-f", "-"], &manifest("rbac.yaml", ns));
+    // The API server of the test environment is 1.20, which serves CronJob
+    // as batch/v1beta1 only (batch/v1 from 1.21); the rest is checked as written.
+    let cronjob = manifest("cronjob.yaml", ns).replace("apiVersion: batch/v1\n", "apiVersion: batch/v1beta1\n");
+    kubectl(&env, &["apply", "--dry-run=server", "-f", "-"], &cronjob);
+    // A pod's token, as the kubelet would mount it (TokenRequest: the test
+    // environment runs no controller-manager to make token Secrets).
+    let request =
+        r#"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":3600}}"#;
+    let out = kubectl(
+        &env,
+        &["create", "--raw", &format!("/api/v1/namespaces/{ns}/serviceaccounts/keysvc-check/token"), "-f", "-"],
+        request,
+    );
+    let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let token = reply["status"]["token"].as_str().expect("a token").to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let sa = dir.path().join("serviceaccount");
+    std::fs::create_dir_all(&sa).unwrap();
+    std::fs::write(sa.join("token"), token).unwrap();
+    std::fs::copy(&env.state.ca, sa.join("ca.crt")).unwrap();
+    let healthz = HealthzServer::start(Behavior::Healthy);
+    // Placeholder contexts: in a pod, no context is used.
+    let ctx = |r: &str| format!("prod-{r}.example");
+    let runbook = write(dir.path(), "runbook.yaml", &runbook_text(ns, &healthz.url, &ctx, ""));
+    Pod { env, dir, runbook, healthz }
+}
+
+impl Pod {
+    /// keysvc-check as in the pod: no kubeconfig (HOME has none), the
+    /// Kubernetes service's address and the service account directory.
+    fn run(&self, args: &[&str]) -> Run {
+        let addr = self.env.apiserver_addr(REGION).unwrap();
+        let mut c = cmd();
+        c.args(args)
+            .args(["--env", "test", "--runbook"])
+            .arg(&self.runbook)
+            .env("KUBERNETES_SERVICE_HOST", addr.ip().to_string())
+            .env("KUBERNETES_SERVICE_PORT", addr.port().to_string())
+            .env("KEYSVC_SERVICE_ACCOUNT_DIR", self.dir.path().join("serviceaccount"));
+        run_within(c, Duration::from_secs(40))
+    }
+}
+
+#[test]
+#[ignore = "needs the test cluster"]
+fn the_example_role_is_enough_in_cluster_and_only_reads() {
+    let p = pod("incluster");
+
+    let doctor = p.run(&["doctor", "--region", REGION, "-o", "json"]);
+    assert_eq!(doctor.code, 0, "{}{}", doctor.stdout, doctor.stderr);
+    let d = doctor.json();
+    assert_eq!(d["ok"], true, "{d:#}");
+    let checks = d["checks"].as_array().expect("checks");
+    // Every permission the checks use, required and optional, is granted.
+    assert_eq!(checks.iter().filter(|c| c["check"] == "permission").count(), 8, "{d:#}");
+    for c in checks {
+        assert_eq!((&c["result"], &c["fix"]), (&Value::from("ok"), &Value::Null), "{c:#}");
+    }
+
+    let diagnose = p.run(&["diagnose", "--region", REGION, "-o", "json"]);
+    let j = diagnose.json();
+    assert_eq!(diagnose.code, 0, "{}{}", diagnose.stdout, diagnose.stderr);
+    assert_eq!(j["service"]["verdict"], "healthy", "{j:#}");
+    let r = common::region(&j, REGION);
+    assert_eq!((&r["pods"]["ready"], &r["pods"]["status"]), (&Value::from(3), &Value::from("pass")), "{r:#}");
+    assert_eq!(r["logs"]["status"], "pass", "{r:#}");
+    assert_eq!(r["events"]["status"], "pass", "{r:#}");
+    assert_eq!(r["rollout"]["status"], "pass", "{r:#}");
+    assert!(common::kinds(&j).iter().all(|k| k != "placeholder" && k != "permission"), "{j:#}");
+
+    // Asked as the ServiceAccount (a kubeconfig with its token alone): no
+    // verb but get and list on anything.
+    let sa = p.dir.path().join("serviceaccount");
+    let addr = p.env.apiserver_addr(REGION).unwrap();
+    let kubeconfig = write(
+        p.dir.path(),
+        "sa.kubeconfig",
+        &serde_json::json!({
+            "apiVersion": "v1", "kind": "Config", "current-context": "sa",
+            "clusters": [{"name": "c", "cluster": {"server": format!("https://{addr}"),
+                "certificate-authority": sa.join("ca.crt")}}],
+            "users": [{"name": "sa", "user": {"tokenFile": sa.join("token")}}],
+            "contexts": [{"name": "sa", "context": {"cluster": "c", "user": "sa"}}],
+        })
+        .to_string(),
+    );
+    let review =
+        r#"{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectRulesReview","spec":{"namespace":"incluster"}}"#;
+    let out = kubectl_with(
+        &kubeconfig,
+        &["create", "--raw", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", "-f", "-"],
+        review,
+    );
+    let rules: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut granted = vec![];
+    for rule in rules["status"]["resourceRules"].as_array().unwrap() {
+        for verb in rule["verbs"].as_array().unwrap() {
+            let resources: Vec<&str> = rule["resources"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+            granted.push((verb.as_str().unwrap().to_string(), resources.join(",")));
+        }
+    }
+    // The API server grants every account the reviews it asks itself.
+    granted.retain(|(_, r)| !r.contains("selfsubject"));
+    assert!(granted.iter().any(|(_, r)| r.contains("pods/log")), "{granted:?}");
+    for (verb, resources) in &granted {
+        assert!(verb == "get" || verb == "list", "{verb} {resources} is granted");
+    }
+}
+
+#[test]
+#[ignore = "needs the test cluster"]
+fn in_cluster_checks_one_region_and_says_so_otherwise() {
+    let p = pod("incluster-regions");
+    // Every region of the environment from one cluster: refused before anything runs.
+    for verb in ["diagnose", "pods", "doctor"] {
+        let all = p.run(&[verb]);
+        assert_eq!(all.code, 64, "{verb}: {}{}", all.stdout, all.stderr);
+        assert!(all.stderr.contains("--region"), "{}", all.stderr);
+        assert_eq!(all.stderr.trim().lines().filter(|l| l.contains("error")).count(), 1, "{}", all.stderr);
+    }
+    // healthz reads no cluster: no region needed.
+    let healthz = p.run(&["healthz"]);
+    assert_eq!(healthz.code, 0, "{}{}", healthz.stdout, healthz.stderr);
+    // A kubeconfig, when there is one, wins as it does for kubectl.
+    let mut c = cmd();
+    c.args(["pods", "--env", "test", "--runbook"])
+        .arg(&p.runbook)
+        .arg("--kubeconfig")
+        .arg(p.env.kubeconfig())
+        .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        .env("KUBERNETES_SERVICE_PORT", "1")
+        .env("KEYSVC_SERVICE_ACCOUNT_DIR", p.dir.path().join("serviceaccount"));
+    let with_kubeconfig = run_within(c, Duration::from_secs(40));
+    assert!(with_kubeconfig.stdout.contains("prod-us-east.example"), "{}", with_kubeconfig.stdout);
+    assert_eq!(with_kubeconfig.code, 78, "{}{}", with_kubeconfig.stdout, with_kubeconfig.stderr);
+    drop(p.healthz);
+}
