@@ -38,7 +38,7 @@ pub struct Global {
     #[arg(long, global = true, env = "KEYSVC_RUNBOOK", value_name = "FILE")]
     pub runbook: Option<PathBuf>,
 
-    /// Kubeconfig file [default: the KUBECONFIG list, then ~/.kube/config].
+    /// Kubeconfig file [default: the KUBECONFIG list, then ~/.kube/config, then in a pod its service account, for one --region].
     #[arg(long, global = true, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
 
