@@ -95,11 +95,15 @@ impl Pod {
     /// keysvc-check as in the pod: no kubeconfig (HOME has none), the
     /// Kubernetes service's address and the service account directory.
     fn run(&self, args: &[&str]) -> Run {
+        self.run_on(&self.runbook, args)
+    }
+
+    fn run_on(&self, runbook: &Path, args: &[&str]) -> Run {
         let addr = self.env.apiserver_addr(REGION).unwrap();
         let mut c = cmd();
         c.args(args)
             .args(["--env", "test", "--runbook"])
-            .arg(&self.runbook)
+            .arg(runbook)
             .env("KUBERNETES_SERVICE_HOST", addr.ip().to_string())
             .env("KUBERNETES_SERVICE_PORT", addr.port().to_string())
             .env("KEYSVC_SERVICE_ACCOUNT_DIR", self.dir.path().join("serviceaccount"));
@@ -184,6 +188,16 @@ fn in_cluster_checks_one_region_and_says_so_otherwise() {
         assert!(all.stderr.contains("--region"), "{}", all.stderr);
         assert_eq!(all.stderr.trim().lines().filter(|l| l.contains("error")).count(), 1, "{}", all.stderr);
     }
+    // An environment of one region is that region.
+    let one = runbook_text("incluster-regions", &p.healthz.url, &|r| format!("prod-{r}.example"), "")
+        .lines()
+        .filter(|l| !l.contains("us-south") && !l.contains("eu-de"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let one = write(p.dir.path(), "one-region.yaml", &one);
+    let single = p.run_on(&one, &["pods", "-o", "json"]);
+    assert_eq!(single.code, 0, "{}{}", single.stdout, single.stderr);
+    assert_eq!(common::region(&single.json(), REGION)["pods"]["ready"], 3, "{}", single.stdout);
     // healthz reads no cluster: no region needed.
     let healthz = p.run(&["healthz"]);
     assert_eq!(healthz.code, 0, "{}{}", healthz.stdout, healthz.stderr);
