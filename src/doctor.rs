@@ -171,6 +171,9 @@ pub struct RegionFacts {
     pub context: String,
     /// The context is a placeholder: the runbook key (or flag) to set.
     pub placeholder_key: Option<String>,
+    /// No kubeconfig: the pod's service account reaches this API server
+    /// (the context is not used).
+    pub in_cluster: Option<String>,
     /// The context is in the kubeconfig and a client could be built for it.
     pub client: Answer<()>,
     /// The API server's version (GET /version).
@@ -295,6 +298,12 @@ pub async fn fetch(plan: Arc<Plan>, runbook: RunbookInfo, urls: Vec<UrlTarget>) 
     let started = Instant::now();
     let deadline = TokioInstant::now() + plan.timeout;
     let kubeconfig = Arc::new(k8s::load(plan.kubeconfig.as_deref()));
+    let in_cluster = kubeconfig
+        .as_ref()
+        .as_ref()
+        .is_ok_and(k8s::Clusters::in_cluster)
+        .then(|| k8s::server(&kubeconfig, ""))
+        .flatten();
     let mut tasks: JoinSet<()> = JoinSet::new();
     let slots: Vec<Arc<Mutex<RegionFacts>>> = plan
         .regions
@@ -304,6 +313,7 @@ pub async fn fetch(plan: Arc<Plan>, runbook: RunbookInfo, urls: Vec<UrlTarget>) 
                 name: r.name.clone(),
                 context: r.context.clone(),
                 placeholder_key: r.placeholder_context.clone(),
+                in_cluster: in_cluster.clone(),
                 client: None,
                 version: None,
                 access: vec![None; PERMISSIONS.len()],
@@ -564,7 +574,13 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
             out.push(row(CheckKind::Context, name, result, format!("{detail}{not_checked}"), Some(fix)));
             return;
         }
-        Some(Ok(())) => out.push(row(CheckKind::Context, name, Outcome::Ok, format!("`{ctx}` found"), None)),
+        Some(Ok(())) => {
+            let detail = match &r.in_cluster {
+                Some(server) => format!("no kubeconfig: this pod's service account, API server {server}"),
+                None => format!("`{ctx}` found"),
+            };
+            out.push(row(CheckKind::Context, name, Outcome::Ok, detail, None));
+        }
     }
     let not_checked = "; permissions not checked";
     match &r.version {
@@ -707,6 +723,7 @@ mod tests {
             name: name.into(),
             context: format!("ctx-{name}"),
             placeholder_key: None,
+            in_cluster: None,
             client: Some(Ok(())),
             version: Some(Ok("v1.20.15".into())),
             access: vec![allowed(); PERMISSIONS.len()],

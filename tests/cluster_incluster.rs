@@ -121,6 +121,13 @@ fn the_example_role_is_enough_in_cluster_and_only_reads() {
     let d = doctor.json();
     assert_eq!(d["ok"], true, "{d:#}");
     let checks = d["checks"].as_array().expect("checks");
+    let context = checks.iter().find(|c| c["check"] == "context").expect("a context row");
+    let addr = p.env.apiserver_addr(REGION).unwrap();
+    assert_eq!(
+        context["detail"],
+        format!("no kubeconfig: this pod's service account, API server https://{addr}"),
+        "{context:#}"
+    );
     // Every permission the checks use, required and optional, is granted.
     assert_eq!(checks.iter().filter(|c| c["check"] == "permission").count(), 8, "{d:#}");
     for c in checks {

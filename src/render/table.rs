@@ -560,6 +560,7 @@ mod doctor_tests {
             name: name.into(),
             context: format!("keysvc-prod-{name}"),
             placeholder_key: None,
+            in_cluster: None,
             client: Some(Ok(())),
             version: Some(Ok("v1.20.15".into())),
             access: PERMISSIONS
