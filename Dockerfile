@@ -7,6 +7,8 @@
 ARG RUST_VERSION=1
 FROM docker.io/library/rust:${RUST_VERSION}-alpine AS build
 # musl-dev: the C runtime ring's C and assembly build against (statically).
+# Its version follows the base image's Alpine release.
+# hadolint ignore=DL3018
 RUN apk add --no-cache musl-dev
 WORKDIR /src
 COPY . .
@@ -16,6 +18,7 @@ RUN cargo build --release --locked --bin keysvc-check \
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /keysvc-check /usr/local/bin/keysvc-check
-USER nonroot:nonroot
+# nonroot, by number: Kubernetes' runAsNonRoot can only verify a numeric user.
+USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/keysvc-check"]
 CMD ["--help"]
