@@ -237,7 +237,7 @@ pub async fn client(
     // Ours instead of kube's: it counts, and stops by the deadline.
     config.default_retry = false;
     // Building a client may run an exec credential plugin synchronously.
-    let build = move || kube::client::ClientBuilder::try_from(config).map(|b| b.with_layer(&pushback).build());
+    let build = move || crate::transport::builder(config).map(|b| b.with_layer(&pushback).build());
     let built = tokio::time::timeout(timeout, tokio::task::spawn_blocking(build)).await;
     match built {
         Err(_) => Err(Problem::new(

@@ -27,6 +27,7 @@ pub mod report;
 pub mod rollout;
 pub mod runbook;
 pub mod sanitize;
+pub mod transport;
 pub mod verdict;
 pub mod watch;
 
