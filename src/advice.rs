@@ -1133,6 +1133,7 @@ mod tests {
                 previous_only: false,
                 grep: None,
                 stream: false,
+                max_streams: crate::cli::DEFAULT_MAX_LOG_STREAMS,
             },
             output: Output::Json,
             color: false,

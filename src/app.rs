@@ -482,6 +482,11 @@ fn build_plan(
         previous_only: logs_args.is_some_and(|a| a.previous),
         grep: logs_args.and_then(|a| a.grep.clone()),
         stream: logs_args.is_some() && output == Output::Table && !g.quiet,
+        max_streams: match &cli.command {
+            Command::Diagnose(d) => d.streams.max_log_streams,
+            Command::Logs(a) => a.streams.max_log_streams,
+            _ => crate::cli::DEFAULT_MAX_LOG_STREAMS,
+        },
     };
     let rerun = Rerun { verb, args: rerun_args(g, &env_name) };
     Ok(Plan {

@@ -28,10 +28,6 @@ use crate::report::{
 };
 use crate::{events, rollout, sanitize};
 
-/// Log streams open at once per region (one connection each), window and
-/// baseline reads together.
-pub const MAX_LOG_STREAMS: usize = 6;
-
 /// One log line on its way to the single writer.
 #[derive(Debug)]
 pub struct LogLine {
@@ -312,7 +308,7 @@ async fn read_logs(
     progress.step(Step::ReadingLogs { done: 0, total });
     let mut region_tally = RegionTally::default();
     let mut done = futures::stream::iter(reads.into_iter().map(|read| ctx.read(read, sink.clone())))
-        .buffer_unordered(MAX_LOG_STREAMS);
+        .buffer_unordered(plan.logs.max_streams);
     let mut streams = 0;
     while let Some(finished) = done.next().await {
         streams += 1;
@@ -625,7 +621,14 @@ mod tests {
             peers: vec![],
             placeholder_healthz: None,
             placeholders: vec![],
-            logs: LogOptions { since: Duration::from_secs(300), tail: None, previous_only, grep: None, stream: false },
+            logs: LogOptions {
+                since: Duration::from_secs(300),
+                tail: None,
+                previous_only,
+                grep: None,
+                stream: false,
+                max_streams: crate::cli::DEFAULT_MAX_LOG_STREAMS,
+            },
             output: Output::Json,
             color: false,
             quiet: false,

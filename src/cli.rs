@@ -12,6 +12,34 @@ use crate::exit;
 /// `--timeout` when not given.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// `--max-log-streams` when not given: see [`MAX_LOG_STREAMS_HELP`].
+pub const DEFAULT_MAX_LOG_STREAMS: usize = 40;
+
+const MAX_LOG_STREAMS_HELP: &str = "Log reads open at once per region [default: 40]. Each pod's current container \
+is read twice, its last window and the hour before (the baseline), plus its previous container when it restarted, \
+so 40 reads a region of 20 pods in one go. Over HTTP/2 (offered to every API server; Kubernetes speaks it over \
+TLS) the reads share one connection; over HTTP/1.1 each open read is a connection of its own. 40 short reads \
+(never --follow) are little for an API server: it passes each to the kubelet of the pod's node, so they spread \
+over the nodes, and counts them as long-running requests, not against its --max-requests-inflight (400 by \
+default). Lower it for an API server or kubelets already in trouble (`kubectl logs -l` opens 5, its \
+--max-log-requests); raise it for more than 20 pods per region. 0 or anything but a whole number is an error.";
+
+/// `--max-log-streams`: how many log reads a region has open at once.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct Streams {
+    /// Log reads open at once per region [default: 40]; lower it to spare a busy API server.
+    #[arg(
+        long = "max-log-streams",
+        env = "KEYSVC_MAX_LOG_STREAMS",
+        value_name = "N",
+        default_value_t = DEFAULT_MAX_LOG_STREAMS,
+        hide_default_value = true,
+        value_parser = parse_streams,
+        long_help = MAX_LOG_STREAMS_HELP
+    )]
+    pub max_log_streams: usize,
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "keysvc-check",
@@ -172,6 +200,9 @@ pub struct DiagnoseArgs {
     /// With --watch: stop after the first run whose service verdict is healthy, or not down (healthy or degraded).
     #[arg(long, value_enum, requires = "watch", value_name = "STATE")]
     pub until: Option<UntilArg>,
+
+    #[command(flatten)]
+    pub streams: Streams,
 }
 
 /// When `diagnose --watch` stops on its own.
@@ -214,6 +245,9 @@ pub struct LogsArgs {
     /// Read the previous (terminated) container of each pod that restarted.
     #[arg(long)]
     pub previous: bool,
+
+    #[command(flatten)]
+    pub streams: Streams,
 }
 
 #[derive(Debug, Subcommand)]
@@ -268,6 +302,14 @@ impl Cli {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     crate::runbook::parse_duration(s)
+}
+
+fn parse_streams(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        Ok(_) => Err("0 would read no logs; give 1 or more log reads per region (default 40)".into()),
+        Err(_) => Err(format!("`{s}` is not a number of log reads; give a whole number, 1 or more (default 40)")),
+    }
 }
 
 fn parse_region_context(s: &str) -> Result<(String, String), String> {

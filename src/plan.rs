@@ -141,6 +141,8 @@ pub struct LogOptions {
     pub grep: Option<Regex>,
     /// Stream lines to the output (the `logs` command in table mode).
     pub stream: bool,
+    /// Log reads open at once per region (`--max-log-streams`).
+    pub max_streams: usize,
 }
 
 #[derive(Debug, Clone)]

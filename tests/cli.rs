@@ -66,6 +66,25 @@ fn usage_errors_exit_64_with_one_clear_line() {
 }
 
 #[test]
+fn max_log_streams_must_be_a_whole_number_of_one_or_more() {
+    for (args, says) in [
+        (vec!["diagnose", "--env", "prod", "--max-log-streams", "0"], "0 would read no logs"),
+        (vec!["logs", "--env", "prod", "--max-log-streams", "many"], "`many` is not a number of log reads"),
+        (vec!["logs", "--env", "prod", "--max-log-streams=-3"], "`-3` is not a number of log reads"),
+        (vec!["diagnose", "--env", "prod", "--max-log-streams", "2.5"], "`2.5` is not a number of log reads"),
+    ] {
+        let r = run_args(&args);
+        assert_eq!(r.code, 64, "{args:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty());
+        let first = r.stderr.lines().next().unwrap_or_default();
+        assert!(first.contains("--max-log-streams") && first.contains(says), "{args:?}: {}", r.stderr);
+    }
+    // It bounds log reads: a command that reads none does not take it.
+    let r = run_args(&["pods", "--env", "prod", "--max-log-streams", "4"]);
+    assert_eq!(r.code, 64, "{}", r.stderr);
+}
+
+#[test]
 fn unknown_environment_or_region_is_a_usage_error_listing_choices() {
     let r = run_args(&["diagnose", "--env", "qa"]);
     assert_eq!(r.code, 64);

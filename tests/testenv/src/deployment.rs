@@ -33,7 +33,7 @@ impl Rollout {
         Rollout { images: versions.iter().map(|v| scenario::image(v)).collect(), pods: vec![PodKind::Ready; 3] }
     }
 
-    /// The current revision's pods, in order (up to 8).
+    /// The current revision's pods, in order.
     pub fn pods(mut self, kinds: &[PodKind]) -> Rollout {
         self.pods = kinds.to_vec();
         self

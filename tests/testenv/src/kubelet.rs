@@ -163,6 +163,49 @@ pub const HOLD_LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
 static REQUESTS: std::sync::LazyLock<std::sync::Mutex<HashMap<PathBuf, u32>>> =
     std::sync::LazyLock::new(Default::default);
 
+/// Log answers being made per namespace (the request read, the last line not
+/// yet sent), now and at most so far; the most is written to
+/// [`most_reads_marker`] as it grows.
+static READING: std::sync::LazyLock<std::sync::Mutex<HashMap<PathBuf, (usize, usize)>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// The file holding the most log reads a namespace had open at once in one
+/// region (`_` cannot be in a pod's name).
+pub fn most_reads_marker(logs_dir: &Path, ns: &str) -> PathBuf {
+    logs_dir.join(ns).join("_most_reads_at_once")
+}
+
+/// One log read being answered; counted in [`READING`] until dropped.
+struct Reading {
+    key: PathBuf,
+}
+
+impl Reading {
+    fn start(logs_dir: &Path, ns: &str) -> Reading {
+        let key = logs_dir.join(ns);
+        let mut all = READING.lock().expect("reading");
+        let (now, most) = all.entry(key.clone()).or_default();
+        *now += 1;
+        if *now > *most {
+            *most = *now;
+            // Written whole (a rename), so a reader never sees half of it.
+            let marker = most_reads_marker(logs_dir, ns);
+            let tmp = marker.with_extension("tmp");
+            let _ = std::fs::create_dir_all(&key);
+            let _ = std::fs::write(&tmp, most.to_string()).and_then(|()| std::fs::rename(&tmp, &marker));
+        }
+        Reading { key }
+    }
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        if let Some((now, _)) = READING.lock().expect("reading").get_mut(&self.key) {
+            *now -= 1;
+        }
+    }
+}
+
 fn requests(path: &Path) -> u32 {
     REQUESTS.lock().expect("requests").get(path).copied().unwrap_or(0)
 }
@@ -210,6 +253,7 @@ async fn handle(req: Request<Incoming>, logs_dir: &Path) -> hyper::Response<Body
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| (k.to_string(), percent_decode(v)))
         .collect();
+    let reading = Reading::start(logs_dir, ns);
     // Tests watch for this marker to know a read has reached the kubelet.
     let path = spec_path(logs_dir, ns, pod, container);
     *REQUESTS.lock().expect("requests").entry(path.clone()).or_default() += 1;
@@ -268,6 +312,7 @@ async fn handle(req: Request<Incoming>, logs_dir: &Path) -> hyper::Response<Body
 
     let (tx, body) = server::channel_body();
     tokio::spawn(async move {
+        let _reading = reading;
         let mut sent: u64 = 0;
         let mut buf = Vec::with_capacity(64 * 1024);
         for (age, text) in spec.into_lines().skip(start as usize) {

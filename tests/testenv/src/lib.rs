@@ -127,7 +127,7 @@ impl TestEnv {
         })
     }
 
-    /// Puts namespace `ns` of `region` into the given pods (up to 8), in order.
+    /// Puts namespace `ns` of `region` into the given pods, in order.
     pub fn pods(&self, region: &str, ns: &str, kinds: &[scenario::PodKind]) -> Result<Vec<String>> {
         let r = self.state.region(region)?.clone();
         self.rt.block_on(async {
@@ -178,6 +178,17 @@ impl TestEnv {
             let client = client_for(&self.state.kubeconfig, region).await?;
             scenario::delete_pod(&client, ns, name).await
         })
+    }
+
+    /// The most log reads of namespace `ns` the region's kubelet stand-in
+    /// has been answering at once (0 before any).
+    pub fn most_log_reads_at_once(&self, region: &str, ns: &str) -> Result<usize> {
+        let r = self.state.region(region)?;
+        match std::fs::read_to_string(kubelet::most_reads_marker(&r.logs_dir, ns)) {
+            Ok(s) => Ok(s.trim().parse()?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Whether the kubelet stand-in has been asked for this pod's logs.

@@ -353,7 +353,7 @@ pub async fn apply(client: &Client, region: &RegionState, ns: &str, scenario: Sc
     apply_pods(client, region, ns, scenario, &scenario.pods()).await
 }
 
-/// Like [`apply`], with the pods given one by one (up to 8).
+/// Like [`apply`], with the pods given one by one.
 pub async fn apply_pods(
     client: &Client,
     region: &RegionState,
@@ -395,7 +395,7 @@ pub struct PodOwner<'a> {
     pub image: &'a str,
 }
 
-/// Creates the service's pods (up to 8) with their status, logs and the
+/// Creates the service's pods with their status, logs and the
 /// events their state comes with.
 pub async fn create_pods(
     client: &Client,
@@ -408,11 +408,10 @@ pub async fn create_pods(
     let now = Timestamp::now();
     let mut names = vec![];
     for (i, &kind) in kinds.iter().enumerate() {
-        let name = format!(
-            "{}-{}",
-            owner.prefix,
-            ["9vdzm", "k2x7q", "p8w4t", "h6n3b", "c4r8j", "t7b2f", "w5q8z", "x3m9d"][i % 8]
-        );
+        let base = ["9vdzm", "k2x7q", "p8w4t", "h6n3b", "c4r8j", "t7b2f", "w5q8z", "x3m9d"][i % 8];
+        // Past the eighth, five characters still, as the ReplicaSet controller makes them.
+        let suffix = if i < 8 { base.to_string() } else { format!("{}{:02}", &base[..3], i / 8) };
+        let name = format!("{}-{suffix}", owner.prefix);
         let mut meta = json!({"name": name, "namespace": ns, "labels": {"app": APP}});
         if let Some(hash) = &owner.hash {
             meta["labels"]["pod-template-hash"] = json!(hash);
