@@ -300,14 +300,21 @@ pub fn down(state: &State) {
 }
 
 fn kubeconfig_json(state: &State, servers: &dyn Fn(&RegionState) -> String) -> serde_json::Value {
+    let named: Vec<(String, String)> = state.regions.iter().map(|r| (r.name.clone(), servers(r))).collect();
+    kubeconfig_json_for(state, &named)
+}
+
+/// A kubeconfig with a cluster per `(name, server)` and the environment's
+/// users and contexts for each.
+fn kubeconfig_json_for(state: &State, named: &[(String, String)]) -> serde_json::Value {
     let dir = &state.ca_key_dir;
     let p = |n: &str| dir.join(n).display().to_string();
     let mut clusters = vec![];
     let mut contexts = vec![];
-    for r in &state.regions {
+    for (name, server) in named {
         clusters.push(serde_json::json!({
-            "name": r.name,
-            "cluster": {"server": servers(r), "certificate-authority": state.ca.display().to_string()}
+            "name": name,
+            "cluster": {"server": server, "certificate-authority": state.ca.display().to_string()}
         }));
         for (prefix, user) in [
             ("", "admin"),
@@ -318,8 +325,8 @@ fn kubeconfig_json(state: &State, servers: &dyn Fn(&RegionState) -> String) -> s
             ("token@", "token"),
         ] {
             contexts.push(serde_json::json!({
-                "name": format!("{prefix}{}", r.name),
-                "context": {"cluster": r.name, "user": user, "namespace": "api"}
+                "name": format!("{prefix}{name}"),
+                "context": {"cluster": name, "user": user, "namespace": "api"}
             }));
         }
     }
@@ -329,11 +336,18 @@ fn kubeconfig_json(state: &State, servers: &dyn Fn(&RegionState) -> String) -> s
         "kind": "Config",
         "clusters": clusters,
         "contexts": contexts,
-        "current-context": "us-south",
+        "current-context": named.first().map(|(n, _)| n.as_str()).unwrap_or_default(),
         "users": [cert_user("admin"), cert_user("oncall"), cert_user("nologs"), cert_user("evidence"), cert_user("nobody"),
                   {"name": "token", "user": {"token": ONCALL_TOKEN}}],
         "preferences": {}
     })
+}
+
+/// A kubeconfig with a cluster of its own per `(name, server)`, each with
+/// the environment's users and contexts (`oncall@NAME`…), written to `path`.
+pub fn write_kubeconfig_clusters(state: &State, path: &Path, clusters: &[(String, String)]) -> Result<()> {
+    std::fs::write(path, serde_json::to_vec_pretty(&kubeconfig_json_for(state, clusters))?)?;
+    Ok(())
 }
 
 pub fn write_kubeconfig(state: &State) -> Result<()> {

@@ -61,6 +61,9 @@ enum Cmd {
         /// e.g. `1.4.2 1.4.3`
         #[arg(required = true)]
         versions: Vec<String>,
+        /// Ready pods of the current revision.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=500))]
+        replicas: u16,
     },
     /// Make a pod's container log COUNT generated lines (one in ERROR_EVERY an error).
     Logs {
@@ -85,6 +88,13 @@ enum Cmd {
         /// Round-trip time added to every region (half each way).
         #[arg(long)]
         latency_ms: u64,
+        /// Make this many regions instead of the environment's three: region
+        /// `rNN` (r00, r01, …) is a cluster of its own in the kubeconfig, with
+        /// the usual contexts (`oncall@rNN`, `evidence@rNN`…), reached through
+        /// its own proxy to the API server of the environment's region NN mod 3
+        /// (us-south, us-east, eu-de), so it sees that region's pods.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=200))]
+        regions: Option<u16>,
         /// Where to write the kubeconfig (the environment's, servers replaced).
         #[arg(long)]
         kubeconfig: PathBuf,
@@ -264,25 +274,38 @@ async fn demo(keysvc_check: PathBuf, keep: bool, apiserver: Option<PathBuf>, etc
 }
 
 /// Serves every region through a latency proxy until told to stop.
-async fn proxy(state: &State, rtt: Duration, kubeconfig: &std::path::Path) -> Result<()> {
+async fn proxy(state: &State, rtt: Duration, kubeconfig: &std::path::Path, regions: Option<u16>) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     // Listen for the signals first, so a stop sent right after the path is
     // printed is not missed.
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    let proxies: Vec<(&str, FaultProxy)> = state
-        .regions
-        .iter()
-        .map(|r| {
-            let upstream = std::net::SocketAddr::from(([127, 0, 0, 1], r.apiserver_port));
-            (r.name.as_str(), FaultProxy::start(upstream, Fault::Latency(rtt)))
-        })
-        .collect();
+    let latency =
+        |port: u16| FaultProxy::start(std::net::SocketAddr::from(([127, 0, 0, 1], port)), Fault::Latency(rtt));
     // The proxies listen on 127.0.0.1, which the API servers' certificates
     // name, so TLS verifies as it does without them.
-    let servers: Vec<(&str, String)> = proxies.iter().map(|(name, p)| (*name, p.url())).collect();
-    cluster::write_kubeconfig_with(state, kubeconfig, &servers)
-        .with_context(|| format!("writing {}", kubeconfig.display()))?;
+    let (_proxies, written) = match regions {
+        None => {
+            let proxies: Vec<(&str, FaultProxy)> =
+                state.regions.iter().map(|r| (r.name.as_str(), latency(r.apiserver_port))).collect();
+            let servers: Vec<(&str, String)> = proxies.iter().map(|(name, p)| (*name, p.url())).collect();
+            (
+                proxies.into_iter().map(|(_, p)| p).collect::<Vec<_>>(),
+                cluster::write_kubeconfig_with(state, kubeconfig, &servers),
+            )
+        }
+        Some(n) => {
+            let proxies: Vec<(String, FaultProxy)> = (0..usize::from(n))
+                .map(|i| (format!("r{i:02}"), latency(state.regions[i % state.regions.len()].apiserver_port)))
+                .collect();
+            let clusters: Vec<(String, String)> = proxies.iter().map(|(name, p)| (name.clone(), p.url())).collect();
+            (
+                proxies.into_iter().map(|(_, p)| p).collect(),
+                cluster::write_kubeconfig_clusters(state, kubeconfig, &clusters),
+            )
+        }
+    };
+    written.with_context(|| format!("writing {}", kubeconfig.display()))?;
     println!("{}", kubeconfig.display());
     tokio::select! {
         _ = term.recv() => {}
@@ -330,11 +353,12 @@ fn main() -> ExitCode {
                 }
                 Ok(0)
             }
-            Cmd::Deploy { at: Place { state, region, namespace }, versions } => {
+            Cmd::Deploy { at: Place { state, region, namespace }, versions, replicas } => {
                 let s = State::load(&state)?;
                 let client = keysvc_testenv::client_for(&s.kubeconfig, &region).await?;
                 let versions: Vec<&str> = versions.iter().map(String::as_str).collect();
-                let rollout = keysvc_testenv::Rollout::versions(&versions);
+                let rollout = keysvc_testenv::Rollout::versions(&versions)
+                    .pods(&vec![keysvc_testenv::scenario::PodKind::Ready; usize::from(replicas)]);
                 let made = keysvc_testenv::deployment::apply(&client, s.region(&region)?, &namespace, &rollout).await?;
                 for p in made.pods {
                     println!("{p}");
@@ -356,8 +380,8 @@ fn main() -> ExitCode {
                 )?;
                 Ok(0)
             }
-            Cmd::Proxy { state, latency_ms, kubeconfig } => {
-                proxy(&State::load(&state)?, Duration::from_millis(latency_ms), &kubeconfig).await?;
+            Cmd::Proxy { state, latency_ms, kubeconfig, regions } => {
+                proxy(&State::load(&state)?, Duration::from_millis(latency_ms), &kubeconfig, regions).await?;
                 Ok(0)
             }
             Cmd::Demo { keysvc_check, keep, apiserver, etcd } => demo(keysvc_check, keep, apiserver, etcd).await,

@@ -1,6 +1,7 @@
 //! `keysvc-testenv proxy` against a running environment: kubectl reaches every
 //! region through the kubeconfig it writes, a round trip late, and the
-//! command stops on SIGTERM.
+//! command stops on SIGTERM; with `--regions N`, N clusters over the three
+//! API servers (and `deploy --replicas`, to give them many pods).
 
 use std::io::BufRead;
 use std::process::{Command, Stdio};
@@ -58,4 +59,69 @@ fn proxy_command_serves_every_region_with_latency_until_sigterm() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{status}");
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn proxy_regions_makes_that_many_clusters_over_the_three_api_servers() {
+    // Loaded for its check that the environment is up.
+    TestEnv::load().unwrap();
+    let state = std::env::var_os(keysvc_testenv::ENV_VAR).unwrap();
+    let testenv = env!("CARGO_BIN_EXE_keysvc-testenv");
+    // Twelve pods in us-east (more than the eight names a scenario has).
+    let out = Command::new(testenv)
+        .args([
+            "deploy",
+            "--region",
+            "us-east",
+            "--namespace",
+            "t-many",
+            "--replicas",
+            "12",
+            "1.4.2",
+            "1.4.3",
+            "--state",
+        ])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut made: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+    made.sort();
+    made.dedup();
+    assert_eq!(made.len(), 12, "{made:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let mut child = Command::new(testenv)
+        .args(["proxy", "--latency-ms", "0", "--regions", "5", "--state"])
+        .arg(&state)
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&kc).unwrap()).unwrap();
+    let clusters: Vec<&str> =
+        written["clusters"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(clusters, ["r00", "r01", "r02", "r03", "r04"]);
+    let servers: std::collections::HashSet<&str> =
+        written["clusters"].as_array().unwrap().iter().map(|c| c["cluster"]["server"].as_str().unwrap()).collect();
+    assert_eq!(servers.len(), 5, "a proxy per region");
+    // r04 is the second region's API server (4 mod 3 = 1: us-east).
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .args(["--context", "oncall@r04", "get", "po", "-n", "t-many", "-o", "name"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut listed: Vec<String> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim_start_matches("pod/").to_string()).collect();
+    listed.sort();
+    assert_eq!(listed, made);
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
