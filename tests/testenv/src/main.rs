@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use keysvc_testenv::{Behavior, Fault, FaultProxy, HealthzServer, Scenario, State, cluster, kubelet};
+use keysvc_testenv::{
+    Behavior, Fault, FaultProxy, HealthzServer, Scenario, State, Throttle, ThrottleProxy, cluster, kubelet,
+};
 
 #[derive(Parser)]
 #[command(about = "The three-region Kubernetes test environment for keysvc-check")]
@@ -78,6 +80,38 @@ enum Cmd {
         /// Spread the lines evenly over this many seconds before now.
         #[arg(long, default_value_t = 240.0)]
         span_secs: f64,
+    },
+    /// Put an API server under load in front of one region's: a proxy that
+    /// answers requests with 429 (and `Retry-After`), 503 or 504 before
+    /// passing them on. Writes a kubeconfig whose region goes through it,
+    /// prints its path and runs until SIGTERM or SIGINT. Upstream, every
+    /// request goes as the user of `--as`'s context for that region.
+    Throttle {
+        #[arg(long, env = "KEYSVC_TESTENV")]
+        state: PathBuf,
+        #[arg(long)]
+        region: String,
+        /// The status answered.
+        #[arg(long, default_value_t = 429, value_parser = clap::value_parser!(u16).range(400..=599))]
+        status: u16,
+        /// `Retry-After` seconds sent with it (none when 0).
+        #[arg(long, default_value_t = 1)]
+        retry_after: u64,
+        /// Answer the first N of each request (method, path and query), then
+        /// pass it on.
+        #[arg(long, default_value_t = 1, conflicts_with = "always")]
+        first: u32,
+        /// Answer every request: the pushback never ends.
+        #[arg(long)]
+        always: bool,
+        /// The user the proxy speaks as upstream: oncall, evidence, nologs,
+        /// token… (context `USER@REGION`).
+        #[arg(long = "as", default_value = "oncall")]
+        user: String,
+        /// Where to write the kubeconfig (the environment's, the region's
+        /// server replaced).
+        #[arg(long)]
+        kubeconfig: PathBuf,
     },
     /// Put a proxy with this round-trip time in front of every region's API
     /// server, write a kubeconfig that goes through them, print its path and
@@ -314,6 +348,33 @@ async fn proxy(state: &State, rtt: Duration, kubeconfig: &std::path::Path, regio
     Ok(())
 }
 
+/// Serves one region through a throttling proxy until told to stop.
+async fn throttle_region(
+    state: &State,
+    region: &str,
+    user: &str,
+    throttle: Throttle,
+    kubeconfig: &std::path::Path,
+) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let context = format!("{user}@{region}");
+    let (kc, ca) = (state.kubeconfig.clone(), state.ca_key_dir.clone());
+    let proxy = tokio::task::spawn_blocking(move || ThrottleProxy::start(&kc, &context, &ca, throttle))
+        .await?
+        .with_context(|| format!("starting the throttling proxy as {user}@{region}"))?;
+    cluster::write_kubeconfig_with(state, kubeconfig, &[(region, proxy.url())])
+        .with_context(|| format!("writing {}", kubeconfig.display()))?;
+    println!("{}", kubeconfig.display());
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    eprintln!("keysvc-testenv: answered {} of {} requests itself", proxy.answered(), proxy.requests());
+    Ok(())
+}
+
 fn main() -> ExitCode {
     keysvc_testenv::install_crypto();
     let cli = Cli::parse();
@@ -378,6 +439,17 @@ fn main() -> ExitCode {
                     keysvc_testenv::scenario::CONTAINER,
                     &spec,
                 )?;
+                Ok(0)
+            }
+            Cmd::Throttle { state, region, status, retry_after, first, always, user, kubeconfig } => {
+                let state = State::load(&state)?;
+                state.region(&region)?;
+                let throttle = Throttle {
+                    status,
+                    retry_after: (retry_after > 0).then_some(retry_after),
+                    first: (!always).then_some(first),
+                };
+                throttle_region(&state, &region, &user, throttle, &kubeconfig).await?;
                 Ok(0)
             }
             Cmd::Proxy { state, latency_ms, kubeconfig, regions } => {

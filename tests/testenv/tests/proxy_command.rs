@@ -125,3 +125,71 @@ fn proxy_regions_makes_that_many_clusters_over_the_three_api_servers() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Starts `keysvc-testenv throttle ARGS --kubeconfig KC` and waits for the
+/// path it prints once the proxy listens.
+fn throttle(args: &[&str], kc: &std::path::Path) -> std::process::Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keysvc-testenv"))
+        .arg("throttle")
+        .args(args)
+        .arg("--state")
+        .arg(std::env::var_os(keysvc_testenv::ENV_VAR).unwrap())
+        .arg("--kubeconfig")
+        .arg(kc)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line.trim_end(), kc.display().to_string());
+    child
+}
+
+fn stop(mut child: std::process::Child) -> String {
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "still running after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn kubectl_get_po(kc: &std::path::Path, region: &str) -> std::process::Output {
+    Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kc)
+        .args(["--context", &format!("oncall@{region}"), "get", "po", "-napi", "--no-headers"])
+        .output()
+        .unwrap()
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn throttle_command_puts_one_region_behind_an_api_server_under_load() {
+    TestEnv::load().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+
+    // Every request answered 503 without Retry-After: kubectl gives up.
+    let child = throttle(&["--region", "us-east", "--status", "503", "--retry-after", "0", "--always"], &kc);
+    let out = kubectl_get_po(&kc, "us-east");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ServiceUnavailable"), "{out:?}");
+    // The other regions do not go through it.
+    assert!(kubectl_get_po(&kc, "us-south").status.success());
+    let said = stop(child);
+    assert!(said.contains("answered") && !said.contains("answered 0 of"), "{said}");
+
+    // The first of each request answered 429 with Retry-After: 1, then
+    // passed on: kubectl waits and gets the pods.
+    let child = throttle(&["--region", "us-east", "--first", "1"], &kc);
+    let out = kubectl_get_po(&kc, "us-east");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+    let said = stop(child);
+    assert!(!said.contains("answered 0 of"), "{said}");
+}
