@@ -35,6 +35,7 @@ pub struct Streams {
         default_value_t = DEFAULT_MAX_LOG_STREAMS,
         hide_default_value = true,
         value_parser = parse_streams,
+        allow_hyphen_values = true,
         long_help = MAX_LOG_STREAMS_HELP
     )]
     pub max_log_streams: usize,
@@ -79,7 +80,7 @@ pub struct Global {
     pub healthz_url: Option<String>,
 
     /// Overall deadline for the run (e.g. 30s, 2m); slow regions are reported unknown.
-    #[arg(long, global = true, env = "KEYSVC_TIMEOUT", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, global = true, env = "KEYSVC_TIMEOUT", value_name = "DURATION", default_value = "30s", value_parser = parse_duration, allow_hyphen_values = true)]
     pub timeout: Duration,
 
     /// Output format.
@@ -231,7 +232,7 @@ pub struct LogsArgs {
     pub target: Target,
 
     /// How far back to read [default: the runbook's window, 5m].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_hyphen_values = true)]
     pub since: Option<Duration>,
 
     /// Show only the last N lines of each container (counts and the verdict still cover the whole window).
@@ -300,12 +301,20 @@ impl Cli {
     }
 }
 
+/// A duration flag's value. A negative one reaches the parser (the flags
+/// that take one allow a leading `-`) to be refused in plain words.
 fn parse_duration(s: &str) -> Result<Duration, String> {
+    if s.trim_start().starts_with('-') {
+        return Err(format!("`{s}` is negative; give a duration of more than zero, like 30s, 5m or 1h"));
+    }
     crate::runbook::parse_duration(s)
 }
 
 fn parse_streams(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
+        _ if s.trim_start().starts_with('-') => {
+            Err(format!("`{s}` is negative; give a whole number of log reads, 1 or more (default 40)"))
+        }
         Ok(n) if n >= 1 => Ok(n),
         Ok(_) => Err("0 would read no logs; give 1 or more log reads per region (default 40)".into()),
         Err(_) => Err(format!("`{s}` is not a number of log reads; give a whole number, 1 or more (default 40)")),

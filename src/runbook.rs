@@ -910,10 +910,13 @@ mod lint {
                     let full = e.to_string();
                     let what = full.lines().last().unwrap_or_default().trim();
                     let what = what.strip_prefix("error: ").unwrap_or(what);
+                    // Double quotes turn `\b` into a control character: the
+                    // hint is for a pattern with backslashes or such characters.
+                    let quoting = p.contains('\\') || p.chars().any(char::is_control);
                     self.problem(
                         at(item),
                         format!("`{p}` is not a valid regular expression: {}", one_line(what)),
-                        Some("quote patterns with single quotes so that backslashes stay as written".into()),
+                        quoting.then(|| "quote patterns with single quotes so that backslashes stay as written".into()),
                     );
                 }
             }
@@ -1236,6 +1239,10 @@ mod tests {
         assert_eq!(messages[1], "unknown key `sinse` under `logs`; did you mean `since`?");
         assert!(messages[2].contains("`logs.spike_factor` must be a number greater than 1"), "{messages:?}");
         assert!(messages[3].contains("`(Out` is not a valid regular expression"), "{messages:?}");
+        assert_eq!(problems[3].3, None, "no quoting hint for a pattern without backslashes");
+        // Double quotes turned `\b` into a backspace: that is what the hint is for.
+        let quoted = all_problems(&EMBEDDED.replace("'OutOfMemoryError'", "\"\\b(Out\""));
+        assert!(quoted[0].3.as_deref().is_some_and(|h| h.contains("single quotes")), "{quoted:?}");
         assert!(messages[4].starts_with("`us-south` appears twice under `environments.prod.regions`"), "{messages:?}");
         // The embedded text keeps its lines, so the places are checkable.
         let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() as u64 + 1;

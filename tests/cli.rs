@@ -66,11 +66,26 @@ fn usage_errors_exit_64_with_one_clear_line() {
 }
 
 #[test]
+fn a_negative_duration_is_refused_naming_its_flag() {
+    for (args, flag) in [
+        (vec!["diagnose", "--env", "prod", "--timeout", "-1s"], "--timeout"),
+        (vec!["logs", "--env", "prod", "--since", "-5m"], "--since"),
+    ] {
+        let r = run_args(&args);
+        assert_eq!(r.code, 64, "{args:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty());
+        let first = r.stderr.lines().next().unwrap_or_default();
+        assert!(first.contains(flag) && first.contains("is negative"), "{args:?}: {}", r.stderr);
+    }
+}
+
+#[test]
 fn max_log_streams_must_be_a_whole_number_of_one_or_more() {
     for (args, says) in [
         (vec!["diagnose", "--env", "prod", "--max-log-streams", "0"], "0 would read no logs"),
         (vec!["logs", "--env", "prod", "--max-log-streams", "many"], "`many` is not a number of log reads"),
-        (vec!["logs", "--env", "prod", "--max-log-streams=-3"], "`-3` is not a number of log reads"),
+        (vec!["logs", "--env", "prod", "--max-log-streams=-3"], "`-3` is negative"),
+        (vec!["logs", "--env", "prod", "--max-log-streams", "-3"], "`-3` is negative"),
         (vec!["diagnose", "--env", "prod", "--max-log-streams", "2.5"], "`2.5` is not a number of log reads"),
     ] {
         let r = run_args(&args);
@@ -197,6 +212,9 @@ fn runbook_init_writes_a_starter_and_keeps_an_existing_file() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let default = home.join(".config/keysvc-check/runbook.yaml");
     assert_eq!(std::fs::read_to_string(&default).unwrap(), keysvc_check::runbook::EMBEDDED);
+    // Its own header tells the truth about the copy: no rebuild, where it is read from.
+    let header: String = keysvc_check::runbook::EMBEDDED.lines().take_while(|l| l.starts_with('#')).collect();
+    assert!(!header.contains("rebuild") && header.contains("~/.config/keysvc-check/runbook.yaml"), "{header}");
     assert!(r.stdout.contains(&format!("Wrote a starter runbook to {}", default.display())), "{}", r.stdout);
     assert!(r.stdout.contains("environments.prod.healthz_url = https://key-service.example.com/healthz"));
     assert!(r.stdout.contains("environments.prod.regions.us-east.context = prod-us-east.example"));

@@ -104,3 +104,24 @@ fn readme_links_every_schema() {
         assert!(readme.contains(&format!("schemas/{name}")), "README does not link schemas/{name}");
     }
 }
+
+#[test]
+fn the_runbook_schema_and_runbook_validate_agree_on_durations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let embedded = keysvc_check::runbook::EMBEDDED;
+    assert!(embedded.contains("  since: 5m\n"));
+    for d in ["5m", "1h30m", "1h 30m", "90s", "1.5h", "10 seconds", "0s", "0m 0s", "5minuts", "5x", "-1s", "m5", ""] {
+        let text = embedded.replace("  since: 5m\n", &format!("  since: '{d}'\n"));
+        let file = tmp.path().join("rb.yaml");
+        std::fs::write(&file, &text).unwrap();
+        let mut c = cmd();
+        c.args(["runbook", "validate"]).arg(&file);
+        let tool_accepts = run(c).code == 0;
+        let v: Value = serde_saphyr::from_str(&text).unwrap();
+        let schema_accepts = !rejected("runbook-v1.json", &v);
+        assert_eq!(
+            schema_accepts, tool_accepts,
+            "since: '{d}': schema {schema_accepts}, runbook validate {tool_accepts}"
+        );
+    }
+}
