@@ -190,8 +190,13 @@ async fn drain<B: http_body::Body<Data = Bytes> + Unpin>(mut body: B) {
 
 /// `Retry-After` in its seconds form; the date form is left to the backoff.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let secs: u64 = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
-    Some(Duration::from_secs(secs))
+    let text = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    match text.parse::<u64>() {
+        Ok(secs) => Some(Duration::from_secs(secs)),
+        // More seconds than a u64 holds: longer than any run has left.
+        Err(_) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => Some(Duration::from_secs(u64::MAX)),
+        Err(_) => None,
+    }
 }
 
 /// The wait before retry number `retries + 1`: doubling from
@@ -309,6 +314,8 @@ mod tests {
         assert_eq!(retry_after(&h), None);
         h.insert("retry-after", "-1".parse().unwrap());
         assert_eq!(retry_after(&h), None);
+        h.insert("retry-after", "99999999999999999999".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(u64::MAX)), "too many to hold is still too long");
     }
 
     #[test]
