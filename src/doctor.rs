@@ -480,7 +480,9 @@ pub fn judge(facts: &Facts, generated_at: String) -> DoctorReport {
         checks.push(url_row(facts, u));
     }
     let failed = checks.iter().filter(|c| c.required && c.result != Outcome::Ok).count();
-    let optional = checks.iter().filter(|c| !c.required && c.result != Outcome::Ok).count();
+    let optional = checks.iter().filter(|c| !c.required && c.result == Outcome::Missing).count();
+    // Not answered (throttled, timed out): neither missing nor granted.
+    let unasked = checks.iter().filter(|c| !c.required && !matches!(c.result, Outcome::Ok | Outcome::Missing)).count();
     let ok = failed == 0;
     let mut summary = if ok {
         "every required check passed".to_string()
@@ -491,6 +493,12 @@ pub fn judge(facts: &Facts, generated_at: String) -> DoctorReport {
         summary.push_str(&format!(
             "; {optional} optional {} missing (diagnose reads less evidence)",
             if optional == 1 { "permission" } else { "permissions" }
+        ));
+    }
+    if unasked > 0 {
+        summary.push_str(&format!(
+            "; {unasked} optional {} not checked",
+            if unasked == 1 { "permission" } else { "permissions" }
         ));
     }
     DoctorReport {
@@ -634,6 +642,11 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
                 Outcome::Fail,
                 format!("cannot ask: {}", e.message),
                 Some(format!("ask for create on selfsubjectaccessreviews.authorization.k8s.io for context {ctx}")),
+            ),
+            Some(Err(e)) if e.kind == ProblemKind::Throttled => (
+                Outcome::Fail,
+                format!("cannot ask: {}", e.message),
+                Some("the API server is shedding load: run doctor again later or with a longer --timeout".into()),
             ),
             Some(Err(e)) => (
                 Outcome::Fail,
@@ -807,6 +820,24 @@ mod tests {
             Some("ask for list on replicasets.apps in namespace api for context ctx-us-east")
         );
         assert!(r.summary.contains("5 optional permissions missing"), "{}", r.summary);
+    }
+
+    #[test]
+    fn optional_permissions_not_asked_are_not_called_missing() {
+        let mut east = region("us-east");
+        let throttled = Problem::new(ProblemKind::Throttled, "throttled: the API server answered 429 …");
+        for (i, p) in PERMISSIONS.iter().enumerate() {
+            if !p.required {
+                east.access[i] = Some(Err(throttled.clone()));
+            }
+        }
+        let r = judge(&facts(vec![east], vec![good_url()]), "t".into());
+        assert!(r.ok, "{r:#?}");
+        assert!(!r.summary.contains("missing"), "{}", r.summary);
+        assert!(r.summary.contains("5 optional permissions not checked"), "{}", r.summary);
+        let rs = find(&r, "list replicasets.apps", Some("us-east"));
+        assert_eq!(rs.result, Outcome::Fail);
+        assert!(rs.fix.as_deref().unwrap().contains("shedding load"), "{rs:?}");
     }
 
     #[test]
