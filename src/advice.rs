@@ -851,7 +851,7 @@ fn unread_evidence(plan: &Plan, report: &Report, a: &mut Advice) {
             |r| r.rollout.as_ref().and_then(|o| o.error.as_ref()),
         ),
     ];
-    for (what, permission, problem) in pieces {
+    for (what, permission, problem) in pieces.clone() {
         let regions: Vec<String> =
             report.regions.iter().filter(|r| forbidden(problem(r))).map(|r| r.name.clone()).collect();
         if regions.is_empty() {
@@ -868,6 +868,22 @@ fn unread_evidence(plan: &Plan, report: &Report, a: &mut Advice) {
             format!("{what} not read{scope} (optional; verdicts do not depend on them): needs {permission}"),
         );
         a.find(if region.is_none() { f.regions(regions) } else { f });
+    }
+    // Not read for another reason (throttled, timed out) in a region whose
+    // pods were read: said per region, with the reason.
+    for (what, _, problem) in pieces {
+        for r in &report.regions {
+            let pods_read = r.pods.as_ref().is_some_and(|p| p.error.is_none());
+            match problem(r) {
+                Some(p) if pods_read && p.kind != ProblemKind::Forbidden => a.find(Finding::new(
+                    Some(&r.name),
+                    FindingKind::NotChecked,
+                    Severity::Info,
+                    format!("{what} not read (optional; verdicts do not depend on them): {}", p.message),
+                )),
+                _ => {}
+            }
+        }
     }
 }
 
@@ -1240,6 +1256,25 @@ mod tests {
         assert_eq!(r.findings[0].severity, Severity::Info);
         assert_eq!(r.findings[0].text, "8 error lines in 5m; usual for this service: 7.6 per 5m over the last 1h");
         assert!(r.next_steps[0].text.starts_with("Every check passed"), "{:?}", r.next_steps);
+    }
+
+    #[test]
+    fn optional_evidence_not_read_for_another_reason_than_permission_says_why() {
+        let p = plan();
+        let mut east = healthy("us-east");
+        east.events = Some(crate::report::EventsStep {
+            status: Status::Error,
+            window_secs: 300,
+            groups: vec![],
+            truncated: false,
+            error: Some(Problem::new(ProblemKind::Throttled, "throttled: the API server answered 429 …")),
+            duration_ms: 1,
+        });
+        let r = report(&p, Status::Pass, vec![healthy("us-south"), east, healthy("eu-de")]);
+        assert_eq!(r.service.verdict, Verdict::Healthy, "optional evidence changes no verdict");
+        let f = r.findings.iter().find(|f| f.kind == FindingKind::NotChecked).expect("a finding says so");
+        assert_eq!((f.region.as_deref(), f.severity), (Some("us-east"), Severity::Info));
+        assert!(f.text.starts_with("Warning events not read (optional") && f.text.contains("throttled"), "{f:?}");
     }
 
     #[test]
