@@ -15,6 +15,7 @@ pub mod events;
 pub mod exit;
 pub mod healthz;
 pub mod k8s;
+pub mod labels;
 pub mod logs;
 pub mod mask;
 pub mod neterr;

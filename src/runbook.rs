@@ -367,7 +367,7 @@ pub fn parse_all(src: &Source) -> Result<Runbook, Vec<RunbookError>> {
 
 /// The parser's message without the code excerpt and location it also
 /// prints (we print our own location, once).
-fn saphyr_message(e: &serde_saphyr::Error) -> String {
+pub(crate) fn saphyr_message(e: &serde_saphyr::Error) -> String {
     let full = one_line(&e.without_snippet().to_string());
     let full = full.strip_prefix("error: ").unwrap_or(&full).to_string();
     let trimmed = match full.find(" at line ") {
@@ -826,6 +826,31 @@ mod lint {
                     self.text_value(v, key, true);
                 }
             }
+            // What the API server would refuse, said here with its place
+            // rather than as a bad request from every region.
+            type Check = fn(&str) -> Result<(), String>;
+            let names: [(&str, Check, &str, &str); 2] = [
+                (
+                    "namespace",
+                    crate::labels::check_namespace,
+                    "a namespace name",
+                    "the namespace the service's pods run in, as `kubectl get ns` lists it, e.g. api",
+                ),
+                (
+                    "selector",
+                    crate::labels::check_selector,
+                    "a label selector",
+                    "a label selector is terms separated by commas: key=value, key!=value, key in (a,b), \
+                     key notin (a,b), key or !key, as `kubectl get pods -l` takes it; e.g. app=api-key-service",
+                ),
+            ];
+            for (key, check, what, hint) in names {
+                let Some(v) = e.get(key) else { continue };
+                let Some(t) = text(v).filter(|t| !t.trim().is_empty()) else { continue };
+                if let Err(why) = check(&t) {
+                    self.problem(at(v), format!("`{key}` `{t}` is not {what}: {why}"), Some(hint.into()));
+                }
+            }
             if let Some(v) = e.get("runbook") {
                 self.text_value(v, "runbook", false);
             }
@@ -1130,6 +1155,36 @@ mod tests {
         assert!(!msg.is_empty());
         let (line, _, _) = invalid(&format!("{MINIMAL}healthz:\n  status: many\n"));
         assert_eq!(line, 11);
+    }
+
+    #[test]
+    fn a_selector_or_namespace_kubernetes_would_refuse_is_rejected_where_it_is_written() {
+        let problems = all_problems(
+            &MINIMAL
+                .replace("selector: app=x", "selector: app==api key service")
+                .replace("namespace: api", "namespace: Key_Service"),
+        );
+        assert_eq!(problems.len(), 2, "{problems:#?}");
+        let (line, column, message, hint) = &problems[0];
+        assert_eq!((*line, *column), (2, 12));
+        assert_eq!(
+            message,
+            "`namespace` `Key_Service` is not a namespace name: a namespace name is lower-case letters, digits and `-`, beginning and ending with a letter or digit"
+        );
+        assert!(hint.as_deref().unwrap().contains("kubectl get ns"), "{hint:?}");
+        let (line, column, message, hint) = &problems[1];
+        assert_eq!((*line, *column), (3, 11));
+        assert_eq!(
+            message,
+            "`selector` `app==api key service` is not a label selector: `key` where `,` or the end was expected (a value cannot contain spaces)"
+        );
+        assert!(hint.as_deref().unwrap().ends_with("e.g. app=api-key-service"), "{hint:?}");
+        // Loading refuses it too, as every command loads the runbook.
+        assert!(parse_str(&MINIMAL.replace("selector: app=x", "selector: app in x")).is_err());
+        for ok in ["app=x, tier!=db", "'app in (a, b)'", "app.kubernetes.io/name=x", "'!canary'"] {
+            let text = MINIMAL.replace("selector: app=x", &format!("selector: {ok}"));
+            assert!(parse_str(&text).is_ok(), "{ok}: {:?}", parse_str(&text).err());
+        }
     }
 
     #[test]

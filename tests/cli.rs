@@ -666,3 +666,36 @@ fn a_closed_pipe_ends_the_watch_quietly() {
     drop(out);
     assert_eq!(wait_within(&mut child, std::time::Duration::from_secs(10)), 78);
 }
+
+#[test]
+fn a_selector_or_namespace_kubernetes_would_refuse_stops_every_command_with_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let text =
+        keysvc_check::runbook::EMBEDDED.replace("selector: app=api-key-service", "selector: app==api key service");
+    let line = text.lines().position(|l| l.starts_with("selector:")).unwrap() + 1;
+    let path = write(dir.path(), "rb.yaml", &text);
+    let r = run_args(&["runbook", "validate", path.to_str().unwrap()]);
+    assert_eq!(r.code, 78, "{}", r.stderr);
+    let first = r.stderr.lines().next().unwrap();
+    assert_eq!(
+        first,
+        format!(
+            "{}:{line}:11: `selector` `app==api key service` is not a label selector: `key` where `,` or the end was expected (a value cannot contain spaces)",
+            path.display()
+        )
+    );
+    assert!(r.stderr.contains("e.g. app=api-key-service"), "{}", r.stderr);
+    // Every command loads the runbook, so none gets as far as a cluster.
+    for verb in ["diagnose", "doctor", "pods"] {
+        let mut c = cmd();
+        c.args([verb, "--env", "prod", "--runbook"]).arg(&path);
+        let r = run(c);
+        assert_eq!(r.code, 78, "{verb}: {}\n{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains("is not a label selector"), "{verb}: {}", r.stderr);
+    }
+    let text = keysvc_check::runbook::EMBEDDED.replace("namespace: api", "namespace: Key_Service");
+    let path = write(dir.path(), "ns.yaml", &text);
+    let r = run_args(&["runbook", "validate", path.to_str().unwrap()]);
+    assert_eq!(r.code, 78, "{}", r.stderr);
+    assert!(r.stderr.contains("`namespace` `Key_Service` is not a namespace name"), "{}", r.stderr);
+}

@@ -1076,3 +1076,65 @@ fn each_baseline_read_starts_with_its_window_read() {
         assert_eq!(p["baseline"]["span_secs"], 3600, "{p}");
     }
 }
+
+/// The runbook's selector and namespace checks agree with the API server:
+/// it lists pods with every selector the check accepts and refuses every one
+/// it rejects, and would create a namespace of every name it accepts only.
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn the_runbook_selector_and_namespace_checks_agree_with_the_api_server() {
+    use keysvc_check::labels::{check_namespace, check_selector};
+    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
+    let kubectl = |ns: &str, selector: &str| {
+        let out = std::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(env.kubeconfig())
+            .args(["--context", "us-east", "-n", ns, "get", "pods", "-o", "name", "-l", selector])
+            .env_remove("KUBECONFIG")
+            .output()
+            .expect("kubectl");
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let selectors = [
+        "app=api-key-service",
+        "app==api-key-service",
+        "app = api-key-service",
+        "app!=x,tier",
+        "!canary",
+        "app in (a, b),env notin (dev)",
+        "app.kubernetes.io/name=api-key-service",
+        "app=",
+        "k in (a,,b)",
+        "app==api key service",
+        "app=a,",
+        "app in a",
+        "app=-x",
+        "-app=x",
+        "a/b/c=x",
+        "Example.com/app=x",
+        "!app=x",
+        "app=x)",
+        "=x",
+        "app=v_",
+    ];
+    for s in selectors {
+        let (server, stderr) = kubectl("default", s);
+        let ours = check_selector(s);
+        assert_eq!(ours.is_ok(), server, "selector {s:?}: ours {ours:?}, kubectl: {stderr}");
+    }
+    // Listing in a namespace that cannot exist is no error, only empty: ask
+    // whether it could be created (as the admin, a dry run changes nothing).
+    let long = "n".repeat(64);
+    for ns in ["key-service-check", "a1", "Key_Service", "-api", "api-", "a.b", long.as_str()] {
+        let out = std::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(env.kubeconfig())
+            .args(["--context", "us-east", "create", "namespace", ns, "--dry-run=server"])
+            .env_remove("KUBECONFIG")
+            .output()
+            .expect("kubectl");
+        let ours = check_namespace(ns);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(ours.is_ok(), out.status.success(), "namespace {ns:?}: ours {ours:?}, kubectl: {stderr}");
+    }
+}
