@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::plan::{Plan, shell_join};
+use crate::plan::{Fix, Plan, duration_word, shell_join};
 use crate::pods::{restarted_within, short_age};
 use crate::pushback;
 use crate::report::{
@@ -42,6 +42,9 @@ enum Priority {
 struct Advice {
     findings: Vec<Finding>,
     steps: Vec<(Priority, NextStep)>,
+    /// What keeps each region from being fully checked, and the flag at
+    /// fault: one next step when it is the same everywhere.
+    access: Vec<(String, String, Option<Fix>)>,
 }
 
 impl Advice {
@@ -68,6 +71,8 @@ pub fn advise(plan: &Plan, report: &mut Report) {
     for r in &report.regions {
         region(plan, r, &shared, &mut a);
     }
+    access(plan, report, &mut a);
+    one_finding_for_every_region(report, &mut a);
     unread_evidence(plan, report, &mut a);
     closing(plan, report, &mut a);
 
@@ -803,32 +808,115 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
     }
     let problems = [r.pods.as_ref().and_then(|p| p.error.as_ref()), r.logs.as_ref().and_then(|l| l.error.as_ref())];
     if let Some(p) = problems.into_iter().flatten().find(|p| p.kind != ProblemKind::Placeholder) {
-        let fix = match p.kind {
-            ProblemKind::Forbidden => format!(
-                "ask for get and list on pods and get on pods/log in namespace {} for context {}",
-                rb.namespace, r.context
+        let (fix, flag) = match p.kind {
+            ProblemKind::Forbidden => (
+                format!(
+                    "ask for get and list on pods and get on pods/log in namespace {} for context {}",
+                    rb.namespace, r.context
+                ),
+                None,
             ),
-            ProblemKind::ContextMissing => {
-                format!("add context {} to your kubeconfig or pass --context {name}=CONTEXT", r.context)
-            }
+            ProblemKind::ContextMissing => (
+                format!("add context {} to your kubeconfig or pass --context {name}=CONTEXT", r.context),
+                Some(Fix::Context(name.to_string())),
+            ),
+            ProblemKind::Kubeconfig if p.file.is_some() && !p.message.contains("does not exist") => (
+                format!(
+                    "fix or replace the kubeconfig {} (it cannot be read as a kubeconfig), or pass --kubeconfig FILE",
+                    p.file.as_deref().unwrap_or_default()
+                ),
+                Some(Fix::Kubeconfig),
+            ),
             ProblemKind::Kubeconfig if p.message.contains("does not exist") || p.message.contains("no kubeconfig") => {
-                "pass --kubeconfig FILE or set KUBECONFIG to your kubeconfig".to_string()
+                ("pass --kubeconfig FILE or set KUBECONFIG to your kubeconfig".to_string(), Some(Fix::Kubeconfig))
             }
             ProblemKind::Unauthorized | ProblemKind::Kubeconfig => {
-                format!("refresh your credentials for context {}", r.context)
+                (format!("refresh your credentials for context {}", r.context), None)
             }
             ProblemKind::Throttled => {
-                "its API server is shedding load: wait a minute, or give the retries more time with a longer --timeout"
-                    .into()
+                let longer = longer_timeout(plan.timeout);
+                (
+                    format!(
+                        "its API server is shedding load: wait a minute, or give the retries more time with a longer --timeout ({})",
+                        duration_word(longer)
+                    ),
+                    Some(Fix::Timeout(longer)),
+                )
             }
-            _ => "check that the cluster is reachable from here".into(),
+            ProblemKind::BadRequest => (
+                format!(
+                    "the API server refused the request as malformed: check the runbook's selector `{}` and namespace `{}` in {} (`keysvc-check runbook validate` checks them)",
+                    rb.selector, rb.namespace, plan.runbook_name
+                ),
+                None,
+            ),
+            _ => ("check that the cluster is reachable from here".into(), None),
         };
+        a.access.push((name.to_string(), fix, flag));
+    }
+}
+
+/// A longer `--timeout` for a run the API server throttled to its end:
+/// double the run's, and a minute at least.
+fn longer_timeout(timeout: std::time::Duration) -> std::time::Duration {
+    (timeout * 2).max(std::time::Duration::from_secs(60))
+}
+
+/// The re-run step for each region that could not be fully checked; one,
+/// about the whole run, when every region failed the same way (a kubeconfig
+/// that cannot be used, a throttled run…).
+fn access(plan: &Plan, report: &Report, a: &mut Advice) {
+    let access = std::mem::take(&mut a.access);
+    let verb = plan.rerun.verb;
+    let everywhere = report.regions.len() > 1
+        && access.len() == report.regions.len()
+        && access.iter().all(|(_, fix, flag)| (fix, flag) == (&access[0].1, &access[0].2));
+    if everywhere {
+        let (_, fix, flag) = &access[0];
+        let text = format!("no region could be fully checked: {fix}; then re-run");
+        a.step(Priority::Access, None, text, Some(plan.rerun.fixed(verb, None, flag.as_ref())));
+        return;
+    }
+    for (name, fix, flag) in access {
         a.step(
             Priority::Access,
-            Some(name),
+            Some(&name),
             format!("could not be fully checked: {fix}; then re-run"),
-            Some(plan.rerun.command(plan.rerun.verb, Some(name))),
+            Some(plan.rerun.fixed(verb, Some(&name), flag.as_ref())),
         );
+    }
+}
+
+/// The same finding in every region (a kubeconfig that cannot be used) is
+/// said once, for the service, naming the regions.
+fn one_finding_for_every_region(report: &Report, a: &mut Advice) {
+    let n = report.regions.len();
+    if n < 2 {
+        return;
+    }
+    let mut i = 0;
+    while i < a.findings.len() {
+        let f = &a.findings[i];
+        if f.region.is_none() || !matches!(f.kind, FindingKind::NotChecked | FindingKind::Permission) {
+            i += 1;
+            continue;
+        }
+        let alike: Vec<usize> = (i..a.findings.len())
+            .filter(|&j| {
+                let g = &a.findings[j];
+                g.region.is_some() && (g.kind, g.severity, &g.text) == (f.kind, f.severity, &f.text)
+            })
+            .collect();
+        let mut regions: Vec<String> = alike.iter().filter_map(|&j| a.findings[j].region.clone()).collect();
+        regions.dedup();
+        if regions.len() == n {
+            let merged = Finding::new(None, f.kind, f.severity, format!("every region: {}", f.text)).regions(regions);
+            for &j in alike.iter().skip(1).rev() {
+                a.findings.remove(j);
+            }
+            a.findings[i] = merged;
+        }
+        i += 1;
     }
 }
 
@@ -1154,8 +1242,93 @@ mod tests {
             output: Output::Json,
             color: false,
             quiet: false,
-            rerun: Rerun { verb: "diagnose", args: vec!["--env".into(), "prod".into()] },
+            rerun: Rerun { verb: "diagnose", args: vec!["--env".into(), "prod".into()], region: None },
         }
+    }
+
+    /// A region whose pods could not be listed for `problem`.
+    fn unchecked(name: &str, problem: &Problem) -> RegionReport {
+        let mut r = healthy(name);
+        r.pods = Some(crate::check::failed_pods(3, problem.clone()));
+        r.logs = None;
+        r.verdict = crate::verdict::region_verdict(&r);
+        r
+    }
+
+    fn everywhere(p: &Plan, problem: &Problem) -> Report {
+        let regions = ["us-south", "us-east", "eu-de"].map(|n| unchecked(n, problem)).to_vec();
+        report(p, Status::Pass, regions)
+    }
+
+    #[test]
+    fn a_kubeconfig_that_is_not_yaml_is_one_finding_and_one_step_to_fix_the_file() {
+        let mut p = plan();
+        p.kubeconfig = Some("bad-kc".into());
+        p.rerun.args.extend(["--kubeconfig".into(), "bad-kc".into()]);
+        let problem = Problem::new(
+            ProblemKind::Kubeconfig,
+            "kubeconfig bad-kc is not valid YAML (line 1, column 10: unclosed bracket)",
+        )
+        .in_file(std::path::Path::new("bad-kc"));
+        let r = everywhere(&p, &problem);
+        let not_checked: Vec<&Finding> = r.findings.iter().filter(|f| f.kind == FindingKind::NotChecked).collect();
+        assert_eq!(not_checked.len(), 1, "{:?}", r.findings);
+        assert_eq!(not_checked[0].region, None);
+        assert_eq!(not_checked[0].regions, ["us-south", "us-east", "eu-de"]);
+        let access: Vec<&NextStep> = r.next_steps.iter().filter(|s| s.text.contains("re-run")).collect();
+        assert_eq!(access.len(), 1, "{:?}", r.next_steps);
+        assert_eq!(access[0].region, None);
+        assert!(access[0].text.contains("fix or replace the kubeconfig bad-kc"), "{:?}", access[0]);
+        assert!(!access[0].text.contains("credentials"), "{:?}", access[0]);
+        assert_eq!(access[0].command.as_deref(), Some("keysvc-check diagnose --env prod --kubeconfig FILE"));
+    }
+
+    #[test]
+    fn a_rerun_after_a_missing_kubeconfig_or_context_does_not_repeat_the_flag() {
+        let mut p = plan();
+        p.rerun.args.extend(["--kubeconfig".into(), "/tmp/nope.yaml".into()]);
+        let missing = Problem::new(
+            ProblemKind::Kubeconfig,
+            "kubeconfig /tmp/nope.yaml does not exist; pass --kubeconfig FILE or set KUBECONFIG",
+        );
+        let r = everywhere(&p, &missing);
+        let cmds: Vec<&str> = r.next_steps.iter().filter_map(|s| s.command.as_deref()).collect();
+        assert_eq!(cmds, ["keysvc-check diagnose --env prod --kubeconfig FILE"], "{:?}", r.next_steps);
+
+        let mut p = plan();
+        p.rerun.args.extend(["--context".into(), "us-east=nope".into()]);
+        let gone = Problem::new(ProblemKind::ContextMissing, "context `nope` is not in the kubeconfig");
+        let r = report(&p, Status::Pass, vec![healthy("us-south"), unchecked("us-east", &gone), healthy("eu-de")]);
+        let step = r.next_steps.iter().find(|s| s.text.contains("re-run")).unwrap();
+        assert_eq!(
+            step.command.as_deref(),
+            Some("keysvc-check diagnose --env prod --context us-east=CONTEXT --region us-east")
+        );
+    }
+
+    #[test]
+    fn throttled_everywhere_suggests_one_rerun_with_a_longer_timeout() {
+        let mut p = plan();
+        p.timeout = Duration::from_secs(3);
+        p.rerun.args.extend(["--timeout".into(), "3s".into()]);
+        let throttled = Problem::new(ProblemKind::Throttled, "throttled: the API server answered 503");
+        let r = everywhere(&p, &throttled);
+        let access: Vec<&NextStep> = r.next_steps.iter().filter(|s| s.text.contains("re-run")).collect();
+        assert_eq!(access.len(), 1, "{:?}", r.next_steps);
+        assert!(access[0].text.contains("a longer --timeout (1m)"), "{:?}", access[0]);
+        assert_eq!(access[0].command.as_deref(), Some("keysvc-check diagnose --env prod --timeout 1m"));
+        p.timeout = Duration::from_secs(90);
+        assert!(everywhere(&p, &throttled).next_steps.iter().any(|s| s.text.contains("(3m)")));
+    }
+
+    #[test]
+    fn a_bad_request_names_the_runbooks_selector_and_namespace_not_the_network() {
+        let p = plan();
+        let bad = Problem::new(ProblemKind::BadRequest, "found 'key', expected: ',' or 'end of string'");
+        let r = report(&p, Status::Pass, vec![healthy("us-south"), unchecked("us-east", &bad), healthy("eu-de")]);
+        let step = r.next_steps.iter().find(|s| s.text.contains("re-run")).unwrap();
+        assert!(step.text.contains("selector `app=api-key-service` and namespace `api` in rb.yaml"), "{step:?}");
+        assert!(!step.text.contains("reachable"), "{step:?}");
     }
 
     fn pod(name: &str, ready: bool) -> PodInfo {

@@ -488,7 +488,7 @@ fn build_plan(
             _ => crate::cli::DEFAULT_MAX_LOG_STREAMS,
         },
     };
-    let rerun = Rerun { verb, args: rerun_args(g, &env_name) };
+    let rerun = Rerun { verb, args: rerun_args(g, &env_name), region: target.region.clone() };
     Ok(Plan {
         runbook: rb,
         runbook_name,
@@ -552,7 +552,7 @@ fn rerun_args(g: &crate::cli::Global, env: &str) -> Vec<String> {
         args.extend(["--healthz-url".into(), crate::healthz::redact_url(u)]);
     }
     if g.timeout != crate::cli::DEFAULT_TIMEOUT {
-        args.extend(["--timeout".into(), humantime::format_duration(g.timeout).to_string().replace(' ', "")]);
+        args.extend(["--timeout".into(), crate::plan::duration_word(g.timeout)]);
     }
     args
 }

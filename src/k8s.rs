@@ -150,9 +150,7 @@ pub fn load_from(choice: &Choice) -> Loaded {
             }
             continue;
         }
-        let kc = Kubeconfig::read_from(p).map_err(|e| {
-            Problem::new(ProblemKind::Kubeconfig, format!("cannot read kubeconfig {}: {}", p.display(), error_text(&e)))
-        })?;
+        let kc = Kubeconfig::read_from(p).map_err(|e| unreadable(p, &e))?;
         merged = Some(match merged {
             None => kc,
             Some(m) => m.merge(kc).map_err(|e| {
@@ -163,6 +161,19 @@ pub fn load_from(choice: &Choice) -> Loaded {
     merged.map(|config| Clusters { config, in_cluster: false }).ok_or_else(|| {
         Problem::new(ProblemKind::Kubeconfig, "none of the KUBECONFIG files exist; pass --kubeconfig FILE")
     })
+}
+
+/// A kubeconfig file that cannot be read or parsed, in one line: the YAML
+/// parser's own message is several lines with a code excerpt.
+fn unreadable(p: &Path, e: &kube::config::KubeconfigError) -> Problem {
+    let message = match e {
+        kube::config::KubeconfigError::Parse(y) => {
+            let at = y.location().map(|l| format!("line {}, column {}: ", l.line(), l.column())).unwrap_or_default();
+            format!("kubeconfig {} is not valid YAML ({at}{})", p.display(), crate::runbook::saphyr_message(y))
+        }
+        other => format!("cannot read kubeconfig {}: {}", p.display(), error_text(other)),
+    };
+    Problem::new(ProblemKind::Kubeconfig, message).in_file(p)
 }
 
 fn service_account(server: &str, token: &Path, ca: &Path) -> Clusters {

@@ -47,20 +47,66 @@ pub struct PeerPlan {
 pub struct Rerun {
     /// The command that ran (`diagnose`, `pods`…).
     pub verb: &'static str,
-    /// Everything after the verb except `--region`.
+    /// Everything after the verb except `--region`, as flag and value pairs.
     pub args: Vec<String>,
+    /// The run's own `--region`: a command about the whole run keeps it.
+    pub region: Option<String>,
+}
+
+/// A flag of the run that caused the problem a re-run is suggested for:
+/// the suggested command must not repeat it as it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fix {
+    /// The run's `--kubeconfig` becomes `--kubeconfig FILE`, for the user to fill in.
+    Kubeconfig,
+    /// The run's `--context REGION=…` becomes `--context REGION=CONTEXT`.
+    Context(String),
+    /// `--timeout` becomes this (given or not).
+    Timeout(Duration),
 }
 
 impl Rerun {
-    /// `keysvc-check VERB ARGS… [--region R]`, quoted for a POSIX shell.
+    /// `keysvc-check VERB ARGS… [--region R]`, quoted for a POSIX shell:
+    /// `region`, else the run's own `--region`.
     pub fn command(&self, verb: &str, region: Option<&str>) -> String {
+        self.fixed(verb, region, None)
+    }
+
+    /// [`Rerun::command`] with the flag that caused the problem changed (see [`Fix`]).
+    pub fn fixed(&self, verb: &str, region: Option<&str>, fix: Option<&Fix>) -> String {
+        let mut args: Vec<String> = vec![];
+        let mut timeout_set = false;
+        for pair in self.args.chunks(2) {
+            let (flag, value) = (pair[0].as_str(), pair.get(1).map(String::as_str));
+            let value = match (fix, flag, value) {
+                (Some(Fix::Kubeconfig), "--kubeconfig", Some(_)) => Some("FILE".to_string()),
+                (Some(Fix::Context(r)), "--context", Some(v)) if v.split_once('=').is_some_and(|(k, _)| k == r) => {
+                    Some(format!("{r}=CONTEXT"))
+                }
+                (Some(Fix::Timeout(d)), "--timeout", Some(_)) => {
+                    timeout_set = true;
+                    Some(duration_word(*d))
+                }
+                _ => value.map(str::to_string),
+            };
+            args.push(flag.to_string());
+            args.extend(value);
+        }
+        if let (Some(Fix::Timeout(d)), false) = (fix, timeout_set) {
+            args.extend(["--timeout".to_string(), duration_word(*d)]);
+        }
         let mut words: Vec<&str> = vec!["keysvc-check", verb];
-        words.extend(self.args.iter().map(String::as_str));
-        if let Some(r) = region {
+        words.extend(args.iter().map(String::as_str));
+        if let Some(r) = region.or(self.region.as_deref()) {
             words.extend(["--region", r]);
         }
         shell_join(&words)
     }
+}
+
+/// `30s`, `1m30s`: a duration as `--timeout` takes it.
+pub fn duration_word(d: Duration) -> String {
+    humantime::format_duration(d).to_string().replace(' ', "")
 }
 
 /// Words joined into one POSIX shell command line, each quoted when it needs it.
@@ -95,11 +141,43 @@ mod tests {
         let quoted = shell_word(hostile);
         let back = shlex::split(&quoted).unwrap();
         assert_eq!(back, [hostile]);
-        let r =
-            Rerun { verb: "pods", args: vec!["--env".into(), "prod".into(), "--runbook".into(), "my rb.yaml".into()] };
+        let r = Rerun {
+            verb: "pods",
+            args: vec!["--env".into(), "prod".into(), "--runbook".into(), "my rb.yaml".into()],
+            region: None,
+        };
         assert_eq!(
             r.command("diagnose", Some("us-east")),
             "keysvc-check diagnose --env prod --runbook 'my rb.yaml' --region us-east"
+        );
+    }
+
+    #[test]
+    fn a_rerun_keeps_the_runs_region_and_changes_the_flag_at_fault() {
+        let args = ["--env", "prod", "--kubeconfig", "/tmp/nope.yaml", "--context", "us-east=nope", "--timeout", "3s"];
+        let r = Rerun { verb: "pods", args: args.map(String::from).to_vec(), region: Some("us-east".into()) };
+        assert_eq!(
+            r.command("diagnose", None),
+            "keysvc-check diagnose --env prod --kubeconfig /tmp/nope.yaml --context us-east=nope --timeout 3s --region us-east"
+        );
+        assert_eq!(
+            r.fixed("pods", None, Some(&Fix::Kubeconfig)),
+            "keysvc-check pods --env prod --kubeconfig FILE --context us-east=nope --timeout 3s --region us-east"
+        );
+        assert_eq!(
+            r.fixed("pods", Some("us-east"), Some(&Fix::Context("us-east".into()))),
+            "keysvc-check pods --env prod --kubeconfig /tmp/nope.yaml --context us-east=CONTEXT --timeout 3s --region us-east"
+        );
+        // Another region's override is not the one at fault.
+        assert!(r.fixed("pods", None, Some(&Fix::Context("eu-de".into()))).contains("--context us-east=nope"));
+        assert_eq!(
+            r.fixed("pods", None, Some(&Fix::Timeout(Duration::from_secs(60)))),
+            "keysvc-check pods --env prod --kubeconfig /tmp/nope.yaml --context us-east=nope --timeout 1m --region us-east"
+        );
+        let plain = Rerun { verb: "diagnose", args: vec!["--env".into(), "prod".into()], region: None };
+        assert_eq!(
+            plain.fixed("diagnose", None, Some(&Fix::Timeout(Duration::from_secs(60)))),
+            "keysvc-check diagnose --env prod --timeout 1m"
         );
     }
 }

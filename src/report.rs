@@ -76,11 +76,21 @@ pub enum ProblemKind {
 pub struct Problem {
     pub kind: ProblemKind,
     pub message: String,
+    /// The kubeconfig file that cannot be used (unreadable, not YAML), so
+    /// the advice can name the file to fix rather than the credentials.
+    #[serde(skip)]
+    pub file: Option<String>,
 }
 
 impl Problem {
     pub fn new(kind: ProblemKind, message: impl Into<String>) -> Problem {
-        Problem { kind, message: crate::sanitize::clean(&message.into(), crate::sanitize::MAX_CHARS) }
+        Problem { kind, message: crate::sanitize::clean(&message.into(), crate::sanitize::MAX_CHARS), file: None }
+    }
+
+    /// The problem is this kubeconfig file's own.
+    pub fn in_file(mut self, file: &std::path::Path) -> Problem {
+        self.file = Some(crate::sanitize::clean(&file.display().to_string(), crate::sanitize::MAX_CHARS));
+        self
     }
 }
 

@@ -568,13 +568,22 @@ fn missing_kubeconfig_makes_regions_unknown_not_a_crash() {
         assert_eq!(region["pods"]["error"]["kind"], "kubeconfig");
         assert!(region["pods"]["error"]["message"].as_str().unwrap().contains("/nonexistent/kubeconfig"));
     }
+    // One next step for the whole run, whose command does not repeat the
+    // kubeconfig that does not exist.
+    let steps = j["next_steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1, "{}", j["next_steps"]);
+    assert_eq!(steps[0]["region"], serde_json::Value::Null);
+    assert!(steps[0]["text"].as_str().unwrap().contains("pass --kubeconfig FILE or set KUBECONFIG"), "{}", steps[0]);
+    let command = steps[0]["command"].as_str().unwrap();
+    assert!(command.starts_with("keysvc-check pods --env prod --kubeconfig FILE --context "), "{command}");
+    assert!(!command.contains("nonexistent") && !command.contains("--region"), "{command}");
 }
 
 #[test]
 fn malformed_or_unusable_kubeconfig_is_reported_per_region() {
     let dir = tempfile::tempdir().unwrap();
     let bad = write(dir.path(), "kubeconfig", "apiVersion: v1\nclusters: [oops\n");
-    for path in [bad, dir.path().to_path_buf()] {
+    for path in [bad.clone(), dir.path().to_path_buf()] {
         let mut c = cmd();
         c.args(["pods", "--env", "prod", "-o", "json", "--timeout", "5s"])
             .arg("--kubeconfig")
@@ -587,7 +596,27 @@ fn malformed_or_unusable_kubeconfig_is_reported_per_region() {
             assert_eq!(region["verdict"], "unknown");
             assert_eq!(region["pods"]["error"]["kind"], "kubeconfig", "{region}");
         }
+        // Said once, and the advice is to fix the file, not the credentials.
+        let f: Vec<&serde_json::Value> =
+            j["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "not_checked").collect();
+        assert_eq!(f.len(), 1, "{}", j["findings"]);
+        assert_eq!(f[0]["regions"], serde_json::json!(["us-south", "us-east", "eu-de"]));
+        let steps = j["next_steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 1, "{}", j["next_steps"]);
+        let text = steps[0]["text"].as_str().unwrap();
+        assert!(text.contains(&format!("fix or replace the kubeconfig {}", path.display())), "{text}");
+        assert!(!text.contains("credentials"), "{text}");
+        assert!(steps[0]["command"].as_str().unwrap().contains(" --kubeconfig FILE "), "{}", steps[0]);
     }
+    // The parser's complaint in one line, with where it is.
+    let mut c = cmd();
+    c.args(["pods", "--env", "prod", "--timeout", "5s"]).arg("--kubeconfig").arg(&bad).args(REAL_CONTEXTS);
+    let r = run(c);
+    let line = r.stdout.lines().find(|l| l.contains("pods not checked")).unwrap_or_else(|| panic!("{}", r.stdout));
+    let want = format!("kubeconfig {} is not valid YAML (line 2, column ", bad.display());
+    assert!(line.contains(&want) && line.ends_with(')'), "{line}");
+    assert!(!r.stdout.contains("\\x0a") && !r.stdout.contains("refresh"), "{}", r.stdout);
+    assert_eq!(r.stdout.matches("is not valid YAML").count(), 1, "said once, not per region: {}", r.stdout);
 }
 
 #[test]

@@ -88,6 +88,19 @@ fn healthy_everywhere_exits_0() {
     }
     assert!(texts(&j["next_steps"]).contains("missing metrics"), "{}", j["next_steps"]);
 
+    // One step for one region: the diagnose it suggests is for that region too.
+    let (r, j) = {
+        let r = c.run(&["pods", "--region", "us-east", "-o", "json"]);
+        let j = r.json();
+        (r, j)
+    };
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let commands: Vec<&str> =
+        j["next_steps"].as_array().unwrap().iter().filter_map(|s| s["command"].as_str()).collect();
+    assert_eq!(commands.len(), 1, "{commands:?}");
+    assert!(commands[0].starts_with("keysvc-check diagnose --env test --runbook "), "{commands:?}");
+    assert!(commands[0].ends_with(" --region us-east"), "{commands:?}");
+
     let t = c.run(&["diagnose"]);
     assert_eq!(t.code, 0);
     assert!(t.stdout.starts_with("Key Service API (test): HEALTHY"), "{}", t.stdout);
@@ -452,6 +465,20 @@ fn missing_context_and_context_override() {
     assert!(eu["pods"]["error"]["message"].as_str().unwrap().contains("no-such-context"));
     let r = c.run(&["diagnose", "--context", "eu-de=oncall@eu-de"]);
     assert_eq!(r.code, 0, "{}", r.stdout);
+    // An override naming a missing context is not repeated in the re-run.
+    let r = c.run(&["diagnose", "-o", "json", "--context", "eu-de=nope", "--context", "us-east=oncall@us-east"]);
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    let j = r.json();
+    let rerun = j["next_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["text"].as_str().unwrap().contains("re-run"))
+        .unwrap_or_else(|| panic!("{}", j["next_steps"]));
+    assert_eq!(rerun["region"], "eu-de");
+    let command = rerun["command"].as_str().unwrap();
+    assert!(command.contains(" --context eu-de=CONTEXT --context us-east=oncall@us-east "), "{command}");
+    assert!(command.ends_with(" --region eu-de") && !command.contains("nope"), "{command}");
 }
 
 #[test]
