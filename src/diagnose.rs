@@ -204,6 +204,16 @@ pub async fn execute(plan: Arc<Plan>, progress: Sink) -> Result<Outcome> {
         {
             partial = true;
         }
+        // A step throttled to its end stopped because the deadline left no
+        // time for another retry: cut short by the deadline, as a hang is.
+        let throttled = |p: Option<&Problem>| p.is_some_and(|p| p.kind == ProblemKind::Throttled);
+        if throttled(r.pods.as_ref().and_then(|p| p.error.as_ref()))
+            || r.logs
+                .as_ref()
+                .is_some_and(|l| throttled(l.error.as_ref()) || l.pods.iter().any(|p| throttled(p.error.as_ref())))
+        {
+            partial = true;
+        }
         r.verdict = verdict::region_verdict(&r);
         reports.push(r);
     }

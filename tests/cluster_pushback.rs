@@ -146,6 +146,8 @@ fn a_region_pushed_back_to_the_end_is_unknown_by_the_deadline_and_throttled() {
     assert!(texts(&j["findings"]).contains("eu-de: pods not checked: throttled: "), "{}", texts(&j["findings"]));
     assert!(kinds(&j).contains(&"api_pushback".to_string()));
     assert!(texts(&j["next_steps"]).contains("its API server is shedding load"), "{}", texts(&j["next_steps"]));
+    // The deadline left no time for another retry: the run was cut short.
+    assert_eq!(j["partial"], true, "{}", j["service"]);
 
     // A server asking for longer than the whole run is not waited for.
     let (proxy, kc) = s.proxy("eu-de", Throttle { status: 429, retry_after: Some(60), first: None });
@@ -155,9 +157,37 @@ fn a_region_pushed_back_to_the_end_is_unknown_by_the_deadline_and_throttled() {
     assert!(msg.contains("to list pods; it asked to wait 60s, longer than the "), "{msg}");
     assert_eq!(retries(&j, "eu-de"), (0, vec![]));
     assert_eq!(proxy.most_asked(), 1, "{:?}", proxy.asked());
+    assert_eq!(j["partial"], true, "{}", j["service"]);
     let r = s.run("diagnose", &kc, "4s", "table");
     assert_eq!(r.code, 3, "{}", r.stdout);
     assert!(r.stdout.contains("throttled"), "{}", r.stdout);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn throttled_to_the_deadline_everywhere_is_partial_with_one_rerun_on_a_longer_timeout() {
+    let s = setup("p-all-503", "oncall", &[]);
+    let proxies: Vec<ThrottleProxy> =
+        REGIONS.iter().map(|r| s.env.throttle_proxy(&format!("oncall@{r}"), Throttle::always(503)).unwrap()).collect();
+    let kc = s.dir.path().join("kubeconfig-all");
+    let servers: Vec<(&str, String)> = REGIONS.iter().zip(&proxies).map(|(r, p)| (*r, p.url())).collect();
+    s.env.kubeconfig_with(&kc, &servers).unwrap();
+    let (r, j) = s.diagnose(&kc, "4s");
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(verdicts(&j), ["unknown", "unknown", "unknown"]);
+    assert_eq!(j["partial"], true, "{}", j["service"]);
+    let summary = j["service"]["summary"].as_str().unwrap();
+    assert!(summary.ends_with("(partial: the run was cut short)"), "{summary}");
+    // One next step for the whole run, whose command does not repeat the
+    // timeout that was too short.
+    let steps = j["next_steps"].as_array().unwrap();
+    let reruns: Vec<&Value> = steps.iter().filter(|s| s["text"].as_str().unwrap().contains("re-run")).collect();
+    assert_eq!(reruns.len(), 1, "{}", texts(&j["next_steps"]));
+    assert_eq!(reruns[0]["region"], Value::Null);
+    assert!(reruns[0]["text"].as_str().unwrap().contains("a longer --timeout (1m)"), "{}", reruns[0]);
+    let command = reruns[0]["command"].as_str().unwrap();
+    assert!(command.starts_with("keysvc-check diagnose --env test "), "{command}");
+    assert!(command.ends_with(" --timeout 1m") && !command.contains("4s"), "{command}");
 }
 
 #[test]
