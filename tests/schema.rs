@@ -92,6 +92,9 @@ fn the_shipped_runbooks_match_the_runbook_schema() {
     let mut typo = v.clone();
     typo["namspace"] = json!("api");
     assert!(rejected("runbook-v1.json", &typo), "the runbook schema accepts an unknown field");
+    let mut bad_ns = v.clone();
+    bad_ns["namespace"] = json!("API_NS");
+    assert!(rejected("runbook-v1.json", &bad_ns), "the runbook schema accepts a namespace Kubernetes refuses");
     let mut bad_logs = v;
     bad_logs["logs"] = json!({"spike_factor": 1});
     assert!(rejected("runbook-v1.json", &bad_logs), "the runbook schema accepts spike_factor 1");
