@@ -712,14 +712,16 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
                 Some(cmd(&["get", "deploy,rs"])),
             );
         } else if no_pods && evidence_tried {
+            // What this user can read: every pod of the namespace with its
+            // labels, where a selector that no longer matches shows.
             a.step(
                 Priority::Region,
                 Some(name),
                 format!(
-                    "No pods: see what the deployment is doing (needs get and list on deployments and replicasets in namespace {}, context {})",
-                    rb.namespace, r.context
+                    "No pods match {}: list every pod in the namespace with its labels (the deployment itself needs get and list on deployments and replicasets in namespace {}, context {})",
+                    rb.selector, rb.namespace, r.context
                 ),
-                None,
+                Some(cmd(&["get", "pods", "--show-labels"])),
             );
         } else if no_pods {
             a.step(
@@ -1429,6 +1431,31 @@ mod tests {
         assert_eq!(r.findings[0].severity, Severity::Info);
         assert_eq!(r.findings[0].text, "8 error lines in 5m; usual for this service: 7.6 per 5m over the last 1h");
         assert!(r.next_steps[0].text.starts_with("Every check passed"), "{:?}", r.next_steps);
+    }
+
+    #[test]
+    fn no_pods_for_a_user_who_cannot_read_the_deployment_gets_a_command_they_can_run() {
+        let p = plan();
+        let forbidden = Problem::new(ProblemKind::Forbidden, "403 Forbidden: missing permission");
+        let mut east = region("us-east", vec![], logs(Status::Pass, &[]));
+        east.rollout = Some(crate::report::RolloutFacts {
+            status: Status::Error,
+            deployment: None,
+            revision: None,
+            replica_set: None,
+            images: vec![],
+            rolled_out_secs_ago: None,
+            previous: None,
+            note: None,
+            error: Some(forbidden),
+            duration_ms: 1,
+        });
+        let r = report(&p, Status::Pass, vec![healthy("us-south"), east, healthy("eu-de")]);
+        let step = r.next_steps.iter().find(|s| s.text.starts_with("No pods match")).expect("a no-pods step");
+        assert_eq!(step.region.as_deref(), Some("us-east"));
+        assert!(step.text.contains("needs get and list on deployments"), "{step:?}");
+        let command = step.command.as_deref().expect("a command this user can run");
+        assert!(command.ends_with("-n api get pods --show-labels"), "{command}");
     }
 
     #[test]
