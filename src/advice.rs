@@ -1440,15 +1440,8 @@ mod tests {
         let mut east = region("us-east", vec![], logs(Status::Pass, &[]));
         east.rollout = Some(crate::report::RolloutFacts {
             status: Status::Error,
-            deployment: None,
-            revision: None,
-            replica_set: None,
-            images: vec![],
-            rolled_out_secs_ago: None,
-            previous: None,
-            note: None,
             error: Some(forbidden),
-            duration_ms: 1,
+            ..crate::rollout::empty()
         });
         let r = report(&p, Status::Pass, vec![healthy("us-south"), east, healthy("eu-de")]);
         let step = r.next_steps.iter().find(|s| s.text.starts_with("No pods match")).expect("a no-pods step");

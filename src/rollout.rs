@@ -133,7 +133,7 @@ fn blank(started: Instant) -> RolloutFacts {
 }
 
 /// Nothing read yet.
-fn empty() -> RolloutFacts {
+pub(crate) fn empty() -> RolloutFacts {
     RolloutFacts {
         status: Status::Pass,
         deployment: None,
