@@ -16,18 +16,7 @@ fn proxy_command_serves_every_region_with_latency_until_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let kc = dir.path().join("kubeconfig");
     let rtt = Duration::from_millis(200);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keysvc-testenv"))
-        .args(["proxy", "--latency-ms", "200", "--state"])
-        .arg(std::env::var_os(keysvc_testenv::ENV_VAR).unwrap())
-        .arg("--kubeconfig")
-        .arg(&kc)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The path is printed once the kubeconfig is written and the proxies listen.
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert_eq!(line.trim_end(), kc.display().to_string());
+    let child = serve("proxy", &["--latency-ms", "200"], &kc);
 
     let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&kc).unwrap()).unwrap();
     let direct = env.kubeconfig_json().unwrap();
@@ -49,16 +38,7 @@ fn proxy_command_serves_every_region_with_latency_until_sigterm() {
         assert!(started.elapsed() >= rtt * 2, "{region}: no latency added");
     }
 
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "still running after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(status.success(), "{status}");
+    stop(child);
 }
 
 #[test]
@@ -93,16 +73,7 @@ fn proxy_regions_makes_that_many_clusters_over_the_three_api_servers() {
 
     let dir = tempfile::tempdir().unwrap();
     let kc = dir.path().join("kubeconfig");
-    let mut child = Command::new(testenv)
-        .args(["proxy", "--latency-ms", "0", "--regions", "5", "--state"])
-        .arg(&state)
-        .arg("--kubeconfig")
-        .arg(&kc)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let mut child = serve("proxy", &["--latency-ms", "0", "--regions", "5"], &kc);
     let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&kc).unwrap()).unwrap();
     let clusters: Vec<&str> =
         written["clusters"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
@@ -126,11 +97,11 @@ fn proxy_regions_makes_that_many_clusters_over_the_three_api_servers() {
     child.wait().unwrap();
 }
 
-/// Starts `keysvc-testenv throttle ARGS --kubeconfig KC` and waits for the
-/// path it prints once the proxy listens.
-fn throttle(args: &[&str], kc: &std::path::Path) -> std::process::Child {
+/// Starts `keysvc-testenv COMMAND ARGS --kubeconfig KC` and waits for the
+/// path it prints once the kubeconfig is written and its proxies listen.
+fn serve(command: &str, args: &[&str], kc: &std::path::Path) -> std::process::Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_keysvc-testenv"))
-        .arg("throttle")
+        .arg(command)
         .args(args)
         .arg("--state")
         .arg(std::env::var_os(keysvc_testenv::ENV_VAR).unwrap())
@@ -175,7 +146,7 @@ fn throttle_command_puts_one_region_behind_an_api_server_under_load() {
     let kc = dir.path().join("kubeconfig");
 
     // Every request answered 503 without Retry-After: kubectl gives up.
-    let child = throttle(&["--region", "us-east", "--status", "503", "--retry-after", "0", "--always"], &kc);
+    let child = serve("throttle", &["--region", "us-east", "--status", "503", "--retry-after", "0", "--always"], &kc);
     let out = kubectl_get_po(&kc, "us-east");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("ServiceUnavailable"), "{out:?}");
@@ -186,7 +157,7 @@ fn throttle_command_puts_one_region_behind_an_api_server_under_load() {
 
     // The first of each request answered 429 with Retry-After: 1, then
     // passed on: kubectl waits and gets the pods.
-    let child = throttle(&["--region", "us-east", "--first", "1"], &kc);
+    let child = serve("throttle", &["--region", "us-east", "--first", "1"], &kc);
     let out = kubectl_get_po(&kc, "us-east");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
