@@ -40,10 +40,8 @@ work=$(mktemp -d)
 state=""
 own_env=""
 proxy_pid=""
-healthz_pid=""
 cleanup() {
   [ -z "$proxy_pid" ] || kill "$proxy_pid" 2>/dev/null || true
-  [ -z "$healthz_pid" ] || kill "$healthz_pid" 2>/dev/null || true
   if [ -n "$own_env" ]; then
     "$testenv" down --state "$state"
     rm -rf "$(dirname "$state")"
@@ -79,25 +77,10 @@ deploy() { # REPLICAS
   done
 }
 
-# A healthz that answers as the service does when it is up.
-python3 -u - >"$work/healthz.port" <<'PY' &
-import http.server, json
-class Healthz(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        url = f"http://127.0.0.1:{self.server.server_port}/healthz"
-        body = json.dumps({"href": url, "code": 0, "description": "The API is available and operational."}).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Healthz)
-print(server.server_port)
-server.serve_forever()
-PY
-healthz_pid=$!
+# The environment's healthz stand-in, which answers as the service does when
+# it is up (`keysvc-testenv up` starts it).
+healthz=$(python3 -c 'import json, sys; print((json.load(open(sys.argv[1]))["healthz"] or [None, ""])[1])' "$state")
+[ -n "$healthz" ] || { echo "the environment in $state has no healthz stand-in; start it with keysvc-testenv up" >&2; exit 1; }
 wait_for_line() { # FILE WHAT
   local deadline=$((SECONDS + 30))
   until [ -s "$1" ]; do
@@ -105,8 +88,6 @@ wait_for_line() { # FILE WHAT
     sleep 0.05
   done
 }
-wait_for_line "$work/healthz.port" "healthz port"
-healthz="http://127.0.0.1:$(cat "$work/healthz.port")/healthz"
 
 runbook() { # FILE REGION...
   local file=$1 r

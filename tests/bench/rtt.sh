@@ -28,11 +28,9 @@ work=$(mktemp -d)
 state=""
 own_env=""
 proxy_pid=""
-healthz_pid=""
 v1_tree=""
 cleanup() {
   [ -z "$proxy_pid" ] || kill "$proxy_pid" 2>/dev/null || true
-  [ -z "$healthz_pid" ] || kill "$healthz_pid" 2>/dev/null || true
   [ -z "$v1_tree" ] || git worktree remove --force "$v1_tree" 2>/dev/null || true
   if [ -n "$own_env" ]; then
     "$testenv" down --state "$state"
@@ -75,25 +73,10 @@ for region in "${regions[@]}"; do
   done
 done
 
-# A healthz that answers as the service does when it is up.
-python3 -u - >"$work/healthz.port" <<'PY' &
-import http.server, json
-class Healthz(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        url = f"http://127.0.0.1:{self.server.server_port}/healthz"
-        body = json.dumps({"href": url, "code": 0, "description": "The API is available and operational."}).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Healthz)
-print(server.server_port)
-server.serve_forever()
-PY
-healthz_pid=$!
+# The environment's healthz stand-in, which answers as the service does when
+# it is up (`keysvc-testenv up` starts it).
+healthz=$(python3 -c 'import json, sys; print((json.load(open(sys.argv[1]))["healthz"] or [None, ""])[1])' "$state")
+[ -n "$healthz" ] || { echo "the environment in $state has no healthz stand-in; start it with keysvc-testenv up" >&2; exit 1; }
 wait_for_line() { # FILE WHAT
   local deadline=$((SECONDS + 30))
   until [ -s "$1" ]; do
@@ -101,7 +84,6 @@ wait_for_line() { # FILE WHAT
     sleep 0.05
   done
 }
-wait_for_line "$work/healthz.port" "healthz port"
 
 # Only keys v1 knows; the current version reads the same file.
 cat >"$work/rb.yaml" <<YAML
@@ -111,7 +93,7 @@ selector: app=api-key-service
 container: api-key-service
 environments:
   bench:
-    healthz_url: http://127.0.0.1:$(cat "$work/healthz.port")/healthz
+    healthz_url: $healthz
     regions:
       us-south: { context: oncall@us-south }
       us-east: { context: oncall@us-east }
