@@ -221,6 +221,11 @@ async fn pods_and_logs(
     };
     let now = Timestamp::now();
     let infos: Vec<PodInfo> = pod_list.iter().map(|p| pods::read_pod(p, &plan.runbook.container, now)).collect();
+    // What the log reads need of each pod; the decoded objects (tens of KB
+    // each with their managed fields) are not kept while the logs stream.
+    let starts: Vec<Option<Timestamp>> =
+        pod_list.iter().map(|p| container_started(p, &plan.runbook.container)).collect();
+    drop(pod_list);
     let mut note = None;
     if infos.is_empty() {
         // Tell "no pods" from "no namespace" when we are allowed to look.
@@ -240,7 +245,7 @@ async fn pods_and_logs(
     slot.lock().expect("slot").pods = Some(step);
 
     if plan.steps.logs {
-        let step = read_logs(&api, &plan, (&region.name, cx.progress), (&pod_list, &infos), sink, deadline).await;
+        let step = read_logs(&api, &plan, (&region.name, cx.progress), (&infos, &starts), sink, deadline).await;
         slot.lock().expect("slot").logs = Some(step);
     }
     slot.lock().expect("slot").duration_ms = started.elapsed().as_millis() as u64;
@@ -292,14 +297,14 @@ async fn read_logs(
     api: &Api<Pod>,
     plan: &Plan,
     (region, progress): (&str, &RegionSink),
-    (pod_list, infos): (&[Pod], &[PodInfo]),
+    (infos, starts): (&[PodInfo], &[Option<Timestamp>]),
     sink: Option<mpsc::Sender<LogLine>>,
     deadline: TokioInstant,
 ) -> LogsStep {
     let logs_started = Instant::now();
     let classifier = Classifier::new(&plan.runbook.logs.error_patterns.iter().map(|p| p.0.clone()).collect::<Vec<_>>());
     let frame = Frame::new(Timestamp::now(), plan.logs.since, plan.runbook.logs.baseline.0);
-    let (mut entries, reads) = plan_reads(plan, pod_list, infos);
+    let (mut entries, reads) = plan_reads(plan, infos, starts);
     // Stop reading a little before the deadline so partial counts are kept.
     let read_deadline = deadline.checked_sub(Duration::from_millis(150)).unwrap_or(deadline);
     let ctx = ReadCtx { api, plan, region, classifier: &classifier, frame, deadline: read_deadline };
@@ -338,11 +343,12 @@ async fn read_logs(
 /// The entries of the logs step (one per container instance read) and the
 /// reads that fill them: each pod's current container's window with its
 /// baseline right after it (so the two start together), and the previous
-/// container's window when it restarted inside the window.
-fn plan_reads(plan: &Plan, pod_list: &[Pod], infos: &[PodInfo]) -> (Vec<PodLogs>, Vec<Read>) {
+/// container's window when it restarted inside the window. `starts` is when
+/// each pod's current container started, in the order of `infos`.
+fn plan_reads(plan: &Plan, infos: &[PodInfo], starts: &[Option<Timestamp>]) -> (Vec<PodLogs>, Vec<Read>) {
     let mut entries: Vec<PodLogs> = vec![];
     let mut reads = vec![];
-    for (info, pod) in infos.iter().zip(pod_list) {
+    for (info, &container_start) in infos.iter().zip(starts) {
         let restarted = pods::restarted_within(info, plan.logs.since);
         let mut entry = |previous: bool| {
             entries.push(PodLogs {
@@ -360,7 +366,6 @@ fn plan_reads(plan: &Plan, pod_list: &[Pod], infos: &[PodInfo]) -> (Vec<PodLogs>
         if !plan.logs.previous_only {
             let slot = entry(false);
             reads.push(Read::Window { slot, pod: info.name.clone(), previous: false });
-            let container_start = container_started(pod, &plan.runbook.container);
             reads.push(Read::Baseline { slot, pod: info.name.clone(), container_start });
         }
         // `--previous` reads the containers that have a previous instance;
@@ -668,18 +673,15 @@ mod tests {
 
     #[test]
     fn each_current_container_gets_a_baseline_read_next_to_its_window() {
-        let pods: Vec<Pod> = ["a", "b"]
-            .iter()
-            .map(|n| serde_json::from_value(serde_json::json!({"metadata": {"name": n}})).unwrap())
-            .collect();
         let infos = [info("a", None), info("b", Some(60))];
-        let (entries, reads) = plan_reads(&plan(false), &pods, &infos);
+        let starts = [None, None];
+        let (entries, reads) = plan_reads(&plan(false), &infos, &starts);
         assert_eq!(describe(&reads), ["0 window a", "0 baseline a", "1 window b", "1 baseline b", "2 window b prev"]);
         assert_eq!(entries.len(), 3);
         assert!(entries[2].previous && entries.iter().all(|e| e.baseline.is_none()));
         // Only previous containers asked for: nothing current, so no
         // baseline, and only the pod that restarted has a previous one.
-        let (_, reads) = plan_reads(&plan(true), &pods, &infos);
+        let (_, reads) = plan_reads(&plan(true), &infos, &starts);
         assert_eq!(describe(&reads), ["0 window b prev"]);
     }
 
