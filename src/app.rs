@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use tokio::sync::Semaphore;
 
 use crate::cli::{Cli, ColorArg, Command, DiagnoseArgs, LogsArgs, OutputArg, RunbookCommand, Target, UntilArg};
 use crate::plan::{LogOptions, Output, PeerPlan, Placeholder, Plan, RegionPlan, Rerun, Steps};
@@ -476,17 +477,19 @@ fn build_plan(
         OutputArg::Json => Output::Json,
         OutputArg::Markdown => Output::Markdown,
     };
+    let streams = match &cli.command {
+        Command::Diagnose(d) => d.streams,
+        Command::Logs(a) => a.streams,
+        _ => crate::cli::Streams::default(),
+    };
     let logs = LogOptions {
         since: logs_args.and_then(|a| a.since).unwrap_or(rb.logs.since.0),
         tail: logs_args.and_then(|a| a.tail),
         previous_only: logs_args.is_some_and(|a| a.previous),
         grep: logs_args.and_then(|a| a.grep.clone()),
         stream: logs_args.is_some() && output == Output::Table && !g.quiet,
-        max_streams: match &cli.command {
-            Command::Diagnose(d) => d.streams.max_log_streams,
-            Command::Logs(a) => a.streams.max_log_streams,
-            _ => crate::cli::DEFAULT_MAX_LOG_STREAMS,
-        },
+        max_streams: streams.max_log_streams,
+        all_streams: Arc::new(Semaphore::new(streams.total())),
     };
     let rerun = Rerun { verb, args: rerun_args(g, &env_name), region: target.region.clone() };
     Ok(Plan {

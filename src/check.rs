@@ -496,6 +496,8 @@ impl ReadCtx<'_> {
         let tail = plan.logs.tail.map(|n| n.max(0) as usize);
         let mut last: VecDeque<LogLine> = VecDeque::new();
         let work = async {
+            // One of the run's reads open at once in all regions, until this one ends.
+            let _open = self.plan.logs.all_streams.acquire().await.ok();
             let stream = self.api.log_stream(pod, &lp).await.map_err(|e| self.log_problem(&e))?;
             let grep = plan.logs.grep.clone();
             let direct = if tail.is_some() { None } else { sink.as_ref() };
@@ -552,6 +554,7 @@ impl ReadCtx<'_> {
         };
         let mut read = BaselineRead::new(self.frame.window_start);
         let work = async {
+            let _open = self.plan.logs.all_streams.acquire().await.ok();
             let stream = self.api.log_stream(pod, &lp).await.map_err(|e| self.log_problem(&e))?;
             let classifier = self.classifier;
             // The rest of the reply (the window's lines, at most the byte
@@ -633,6 +636,9 @@ mod tests {
                 grep: None,
                 stream: false,
                 max_streams: crate::cli::DEFAULT_MAX_LOG_STREAMS,
+                all_streams: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                    crate::cli::DEFAULT_MAX_LOG_STREAMS_TOTAL,
+                )),
             },
             output: Output::Json,
             color: false,

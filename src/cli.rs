@@ -15,6 +15,15 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// `--max-log-streams` when not given: see [`MAX_LOG_STREAMS_HELP`].
 pub const DEFAULT_MAX_LOG_STREAMS: usize = 40;
 
+/// `--max-log-streams-total` when not given: see [`MAX_LOG_STREAMS_TOTAL_HELP`].
+pub const DEFAULT_MAX_LOG_STREAMS_TOTAL: usize = 400;
+
+const MAX_LOG_STREAMS_TOTAL_HELP: &str = "Log reads open at once in all regions together [default: 400, or \
+--max-log-streams when that is higher]. Given, it holds even below --max-log-streams. Each open read holds about 15 KB (its request, its connection's share and \
+the lines not yet counted), so this bounds the memory a run over many regions takes: 400 reads of 30 regions of \
+20 pods (1,200 reads) go in three turns, and the run stays under 40 MB. Three regions of 20 pods (120 reads) are \
+never held back by it. 0 or anything but a whole number is an error.";
+
 const MAX_LOG_STREAMS_HELP: &str = "Log reads open at once per region [default: 40]. Each pod's current container \
 is read twice, its last window and the hour before (the baseline), plus its previous container when it restarted, \
 so 40 reads a region of 20 pods in one go. Over HTTP/2 (offered to every API server; Kubernetes speaks it over \
@@ -24,7 +33,8 @@ over the nodes, and counts them as long-running requests, not against its --max-
 default). Lower it for an API server or kubelets already in trouble (`kubectl logs -l` opens 5, its \
 --max-log-requests); raise it for more than 20 pods per region. 0 or anything but a whole number is an error.";
 
-/// `--max-log-streams`: how many log reads a region has open at once.
+/// `--max-log-streams` and `--max-log-streams-total`: how many log reads a
+/// region, and a run, has open at once.
 #[derive(Debug, Args, Clone, Copy)]
 pub struct Streams {
     /// Log reads open at once per region [default: 40]; lower it to spare a busy API server.
@@ -39,6 +49,30 @@ pub struct Streams {
         long_help = MAX_LOG_STREAMS_HELP
     )]
     pub max_log_streams: usize,
+    /// Log reads open at once in all regions together [default: 400]; bounds the memory of a run over many regions.
+    #[arg(
+        long = "max-log-streams-total",
+        env = "KEYSVC_MAX_LOG_STREAMS_TOTAL",
+        value_name = "N",
+        value_parser = parse_streams_total,
+        allow_hyphen_values = true,
+        long_help = MAX_LOG_STREAMS_TOTAL_HELP
+    )]
+    pub max_log_streams_total: Option<usize>,
+}
+
+impl Default for Streams {
+    fn default() -> Streams {
+        Streams { max_log_streams: DEFAULT_MAX_LOG_STREAMS, max_log_streams_total: None }
+    }
+}
+
+impl Streams {
+    /// The reads a run may have open at once in all its regions: the total
+    /// given, else the default total or one region's bound, the higher.
+    pub fn total(&self) -> usize {
+        self.max_log_streams_total.unwrap_or(DEFAULT_MAX_LOG_STREAMS_TOTAL.max(self.max_log_streams))
+    }
 }
 
 #[derive(Debug, Parser)]
@@ -311,13 +345,24 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn parse_streams(s: &str) -> Result<usize, String> {
+    parse_reads(s, "per region", DEFAULT_MAX_LOG_STREAMS)
+}
+
+fn parse_streams_total(s: &str) -> Result<usize, String> {
+    parse_reads(s, "in all", DEFAULT_MAX_LOG_STREAMS_TOTAL)
+}
+
+/// A number of log reads open at once, 1 or more; `scope` and `default` for the message.
+fn parse_reads(s: &str, scope: &str, default: usize) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
         _ if s.trim_start().starts_with('-') => {
-            Err(format!("`{s}` is negative; give a whole number of log reads, 1 or more (default 40)"))
+            Err(format!("`{s}` is negative; give a whole number of log reads, 1 or more (default {default})"))
         }
         Ok(n) if n >= 1 => Ok(n),
-        Ok(_) => Err("0 would read no logs; give 1 or more log reads per region (default 40)".into()),
-        Err(_) => Err(format!("`{s}` is not a number of log reads; give a whole number, 1 or more (default 40)")),
+        Ok(_) => Err(format!("0 would read no logs; give 1 or more log reads {scope} (default {default})")),
+        Err(_) => {
+            Err(format!("`{s}` is not a number of log reads; give a whole number, 1 or more (default {default})"))
+        }
     }
 }
 
@@ -337,6 +382,17 @@ fn parse_regex(s: &str) -> Result<regex::Regex, String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_runs_reads_at_once_default_to_no_fewer_than_a_regions() {
+        let s = |max_log_streams, max_log_streams_total| Streams { max_log_streams, max_log_streams_total };
+        assert_eq!(s(40, None).total(), 400);
+        assert_eq!(s(500, None).total(), 500);
+        assert_eq!(s(40, Some(2)).total(), 2);
+        assert_eq!(s(500, Some(450)).total(), 450);
+        assert_eq!(Streams::default().total(), DEFAULT_MAX_LOG_STREAMS_TOTAL);
+    }
+
     use super::*;
     use clap::CommandFactory;
 

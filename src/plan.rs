@@ -2,9 +2,11 @@
 //! into what to check, where, and how long to wait. Clap types go no further.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use regex::Regex;
+use tokio::sync::Semaphore;
 
 use crate::runbook::Runbook;
 
@@ -221,6 +223,9 @@ pub struct LogOptions {
     pub stream: bool,
     /// Log reads open at once per region (`--max-log-streams`).
     pub max_streams: usize,
+    /// Log reads open at once in all regions (`--max-log-streams-total`):
+    /// every region's reads take a permit of this one semaphore.
+    pub all_streams: Arc<Semaphore>,
 }
 
 #[derive(Debug, Clone)]

@@ -87,12 +87,16 @@ fn max_log_streams_must_be_a_whole_number_of_one_or_more() {
         (vec!["logs", "--env", "prod", "--max-log-streams=-3"], "`-3` is negative"),
         (vec!["logs", "--env", "prod", "--max-log-streams", "-3"], "`-3` is negative"),
         (vec!["diagnose", "--env", "prod", "--max-log-streams", "2.5"], "`2.5` is not a number of log reads"),
+        (vec!["diagnose", "--env", "prod", "--max-log-streams-total", "0"], "1 or more log reads in all (default 400)"),
+        (vec!["logs", "--env", "prod", "--max-log-streams-total=-1"], "`-1` is negative"),
+        (vec!["logs", "--env", "prod", "--max-log-streams-total", "lots"], "`lots` is not a number of log reads"),
     ] {
         let r = run_args(&args);
         assert_eq!(r.code, 64, "{args:?}: {}", r.stderr);
         assert!(r.stdout.is_empty());
         let first = r.stderr.lines().next().unwrap_or_default();
-        assert!(first.contains("--max-log-streams") && first.contains(says), "{args:?}: {}", r.stderr);
+        let flag = args.iter().find(|a| a.starts_with("--max")).unwrap().split('=').next().unwrap();
+        assert!(first.contains(flag) && first.contains(says), "{args:?}: {}", r.stderr);
     }
     // It bounds log reads: a command that reads none does not take it.
     let r = run_args(&["pods", "--env", "prod", "--max-log-streams", "4"]);

@@ -735,6 +735,26 @@ fn max_log_streams_bounds_the_reads_open_at_once() {
     assert!((1..=2).contains(&most), "{most} reads at once");
 }
 
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn max_log_streams_total_bounds_the_reads_of_the_whole_run() {
+    use keysvc_testenv::scenario::PodKind;
+    let c = case("t-reads-in-all", &[], "oncall");
+    let pods = c.env.pods("eu-de", &c.ns, &[PodKind::Ready; 6]).unwrap();
+    let slow = LogSpec { delay_ms: 300, ..keysvc_testenv::scenario::info_logs("slow") };
+    for p in &pods {
+        c.env.set_logs("eu-de", &c.ns, p, &slow).unwrap();
+    }
+    // The region may have 40 reads open, the run 2: the run's bound holds.
+    let r = c.run(&["logs", "--region", "eu-de", "-o", "json", "--max-log-streams-total", "2"]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let j = r.json();
+    let logs = &region(&j, "eu-de")["logs"];
+    assert!(logs["pods"].as_array().unwrap().iter().all(|p| p["lines"].as_u64() > Some(0)), "{logs}");
+    let most = c.env.most_log_reads_at_once("eu-de", &c.ns).unwrap();
+    assert!((1..=2).contains(&most), "{most} reads at once");
+}
+
 // Errors judged against the baseline. Every pod gets an hour and five minutes
 // of traffic (one line every 3.75 s); the error lines in it are set per test.
 
