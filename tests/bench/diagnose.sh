@@ -109,13 +109,30 @@ many=()
 for i in $(seq 0 29); do many+=("$(printf 'r%02d' "$i")"); done
 runbook "$work/rb30.yaml" "${many[@]}"
 
-# One timed run: "ms peak_rss_kib exit" on stdout.
+# CPU time (ms, user and system) used so far by the environment's processes:
+# the API servers, etcd, the kubelet stand-ins and the proxies, each of which
+# names a file of the environment's directory on its command line.
+env_cpu_ms() {
+  local dir pid total=0 ticks
+  dir=$(dirname "$state")
+  for pid in $(pgrep -f -- "$dir" || true); do
+    ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) || continue
+    total=$((total + ticks))
+  done
+  echo $((total * 1000 / $(getconf CLK_TCK)))
+}
+
+# One timed run: "ms peak_rss_kib exit cpu_ms env_cpu_ms" on stdout (the CPU
+# time of the command, and of the environment while it ran).
 timed() { # OUT CMD...
-  local out=$1 start code=0
+  local out=$1 start code=0 env_before
   shift
+  env_before=$(env_cpu_ms)
   start=$(date +%s%N)
-  /usr/bin/time -f '%M' -o "$work/rss" "$@" >"$out" 2>"$out.err" || code=$?
-  echo "$(( ($(date +%s%N) - start) / 1000000 )) $(tail -n1 "$work/rss") $code"
+  /usr/bin/time -f '%M %U %S' -o "$work/rss" "$@" >"$out" 2>"$out.err" || code=$?
+  local ms=$(( ($(date +%s%N) - start) / 1000000 )) rss user sys
+  read -r rss user sys < <(tail -n1 "$work/rss")
+  echo "$ms $rss $code $(python3 -c "print(round(($user + $sys) * 1000))") $(( $(env_cpu_ms) - env_before ))"
 }
 diagnose() { # KUBECONFIG RUNBOOK ARGS...
   local kc=$1 rb=$2
@@ -128,23 +145,25 @@ by_hand() { # KUBECONFIG CONTEXT...
   timed "$work/manual.out" "$manual" "$kc" "$healthz" "$@"
 }
 
-stats() { # FILE: "ms rss code" a line -> "min median max peak_rss_mib codes"
+stats() { # FILE: timed's lines -> "min median max peak_rss_mib codes cpu_ms env_cpu_ms" (CPU: medians)
   python3 - "$1" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 ms = sorted(int(r[0]) for r in rows)
 rss = max(int(r[1]) for r in rows) / 1024
 codes = ",".join(sorted({r[2] for r in rows}))
-print(min(ms), int(statistics.median(ms)), max(ms), f"{rss:.1f}", codes)
+cpu = int(statistics.median(int(r[3]) for r in rows))
+env = int(statistics.median(int(r[4]) for r in rows))
+print(min(ms), int(statistics.median(ms)), max(ms), f"{rss:.1f}", codes, cpu, env)
 PY
 }
 row() { # LABEL FILE
-  local min med max rss codes
-  read -r min med max rss codes < <(stats "$2")
-  printf '%-34s %7s %9s %7s %9s %5s\n' "$1" "$min" "$med" "$max" "$rss" "$codes"
+  local min med max rss codes cpu env
+  read -r min med max rss codes cpu env < <(stats "$2")
+  printf '%-34s %7s %9s %7s %9s %5s %7s %11s\n' "$1" "$min" "$med" "$max" "$rss" "$codes" "$cpu" "$env"
 }
 header() {
-  printf '%-34s %7s %9s %7s %9s %5s\n' "" min_ms median_ms max_ms rss_mib exit
+  printf '%-34s %7s %9s %7s %9s %5s %7s %11s\n' "" min_ms median_ms max_ms rss_mib exit cpu_ms env_cpu_ms
 }
 
 start_proxy() { # RTT_MS [REGIONS] -> sets $proxy_kc
