@@ -105,8 +105,13 @@ pub async fn run_region(
     let remaining = || deadline.saturating_duration_since(TokioInstant::now()).max(Duration::from_millis(1));
     // Every request the API server pushed back on and that went again is
     // counted in the slot at once, so a run cut short keeps the count.
+    // The progress line shows the wait too.
     let counted = slot.clone();
-    let pushback = Pushback::new(deadline, move |status| counted.lock().expect("slot").count_retry(status));
+    let told = progress.clone();
+    let pushback = Pushback::new(deadline, move |status| {
+        counted.lock().expect("slot").count_retry(status);
+        told.retry(status);
+    });
     let client = match k8s::client(&kubeconfig, &region.context, remaining(), pushback).await {
         Ok(c) => c,
         Err(p) => {

@@ -23,11 +23,21 @@ pub enum Step {
     Done,
 }
 
-/// One region's step changed.
+/// What changed for a region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Update {
+    /// It moved on to this step.
+    Step(Step),
+    /// Its API server pushed back (HTTP `status`: 429, 503 or 504) and the
+    /// request goes again after a wait; the region stays on its step.
+    Retry { status: u16 },
+}
+
+/// Something changed for one region.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Progress {
     pub region: Arc<str>,
-    pub step: Step,
+    pub update: Update,
 }
 
 /// Where progress goes: nowhere, or a bounded channel.
@@ -60,8 +70,18 @@ pub struct RegionSink {
 impl RegionSink {
     /// Reports `step`; dropped when the channel is full or closed.
     pub fn step(&self, step: Step) {
+        self.send(Update::Step(step));
+    }
+
+    /// Reports a request the API server pushed back on with `status`, which
+    /// goes again after a wait.
+    pub fn retry(&self, status: u16) {
+        self.send(Update::Retry { status });
+    }
+
+    fn send(&self, update: Update) {
         if let Some(tx) = &self.tx {
-            let _ = tx.try_send(Progress { region: self.region.clone(), step });
+            let _ = tx.try_send(Progress { region: self.region.clone(), update });
         }
     }
 }
@@ -76,7 +96,7 @@ mod tests {
         let sink = Sink::channel(tx).region("us-east");
         sink.step(Step::ListingPods);
         sink.step(Step::Done);
-        assert_eq!(rx.try_recv().unwrap().step, Step::ListingPods);
+        assert_eq!(rx.try_recv().unwrap().update, Update::Step(Step::ListingPods));
         assert!(rx.try_recv().is_err());
         drop(rx);
         sink.step(Step::Done);

@@ -1,6 +1,6 @@
 //! The live progress lines on stderr: in a real terminal (tmux) while a
-//! region hangs, gone once the report is written; nothing on a pipe or
-//! with `-q`.
+//! region hangs or waits on a busy API server, gone once the report is
+//! written; nothing on a pipe or with `-q`.
 
 mod common;
 
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::tmux::Tmux;
 use common::{BIN, cmd, run_within, runbook_text, write};
-use keysvc_testenv::{Behavior, Fault, FaultProxy, HealthzServer, TestEnv};
+use keysvc_testenv::{Behavior, Fault, FaultProxy, HealthzServer, TestEnv, Throttle};
 
 /// us-south behind a proxy that never answers; the others as they are.
 struct Hanging {
@@ -133,4 +133,44 @@ fn quiet_in_a_terminal_shows_no_progress() {
     let starts: Vec<&String> = s.lines.iter().filter(|l| !l.is_empty() && !l.starts_with(' ')).collect();
     assert_eq!(starts.len(), 1, "{}", s.text());
     assert!(starts[0].starts_with("Key Service API"), "{}", s.text());
+}
+
+#[test]
+#[ignore = "needs the test cluster and tmux (tests/run-all.sh)"]
+fn a_region_waiting_on_a_busy_api_server_says_so_in_its_line() {
+    let ns = "t-progress-busy";
+    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
+    env.scenarios(ns, &[]).unwrap();
+    let healthz = HealthzServer::start(Behavior::Healthy);
+    let dir = tempfile::tempdir().unwrap();
+    let runbook = write(dir.path(), "runbook.yaml", &runbook_text(ns, &healthz.url, &|r| format!("oncall@{r}"), ""));
+    // Every request to us-south answered 429 with Retry-After: 1.
+    let proxy =
+        env.throttle_proxy("oncall@us-south", Throttle { first: None, ..Throttle::too_many_requests(0) }).unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    env.kubeconfig_with(&kubeconfig, &[("us-south", proxy.url())]).unwrap();
+    let mut t = Tmux::start(120);
+    let words: Vec<String> = [BIN, "diagnose", "--env", "test", "--timeout", "6s", "--runbook"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([runbook.display().to_string(), "--kubeconfig".into(), kubeconfig.display().to_string()])
+        .collect();
+    let n = t.start_run(&[], &words);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let re =
+        regex::Regex::new(r"^\s+us-south\s+listing pods\s+\d+s  API server busy: (\d+) retr(y|ies) \(429\)$").unwrap();
+    let line = loop {
+        let lines = t.showing(n);
+        if let Some(l) = lines.iter().find(|l| re.captures(l).is_some_and(|c| c[1].parse::<u32>().unwrap() >= 2)) {
+            break l.clone();
+        }
+        assert!(Instant::now() < deadline, "no busy API server on us-south's line:\n{}", lines.join("\n"));
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(line.len() <= 120, "{line}");
+    // Throttled to the deadline: the report, and no progress left behind.
+    let s = t.wait(n);
+    let text = s.text();
+    assert!(text.contains("Key Service API"), "no report:\n{text}");
+    assert!(!s.lines.iter().any(|l| l.contains("API server busy")), "progress left on screen:\n{text}");
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::progress::{Progress, Sink, Step};
+use crate::progress::{Progress, Sink, Step, Update};
 
 /// How often the elapsed seconds are redrawn when nothing else changes.
 const TICK: Duration = Duration::from_millis(200);
@@ -35,21 +35,37 @@ pub struct Board {
 struct Row {
     region: Arc<str>,
     step: Step,
+    /// Requests its API server pushed back on, and the last status.
+    retries: u32,
+    last_status: u16,
     /// When the region finished, to stop its clock.
     done_at: Option<Instant>,
 }
 
 impl Board {
     pub fn new(regions: &[String], started: Instant) -> Board {
-        let rows = regions.iter().map(|r| Row { region: Arc::from(r.as_str()), step: Step::Connecting, done_at: None });
+        let rows = regions.iter().map(|r| Row {
+            region: Arc::from(r.as_str()),
+            step: Step::Connecting,
+            retries: 0,
+            last_status: 0,
+            done_at: None,
+        });
         Board { started, rows: rows.collect() }
     }
 
     pub fn update(&mut self, p: &Progress, now: Instant) {
-        if let Some(row) = self.rows.iter_mut().find(|r| r.region == p.region) {
-            row.step = p.step;
-            if p.step == Step::Done {
-                row.done_at.get_or_insert(now);
+        let Some(row) = self.rows.iter_mut().find(|r| r.region == p.region) else { return };
+        match p.update {
+            Update::Step(step) => {
+                row.step = step;
+                if step == Step::Done {
+                    row.done_at.get_or_insert(now);
+                }
+            }
+            Update::Retry { status } => {
+                row.retries += 1;
+                row.last_status = status;
             }
         }
     }
@@ -61,7 +77,13 @@ impl Board {
             .iter()
             .map(|r| {
                 let secs = r.done_at.unwrap_or(now).saturating_duration_since(self.started).as_secs();
-                let line = format!("  {:<name_width$}  {:<22} {secs:>3}s", r.region, step_text(r.step));
+                let mut line = format!("  {:<name_width$}  {:<22} {secs:>3}s", r.region, step_text(r.step));
+                // A region waiting on a busy API server says so, or its
+                // clock would seem to run for nothing.
+                if r.retries > 0 && r.done_at.is_none() {
+                    let retries = if r.retries == 1 { "1 retry".to_string() } else { format!("{} retries", r.retries) };
+                    line.push_str(&format!("  API server busy: {retries} ({})", r.last_status));
+                }
                 line.chars().take(width).collect::<String>().trim_end().to_string()
             })
             .collect()
@@ -167,7 +189,30 @@ mod tests {
     use super::*;
 
     fn at(board: &mut Board, region: &str, step: Step, now: Instant) {
-        board.update(&Progress { region: Arc::from(region), step }, now);
+        board.update(&Progress { region: Arc::from(region), update: Update::Step(step) }, now);
+    }
+
+    #[test]
+    fn a_region_pushed_back_on_says_how_often_until_it_is_done() {
+        let t0 = Instant::now();
+        let mut b = Board::new(&["us-south".into(), "eu-de".into()], t0);
+        at(&mut b, "us-south", Step::ListingPods, t0);
+        let retry = |b: &mut Board, status| {
+            b.update(&Progress { region: Arc::from("us-south"), update: Update::Retry { status } }, t0)
+        };
+        retry(&mut b, 429);
+        let lines = b.lines(t0 + Duration::from_secs(2), 100);
+        assert_eq!(lines[0], "  us-south  listing pods             2s  API server busy: 1 retry (429)");
+        assert_eq!(lines[1], "  eu-de     connecting               2s");
+        retry(&mut b, 503);
+        at(&mut b, "us-south", Step::ReadingLogs { done: 1, total: 6 }, t0);
+        let lines = b.lines(t0 + Duration::from_secs(3), 100);
+        assert_eq!(lines[0], "  us-south  reading logs 1/6         3s  API server busy: 2 retries (503)");
+        // Cut to the width like any line; gone once the region is done.
+        let narrow = &b.lines(t0, 40)[0];
+        assert!(narrow.chars().count() <= 40 && narrow.starts_with("  us-south  reading logs 1/6"), "{narrow}");
+        at(&mut b, "us-south", Step::Done, t0 + Duration::from_secs(4));
+        assert_eq!(b.lines(t0 + Duration::from_secs(5), 100)[0], "  us-south  done                     4s");
     }
 
     #[test]
