@@ -144,7 +144,7 @@ fn healthz(plan: &Plan, report: &Report, a: &mut Advice) {
                     Severity::Fail,
                     format!("{what} {}: {why}", h.url),
                 ));
-                failing.push(h.url.clone());
+                failing.push(curl_url(plan, region, &h.url));
             }
             Status::Warn => {
                 a.find(Finding::new(
@@ -269,6 +269,42 @@ fn healthz(plan: &Plan, report: &Report, a: &mut Advice) {
     }
 }
 
+/// What to do about a credential plugin that failed: install a missing one;
+/// do what a failing one said (its message is in the finding).
+pub fn plugin_fix(fault: Option<&crate::report::PluginFault>, context: &str) -> String {
+    match fault {
+        Some(crate::report::PluginFault::NotFound(c)) => format!(
+            "install the credential plugin {c} (or put it on PATH, or fix user.exec.command in the kubeconfig) for context {context}"
+        ),
+        Some(crate::report::PluginFault::Failed(c)) => {
+            format!("do what the credential plugin {c} says (sign in again?) for context {context}")
+        }
+        None => format!("refresh your credentials for context {context}"),
+    }
+}
+
+/// The URL word of a `curl` command for a healthz check shown as `shown`:
+/// a URL with credentials comes from an environment variable, since the
+/// report does not show them (`--healthz-url`'s own `KEYSVC_HEALTHZ_URL`
+/// for the environment's).
+fn curl_url(plan: &Plan, region: Option<&str>, shown: &str) -> String {
+    let raw = match region {
+        None => Some(plan.healthz_url.as_str()),
+        Some(name) => plan.regions.iter().find(|r| r.name == name).and_then(|r| r.healthz_url.as_deref()),
+    };
+    match (raw, region) {
+        (Some(u), None) if crate::mask::url_has_secret(u) => {
+            crate::plan::env_word("KEYSVC_HEALTHZ_URL", crate::plan::HEALTHZ_URL_HINT)
+        }
+        (Some(u), Some(name)) if crate::mask::url_has_secret(u) => {
+            let var =
+                format!("HEALTHZ_URL_{}", name.to_ascii_uppercase().replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
+            crate::plan::env_word(&var, &format!("set it to {name}'s healthz URL with its credentials"))
+        }
+        _ => shown.to_string(),
+    }
+}
+
 /// One error signature (the normalised shape of an error line) in one region's window.
 struct Signature {
     example: String,
@@ -351,12 +387,13 @@ fn logs_findings(name: &str, l: &LogsStep, shared: &[String], a: &mut Advice) {
         }
         Some(Judgement::Spike) => {
             let u = usual.unwrap_or(0.0);
-            let times = if u > 0.0 { format!("{:.0}× ", n as f64 / u) } else { String::new() };
-            (
-                FindingKind::ErrorSpike,
-                Severity::Warn,
-                format!("{n} error lines in {window}, {times}the usual rate; {}", usual_text(u)),
-            )
+            // From nothing, there is no rate to be a multiple of.
+            let text = if u > 0.0 {
+                format!("{n} error lines in {window}, {:.0}× the usual rate; {}", n as f64 / u, usual_text(u))
+            } else {
+                format!("{n} error lines in {window}, none in the {} before", span(baseline_span))
+            };
+            (FindingKind::ErrorSpike, Severity::Warn, text)
         }
         Some(Judgement::NewError) => {
             let new: Vec<&&ErrorSignature> = sigs.iter().filter(|s| s.new).collect();
@@ -832,6 +869,7 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
             ProblemKind::Kubeconfig if p.message.contains("does not exist") || p.message.contains("no kubeconfig") => {
                 ("pass --kubeconfig FILE or set KUBECONFIG to your kubeconfig".to_string(), Some(Fix::Kubeconfig))
             }
+            ProblemKind::Kubeconfig if p.plugin.is_some() => (plugin_fix(p.plugin.as_ref(), &r.context), None),
             ProblemKind::Unauthorized | ProblemKind::Kubeconfig => {
                 (format!("refresh your credentials for context {}", r.context), None)
             }
@@ -1434,6 +1472,26 @@ mod tests {
         assert_eq!(r.findings[0].severity, Severity::Info);
         assert_eq!(r.findings[0].text, "8 error lines in 5m; usual for this service: 7.6 per 5m over the last 1h");
         assert!(r.next_steps[0].text.starts_with("Every check passed"), "{:?}", r.next_steps);
+    }
+
+    #[test]
+    fn a_spike_from_no_errors_says_there_were_none_before() {
+        let p = plan();
+        let spike = |baseline_per_min: f64| {
+            let mut south = region("us-south", vec![pod("a", true)], logs(Status::Warn, &[("ERROR boom 1", 10)]));
+            let l = south.logs.as_mut().unwrap();
+            l.judgement = Some(Judgement::Spike);
+            l.signatures[0].new = false;
+            l.baseline_rate_per_min = Some(baseline_per_min);
+            let r = report(&p, Status::Pass, vec![south, healthy("us-east"), healthy("eu-de")]);
+            let f = r.findings.iter().find(|f| f.kind == FindingKind::ErrorSpike);
+            f.unwrap_or_else(|| panic!("{:#?}", r.findings)).text.clone()
+        };
+        assert_eq!(spike(0.0), "10 error lines in 5m, none in the 1h before");
+        assert_eq!(
+            spike(0.2),
+            "10 error lines in 5m, 10× the usual rate; usual for this service: 1.0 per 5m over the last 1h"
+        );
     }
 
     #[test]

@@ -187,7 +187,13 @@ fn runbook_show(g: &crate::cli::Global, env: Option<&str>) -> Result<u8> {
             });
             format!("{}\n", serde_json::to_string_pretty(&doc)?)
         }
-        OutputArg::Table | OutputArg::Markdown => {
+        OutputArg::Markdown => {
+            return Err(UsageError(
+                "runbook show -o markdown: the runbook is YAML (the default) or JSON (-o json)".into(),
+            )
+            .into());
+        }
+        OutputArg::Table => {
             let mut out = format!("# The effective runbook, from {}", source.replace('\n', " "));
             if !applied.is_empty() {
                 out.push_str(&format!(", with {}", applied.join(", ")));
@@ -206,19 +212,27 @@ fn apply_overrides(rb: &mut Runbook, g: &crate::cli::Global, env: Option<&str>) 
     if let Some(e) = env
         && !rb.environments.value.contains_key(e)
     {
-        return Err(UsageError(format!("--env {e}: no such environment; it has: {}", rb.env_names().join(", "))).into());
+        return Err(UsageError(format!(
+            "{}: no such environment; it has: {}",
+            g.given("--env", "KEYSVC_ENV", e),
+            rb.env_names().join(", ")
+        ))
+        .into());
     }
     let mut applied = vec![];
     let targets = |name: &str| env.is_none_or(|e| e == name);
     if let Some(u) = &g.healthz_url {
         match reqwest::Url::parse(u) {
             Ok(p) if p.scheme() == "http" || p.scheme() == "https" => {}
-            _ => return Err(UsageError(format!("--healthz-url {u}: not an http or https URL")).into()),
+            _ => {
+                let given = g.given("--healthz-url", "KEYSVC_HEALTHZ_URL", &crate::mask::url(u));
+                return Err(UsageError(format!("{given}: not an http or https URL")).into());
+            }
         }
         for (_, e) in rb.environments.value.iter_mut().filter(|(n, _)| targets(n)) {
             e.healthz_url.value = u.clone();
         }
-        applied.push(format!("--healthz-url {}", crate::healthz::redact_url(u)));
+        applied.push(format!("--healthz-url {}", crate::mask::url(u)));
     }
     for (region, context) in &g.contexts {
         let mut found = false;
@@ -338,9 +352,9 @@ fn user_command(args: impl Iterator<Item = String>) -> Vec<String> {
     let mut after_url_flag = false;
     for arg in args {
         let word = if after_url_flag {
-            crate::healthz::redact_url(&arg)
+            crate::mask::url(&arg)
         } else if let Some(url) = arg.strip_prefix("--healthz-url=") {
-            format!("--healthz-url={}", crate::healthz::redact_url(url))
+            format!("--healthz-url={}", crate::mask::url(url))
         } else {
             arg.clone()
         };
@@ -382,7 +396,8 @@ fn build_plan(
         .clone()
         .ok_or_else(|| UsageError(format!("--env is required (or set KEYSVC_ENV); this runbook has: {envs}")))?;
     let env = rb.environments.value.get(&env_name).ok_or_else(|| {
-        UsageError(format!("--env {env_name}: no such environment in {runbook_name}; it has: {envs}"))
+        let given = g.given("--env", "KEYSVC_ENV", &env_name);
+        UsageError(format!("{given}: no such environment in {runbook_name}; it has: {envs}"))
     })?;
     let known: Vec<&str> = env.regions.value.keys().map(String::as_str).collect();
     for (region, _) in &g.contexts {
@@ -398,7 +413,8 @@ fn build_plan(
         && !known.contains(&r.as_str())
     {
         return Err(UsageError(format!(
-            "--region {r}: environment {env_name} has no such region; it has: {}",
+            "{}: environment {env_name} has no such region; it has: {}",
+            g.given("--region", "KEYSVC_REGION", r),
             known.join(", ")
         ))
         .into());
@@ -438,7 +454,8 @@ fn build_plan(
             match reqwest::Url::parse(u) {
                 Ok(p) if p.scheme() == "http" || p.scheme() == "https" => {}
                 _ => {
-                    return Err(UsageError(format!("--healthz-url {u}: not an http or https URL")).into());
+                    let given = g.given("--healthz-url", "KEYSVC_HEALTHZ_URL", &crate::mask::url(u));
+                    return Err(UsageError(format!("{given}: not an http or https URL")).into());
                 }
             }
             (u.clone(), "--healthz-url".to_string())
@@ -446,10 +463,8 @@ fn build_plan(
         None => (env.healthz_url.value.clone(), format!("environments.{env_name}.healthz_url")),
     };
     let placeholder_healthz = (steps.healthz && runbook::placeholder_url(&healthz_url)).then(|| {
-        placeholders.insert(
-            0,
-            Placeholder { region: None, key: healthz_key.clone(), value: crate::healthz::redact_url(&healthz_url) },
-        );
+        placeholders
+            .insert(0, Placeholder { region: None, key: healthz_key.clone(), value: crate::mask::url(&healthz_url) });
         healthz_key
     });
     if !steps.pods {
@@ -535,6 +550,9 @@ fn one_region_in_cluster(
     if region.placeholder_context.take().is_some() {
         placeholders.retain(|p| p.region.as_deref() != Some(&region.name) || !p.key.contains("context"));
     }
+    // The runbook's context is not the one used: the report and the
+    // commands it suggests say so.
+    region.context = crate::k8s::IN_CLUSTER.to_string();
     Ok(())
 }
 
@@ -552,7 +570,14 @@ fn rerun_args(g: &crate::cli::Global, env: &str) -> Vec<String> {
         args.extend(["--context".into(), format!("{region}={context}")]);
     }
     if let Some(u) = &g.healthz_url {
-        args.extend(["--healthz-url".into(), crate::healthz::redact_url(u)]);
+        // A URL with credentials is not shown, so the command takes it from
+        // the environment variable the flag reads anyway.
+        let word = if crate::mask::url_has_secret(u) {
+            crate::plan::env_word("KEYSVC_HEALTHZ_URL", crate::plan::HEALTHZ_URL_HINT)
+        } else {
+            u.clone()
+        };
+        args.extend(["--healthz-url".into(), word]);
     }
     if g.timeout != crate::cli::DEFAULT_TIMEOUT {
         args.extend(["--timeout".into(), crate::plan::duration_word(g.timeout)]);
@@ -569,12 +594,12 @@ mod tests {
         let args = ["diagnose", "--healthz-url", "https://me:s3cret@h.example/healthz", "-o", "markdown"];
         assert_eq!(
             user_command(args.iter().map(|s| s.to_string())),
-            ["keysvc-check", "diagnose", "--healthz-url", "https://***@h.example/healthz", "-o", "markdown"]
+            ["keysvc-check", "diagnose", "--healthz-url", "https://[masked]@h.example/healthz", "-o", "markdown"]
         );
         let joined = ["--healthz-url=https://me:s3cret@h.example/healthz", "--runbook", "my rb.yaml"];
         assert_eq!(
             user_command(joined.iter().map(|s| s.to_string())),
-            ["keysvc-check", "--healthz-url=https://***@h.example/healthz", "--runbook", "my rb.yaml"]
+            ["keysvc-check", "--healthz-url=https://[masked]@h.example/healthz", "--runbook", "my rb.yaml"]
         );
     }
 }

@@ -142,6 +142,19 @@ secret parameters (api_key=, password=, token=…) and passwords in URLs and DSN
 shown as [masked]. Unsafe to paste into a shared channel."
     )]
     pub no_mask: bool,
+
+    /// The environment variables a value was taken from (`KEYSVC_ENV`…),
+    /// so that an error about the value names the variable, not the flag.
+    #[arg(skip)]
+    pub from_env: Vec<String>,
+}
+
+impl Global {
+    /// How the user gave a value: `KEYSVC_ENV=lcoal` when it came from the
+    /// variable, else `--env lcoal`; for the start of an error message.
+    pub fn given(&self, flag: &str, var: &str, value: &str) -> String {
+        if self.from_env.iter().any(|v| v == var) { format!("{var}={value}") } else { format!("{flag} {value}") }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -328,11 +341,75 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
+        let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
         let mut cmd = Cli::shown();
-        let m = cmd.try_get_matches_from_mut(args)?;
+        let m = cmd.try_get_matches_from_mut(args.clone()).map_err(|e| from_env_error(e, &cmd, &args))?;
         crate::complete::reject_unused(&mut cmd, &m)?;
-        Cli::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))
+        let mut cli = Cli::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))?;
+        cli.global.from_env = env_sources(&cmd, &m);
+        Ok(cli)
     }
+}
+
+/// The variables (`env = "…"`) that gave a value to the command or the
+/// subcommand that runs.
+fn env_sources(cmd: &clap::Command, m: &clap::ArgMatches) -> Vec<String> {
+    let mut out = vec![];
+    let (mut cmd, mut m) = (cmd, m);
+    loop {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if let (Some(var), Ok(Some(clap::parser::ValueSource::EnvVariable))) =
+                (arg.get_env(), m.try_get_raw(id).map(|_| m.value_source(id)))
+            {
+                out.push(var.to_string_lossy().into_owned());
+            }
+        }
+        match m.subcommand().and_then(|(name, sub)| cmd.find_subcommand(name).map(|c| (c, sub))) {
+            Some((c, sub)) => (cmd, m) = (c, sub),
+            None => break,
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A value clap refused that came from an environment variable, not the
+/// command line: the message names the variable (`KEYSVC_TIMEOUT`), which
+/// is what the user has to change.
+fn from_env_error(e: clap::Error, cmd: &clap::Command, args: &[std::ffi::OsString]) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue};
+    let Some(ContextValue::String(invalid)) = e.get(ContextKind::InvalidArg) else { return e };
+    let Some(ContextValue::String(value)) = e.get(ContextKind::InvalidValue) else { return e };
+    let flag = invalid.split([' ', '=']).next().unwrap_or_default();
+    let Some(long) = flag.strip_prefix("--") else { return e };
+    let mut all = vec![cmd];
+    let mut i = 0;
+    while i < all.len() {
+        all.extend(all[i].get_subcommands());
+        i += 1;
+    }
+    let Some(var) = all
+        .iter()
+        .flat_map(|c| c.get_arguments())
+        .find(|a| a.get_long() == Some(long))
+        .and_then(|a| a.get_env())
+        .map(|v| v.to_string_lossy().into_owned())
+    else {
+        return e;
+    };
+    let on_line = args.iter().skip(1).any(|a| {
+        let a = a.to_string_lossy();
+        a == flag || a.starts_with(&format!("{flag}="))
+    });
+    if on_line || std::env::var_os(&var).is_none_or(|v| v.to_string_lossy() != value.as_str()) {
+        return e;
+    }
+    let text = e.render().to_string();
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    let text = text.replacen(&format!("'{invalid}'"), &format!("{var} (the variable behind {flag})"), 1);
+    clap::Error::raw(e.kind(), text)
 }
 
 /// A duration flag's value. A negative one reaches the parser (the flags

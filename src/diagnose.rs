@@ -164,7 +164,7 @@ pub async fn execute(plan: Arc<Plan>, progress: Sink) -> Result<Outcome> {
             done.or_else(|| {
                 plan.placeholder_healthz.is_none().then(|| PeerCheck {
                     name: peer.name.clone(),
-                    url: healthz::redact_url(&peer.url),
+                    url: crate::mask::url(&peer.url),
                     up: false,
                     http_status: None,
                     latency_ms: None,

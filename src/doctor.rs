@@ -24,10 +24,10 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 use tokio::time::Instant as TokioInstant;
 
-use crate::plan::Plan;
+use crate::plan::{Plan, shell_join};
 use crate::pushback::{self, Pushback};
 use crate::report::{Problem, ProblemKind};
-use crate::{healthz, k8s, runbook};
+use crate::{k8s, runbook};
 
 /// The `-o json` schema name; a change that breaks readers gets a new one.
 pub const SCHEMA: &str = "keysvc-check/doctor/v1";
@@ -199,6 +199,8 @@ pub struct Facts {
     pub environment: String,
     pub namespace: String,
     pub runbook: RunbookInfo,
+    /// The run's `--kubeconfig`, which every kubectl command it suggests carries.
+    pub kubeconfig: Option<std::path::PathBuf>,
     pub timeout: Duration,
     pub regions: Vec<RegionFacts>,
     pub urls: Vec<UrlFacts>,
@@ -356,6 +358,7 @@ pub async fn fetch(plan: Arc<Plan>, runbook: RunbookInfo, urls: Vec<UrlTarget>) 
         environment: plan.env.clone(),
         namespace: plan.runbook.namespace.clone(),
         runbook,
+        kubeconfig: plan.kubeconfig.clone(),
         timeout: plan.timeout,
         regions,
         urls,
@@ -532,9 +535,24 @@ fn cut_short(facts: &Facts) -> String {
     format!("did not finish within {} (--timeout)", humantime::format_duration(facts.timeout))
 }
 
+/// `kubectl [--kubeconfig F] [--context C] ARGS…`, quoted: what the user
+/// runs to see what doctor saw, with the kubeconfig it read. In a pod there
+/// is no context: kubectl there uses the service account, as doctor did.
+fn kubectl(facts: &Facts, r: &RegionFacts, args: &str) -> String {
+    let mut words = vec!["kubectl".to_string()];
+    if let Some(k) = &facts.kubeconfig {
+        words.extend(["--kubeconfig".into(), k.display().to_string()]);
+    }
+    if r.in_cluster.is_none() {
+        words.extend(["--context".into(), r.context.clone()]);
+    }
+    format!("{} {args}", shell_join(&words))
+}
+
 fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
     let name = Some(r.name.as_str());
     let ctx = &r.context;
+    let version = kubectl(facts, r, "version");
     if let Some(key) = &r.placeholder_key {
         let fix = if key.starts_with("--context") {
             format!("pass your real context with --context {}=CONTEXT", r.name)
@@ -551,7 +569,7 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
     match &r.client {
         None => {
             let detail = format!("loading context `{ctx}` {}{not_checked}", cut_short(facts));
-            let fix = format!("check the credential plugin of context {ctx} (kubectl --context {ctx} version)");
+            let fix = format!("check the credential plugin of context {ctx} ({version})");
             out.push(row(CheckKind::Context, name, Outcome::Fail, detail, Some(fix)));
             return;
         }
@@ -561,15 +579,21 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
                     Outcome::Missing,
                     format!("add context {ctx} to your kubeconfig or pass --context {}=CONTEXT", r.name),
                 ),
-                ProblemKind::Kubeconfig if p.message.starts_with("credentials for") => (
-                    Outcome::Fail,
-                    format!("renew the credentials of context {ctx} (kubectl --context {ctx} version shows the error)"),
-                ),
+                ProblemKind::Kubeconfig if p.plugin.is_some() => {
+                    let fix = crate::advice::plugin_fix(p.plugin.as_ref(), ctx);
+                    match p.plugin {
+                        Some(crate::report::PluginFault::Failed(_)) => (Outcome::Fail, format!("{fix} ({version})")),
+                        _ => (Outcome::Fail, fix),
+                    }
+                }
+                ProblemKind::Kubeconfig if p.message.starts_with("credentials for") => {
+                    (Outcome::Fail, format!("renew the credentials of context {ctx} ({version} shows the error)"))
+                }
                 ProblemKind::Kubeconfig if p.message.starts_with("kubeconfig context") => {
                     (Outcome::Fail, format!("fix the entry of context {ctx} in your kubeconfig"))
                 }
                 ProblemKind::Kubeconfig => (Outcome::Fail, "pass --kubeconfig FILE or set KUBECONFIG".to_string()),
-                _ => (Outcome::Fail, format!("kubectl --context {ctx} version shows the error")),
+                _ => (Outcome::Fail, format!("{version} shows the error")),
             };
             // The client's message lists every context there is, which can be
             // dozens: too much for a table cell; kubectl lists them on request.
@@ -613,7 +637,7 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
                 ProblemKind::Throttled => {
                     "the API server is shedding load: run doctor again later or with a longer --timeout".into()
                 }
-                _ => format!("kubectl --context {ctx} version shows the error"),
+                _ => format!("{version} shows the error"),
             };
             out.push(row(CheckKind::Cluster, name, Outcome::Fail, format!("{}{not_checked}", p.message), Some(fix)));
             return;
@@ -636,7 +660,7 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
             None => (
                 Outcome::Fail,
                 format!("the access review {}", cut_short(facts)),
-                Some(format!("kubectl --context {ctx} auth can-i {} -n {ns}", p.can_i())),
+                Some(kubectl(facts, r, &format!("auth can-i {} -n {ns}", p.can_i()))),
             ),
             Some(Err(e)) if e.kind == ProblemKind::Forbidden => (
                 Outcome::Fail,
@@ -651,7 +675,7 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
             Some(Err(e)) => (
                 Outcome::Fail,
                 format!("cannot ask: {}", e.message),
-                Some(format!("kubectl --context {ctx} auth can-i {} -n {ns}", p.can_i())),
+                Some(kubectl(facts, r, &format!("auth can-i {} -n {ns}", p.can_i()))),
             ),
             Some(Ok(a)) if a.allowed => (Outcome::Ok, format!("allowed in namespace {ns}"), None),
             Some(Ok(a)) => {
@@ -679,7 +703,7 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
 
 fn url_row(facts: &Facts, u: &UrlFacts) -> CheckRow {
     let t = &u.target;
-    let shown = healthz::redact_url(&t.url);
+    let shown = crate::mask::url(&t.url);
     let set = if t.key == "--healthz-url" {
         "pass a real URL to --healthz-url".to_string()
     } else {
@@ -753,6 +777,7 @@ mod tests {
             environment: "prod".into(),
             namespace: "api".into(),
             runbook: RunbookInfo { source: "file", name: "rb.yaml".into(), via: Some("--runbook") },
+            kubeconfig: None,
             timeout: Duration::from_secs(30),
             regions,
             urls,
@@ -976,6 +1001,28 @@ mod tests {
         let r = judge(&facts(vec![east], vec![]), "t".into());
         let fix = find(&r, "get pods/log", Some("us-east")).fix.clone().unwrap();
         assert_eq!(fix, "kubectl --context ctx-us-east auth can-i get pods --subresource=log -n api");
+    }
+
+    #[test]
+    fn every_kubectl_command_carries_the_kubeconfig_and_no_context_in_a_pod() {
+        let mut east = region("us-east");
+        east.access[2] = None;
+        let mut south = region("us-south");
+        south.client = Some(Err(Problem::new(ProblemKind::Other, "something")));
+        let mut f = facts(vec![east.clone(), south], vec![]);
+        f.kubeconfig = Some("/tmp/my kc".into());
+        let r = judge(&f, "t".into());
+        let fix = find(&r, "get pods/log", Some("us-east")).fix.clone().unwrap();
+        assert_eq!(
+            fix,
+            "kubectl --kubeconfig '/tmp/my kc' --context ctx-us-east auth can-i get pods --subresource=log -n api"
+        );
+        let fix = find(&r, "context", Some("us-south")).fix.clone().unwrap();
+        assert_eq!(fix, "kubectl --kubeconfig '/tmp/my kc' --context ctx-us-south version shows the error");
+        east.in_cluster = Some("https://10.0.0.1:443".into());
+        let r = judge(&facts(vec![east], vec![]), "t".into());
+        let fix = find(&r, "get pods/log", Some("us-east")).fix.clone().unwrap();
+        assert_eq!(fix, "kubectl auth can-i get pods --subresource=log -n api");
     }
 
     #[test]

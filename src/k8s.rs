@@ -13,13 +13,16 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::neterr;
 use crate::pushback::{self, Pushback, Throttled};
-use crate::report::{Problem, ProblemKind};
+use crate::report::{PluginFault, Problem, ProblemKind};
 
 /// Where a pod's service account is mounted.
 pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 /// The one context of the configuration built from a pod's service account.
-const IN_CLUSTER: &str = "in-cluster";
+/// The context of every region in a pod with no kubeconfig: its service
+/// account's, whatever the runbook names (reported as this, and left out of
+/// the kubectl commands suggested there).
+pub const IN_CLUSTER: &str = "in-cluster";
 
 /// The cluster configuration, or why it could not be had (reported per region).
 pub type Loaded = Result<Clusters, Problem>;
@@ -257,7 +260,11 @@ pub async fn client(
         )),
         Ok(Err(e)) => Err(Problem::new(ProblemKind::Other, format!("internal: {e}"))),
         Ok(Ok(Err(e))) => {
-            let plugin = exec_command(kc, context).map(|c| format!(" (credential plugin `{c}`)")).unwrap_or_default();
+            let command = exec_command(kc, context);
+            if let Some(p) = plugin_problem(&e, command.as_deref()) {
+                return Err(p);
+            }
+            let plugin = command.map(|c| format!(" (credential plugin `{c}`)")).unwrap_or_default();
             Err(Problem::new(
                 ProblemKind::Kubeconfig,
                 format!("credentials for `{context}`{plugin}: {}", error_text(&e)),
@@ -265,6 +272,56 @@ pub async fn client(
         }
         Ok(Ok(Ok(c))) => Ok(c),
     }
+}
+
+/// How many characters of a failed credential plugin's own message are kept:
+/// its first lines say what to do (`Run 'ibmcloud login --sso'`).
+const PLUGIN_SAID_CHARS: usize = 300;
+
+/// A credential plugin that is not installed, or ran and failed, in plain
+/// words: the plugin and what it said, not the exec request it was given.
+/// `command` is the kubeconfig's `user.exec.command` when known.
+fn plugin_problem(err: &(dyn std::error::Error + 'static), command: Option<&str>) -> Option<Problem> {
+    use kube::client::AuthError;
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(a) = e.downcast_ref::<AuthError>() {
+            let name = command.unwrap_or_default();
+            // `credential plugin ibmcloud …`, or `credential plugin …` unnamed.
+            let plugin = format!("credential plugin{}{name}", if name.is_empty() { "" } else { " " });
+            let (fault, message) = match a {
+                AuthError::AuthExecStart(io) if io.kind() == std::io::ErrorKind::NotFound => {
+                    let where_ = if name.contains('/') { "" } else { " on PATH" };
+                    (
+                        PluginFault::NotFound(name.to_string()),
+                        format!("{plugin} not found{where_}: install it or fix the kubeconfig's user.exec.command"),
+                    )
+                }
+                AuthError::AuthExecStart(io) => {
+                    (PluginFault::Failed(name.to_string()), format!("{plugin} could not be started: {io}"))
+                }
+                AuthError::AuthExecRun { out, .. } => {
+                    let how = out.status.code().map_or_else(|| "was killed".to_string(), |c| format!("exited {c}"));
+                    let said = plugin_said(&out.stderr).or_else(|| plugin_said(&out.stdout));
+                    let said = said.map(|t| format!(": {t}")).unwrap_or_else(|| " and said nothing".into());
+                    (PluginFault::Failed(name.to_string()), format!("{plugin} {how}{said}"))
+                }
+                _ => return None,
+            };
+            let mut p = Problem::new(ProblemKind::Kubeconfig, message);
+            p.plugin = Some(fault);
+            return Some(p);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// The first lines a plugin wrote, on one line, capped.
+fn plugin_said(bytes: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    (!lines.is_empty()).then(|| crate::sanitize::clean(&lines.join(" / "), PLUGIN_SAID_CHARS))
 }
 
 /// The exec credential plugin a context's user runs, if any.
@@ -307,7 +364,8 @@ pub fn problem(err: &kube::Error, verb: &str, resource: &str, namespace: &str) -
             let t = e.downcast_ref::<Throttled>().expect("checked");
             Problem::new(ProblemKind::Throttled, t.describe(&format!("{verb} {resource}")))
         }
-        kube::Error::Auth(e) => Problem::new(ProblemKind::Unauthorized, format!("credentials: {}", error_text(e))),
+        kube::Error::Auth(e) => plugin_problem(err, None)
+            .unwrap_or_else(|| Problem::new(ProblemKind::Unauthorized, format!("credentials: {}", error_text(e)))),
         other => {
             let (kind, msg) = neterr::classify(other);
             Problem::new(kind, msg)
@@ -331,7 +389,7 @@ pub fn at_server(p: Problem, server: Option<&str>) -> Problem {
         (
             ProblemKind::Refused | ProblemKind::Reset | ProblemKind::Dns | ProblemKind::Tls | ProblemKind::Timeout,
             Some(s),
-        ) => Problem::new(p.kind, format!("{} ({})", p.message, crate::healthz::redact_url(s))),
+        ) => Problem::new(p.kind, format!("{} ({})", p.message, crate::mask::url(s))),
         _ => p,
     }
 }

@@ -9,6 +9,7 @@
 //! | `Bearer`/`Basic` credential | `Bearer [masked]` |
 //! | secret-looking parameter (`api_key=`, `"password": "…"`, `token: …`) | `api_key=[masked]` |
 //! | password in a URL or DSN | `postgres://svc:[masked]@db-7.internal:5432/keys` |
+//! | user information in a URL the tool prints ([`url`]) | `https://[masked]@key-service…/healthz` |
 //! | PEM private key | `-----BEGIN PRIVATE KEY-----[masked]` |
 //!
 //! A parameter is secret when its name *ends* with one of the secret words
@@ -145,6 +146,24 @@ pub fn mask(s: &str) -> Cow<'_, str> {
             Cow::Owned(o)
         }
     }
+}
+
+/// A URL fit to show, the one way every URL the tool prints is shown:
+/// its user information (`user:password@`) becomes `[masked]@`, and what
+/// [`mask`] finds in the rest (`?api_key=…`, `&access_token=…`, a JWT
+/// anywhere) is masked. Not turned off by `--no-mask`: the URL is the
+/// user's own, not outside text. Idempotent.
+pub fn url(url: &str) -> String {
+    static USERINFO: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/?#@]*@").expect("valid"));
+    let no_user = USERINFO.replace(url, |c: &Captures| format!("{}{MASKED}@", &c["scheme"]));
+    mask(&no_user).into_owned()
+}
+
+/// Whether [`url`] hides anything of `u`: a command that needs the whole
+/// URL must then take it from somewhere else than the screen.
+pub fn url_has_secret(u: &str) -> bool {
+    url(u) != u
 }
 
 /// Whether a parameter named `key` holds a secret (`client_secret`,
@@ -311,6 +330,26 @@ mod tests {
         assert_eq!(m("https://eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln:pw@h"), "https://eyJhbGc…[masked]:[masked]@h");
         // No password: nothing to mask.
         assert_eq!(m("https://key-service.example.com:443/healthz"), "https://key-service.example.com:443/healthz");
+    }
+
+    #[test]
+    fn urls_lose_their_user_information_and_secret_parameters() {
+        let jwt = JWT;
+        assert_eq!(url("https://u:pw@h/x"), "https://[masked]@h/x");
+        assert_eq!(url("https://token-only@h/x"), "https://[masked]@h/x");
+        assert_eq!(
+            url(&format!("http://127.0.0.1:1/healthz?api_key=AbC123xyz987QWE&access_token={jwt}&limit=5")),
+            "http://127.0.0.1:1/healthz?api_key=[masked]&access_token=[masked]&limit=5"
+        );
+        assert_eq!(
+            url(&format!("https://h/healthz/{jwt}?region=us-east")),
+            "https://h/healthz/eyJhbGc…[masked]?region=us-east"
+        );
+        assert_eq!(url("https://h/x?token_count=5&kid=key-1"), "https://h/x?token_count=5&kid=key-1");
+        for u in ["https://u:pw@h/x?token=abc123", "https://h/healthz"] {
+            assert_eq!(url(&url(u)), url(u));
+        }
+        assert!(url_has_secret("https://h/x?sig=abc") && !url_has_secret("https://h/x?limit=5"));
     }
 
     #[test]

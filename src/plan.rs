@@ -116,9 +116,29 @@ pub fn shell_join<S: AsRef<str>>(words: &[S]) -> String {
     words.iter().map(|w| shell_word(w.as_ref())).collect::<Vec<_>>().join(" ")
 }
 
+/// What the shell says when a suggested command that needs the healthz URL
+/// with its credentials is pasted without `KEYSVC_HEALTHZ_URL` set.
+pub const HEALTHZ_URL_HINT: &str = "set it to the healthz URL with its credentials";
+
+/// A word that the shell takes from the environment variable `var`, for a
+/// value the command needs but the screen must not show (a URL with
+/// credentials). Pasted with `var` unset, the shell stops and prints `hint`
+/// instead of running the command with an empty value. Kept as a word
+/// ([`shell_word`] prints it unquoted): it starts with a NUL byte, which no
+/// real argument can hold.
+pub fn env_word(var: &str, hint: &str) -> String {
+    let hint: String = hint.chars().filter(|c| c.is_ascii_alphanumeric() || " ,.-_'()".contains(*c)).collect();
+    format!("\0\"${{{var}:?{hint}}}\"")
+}
+
 /// `s` quoted for a POSIX shell when it needs it. A NUL byte cannot be
-/// passed in an argument at all; it is dropped.
+/// passed in an argument at all; it is dropped (but see [`env_word`]).
 pub fn shell_word(s: &str) -> String {
+    if let Some(word) = s.strip_prefix('\0')
+        && word.starts_with("\"${")
+    {
+        return word.to_string();
+    }
     let s = s.replace('\0', "");
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c)) {
         return s;
@@ -132,6 +152,16 @@ pub fn shell_word(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_environment_word_is_not_quoted_and_nothing_else_can_pass_as_one() {
+        let w = env_word("KEYSVC_HEALTHZ_URL", "set it to the healthz URL with its credentials; `rm`$x");
+        assert_eq!(
+            shell_join(&["curl", w.as_str()]),
+            r#"curl "${KEYSVC_HEALTHZ_URL:?set it to the healthz URL with its credentials rmx}""#
+        );
+        assert_eq!(shell_word(r#""${HOME}""#), r#"'"${HOME}"'"#);
+    }
 
     #[test]
     fn shell_words_are_quoted_only_when_needed() {
@@ -255,7 +285,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// `kubectl [--kubeconfig F] --context C -n NS` for one region: what the
+    /// `kubectl [--kubeconfig F] [--context C] -n NS` for one region: what the
     /// suggested commands start with, so they reach the cluster the tool read.
     pub fn kubectl(&self, context: &str) -> Vec<String> {
         let mut words = vec!["kubectl".to_string()];
@@ -263,7 +293,11 @@ impl Plan {
             words.push("--kubeconfig".into());
             words.push(k.display().to_string());
         }
-        words.extend(["--context".into(), context.to_string(), "-n".into(), self.runbook.namespace.clone()]);
+        // In a pod, kubectl uses the service account as the tool did.
+        if context != crate::k8s::IN_CLUSTER {
+            words.extend(["--context".into(), context.to_string()]);
+        }
+        words.extend(["-n".into(), self.runbook.namespace.clone()]);
         words
     }
 }

@@ -80,11 +80,29 @@ pub struct Problem {
     /// the advice can name the file to fix rather than the credentials.
     #[serde(skip)]
     pub file: Option<String>,
+    /// The credential plugin (`user.exec.command`) at fault, so the advice
+    /// can say to install it rather than to renew credentials.
+    #[serde(skip)]
+    pub plugin: Option<PluginFault>,
+}
+
+/// How a kubeconfig's credential plugin failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginFault {
+    /// The command is not on PATH (or its path does not exist).
+    NotFound(String),
+    /// It ran and failed; its own message is in the problem's.
+    Failed(String),
 }
 
 impl Problem {
     pub fn new(kind: ProblemKind, message: impl Into<String>) -> Problem {
-        Problem { kind, message: crate::sanitize::clean(&message.into(), crate::sanitize::MAX_CHARS), file: None }
+        Problem {
+            kind,
+            message: crate::sanitize::clean(&message.into(), crate::sanitize::MAX_CHARS),
+            file: None,
+            plugin: None,
+        }
     }
 
     /// The problem is this kubeconfig file's own.

@@ -222,3 +222,41 @@ fn in_cluster_checks_one_region_and_says_so_otherwise() {
     assert_eq!(with_kubeconfig.code, 78, "{}{}", with_kubeconfig.stdout, with_kubeconfig.stderr);
     drop(p.healthz);
 }
+
+#[test]
+#[ignore = "needs the test cluster"]
+fn in_cluster_the_context_is_none_and_suggested_commands_run_as_the_pod() {
+    let ns = "incluster-steps";
+    let p = pod(ns);
+    p.env.scenarios(ns, &[(REGION, keysvc_testenv::Scenario::CrashLoop)]).unwrap();
+    let diagnose = p.run(&["diagnose", "--region", REGION, "-o", "json"]);
+    let j = diagnose.json();
+    let r = common::region(&j, REGION);
+    assert_eq!(r["context"], "in-cluster", "{r:#}");
+    assert!(!diagnose.stdout.contains("prod-us-east.example"), "{}", diagnose.stdout);
+    // kubectl in the pod: its service account, no context (a kubeconfig of
+    // the token alone stands for what kubectl finds in a pod).
+    let sa = p.dir.path().join("serviceaccount");
+    let addr = p.env.apiserver_addr(REGION).unwrap();
+    let kubeconfig = write(
+        p.dir.path(),
+        "pod.kubeconfig",
+        &serde_json::json!({
+            "apiVersion": "v1", "kind": "Config", "current-context": "pod",
+            "clusters": [{"name": "c", "cluster": {"server": format!("https://{addr}"),
+                "certificate-authority": sa.join("ca.crt")}}],
+            "users": [{"name": "sa", "user": {"tokenFile": sa.join("token")}}],
+            "contexts": [{"name": "pod", "context": {"cluster": "c", "user": "sa"}}],
+        })
+        .to_string(),
+    );
+    let mut ran = 0;
+    for step in j["next_steps"].as_array().unwrap() {
+        let Some(command) = step["command"].as_str().filter(|c| c.starts_with("kubectl ")) else { continue };
+        assert!(!command.contains("--context"), "{command}");
+        let out = Command::new("sh").arg("-c").arg(command).env("KUBECONFIG", &kubeconfig).output().unwrap();
+        assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
+        ran += 1;
+    }
+    assert!(ran > 0, "no kubectl command in {}", j["next_steps"]);
+}

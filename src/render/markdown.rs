@@ -28,6 +28,8 @@ pub fn render(report: &Report, view: View, argv: &[String], out: &mut impl Write
     )?;
     writeln!(out)?;
     writeln!(out, "{}", text(&r.service.summary))?;
+    writeln!(out)?;
+    writeln!(out, "Runbook: {}", text(&r.runbook))?;
     if let Some(impact) = &r.service.impact {
         writeln!(out)?;
         writeln!(out, "**Impact:** {}", text(impact))?;

@@ -174,6 +174,12 @@ pub fn verdict_line(r: &Report, layout: Layout, out: &mut impl Write) -> std::io
     Ok(())
 }
 
+/// Which runbook the run followed (the one in effect and where it came
+/// from), as every report says.
+fn runbook_line(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
+    prose(out, layout, "Runbook: ", 2, &r.runbook)
+}
+
 pub(super) fn healthz_summary(h: &HealthzCheck) -> String {
     // A latency belongs to a reply; a failure already says what happened
     // ("no complete reply within 2s"), and "refused in 1 ms" reads oddly.
@@ -271,6 +277,7 @@ fn short_problem(p: &crate::report::Problem) -> String {
 pub fn diagnose(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
     let color = layout.color;
     verdict_line(r, layout, out)?;
+    runbook_line(r, layout, out)?;
     if let Some(h) = &r.healthz {
         let line = format!(
             "Healthz {}: {} ({})",
@@ -339,6 +346,7 @@ pub(super) fn diagnose_grid(r: &Report) -> Grid {
 pub fn healthz(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
     let color = layout.color;
     verdict_line(r, layout, out)?;
+    runbook_line(r, layout, out)?;
     let rows = r.healthz_checks();
     // One block per URL, not a table: URLs and replies are long. Values wrap
     // at spaces under their label; a URL has none, so it stays whole.
@@ -368,6 +376,7 @@ pub fn healthz(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Res
 
 pub fn pods(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
     verdict_line(r, layout, out)?;
+    runbook_line(r, layout, out)?;
     writeln!(out)?;
     pods_grid(r).write(layout, out)?;
     findings_and_steps(r, layout, out)
@@ -446,6 +455,7 @@ pub fn log_line(l: &LogLine, color: bool, out: &mut impl Write) -> std::io::Resu
 pub fn logs(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(out)?;
     verdict_line(r, layout, out)?;
+    runbook_line(r, layout, out)?;
     writeln!(out)?;
     logs_grid(r).write(layout, out)?;
     findings_and_steps(r, layout, out)
@@ -573,6 +583,7 @@ mod doctor_tests {
             environment: "prod".into(),
             namespace: "api".into(),
             runbook: RunbookInfo { source: "embedded", name: crate::runbook::EMBEDDED_NAME.into(), via: None },
+            kubeconfig: None,
             timeout: Duration::from_secs(30),
             regions: vec![region("us-south", true), region("us-east", false)],
             urls: vec![],

@@ -254,7 +254,7 @@ testenv: use them from this shell:
   keysvc-check diagnose --env local
   keysvc-testenv scenario --region us-east crash-loop   # then diagnose again; see `keysvc-testenv scenario --help`
   kubectl --context oncall@us-east get po -n api
-testenv: other users: evidence@REGION (also events, replicasets, deployments), nologs@REGION, admin contexts us-south, us-east, eu-de
+testenv: other users: evidence@REGION (also events, replicasets, deployments), nologs@REGION (no pods/log), nobody@REGION (no permissions), token@REGION (oncall by a bearer token), admin contexts us-south, us-east, eu-de
 testenv: stop it and remove its files: keysvc-testenv down --state {state_file}
 ",
         kubeconfig = state.kubeconfig.display(),
