@@ -126,7 +126,45 @@ fn env_variables_set_the_environment() {
     c.env("KEYSVC_ENV", "qa").args(["pods"]);
     let r = run(c);
     assert_eq!(r.code, 64);
-    assert!(r.stderr.contains("--env qa"), "{}", r.stderr);
+    assert!(r.stderr.contains("KEYSVC_ENV=qa: no such environment"), "{}", r.stderr);
+}
+
+#[test]
+fn a_bad_value_from_a_variable_names_the_variable_not_the_flag() {
+    for (var, value, args, want) in [
+        ("KEYSVC_ENV", "lcoal", vec!["pods"], "KEYSVC_ENV=lcoal: no such environment"),
+        (
+            "KEYSVC_REGION",
+            "mars",
+            vec!["pods", "--env", "prod"],
+            "KEYSVC_REGION=mars: environment prod has no such region",
+        ),
+        ("KEYSVC_TIMEOUT", "30", vec!["pods", "--env", "prod"], "invalid value '30' for KEYSVC_TIMEOUT"),
+        ("KEYSVC_OUTPUT", "xml", vec!["pods", "--env", "prod"], "invalid value 'xml' for KEYSVC_OUTPUT"),
+        ("KEYSVC_HEALTHZ_URL", "ftp://x", vec!["healthz", "--env", "prod"], "KEYSVC_HEALTHZ_URL=ftp://x: not an http"),
+    ] {
+        let mut c = cmd();
+        c.env(var, value).args(&args);
+        let r = run(c);
+        assert_eq!(r.code, 64, "{var}: {}", r.stderr);
+        assert!(r.stderr.contains(want), "{var}: {}", r.stderr);
+    }
+    // Given as a flag, the flag is named, whatever the variable holds.
+    let mut c = cmd();
+    c.env("KEYSVC_TIMEOUT", "30").args(["pods", "--env", "prod", "--timeout", "30"]);
+    let r = run(c);
+    assert!(r.stderr.contains("for '--timeout <DURATION>'"), "{}", r.stderr);
+    let mut c = cmd();
+    c.env("KEYSVC_ENV", "prod").args(["pods", "--env", "lcoal"]);
+    let r = run(c);
+    assert!(r.stderr.contains("--env lcoal: no such environment"), "{}", r.stderr);
+}
+
+#[test]
+fn runbook_show_refuses_markdown() {
+    let r = run_args(&["runbook", "show", "-o", "markdown"]);
+    assert_eq!(r.code, 64, "{}", r.stdout);
+    assert!(r.stdout.is_empty() && r.stderr.contains("-o json"), "{}", r.stderr);
 }
 
 #[test]

@@ -198,7 +198,48 @@ fn exec_credential_plugins_that_fail_hang_or_are_missing() {
     let kc = s.kubeconfig(|kc| user(kc, "oncall@us-south", exec("keysvc-no-such-plugin", &[])));
     let (r, j) = s.diagnose(&kc, "10s", &[]);
     let msg = assert_only_unknown(&r, &j, "us-south", &["kubeconfig", "unauthorized"]);
-    assert!(msg.contains("keysvc-no-such-plugin"), "{msg}");
+    assert_eq!(
+        msg,
+        "credential plugin keysvc-no-such-plugin not found on PATH: install it or fix the kubeconfig's user.exec.command"
+    );
+    let steps = common::texts(&j["next_steps"]);
+    assert!(steps.contains("install the credential plugin keysvc-no-such-plugin"), "{steps}");
+    assert!(!steps.contains("refresh your credentials"), "{steps}");
+
+    // A plugin that fails says why, first: what it printed, not the exec
+    // request it was given, within the length cap.
+    let plugin = write(
+        s.dir.path(),
+        "plugin.sh",
+        &format!(
+            "#!/bin/sh\necho 'warning: {}' >&2\necho \"Run 'ibmcloud login --sso' to sign in again.\" >&2\nexit 1\n",
+            "x".repeat(150)
+        ),
+    );
+    std::fs::set_permissions(&plugin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let plugin = plugin.display().to_string();
+    let kc = s.kubeconfig(|kc| user(kc, "oncall@us-south", exec(&plugin, &[])));
+    let (r, j) = s.diagnose(&kc, "10s", &[]);
+    let msg = assert_only_unknown(&r, &j, "us-south", &["kubeconfig", "unauthorized"]);
+    assert!(msg.starts_with(&format!("credential plugin {plugin} exited 1: warning: xxx")), "{msg}");
+    assert!(msg.ends_with("Run 'ibmcloud login --sso' to sign in again."), "{msg}");
+    assert!(!msg.contains("KUBERNETES_EXEC_INFO") && !msg.contains("ExitStatus"), "{msg}");
+    // doctor says the same, and its kubectl command reaches the same
+    // kubeconfig: pasted, it shows the plugin's error, not a missing context.
+    let mut c = cmd();
+    c.args(["doctor", "--env", "test", "-o", "json", "--region", "us-south", "--runbook"])
+        .arg(&s.runbook)
+        .arg("--kubeconfig")
+        .arg(&kc);
+    let d = run_within(c, Duration::from_secs(40)).json();
+    let row = d["checks"].as_array().unwrap().iter().find(|c| c["check"] == "context").unwrap();
+    assert_eq!(row["detail"].as_str().unwrap(), format!("{msg}; cluster and permissions not checked"), "{row:#}");
+    let fix = row["fix"].as_str().unwrap();
+    let kubectl = fix.split_once("(kubectl ").map(|(_, k)| format!("kubectl {}", k.trim_end_matches(')'))).unwrap();
+    assert!(kubectl.contains(&format!("--kubeconfig {}", kc.display())), "{fix}");
+    let out = std::process::Command::new("sh").arg("-c").arg(&kubectl).env_remove("KUBECONFIG").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&plugin) && !err.contains("does not exist"), "{kubectl}: {err}");
 
     let kc = s.kubeconfig(|kc| user(kc, "oncall@us-south", exec("/bin/sleep", &["600"])));
     let (r, j) = s.diagnose(&kc, "3s", &[]);

@@ -138,3 +138,99 @@ fn credentials_in_logs_are_masked_in_every_output_unless_no_mask() {
     assert!(raw[1].contains(JWT_1) || raw[1].contains(JWT_2), "{}", raw[1]);
     assert!(raw[1].contains(&format!("svc:{PASSWORD}@db-7")), "{}", raw[1]);
 }
+
+/// `sh -c command` with `KEYSVC_HEALTHZ_URL` set to `url`, or unset.
+fn sh(command: &str, url: Option<&str>) -> std::process::Output {
+    let mut c = std::process::Command::new("sh");
+    c.arg("-c").arg(command).env_remove("KEYSVC_HEALTHZ_URL").stdin(std::process::Stdio::null());
+    if let Some(u) = url {
+        c.env("KEYSVC_HEALTHZ_URL", u);
+    }
+    c.output().unwrap()
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn secrets_in_a_healthz_url_are_masked_everywhere_and_commands_take_it_from_the_environment() {
+    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
+    env.scenarios("t-mask-url", &[]).unwrap();
+    let healthz = HealthzServer::start(Behavior::Healthy);
+    let dir = tempfile::tempdir().unwrap();
+    let runbook =
+        write(dir.path(), "runbook.yaml", &runbook_text("t-mask-url", &healthz.url, &|r| format!("oncall@{r}"), ""));
+    let run = |url: &str, args: &[&str]| {
+        let mut c = cmd();
+        c.args(args)
+            .args(["--env", "test", "--runbook"])
+            .arg(&runbook)
+            .arg("--kubeconfig")
+            .arg(env.kubeconfig())
+            .arg("--healthz-url")
+            .arg(url);
+        run_within(c, Duration::from_secs(40))
+    };
+    // A key and a JWT in the query: every output and doctor mask both.
+    let query = format!("{}?api_key={API_KEY}&access_token={JWT_1}", healthz.url);
+    let masked = format!("{}?api_key=[masked]&access_token=[masked]", healthz.url);
+    for args in [
+        vec!["healthz"],
+        vec!["healthz", "-o", "json"],
+        vec!["diagnose"],
+        vec!["diagnose", "-o", "json"],
+        vec!["diagnose", "-o", "markdown"],
+        vec!["doctor"],
+        vec!["doctor", "-o", "json"],
+        vec!["doctor", "-o", "markdown"],
+    ] {
+        let r = run(&query, &args);
+        assert_no_secret(&format!("{args:?}"), &format!("{}{}", r.stdout, r.stderr));
+        let shown = if args.contains(&"markdown") { r.stdout.replace('\\', "") } else { r.stdout.clone() };
+        assert!(shown.contains(&masked), "{args:?}: the URL is not shown masked in\n{}", r.stdout);
+    }
+    let j = run(&query, &["diagnose", "-o", "json"]).json();
+    assert!(common::kinds(&j).contains(&"healthz_mismatch".to_string()), "{j:#}");
+
+    // A password: the re-run command works when pasted, with the URL set
+    // in the environment, and says what to set when it is not.
+    let with_user = healthz.url.replacen("http://", &format!("http://svc:{PASSWORD}@"), 1);
+    let r = run(&with_user, &["healthz", "-o", "json"]);
+    assert_no_secret("healthz with a password", &r.stdout);
+    let j = r.json();
+    let rerun = j["next_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|s| s["command"].as_str().filter(|c| c.starts_with("keysvc-check ")))
+        .unwrap_or_else(|| panic!("no re-run command in {j:#}"))
+        .to_string();
+    assert!(rerun.contains(r#"--healthz-url "${KEYSVC_HEALTHZ_URL:?"#) && !rerun.contains("***"), "{rerun}");
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_keysvc-check"));
+    let pasted = rerun.replacen("keysvc-check ", &format!("{} ", bin.display()), 1);
+    let pasted = format!("{pasted} -q");
+    let unset = sh(&pasted, None);
+    assert!(!unset.status.success());
+    assert!(
+        String::from_utf8_lossy(&unset.stderr).contains("KEYSVC_HEALTHZ_URL: set it to the healthz URL"),
+        "{unset:?}"
+    );
+    let set = sh(&pasted, Some(&with_user));
+    assert!(set.status.success(), "{pasted}: {set:?}");
+
+    // A failing healthz URL with a password: the curl step, pasted, reaches it.
+    let down =
+        HealthzServer::start(Behavior::Raw { status: 503, content_type: "text/plain".into(), body: b"down".to_vec() });
+    let down_user = down.url.replacen("http://", &format!("http://svc:{PASSWORD}@"), 1);
+    let r = run(&down_user, &["diagnose", "-o", "json"]);
+    assert_no_secret("diagnose, healthz down", &r.stdout);
+    let j = r.json();
+    let curl = j["next_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|s| s["command"].as_str().filter(|c| c.starts_with("curl ")))
+        .unwrap_or_else(|| panic!("no curl step in {j:#}"))
+        .to_string();
+    let out = sh(&curl, Some(&down_user));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("503"), "{curl}: {out:?}");
+    assert!(!sh(&curl, None).status.success(), "{curl}");
+}

@@ -686,6 +686,15 @@ mod tests {
     }
 
     #[test]
+    fn every_view_names_the_runbook_under_the_verdict() {
+        for view in [diagnose, pods, logs, healthz] {
+            let out = show(view, false, None);
+            let head: Vec<&str> = out.lines().take(3).collect();
+            assert!(head.contains(&"Runbook: <embedded runbooks/key-service.yaml>"), "{out}");
+        }
+    }
+
+    #[test]
     fn pods_at_200_columns_show_every_column() {
         let out = show(pods, false, Some(200));
         assert_fits(&out, 200);
