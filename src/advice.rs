@@ -848,13 +848,12 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
     let problems = [r.pods.as_ref().and_then(|p| p.error.as_ref()), r.logs.as_ref().and_then(|l| l.error.as_ref())];
     if let Some(p) = problems.into_iter().flatten().find(|p| p.kind != ProblemKind::Placeholder) {
         let (fix, flag) = match p.kind {
-            ProblemKind::Forbidden => (
-                format!(
-                    "ask for get and list on pods and get on pods/log in namespace {} for context {}",
-                    rb.namespace, r.context
-                ),
-                None,
-            ),
+            ProblemKind::Forbidden => {
+                // The pods were listed: only their logs are missing.
+                let pods_read = r.pods.as_ref().is_some_and(|pods| pods.error.is_none());
+                let what = if pods_read { "get on pods/log" } else { "get and list on pods and get on pods/log" };
+                (format!("ask for {what} in namespace {} for context {}", rb.namespace, r.context), None)
+            }
             ProblemKind::ContextMissing => (
                 format!("add context {} to your kubeconfig or pass --context {name}=CONTEXT", r.context),
                 Some(Fix::Context(name.to_string())),
