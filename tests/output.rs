@@ -220,3 +220,37 @@ fn markdown_of_a_real_run() {
         insta::assert_snapshot!("markdown_pods", redact(&c, &outputs[2]));
     });
 }
+
+#[test]
+#[ignore = "needs the test cluster and tmux (tests/run-all.sh)"]
+fn doctor_at_80_columns_keeps_the_runbook_what_is_optional_and_the_cause() {
+    let c = case("t-tty-doctor", &[]);
+    // us-east as the nologs user (one required permission missing); eu-de
+    // through a credential plugin that is not installed.
+    let mut kc: Value = serde_json::from_str(&std::fs::read_to_string(&c.kubeconfig).unwrap()).unwrap();
+    let exec = serde_json::json!({"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "keysvc-no-such-plugin", "interactiveMode": "Never"}});
+    kc["users"].as_array_mut().unwrap().push(serde_json::json!({"name": "plugin", "user": exec}));
+    kc["contexts"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "plugin@eu-de", "context": {"cluster": "eu-de", "user": "plugin"}}));
+    let kubeconfig = write(c._dir.path(), "kubeconfig", &kc.to_string());
+    let mut args = c.args("doctor", &["--context", "us-east=nologs@us-east", "--context", "eu-de=plugin@eu-de"]);
+    let at = args.iter().position(|a| a == "--kubeconfig").unwrap();
+    args[at + 1] = kubeconfig.display().to_string();
+    let s = Tmux::start(80).run(&[], &args);
+    assert_eq!(s.code, 1, "{}", s.text());
+    assert_fits(&s, 80, &[]);
+    let text = s.text();
+    // The runbook row names the file.
+    assert!(line_with(&s, &["runbook", "ok"]).contains(c.runbook.file_name().unwrap().to_str().unwrap()), "{text}");
+    // The required permission reads unlike the optional ones.
+    assert!(!line_with(&s, &["get pods/log", "us-east", "missing"]).contains("(optional)"), "{text}");
+    for optional in ["list events", "get replicasets.apps", "list deployments.apps"] {
+        assert!(line_with(&s, &[optional, "us-east", "missing"]).contains("(optional)"), "{text}");
+    }
+    // The cause of a failure, not only its fix.
+    let start = s.lines.iter().position(|l| l.starts_with("context") && l.contains("eu-de")).unwrap();
+    let row: Vec<&str> = s.lines[start..].iter().take(4).map(String::as_str).collect();
+    assert!(row.join(" ").contains("keysvc-no-such-plugin not found"), "{text}");
+}

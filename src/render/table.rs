@@ -15,7 +15,7 @@ use comfy_table::{Attribute, Cell, Color, ColumnConstraint, ContentArrangement, 
 use super::Layout;
 use super::fit::{self, ColumnRule, Frame};
 use crate::check::LogLine;
-use crate::doctor::{DoctorReport, Outcome};
+use crate::doctor::{CheckKind, DoctorReport, Outcome};
 use crate::pods::short_age;
 use crate::report::{HealthzCheck, Judgement, RegionReport, Report, Severity, Status, Verdict};
 
@@ -66,11 +66,16 @@ impl Grid {
         self.rows.push(cells);
     }
 
-    fn write(self, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
+    /// The width of each column in `layout` (`None`: left out).
+    fn widths(&self, layout: Layout) -> Vec<Option<usize>> {
         let columns: Vec<Vec<&str>> = (0..self.header.len())
             .map(|i| std::iter::once(self.header[i]).chain(self.rows.iter().map(|r| r[i].0.as_str())).collect())
             .collect();
-        let widths = fit::fit_columns(&columns, &self.rules, self.style.frame, layout.width);
+        fit::fit_columns(&columns, &self.rules, self.style.frame, layout.width)
+    }
+
+    fn write(self, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
+        let widths = self.widths(layout);
         let shown = |i: &usize| widths[*i].is_some();
         let mut t = Table::new();
         // The width is ours to decide: comfy-table must neither look at the
@@ -523,7 +528,52 @@ pub fn doctor_line(r: &DoctorReport, layout: Layout, out: &mut impl Write) -> st
 pub fn doctor(r: &DoctorReport, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
     doctor_line(r, layout, out)?;
     writeln!(out)?;
-    doctor_grid(r).write(layout, out)
+    let grid = doctor_grid(r);
+    // DETAIL is column 3; when it cannot be shown, what matters of it moves
+    // into the last column.
+    if grid.widths(layout)[3].is_some() { grid.write(layout, out) } else { doctor_grid_narrow(r).write(layout, out) }
+}
+
+/// The doctor table without DETAIL, for a narrow terminal: the last column
+/// keeps what a row cannot do without — which runbook is used, that a
+/// missing permission is optional, and the cause of a failure — before
+/// its fix.
+fn doctor_grid_narrow(r: &DoctorReport) -> Grid {
+    let mut t = Grid::new(
+        PLAIN,
+        &[
+            ("CHECK", ColumnRule::KEEP),
+            ("REGION", ColumnRule::KEEP),
+            ("RESULT", ColumnRule::KEEP),
+            ("DETAIL / FIX", ColumnRule::WRAP),
+        ],
+    );
+    for c in &r.checks {
+        let fix = c.fix.clone().unwrap_or_default();
+        let last = match (c.result, c.check) {
+            (Outcome::Ok, CheckKind::Runbook) => c.detail.clone(),
+            (Outcome::Ok, _) => String::new(),
+            (_, CheckKind::Permission) if !c.required && c.result == Outcome::Missing => format!("(optional) {fix}"),
+            (_, CheckKind::Permission) if c.result == Outcome::Missing => fix,
+            _ if fix.is_empty() => c.detail.clone(),
+            _ => format!("{} — {fix}", c.detail),
+        };
+        t.row(vec![
+            (c.label(), None),
+            (c.region.clone().unwrap_or_else(|| "-".into()), None),
+            (c.result.as_str().into(), Some(result_color(c))),
+            (last, None),
+        ]);
+    }
+    t
+}
+
+fn result_color(c: &crate::doctor::CheckRow) -> Color {
+    match c.result {
+        Outcome::Ok => Color::Green,
+        Outcome::Missing | Outcome::Fail if c.required => Color::Red,
+        Outcome::Missing | Outcome::Fail | Outcome::Placeholder => Color::Yellow,
+    }
 }
 
 /// One row per check and region, with the fix of each that did not pass.
@@ -541,15 +591,10 @@ pub(super) fn doctor_grid(r: &DoctorReport) -> Grid {
         ],
     );
     for c in &r.checks {
-        let color = match c.result {
-            Outcome::Ok => Color::Green,
-            Outcome::Missing | Outcome::Fail if c.required => Color::Red,
-            Outcome::Missing | Outcome::Fail | Outcome::Placeholder => Color::Yellow,
-        };
         t.row(vec![
             (c.label(), None),
             (c.region.clone().unwrap_or_else(|| "-".into()), None),
-            (c.result.as_str().into(), Some(color)),
+            (c.result.as_str().into(), Some(result_color(c))),
             (c.detail.clone(), None),
             (c.fix.clone().unwrap_or_default(), None),
         ]);
@@ -621,11 +666,19 @@ mod doctor_tests {
         for line in out.lines() {
             assert!(display_width(line) <= 80, "wider than 80: {line:?}\n{out}");
         }
-        assert!(!out.lines().find(|l| l.starts_with("CHECK")).unwrap().contains("DETAIL"), "{out}");
+        let header = out.lines().find(|l| l.starts_with("CHECK")).unwrap();
+        assert!(header.ends_with("DETAIL / FIX") && header.matches("DETAIL").count() == 1, "{out}");
         let words: Vec<&str> = out.split_whitespace().collect();
         assert!(words.contains(&"keysvc-prod-us-east"), "{out}");
+        // What DETAIL said that matters stays: the runbook used, which
+        // missing permissions are optional (and that the required one is not).
+        assert!(out.lines().any(|l| l.starts_with("runbook") && l.contains("embedded")), "{out}");
+        let row = |label: &str| out.lines().find(|l| l.starts_with(label) && l.contains("us-east")).unwrap();
+        assert!(row("list events").contains("(optional)"), "{out}");
+        assert!(!row("get pods/log").contains("(optional)"), "{out}");
         let wide = show(Some(200));
-        assert!(wide.lines().find(|l| l.starts_with("CHECK")).unwrap().contains("DETAIL"), "{wide}");
+        let header = wide.lines().find(|l| l.starts_with("CHECK")).unwrap();
+        assert!(header.contains("DETAIL") && !header.contains("DETAIL / FIX"), "{wide}");
     }
 }
 
