@@ -865,7 +865,11 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
                 ),
                 Some(Fix::Kubeconfig),
             ),
-            ProblemKind::Kubeconfig if p.message.contains("does not exist") || p.message.contains("no kubeconfig") => {
+            ProblemKind::Kubeconfig
+                if ["does not exist", "none of these files exists", "no kubeconfig"]
+                    .iter()
+                    .any(|m| p.message.contains(m)) =>
+            {
                 ("pass --kubeconfig FILE or set KUBECONFIG to your kubeconfig".to_string(), Some(Fix::Kubeconfig))
             }
             ProblemKind::Kubeconfig if p.plugin.is_some() => (plugin_fix(p.plugin.as_ref(), &r.context), None),

@@ -24,7 +24,11 @@ pub fn hint(err: &anyhow::Error) -> Option<String> {
     if let Some(runbook::RunbookError::Invalid { path, hint, .. }) = err.downcast_ref::<runbook::RunbookError>() {
         let all = format!(
             "`keysvc-check runbook validate {}` lists every problem in the file",
-            crate::plan::shell_word(path)
+            crate::plan::shell_word(&if path.starts_with('<') {
+                path.clone()
+            } else {
+                crate::plan::absolute(std::path::Path::new(path))
+            })
         );
         return Some(match hint {
             Some(h) => format!("{h}\nhint: {all}"),
@@ -48,9 +52,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             return write_out(&buf);
         }
         Command::Runbook(RunbookCommand::Show { env }) => return runbook_show(g, env.as_deref()),
-        Command::Runbook(RunbookCommand::Validate { file }) => {
-            return runbook_validate(file.as_ref().or(g.runbook.as_ref()));
-        }
+        Command::Runbook(RunbookCommand::Validate { file }) => return runbook_validate(file.as_ref(), g),
         Command::Runbook(RunbookCommand::Init { path, force }) => return runbook_init(path.as_ref(), *force),
         _ => {}
     }
@@ -252,8 +254,13 @@ fn apply_overrides(rb: &mut Runbook, g: &crate::cli::Global, env: Option<&str>) 
 
 /// `runbook validate`: every problem, one per line as `FILE:LINE:COL:
 /// message` with an indented hint, on stderr; then the placeholders.
-fn runbook_validate(file: Option<&std::path::PathBuf>) -> Result<u8> {
-    let src = Source::load(file)?;
+fn runbook_validate(file: Option<&std::path::PathBuf>, g: &crate::cli::Global) -> Result<u8> {
+    // A FILE argument names the file itself; else the lookup, which says
+    // whether --runbook or KEYSVC_RUNBOOK named it.
+    let src = match file {
+        Some(f) => Source::read(f)?,
+        None => Source::load(g.runbook.as_ref())?,
+    };
     let rb = match runbook::parse_all(&src) {
         Ok(rb) => rb,
         Err(problems) => {
@@ -309,17 +316,22 @@ fn runbook_init(path: Option<&std::path::PathBuf>, force: bool) -> Result<u8> {
     std::fs::write(&path, runbook::EMBEDDED).with_context(|| format!("writing {}", path.display()))?;
     let rb = runbook::parse(&Source::embedded())?;
     let shown = path.display().to_string();
+    // The commands suggested work from any directory.
+    let absolute = crate::plan::absolute(&path);
     let mut msg = format!("Wrote a starter runbook to {shown}\n");
     if runbook::config_path().as_ref() == Some(&path) {
         msg.push_str("keysvc-check reads it when neither --runbook nor KEYSVC_RUNBOOK is given.\n");
     } else {
-        msg.push_str(&format!("Use it with --runbook {0} or KEYSVC_RUNBOOK={0}.\n", crate::plan::shell_word(&shown)));
+        msg.push_str(&format!(
+            "Use it with --runbook {0} or KEYSVC_RUNBOOK={0}.\n",
+            crate::plan::shell_word(&absolute)
+        ));
     }
     msg.push_str("Next, replace these placeholders with your real values:\n");
     for (line, _, key, value) in rb.placeholders() {
         msg.push_str(&format!("  line {line}: {key} = {value}\n"));
     }
-    msg.push_str(&format!("Then check it: keysvc-check runbook validate {}\n", crate::plan::shell_word(&shown)));
+    msg.push_str(&format!("Then check it: keysvc-check runbook validate {}\n", crate::plan::shell_word(&absolute)));
     write_out(msg.as_bytes())
 }
 
@@ -560,11 +572,12 @@ fn one_region_in_cluster(
 /// same thing the same way (everything but the verb and `--region`).
 fn rerun_args(g: &crate::cli::Global, env: &str) -> Vec<String> {
     let mut args = vec!["--env".to_string(), env.to_string()];
+    // Absolute: a command pasted in another directory reads the same files.
     if let Some(p) = &g.runbook {
-        args.extend(["--runbook".into(), p.display().to_string()]);
+        args.extend(["--runbook".into(), crate::plan::absolute(p)]);
     }
     if let Some(k) = &g.kubeconfig {
-        args.extend(["--kubeconfig".into(), k.display().to_string()]);
+        args.extend(["--kubeconfig".into(), crate::plan::absolute(k)]);
     }
     for (region, context) in &g.contexts {
         args.extend(["--context".into(), format!("{region}={context}")]);

@@ -84,25 +84,36 @@ impl Inputs {
 /// account when there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Choice {
-    /// Kubeconfig files, merged in order; `named` when given by the user
-    /// (each must exist) rather than the default `~/.kube/config`.
-    Files { paths: Vec<PathBuf>, named: bool },
+    /// Kubeconfig files, merged in order, and what named them.
+    Files { paths: Vec<PathBuf>, from: Named },
     /// The pod's service account: the API server at `server`.
     InCluster { server: String, token: PathBuf, ca: PathBuf },
+}
+
+/// What named the kubeconfig files: the user (each file must exist) or
+/// the default `~/.kube/config`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Named {
+    /// `--kubeconfig FILE`.
+    Flag,
+    /// `KUBECONFIG`, a list.
+    Var,
+    /// `~/.kube/config`.
+    Default,
 }
 
 /// Chooses where the configuration comes from (see [`Choice`]).
 pub fn choose(inputs: &Inputs) -> Result<Choice, Problem> {
     if let Some(p) = &inputs.flag {
-        return Ok(Choice::Files { paths: vec![p.clone()], named: true });
+        return Ok(Choice::Files { paths: vec![p.clone()], from: Named::Flag });
     }
     if let Some(list) = inputs.kubeconfig_var.as_ref().filter(|v| !v.is_empty()) {
         let paths: Vec<PathBuf> = std::env::split_paths(list).filter(|p| !p.as_os_str().is_empty()).collect();
-        return Ok(Choice::Files { paths, named: true });
+        return Ok(Choice::Files { paths, from: Named::Var });
     }
     let default = inputs.home.as_ref().map(|h| PathBuf::from(h).join(".kube").join("config"));
     if let Some(d) = default.as_ref().filter(|d| d.exists()) {
-        return Ok(Choice::Files { paths: vec![d.clone()], named: false });
+        return Ok(Choice::Files { paths: vec![d.clone()], from: Named::Default });
     }
     let token = inputs.service_account_dir.join("token");
     if let (Some(host), Some(port)) = (&inputs.service_host, &inputs.service_port)
@@ -117,7 +128,7 @@ pub fn choose(inputs: &Inputs) -> Result<Choice, Problem> {
         });
     }
     match default {
-        Some(d) => Ok(Choice::Files { paths: vec![d], named: false }),
+        Some(d) => Ok(Choice::Files { paths: vec![d], from: Named::Default }),
         None => Err(Problem::new(ProblemKind::Kubeconfig, "no kubeconfig: HOME is not set; pass --kubeconfig FILE")),
     }
 }
@@ -138,18 +149,15 @@ pub fn load(path: Option<&Path>) -> Loaded {
 /// merges them, or one cluster reached with the service account's token
 /// (read again as the kubelet rotates it) and CA.
 pub fn load_from(choice: &Choice) -> Loaded {
-    let (paths, named) = match choice {
+    let (paths, from) = match choice {
         Choice::InCluster { server, token, ca } => return Ok(service_account(server, token, ca)),
-        Choice::Files { paths, named } => (paths, *named),
+        Choice::Files { paths, from } => (paths, *from),
     };
     let mut merged: Option<Kubeconfig> = None;
     for p in paths {
         if !p.exists() {
-            if !named || paths.len() == 1 {
-                return Err(Problem::new(
-                    ProblemKind::Kubeconfig,
-                    format!("kubeconfig {} does not exist; pass --kubeconfig FILE or set KUBECONFIG", p.display()),
-                ));
+            if from == Named::Default || paths.len() == 1 {
+                return Err(missing(std::slice::from_ref(p), from));
             }
             continue;
         }
@@ -161,9 +169,35 @@ pub fn load_from(choice: &Choice) -> Loaded {
             })?,
         });
     }
-    merged.map(|config| Clusters { config, in_cluster: false }).ok_or_else(|| {
-        Problem::new(ProblemKind::Kubeconfig, "none of the KUBECONFIG files exist; pass --kubeconfig FILE")
-    })
+    merged.map(|config| Clusters { config, in_cluster: false }).ok_or_else(|| missing(paths, from))
+}
+
+/// The kubeconfig files that do not exist, in one line: which, what named
+/// them (and the directory a relative path is taken from), what to do.
+fn missing(paths: &[PathBuf], from: Named) -> Problem {
+    let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let mut notes = vec![];
+    match from {
+        Named::Flag => notes.push("from --kubeconfig".to_string()),
+        Named::Var => notes.push("from KUBECONFIG".to_string()),
+        Named::Default => {}
+    }
+    if paths.iter().any(|p| p.is_relative())
+        && let Ok(cwd) = std::env::current_dir()
+    {
+        notes.push(format!("relative to {}", cwd.display()));
+    }
+    let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join(", ")) };
+    let what = match shown.as_slice() {
+        [one] => format!("kubeconfig {one}{notes} does not exist"),
+        many => format!("kubeconfig {}{notes}: none of these files exists", many.join(", ")),
+    };
+    let fix = match from {
+        Named::Flag => "pass --kubeconfig the path of your kubeconfig",
+        Named::Var => "point KUBECONFIG at your kubeconfig, or unset it to use ~/.kube/config",
+        Named::Default => "pass --kubeconfig FILE or set KUBECONFIG",
+    };
+    Problem::new(ProblemKind::Kubeconfig, format!("{what}; {fix}"))
 }
 
 /// A kubeconfig file that cannot be read or parsed, in one line: the YAML
@@ -437,19 +471,22 @@ mod tests {
     fn a_kubeconfig_anywhere_kubectl_looks_wins_over_the_service_account() {
         let (dir, inputs) = pod();
         let flag = Inputs { flag: Some("/k/flag".into()), ..inputs.clone() };
-        assert_eq!(choose(&flag).unwrap(), Choice::Files { paths: vec!["/k/flag".into()], named: true });
+        assert_eq!(choose(&flag).unwrap(), Choice::Files { paths: vec!["/k/flag".into()], from: Named::Flag });
         let var = Inputs { kubeconfig_var: Some("/k/a:/k/b".into()), ..inputs.clone() };
-        assert_eq!(choose(&var).unwrap(), Choice::Files { paths: vec!["/k/a".into(), "/k/b".into()], named: true });
+        assert_eq!(
+            choose(&var).unwrap(),
+            Choice::Files { paths: vec!["/k/a".into(), "/k/b".into()], from: Named::Var }
+        );
         let default = dir.path().join("home/.kube/config");
         std::fs::create_dir_all(default.parent().unwrap()).unwrap();
         std::fs::write(&default, "").unwrap();
-        assert_eq!(choose(&inputs).unwrap(), Choice::Files { paths: vec![default], named: false });
+        assert_eq!(choose(&inputs).unwrap(), Choice::Files { paths: vec![default], from: Named::Default });
     }
 
     #[test]
     fn without_the_whole_service_account_the_default_kubeconfig_is_reported_missing() {
         let (dir, inputs) = pod();
-        let default = Choice::Files { paths: vec![dir.path().join("home/.kube/config")], named: false };
+        let default = Choice::Files { paths: vec![dir.path().join("home/.kube/config")], from: Named::Default };
         for partial in [
             Inputs { service_host: None, ..inputs.clone() },
             Inputs { service_port: None, ..inputs.clone() },

@@ -1,7 +1,7 @@
 //! The checked plan of a run: command-line arguments and the runbook resolved
 //! into what to check, where, and how long to wait. Clap types go no further.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -109,6 +109,12 @@ impl Rerun {
 /// `30s`, `1m30s`: a duration as `--timeout` takes it.
 pub fn duration_word(d: Duration) -> String {
     humantime::format_duration(d).to_string().replace(' ', "")
+}
+
+/// A path as a suggested command gives it: absolute, so the command works
+/// pasted in another directory (not resolved: a symlink stays one).
+pub fn absolute(p: &Path) -> String {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string()
 }
 
 /// Words joined into one POSIX shell command line, each quoted when it needs it.
@@ -288,16 +294,23 @@ impl Plan {
     /// `kubectl [--kubeconfig F] [--context C] -n NS` for one region: what the
     /// suggested commands start with, so they reach the cluster the tool read.
     pub fn kubectl(&self, context: &str) -> Vec<String> {
+        let mut words = self.kubectl_cluster(context);
+        words.extend(["-n".into(), self.runbook.namespace.clone()]);
+        words
+    }
+
+    /// `kubectl [--kubeconfig F] [--context C]`: for what is not in a
+    /// namespace (the API server's readiness, namespaces, the kubeconfig).
+    pub fn kubectl_cluster(&self, context: &str) -> Vec<String> {
         let mut words = vec!["kubectl".to_string()];
         if let Some(k) = &self.kubeconfig {
             words.push("--kubeconfig".into());
-            words.push(k.display().to_string());
+            words.push(absolute(k));
         }
         // In a pod, kubectl uses the service account as the tool did.
         if context != crate::k8s::IN_CLUSTER {
             words.extend(["--context".into(), context.to_string()]);
         }
-        words.extend(["-n".into(), self.runbook.namespace.clone()]);
         words
     }
 }

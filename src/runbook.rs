@@ -25,8 +25,10 @@ pub const MAX_RUNBOOK_BYTES: u64 = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunbookError {
-    #[error("{path}: cannot read the runbook: {source}")]
-    Read { path: String, source: std::io::Error },
+    /// One line: the path, what named it and what to do (the I/O error is
+    /// in the words, not chained, so it is not said twice).
+    #[error("{}", read_message(path, *origin, error))]
+    Read { path: String, origin: Option<Origin>, error: std::io::Error },
     #[error("{path}: the runbook is {size} bytes; a runbook is at most 1 MiB")]
     TooLarge { path: String, size: u64 },
     #[error("{path}:{line}:{column}: {message}")]
@@ -261,16 +263,23 @@ impl Source {
     }
 
     pub fn read(path: &Path) -> Result<Source, RunbookError> {
+        Source::read_from(path, None)
+    }
+
+    /// [`Source::read`], an error saying what named the file.
+    fn read_from(path: &Path, origin: Option<Origin>) -> Result<Source, RunbookError> {
         let name = path.display().to_string();
-        let meta = std::fs::metadata(path).map_err(|source| RunbookError::Read { path: name.clone(), source })?;
+        let failed = |error| RunbookError::Read { path: name.clone(), origin, error };
+        let meta = std::fs::metadata(path).map_err(failed)?;
+        if meta.is_dir() {
+            return Err(failed(std::io::Error::new(std::io::ErrorKind::IsADirectory, "it is a directory")));
+        }
         if meta.len() > MAX_RUNBOOK_BYTES {
             return Err(RunbookError::TooLarge { path: name, size: meta.len() });
         }
-        let bytes = std::fs::read(path).map_err(|source| RunbookError::Read { path: name.clone(), source })?;
-        let text = String::from_utf8(bytes).map_err(|_| RunbookError::Read {
-            path: name.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "the file is not UTF-8 text"),
-        })?;
+        let bytes = std::fs::read(path).map_err(failed)?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| failed(std::io::Error::new(std::io::ErrorKind::InvalidData, "the file is not UTF-8 text")))?;
         Ok(Source { name, text })
     }
 
@@ -285,24 +294,75 @@ impl Source {
         if let Some(p) = flag {
             // Clap fills `--runbook` from KEYSVC_RUNBOOK too; the same value
             // in the variable means it most likely came from there.
-            let origin = if std::env::var_os("KEYSVC_RUNBOOK").is_some_and(|v| v == p.as_os_str()) {
-                Origin::EnvVar
-            } else {
-                Origin::Flag
-            };
-            return Ok((Source::read(p)?, origin));
+            let origin =
+                if std::env::var_os("KEYSVC_RUNBOOK").is_some_and(|v| v == p.as_os_str()) && !flag_on_command_line() {
+                    Origin::EnvVar
+                } else {
+                    Origin::Flag
+                };
+            return Ok((Source::read_from(p, Some(origin))?, origin));
         }
         if let Some(p) = config_path() {
             match std::fs::metadata(&p) {
-                Ok(_) => return Ok((Source::read(&p)?, Origin::ConfigFile)),
+                Ok(_) => return Ok((Source::read_from(&p, Some(Origin::ConfigFile))?, Origin::ConfigFile)),
                 // Only a file that is not there falls through: an unreadable
                 // one is an error, not a silent switch to the embedded runbook.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => return Err(RunbookError::Read { path: p.display().to_string(), source }),
+                Err(error) => {
+                    return Err(RunbookError::Read {
+                        path: p.display().to_string(),
+                        origin: Some(Origin::ConfigFile),
+                        error,
+                    });
+                }
             }
         }
         Ok((Source::embedded(), Origin::Embedded))
     }
+}
+
+/// `--runbook` is on the command line (clap fills it from KEYSVC_RUNBOOK
+/// too, so its value alone does not say which named the file).
+fn flag_on_command_line() -> bool {
+    std::env::args_os().skip(1).any(|a| a == "--runbook" || a.to_string_lossy().starts_with("--runbook="))
+}
+
+/// "cannot read the runbook rb.yaml (from --runbook, relative to /home/me):
+/// no such file; …": which file, what named it, why, and what to do.
+fn read_message(path: &str, origin: Option<Origin>, error: &std::io::Error) -> String {
+    let relative = Path::new(path).is_relative();
+    let cwd = std::env::current_dir().ok().filter(|_| relative);
+    let mut from = match origin {
+        Some(Origin::Flag) => vec!["from --runbook".to_string()],
+        Some(Origin::EnvVar) => vec!["from KEYSVC_RUNBOOK".to_string()],
+        Some(Origin::ConfigFile) => vec!["the config file".to_string()],
+        Some(Origin::Embedded) | None => vec![],
+    };
+    if let Some(d) = cwd {
+        from.push(format!("relative to {}", d.display()));
+    }
+    let from = if from.is_empty() { String::new() } else { format!(" ({})", from.join(", ")) };
+    let why = match error.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        // The words are ours ("it is a directory", "not UTF-8 text").
+        std::io::ErrorKind::IsADirectory | std::io::ErrorKind::InvalidData => error.to_string(),
+        _ => {
+            let text = error.to_string();
+            // "Not a directory (os error 20)": the OS's words without the number.
+            text.split(" (os error").next().unwrap_or(&text).to_lowercase()
+        }
+    };
+    let fix = match (origin, error.kind()) {
+        (Some(Origin::EnvVar), _) => {
+            "point KEYSVC_RUNBOOK at a runbook file, or unset it to use the config file or the embedded runbook"
+        }
+        (Some(Origin::ConfigFile), std::io::ErrorKind::NotFound) => "write one with `keysvc-check runbook init`",
+        (Some(Origin::ConfigFile), _) => "fix the file (or its permissions), or remove it to use the embedded runbook",
+        (Some(Origin::Flag), _) => "pass --runbook the path of a runbook file",
+        _ => "give the path of a runbook file",
+    };
+    format!("cannot read the runbook {path}{from}: {why}; {fix}")
 }
 
 /// Where the runbook in effect was found.
