@@ -45,6 +45,9 @@ struct Advice {
     /// What keeps each region from being fully checked, and the flag at
     /// fault: one next step when it is the same everywhere.
     access: Vec<(String, String, Option<Fix>)>,
+    /// A step to take before a region's re-run (a command that shows what
+    /// is wrong), listed right before it.
+    before_rerun: Vec<(String, String, String)>,
 }
 
 impl Advice {
@@ -858,6 +861,27 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
                 format!("add context {} to your kubeconfig or pass --context {name}=CONTEXT", r.context),
                 Some(Fix::Context(name.to_string())),
             ),
+            ProblemKind::SameCluster => {
+                let from_flag = plan.regions.iter().any(|p| p.name == name && p.context_from_flag);
+                let fix = if from_flag {
+                    format!("pass --context {name}=CONTEXT with a context of {name}'s own cluster")
+                } else {
+                    format!(
+                        "set environments.{}.regions.{name}.context in {} to a context of {name}'s own cluster, or pass --context {name}=CONTEXT",
+                        plan.env, plan.runbook_name
+                    )
+                };
+                // Which cluster each context names, to pick the right one.
+                let mut words = vec!["kubectl".to_string()];
+                words.extend(plan.kubeconfig.iter().flat_map(|k| ["--kubeconfig".into(), crate::plan::absolute(k)]));
+                words.extend(["config".into(), "get-contexts".into()]);
+                a.before_rerun.push((
+                    name.to_string(),
+                    "the contexts in your kubeconfig and the cluster each names".into(),
+                    shell_join(&words),
+                ));
+                (fix, Some(Fix::Context(name.to_string())))
+            }
             ProblemKind::Kubeconfig if p.file.is_some() && !p.message.contains("does not exist") => (
                 format!(
                     "fix or replace the kubeconfig {} (it cannot be read as a kubeconfig), or pass --kubeconfig FILE",
@@ -910,17 +934,25 @@ fn longer_timeout(timeout: std::time::Duration) -> std::time::Duration {
 /// that cannot be used, a throttled run…).
 fn access(plan: &Plan, report: &Report, a: &mut Advice) {
     let access = std::mem::take(&mut a.access);
+    let before = std::mem::take(&mut a.before_rerun);
+    let steps_before = |a: &mut Advice, region: Option<&str>| {
+        for (name, text, command) in before.iter().filter(|(n, _, _)| region.is_none_or(|r| r == n)) {
+            a.step(Priority::Access, Some(name), text.clone(), Some(command.clone()));
+        }
+    };
     let verb = plan.rerun.verb;
     let everywhere = report.regions.len() > 1
         && access.len() == report.regions.len()
         && access.iter().all(|(_, fix, flag)| (fix, flag) == (&access[0].1, &access[0].2));
     if everywhere {
+        steps_before(a, None);
         let (_, fix, flag) = &access[0];
         let text = format!("no region could be fully checked: {fix}; then re-run");
         a.step(Priority::Access, None, text, Some(plan.rerun.fixed(verb, None, flag.as_ref())));
         return;
     }
     for (name, fix, flag) in access {
+        steps_before(a, Some(&name));
         a.step(
             Priority::Access,
             Some(&name),
@@ -1200,7 +1232,14 @@ fn link(l: &Option<String>) -> Option<&str> {
 }
 
 fn not_checked(region: &str, what: &str, p: &Problem) -> Finding {
-    let kind = if p.kind == ProblemKind::Forbidden { FindingKind::Permission } else { FindingKind::NotChecked };
+    let kind = match p.kind {
+        ProblemKind::Forbidden => FindingKind::Permission,
+        // Its message names both regions and the server: said as it is.
+        ProblemKind::SameCluster => {
+            return Finding::new(Some(region), FindingKind::SameCluster, Severity::Warn, p.message.clone());
+        }
+        _ => FindingKind::NotChecked,
+    };
     Finding::new(Some(region), kind, Severity::Warn, format!("{what} not checked: {}", p.message))
 }
 
@@ -1259,6 +1298,7 @@ mod tests {
                 context: spec.context.value.clone(),
                 healthz_url: None,
                 placeholder_context: None,
+                context_from_flag: false,
             })
             .collect();
         Plan {

@@ -439,6 +439,7 @@ fn build_plan(
         .filter(|(name, _)| target.region.as_ref().is_none_or(|r| r == *name))
         .map(|(name, spec)| {
             let flag = g.contexts.iter().rev().find(|(r, _)| r == name).map(|(_, c)| c.clone());
+            let flag_given = flag.is_some();
             let (context, key) = match flag {
                 Some(c) => (c, format!("--context {name}=…")),
                 None => (spec.context.value.clone(), format!("environments.{env_name}.regions.{name}.context")),
@@ -458,7 +459,7 @@ fn build_plan(
                 }
                 !p
             });
-            RegionPlan { name: name.clone(), context, healthz_url, placeholder_context }
+            RegionPlan { name: name.clone(), context, healthz_url, placeholder_context, context_from_flag: flag_given }
         })
         .collect();
     let (healthz_url, healthz_key) = match &g.healthz_url {

@@ -731,6 +731,7 @@ mod tests {
                 context: "c".into(),
                 healthz_url: None,
                 placeholder_context: None,
+                context_from_flag: false,
             });
             let mut step = failed_pods(3, Problem::new(ProblemKind::Refused, "connection refused"));
             step.status = pods;

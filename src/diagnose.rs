@@ -69,7 +69,10 @@ pub async fn execute(plan: Arc<Plan>, progress: Sink) -> Result<Outcome> {
     // Without the Kubernetes steps, only regions with a healthz URL of their own have anything to report.
     let regions: Vec<_> = plan.regions.iter().filter(|r| plan.steps.pods || r.healthz_url.is_some()).cloned().collect();
     let slots: Vec<_> = regions.iter().map(|r| Arc::new(Mutex::new(check::empty_region(r)))).collect();
-    for (region, slot) in regions.iter().zip(&slots) {
+    // A region on a cluster another region already checks is not checked
+    // again: its results would pass for a second region's.
+    let same = if plan.steps.pods { k8s::same_clusters(&kubeconfig, &regions) } else { vec![None; regions.len()] };
+    for ((region, slot), same) in regions.iter().zip(&slots).zip(same) {
         if plan.steps.healthz
             && let Some(url) = region.healthz_url.clone()
         {
@@ -84,6 +87,18 @@ pub async fn execute(plan: Arc<Plan>, progress: Sink) -> Result<Outcome> {
             s.pods = Some(check::failed_pods(plan.runbook.expected_ready, placeholder(key)));
             if plan.steps.logs {
                 s.logs = Some(check::failed_logs(&plan, placeholder(key)));
+            }
+            progress.region(&region.name).step(crate::progress::Step::Done);
+        } else if let Some(same) = same {
+            let p = same.problem(&region.context, &plan.runbook.namespace);
+            let mut s = slot.lock().expect("slot");
+            s.pods = Some(check::failed_pods(plan.runbook.expected_ready, p.clone()));
+            if plan.steps.logs {
+                s.logs = Some(check::failed_logs(&plan, p.clone()));
+            }
+            if plan.steps.evidence {
+                s.events = Some(check::failed_events(&plan, p.clone()));
+                s.rollout = Some(check::failed_rollout(p));
             }
             progress.region(&region.name).step(crate::progress::Step::Done);
         } else if plan.steps.pods {

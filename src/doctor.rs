@@ -174,6 +174,9 @@ pub struct RegionFacts {
     /// No kubeconfig: the pod's service account reaches this API server
     /// (the context is not used).
     pub in_cluster: Option<String>,
+    /// The context reaches the API server an earlier region's reaches:
+    /// one cluster, not asked again as this region.
+    pub same_cluster: Option<k8s::SameCluster>,
     /// The context is in the kubeconfig and a client could be built for it.
     pub client: Answer<()>,
     /// The API server's version (GET /version).
@@ -307,15 +310,18 @@ pub async fn fetch(plan: Arc<Plan>, runbook: RunbookInfo, urls: Vec<UrlTarget>) 
         .then(|| k8s::server(&kubeconfig, ""))
         .flatten();
     let mut tasks: JoinSet<()> = JoinSet::new();
+    let same = k8s::same_clusters(&kubeconfig, &plan.regions);
     let slots: Vec<Arc<Mutex<RegionFacts>>> = plan
         .regions
         .iter()
-        .map(|r| {
+        .zip(same)
+        .map(|(r, same_cluster)| {
             Arc::new(Mutex::new(RegionFacts {
                 name: r.name.clone(),
                 context: r.context.clone(),
                 placeholder_key: r.placeholder_context.clone(),
                 in_cluster: in_cluster.clone(),
+                same_cluster,
                 client: None,
                 version: None,
                 access: vec![None; PERMISSIONS.len()],
@@ -324,7 +330,7 @@ pub async fn fetch(plan: Arc<Plan>, runbook: RunbookInfo, urls: Vec<UrlTarget>) 
         })
         .collect();
     for (region, slot) in plan.regions.iter().zip(&slots) {
-        if region.placeholder_context.is_none() {
+        if region.placeholder_context.is_none() && slot.lock().expect("slot").same_cluster.is_none() {
             let (kc, slot, ctx, ns) =
                 (kubeconfig.clone(), slot.clone(), region.context.clone(), plan.runbook.namespace.clone());
             tasks.spawn(async move { ask_region(&kc, &ctx, &ns, &slot, deadline).await });
@@ -566,6 +572,18 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
     // Each step needs the one before it: after a failure the rest are not
     // asked, and the failing row says so.
     let not_checked = "; cluster and permissions not checked";
+    if let Some(same) = &r.same_cluster {
+        let detail = format!(
+            "`{ctx}` reaches the same API server as {}'s context ({}, namespace {}): one cluster, not two regions{not_checked}",
+            same.region, same.server, facts.namespace
+        );
+        let fix = format!(
+            "give {} a context of its own cluster (in the runbook, or --context {}=CONTEXT); kubectl config get-contexts lists the cluster each context names",
+            r.name, r.name
+        );
+        out.push(row(CheckKind::Context, name, Outcome::Fail, detail, Some(fix)));
+        return;
+    }
     match &r.client {
         None => {
             let detail = format!("loading context `{ctx}` {}{not_checked}", cut_short(facts));
@@ -761,6 +779,7 @@ mod tests {
             context: format!("ctx-{name}"),
             placeholder_key: None,
             in_cluster: None,
+            same_cluster: None,
             client: Some(Ok(())),
             version: Some(Ok("v1.20.15".into())),
             access: vec![allowed(); PERMISSIONS.len()],

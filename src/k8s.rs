@@ -415,6 +415,78 @@ pub fn server(kubeconfig: &Loaded, context: &str) -> Option<String> {
     kc.clusters.iter().find(|c| c.name == cluster)?.cluster.as_ref()?.server.clone()
 }
 
+/// A region whose context reaches the API server that an earlier region's
+/// context reaches too (same server URL, and the runbook's one namespace):
+/// one cluster, which a run must not count as two checked regions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SameCluster {
+    /// The region whose results stand for that cluster.
+    pub region: String,
+    /// The API server, as the kubeconfig names it (credentials redacted).
+    pub server: String,
+}
+
+impl SameCluster {
+    /// Why `region`'s steps were not run, naming both regions and the server.
+    pub fn problem(&self, context: &str, namespace: &str) -> Problem {
+        Problem::new(
+            ProblemKind::SameCluster,
+            format!(
+                "not checked: context `{context}` reaches the same API server as {}'s context ({}, namespace {namespace}); one cluster is not two regions",
+                self.region, self.server
+            ),
+        )
+    }
+}
+
+/// For each region, the earlier region whose context reaches the same API
+/// server, if any. Two context names for one cluster entry, or two entries
+/// with one server URL, are one cluster; so is every context in a pod
+/// without a kubeconfig. Of the regions on one server, the one whose
+/// context the runbook gives (not `--context`) stands for it, else the
+/// first: a `--context` copied from another region is the likelier mistake.
+pub fn same_clusters(kubeconfig: &Loaded, regions: &[crate::plan::RegionPlan]) -> Vec<Option<SameCluster>> {
+    let servers: Vec<Option<(String, String)>> = regions
+        .iter()
+        .map(|r| {
+            if r.placeholder_context.is_some() {
+                return None;
+            }
+            server(kubeconfig, &r.context).map(|s| (server_identity(&s), s))
+        })
+        .collect();
+    let mut out = vec![None; regions.len()];
+    for (i, s) in servers.iter().enumerate() {
+        let Some((id, url)) = s else { continue };
+        let group: Vec<usize> =
+            (0..regions.len()).filter(|&j| servers[j].as_ref().is_some_and(|(other, _)| other == id)).collect();
+        if group.len() < 2 {
+            continue;
+        }
+        let kept = group.iter().copied().find(|&j| !regions[j].context_from_flag).unwrap_or(group[0]);
+        if kept != i {
+            out[i] = Some(SameCluster { region: regions[kept].name.clone(), server: crate::mask::url(url) });
+        }
+    }
+    out
+}
+
+/// What makes two server URLs the same API server: scheme, host (as URLs
+/// compare it, lower case) and port (the scheme's default filled in), and
+/// the path without a trailing slash.
+fn server_identity(url: &str) -> String {
+    match reqwest::Url::parse(url.trim()) {
+        Ok(u) => format!(
+            "{}://{}:{}{}",
+            u.scheme(),
+            u.host_str().unwrap_or_default(),
+            u.port_or_known_default().unwrap_or(0),
+            u.path().trim_end_matches('/')
+        ),
+        Err(_) => url.trim().trim_end_matches('/').to_string(),
+    }
+}
+
 /// A network failure names the server it could not reach ("connection
 /// refused (https://10.0.0.1:6443)"): which address failed is the first
 /// thing to check. Other problems are left as they are.
@@ -501,6 +573,47 @@ mod tests {
         assert!(e.message.contains("does not exist"), "{}", e.message);
         let homeless = Inputs { home: None, service_host: None, ..inputs };
         assert!(choose(&homeless).unwrap_err().message.contains("HOME is not set"));
+    }
+
+    #[test]
+    fn regions_whose_contexts_reach_one_server_are_one_cluster() {
+        let yaml = "apiVersion: v1\nkind: Config\nclusters:\n\
+            - {name: a, cluster: {server: 'https://10.0.0.1:6443'}}\n\
+            - {name: a2, cluster: {server: 'HTTPS://10.0.0.1:6443/'}}\n\
+            - {name: b, cluster: {server: 'https://b.example:443'}}\n\
+            - {name: b2, cluster: {server: 'https://b.example'}}\n\
+            - {name: c, cluster: {server: 'https://10.0.0.3:6443'}}\n\
+            contexts:\n\
+            - {name: a, context: {cluster: a}}\n- {name: also-a, context: {cluster: a}}\n\
+            - {name: a2, context: {cluster: a2}}\n- {name: b, context: {cluster: b}}\n\
+            - {name: b2, context: {cluster: b2}}\n- {name: c, context: {cluster: c}}\n";
+        let loaded: Loaded = Ok(Clusters { config: Kubeconfig::from_yaml(yaml).unwrap(), in_cluster: false });
+        let region = |name: &str, context: &str, flag: bool| crate::plan::RegionPlan {
+            name: name.into(),
+            context: context.into(),
+            healthz_url: None,
+            placeholder_context: None,
+            context_from_flag: flag,
+        };
+        let kept = |same: Vec<Option<SameCluster>>| -> Vec<Option<String>> {
+            same.into_iter().map(|s| s.map(|s| s.region)).collect()
+        };
+        // Two names for one cluster entry; two entries with one server.
+        for other in ["also-a", "a2"] {
+            let regions = [region("r1", "a", false), region("r2", other, false), region("r3", "c", false)];
+            assert_eq!(kept(same_clusters(&loaded, &regions)), [None, Some("r1".into()), None], "{other}");
+        }
+        let regions = [region("r1", "b", false), region("r2", "c", false), region("r3", "b2", false)];
+        let same = same_clusters(&loaded, &regions);
+        assert_eq!(same[2].as_ref().map(|s| s.server.as_str()), Some("https://b.example"));
+        // A --context copied from another region is the one not counted.
+        let regions = [region("r1", "a", true), region("r2", "a2", false)];
+        assert_eq!(kept(same_clusters(&loaded, &regions)), [Some("r2".into()), None]);
+        // A missing context or a placeholder is another problem, not this one.
+        let mut placeholder = region("r2", "a", false);
+        placeholder.placeholder_context = Some("key".into());
+        let regions = [region("r1", "a", false), placeholder, region("r3", "missing", false)];
+        assert_eq!(kept(same_clusters(&loaded, &regions)), [None, None, None]);
     }
 
     #[test]

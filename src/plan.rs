@@ -25,6 +25,8 @@ pub struct RegionPlan {
     /// The context is a placeholder (`runbook::placeholder`): its Kubernetes
     /// steps are not run. Holds the runbook key to set.
     pub placeholder_context: Option<String>,
+    /// The context came from `--context REGION=…`, not the runbook.
+    pub context_from_flag: bool,
 }
 
 /// A runbook value (or flag) on a reserved placeholder name: not checked.

@@ -69,6 +69,9 @@ pub enum ProblemKind {
     Throttled,
     /// A URL or context on a reserved placeholder name: not checked.
     Placeholder,
+    /// The region's context reaches the API server another region's does:
+    /// not checked again as a second region.
+    SameCluster,
     Other,
 }
 
@@ -551,6 +554,8 @@ pub enum FindingKind {
     Placeholder,
     /// A step could not be checked (unreachable, timeout, credentials).
     NotChecked,
+    /// Two regions' contexts reach one API server: the later is not checked.
+    SameCluster,
     /// A permission is missing.
     Permission,
     /// The API server pushed back (429, 503, 504) and requests were retried.

@@ -275,6 +275,7 @@ fn short_problem(p: &crate::report::Problem) -> String {
         Interrupted => "interrupted".into(),
         Throttled => "throttled".into(),
         Placeholder => "placeholder: not checked".into(),
+        SameCluster => "another region's cluster".into(),
         BadRequest | Other => crate::sanitize::clean(&p.message, 40),
     }
 }
@@ -616,6 +617,7 @@ mod doctor_tests {
             context: format!("keysvc-prod-{name}"),
             placeholder_key: None,
             in_cluster: None,
+            same_cluster: None,
             client: Some(Ok(())),
             version: Some(Ok("v1.20.15".into())),
             access: PERMISSIONS

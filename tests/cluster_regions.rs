@@ -1,0 +1,171 @@
+//! Regions that are not what they seem, against the real test environment:
+//! two regions whose contexts reach one API server, a namespace the user may
+//! not look up, and API servers that refuse or never answer. Each test has
+//! its own namespace (and kubeconfig where it changes one), so they run in
+//! parallel.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Run, cmd, region, run_within, runbook_text, write};
+use keysvc_testenv::{Behavior, Fault, HealthzServer, Scenario, TestEnv};
+use serde_json::Value;
+
+struct Case {
+    env: TestEnv,
+    dir: tempfile::TempDir,
+    ns: String,
+    runbook: PathBuf,
+    kubeconfig: PathBuf,
+    _healthz: HealthzServer,
+}
+
+/// Namespace `ns` set up per region and a runbook whose contexts are `{user}@{region}`.
+fn case(ns: &str, set: &[(&str, Scenario)], user: &str) -> Case {
+    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
+    env.scenarios(ns, set).unwrap();
+    let healthz = HealthzServer::start(Behavior::Healthy);
+    let dir = tempfile::tempdir().unwrap();
+    let runbook = write(dir.path(), "runbook.yaml", &runbook_text(ns, &healthz.url, &|r| format!("{user}@{r}"), ""));
+    let kubeconfig = env.kubeconfig().to_path_buf();
+    Case { env, dir, ns: ns.to_string(), runbook, kubeconfig, _healthz: healthz }
+}
+
+impl Case {
+    fn run(&self, args: &[&str], timeout: &str) -> Run {
+        let mut c = cmd();
+        c.args(args)
+            .args(["--env", "test", "--timeout", timeout, "--runbook"])
+            .arg(&self.runbook)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig);
+        let limit = keysvc_check::runbook::parse_duration(timeout).unwrap() + Duration::from_secs(5);
+        let r = run_within(c, limit);
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+        r
+    }
+
+    fn diagnose(&self, extra: &[&str]) -> (Run, Value) {
+        let mut args = vec!["diagnose", "-o", "json"];
+        args.extend_from_slice(extra);
+        let r = self.run(&args, "20s");
+        let j = r.json();
+        (r, j)
+    }
+}
+
+/// The test environment's API server of `region`, as its kubeconfig names it.
+fn server(env: &TestEnv, region: &str) -> String {
+    format!("https://{}", env.apiserver_addr(region).unwrap())
+}
+
+/// Runs a suggested command as a user pasting it would.
+fn sh(command: &str) -> std::process::Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .env_remove("KUBECONFIG")
+        .env("HOME", "/nonexistent-home")
+        .output()
+        .unwrap()
+}
+
+fn step_commands(j: &Value) -> Vec<String> {
+    j["next_steps"].as_array().unwrap().iter().filter_map(|s| s["command"].as_str().map(str::to_string)).collect()
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn two_regions_on_one_api_server_count_once_and_say_so() {
+    let c = case("r-same", &[("us-east", Scenario::AllCrashLoop)], "evidence");
+    let south = server(&c.env, "us-south");
+
+    // A context copied from another region: us-east is really down, and
+    // the copy must not show it as a second healthy region.
+    let (r, j) = c.diagnose(&["--context", "us-east=evidence@us-south"]);
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    assert_eq!(j["service"]["verdict"], "unknown");
+    assert_eq!(region(&j, "us-south")["verdict"], "healthy");
+    let east = region(&j, "us-east");
+    assert_eq!(east["verdict"], "unknown");
+    assert_eq!(east["pods"]["error"]["kind"], "same_cluster");
+    let message = east["pods"]["error"]["message"].as_str().unwrap();
+    for part in ["`evidence@us-south`", "us-south's context", &south, &format!("namespace {}", c.ns)] {
+        assert!(message.contains(part), "{part} not in {message}");
+    }
+    let finding = j["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "same_cluster").unwrap();
+    assert_eq!(finding["region"], "us-east");
+    let commands = step_commands(&j);
+    assert!(
+        commands.iter().any(|c| c.contains(" --context us-east=CONTEXT ") && c.ends_with(" --region us-east")),
+        "{commands:?}"
+    );
+    common::run_suggested_commands(&j);
+    // The table says it too, and the quiet line is not healthy.
+    let q = c.run(&["diagnose", "-q", "--context", "us-east=evidence@us-south"], "20s");
+    assert_eq!(q.code, 3, "{}", q.stdout);
+    assert!(q.stdout.contains("1/3 regions unknown"), "{}", q.stdout);
+
+    // The region whose context the runbook gives stands for the cluster;
+    // the copied `--context` is the one not counted, whichever comes first.
+    let (r, j) = c.diagnose(&["--context", "us-south=evidence@us-east"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(region(&j, "us-south")["pods"]["error"]["kind"], "same_cluster");
+    assert_eq!(region(&j, "us-east")["verdict"], "down");
+
+    // doctor: the row that says why, naming both regions and the server.
+    let d = c.run(&["doctor", "-o", "json", "--context", "us-east=evidence@us-south"], "20s");
+    assert_eq!(d.code, 1, "{}", d.stdout);
+    let dj = d.json();
+    let row =
+        dj["checks"].as_array().unwrap().iter().find(|r| r["region"] == "us-east" && r["check"] == "context").unwrap();
+    assert_eq!(row["result"], "fail", "{row}");
+    let detail = row["detail"].as_str().unwrap();
+    assert!(detail.contains("us-south's context") && detail.contains(&south), "{detail}");
+    assert!(!dj["checks"].as_array().unwrap().iter().any(|r| r["region"] == "us-east" && r["check"] == "permission"));
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn two_names_for_one_cluster_are_one_cluster() {
+    let mut c = case("r-alias", &[("us-east", Scenario::AllCrashLoop)], "evidence");
+    // Two context names on one cluster entry (the runbook's), and a second
+    // cluster entry whose server is the same URL written another way.
+    let mut kc = c.env.kubeconfig_json().unwrap();
+    let south = server(&c.env, "us-south");
+    let clusters = kc["clusters"].as_array_mut().unwrap();
+    let mut alias = clusters.iter().find(|c| c["name"] == "us-south").unwrap().clone();
+    alias["name"] = "us-south-alias".into();
+    alias["cluster"]["server"] = format!("{}/", south.replace("https://", "HTTPS://")).into();
+    clusters.push(alias);
+    let contexts = kc["contexts"].as_array_mut().unwrap();
+    let mut ctx = contexts.iter().find(|c| c["name"] == "evidence@us-south").unwrap().clone();
+    ctx["name"] = "alias@us-south".into();
+    ctx["context"]["cluster"] = "us-south-alias".into();
+    contexts.push(ctx);
+    let path = c.dir.path().join("kubeconfig-alias");
+    std::fs::write(&path, serde_json::to_vec_pretty(&kc).unwrap()).unwrap();
+    c.kubeconfig = path;
+
+    let text = std::fs::read_to_string(&c.runbook).unwrap().replace("evidence@us-east", "oncall@us-south");
+    std::fs::write(&c.runbook, text).unwrap();
+    let (r, j) = c.diagnose(&[]);
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    assert_eq!(region(&j, "us-east")["pods"]["error"]["kind"], "same_cluster");
+    let fix = j["next_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["region"] == "us-east" && s["text"].as_str().unwrap().contains("re-run"))
+        .unwrap();
+    assert!(fix["text"].as_str().unwrap().contains("set environments.test.regions.us-east.context in"), "{fix}");
+
+    let (r, j) = c.diagnose(&["--context", "eu-de=alias@us-south"]);
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    let de = region(&j, "eu-de");
+    assert_eq!(de["pods"]["error"]["kind"], "same_cluster", "{de}");
+    assert!(de["pods"]["error"]["message"].as_str().unwrap().contains("us-south's context"), "{de}");
+}
