@@ -744,6 +744,25 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
         let owners_read = r.rollout.as_ref().is_some_and(|o| !forbidden(o.error.as_ref()));
         let events_read = r.events.as_ref().is_some_and(|e| !forbidden(e.error.as_ref()));
         let evidence_tried = r.rollout.is_some() || r.events.is_some();
+        if let Some(p) = r.pods.as_ref().and_then(|p| p.namespace_unchecked.as_ref()) {
+            // Not known whether the namespace exists: the way to tell, and
+            // with whose rights when this user was refused.
+            let ns = &rb.namespace;
+            let (text, context) = if p.kind == ProblemKind::Forbidden {
+                (
+                    format!(
+                        "Whether namespace {ns} exists: {} may not get namespaces; run this with a context of {name}'s cluster that may",
+                        r.context
+                    ),
+                    "CONTEXT",
+                )
+            } else {
+                (format!("Whether namespace {ns} exists"), r.context.as_str())
+            };
+            let mut words = plan.kubectl_cluster(context);
+            words.extend(["get".into(), "namespace".into(), ns.clone()]);
+            a.step(Priority::Region, Some(name), text, Some(shell_join(&words)));
+        }
         if no_pods && owners_read {
             a.step(
                 Priority::Region,

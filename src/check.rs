@@ -62,6 +62,7 @@ pub fn failed_pods(expected: u32, p: Problem) -> PodsStep {
         restarts: 0,
         pods: vec![],
         note: None,
+        namespace_unchecked: None,
         error: Some(p),
         duration_ms: 0,
     }
@@ -231,22 +232,39 @@ async fn pods_and_logs(
     let starts: Vec<Option<Timestamp>> =
         pod_list.iter().map(|p| container_started(p, &plan.runbook.container)).collect();
     drop(pod_list);
-    let mut note = None;
+    let (mut note, mut namespace_unchecked) = (None, None);
     if infos.is_empty() {
-        // Tell "no pods" from "no namespace" when we are allowed to look.
+        // Tell "no pods" from "no namespace" when we are allowed to look;
+        // when we are not, say that it may be either.
         let nss: Api<Namespace> = Api::all(client.clone());
-        note = Some(match tokio::time::timeout_at(deadline, nss.get_opt(&ns)).await {
-            Ok(Ok(None)) => format!("namespace {ns} does not exist"),
-            _ => format!("no pods match {} in namespace {ns}", plan.runbook.selector),
-        });
+        let no_pods = format!("no pods match {} in namespace {ns}", plan.runbook.selector);
+        let unknown = |p: Problem, why: &str| (format!("{no_pods}, or namespace {ns} does not exist: {why}"), Some(p));
+        let (text, unchecked) = match tokio::time::timeout_at(deadline, nss.get_opt(&ns)).await {
+            Ok(Ok(None)) => (format!("namespace {ns} does not exist"), None),
+            Ok(Ok(Some(_))) => (no_pods, None),
+            Ok(Err(e)) => match k8s::problem(&e, "get", "namespaces", &ns) {
+                p if p.kind == ProblemKind::Forbidden => unknown(p, "this user may not get namespaces to tell"),
+                p => {
+                    let why = format!("asking which failed ({})", p.message);
+                    unknown(p, &why)
+                }
+            },
+            Err(_) => unknown(
+                Problem::new(ProblemKind::Timeout, "no answer before the deadline"),
+                "asking which had no answer before the deadline",
+            ),
+        };
+        note = Some(text);
+        namespace_unchecked = unchecked;
     }
-    let step = pods::step(
+    let mut step = pods::step(
         infos.clone(),
         plan.runbook.expected_ready,
         plan.logs.since,
         note,
         list_started.elapsed().as_millis() as u64,
     );
+    step.namespace_unchecked = namespace_unchecked;
     slot.lock().expect("slot").pods = Some(step);
 
     if plan.steps.logs {

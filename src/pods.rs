@@ -344,6 +344,7 @@ pub fn step(pods: Vec<PodInfo>, expected: u32, window: Duration, note: Option<St
         restarts: pods.iter().map(|p| p.restarts as i64).sum(),
         pods,
         note,
+        namespace_unchecked: None,
         error: None,
         duration_ms,
     }

@@ -176,6 +176,11 @@ pub struct PodsStep {
     pub pods: Vec<PodInfo>,
     /// A note such as "namespace api does not exist".
     pub note: Option<String>,
+    /// No pods were listed and whether the namespace exists could not be
+    /// asked (the user may not get namespaces, or the question failed):
+    /// why. The note says it in words; the advice offers a way to tell.
+    #[serde(skip)]
+    pub namespace_unchecked: Option<Problem>,
     pub error: Option<Problem>,
     pub duration_ms: u64,
 }

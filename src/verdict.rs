@@ -174,6 +174,7 @@ mod tests {
                 restarts: 0,
                 pods: vec![],
                 note: None,
+                namespace_unchecked: None,
                 error: (s == Status::Error).then(|| Problem::new(ProblemKind::Refused, "connection refused")),
                 duration_ms: 0,
             }),

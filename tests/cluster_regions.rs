@@ -169,3 +169,35 @@ fn two_names_for_one_cluster_are_one_cluster() {
     assert_eq!(de["pods"]["error"]["kind"], "same_cluster", "{de}");
     assert!(de["pods"]["error"]["message"].as_str().unwrap().contains("us-south's context"), "{de}");
 }
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn a_namespace_the_user_may_not_look_up_may_not_exist() {
+    // The namespace existed (the user's RoleBinding in it is what the
+    // API server still finds) and is gone now.
+    let c = case("r-nons", &[], "oncall");
+    c.env.scenario("eu-de", &c.ns, Scenario::NoNamespace).unwrap();
+    let (r, j) = c.diagnose(&[]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let de = region(&j, "eu-de");
+    assert_eq!(de["verdict"], "down");
+    let note = de["pods"]["note"].as_str().unwrap();
+    assert_eq!(
+        note,
+        "no pods match app=api-key-service in namespace r-nons, or namespace r-nons does not exist: this user may not get namespaces to tell"
+    );
+    // A command that tells, with a context that may run it (the user's was refused).
+    let kc = c.kubeconfig.display().to_string();
+    let command = format!("kubectl --kubeconfig {kc} --context CONTEXT get namespace r-nons");
+    let commands = step_commands(&j);
+    assert!(commands.contains(&command), "{commands:?}");
+    let out = sh(&command.replace("CONTEXT", "eu-de"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("namespaces \"r-nons\" not found"), "{out:?}");
+    let out = sh(&command.replace("CONTEXT", "eu-de").replace(" r-nons", " default"));
+    assert!(out.status.success(), "{out:?}");
+    // Where the user may look, no such step: the note says what is so.
+    let admin = c.run(&["diagnose", "-o", "json", "--context", "eu-de=eu-de"], "20s").json();
+    assert_eq!(region(&admin, "eu-de")["pods"]["note"], "namespace r-nons does not exist");
+    assert!(!step_commands(&admin).iter().any(|c| c.contains("get namespace")));
+}

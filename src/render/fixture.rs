@@ -36,6 +36,7 @@ fn pods_step(pods: Vec<PodInfo>) -> PodsStep {
         restarts: pods.iter().map(|p| i64::from(p.restarts)).sum(),
         pods,
         note: None,
+        namespace_unchecked: None,
         error: None,
         duration_ms: 12,
     }
@@ -163,6 +164,7 @@ pub fn report() -> Report {
                     restarts: 0,
                     pods: vec![],
                     note: None,
+                    namespace_unchecked: None,
                     error: Some(forbidden.clone()),
                     duration_ms: 3,
                 }),
