@@ -936,6 +936,47 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
                 ),
                 None,
             ),
+            ProblemKind::Timeout | ProblemKind::Deadline if r.pods.as_ref().is_some_and(|p| p.error.is_none()) => {
+                // The pods were listed: the API server answers, the logs took longer.
+                let longer = longer_timeout(plan.timeout);
+                (
+                    format!(
+                        "reading the logs did not finish in time: give it a longer --timeout ({})",
+                        duration_word(longer)
+                    ),
+                    Some(Fix::Timeout(longer)),
+                )
+            }
+            kind @ (ProblemKind::Refused
+            | ProblemKind::Reset
+            | ProblemKind::Dns
+            | ProblemKind::Tls
+            | ProblemKind::Timeout
+            | ProblemKind::Deadline) => {
+                let what = match kind {
+                    ProblemKind::Refused => {
+                        "nothing accepts connections at its API server's address: the API server is down, or the kubeconfig names the wrong address"
+                    }
+                    ProblemKind::Reset => "its API server, or something on the way, closed the connection",
+                    ProblemKind::Dns => "its API server's host name does not resolve here (VPN, DNS)",
+                    ProblemKind::Tls => {
+                        "TLS with its API server failed: the kubeconfig's CA, or another server at that address"
+                    }
+                    _ => {
+                        "its API server did not answer within --timeout: it hangs or is overloaded, or the way to it (VPN, proxy, firewall) drops the traffic"
+                    }
+                };
+                // kubectl's own request timeout: a server that hangs must
+                // not hang the command pasted to look at it.
+                let mut words = plan.kubectl_cluster(&r.context);
+                words.extend(["get", "--raw", "/readyz", "--request-timeout=5s"].map(String::from));
+                a.before_rerun.push((
+                    name.to_string(),
+                    format!("see whether the API server of context {} answers (\"ok\" when it is ready)", r.context),
+                    shell_join(&words),
+                ));
+                (what.to_string(), None)
+            }
             _ => ("check that the cluster is reachable from here".into(), None),
         };
         a.access.push((name.to_string(), fix, flag));

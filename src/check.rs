@@ -201,9 +201,28 @@ async fn pods_and_logs(
     let list_started = Instant::now();
     let lp = ListParams::default().labels(&plan.runbook.selector);
     let listed = tokio::time::timeout_at(deadline, api.list(&lp)).await;
+    // No answer by the deadline, whichever timer saw it first: said as
+    // what it is, with the server that did not answer.
+    let no_answer = || {
+        let from = cx.server.as_deref().map_or_else(|| "the API server".to_string(), crate::mask::url);
+        Problem::new(
+            ProblemKind::Timeout,
+            format!(
+                "no answer from {from} to the pods list within {} (--timeout)",
+                humantime::format_duration(plan.timeout)
+            ),
+        )
+    };
     let pod_list = match listed {
-        Err(_) => Err(Problem::new(ProblemKind::Timeout, "listing pods did not finish before the deadline")),
-        Ok(Err(e)) => Err(k8s::at_server(k8s::problem(&e, "list", "pods", &ns), cx.server.as_deref())),
+        Err(_) => Err(no_answer()),
+        Ok(Err(e)) => match k8s::problem(&e, "list", "pods", &ns) {
+            // The client's read timeout is the deadline; its connect
+            // timeout (10s at most) may come sooner, and says only "timed out".
+            p if p.kind == ProblemKind::Timeout && TokioInstant::now() + Duration::from_millis(100) >= deadline => {
+                Err(no_answer())
+            }
+            p => Err(k8s::at_server(p, cx.server.as_deref())),
+        },
         Ok(Ok(list)) => Ok(list.items),
     };
     tracing::debug!(region = %region.name, context = %region.context, ok = pod_list.is_ok(), "pods listed");

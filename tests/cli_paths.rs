@@ -128,6 +128,11 @@ fn suggested_commands_name_files_by_absolute_paths() {
     let rerun = commands.iter().find(|c| c.starts_with("keysvc-check ")).unwrap_or_else(|| panic!("{commands:?}"));
     assert!(rerun.contains(&format!(" --runbook {} ", rb.display())), "{rerun}");
     assert!(rerun.contains(&format!(" --kubeconfig {} ", kc.display())), "{rerun}");
+    let kubectl: Vec<&&str> = commands.iter().filter(|c| c.starts_with("kubectl ")).collect();
+    assert!(!kubectl.is_empty(), "{commands:?}");
+    for k in kubectl {
+        assert!(k.starts_with(&format!("kubectl --kubeconfig {} ", kc.display())), "{k}");
+    }
 
     // A runbook that does not parse: the hint's command names it absolutely too.
     write(dir.path(), "bad.yaml", "service: [\n");

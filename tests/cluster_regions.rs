@@ -201,3 +201,46 @@ fn a_namespace_the_user_may_not_look_up_may_not_exist() {
     assert_eq!(region(&admin, "eu-de")["pods"]["note"], "namespace r-nons does not exist");
     assert!(!step_commands(&admin).iter().any(|c| c.contains("get namespace")));
 }
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn api_servers_that_refuse_or_never_answer_get_a_command_that_shows_it() {
+    let mut c = case("r-unreach", &[], "oncall");
+    let hang = c.env.proxy("eu-de", Fault::Hang).unwrap();
+    let port = keysvc_testenv::proxy::closed_port();
+    let refused = format!("https://127.0.0.1:{port}");
+    let kc = c.dir.path().join("kubeconfig");
+    c.env.kubeconfig_with(&kc, &[("us-east", refused.clone()), ("eu-de", hang.url())]).unwrap();
+    c.kubeconfig = kc.clone();
+    let r = c.run(&["diagnose", "-o", "json"], "3s");
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    let j = r.json();
+    let de = region(&j, "eu-de");
+    assert_eq!(de["pods"]["error"]["kind"], "timeout", "{de}");
+    assert_eq!(
+        de["pods"]["error"]["message"],
+        format!("no answer from {} to the pods list within 3s (--timeout)", hang.url())
+    );
+    assert_eq!(region(&j, "us-east")["pods"]["error"]["message"], format!("connection refused ({refused})"));
+    let steps = j["next_steps"].as_array().unwrap();
+    let readyz = |ctx: &str| {
+        format!("kubectl --kubeconfig {} --context {ctx} get --raw /readyz --request-timeout=5s", kc.display())
+    };
+    for (name, why) in [("us-east", "nothing accepts connections"), ("eu-de", "did not answer within --timeout")] {
+        let mine: Vec<&Value> = steps.iter().filter(|s| s["region"] == name).collect();
+        assert_eq!(mine.len(), 2, "{mine:?}");
+        // What to look at first, then the re-run once it answers.
+        assert_eq!(mine[0]["command"], readyz(&format!("oncall@{name}")), "{mine:?}");
+        assert!(mine[1]["text"].as_str().unwrap().contains(why), "{mine:?}");
+        assert!(mine[1]["command"].as_str().unwrap().ends_with(&format!("--region {name}")), "{mine:?}");
+    }
+    assert!(!common::texts(&j["next_steps"]).contains("check that the cluster is reachable"));
+    // The command says what is wrong where it is wrong, and "ok" where the
+    // API server answers: the user's own credentials may ask it.
+    let out = sh(&readyz("oncall@us-east"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refused"), "{out:?}");
+    let out = sh(&readyz("oncall@us-south"));
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok");
+}
