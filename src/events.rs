@@ -159,12 +159,25 @@ fn secs_ago(now: Timestamp, t: Option<Timestamp>) -> Option<u64> {
     t.map(|t| now.duration_since(t).as_secs().max(0) as u64)
 }
 
+/// A message that only restates a status (`Error: ImagePullBackOff`,
+/// `Error: ErrImagePull`): the kubelet records one next to the message that
+/// says why (`Failed to pull image "…": … not found`), and more often.
+fn bare_status(message: &str) -> bool {
+    let m = message.trim();
+    let word = m.strip_prefix("Error:").unwrap_or(m).trim();
+    word.is_empty() || !word.contains(char::is_whitespace)
+}
+
 /// The involved objects' Warning events last seen within `window` before
-/// `now`, grouped by reason and kind, the most recently seen first.
+/// `now`, grouped by reason and kind, the most recently seen first. A
+/// group's message is its latest that says why, rather than only restating
+/// a status, when it has one.
 pub fn group(events: &[Event], involved: &Involved, window: Duration, now: Timestamp) -> Vec<EventGroup> {
     struct Acc<'a> {
         count: u64,
         latest: Option<(Timestamp, &'a Event)>,
+        /// The latest event whose message says more than a status word.
+        telling: Option<(Timestamp, &'a Event)>,
         first: Option<Timestamp>,
         /// Object name and when it was last seen in this group.
         objects: HashMap<String, Timestamp>,
@@ -190,12 +203,16 @@ pub fn group(events: &[Event], involved: &Involved, window: Duration, now: Times
         let acc = groups.entry((classify(&reason, message), reason)).or_insert_with(|| Acc {
             count: 0,
             latest: None,
+            telling: None,
             first: None,
             objects: HashMap::new(),
         });
         acc.count += occurrences(e);
         if acc.latest.is_none_or(|(l, _)| seen > l) {
             acc.latest = Some((seen, e));
+        }
+        if !bare_status(message) && acc.telling.is_none_or(|(l, _)| seen > l) {
+            acc.telling = Some((seen, e));
         }
         acc.first = [acc.first, first_seen(e)].into_iter().flatten().min();
         let object = format!("{}/{name}", kind.to_ascii_lowercase());
@@ -208,7 +225,7 @@ pub fn group(events: &[Event], involved: &Involved, window: Duration, now: Times
             let mut objects: Vec<(String, Timestamp)> = acc.objects.into_iter().collect();
             objects.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             let objects_total = objects.len();
-            let message = acc.latest.and_then(|(_, e)| e.message.as_deref()).unwrap_or_default();
+            let message = acc.telling.or(acc.latest).and_then(|(_, e)| e.message.as_deref()).unwrap_or_default();
             EventGroup {
                 reason,
                 kind,
@@ -341,6 +358,29 @@ mod tests {
         assert_eq!(g[0].last_seen_secs_ago, Some(20));
         assert_eq!(g[0].first_seen_secs_ago, Some(250));
         assert_eq!((g[1].kind, g[1].count, g[1].last_seen_secs_ago), (EventKind::BackOff, 3, Some(60)));
+    }
+
+    #[test]
+    fn a_group_keeps_the_message_that_says_why_over_a_later_bare_status() {
+        let pulled = "Failed to pull image \"keysvc/api:1.0\": rpc error: code = NotFound desc = not found";
+        let events = [
+            event("Pod", "web-5f6d8-a", "Failed", pulled, 4, 240, 60),
+            event("Pod", "web-5f6d8-a", "Failed", "Error: ErrImagePull", 4, 240, 60),
+            event("Pod", "web-5f6d8-a", "Failed", "Error: ImagePullBackOff", 9, 230, 8),
+        ];
+        let inv = Involved::new(Some(&pods(&["web-5f6d8-a"])), None);
+        let g = group(&events, &inv, WINDOW, now());
+        assert_eq!((g.len(), g[0].count, g[0].message.as_str()), (1, 17, pulled));
+        assert_eq!(g[0].last_seen_secs_ago, Some(8), "when the group was last seen is still its latest event's");
+        // With nothing better, the latest bare status stays.
+        let g = group(&events[1..], &inv, WINDOW, now());
+        assert_eq!(g[0].message, "Error: ImagePullBackOff");
+        for bare in ["Error: ImagePullBackOff", " ErrImagePull ", "", "Error:"] {
+            assert!(bare_status(bare), "{bare:?}");
+        }
+        for telling in ["Error: secret \"keys\" not found", "Back-off pulling image \"x\"", pulled] {
+            assert!(!bare_status(telling), "{telling:?}");
+        }
     }
 
     #[test]
