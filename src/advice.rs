@@ -587,7 +587,13 @@ fn pod_finding(name: &str, pod: &PodInfo, window: std::time::Duration) -> Option
     };
     let mut bits = vec![];
     if pod.crash_looping || pod.terminating || pod.pending || !pod.is_ready {
-        bits.push(status_words(pod));
+        let mut words = status_words(pod);
+        // How long a running pod has not been ready: a probe flapping for
+        // seconds is not a pod failing its probe for an hour.
+        if let Some(s) = pod.not_ready_secs_ago.filter(|_| words.ends_with(", not ready")) {
+            words.push_str(&format!(" for {}", short_age(s)));
+        }
+        bits.push(words);
     }
     if restarted {
         bits.push(format!("{} restarts", pod.restarts));
@@ -639,7 +645,13 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
                     format!("0/{} pods ready: {note}", p.expected),
                 ));
             } else if p.ready < p.expected {
-                let severity = if p.ready == 0 { Severity::Fail } else { Severity::Warn };
+                // The step passed with a pod short: one pod not ready for
+                // less than the grace (pods::judge), said as information.
+                let severity = match (p.ready, p.status) {
+                    (0, _) => Severity::Fail,
+                    (_, Status::Pass) => Severity::Info,
+                    _ => Severity::Warn,
+                };
                 // The events say why; without them, the pod's own status may.
                 let why = not_ready_reason(r)
                     .or_else(|| p.pods.iter().find_map(|pod| pod.why.clone()))
@@ -659,7 +671,14 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
             // per region say less than one line naming the three pods.
             let mut groups: Vec<(Finding, Vec<&PodInfo>)> = vec![];
             for pod in &p.pods {
-                let Some(f) = pod_finding(name, pod, window) else { continue };
+                let Some(mut f) = pod_finding(name, pod, window) else { continue };
+                if p.status == Status::Pass && f.kind == FindingKind::NotReady {
+                    f.severity = Severity::Info;
+                    f.text.push_str(&format!(
+                        " (less than not_ready_grace, {}, the others ready: a readiness probe flapping?)",
+                        duration_word(rb.not_ready_grace.0)
+                    ));
+                }
                 troubled.push(pod);
                 match groups.iter_mut().find(|(g, pods)| g.kind == f.kind && status_words(pods[0]) == status_words(pod))
                 {
@@ -674,7 +693,7 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
                     let names: Vec<&str> = pods.iter().map(|p| p.name.as_str()).collect();
                     let state = status_words(pods[0]);
                     let head = format!("{} {state}", pods[0].name);
-                    let rest = f.text.strip_prefix(&head).map_or("", |r| r.trim_start_matches(", "));
+                    let rest = f.text.strip_prefix(&head).map_or("", |r| r.trim_start_matches([',', ' ']));
                     let mut text = format!("{} pods {state}: {}", pods.len(), names.join(", "));
                     if !rest.is_empty() {
                         text.push_str(&format!(" ({}: {rest})", pods[0].name));
@@ -714,6 +733,7 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
     }
     events(r, a);
     rollout(plan, r, &cmd, a);
+    scaled_down(plan, r, &cmd, a);
 
     let mut logs_bad = false;
     if let Some(l) = &r.logs {
@@ -763,26 +783,36 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
             words.extend(["get".into(), "namespace".into(), ns.clone()]);
             a.step(Priority::Region, Some(name), text, Some(shell_join(&words)));
         }
-        if no_pods && owners_read {
+        let deployment = r.rollout.as_ref().and_then(|o| o.deployment.as_deref());
+        // Every pod of the namespace with its labels: what anyone who may
+        // list pods can run, and where a selector that no longer matches
+        // shows at once. Not when the Deployment says why there are none.
+        if no_pods && scaled_to_zero(r).is_none() {
+            let owners = if owners_read && deployment.is_none() {
+                ", and no Deployment or ReplicaSet does either".to_string()
+            } else if evidence_tried && !owners_read {
+                format!(
+                    " (the deployment itself needs get and list on deployments and replicasets in namespace {}, context {})",
+                    rb.namespace, r.context
+                )
+            } else {
+                String::new()
+            };
+            a.step(
+                Priority::Region,
+                Some(name),
+                format!("No pods match {}{owners}: list every pod in the namespace with its labels", rb.selector),
+                Some(cmd(&["get", "pods", "--show-labels"])),
+            );
+        }
+        if no_pods && owners_read && deployment.is_some() && scaled_to_zero(r).is_none() {
             a.step(
                 Priority::Region,
                 Some(name),
                 "No pods: see what the deployment is doing",
                 Some(cmd(&["get", "deploy,rs"])),
             );
-        } else if no_pods && evidence_tried {
-            // What this user can read: every pod of the namespace with its
-            // labels, where a selector that no longer matches shows.
-            a.step(
-                Priority::Region,
-                Some(name),
-                format!(
-                    "No pods match {}: list every pod in the namespace with its labels (the deployment itself needs get and list on deployments and replicasets in namespace {}, context {})",
-                    rb.selector, rb.namespace, r.context
-                ),
-                Some(cmd(&["get", "pods", "--show-labels"])),
-            );
-        } else if no_pods {
+        } else if no_pods && !evidence_tried {
             a.step(
                 Priority::Region,
                 Some(name),
@@ -790,7 +820,9 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
                 Some(plan.rerun.command("diagnose", Some(name))),
             );
         }
-        if no_pods && events_read {
+        // Only when there are some to see: an empty list says nothing.
+        let events_seen = r.events.as_ref().is_some_and(|e| !e.groups.is_empty());
+        if no_pods && events_read && events_seen {
             a.step(
                 Priority::Region,
                 Some(name),
@@ -810,23 +842,26 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
         } else {
             // `--tail=-1`: with a selector kubectl shows only 10 lines a pod
             // unless told otherwise. `--prefix --ignore-errors`: names each
-            // pod, and goes on past a container waiting to restart.
-            a.step(
-                Priority::Region,
-                Some(name),
-                "read the logs of every pod",
-                Some(cmd(&[
-                    "logs",
-                    "-l",
-                    &rb.selector,
-                    "-c",
-                    &rb.container,
-                    &since,
-                    "--tail=-1",
-                    "--prefix",
-                    "--ignore-errors",
-                ])),
-            );
+            // pod, and goes on past a container waiting to restart. Not
+            // after `logs`, which has just shown them.
+            if plan.rerun.verb != "logs" {
+                a.step(
+                    Priority::Region,
+                    Some(name),
+                    "read the logs of every pod",
+                    Some(cmd(&[
+                        "logs",
+                        "-l",
+                        &rb.selector,
+                        "-c",
+                        &rb.container,
+                        &since,
+                        "--tail=-1",
+                        "--prefix",
+                        "--ignore-errors",
+                    ])),
+                );
+            }
             // One crashed container's logs: pods crashing alike say the same.
             let crashed: Vec<&&PodInfo> = troubled.iter().filter(|p| p.restarts > 0).collect();
             if let Some(pod) = crashed.first() {
@@ -867,6 +902,7 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
             a.step(Priority::Region, Some(name), format!("logs in the logging service: {link}"), None);
         }
     }
+    event_steps(r, &cmd, a);
     let problems = [r.pods.as_ref().and_then(|p| p.error.as_ref()), r.logs.as_ref().and_then(|l| l.error.as_ref())];
     if let Some(p) = problems.into_iter().flatten().find(|p| p.kind != ProblemKind::Placeholder) {
         let (fix, flag) = match p.kind {
@@ -1199,7 +1235,9 @@ fn rollout(plan: &Plan, r: &RegionReport, cmd: &dyn Fn(&[&str]) -> String, a: &m
     if ago > recent_rollout(plan).as_secs() {
         return;
     }
-    let bad = matches!(r.verdict, Verdict::Down | Verdict::Degraded);
+    // Scaled to zero, the Deployment says why there are no pods: the
+    // rollout is then a fact, not the suspect.
+    let bad = matches!(r.verdict, Verdict::Down | Verdict::Degraded) && scaled_to_zero(r).is_none();
     let before = o
         .previous
         .as_ref()
@@ -1214,15 +1252,24 @@ fn rollout(plan: &Plan, r: &RegionReport, cmd: &dyn Fn(&[&str]) -> String, a: &m
     if let (Some(p), true) = (&o.previous, bad) {
         let to = format!("--to-revision={}", p.revision);
         let deploy = format!("deployment/{deployment}");
-        // The facts were read, so the history can be: the same reads.
+        // The facts were read, so the history can be: the same reads. One
+        // revision's history is only its template; the change is the two
+        // templates side by side, each a command any shell pastes.
         a.step(
             Priority::Rollback,
             Some(&r.name),
             format!(
-                "revision {revision} rolled out {} ago and the region is {}: see what changed between the revisions",
+                "revision {revision} rolled out {} ago and the region is {}: see what changed, revision {}'s pod template (before) …",
                 short_age(ago),
-                r.verdict.as_str()
+                r.verdict.as_str(),
+                p.revision
             ),
+            Some(cmd(&["rollout", "history", &deploy, &format!("--revision={}", p.revision)])),
+        );
+        a.step(
+            Priority::Rollback,
+            Some(&r.name),
+            format!("… against revision {revision}'s (now): images, env, resources, probes"),
             Some(cmd(&["rollout", "history", &deploy, &format!("--revision={revision}")])),
         );
         a.step(
@@ -1234,6 +1281,89 @@ fn rollout(plan: &Plan, r: &RegionReport, cmd: &dyn Fn(&[&str]) -> String, a: &m
                 images(&p.images)
             ),
             Some(cmd(&["rollout", "undo", &deploy, &to])),
+        );
+    }
+}
+
+/// The Deployment, when it asks for no replicas at all.
+fn scaled_to_zero(r: &RegionReport) -> Option<&str> {
+    let o = r.rollout.as_ref()?;
+    o.deployment.as_deref().filter(|_| o.replicas == Some(0))
+}
+
+/// A Deployment asking for fewer replicas than the runbook expects ready:
+/// it explains missing pods before anything else does. Scaled to zero, the
+/// command that shows who did it and the one that undoes it.
+fn scaled_down(plan: &Plan, r: &RegionReport, cmd: &dyn Fn(&[&str]) -> String, a: &mut Advice) {
+    let Some(o) = &r.rollout else { return };
+    let (Some(deployment), Some(replicas)) = (&o.deployment, o.replicas) else { return };
+    let expected = plan.runbook.expected_ready;
+    if replicas >= expected {
+        return;
+    }
+    let who = o
+        .replicas_set
+        .as_ref()
+        .map(|c| {
+            let ago = c.secs_ago.map(|s| format!(" {} ago", short_age(s))).unwrap_or_default();
+            format!(", last written by {}{ago}", c.by)
+        })
+        .unwrap_or_default();
+    let (severity, what) = if replicas == 0 {
+        (Severity::Fail, "scaled to 0 replicas".to_string())
+    } else {
+        (Severity::Warn, format!("scaled to {}", plural(u64::from(replicas), "replica")))
+    };
+    a.find(
+        Finding::new(
+            Some(&r.name),
+            FindingKind::ScaledDown,
+            severity,
+            format!("the Deployment {deployment} is {what} (spec.replicas{who}); expected_ready is {expected}"),
+        )
+        .count(u64::from(replicas)),
+    );
+    let deploy = format!("deployment/{deployment}");
+    a.step(
+        Priority::Region,
+        Some(&r.name),
+        format!("the Deployment asks for {replicas} of {expected}: see its replicas, conditions and scaling events"),
+        Some(cmd(&["describe", &deploy])),
+    );
+    if replicas == 0 {
+        a.step(
+            Priority::Region,
+            Some(&r.name),
+            format!(
+                "if it was not meant to be, scale it back to {expected} — it changes the cluster: it needs permission to patch deployments/scale, and check with your team first (an autoscaler or CD tool may scale it again)"
+            ),
+            Some(cmd(&["scale", &deploy, &format!("--replicas={expected}")])),
+        );
+    }
+}
+
+/// Steps for Warning events no other step shows: the object's `describe`,
+/// whose Events section lists them (a FailedMount in a healthy region).
+fn event_steps(r: &RegionReport, cmd: &dyn Fn(&[&str]) -> String, a: &mut Advice) {
+    let Some(e) = &r.events else { return };
+    for g in &e.groups {
+        let Some(object) = g.objects.first() else { continue };
+        let command = cmd(&["describe", object]);
+        let (kind, name) = object.split_once('/').unwrap_or(("", object));
+        let same = cmd(&["describe", kind, name]);
+        let shown = a.steps.iter().any(|(_, s)| {
+            s.region.as_deref() == Some(r.name.as_str())
+                && s.command.as_ref().is_some_and(|c| *c == command || *c == same)
+        });
+        if shown {
+            continue;
+        }
+        let more = if g.objects_total > 1 { format!(" (and {} more)", g.objects_total - 1) } else { String::new() };
+        a.step(
+            Priority::Region,
+            Some(&r.name),
+            format!("see the {} events of {object}{more} ({}) in its Events section", g.reason, event_words(g.kind)),
+            Some(command),
         );
     }
 }
@@ -1491,6 +1621,7 @@ mod tests {
             terminating: false,
             crash_looping: false,
             pending: false,
+            not_ready_secs_ago: None,
             why: None,
         }
     }
@@ -1616,6 +1747,129 @@ mod tests {
     }
 
     #[test]
+    fn no_pods_always_gets_the_labels_step_and_says_when_no_deployment_matches_either() {
+        let p = plan();
+        let mut east = region("us-east", vec![], logs(Status::Pass, &[]));
+        east.rollout = Some(RolloutFacts {
+            note: Some("no pods, and no ReplicaSet of a Deployment matches the selector".into()),
+            ..crate::rollout::empty()
+        });
+        east.events = Some(EventsStep {
+            status: Status::Pass,
+            window_secs: 300,
+            groups: vec![],
+            truncated: false,
+            error: None,
+            duration_ms: 1,
+        });
+        let r = report(&p, Status::Pass, vec![healthy("us-south"), east, healthy("eu-de")]);
+        let steps: Vec<&NextStep> = r.next_steps.iter().filter(|s| s.region.as_deref() == Some("us-east")).collect();
+        assert_eq!(steps.len(), 1, "only what shows something: {steps:?}");
+        assert_eq!(
+            steps[0].text,
+            "No pods match app=api-key-service, and no Deployment or ReplicaSet does either: list every pod in the namespace with its labels"
+        );
+        assert!(steps[0].command.as_deref().unwrap().ends_with("-n api get pods --show-labels"), "{steps:?}");
+    }
+
+    #[test]
+    fn a_deployment_scaled_to_zero_is_named_with_who_and_when_and_the_steps_that_show_and_undo_it() {
+        let p = plan();
+        let mut east = region("us-east", vec![], logs(Status::Pass, &[]));
+        east.rollout = Some(RolloutFacts {
+            deployment: Some("api-key-service".into()),
+            revision: Some(1),
+            replica_set: Some("api-key-service-1".into()),
+            rolled_out_secs_ago: Some(14),
+            replicas: Some(0),
+            replicas_set: Some(crate::report::FieldChange { by: "kubectl-scale".into(), secs_ago: Some(90) }),
+            ..crate::rollout::empty()
+        });
+        let r = report(&p, Status::Pass, vec![healthy("us-south"), east, healthy("eu-de")]);
+        let f = r.findings.iter().find(|f| f.kind == FindingKind::ScaledDown).expect("a scaled_down finding");
+        assert_eq!(f.severity, Severity::Fail);
+        assert_eq!(
+            f.text,
+            "the Deployment api-key-service is scaled to 0 replicas (spec.replicas, last written by kubectl-scale 90s ago); expected_ready is 3"
+        );
+        let rollout = r.findings.iter().find(|f| f.kind == FindingKind::Rollout).unwrap();
+        assert_eq!(rollout.severity, Severity::Info, "the rollout is not the suspect");
+        let cmds: Vec<&str> = r.next_steps.iter().filter_map(|s| s.command.as_deref()).collect();
+        assert!(cmds.iter().any(|c| c.ends_with("-n api describe deployment/api-key-service")), "{cmds:?}");
+        assert!(cmds.iter().any(|c| c.ends_with("-n api scale deployment/api-key-service --replicas=3")), "{cmds:?}");
+        assert!(!cmds.iter().any(|c| c.contains("--show-labels") || c.contains("get deploy,rs")), "{cmds:?}");
+    }
+
+    #[test]
+    fn a_warning_event_in_a_healthy_region_gets_the_step_that_shows_it() {
+        let p = plan();
+        let mut de = healthy("eu-de");
+        de.events = Some(EventsStep {
+            status: Status::Pass,
+            window_secs: 300,
+            groups: vec![EventGroup {
+                reason: "FailedMount".into(),
+                kind: EventKind::MountFailed,
+                count: 3,
+                objects: vec!["pod/a".into()],
+                objects_total: 1,
+                message:
+                    "MountVolume.SetUp failed for volume \"keys\" : secret \"api-key-service-signing-keys\" not found"
+                        .into(),
+                first_seen_secs_ago: Some(200),
+                last_seen_secs_ago: Some(20),
+            }],
+            truncated: false,
+            error: None,
+            duration_ms: 1,
+        });
+        let r = report(&p, Status::Pass, vec![healthy("us-south"), healthy("us-east"), de]);
+        assert_eq!(r.regions[2].verdict, Verdict::Healthy);
+        let step = r.next_steps.iter().find(|s| s.region.as_deref() == Some("eu-de")).expect("a step for eu-de");
+        assert_eq!(step.text, "see the FailedMount events of pod/a (volume cannot be mounted) in its Events section");
+        assert!(step.command.as_deref().unwrap().ends_with("-n api describe pod/a"), "{step:?}");
+    }
+
+    #[test]
+    fn a_running_pod_not_ready_says_for_how_long_and_logs_does_not_suggest_reading_the_logs_again() {
+        let mut p = plan();
+        let east = |since: u64| {
+            let mut b = pod("b", false);
+            b.not_ready_secs_ago = Some(since);
+            region("us-east", vec![pod("a", true), b, pod("c", true)], logs(Status::Pass, &[]))
+        };
+        let r = report(&p, Status::Pass, vec![healthy("us-south"), east(90), healthy("eu-de")]);
+        assert_eq!(r.regions[1].verdict, Verdict::Degraded);
+        let f = r.findings.iter().find(|f| f.pod.as_deref() == Some("b")).unwrap();
+        assert_eq!((f.severity, f.text.as_str()), (Severity::Warn, "b Running, not ready for 90s"));
+        assert!(r.next_steps.iter().any(|s| s.text == "read the logs of every pod"), "{:?}", r.next_steps);
+        p.rerun.verb = "logs";
+        let r = report(&p, Status::Pass, vec![healthy("us-south"), east(90), healthy("eu-de")]);
+        assert!(!r.next_steps.iter().any(|s| s.text == "read the logs of every pod"), "{:?}", r.next_steps);
+        assert!(r.next_steps.iter().any(|s| s.text.starts_with("why b is Running, not ready")), "{:?}", r.next_steps);
+        // Under the runbook's not_ready_grace (30s) the pods step passed: information.
+        p.rerun.verb = "diagnose";
+        let r = report(&p, Status::Pass, vec![healthy("us-south"), east(20), healthy("eu-de")]);
+        assert_eq!(r.regions[1].verdict, Verdict::Healthy);
+        let texts: Vec<(Severity, &str)> = r
+            .findings
+            .iter()
+            .filter(|f| f.region.as_deref() == Some("us-east"))
+            .map(|f| (f.severity, f.text.as_str()))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                (Severity::Info, "2/3 pods ready"),
+                (
+                    Severity::Info,
+                    "b Running, not ready for 20s (less than not_ready_grace, 30s, the others ready: a readiness probe flapping?)"
+                )
+            ]
+        );
+    }
+
+    #[test]
     fn optional_evidence_not_read_for_another_reason_than_permission_says_why() {
         let p = plan();
         let mut east = healthy("us-east");
@@ -1671,7 +1925,7 @@ mod tests {
             context: format!("ctx-{name}"),
             verdict: Verdict::Healthy,
             healthz: None,
-            pods: Some(crate::pods::step(pods, 3, Duration::from_secs(300), None, 1)),
+            pods: Some(crate::pods::step(pods, 3, Duration::from_secs(300), Duration::from_secs(30), None, 1)),
             logs: Some(logs),
             events: None,
             rollout: None,
@@ -1913,6 +2167,8 @@ mod tests {
             images: vec![format!("keysvc/api-key-service:{v}")],
             rolled_out_secs_ago: Some(ago),
             previous: (n > 1).then(|| revision(n - 1, "1.4.2")),
+            replicas: Some(3),
+            replicas_set: None,
             note: None,
             error: None,
             duration_ms: 1,
@@ -1936,15 +2192,13 @@ mod tests {
         for k in [FindingKind::Rollout, FindingKind::VersionDrift, FindingKind::BackOff, FindingKind::OomKilled] {
             assert!(kinds.contains(&k), "{k:?} missing: {kinds:?}");
         }
-        // The rollback comes before the region's own steps, ready to paste.
+        // What changed (both revisions' templates) and the rollback come
+        // before the region's own steps, ready to paste.
+        let history = "kubectl --kubeconfig '/home/me/.kube/prod config' --context ctx-us-east -n api rollout history deployment/api-key-service";
+        assert_eq!(r.next_steps[0].command, Some(format!("{history} --revision=1")));
+        assert_eq!(r.next_steps[1].command, Some(format!("{history} --revision=2")));
         assert_eq!(
-            r.next_steps[0].command.as_deref(),
-            Some(
-                "kubectl --kubeconfig '/home/me/.kube/prod config' --context ctx-us-east -n api rollout history deployment/api-key-service --revision=2"
-            )
-        );
-        assert_eq!(
-            r.next_steps[1].command.as_deref(),
+            r.next_steps[2].command.as_deref(),
             Some(
                 "kubectl --kubeconfig '/home/me/.kube/prod config' --context ctx-us-east -n api rollout undo deployment/api-key-service --to-revision=1"
             )

@@ -33,6 +33,8 @@ use crate::{events, rollout, sanitize};
 pub struct LogLine {
     pub region: String,
     pub pod: String,
+    /// From the pod's previous (terminated) container.
+    pub previous: bool,
     pub text: String,
     pub is_error: bool,
 }
@@ -280,6 +282,7 @@ async fn pods_and_logs(
         infos.clone(),
         plan.runbook.expected_ready,
         plan.logs.since,
+        plan.runbook.not_ready_grace.0,
         note,
         list_started.elapsed().as_millis() as u64,
     );
@@ -549,6 +552,7 @@ impl ReadCtx<'_> {
                 let shown = grep.as_ref().is_none_or(|g| g.is_match(line)).then(|| LogLine {
                     region: self.region.to_string(),
                     pod: pod.to_string(),
+                    previous,
                     text: sanitize::clean(line, 4096),
                     is_error,
                 });
@@ -703,6 +707,7 @@ mod tests {
             terminating: false,
             crash_looping: false,
             pending: false,
+            not_ready_secs_ago: None,
             why: None,
         }
     }

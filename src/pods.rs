@@ -286,6 +286,12 @@ pub fn read_pod(pod: &Pod, container: &str, now: Timestamp) -> PodInfo {
         terminating,
         crash_looping,
         pending: status.phase.as_deref() == Some("Pending"),
+        not_ready_secs_ago: if is_ready {
+            None
+        } else {
+            let ready = status.conditions.iter().flatten().find(|c| c.type_ == "Ready" && c.status != "True");
+            secs_since(now, ready.and_then(|c| c.last_transition_time.as_ref()))
+        },
         why: why(&status),
     }
 }
@@ -320,24 +326,49 @@ fn why(status: &k8s_openapi::api::core::v1::PodStatus) -> Option<String> {
 /// Judges the pods of one region: fail when none is ready; warn when fewer
 /// than expected are ready, or one is crash-looping, Terminating, Pending, or
 /// restarted within the log window.
-pub fn judge(pods: &[PodInfo], expected: u32, window: Duration) -> Status {
+///
+/// One pod Running but not ready for less than `grace`, the others ready,
+/// counts as ready: a readiness probe flapping is everyday noise.
+pub fn judge(pods: &[PodInfo], expected: u32, window: Duration, grace: Duration) -> Status {
     let ready = pods.iter().filter(|p| p.is_ready).count() as u32;
     if ready == 0 {
         return Status::Fail;
     }
-    let troubled = pods
+    let troubled: Vec<&PodInfo> = pods
         .iter()
-        .any(|p| p.crash_looping || p.terminating || p.pending || !p.is_ready || restarted_within(p, window));
-    if ready < expected || troubled { Status::Warn } else { Status::Pass }
+        .filter(|p| p.crash_looping || p.terminating || p.pending || !p.is_ready || restarted_within(p, window))
+        .collect();
+    if let [one] = troubled.as_slice()
+        && briefly_not_ready(one, window, grace)
+        && ready + 1 >= expected
+    {
+        return Status::Pass;
+    }
+    if ready < expected || !troubled.is_empty() { Status::Warn } else { Status::Pass }
+}
+
+/// Running, not ready for less than `grace`, and nothing else wrong with it.
+pub fn briefly_not_ready(p: &PodInfo, window: Duration, grace: Duration) -> bool {
+    !p.is_ready
+        && p.status == "Running"
+        && !(p.crash_looping || p.terminating || p.pending || restarted_within(p, window))
+        && p.not_ready_secs_ago.is_some_and(|s| s < grace.as_secs())
 }
 
 pub fn restarted_within(p: &PodInfo, window: Duration) -> bool {
     p.last_restart_secs_ago.is_some_and(|s| s <= window.as_secs())
 }
 
-pub fn step(pods: Vec<PodInfo>, expected: u32, window: Duration, note: Option<String>, duration_ms: u64) -> PodsStep {
+pub fn step(
+    pods: Vec<PodInfo>,
+    expected: u32,
+    window: Duration,
+    grace: Duration,
+    note: Option<String>,
+    duration_ms: u64,
+) -> PodsStep {
     PodsStep {
-        status: judge(&pods, expected, window),
+        status: judge(&pods, expected, window, grace),
         expected,
         ready: pods.iter().filter(|p| p.is_ready).count() as u32,
         total: pods.len() as u32,
@@ -413,7 +444,7 @@ mod tests {
         assert_eq!((p.status.as_str(), p.ready.as_str(), p.is_ready), ("Running", "1/1", true));
         assert_eq!(p.age_secs, Some(7200));
         assert_eq!(p.node.as_deref(), Some("n1"));
-        assert_eq!(judge(&[p.clone(), p.clone(), p], 3, Duration::from_secs(300)), Status::Pass);
+        assert_eq!(judge(&[p.clone(), p.clone(), p], 3, Duration::from_secs(300), GRACE), Status::Pass);
     }
 
     #[test]
@@ -489,12 +520,40 @@ mod tests {
             now(),
         );
         let w = Duration::from_secs(300);
-        assert_eq!(judge(&[], 3, w), Status::Fail);
-        assert_eq!(judge(&[ready.clone(), ready.clone()], 3, w), Status::Warn);
-        assert_eq!(judge(&[ready.clone(), ready.clone(), ready.clone(), ready], 3, w), Status::Pass);
+        assert_eq!(judge(&[], 3, w, GRACE), Status::Fail);
+        assert_eq!(judge(&[ready.clone(), ready.clone()], 3, w, GRACE), Status::Warn);
+        assert_eq!(judge(&[ready.clone(), ready.clone(), ready.clone(), ready], 3, w, GRACE), Status::Pass);
         assert_eq!(short_age(59), "59s");
         assert_eq!(short_age(7200), "2h");
         assert_eq!(short_age(3 * 86400), "3d");
+    }
+
+    const GRACE: Duration = Duration::from_secs(30);
+
+    #[test]
+    fn one_pod_not_ready_for_less_than_the_grace_the_others_ready_passes() {
+        let at = |ready: bool, since: i64| {
+            let t = format!("{:.0}", now() - jiff::SignedDuration::from_secs(since));
+            read_pod(
+                &base(serde_json::json!({"phase": "Running",
+                "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }, "lastTransitionTime": t}],
+                "containerStatuses": [{"name": "api-key-service", "ready": ready, "restartCount": 0, "image": "", "imageID": "",
+                    "state": {"running": {"startedAt": "2026-01-01T10:00:00Z"}}}]})),
+                "api-key-service",
+                now(),
+            )
+        };
+        let (ok, flapping, long) = (at(true, 7200), at(false, 20), at(false, 30));
+        assert_eq!((ok.not_ready_secs_ago, flapping.not_ready_secs_ago), (None, Some(20)));
+        let w = Duration::from_secs(300);
+        assert_eq!(judge(&[ok.clone(), flapping.clone(), ok.clone()], 3, w, GRACE), Status::Pass, "under the grace");
+        assert_eq!(judge(&[ok.clone(), long.clone(), ok.clone()], 3, w, GRACE), Status::Warn, "at the grace");
+        assert_eq!(judge(&[ok.clone(), flapping.clone(), flapping.clone()], 3, w, GRACE), Status::Warn, "two pods");
+        assert_eq!(judge(&[ok.clone(), flapping.clone()], 3, w, GRACE), Status::Warn, "one pod short besides");
+        let mut restarted = flapping.clone();
+        (restarted.restarts, restarted.last_restart_secs_ago) = (1, Some(25));
+        assert_eq!(judge(&[ok.clone(), restarted, ok.clone()], 3, w, GRACE), Status::Warn, "it restarted");
+        assert_eq!(judge(&[ok.clone(), flapping, ok], 3, w, Duration::from_secs(10)), Status::Warn, "a shorter grace");
     }
 
     // What follows checks kubectl's printer rule by rule, on pods built from

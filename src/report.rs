@@ -153,6 +153,9 @@ pub struct PodInfo {
     pub terminating: bool,
     pub crash_looping: bool,
     pub pending: bool,
+    /// Since its Ready condition last turned false, when it is not ready
+    /// (the condition's `lastTransitionTime`); `None` when ready or unknown.
+    pub not_ready_secs_ago: Option<u64>,
     /// Why it is not running, in the pod's own words (the scheduler's or a
     /// waiting container's message), when its status gives one.
     pub why: Option<String>,
@@ -375,7 +378,9 @@ pub struct EventGroup {
     pub objects: Vec<String>,
     /// How many objects were involved in all.
     pub objects_total: usize,
-    /// The most recent event's message (control characters escaped, capped).
+    /// The most recent message that says why (`Failed to pull image "…": not
+    /// found` over a later `Error: ImagePullBackOff`), else the most recent
+    /// (control characters escaped, capped).
     pub message: String,
     pub first_seen_secs_ago: Option<u64>,
     pub last_seen_secs_ago: Option<u64>,
@@ -421,10 +426,25 @@ pub struct RolloutFacts {
     pub rolled_out_secs_ago: Option<u64>,
     /// The next-highest revision, when the Deployment has one.
     pub previous: Option<RevisionFacts>,
+    /// The Deployment's desired replicas (`spec.replicas`); `None` when the
+    /// Deployment was not read.
+    pub replicas: Option<u32>,
+    /// Who last wrote `spec.replicas` (`kubectl-patch`, a CD tool, an
+    /// autoscaler) and how long ago that manager last wrote the Deployment,
+    /// as its managed fields record it; `None` when they do not.
+    pub replicas_set: Option<FieldChange>,
     /// Why there is nothing to say, e.g. "the pods are not owned by a Deployment".
     pub note: Option<String>,
     pub error: Option<Problem>,
     pub duration_ms: u64,
+}
+
+/// Who last changed a field of an object, and how long ago (its managed fields).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    /// The field manager: `kubectl-scale`, `kubectl-patch`, `argocd`…
+    pub by: String,
+    pub secs_ago: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -547,6 +567,8 @@ pub enum FindingKind {
     /// Another Warning event of the service's objects.
     Event,
     Rollout,
+    /// The Deployment asks for fewer replicas than the runbook expects ready (0: scaled to zero).
+    ScaledDown,
     VersionDrift,
     HealthzFailed,
     /// Healthz answers as operational, but `href` or `description` differ.

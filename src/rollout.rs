@@ -13,12 +13,12 @@ use std::time::Instant;
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta, OwnerReference};
 use kube::api::{Api, ListParams};
 use tokio::time::Instant as TokioInstant;
 
 use crate::k8s;
-use crate::report::{Problem, ProblemKind, RevisionFacts, RolloutFacts, Status};
+use crate::report::{FieldChange, Problem, ProblemKind, RevisionFacts, RolloutFacts, Status};
 
 /// The annotation the Deployment controller numbers revisions with.
 pub const REVISION: &str = "deployment.kubernetes.io/revision";
@@ -142,10 +142,30 @@ pub(crate) fn empty() -> RolloutFacts {
         images: vec![],
         rolled_out_secs_ago: None,
         previous: None,
+        replicas: None,
+        replicas_set: None,
         note: None,
         error: None,
         duration_ms: 0,
     }
+}
+
+/// Who last wrote `spec.replicas` of `d`, and when that manager last wrote
+/// the Deployment: the newest managed-fields entry that owns the field. A
+/// manager the API server could not name (`unknown`) says nothing; nor do
+/// API servers before 1.22 for a change through the scale subresource
+/// (`kubectl scale`), which they do not record.
+fn replicas_set(d: &Deployment, now: Timestamp) -> Option<FieldChange> {
+    let owns = |f: &ManagedFieldsEntry| {
+        f.manager.as_deref().is_some_and(|m| !m.is_empty() && m != "unknown")
+            && f.fields_v1.as_ref().is_some_and(|v| v.0.get("f:spec").and_then(|s| s.get("f:replicas")).is_some())
+    };
+    let entry =
+        d.metadata.managed_fields.iter().flatten().filter(|f| owns(f)).max_by_key(|f| f.time.as_ref().map(|t| t.0))?;
+    Some(FieldChange {
+        by: crate::sanitize::clean(entry.manager.as_deref().unwrap_or("unknown"), 100),
+        secs_ago: entry.time.as_ref().map(|t| now.duration_since(t.0).as_secs().max(0) as u64),
+    })
 }
 
 /// The facts from the Deployment `name` (when it could be read) and the
@@ -182,6 +202,10 @@ pub fn facts(name: &str, deployment: Option<&Deployment>, replica_sets: &[Replic
         replica_set: rs.metadata.name.clone().unwrap_or_default(),
         images: images(rs.spec.as_ref().and_then(|s| s.template.as_ref())),
     });
+    if let Some(d) = deployment {
+        f.replicas = Some(d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1).max(0) as u32);
+        f.replicas_set = replicas_set(d, now);
+    }
     if current.is_none() {
         f.note = Some(format!("deployment {name} has no ReplicaSet with its current revision"));
     }
@@ -286,6 +310,31 @@ mod tests {
             })
         );
         assert_eq!((f.status, f.note), (Status::Pass, None));
+    }
+
+    #[test]
+    fn the_deployments_replicas_and_who_last_set_them() {
+        let rss = [rs("web-a", "web", Some(1), "web:1.4.2", 86_400)];
+        let mut d = deployment("web", 1);
+        assert_eq!(
+            (facts("web", Some(&d), &rss, now()).replicas, facts("web", None, &rss, now()).replicas),
+            (Some(1), None)
+        );
+        let entry = |manager: &str, ago: i64, fields: serde_json::Value| {
+            json!({"manager": manager, "operation": "Update", "apiVersion": "apps/v1", "fieldsType": "FieldsV1",
+                   "time": format!("{:.0}", now() - jiff::SignedDuration::from_secs(ago)), "fieldsV1": fields})
+        };
+        d.spec.as_mut().unwrap().replicas = Some(0);
+        d.metadata.managed_fields = serde_json::from_value(json!([
+            entry("helm", 86_400, json!({"f:spec": {"f:replicas": {}, "f:template": {}}})),
+            entry("kubectl-scale", 120, json!({"f:spec": {"f:replicas": {}}})),
+            entry("kube-controller-manager", 5, json!({"f:status": {"f:replicas": {}}})),
+            entry("unknown", 3, json!({"f:spec": {"f:replicas": {}}})),
+        ]))
+        .unwrap();
+        let f = facts("web", Some(&d), &rss, now());
+        assert_eq!(f.replicas, Some(0));
+        assert_eq!(f.replicas_set, Some(FieldChange { by: "kubectl-scale".into(), secs_ago: Some(120) }));
     }
 
     #[test]

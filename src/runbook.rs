@@ -104,6 +104,10 @@ pub struct Runbook {
     pub container: String,
     #[serde(default = "default_expected_ready")]
     pub expected_ready: u32,
+    /// A single Running pod not ready for less than this, the others
+    /// ready, is information, not a warning: a readiness probe flapping.
+    #[serde(default = "default_not_ready_grace")]
+    pub not_ready_grace: Dur,
     #[serde(default)]
     pub healthz: HealthzSpec,
     #[serde(default)]
@@ -115,6 +119,11 @@ pub struct Runbook {
 
 fn default_expected_ready() -> u32 {
     3
+}
+
+fn default_not_ready_grace() -> Dur {
+    // Three failed readiness probes at kubelet's default 10s period.
+    Dur(Duration::from_secs(30))
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -828,6 +837,7 @@ mod lint {
         "selector",
         "container",
         "expected_ready",
+        "not_ready_grace",
         "healthz",
         "logs",
         "environments",
@@ -916,6 +926,9 @@ mod lint {
             }
             if let Some(v) = e.get("expected_ready") {
                 self.whole(v, "expected_ready", 1, u32::MAX.into(), "3");
+            }
+            if let Some(v) = e.get("not_ready_grace") {
+                self.duration(v, "not_ready_grace");
             }
             if let Some(v) = e.get("healthz") {
                 self.healthz(v);

@@ -377,6 +377,33 @@ fn logs_command_streams_prefixed_lines_and_summarises_errors() {
     assert_eq!(shown.code, full.code);
 }
 
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn logs_command_marks_previous_lines_and_a_container_with_no_logs_yet() {
+    let c = case("t-logsprev", &[("us-east", Scenario::CrashLoop)], "oncall");
+    let crashed = &c.pods[1][2];
+    for args in [&["logs", "--region", "us-east"][..], &["logs", "--region", "us-east", "--tail", "2"]] {
+        let r = c.run(args);
+        assert_eq!(r.code, 1, "{args:?}: {}\n{}", r.stdout, r.stderr);
+        let lines: Vec<&str> = r.stdout.lines().filter(|l| l.contains(" │ ")).collect();
+        // The crashed pod's lines are its previous container's, and say so.
+        let crashed_lines: Vec<&&str> = lines.iter().filter(|l| l.contains(crashed.as_str())).collect();
+        assert!(!crashed_lines.is_empty(), "{args:?}: {}", r.stdout);
+        for l in crashed_lines {
+            assert!(l.starts_with(&format!("us-east {crashed} (previous) │ ")), "{args:?}: {l}");
+        }
+        // Its current container has not started: no logs, not an error line.
+        let row = r
+            .stdout
+            .lines()
+            .find(|l| l.starts_with('│') && l.contains(crashed.as_str()) && !l.contains("(previous)"))
+            .unwrap_or_else(|| panic!("no row for the current container: {}", r.stdout));
+        assert!(row.contains("(no logs: waiting to start, CrashLoopBackOff)"), "{row}");
+        // The logs were just shown: no step to read them again.
+        assert!(!r.stdout.contains("read the logs of every pod"), "{}", r.stdout);
+    }
+}
+
 trait TapDurations {
     /// This report part with its `duration_ms` fields taken from `other`,
     /// so two runs compare on what they found.
@@ -623,6 +650,8 @@ fn json_report_shape_is_stable() {
         ".**.age_secs" => "[secs]",
         ".**.finished_secs_ago" => "[secs]",
         ".**.last_restart_secs_ago" => "[secs]",
+        // Null for a ready pod; for one not ready, the seconds since.
+        ".**.not_ready_secs_ago" => insta::dynamic_redaction(|v, _| if v.is_nil() { v } else { "[secs]".into() }),
         ".runbook" => "[runbook]",
         ".tool_version" => "[version]",
         ".generated_at" => "[time]",

@@ -170,7 +170,14 @@ fn image_pull_failure_is_grouped_as_image_pull() {
     // The kubelet reports a failed pull under two reasons; both are image pulls.
     let failed = group(eu, "Failed");
     assert_eq!((failed["kind"].as_str(), failed["count"].as_u64()), (Some("image_pull"), Some(4 + 4 + 9)));
-    assert_eq!(failed["message"], "Error: ImagePullBackOff", "the latest message");
+    // The message that says why, not the later `Error: ImagePullBackOff` that only restates the status.
+    let message = failed["message"].as_str().unwrap();
+    assert!(message.starts_with("Failed to pull image \""), "{failed}");
+    assert!(message.ends_with(": not found"), "{failed}");
+    assert!(
+        failed["last_seen_secs_ago"].as_u64().unwrap() < 30,
+        "the group's latest event is the bare status: {failed}"
+    );
     let backoff = group(eu, "BackOff");
     assert_eq!((backoff["kind"].as_str(), backoff["count"].as_u64()), (Some("image_pull"), Some(9)));
     assert!(backoff["message"].as_str().unwrap().starts_with("Back-off pulling image"), "{backoff}");
@@ -184,6 +191,8 @@ fn image_pull_failure_is_grouped_as_image_pull() {
         "{}",
         j["findings"]
     );
+    assert!(common::texts(&j["findings"]).contains("Failed ×17 on pod/"), "{}", j["findings"]);
+    assert!(common::texts(&j["findings"]).contains(": not found"), "{}", j["findings"]);
     common::run_suggested_commands(&j);
 }
 
@@ -263,14 +272,18 @@ fn bad_rollout_names_the_new_and_previous_revision_and_their_images() {
     let text = f["text"].as_str().unwrap();
     assert!(text.starts_with(&format!("rolled out revision 2 ({})", image("1.4.3"))), "{text}");
     assert!(text.ends_with(&format!("; revision 1 ({}) before", image("1.4.2"))), "{text}");
-    let first = &j["next_steps"][1];
+    // What changed: the two revisions' templates, before and now; each
+    // shows its own image.
+    for (i, (rev, version)) in [(1, "1.4.2"), (2, "1.4.3")].into_iter().enumerate() {
+        let step = &j["next_steps"][i];
+        let command = step["command"].as_str().unwrap();
+        assert!(command.ends_with(&format!("rollout history deployment/api-key-service --revision={rev}")), "{step}");
+        let history =
+            c.kubectl("us-east", &["rollout", "history", "deployment/api-key-service", &format!("--revision={rev}")]);
+        assert!(history.contains(&image(version)), "{history}");
+    }
+    let first = &j["next_steps"][2];
     assert_eq!(first["region"], "us-east", "{}", j["next_steps"]);
-    assert!(
-        j["next_steps"][0]["command"]
-            .as_str()
-            .unwrap()
-            .ends_with("rollout history deployment/api-key-service --revision=2")
-    );
     assert!(
         first["command"].as_str().unwrap().ends_with(&format!(
             "--context evidence@us-east -n {} rollout undo deployment/api-key-service --to-revision=1",
@@ -363,4 +376,154 @@ fn a_hanging_region_reports_its_evidence_as_cut_short_and_the_others_in_full() {
         assert_eq!(reg["events"]["status"], "pass");
         assert_eq!(reg["rollout"]["revision"], 1, "{}", reg["rollout"]);
     }
+}
+
+/// The pods of the case's namespace in `region`, by name.
+fn pod_names(c: &Case, region: &str) -> Vec<String> {
+    let out = c.kubectl(region, &["get", "pods", "-o", "jsonpath={.items[*].metadata.name}"]);
+    out.split_whitespace().map(str::to_string).collect()
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn a_selector_that_no_longer_matches_gets_the_labels_step_whatever_the_user_may_read() {
+    let c = case("t-ev-labels", &[]);
+    c.kubectl("us-south", &["label", "pods", "--all", "--overwrite", "app=key-service"]);
+    for user in ["evidence", "oncall"] {
+        let (r, j) = c.diagnose(user);
+        assert_eq!(r.code, 1, "{user}: {}", r.stdout);
+        let south = region(&j, "us-south");
+        assert_eq!((south["verdict"].as_str(), south["pods"]["total"].as_u64()), (Some("down"), Some(0)), "{user}");
+        let steps: Vec<&Value> =
+            j["next_steps"].as_array().unwrap().iter().filter(|s| s["region"] == "us-south").collect();
+        let labels = steps
+            .iter()
+            .find(|s| s["command"].as_str().is_some_and(|c| c.ends_with(" get pods --show-labels")))
+            .unwrap_or_else(|| panic!("{user}: no labels step in {steps:?}"));
+        if user == "evidence" {
+            // The Deployment and ReplicaSet lists were read, and empty: said, and not suggested again.
+            assert!(labels["text"].as_str().unwrap().contains("no Deployment or ReplicaSet does either"), "{labels}");
+            assert_eq!(steps.len(), 1, "nothing that would print `No resources found`: {steps:?}");
+        }
+        // Pasted, it shows the label the pods have now.
+        let command = labels["command"].as_str().unwrap();
+        let out = Command::new("sh").arg("-c").arg(command).env_remove("KUBECONFIG").output().unwrap();
+        assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(shown.contains("app=key-service"), "{shown}");
+        common::run_suggested_commands(&j);
+    }
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn a_deployment_scaled_to_zero_is_named_with_who_scaled_it_and_the_commands_that_show_and_undo_it() {
+    let c = case("t-ev-zero", &[]);
+    let made = c.env.deploy("eu-de", &c.ns, &Rollout::versions(&["1.4.2"])).unwrap();
+    // No Deployment controller runs: scale both, and delete the pods, as it
+    // would. A patch, not `kubectl scale`: an API server before 1.22 records
+    // no field manager for a change through the scale subresource.
+    c.kubectl("eu-de", &["patch", "deployment/api-key-service", "--type=merge", "-p", r#"{"spec":{"replicas":0}}"#]);
+    c.kubectl("eu-de", &["scale", &format!("replicaset/{}", made.replica_sets[0]), "--replicas=0"]);
+    for pod in &made.pods {
+        c.kubectl("eu-de", &["delete", "pod", pod, "--grace-period=0", "--force"]);
+    }
+    let (r, j) = c.diagnose("evidence");
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let eu = region(&j, "eu-de");
+    assert_eq!(eu["verdict"], "down");
+    assert_eq!(eu["rollout"]["replicas"], 0, "{}", eu["rollout"]);
+    let set = &eu["rollout"]["replicas_set"];
+    assert_eq!(set["by"], "kubectl-patch", "{set}");
+    assert!(set["secs_ago"].as_u64().unwrap() < 60, "{set}");
+    let f = j["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "scaled_down").expect("scaled_down");
+    assert_eq!((f["region"].as_str(), f["severity"].as_str()), (Some("eu-de"), Some("fail")), "{f}");
+    let text = f["text"].as_str().unwrap();
+    assert!(
+        text.starts_with(
+            "the Deployment api-key-service is scaled to 0 replicas (spec.replicas, last written by kubectl-patch "
+        ),
+        "{text}"
+    );
+    // The rollout is a fact here, not the suspect.
+    let rollout = j["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "rollout").unwrap();
+    assert_eq!(rollout["severity"], "info", "{rollout}");
+    let commands: Vec<&str> =
+        j["next_steps"].as_array().unwrap().iter().filter_map(|s| s["command"].as_str()).collect();
+    assert!(commands.iter().any(|c| c.ends_with(" describe deployment/api-key-service")), "{commands:?}");
+    assert!(commands.iter().any(|c| c.ends_with(" scale deployment/api-key-service --replicas=3")), "{commands:?}");
+    // What `describe` shows says the same.
+    let described = c.kubectl("evidence@eu-de", &["describe", "deployment/api-key-service"]);
+    assert!(described.lines().any(|l| l.starts_with("Replicas:") && l.contains("0 desired")), "{described}");
+    common::run_suggested_commands(&j);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn a_warning_event_in_a_healthy_region_gets_the_step_that_shows_it() {
+    let c = case("t-ev-mount", &[]);
+    let pod = pod_names(&c, "eu-de").remove(0);
+    let message =
+        "MountVolume.SetUp failed for volume \"signing-keys\" : secret \"api-key-service-signing-keys\" not found";
+    c.env
+        .event("eu-de", &c.ns, &EventSpec::warning("Pod", &pod, "FailedMount", message).count(3).seen(200, 20))
+        .unwrap();
+    let (r, j) = c.diagnose("evidence");
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(region(&j, "eu-de")["verdict"], "healthy");
+    let step = j["next_steps"].as_array().unwrap().iter().find(|s| s["region"] == "eu-de").expect("a step for eu-de");
+    assert!(step["text"].as_str().unwrap().starts_with(&format!("see the FailedMount events of pod/{pod}")), "{step}");
+    let command = step["command"].as_str().unwrap();
+    assert!(command.ends_with(&format!(" describe pod/{pod}")), "{command}");
+    let out = Command::new("sh").arg("-c").arg(command).env_remove("KUBECONFIG").output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && shown.contains("api-key-service-signing-keys"), "{shown}");
+    common::run_suggested_commands(&j);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn a_pod_not_ready_says_since_when_and_under_the_grace_is_information() {
+    let c = case("t-ev-flap", &[]);
+    let pod = pod_names(&c, "us-east").remove(1);
+    let not_ready_since = |secs: i64| {
+        let since = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(secs);
+        let patch = serde_json::json!({"status": {
+            "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady",
+                            "lastTransitionTime": format!("{since:.0}")}],
+            "containerStatuses": [{"name": "api-key-service", "ready": false}]}});
+        c.kubectl(
+            "us-east",
+            &["patch", "pod", &pod, "--subresource=status", "--type=strategic", "-p", &patch.to_string()],
+        );
+    };
+    // 20s, under not_ready_grace (30s by default): noted, not a warning.
+    not_ready_since(20);
+    let (r, j) = c.diagnose("evidence");
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let east = region(&j, "us-east");
+    assert_eq!((east["verdict"].as_str(), east["pods"]["status"].as_str()), (Some("healthy"), Some("pass")));
+    let p = east["pods"]["pods"].as_array().unwrap().iter().find(|p| p["name"] == pod.as_str()).unwrap();
+    let secs = p["not_ready_secs_ago"].as_u64().unwrap();
+    assert!((20..30).contains(&secs), "{p}");
+    let f = j["findings"].as_array().unwrap().iter().find(|f| f["pod"] == pod.as_str()).expect("a finding for the pod");
+    assert_eq!(f["severity"], "info", "{f}");
+    assert!(
+        f["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{pod} Running, not ready for {secs}s (less than not_ready_grace, 30s")),
+        "{f}"
+    );
+    // 90s: a warning, saying for how long; the NOTE says "not ready", not "Running".
+    not_ready_since(90);
+    let (r, j) = c.diagnose("evidence");
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let f = j["findings"].as_array().unwrap().iter().find(|f| f["pod"] == pod.as_str()).expect("a finding for the pod");
+    assert_eq!(f["severity"], "warn", "{f}");
+    assert!(f["text"].as_str().unwrap().starts_with(&format!("{pod} Running, not ready for 9")), "{f}");
+    let table = c.run_as("evidence", &["diagnose"]);
+    let row = table.stdout.lines().find(|l| l.contains("us-east") && l.starts_with('│')).unwrap();
+    assert!(row.contains("degraded") && row.contains("not ready") && !row.contains("Running"), "{row}");
+    common::run_suggested_commands(&j);
 }

@@ -22,6 +22,7 @@ fn pod(name: &str, ready: bool, status: &str, restarts: i32) -> PodInfo {
         terminating: false,
         crash_looping: status == "CrashLoopBackOff",
         pending: false,
+        not_ready_secs_ago: None,
         why: None,
     }
 }

@@ -17,7 +17,7 @@ use super::fit::{self, ColumnRule, Frame};
 use crate::check::LogLine;
 use crate::doctor::{CheckKind, DoctorReport, Outcome};
 use crate::pods::short_age;
-use crate::report::{HealthzCheck, Judgement, RegionReport, Report, Severity, Status, Verdict};
+use crate::report::{HealthzCheck, Judgement, ProblemKind, RegionReport, Report, Severity, Status, Verdict};
 
 /// A table style and what its borders and padding take per line.
 #[derive(Clone, Copy)]
@@ -246,14 +246,28 @@ pub(super) fn region_note(r: &RegionReport) -> String {
     if let Some(n) = r.pods.as_ref().and_then(|p| p.note.clone()) {
         return n;
     }
-    let statuses: Vec<String> = r
+    // Each state once, counted: `3× CrashLoopBackOff, not ready`. A pod
+    // Running (or Completed) but not ready is "not ready": its STATUS alone
+    // reads as fine.
+    let mut states: Vec<(&str, usize)> = vec![];
+    let troubled = r
         .pods
         .iter()
         .flat_map(|p| p.pods.iter())
-        .filter(|p| p.crash_looping || p.terminating || p.pending || !p.is_ready)
-        .map(|p| p.status.clone())
-        .collect();
-    statuses.join(", ")
+        .filter(|p| p.crash_looping || p.terminating || p.pending || !p.is_ready);
+    for p in troubled {
+        let state = match p.status.as_str() {
+            "Running" | "Completed" if !p.is_ready => "not ready",
+            s => s,
+        };
+        match states.iter_mut().find(|(s, _)| *s == state) {
+            Some((_, n)) => *n += 1,
+            None => states.push((state, 1)),
+        }
+    }
+    let words: Vec<String> =
+        states.into_iter().map(|(s, n)| if n > 1 { format!("{n}× {s}") } else { s.to_string() }).collect();
+    words.join(", ")
 }
 
 /// A few words for the NOTE column; the findings carry the whole message.
@@ -450,9 +464,11 @@ pub(super) fn pods_grid(r: &Report) -> Grid {
     t
 }
 
-/// One streamed log line: `region pod │ text`.
+/// One streamed log line: `region pod │ text`, `region pod (previous) │
+/// text` for the container that ended.
 pub fn log_line(l: &LogLine, color: bool, out: &mut impl Write) -> std::io::Result<()> {
-    let prefix = format!("{} {}", l.region, l.pod);
+    let previous = if l.previous { " (previous)" } else { "" };
+    let prefix = format!("{} {}{previous}", l.region, l.pod);
     let prefix = if color { format!("\u{1b}[36m{prefix}\u{1b}[0m") } else { prefix };
     let text = if l.is_error { paint(&l.text, Color::Red, color) } else { l.text.clone() };
     writeln!(out, "{prefix} │ {text}")
@@ -496,6 +512,9 @@ pub(super) fn logs_grid(r: &Report) -> Grid {
         for p in &l.pods {
             let name = if p.previous { format!("{} (previous)", p.pod) } else { p.pod.clone() };
             let top = match (&p.error, p.top_errors.first()) {
+                (Some(e), _) if matches!(e.kind, ProblemKind::BadRequest | ProblemKind::NotFound) => {
+                    no_logs(&e.message)
+                }
                 (Some(e), _) => e.message.clone(),
                 (None, Some(g)) => format!("{}× {}", g.count, g.example),
                 (None, None) => String::new(),
@@ -517,6 +536,17 @@ pub(super) fn logs_grid(r: &Report) -> Grid {
         }
     }
     t
+}
+
+/// A container with no logs to read, said as such rather than as an error
+/// line: `(no logs: waiting to start, CrashLoopBackOff)`. The API server
+/// answers 400 for a container that has not started, naming the container
+/// and pod the row already names.
+fn no_logs(message: &str) -> String {
+    match message.split_once(" is waiting to start: ") {
+        Some((_, why)) => format!("(no logs: waiting to start, {why})"),
+        None => format!("(no logs: {message})"),
+    }
 }
 
 /// `doctor`'s top line: the environment, OK or FAIL, and the summary.
@@ -774,6 +804,19 @@ mod tests {
         let top = line_with(&logs_out, "2×");
         assert!(top.contains(CRASHING) && top.contains("[db-7.internal:5432]"), "{top}");
         assert!(display_width(top) > 100, "no width limit on a pipe: {top}");
+    }
+
+    #[test]
+    fn the_note_counts_pods_in_one_state_and_names_running_but_not_ready() {
+        let mut r = fixture::report();
+        let east = r.regions.iter_mut().find(|g| g.name == "us-east").unwrap();
+        let pods = &mut east.pods.as_mut().unwrap().pods;
+        let crashing = pods.iter().find(|p| p.crash_looping).unwrap().clone();
+        let mut probe_failing = pods.iter().find(|p| p.is_ready).unwrap().clone();
+        probe_failing.is_ready = false;
+        pods.clear();
+        pods.extend([crashing.clone(), probe_failing, crashing.clone(), crashing]);
+        assert_eq!(region_note(east), "3× CrashLoopBackOff, not ready");
     }
 
     #[test]
