@@ -788,9 +788,9 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
         // list pods can run, and where a selector that no longer matches
         // shows at once. Not when the Deployment says why there are none.
         if no_pods && scaled_to_zero(r).is_none() {
-            let owners = if owners_read && deployment.is_none() {
-                ", and no Deployment or ReplicaSet does either".to_string()
-            } else if evidence_tried && !owners_read {
+            let empty =
+                if owners_read && deployment.is_none() { ", and no Deployment or ReplicaSet does either" } else { "" };
+            let needs = if evidence_tried && !owners_read {
                 format!(
                     " (the deployment itself needs get and list on deployments and replicasets in namespace {}, context {})",
                     rb.namespace, r.context
@@ -801,7 +801,7 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
             a.step(
                 Priority::Region,
                 Some(name),
-                format!("No pods match {}{owners}: list every pod in the namespace with its labels", rb.selector),
+                format!("No pods match {}{empty}: list every pod in the namespace with its labels{needs}", rb.selector),
                 Some(cmd(&["get", "pods", "--show-labels"])),
             );
         }
