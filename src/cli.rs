@@ -242,7 +242,7 @@ pub struct DiagnoseArgs {
     pub target: Target,
 
     /// Re-run the diagnosis every INTERVAL [default: 10s], counted from the start of each run, until Ctrl-C or --until.
-    #[arg(long, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "10s", value_parser = parse_secs)]
     pub watch: Option<Duration>,
 
     /// With --watch: stop after the first run whose service verdict is healthy, or not down (healthy or degraded).
@@ -279,7 +279,7 @@ pub struct LogsArgs {
     pub target: Target,
 
     /// How far back to read [default: the runbook's window, 5m].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_hyphen_values = true)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs, allow_hyphen_values = true)]
     pub since: Option<Duration>,
 
     /// Show only the last N lines of each container (counts and the verdict still cover the whole window).
@@ -415,10 +415,19 @@ fn from_env_error(e: clap::Error, cmd: &clap::Command, args: &[std::ffi::OsStrin
 /// A duration flag's value. A negative one reaches the parser (the flags
 /// that take one allow a leading `-`) to be refused in plain words.
 fn parse_duration(s: &str) -> Result<Duration, String> {
+    duration_in(s, crate::runbook::Units::Millis)
+}
+
+/// A log window or an interval: whole seconds (`s`, `m`, `h`).
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    duration_in(s, crate::runbook::Units::Secs)
+}
+
+fn duration_in(s: &str, units: crate::runbook::Units) -> Result<Duration, String> {
     if s.trim_start().starts_with('-') {
         return Err(format!("`{s}` is negative; give a duration of more than zero, like 30s, 5m or 1h"));
     }
-    crate::runbook::parse_duration(s)
+    crate::runbook::parse_in(s, units)
 }
 
 fn parse_streams(s: &str) -> Result<usize, String> {

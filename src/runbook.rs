@@ -42,7 +42,8 @@ impl RunbookError {
     }
 }
 
-/// A duration written as `30s`, `5m`, `1h 30m`.
+/// A duration written as `30s`, `5m`, `1h`, `1h30m` (and `500ms` where
+/// [`Units::Millis`] allows it).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Dur(pub Duration);
 
@@ -56,17 +57,134 @@ impl<'de> Deserialize<'de> for Dur {
 impl Serialize for Dur {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         // `5m`, `1h`: what a person writes, and what parse_duration reads back.
-        s.serialize_str(&humantime::format_duration(self.0).to_string().replace(' ', ""))
+        s.serialize_str(&format_duration(self.0))
     }
 }
 
-/// Parses `30s`, `5m`, `1h30m`; zero and negative durations are refused.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    match humantime::parse_duration(s.trim()) {
-        Ok(d) if d.is_zero() => Err(format!("duration `{s}` must be more than zero")),
-        Ok(d) => Ok(d),
-        Err(e) => Err(format!("`{s}` is not a duration ({e}); write it like 30s, 5m or 1h")),
+/// The units a duration may be written in. A log window is whole seconds
+/// (Kubernetes reads logs `sinceSeconds`); a timeout may be finer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Units {
+    /// `s`, `m`, `h`.
+    Secs,
+    /// `ms`, `s`, `m`, `h`.
+    Millis,
+}
+
+impl Units {
+    fn list(self) -> &'static str {
+        match self {
+            Units::Secs => "s, m, h",
+            Units::Millis => "ms, s, m, h",
+        }
     }
+}
+
+/// Parses a timeout: `30s`, `5m`, `1h30m`, `500ms`; zero is refused.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    parse_in(s, Units::Millis)
+}
+
+/// Parses a duration written in `units`: whole numbers each followed by its
+/// unit, with nothing between (`5m`, `1h30m`). Anything else — `5M`
+/// (months, to some parsers), `1 hour`, `5 m`, `1d`, `1.5h` — is refused,
+/// saying what to write instead when that is clear.
+pub fn parse_in(s: &str, units: Units) -> Result<Duration, String> {
+    let t = s.trim();
+    let mut total: u128 = 0;
+    let mut rest = t;
+    let mut ok = !rest.is_empty();
+    while ok && !rest.is_empty() {
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let after = &rest[digits..];
+        let unit_len = after.len() - after.trim_start_matches(|c: char| c.is_ascii_alphabetic()).len();
+        let (number, unit) = (&rest[..digits], &after[..unit_len]);
+        let ms: u128 = match unit {
+            "ms" if units == Units::Millis => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            _ => 0,
+        };
+        match number.parse::<u128>() {
+            Ok(n) if ms > 0 && n < u128::from(u64::MAX) => total += n * ms,
+            _ => ok = false,
+        }
+        rest = &after[unit_len..];
+    }
+    if ok && total <= u128::from(u64::MAX) {
+        let d = Duration::from_millis(total as u64);
+        return if d.is_zero() { Err(format!("duration `{s}` must be more than zero")) } else { Ok(d) };
+    }
+    Err(format!("`{s}` is not a duration{}", instead(t, units)))
+}
+
+/// What to write instead of `t`, when a reading of it is clear: `; write 5m
+/// for minutes (units: s, m, h)`; else the form and the units.
+fn instead(t: &str, units: Units) -> String {
+    let plain = format!("; write it like 30s, 5m or 1h30m (units: {}, no spaces)", units.list());
+    // Read leniently: numbers (with a fraction) and unit words, spaces allowed.
+    let mut total = 0f64;
+    let mut words = vec![];
+    let mut rest = t;
+    while !rest.is_empty() {
+        let n = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.').len();
+        let Ok(number) = rest[..n].parse::<f64>() else { return plain };
+        let after = rest[n..].trim_start();
+        let u = after.len() - after.trim_start_matches(|c: char| c.is_ascii_alphabetic()).len();
+        let word = &after[..u];
+        let secs = match word {
+            "ms" | "msec" | "millis" | "millisecond" | "milliseconds" => 0.001,
+            "s" | "S" | "sec" | "secs" | "second" | "seconds" => 1.0,
+            "m" | "M" | "min" | "mins" | "minute" | "minutes" => 60.0,
+            "h" | "H" | "hr" | "hrs" | "hour" | "hours" => 3600.0,
+            "d" | "D" | "day" | "days" => 86_400.0,
+            "w" | "W" | "week" | "weeks" => 604_800.0,
+            _ => return plain,
+        };
+        total += number * secs;
+        words.push(word);
+        rest = after[u..].trim_start();
+    }
+    let ms = (total * 1000.0).round();
+    if !(1.0..1e15).contains(&ms) || (units == Units::Secs && ms % 1000.0 != 0.0) {
+        return plain;
+    }
+    let better = format_duration(Duration::from_millis(ms as u64));
+    let meant = match words.as_slice() {
+        ["M"] => " for minutes (M is months to some tools)".to_string(),
+        [w] if matches!(*w, "min" | "mins" | "minute" | "minutes") => " for minutes".to_string(),
+        [w] if matches!(*w, "d" | "D" | "day" | "days") => " for days".to_string(),
+        [w] if matches!(*w, "w" | "W" | "week" | "weeks") => " for weeks".to_string(),
+        _ => String::new(),
+    };
+    format!("; write {better}{meant} (units: {}, no spaces)", units.list())
+}
+
+/// A log window: [`Units::Secs`].
+fn whole_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Dur, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_in(&s, Units::Secs).map(Dur).map_err(serde::de::Error::custom)
+}
+
+/// `5m`, `1h30m`, `1s500ms`: a duration as [`parse_duration`] reads it back.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    let mut out = String::new();
+    for (unit, size) in [("h", 3_600_000u128), ("m", 60_000), ("s", 1_000), ("ms", 1)] {
+        let n = ms / size
+            % if unit == "h" {
+                u128::MAX
+            } else if unit == "ms" {
+                1_000
+            } else {
+                60
+            };
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    if out.is_empty() { "0s".into() } else { out }
 }
 
 /// A regular expression, compiled while parsing.
@@ -193,8 +311,10 @@ impl<'de> Deserialize<'de> for Factor {
 #[serde(deny_unknown_fields, default)]
 pub struct LogsSpec {
     /// The window: how far back the logs judged are read.
+    #[serde(deserialize_with = "whole_seconds")]
     pub since: Dur,
     /// The time before the window whose error rate is "usual".
+    #[serde(deserialize_with = "whole_seconds")]
     pub baseline: Dur,
     /// Bytes read per container for the baseline.
     pub baseline_max_bytes: AtLeastOne,
@@ -564,7 +684,7 @@ mod lint {
     use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
     use serde_saphyr::Spanned;
 
-    use super::{RunbookError, check_url, one_line, parse_duration, saphyr_message};
+    use super::{RunbookError, Units, check_url, one_line, parse_in, saphyr_message};
 
     /// A YAML value without a schema.
     #[derive(Debug)]
@@ -784,9 +904,9 @@ mod lint {
             }
         }
 
-        fn duration(&mut self, v: &N, key: &str) {
+        fn duration(&mut self, v: &N, key: &str, units: Units) {
             let t = text(v).unwrap_or_default();
-            if let Err(m) = parse_duration(&t) {
+            if let Err(m) = parse_in(&t, units) {
                 self.problem(at(v), format!("`{key}`: {m}"), None);
             }
         }
@@ -952,7 +1072,7 @@ mod lint {
                     "status" => self.whole(v, &name, 100, 599, "200"),
                     "code" => self.whole(v, &name, i64::MIN.into(), i64::MAX.into(), "0"),
                     "max_body_bytes" => self.whole(v, &name, 0, u64::MAX.into(), "65536"),
-                    "timeout" => self.duration(v, &name),
+                    "timeout" => self.duration(v, &name, Units::Millis),
                     _ => self.text_value(v, &name, false),
                 }
             }
@@ -963,7 +1083,7 @@ mod lint {
             for (_, key, v) in &e.list {
                 let name = format!("logs.{key}");
                 match key.as_str() {
-                    "since" | "baseline" => self.duration(v, &name),
+                    "since" | "baseline" => self.duration(v, &name, Units::Secs),
                     "baseline_max_bytes" => self.whole(v, &name, 1, u64::MAX.into(), "4194304"),
                     "min_errors" => self.whole(v, &name, 1, u64::MAX.into(), "5"),
                     "error_threshold" if matches!(v.value, Node::Null) => {}
@@ -1284,6 +1404,56 @@ mod tests {
         assert!(msg.contains("http or https"), "{msg}");
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("5m").is_ok());
+    }
+
+    #[test]
+    fn durations_take_only_the_documented_units_and_say_what_to_write() {
+        use super::{Units, format_duration, parse_in};
+        let ok = |s: &str, u: Units| parse_in(s, u).unwrap_or_else(|e| panic!("{s}: {e}"));
+        assert_eq!(ok("5m", Units::Secs), Duration::from_secs(300));
+        assert_eq!(ok("1h30m", Units::Secs), Duration::from_secs(5400));
+        assert_eq!(ok(" 90s ", Units::Secs), Duration::from_secs(90));
+        assert_eq!(ok("1s500ms", Units::Millis), Duration::from_millis(1500));
+        for (s, u, said) in [
+            (
+                "5M",
+                Units::Secs,
+                "`5M` is not a duration; write 5m for minutes (M is months to some tools) (units: s, m, h, no spaces)",
+            ),
+            ("1 hour", Units::Secs, "`1 hour` is not a duration; write 1h (units: s, m, h, no spaces)"),
+            ("5 m", Units::Millis, "`5 m` is not a duration; write 5m (units: ms, s, m, h, no spaces)"),
+            ("1d", Units::Secs, "`1d` is not a duration; write 24h for days (units: s, m, h, no spaces)"),
+            (
+                "10M",
+                Units::Millis,
+                "`10M` is not a duration; write 10m for minutes (M is months to some tools) (units: ms, s, m, h, no spaces)",
+            ),
+            ("1.5h", Units::Secs, "`1.5h` is not a duration; write 1h30m (units: s, m, h, no spaces)"),
+            (
+                "500ms",
+                Units::Secs,
+                "`500ms` is not a duration; write it like 30s, 5m or 1h30m (units: s, m, h, no spaces)",
+            ),
+            (
+                "5minuts",
+                Units::Secs,
+                "`5minuts` is not a duration; write it like 30s, 5m or 1h30m (units: s, m, h, no spaces)",
+            ),
+        ] {
+            assert_eq!(parse_in(s, u).unwrap_err(), said);
+        }
+        assert!(parse_in("0h0m", Units::Secs).unwrap_err().contains("more than zero"));
+        assert!(parse_in("99999999999999999999999h", Units::Secs).is_err());
+        for d in [1, 59, 60, 61, 3600, 5400, 86_400 * 3] {
+            let d = Duration::from_secs(d);
+            assert_eq!(parse_in(&format_duration(d), Units::Secs).unwrap(), d, "{}", format_duration(d));
+        }
+        assert_eq!(format_duration(Duration::from_millis(90_500)), "1m30s500ms");
+        assert_eq!(format_duration(Duration::from_secs(48 * 3600)), "48h");
+        // In the runbook: the key, its line and what to write.
+        let (line, _, msg) = invalid(&MINIMAL.replace("service: S\n", "service: S\nlogs:\n  since: 5M\n"));
+        assert_eq!(line, 3, "{msg}");
+        assert!(msg.starts_with("`logs.since`: `5M` is not a duration; write 5m for minutes"), "{msg}");
     }
 
     #[test]

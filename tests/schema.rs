@@ -113,7 +113,31 @@ fn the_runbook_schema_and_runbook_validate_agree_on_durations() {
     let tmp = tempfile::tempdir().unwrap();
     let embedded = keysvc_check::runbook::EMBEDDED;
     assert!(embedded.contains("  since: 5m\n"));
-    for d in ["5m", "1h30m", "1h 30m", "90s", "1.5h", "10 seconds", "0s", "0m 0s", "5minuts", "5x", "-1s", "m5", ""] {
+    // Only s, m and h, whole numbers, no spaces: `5M` (months, to some
+    // parsers), `1 hour`, `5 m`, `1d` and, for a log window, `500ms` are refused.
+    for d in [
+        "5m",
+        "1h30m",
+        "1h 30m",
+        "90s",
+        "1.5h",
+        "10 seconds",
+        "0s",
+        "0m 0s",
+        "5minuts",
+        "5x",
+        "-1s",
+        "m5",
+        "",
+        "5M",
+        "1 hour",
+        "5 m",
+        "1d",
+        "500ms",
+        "2H",
+        "1h0m",
+        "0h5m",
+    ] {
         let text = embedded.replace("  since: 5m\n", &format!("  since: '{d}'\n"));
         let file = tmp.path().join("rb.yaml");
         std::fs::write(&file, &text).unwrap();
