@@ -74,6 +74,7 @@ pub fn advise(plan: &Plan, report: &mut Report) {
     for r in &report.regions {
         region(plan, r, &shared, &mut a);
     }
+    mismatch_steps(plan, report, &mut a);
     access(plan, report, &mut a);
     one_finding_for_every_region(report, &mut a);
     unread_evidence(plan, report, &mut a);
@@ -634,10 +635,17 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
     let mut troubled: Vec<&PodInfo> = vec![];
     if let Some(p) = &r.pods {
         if let Some(e) = real_problem(p.error.as_ref()) {
-            a.find(not_checked(name, "pods", e));
+            a.find(not_checked_or_mismatch(plan, name, "pods", e));
         } else if p.error.is_none() {
             if p.total == 0 {
-                let note = p.note.clone().unwrap_or_else(|| "no pods".into());
+                let mut note = p.note.clone().unwrap_or_else(|| "no pods".into());
+                if !p.other_labels.is_empty() {
+                    // Pods under other labels: a selector typo, or a relabelled Deployment.
+                    note.push_str(&format!(
+                        "; the namespace's pods have {} (is the runbook's selector right?)",
+                        p.other_labels.join(", ")
+                    ));
+                }
                 a.find(Finding::new(
                     Some(name),
                     FindingKind::NoPods,
@@ -743,7 +751,7 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
         } else if let Some(e) =
             real_problem(l.error.as_ref()).filter(|_| r.pods.as_ref().is_none_or(|p| p.error.is_none()))
         {
-            a.find(not_checked(name, "logs", e));
+            a.find(not_checked_or_mismatch(plan, name, "logs", e));
         }
         if l.partial && l.status != Status::Error {
             a.find(Finding::new(
@@ -912,12 +920,13 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
                 let what = if pods_read { "get on pods/log" } else { "get and list on pods and get on pods/log" };
                 (format!("ask for {what} in namespace {} for context {}", rb.namespace, r.context), None)
             }
-            ProblemKind::ContextMissing => (
-                format!("add context {} to your kubeconfig or pass --context {name}=CONTEXT", r.context),
-                Some(Fix::Context(name.to_string())),
-            ),
+            ProblemKind::ContextMissing => {
+                let (fix, flag) = context_fix(plan, name, &r.context, p);
+                (fix, Some(flag))
+            }
             ProblemKind::SameCluster => {
-                let from_flag = plan.regions.iter().any(|p| p.name == name && p.context_from_flag);
+                let from_flag =
+                    plan.regions.iter().any(|p| p.name == name && p.context_from == crate::plan::ContextFrom::Flag);
                 let fix = if from_flag {
                     format!("pass --context {name}=CONTEXT with a context of {name}'s own cluster")
                 } else {
@@ -935,7 +944,7 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
                     "the contexts in your kubeconfig and the cluster each names".into(),
                     shell_join(&words),
                 ));
-                (fix, Some(Fix::Context(name.to_string())))
+                (fix, Some(Fix::Context { region: name.to_string(), context: None }))
             }
             ProblemKind::Kubeconfig if p.file.is_some() && !p.message.contains("does not exist") => (
                 format!(
@@ -965,6 +974,7 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
                     Some(Fix::Timeout(longer)),
                 )
             }
+            ProblemKind::RunbookMismatch => (runbook_fix(plan, p), None),
             ProblemKind::BadRequest => (
                 format!(
                     "the API server refused the request as malformed: check the runbook's selector `{}` and namespace `{}` in {} (`keysvc-check runbook validate` checks them)",
@@ -1043,7 +1053,7 @@ fn access(plan: &Plan, report: &Report, a: &mut Advice) {
     if everywhere {
         steps_before(a, None);
         let (_, fix, flag) = &access[0];
-        let text = format!("no region could be fully checked: {fix}; then re-run");
+        let text = format!("no region could be fully checked: {fix}{}", then_rerun(fix));
         a.step(Priority::Access, None, text, Some(plan.rerun.fixed(verb, None, flag.as_ref())));
         return;
     }
@@ -1052,10 +1062,15 @@ fn access(plan: &Plan, report: &Report, a: &mut Advice) {
         a.step(
             Priority::Access,
             Some(&name),
-            format!("could not be fully checked: {fix}; then re-run"),
+            format!("could not be fully checked: {fix}{}", then_rerun(&fix)),
             Some(plan.rerun.fixed(verb, Some(&name), flag.as_ref())),
         );
     }
+}
+
+/// "; then re-run", after a fix that may end in a question ("did you mean …?").
+fn then_rerun(fix: &str) -> &'static str {
+    if fix.ends_with('?') { " Then re-run" } else { "; then re-run" }
 }
 
 /// The same finding in every region (a kubeconfig that cannot be used) is
@@ -1068,7 +1083,9 @@ fn one_finding_for_every_region(report: &Report, a: &mut Advice) {
     let mut i = 0;
     while i < a.findings.len() {
         let f = &a.findings[i];
-        if f.region.is_none() || !matches!(f.kind, FindingKind::NotChecked | FindingKind::Permission) {
+        if f.region.is_none()
+            || !matches!(f.kind, FindingKind::NotChecked | FindingKind::Permission | FindingKind::RunbookMismatch)
+        {
             i += 1;
             continue;
         }
@@ -1421,6 +1438,74 @@ fn link(l: &Option<String>) -> Option<&str> {
     l.as_deref().filter(|l| !placeholder_url(l))
 }
 
+/// What to do about a region's context that is not in the kubeconfig: the
+/// likely one when the name is a typo of one there, and the fix where the
+/// wrong name came from (the runbook's key and line, or `--context`). The
+/// re-run overrides the context with the likely one, or `CONTEXT`.
+fn context_fix(plan: &Plan, region: &str, context: &str, p: &Problem) -> (String, Fix) {
+    let guess = crate::runbook::did_you_mean(context, &p.instead).map(str::to_string);
+    let from = plan.regions.iter().find(|r| r.name == region).map(|r| r.context_from.clone()).unwrap_or_default();
+    let text = from.fix(&plan.runbook_name, region, context, guess.as_deref());
+    (text, Fix::Context { region: region.to_string(), context: guess })
+}
+
+/// A step not checked; when the runbook names what the cluster lacks, a
+/// finding about the runbook, with the key and line to fix.
+fn not_checked_or_mismatch(plan: &Plan, region: &str, what: &str, p: &Problem) -> Finding {
+    if p.kind == ProblemKind::ContextMissing
+        && let Some(r) = plan.regions.iter().find(|r| r.name == region)
+    {
+        let mut f = not_checked(region, what, p);
+        f.text.push_str(&format!("; {}", context_fix(plan, region, &r.context, p).0));
+        return f;
+    }
+    if p.kind != ProblemKind::RunbookMismatch {
+        return not_checked(region, what, p);
+    }
+    let mut text = format!("{what} not checked: {}", p.message);
+    if what == "pods" && !p.instead.is_empty() {
+        text.push_str(&format!(" (the namespace's pods have {})", p.instead.join(", ")));
+    }
+    text.push_str(&format!("; {}", runbook_fix(plan, p)));
+    Finding::new(Some(region), FindingKind::RunbookMismatch, Severity::Fail, text)
+}
+
+/// The runbook key to change when the cluster lacks what it names, where it
+/// is written, and the likeliest right value.
+fn runbook_fix(plan: &Plan, p: &Problem) -> String {
+    let rb = &plan.runbook;
+    let (key, value) =
+        if p.message.contains("no container") { ("container", &rb.container) } else { ("selector", &rb.selector) };
+    let mut fix = format!("fix {}", rb.key_at(key, &plan.runbook_name));
+    if let Some(better) = crate::runbook::did_you_mean(value, &p.instead) {
+        fix.push_str(&format!(": did you mean {better}?"));
+    } else if key == "container" && !p.instead.is_empty() {
+        fix.push_str(&format!(" to one of {}", p.instead.join(", ")));
+    }
+    fix
+}
+
+/// When the runbook's selector matched nothing: the namespace's pods with
+/// their labels, once (the regions run the same Deployment).
+fn mismatch_steps(plan: &Plan, report: &Report, a: &mut Advice) {
+    let selector = |r: &&RegionReport| {
+        r.pods.as_ref().and_then(|p| p.error.as_ref()).is_some_and(|e| e.kind == ProblemKind::RunbookMismatch)
+    };
+    if let Some(r) = report.regions.iter().find(selector) {
+        let mut words = plan.kubectl(&r.context);
+        words.extend(["get".into(), "pods".into(), "--show-labels".into()]);
+        a.step(
+            Priority::Region,
+            Some(&r.name),
+            format!(
+                "the namespace's pods with their labels, to compare with the runbook's selector `{}`",
+                plan.runbook.selector
+            ),
+            Some(shell_join(&words)),
+        );
+    }
+}
+
 fn not_checked(region: &str, what: &str, p: &Problem) -> Finding {
     let kind = match p.kind {
         ProblemKind::Forbidden => FindingKind::Permission,
@@ -1488,7 +1573,7 @@ mod tests {
                 context: spec.context.value.clone(),
                 healthz_url: None,
                 placeholder_context: None,
-                context_from_flag: false,
+                context_from: Default::default(),
             })
             .collect();
         Plan {

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use tokio::sync::Semaphore;
 
 use crate::cli::{Cli, ColorArg, Command, DiagnoseArgs, LogsArgs, OutputArg, RunbookCommand, Target, UntilArg};
-use crate::plan::{LogOptions, Output, PeerPlan, Placeholder, Plan, RegionPlan, Rerun, Steps};
+use crate::plan::{ContextFrom, LogOptions, Output, PeerPlan, Placeholder, Plan, RegionPlan, Rerun, Steps};
 use crate::render::{Layout, View};
 use crate::runbook::{self, Runbook, Source};
 use crate::{diagnose, exit, render};
@@ -439,10 +439,13 @@ fn build_plan(
         .filter(|(name, _)| target.region.as_ref().is_none_or(|r| r == *name))
         .map(|(name, spec)| {
             let flag = g.contexts.iter().rev().find(|(r, _)| r == name).map(|(_, c)| c.clone());
-            let flag_given = flag.is_some();
-            let (context, key) = match flag {
-                Some(c) => (c, format!("--context {name}=…")),
-                None => (spec.context.value.clone(), format!("environments.{env_name}.regions.{name}.context")),
+            let (context, key, context_from) = match flag {
+                Some(c) => (c, format!("--context {name}=…"), ContextFrom::Flag),
+                None => {
+                    let key = format!("environments.{env_name}.regions.{name}.context");
+                    let from = ContextFrom::Runbook { key: key.clone(), line: spec.context.defined.line() };
+                    (spec.context.value.clone(), key, from)
+                }
             };
             let placeholder_context = runbook::placeholder_name(&context).then(|| {
                 placeholders.push(Placeholder { region: Some(name.clone()), key: key.clone(), value: context.clone() });
@@ -459,7 +462,7 @@ fn build_plan(
                 }
                 !p
             });
-            RegionPlan { name: name.clone(), context, healthz_url, placeholder_context, context_from_flag: flag_given }
+            RegionPlan { name: name.clone(), context, healthz_url, placeholder_context, context_from }
         })
         .collect();
     let (healthz_url, healthz_key) = match &g.healthz_url {

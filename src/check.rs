@@ -65,6 +65,7 @@ pub fn failed_pods(expected: u32, p: Problem) -> PodsStep {
         pods: vec![],
         note: None,
         namespace_unchecked: None,
+        other_labels: vec![],
         error: Some(p),
         duration_ms: 0,
     }
@@ -252,6 +253,7 @@ async fn pods_and_logs(
     // each with their managed fields) are not kept while the logs stream.
     let starts: Vec<Option<Timestamp>> =
         pod_list.iter().map(|p| container_started(p, &plan.runbook.container)).collect();
+    let lacking: Vec<Option<Problem>> = pod_list.iter().map(|p| lacks_container(p, &plan.runbook.container)).collect();
     drop(pod_list);
     let (mut note, mut namespace_unchecked) = (None, None);
     if infos.is_empty() {
@@ -287,13 +289,67 @@ async fn pods_and_logs(
         list_started.elapsed().as_millis() as u64,
     );
     step.namespace_unchecked = namespace_unchecked;
+    if infos.is_empty() {
+        step.other_labels = labels_elsewhere(&api, &plan.runbook.selector, deadline).await;
+    }
     slot.lock().expect("slot").pods = Some(step);
 
     if plan.steps.logs {
-        let step = read_logs(&api, &plan, (&region.name, cx.progress), (&infos, &starts), sink, deadline).await;
+        let pods = Pods { infos: &infos, starts: &starts, lacking: &lacking };
+        let step = read_logs(&api, &plan, (&region.name, cx.progress), pods, sink, deadline).await;
         slot.lock().expect("slot").logs = Some(step);
     }
     slot.lock().expect("slot").duration_ms = started.elapsed().as_millis() as u64;
+}
+
+/// How the namespace's pods are labelled on the keys `selector` names,
+/// most pods first (at most 10): the same list as the pods, without the
+/// selector. Nothing when none could be listed.
+async fn labels_elsewhere(api: &Api<Pod>, selector: &str, deadline: TokioInstant) -> Vec<String> {
+    let keys = selector_keys(selector);
+    let lp = ListParams::default().limit(500);
+    let Ok(Ok(list)) = tokio::time::timeout_at(deadline, api.list_metadata(&lp)).await else { return vec![] };
+    let mut counts: Vec<(String, usize)> = vec![];
+    for pod in &list.items {
+        let Some(labels) = &pod.metadata.labels else { continue };
+        for key in &keys {
+            let Some(value) = labels.get(key) else { continue };
+            let label = sanitize::clean(&format!("{key}={value}"), 200);
+            match counts.iter_mut().find(|(l, _)| *l == label) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((label, 1)),
+            }
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    counts.into_iter().take(10).map(|(l, _)| l).collect()
+}
+
+/// The label keys a selector names: `app` of `app=x`, `tier in (a,b)`, `!canary`.
+fn selector_keys(selector: &str) -> Vec<String> {
+    let mut terms = vec![];
+    let (mut depth, mut start) = (0, 0);
+    for (i, c) in selector.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                terms.push(&selector[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    terms.push(&selector[start..]);
+    let mut keys: Vec<String> = vec![];
+    for t in terms {
+        let t = t.trim().trim_start_matches('!').trim_start();
+        let key = t.split(|c: char| c == '=' || c == '!' || c.is_whitespace()).next().unwrap_or("");
+        if !key.is_empty() && !keys.iter().any(|k| k == key) {
+            keys.push(key.to_string());
+        }
+    }
+    keys
 }
 
 pub fn failed_events(plan: &Plan, p: Problem) -> EventsStep {
@@ -335,6 +391,40 @@ impl Frame {
     }
 }
 
+/// What the log reads need of the listed pods, in the order of `infos`:
+/// when each one's current container started, and why its logs cannot be
+/// read at all (the runbook's `container` is not one of its containers).
+#[derive(Clone, Copy)]
+struct Pods<'a> {
+    infos: &'a [PodInfo],
+    starts: &'a [Option<Timestamp>],
+    lacking: &'a [Option<Problem>],
+}
+
+/// `Some` when `pod` has no container named `container` (none of its
+/// containers, init or ephemeral ones, each of which has logs): the API
+/// server would answer 400, as for a container that has not started, but
+/// no wait makes this one readable. The problem names the containers the
+/// pod has, which are what the runbook's `container` may name.
+fn lacks_container(pod: &Pod, container: &str) -> Option<Problem> {
+    let spec = pod.spec.as_ref()?;
+    let named = |c: &str| c == container;
+    if spec.containers.iter().any(|c| named(&c.name))
+        || spec.init_containers.iter().flatten().any(|c| named(&c.name))
+        || spec.ephemeral_containers.iter().flatten().any(|c| named(&c.name))
+    {
+        return None;
+    }
+    let has: Vec<String> = spec.containers.iter().map(|c| c.name.clone()).collect();
+    Some(
+        Problem::new(
+            ProblemKind::RunbookMismatch,
+            format!("the pods have no container `{container}` (they have: {})", has.join(", ")),
+        )
+        .instead(has),
+    )
+}
+
 /// Reads every pod's logs, the window and the baseline of each current
 /// container started together, a bounded number of streams at a time, and
 /// merges each read into the region's counts as it finishes.
@@ -342,14 +432,14 @@ async fn read_logs(
     api: &Api<Pod>,
     plan: &Plan,
     (region, progress): (&str, &RegionSink),
-    (infos, starts): (&[PodInfo], &[Option<Timestamp>]),
+    pods: Pods<'_>,
     sink: Option<mpsc::Sender<LogLine>>,
     deadline: TokioInstant,
 ) -> LogsStep {
     let logs_started = Instant::now();
     let classifier = Classifier::new(&plan.runbook.logs.error_patterns.iter().map(|p| p.0.clone()).collect::<Vec<_>>());
     let frame = Frame::new(Timestamp::now(), plan.logs.since, plan.runbook.logs.baseline.0);
-    let (mut entries, reads) = plan_reads(plan, infos, starts);
+    let (mut entries, reads) = plan_reads(plan, pods);
     // Stop reading a little before the deadline so partial counts are kept.
     let read_deadline = deadline.checked_sub(Duration::from_millis(150)).unwrap_or(deadline);
     let ctx = ReadCtx { api, plan, region, classifier: &classifier, frame, deadline: read_deadline };
@@ -390,10 +480,24 @@ async fn read_logs(
 /// baseline right after it (so the two start together), and the previous
 /// container's window when it restarted inside the window. `starts` is when
 /// each pod's current container started, in the order of `infos`.
-fn plan_reads(plan: &Plan, infos: &[PodInfo], starts: &[Option<Timestamp>]) -> (Vec<PodLogs>, Vec<Read>) {
+fn plan_reads(plan: &Plan, pods: Pods<'_>) -> (Vec<PodLogs>, Vec<Read>) {
     let mut entries: Vec<PodLogs> = vec![];
     let mut reads = vec![];
-    for (info, &container_start) in infos.iter().zip(starts) {
+    for ((info, &container_start), lacking) in pods.infos.iter().zip(pods.starts).zip(pods.lacking) {
+        if let Some(p) = lacking {
+            // Nothing to read: one entry with the reason, no request.
+            entries.push(PodLogs {
+                pod: info.name.clone(),
+                previous: false,
+                lines: 0,
+                error_lines: 0,
+                top_errors: vec![],
+                partial: false,
+                error: Some(p.clone()),
+                baseline: None,
+            });
+            continue;
+        }
         let restarted = pods::restarted_within(info, plan.logs.since);
         let mut entry = |previous: bool| {
             entries.push(PodLogs {
@@ -728,14 +832,49 @@ mod tests {
     fn each_current_container_gets_a_baseline_read_next_to_its_window() {
         let infos = [info("a", None), info("b", Some(60))];
         let starts = [None, None];
-        let (entries, reads) = plan_reads(&plan(false), &infos, &starts);
+        let pods = Pods { infos: &infos, starts: &starts, lacking: &[None, None] };
+        let (entries, reads) = plan_reads(&plan(false), pods);
         assert_eq!(describe(&reads), ["0 window a", "0 baseline a", "1 window b", "1 baseline b", "2 window b prev"]);
         assert_eq!(entries.len(), 3);
         assert!(entries[2].previous && entries.iter().all(|e| e.baseline.is_none()));
         // Only previous containers asked for: nothing current, so no
         // baseline, and only the pod that restarted has a previous one.
-        let (_, reads) = plan_reads(&plan(true), &infos, &starts);
+        let (_, reads) = plan_reads(&plan(true), pods);
         assert_eq!(describe(&reads), ["0 window b prev"]);
+    }
+
+    #[test]
+    fn a_selectors_keys_are_read_from_every_form_of_term() {
+        assert_eq!(selector_keys("app=api-key-service"), ["app"]);
+        assert_eq!(
+            selector_keys("app==a, tier in (x,y),!canary,env!=dev, track"),
+            ["app", "tier", "canary", "env", "track"]
+        );
+        assert_eq!(selector_keys("app=a,app!=b"), ["app"]);
+    }
+
+    #[test]
+    fn a_pod_without_the_runbooks_container_is_not_read_and_says_what_it_has() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "api-key-service"}, {"name": "proxy"}],
+                     "initContainers": [{"name": "migrate"}]}
+        }))
+        .unwrap();
+        assert_eq!(lacks_container(&pod, "api-key-service"), None);
+        assert_eq!(lacks_container(&pod, "migrate"), None);
+        let p = lacks_container(&pod, "api-keyservice").unwrap();
+        assert_eq!(p.kind, ProblemKind::RunbookMismatch);
+        assert_eq!(p.message, "the pods have no container `api-keyservice` (they have: api-key-service, proxy)");
+        let infos = [info("a", None), info("b", Some(60))];
+        let pods = Pods { infos: &infos, starts: &[None, None], lacking: &[Some(p.clone()), None] };
+        let (entries, reads) = plan_reads(&plan(false), pods);
+        assert_eq!(describe(&reads), ["1 window b", "1 baseline b", "2 window b prev"]);
+        assert_eq!(entries[0].error.as_ref(), Some(&p));
+        // Unlike a container that has not started, it is a failed step.
+        let step = finish_logs(&plan(false), entries, &RegionTally::default(), 1);
+        assert_eq!(step.status, Status::Error);
+        assert_eq!(step.error.as_ref().map(|e| e.kind), Some(ProblemKind::RunbookMismatch));
     }
 
     #[test]
@@ -773,7 +912,7 @@ mod tests {
                 context: "c".into(),
                 healthz_url: None,
                 placeholder_context: None,
-                context_from_flag: false,
+                context_from: Default::default(),
             });
             let mut step = failed_pods(3, Problem::new(ProblemKind::Refused, "connection refused"));
             step.status = pods;

@@ -233,6 +233,7 @@ pub async fn execute(plan: Arc<Plan>, progress: Sink) -> Result<Outcome> {
         reports.push(r);
     }
     verdict::judge_without_baseline(&mut reports);
+    verdict::doubt_empty_selector(&plan, healthz.as_ref(), &mut reports);
     let mut report = Report {
         schema: SCHEMA,
         tool_version: env!("CARGO_PKG_VERSION"),

@@ -24,7 +24,7 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 use tokio::time::Instant as TokioInstant;
 
-use crate::plan::{Plan, shell_join};
+use crate::plan::{ContextFrom, Plan, shell_join};
 use crate::pushback::{self, Pushback};
 use crate::report::{Problem, ProblemKind};
 use crate::{k8s, runbook};
@@ -171,6 +171,8 @@ pub struct RegionFacts {
     pub context: String,
     /// The context is a placeholder: the runbook key (or flag) to set.
     pub placeholder_key: Option<String>,
+    /// Where the context comes from, to name what to fix.
+    pub context_from: ContextFrom,
     /// No kubeconfig: the pod's service account reaches this API server
     /// (the context is not used).
     pub in_cluster: Option<String>,
@@ -320,6 +322,7 @@ pub async fn fetch(plan: Arc<Plan>, runbook: RunbookInfo, urls: Vec<UrlTarget>) 
                 name: r.name.clone(),
                 context: r.context.clone(),
                 placeholder_key: r.placeholder_context.clone(),
+                context_from: r.context_from.clone(),
                 in_cluster: in_cluster.clone(),
                 same_cluster,
                 client: None,
@@ -593,10 +596,10 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
         }
         Some(Err(p)) => {
             let (result, fix) = match p.kind {
-                ProblemKind::ContextMissing => (
-                    Outcome::Missing,
-                    format!("add context {ctx} to your kubeconfig or pass --context {}=CONTEXT", r.name),
-                ),
+                ProblemKind::ContextMissing => {
+                    let guess = runbook::did_you_mean(ctx, &p.instead);
+                    (Outcome::Missing, r.context_from.fix(&facts.runbook.name, &r.name, ctx, guess))
+                }
                 ProblemKind::Kubeconfig if p.plugin.is_some() => {
                     let fix = crate::advice::plugin_fix(p.plugin.as_ref(), ctx);
                     match p.plugin {
@@ -778,6 +781,7 @@ mod tests {
             name: name.into(),
             context: format!("ctx-{name}"),
             placeholder_key: None,
+            context_from: ContextFrom::Unknown,
             in_cluster: None,
             same_cluster: None,
             client: Some(Ok(())),

@@ -265,15 +265,16 @@ pub async fn client(
     let clusters = kubeconfig.as_ref().map_err(Clone::clone)?;
     let (kc, context) = (&clusters.config, clusters.context(context));
     if !kc.contexts.iter().any(|c| c.name == context) {
-        let mut names: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
+        let mut names: Vec<String> = kc.contexts.iter().map(|c| c.name.clone()).collect();
         names.sort_unstable();
         let have = if names.is_empty() { "none".to_string() } else { names.join(", ") };
+        // Where the name came from (the runbook or --context) is the
+        // caller's to say, with the fix.
         return Err(Problem::new(
             ProblemKind::ContextMissing,
-            format!(
-                "context `{context}` is not in the kubeconfig (it has: {have}); fix the runbook or pass --context REGION=CONTEXT"
-            ),
-        ));
+            format!("context `{context}` is not in the kubeconfig (it has: {have})"),
+        )
+        .instead(names));
     }
     let opts = KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
     let mut config = kube::Config::from_custom_kubeconfig(kc.clone(), &opts).await.map_err(|e| {
@@ -463,7 +464,11 @@ pub fn same_clusters(kubeconfig: &Loaded, regions: &[crate::plan::RegionPlan]) -
         if group.len() < 2 {
             continue;
         }
-        let kept = group.iter().copied().find(|&j| !regions[j].context_from_flag).unwrap_or(group[0]);
+        let kept = group
+            .iter()
+            .copied()
+            .find(|&j| regions[j].context_from != crate::plan::ContextFrom::Flag)
+            .unwrap_or(group[0]);
         if kept != i {
             out[i] = Some(SameCluster { region: regions[kept].name.clone(), server: crate::mask::url(url) });
         }
@@ -593,7 +598,7 @@ mod tests {
             context: context.into(),
             healthz_url: None,
             placeholder_context: None,
-            context_from_flag: flag,
+            context_from: if flag { crate::plan::ContextFrom::Flag } else { crate::plan::ContextFrom::Unknown },
         };
         let kept = |same: Vec<Option<SameCluster>>| -> Vec<Option<String>> {
             same.into_iter().map(|s| s.map(|s| s.region)).collect()

@@ -25,8 +25,20 @@ pub struct RegionPlan {
     /// The context is a placeholder (`runbook::placeholder`): its Kubernetes
     /// steps are not run. Holds the runbook key to set.
     pub placeholder_context: Option<String>,
-    /// The context came from `--context REGION=…`, not the runbook.
-    pub context_from_flag: bool,
+    /// Where `context` comes from, to name what to fix when it is wrong.
+    pub context_from: ContextFrom,
+}
+
+/// Where a region's context was given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ContextFrom {
+    /// `--context REGION=CONTEXT`.
+    Flag,
+    /// The runbook's `key`, on `line` (0: not known).
+    Runbook { key: String, line: u64 },
+    /// Not known (a fixture).
+    #[default]
+    Unknown,
 }
 
 /// A runbook value (or flag) on a reserved placeholder name: not checked.
@@ -63,10 +75,40 @@ pub struct Rerun {
 pub enum Fix {
     /// The run's `--kubeconfig` becomes `--kubeconfig FILE`, for the user to fill in.
     Kubeconfig,
-    /// The run's `--context REGION=…` becomes `--context REGION=CONTEXT`.
-    Context(String),
+    /// The run's `--context REGION=…` becomes `--context REGION=CONTEXT`, or
+    /// the context given (the likely one), added when the run had none.
+    Context { region: String, context: Option<String> },
     /// `--timeout` becomes this (given or not).
     Timeout(Duration),
+}
+
+impl ContextFrom {
+    /// What to do about `context`, not in the kubeconfig, for `region`:
+    /// `guess` is the likely one (a typo of a context there); the fix is
+    /// named where the wrong name came from. `file` names the runbook.
+    pub fn fix(&self, file: &str, region: &str, context: &str, guess: Option<&str>) -> String {
+        let list = "kubectl config get-contexts lists yours";
+        match (self, guess) {
+            (ContextFrom::Flag, Some(g)) => format!("did you mean {g}? fix --context {region}={context}"),
+            (ContextFrom::Flag, None) => {
+                format!(
+                    "fix --context {region}={context}: name a context of your kubeconfig ({list}), or add {context} to it"
+                )
+            }
+            (ContextFrom::Runbook { key, line }, guess) => {
+                let at = if *line > 0 { format!(" on line {line}") } else { String::new() };
+                match guess {
+                    Some(g) => format!("did you mean {g}? fix {key}{at} of {file}, or pass --context {region}={g}"),
+                    None => format!(
+                        "set {key}{at} of {file} to a context of your kubeconfig ({list}), or add {context} to it; --context {region}=CONTEXT overrides it for one run"
+                    ),
+                }
+            }
+            (ContextFrom::Unknown, _) => {
+                format!("add context {context} to your kubeconfig or pass --context {region}=CONTEXT")
+            }
+        }
+    }
 }
 
 impl Rerun {
@@ -80,12 +122,16 @@ impl Rerun {
     pub fn fixed(&self, verb: &str, region: Option<&str>, fix: Option<&Fix>) -> String {
         let mut args: Vec<String> = vec![];
         let mut timeout_set = false;
+        let mut context_set = false;
         for pair in self.args.chunks(2) {
             let (flag, value) = (pair[0].as_str(), pair.get(1).map(String::as_str));
             let value = match (fix, flag, value) {
                 (Some(Fix::Kubeconfig), "--kubeconfig", Some(_)) => Some("FILE".to_string()),
-                (Some(Fix::Context(r)), "--context", Some(v)) if v.split_once('=').is_some_and(|(k, _)| k == r) => {
-                    Some(format!("{r}=CONTEXT"))
+                (Some(Fix::Context { region: r, context }), "--context", Some(v))
+                    if v.split_once('=').is_some_and(|(k, _)| k == r) =>
+                {
+                    context_set = true;
+                    Some(format!("{r}={}", context.as_deref().unwrap_or("CONTEXT")))
                 }
                 (Some(Fix::Timeout(d)), "--timeout", Some(_)) => {
                     timeout_set = true;
@@ -98,6 +144,11 @@ impl Rerun {
         }
         if let (Some(Fix::Timeout(d)), false) = (fix, timeout_set) {
             args.extend(["--timeout".to_string(), duration_word(*d)]);
+        }
+        // A runbook's context that is not in the kubeconfig: the re-run
+        // overrides it, so that it works once CONTEXT is filled in.
+        if let (Some(Fix::Context { region: r, context }), false) = (fix, context_set) {
+            args.extend(["--context".to_string(), format!("{r}={}", context.as_deref().unwrap_or("CONTEXT"))]);
         }
         let mut words: Vec<&str> = vec!["keysvc-check", verb];
         words.extend(args.iter().map(String::as_str));
@@ -204,12 +255,22 @@ mod tests {
             r.fixed("pods", None, Some(&Fix::Kubeconfig)),
             "keysvc-check pods --env prod --kubeconfig FILE --context us-east=nope --timeout 3s --region us-east"
         );
+        let context = |region: &str, context: Option<&str>| Fix::Context {
+            region: region.into(),
+            context: context.map(str::to_string),
+        };
         assert_eq!(
-            r.fixed("pods", Some("us-east"), Some(&Fix::Context("us-east".into()))),
+            r.fixed("pods", Some("us-east"), Some(&context("us-east", None))),
             "keysvc-check pods --env prod --kubeconfig /tmp/nope.yaml --context us-east=CONTEXT --timeout 3s --region us-east"
         );
-        // Another region's override is not the one at fault.
-        assert!(r.fixed("pods", None, Some(&Fix::Context("eu-de".into()))).contains("--context us-east=nope"));
+        assert_eq!(
+            r.fixed("pods", Some("us-east"), Some(&context("us-east", Some("oncall@us-east")))),
+            "keysvc-check pods --env prod --kubeconfig /tmp/nope.yaml --context us-east=oncall@us-east --timeout 3s --region us-east"
+        );
+        // Another region's override is not the one at fault: the region at
+        // fault gets one of its own.
+        let other = r.fixed("pods", None, Some(&context("eu-de", None)));
+        assert!(other.contains("--context us-east=nope") && other.contains(" --context eu-de=CONTEXT "), "{other}");
         assert_eq!(
             r.fixed("pods", None, Some(&Fix::Timeout(Duration::from_secs(60)))),
             "keysvc-check pods --env prod --kubeconfig /tmp/nope.yaml --context us-east=nope --timeout 1m --region us-east"

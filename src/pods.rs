@@ -376,6 +376,7 @@ pub fn step(
         pods,
         note,
         namespace_unchecked: None,
+        other_labels: vec![],
         error: None,
         duration_ms,
     }

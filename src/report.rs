@@ -72,6 +72,10 @@ pub enum ProblemKind {
     /// The region's context reaches the API server another region's does:
     /// not checked again as a second region.
     SameCluster,
+    /// The runbook names what the cluster does not have: a container the
+    /// pods lack, a selector that matches no pod anywhere while healthz
+    /// passes. The runbook, not the service, is the likeliest cause.
+    RunbookMismatch,
     Other,
 }
 
@@ -87,6 +91,11 @@ pub struct Problem {
     /// can say to install it rather than to renew credentials.
     #[serde(skip)]
     pub plugin: Option<PluginFault>,
+    /// What the cluster has instead of what the runbook or a flag names (the
+    /// pods' containers, the kubeconfig's contexts, the labels of the
+    /// namespace's pods): where a "did you mean" is looked for.
+    #[serde(skip)]
+    pub instead: Vec<String>,
 }
 
 /// How a kubeconfig's credential plugin failed.
@@ -105,7 +114,14 @@ impl Problem {
             message: crate::sanitize::clean(&message.into(), crate::sanitize::MAX_CHARS),
             file: None,
             plugin: None,
+            instead: vec![],
         }
+    }
+
+    /// What the cluster has instead (see [`Problem::instead`]).
+    pub fn instead(mut self, names: Vec<String>) -> Problem {
+        self.instead = names;
+        self
     }
 
     /// The problem is this kubeconfig file's own.
@@ -184,6 +200,11 @@ pub struct PodsStep {
     /// why. The note says it in words; the advice offers a way to tell.
     #[serde(skip)]
     pub namespace_unchecked: Option<Problem>,
+    /// When no pod matches the selector: the labels the namespace's pods
+    /// have on the selector's keys (`app=api-key-service`), most pods
+    /// first, at most 10 — a typo in the selector shows here. Empty
+    /// otherwise, or when they could not be listed.
+    pub other_labels: Vec<String>,
     pub error: Option<Problem>,
     pub duration_ms: u64,
 }
@@ -589,6 +610,8 @@ pub enum FindingKind {
     ApiPushback,
     /// Some logs were cut short or could not be read.
     LogsPartial,
+    /// A runbook value (`container`, `selector`) does not match the cluster.
+    RunbookMismatch,
 }
 
 /// One thing the run found.

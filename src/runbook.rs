@@ -233,6 +233,56 @@ pub struct Runbook {
     pub environments: Spanned<IndexMap<String, Environment>>,
     #[serde(default)]
     pub guidance: Guidance,
+    /// Where `namespace`, `selector` and `container` are written, to name
+    /// the line to fix when the cluster has no such thing.
+    #[serde(skip)]
+    pub lines: KeyLines,
+}
+
+/// The line of each top-level key a cluster can contradict (0: not known).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyLines {
+    pub namespace: u64,
+    pub selector: u64,
+    pub container: u64,
+}
+
+impl Runbook {
+    /// "`container` on line 4 of FILE", or "`container` in FILE" when the
+    /// line is not known; `file` is how the report names the runbook.
+    pub fn key_at(&self, key: &str, file: &str) -> String {
+        let line = match key {
+            "namespace" => self.lines.namespace,
+            "selector" => self.lines.selector,
+            "container" => self.lines.container,
+            _ => 0,
+        };
+        if line > 0 { format!("`{key}` on line {line} of {file}") } else { format!("`{key}` in {file}") }
+    }
+}
+
+/// The one of `names` that `name` is most likely a typo of, if any is close
+/// enough: `oncall@us-east` for `oncall-us-east`, `api` for `apii`.
+pub fn did_you_mean<'n>(name: &str, names: &'n [String]) -> Option<&'n str> {
+    let (best, d) =
+        names.iter().filter(|n| *n != name).map(|n| (n, lint::distance(name, n))).min_by_key(|(_, d)| *d)?;
+    let len = name.chars().count();
+    (d <= 2.max(len / 4) && d < len).then_some(best.as_str())
+}
+
+/// Reads where the keys of [`KeyLines`] are, from a runbook already parsed.
+fn key_lines(text: &str) -> KeyLines {
+    #[derive(Deserialize)]
+    struct Places {
+        namespace: Option<Spanned<String>>,
+        selector: Option<Spanned<String>>,
+        container: Option<Spanned<String>>,
+    }
+    let line = |s: &Option<Spanned<String>>| s.as_ref().map_or(0, |s| s.referenced.line());
+    match serde_saphyr::from_str::<Places>(text) {
+        Ok(p) => KeyLines { namespace: line(&p.namespace), selector: line(&p.selector), container: line(&p.container) },
+        Err(_) => KeyLines::default(),
+    }
 }
 
 fn default_expected_ready() -> u32 {
@@ -551,7 +601,7 @@ pub fn parse_all(src: &Source) -> Result<Runbook, Vec<RunbookError>> {
         vec![RunbookError::at(path, e.location(), message)]
     })?;
     validate(&rb, path).map_err(|e| vec![e])?;
-    Ok(rb)
+    Ok(Runbook { lines: key_lines(&src.text), ..rb })
 }
 
 /// The parser's message without the code excerpt and location it also

@@ -91,6 +91,33 @@ pub fn judge_without_baseline(regions: &mut [RegionReport]) {
     }
 }
 
+/// No pod matches the runbook's selector in any region, while the
+/// environment's healthz passes: the service answers, so its pods run
+/// somewhere, and the runbook's selector (or namespace) is the likeliest
+/// cause, not an outage in every region. Each region's pods step is then
+/// `error` (`runbook_mismatch`, "could not be checked") rather than failed,
+/// so the regions are unknown, not down, and no user impact is stated.
+/// Only for a run over every region: one region without pods while the
+/// service answers may be that region alone.
+pub fn doubt_empty_selector(plan: &Plan, healthz: Option<&HealthzCheck>, regions: &mut [RegionReport]) {
+    let answers = healthz.is_some_and(|h| matches!(h.status, Status::Pass | Status::Warn));
+    let empty = |r: &RegionReport| r.pods.as_ref().is_some_and(|p| p.error.is_none() && p.total == 0);
+    if !answers || !plan.all_regions || regions.is_empty() || !regions.iter().all(empty) {
+        return;
+    }
+    let rb = &plan.runbook;
+    for r in regions.iter_mut() {
+        let Some(p) = r.pods.as_mut() else { continue };
+        let message = format!(
+            "no pod matches the selector `{}` in namespace {} in any region, yet healthz passes: the runbook's selector is the likeliest cause",
+            rb.selector, rb.namespace
+        );
+        p.status = Status::Error;
+        p.error = Some(Problem::new(ProblemKind::RunbookMismatch, message).instead(p.other_labels.clone()));
+        r.verdict = region_verdict(r);
+    }
+}
+
 /// The service verdict and its one-line summary, and the user impact when
 /// the service is down.
 pub fn judge(plan: &Plan, report: &mut Report) {
@@ -175,6 +202,7 @@ mod tests {
                 pods: vec![],
                 note: None,
                 namespace_unchecked: None,
+                other_labels: vec![],
                 error: (s == Status::Error).then(|| Problem::new(ProblemKind::Refused, "connection refused")),
                 duration_ms: 0,
             }),

@@ -38,6 +38,7 @@ fn pods_step(pods: Vec<PodInfo>) -> PodsStep {
         pods,
         note: None,
         namespace_unchecked: None,
+        other_labels: vec![],
         error: None,
         duration_ms: 12,
     }
@@ -166,6 +167,7 @@ pub fn report() -> Report {
                     pods: vec![],
                     note: None,
                     namespace_unchecked: None,
+                    other_labels: vec![],
                     error: Some(forbidden.clone()),
                     duration_ms: 3,
                 }),

@@ -290,6 +290,8 @@ fn short_problem(p: &crate::report::Problem) -> String {
         Throttled => "throttled".into(),
         Placeholder => "placeholder: not checked".into(),
         SameCluster => "another region's cluster".into(),
+        RunbookMismatch if p.message.contains("container") => "runbook container not in pods".into(),
+        RunbookMismatch => "selector matches no pod".into(),
         BadRequest | Other => crate::sanitize::clean(&p.message, 40),
     }
 }
@@ -646,6 +648,7 @@ mod doctor_tests {
             name: name.into(),
             context: format!("keysvc-prod-{name}"),
             placeholder_key: None,
+            context_from: Default::default(),
             in_cluster: None,
             same_cluster: None,
             client: Some(Ok(())),

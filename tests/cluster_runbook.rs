@@ -1,0 +1,135 @@
+//! A runbook that names what the clusters do not have — a container the
+//! pods lack, a selector that matches no pod, a namespace that does not
+//! exist, a context that is not in the kubeconfig — against the real
+//! three-region test environment (tests/run-all.sh brings it up). Each is
+//! the runbook's fault, said with the key and line to fix, never an outage
+//! nor a pass.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::{Run, cmd, kinds, region, run_suggested_commands, run_within, runbook_text, texts, write};
+use keysvc_testenv::{Behavior, HealthzServer, TestEnv};
+use serde_json::Value;
+
+const REGIONS: [&str; 3] = ["us-south", "us-east", "eu-de"];
+
+struct Case {
+    _env: TestEnv,
+    _dir: tempfile::TempDir,
+    _healthz: HealthzServer,
+    runbook: PathBuf,
+    kubeconfig: PathBuf,
+}
+
+/// Healthy pods in namespace `ns` of every region, a healthy healthz, and
+/// the runbook for them as `user`, with `from` replaced by `to`.
+fn case(ns: &str, user: &str, from: &str, to: &str) -> Case {
+    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
+    env.scenarios(ns, &[]).unwrap();
+    let healthz = HealthzServer::start(Behavior::Healthy);
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = |r: &str| format!("{user}@{r}");
+    let text = runbook_text(ns, &healthz.url, &ctx, "");
+    assert!(text.contains(from), "{from} not in {text}");
+    let runbook = write(dir.path(), "runbook.yaml", &text.replacen(from, to, 1));
+    let kubeconfig = env.kubeconfig().to_path_buf();
+    Case { _env: env, _dir: dir, _healthz: healthz, runbook, kubeconfig }
+}
+
+impl Case {
+    fn run(&self, args: &[&str]) -> Run {
+        let mut c = cmd();
+        c.args(args).args(["--env", "test", "--runbook"]).arg(&self.runbook).arg("--kubeconfig").arg(&self.kubeconfig);
+        run_within(c, Duration::from_secs(40))
+    }
+
+    fn json(&self, args: &[&str]) -> (Run, Value) {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        let r = self.run(&all);
+        let j = r.json();
+        (r, j)
+    }
+}
+
+fn finding<'a>(j: &'a Value, kind: &str) -> &'a Value {
+    j["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} finding:\n{}", texts(&j["findings"])))
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn a_container_the_pods_do_not_have_fails_the_logs_step_and_names_the_runbook_key() {
+    let c = case("t-rb-container", "oncall", "container: api-key-service", "container: api-keyservice");
+    let (r, j) = c.json(&["diagnose"]);
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(j["service"]["verdict"], "unknown");
+    for name in REGIONS {
+        let reg = region(&j, name);
+        assert_eq!(reg["verdict"], "unknown", "{reg}");
+        assert_eq!(reg["pods"]["status"], "pass", "{reg}");
+        assert_eq!(reg["logs"]["status"], "error", "{reg}");
+        assert_eq!(reg["logs"]["error"]["kind"], "runbook_mismatch", "{reg}");
+        assert_eq!(
+            reg["logs"]["error"]["message"],
+            "the pods have no container `api-keyservice` (they have: api-key-service)"
+        );
+    }
+    // Said once for every region, naming the key, its line and the fix.
+    let f = finding(&j, "runbook_mismatch");
+    assert_eq!(f["region"], Value::Null, "{f}");
+    let text = f["text"].as_str().unwrap();
+    assert!(text.contains("`container` on line 4 of "), "{text}");
+    assert!(text.contains(": did you mean api-key-service?"), "{text}");
+    let steps = texts(&j["next_steps"]);
+    assert!(steps.contains("fix `container` on line 4"), "{steps}");
+
+    // The logs command: not HEALTHY, the same exit code.
+    let r = c.run(&["logs", "--region", "us-south"]);
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    assert!(!r.stdout.contains("HEALTHY") && r.stdout.contains("UNKNOWN"), "{}", r.stdout);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn a_selector_that_matches_no_pod_anywhere_while_healthz_passes_is_the_runbooks_not_an_outage() {
+    let c = case("t-rb-selector", "oncall", "selector: app=api-key-service", "selector: app=api-key-servce");
+    let (r, j) = c.json(&["diagnose"]);
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(j["service"]["verdict"], "unknown");
+    assert_eq!(j["service"]["impact"], Value::Null);
+    for name in REGIONS {
+        let reg = region(&j, name);
+        assert_eq!(reg["verdict"], "unknown", "{reg}");
+        assert_eq!(reg["pods"]["status"], "error", "{reg}");
+        assert_eq!(reg["pods"]["error"]["kind"], "runbook_mismatch", "{reg}");
+        assert_eq!(reg["pods"]["other_labels"], serde_json::json!(["app=api-key-service"]), "{reg}");
+    }
+    let f = finding(&j, "runbook_mismatch");
+    let text = f["text"].as_str().unwrap();
+    assert!(text.contains("the namespace's pods have app=api-key-service"), "{text}");
+    assert!(
+        text.contains("`selector` on line 3 of ") && text.contains(": did you mean app=api-key-service?"),
+        "{text}"
+    );
+    assert!(!kinds(&j).contains(&"no_pods".to_string()), "{}", texts(&j["findings"]));
+    run_suggested_commands(&j);
+    let t = c.run(&["diagnose"]);
+    assert_eq!(t.code, 3);
+    assert!(!t.stdout.contains("Impact:") && !t.stdout.contains("DOWN"), "{}", t.stdout);
+
+    // One region alone without pods while the service answers may be that
+    // region's own trouble: down, with the labels as a hint.
+    let (r, j) = c.json(&["diagnose", "--region", "us-east"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(region(&j, "us-east")["verdict"], "down");
+    let f = finding(&j, "no_pods");
+    assert!(f["text"].as_str().unwrap().contains("the namespace's pods have app=api-key-service"), "{f}");
+}
