@@ -918,7 +918,15 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
                 // The pods were listed: only their logs are missing.
                 let pods_read = r.pods.as_ref().is_some_and(|pods| pods.error.is_none());
                 let what = if pods_read { "get on pods/log" } else { "get and list on pods and get on pods/log" };
-                (format!("ask for {what} in namespace {} for context {}", rb.namespace, r.context), None)
+                let mut fix = format!("ask for {what} in namespace {} for context {}", rb.namespace, r.context);
+                if pods_forbidden(r) {
+                    fix = format!(
+                        "namespace {ns} may not exist, or this user may not read it (the API server refuses both alike): check {}; if it is right, {fix}",
+                        rb.key_at("namespace", &plan.runbook_name),
+                        ns = rb.namespace
+                    );
+                }
+                (fix, None)
             }
             ProblemKind::ContextMissing => {
                 let (fix, flag) = context_fix(plan, name, &r.context, p);
@@ -1449,9 +1457,20 @@ fn context_fix(plan: &Plan, region: &str, context: &str, p: &Problem) -> (String
     (text, Fix::Context { region: region.to_string(), context: guess })
 }
 
+/// Listing the pods was forbidden: with roles per namespace, the API server
+/// answers a namespace that does not exist with the same 403.
+fn pods_forbidden(r: &RegionReport) -> bool {
+    forbidden(r.pods.as_ref().and_then(|p| p.error.as_ref()))
+}
+
 /// A step not checked; when the runbook names what the cluster lacks, a
 /// finding about the runbook, with the key and line to fix.
 fn not_checked_or_mismatch(plan: &Plan, region: &str, what: &str, p: &Problem) -> Finding {
+    if p.kind == ProblemKind::Forbidden && what == "pods" {
+        let mut f = not_checked(region, what, p);
+        f.text.push_str(&format!(", or namespace {} does not exist", plan.runbook.namespace));
+        return f;
+    }
     if p.kind == ProblemKind::ContextMissing
         && let Some(r) = plan.regions.iter().find(|r| r.name == region)
     {
@@ -1486,8 +1505,23 @@ fn runbook_fix(plan: &Plan, p: &Problem) -> String {
 }
 
 /// When the runbook's selector matched nothing: the namespace's pods with
-/// their labels, once (the regions run the same Deployment).
+/// their labels, once (the regions run the same Deployment). When listing
+/// pods was forbidden: what the user may do in the namespace, once — nothing
+/// at all there points at a namespace that does not exist.
 fn mismatch_steps(plan: &Plan, report: &Report, a: &mut Advice) {
+    if let Some(r) = report.regions.iter().find(|r| pods_forbidden(r)) {
+        let mut words = plan.kubectl(&r.context);
+        words.extend(["auth".into(), "can-i".into(), "--list".into()]);
+        a.step(
+            Priority::Access,
+            Some(&r.name),
+            format!(
+                "what you may do in namespace {}: no pods there means no permission, or no such namespace (compare with the namespace you know the service runs in)",
+                plan.runbook.namespace
+            ),
+            Some(shell_join(&words)),
+        );
+    }
     let selector = |r: &&RegionReport| {
         r.pods.as_ref().and_then(|p| p.error.as_ref()).is_some_and(|e| e.kind == ProblemKind::RunbookMismatch)
     };

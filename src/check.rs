@@ -16,6 +16,7 @@ use kube::api::{Api, ListParams, LogParams};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant as TokioInstant;
 
+use crate::doctor::PodsSeen;
 use crate::k8s;
 use crate::logs::{self, BaselineRead, Classifier, Flow, RegionTally, Tally};
 use crate::plan::{Plan, RegionPlan};
@@ -300,6 +301,22 @@ async fn pods_and_logs(
         slot.lock().expect("slot").logs = Some(step);
     }
     slot.lock().expect("slot").duration_ms = started.elapsed().as_millis() as u64;
+}
+
+/// For `doctor`: whether the runbook's selector matches pods in this
+/// region, and whether they have its container (a few pods are enough).
+pub async fn pods_seen(client: &kube::Client, plan: &Plan, deadline: TokioInstant) -> Result<PodsSeen, Problem> {
+    let rb = &plan.runbook;
+    let api: Api<Pod> = Api::namespaced(client.clone(), &rb.namespace);
+    let lp = ListParams::default().labels(&rb.selector).limit(20);
+    let list = match tokio::time::timeout_at(deadline, api.list(&lp)).await {
+        Err(_) => return Err(Problem::new(ProblemKind::Timeout, "listing pods did not finish before the deadline")),
+        Ok(Err(e)) => return Err(k8s::problem(&e, "list", "pods", &rb.namespace)),
+        Ok(Ok(list)) => list.items,
+    };
+    let lacking = list.iter().find_map(|p| lacks_container(p, &rb.container));
+    let other_labels = if list.is_empty() { labels_elsewhere(&api, &rb.selector, deadline).await } else { vec![] };
+    Ok(PodsSeen { matched: list.len(), other_labels, lacking })
 }
 
 /// How the namespace's pods are labelled on the keys `selector` names,

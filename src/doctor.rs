@@ -188,6 +188,23 @@ pub struct RegionFacts {
     /// The status of each request the API server pushed back on and that
     /// was sent again (429, 503, 504).
     pub retried: Vec<u16>,
+    /// The pods the runbook's selector matches, listed when `list pods` is
+    /// allowed; `None` when not listed or not finished.
+    pub pods: Answer<PodsSeen>,
+}
+
+/// What listing the runbook's pods showed: whether the runbook's selector
+/// and container fit the cluster.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PodsSeen {
+    /// Pods the selector matches.
+    pub matched: usize,
+    /// With none matched, the labels the namespace's pods have on the
+    /// selector's keys (see [`crate::check`]).
+    pub other_labels: Vec<String>,
+    /// A matched pod without the runbook's container: the problem, naming
+    /// the containers it has.
+    pub lacking: Option<Problem>,
 }
 
 /// What was learnt about one healthz URL.
@@ -210,6 +227,10 @@ pub struct Facts {
     pub regions: Vec<RegionFacts>,
     pub urls: Vec<UrlFacts>,
     pub duration_ms: u64,
+    /// The runbook's selector and container, and where its keys are written.
+    pub selector: String,
+    pub container: String,
+    pub lines: runbook::KeyLines,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -219,6 +240,10 @@ pub enum CheckKind {
     Context,
     Cluster,
     Permission,
+    /// The runbook's selector matches pods here.
+    Selector,
+    /// The matched pods have the runbook's container.
+    Container,
     HealthzUrl,
 }
 
@@ -270,6 +295,8 @@ impl CheckRow {
             (CheckKind::Context, _) => "context".into(),
             (CheckKind::Cluster, _) => "cluster".into(),
             (CheckKind::Permission, None) => "permission".into(),
+            (CheckKind::Selector, _) => "selector".into(),
+            (CheckKind::Container, _) => "container".into(),
             (CheckKind::HealthzUrl, _) => "healthz url".into(),
         }
     }
@@ -329,14 +356,14 @@ pub async fn fetch(plan: Arc<Plan>, runbook: RunbookInfo, urls: Vec<UrlTarget>) 
                 version: None,
                 access: vec![None; PERMISSIONS.len()],
                 retried: vec![],
+                pods: None,
             }))
         })
         .collect();
     for (region, slot) in plan.regions.iter().zip(&slots) {
         if region.placeholder_context.is_none() && slot.lock().expect("slot").same_cluster.is_none() {
-            let (kc, slot, ctx, ns) =
-                (kubeconfig.clone(), slot.clone(), region.context.clone(), plan.runbook.namespace.clone());
-            tasks.spawn(async move { ask_region(&kc, &ctx, &ns, &slot, deadline).await });
+            let (kc, slot, ctx, plan) = (kubeconfig.clone(), slot.clone(), region.context.clone(), plan.clone());
+            tasks.spawn(async move { ask_region(&kc, &ctx, &plan, &slot, deadline).await });
         }
     }
     let url_slots: Vec<Arc<Mutex<Answer<Vec<IpAddr>>>>> = urls.iter().map(|_| Arc::new(Mutex::new(None))).collect();
@@ -372,19 +399,24 @@ pub async fn fetch(plan: Arc<Plan>, runbook: RunbookInfo, urls: Vec<UrlTarget>) 
         regions,
         urls,
         duration_ms: started.elapsed().as_millis() as u64,
+        selector: plan.runbook.selector.clone(),
+        container: plan.runbook.container.clone(),
+        lines: plan.runbook.lines,
     }
 }
 
 /// One region's questions, in order: a client for the context, the
-/// version, then every access review at once. Answers land in `slot` as
-/// they come, so the deadline keeps what is known.
+/// version, then every access review at once, then, when `list pods` is
+/// allowed, the runbook's pods. Answers land in `slot` as they come, so the
+/// deadline keeps what is known.
 async fn ask_region(
     kubeconfig: &k8s::Loaded,
     context: &str,
-    namespace: &str,
+    plan: &Plan,
     slot: &Arc<Mutex<RegionFacts>>,
     deadline: TokioInstant,
 ) {
+    let namespace = plan.runbook.namespace.as_str();
     let remaining = || deadline.saturating_duration_since(TokioInstant::now()).max(Duration::from_millis(1));
     let counted = slot.clone();
     let pushback = Pushback::new(deadline, move |status| counted.lock().expect("slot").retried.push(status));
@@ -417,6 +449,11 @@ async fn ask_region(
         }
     });
     futures::future::join_all(reviews).await;
+    let may_list = slot.lock().expect("slot").access[0].as_ref().is_some_and(|a| a.as_ref().is_ok_and(|a| a.allowed));
+    if may_list {
+        let seen = tokio::time::timeout(remaining(), crate::check::pods_seen(&client, plan, deadline)).await;
+        slot.lock().expect("slot").pods = Some(seen.unwrap_or_else(|_| Err(timed_out())));
+    }
 }
 
 fn timed_out() -> Problem {
@@ -487,6 +524,7 @@ pub fn judge(facts: &Facts, generated_at: String) -> DoctorReport {
     let mut checks = vec![runbook_row(&facts.runbook)];
     for r in &facts.regions {
         region_rows(facts, r, &mut checks);
+        pods_rows(facts, r, &mut checks);
     }
     for u in &facts.urls {
         checks.push(url_row(facts, u));
@@ -674,6 +712,17 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
             out.push(row(CheckKind::Cluster, name, Outcome::Ok, detail, None));
         }
     }
+    // Every permission refused, required and optional alike: with roles
+    // per namespace, a namespace that does not exist is refused the same
+    // way, so the runbook's `namespace` may be what is wrong.
+    let refused_everything = r.access.iter().all(|a| matches!(a, Some(Ok(a)) if !a.allowed));
+    let namespace_hint = refused_everything.then(|| {
+        format!(
+            " — or namespace {ns} does not exist (refused alike): check {} (kubectl --context {ctx} auth can-i --list -n {ns} lists what you may do there)",
+            facts.lines.at("namespace", &facts.runbook.name),
+            ns = facts.namespace
+        )
+    });
     for (p, answer) in PERMISSIONS.iter().zip(&r.access) {
         let ns = &facts.namespace;
         let what = format!("{} on {}", p.verb, p.resource_name());
@@ -707,7 +756,11 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
                 if !p.required {
                     detail.push_str(" (optional)");
                 }
-                (Outcome::Missing, detail, Some(format!("ask for {what} in namespace {ns} for context {ctx}")))
+                let mut fix = format!("ask for {what} in namespace {ns} for context {ctx}");
+                if (p.verb, p.resource) == ("list", "pods") {
+                    fix.push_str(namespace_hint.as_deref().unwrap_or_default());
+                }
+                (Outcome::Missing, detail, Some(fix))
             }
         };
         out.push(CheckRow {
@@ -719,6 +772,53 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
             detail,
             fix,
         });
+    }
+}
+
+/// The selector and container rows: whether the runbook's selector matches
+/// pods in the region, and whether they have its container. Asked only
+/// when `list pods` is allowed.
+fn pods_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
+    let Some(answer) = &r.pods else { return };
+    let name = Some(r.name.as_str());
+    let (ns, sel, file) = (&facts.namespace, &facts.selector, &facts.runbook.name);
+    let seen = match answer {
+        Err(p) => {
+            let fix = format!("kubectl --context {} -n {ns} get pods -l {sel} shows the error", r.context);
+            out.push(row(CheckKind::Selector, name, Outcome::Fail, format!("listing pods: {}", p.message), Some(fix)));
+            return;
+        }
+        Ok(seen) => seen,
+    };
+    if seen.matched == 0 {
+        let mut detail = format!("no pod matches {sel} in namespace {ns}");
+        let mut fix = format!("fix {}", facts.lines.at("selector", file));
+        if seen.other_labels.is_empty() {
+            detail.push_str(", and no pod there has a label the selector names");
+            fix.push_str(", or deploy the service in this region");
+        } else {
+            detail.push_str(&format!("; the namespace's pods have {}", seen.other_labels.join(", ")));
+            if let Some(better) = runbook::did_you_mean(sel, &seen.other_labels) {
+                fix.push_str(&format!(": did you mean {better}?"));
+            }
+        }
+        detail.push_str("; container not checked");
+        out.push(row(CheckKind::Selector, name, Outcome::Fail, detail, Some(fix)));
+        return;
+    }
+    let matched = if seen.matched == 1 { "1 pod matches".to_string() } else { format!("{} pods match", seen.matched) };
+    out.push(row(CheckKind::Selector, name, Outcome::Ok, format!("{matched} {sel} in namespace {ns}"), None));
+    let container = &facts.container;
+    match &seen.lacking {
+        None => out.push(row(CheckKind::Container, name, Outcome::Ok, format!("the pods have `{container}`"), None)),
+        Some(p) => {
+            let mut fix = format!("fix {}", facts.lines.at("container", file));
+            match runbook::did_you_mean(container, &p.instead) {
+                Some(better) => fix.push_str(&format!(": did you mean {better}?")),
+                None => fix.push_str(&format!(" to one of {}", p.instead.join(", "))),
+            }
+            out.push(row(CheckKind::Container, name, Outcome::Fail, p.message.clone(), Some(fix)));
+        }
     }
 }
 
@@ -788,6 +888,7 @@ mod tests {
             version: Some(Ok("v1.20.15".into())),
             access: vec![allowed(); PERMISSIONS.len()],
             retried: vec![],
+            pods: None,
         }
     }
 
@@ -805,6 +906,9 @@ mod tests {
             regions,
             urls,
             duration_ms: 5,
+            selector: "app=api-key-service".into(),
+            container: "api-key-service".into(),
+            lines: runbook::KeyLines { namespace: 2, selector: 3, container: 4 },
         }
     }
 

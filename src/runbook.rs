@@ -147,8 +147,11 @@ fn instead(t: &str, units: Units) -> String {
         rest = after[u..].trim_start();
     }
     let ms = (total * 1000.0).round();
-    if !(1.0..1e15).contains(&ms) || (units == Units::Secs && ms % 1000.0 != 0.0) {
+    if !(1.0..1e15).contains(&ms) {
         return plain;
+    }
+    if units == Units::Secs && ms % 1000.0 != 0.0 {
+        return format!("; this is whole seconds, like 1s or 5m (units: {}, no spaces)", units.list());
     }
     let better = format_duration(Duration::from_millis(ms as u64));
     let meant = match words.as_slice() {
@@ -247,17 +250,24 @@ pub struct KeyLines {
     pub container: u64,
 }
 
-impl Runbook {
+impl KeyLines {
     /// "`container` on line 4 of FILE", or "`container` in FILE" when the
     /// line is not known; `file` is how the report names the runbook.
-    pub fn key_at(&self, key: &str, file: &str) -> String {
+    pub fn at(&self, key: &str, file: &str) -> String {
         let line = match key {
-            "namespace" => self.lines.namespace,
-            "selector" => self.lines.selector,
-            "container" => self.lines.container,
+            "namespace" => self.namespace,
+            "selector" => self.selector,
+            "container" => self.container,
             _ => 0,
         };
         if line > 0 { format!("`{key}` on line {line} of {file}") } else { format!("`{key}` in {file}") }
+    }
+}
+
+impl Runbook {
+    /// Where `key` is written (see [`KeyLines::at`]).
+    pub fn key_at(&self, key: &str, file: &str) -> String {
+        self.lines.at(key, file)
     }
 }
 
@@ -1482,7 +1492,7 @@ mod tests {
             (
                 "500ms",
                 Units::Secs,
-                "`500ms` is not a duration; write it like 30s, 5m or 1h30m (units: s, m, h, no spaces)",
+                "`500ms` is not a duration; this is whole seconds, like 1s or 5m (units: s, m, h, no spaces)",
             ),
             (
                 "5minuts",

@@ -658,6 +658,7 @@ mod doctor_tests {
                 .map(|p| Some(Ok(Access { allowed: p.required && (logs || p.subresource.is_empty()), reason: None })))
                 .collect(),
             retried: vec![],
+            pods: None,
         };
         let facts = Facts {
             environment: "prod".into(),
@@ -668,6 +669,9 @@ mod doctor_tests {
             regions: vec![region("us-south", true), region("us-east", false)],
             urls: vec![],
             duration_ms: 1,
+            selector: "app=api-key-service".into(),
+            container: "api-key-service".into(),
+            lines: Default::default(),
         };
         judge(&facts, "2025-03-04T05:06:07Z".into())
     }
