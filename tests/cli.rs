@@ -770,3 +770,44 @@ fn a_selector_or_namespace_kubernetes_would_refuse_stops_every_command_with_its_
     assert_eq!(r.code, 78, "{}", r.stderr);
     assert!(r.stderr.contains("`namespace` `Key_Service` is not a namespace name"), "{}", r.stderr);
 }
+
+#[test]
+fn durations_in_other_units_are_refused_with_the_flag_and_what_to_write() {
+    for (args, said) in [
+        (
+            &["healthz", "--env", "prod", "--timeout", "10M"][..],
+            "'--timeout <DURATION>': `10M` is not a duration; write 10m for minutes",
+        ),
+        (
+            &["logs", "--env", "prod", "--since", "1d"][..],
+            "'--since <DURATION>': `1d` is not a duration; write 24h for days",
+        ),
+        (
+            &["diagnose", "--env", "prod", "--watch", "5 m"][..],
+            "'--watch [<INTERVAL>]': `5 m` is not a duration; write 5m",
+        ),
+    ] {
+        let r = run_args(args);
+        assert_eq!(r.code, 64, "{args:?}: {}", r.stderr);
+        let first = r.stderr.lines().next().unwrap();
+        assert!(first.starts_with("error: invalid value ") && first.contains(said), "{args:?}: {first}");
+    }
+    let r =
+        run_args(&["healthz", "--env", "prod", "--timeout", "1h30m", "--healthz-url", "http://127.0.0.1:9/healthz"]);
+    assert_ne!(r.code, 64, "{}", r.stderr);
+    // In the runbook: the key, the line and what to write.
+    let dir = tempfile::tempdir().unwrap();
+    let text = keysvc_check::runbook::EMBEDDED.replace("  since: 5m\n", "  since: 5M\n");
+    let line = text.lines().position(|l| l == "  since: 5M").unwrap() + 1;
+    let path = write(dir.path(), "rb.yaml", &text);
+    let r = run_args(&["runbook", "validate", path.to_str().unwrap()]);
+    assert_eq!(r.code, 78, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with(&format!(
+            "{}:{line}:10: `logs.since`: `5M` is not a duration; write 5m for minutes",
+            path.display()
+        )),
+        "{}",
+        r.stderr
+    );
+}

@@ -595,9 +595,14 @@ fn read_only_the_oncall_role_suffices_and_the_api_servers_saw_only_reads() {
         // Across the whole run, the on-call user only ever read, but for
         // `doctor`'s access reviews (tests/cluster_doctor.rs shares this
         // environment): a create that asks a question and stores nothing.
+        // So is `kubectl auth can-i --list`, which a next step suggests and
+        // the tests paste as kubectl, not as keysvc-check.
         for e in c.env.audit_events(name).unwrap().iter().filter(|e| e["user"]["username"] == "oncall") {
             let verb = e["verb"].as_str().unwrap();
-            let review = verb == "create" && e["objectRef"]["resource"] == "selfsubjectaccessreviews";
+            let pasted_rules_review = e["objectRef"]["resource"] == "selfsubjectrulesreviews"
+                && e["userAgent"].as_str().is_some_and(|a| a.starts_with("kubectl/"));
+            let review =
+                verb == "create" && (e["objectRef"]["resource"] == "selfsubjectaccessreviews" || pasted_rules_review);
             assert!(verb == "get" || verb == "list" || review, "{name}: oncall made a {verb} request: {e}");
         }
     }

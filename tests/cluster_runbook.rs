@@ -133,3 +133,111 @@ fn a_selector_that_matches_no_pod_anywhere_while_healthz_passes_is_the_runbooks_
     let f = finding(&j, "no_pods");
     assert!(f["text"].as_str().unwrap().contains("the namespace's pods have app=api-key-service"), "{f}");
 }
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn a_namespace_refused_may_not_exist_and_the_way_to_tell_is_suggested() {
+    // The roles are per namespace: one that does not exist is refused alike.
+    let c = case("t-rb-namespace", "oncall", "namespace: t-rb-namespace", "namespace: t-rb-namespacee");
+    let (r, j) = c.json(&["diagnose"]);
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(region(&j, "us-east")["pods"]["error"]["kind"], "forbidden");
+    let f = finding(&j, "permission");
+    assert!(f["text"].as_str().unwrap().ends_with(", or namespace t-rb-namespacee does not exist"), "{f}");
+    let steps = texts(&j["next_steps"]);
+    assert!(steps.contains("namespace t-rb-namespacee may not exist, or this user may not read it"), "{steps}");
+    assert!(steps.contains("check `namespace` on line 2 of "), "{steps}");
+    assert!(steps.contains("-n t-rb-namespacee auth can-i --list"), "{steps}");
+    run_suggested_commands(&j);
+
+    let r = c.run(&["doctor", "-o", "json", "--region", "us-east"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let j = r.json();
+    let list = j["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["permission"]["verb"] == "list" && c["permission"]["resource"] == "pods")
+        .unwrap();
+    let fix = list["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("or namespace t-rb-namespacee does not exist (refused alike): check `namespace` on line 2 of "),
+        "{fix}"
+    );
+    // Nothing listed, so neither selector nor container is checked.
+    assert!(!j["checks"].as_array().unwrap().iter().any(|c| c["check"] == "selector"), "{j}");
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn a_context_not_in_the_kubeconfig_gets_a_did_you_mean_named_where_it_came_from_and_a_rerun_that_works() {
+    let c = case("t-rb-context", "oncall", "context: \"oncall@us-east\"", "context: \"oncall-us-east\"");
+    let (r, j) = c.json(&["diagnose"]);
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(region(&j, "us-east")["pods"]["error"]["kind"], "context_missing");
+    let f = finding(&j, "not_checked");
+    let text = f["text"].as_str().unwrap();
+    assert!(
+        text.contains("did you mean oncall@us-east? fix environments.test.regions.us-east.context on line 11 of "),
+        "{text}"
+    );
+    let rerun =
+        j["next_steps"].as_array().unwrap().iter().find(|s| s["text"].as_str().unwrap().contains("re-run")).unwrap();
+    let command = rerun["command"].as_str().unwrap();
+    assert!(command.ends_with(" --context us-east=oncall@us-east --region us-east"), "{command}");
+    // Pasted, the re-run works: the same flags, with the context it suggests.
+    let words = shlex::split(command).unwrap();
+    assert_eq!(words[..2], ["keysvc-check", "diagnose"]);
+    let mut again = cmd();
+    again.args(&words[1..]);
+    let again = run_within(again, Duration::from_secs(40));
+    assert_eq!(again.code, 0, "{command}\n{}\n{}", again.stdout, again.stderr);
+
+    // From --context: the flag is what to fix, not the runbook.
+    let c = case("t-rb-context-flag", "oncall", "", "");
+    let (r, j) = c.json(&["diagnose", "--context", "us-east=oncall@us-eats"]);
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    let all = format!("{}\n{}", texts(&j["findings"]), texts(&j["next_steps"]));
+    assert!(all.contains("did you mean oncall@us-east? fix --context us-east=oncall@us-eats"), "{all}");
+    assert!(!all.contains("fix the runbook") && !all.contains("add context oncall@us-eats"), "{all}");
+    assert!(all.contains(" --context us-east=oncall@us-east --region us-east"), "{all}");
+    let r = c.run(&["doctor", "-o", "json", "--context", "us-east=oncall@us-eats"]);
+    let fix = r.json()["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "context" && c["region"] == "us-east")
+        .unwrap()["fix"]
+        .clone();
+    assert_eq!(fix, "did you mean oncall@us-east? fix --context us-east=oncall@us-eats");
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn doctor_checks_that_the_selector_matches_pods_and_they_have_the_container() {
+    let c = case("t-rb-doctor-sel", "oncall", "selector: app=api-key-service", "selector: app=api-key-servce");
+    let (r, j) = c.json(&["doctor"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    for name in REGIONS {
+        let row =
+            j["checks"].as_array().unwrap().iter().find(|c| c["check"] == "selector" && c["region"] == name).unwrap();
+        assert_eq!(row["result"], "fail", "{row}");
+        assert!(row["detail"].as_str().unwrap().contains("the namespace's pods have app=api-key-service"), "{row}");
+        let fix = row["fix"].as_str().unwrap();
+        assert!(
+            fix.starts_with("fix `selector` on line 3 of ") && fix.ends_with(": did you mean app=api-key-service?"),
+            "{fix}"
+        );
+    }
+    let c = case("t-rb-doctor-ctr", "oncall", "container: api-key-service", "container: api-keyservice");
+    let (r, j) = c.json(&["doctor", "--region", "eu-de"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let row = j["checks"].as_array().unwrap().iter().find(|c| c["check"] == "container").unwrap();
+    assert_eq!(row["result"], "fail", "{row}");
+    assert_eq!(row["detail"], "the pods have no container `api-keyservice` (they have: api-key-service)");
+    let fix = row["fix"].as_str().unwrap();
+    assert!(
+        fix.starts_with("fix `container` on line 4 of ") && fix.ends_with(": did you mean api-key-service?"),
+        "{fix}"
+    );
+}
