@@ -1108,7 +1108,7 @@ mod lint {
                 self.whole(v, "expected_ready", 1, u32::MAX.into(), "3");
             }
             if let Some(v) = e.get("not_ready_grace") {
-                self.duration(v, "not_ready_grace");
+                self.duration(v, "not_ready_grace", Units::Millis);
             }
             if let Some(v) = e.get("healthz") {
                 self.healthz(v);
