@@ -772,7 +772,10 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
         let owners_read = r.rollout.as_ref().is_some_and(|o| !forbidden(o.error.as_ref()));
         let events_read = r.events.as_ref().is_some_and(|e| !forbidden(e.error.as_ref()));
         let evidence_tried = r.rollout.is_some() || r.events.is_some();
-        if let Some(p) = r.pods.as_ref().and_then(|p| p.namespace_unchecked.as_ref()) {
+        // A Deployment or Warning events read there say the namespace exists.
+        let namespace_seen = r.rollout.as_ref().is_some_and(|o| o.deployment.is_some())
+            || r.events.as_ref().is_some_and(|e| !e.groups.is_empty());
+        if let Some(p) = r.pods.as_ref().and_then(|p| p.namespace_unchecked.as_ref()).filter(|_| !namespace_seen) {
             // Not known whether the namespace exists: the way to tell, and
             // with whose rights when this user was refused.
             let ns = &rb.namespace;

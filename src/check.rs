@@ -257,7 +257,13 @@ async fn pods_and_logs(
     let lacking: Vec<Option<Problem>> = pod_list.iter().map(|p| lacks_container(p, &plan.runbook.container)).collect();
     drop(pod_list);
     let (mut note, mut namespace_unchecked) = (None, None);
-    if infos.is_empty() {
+    // The labels of the namespace's other pods, when none match.
+    let other_labels =
+        if infos.is_empty() { labels_elsewhere(&api, &plan.runbook.selector, deadline).await } else { vec![] };
+    if infos.is_empty() && !other_labels.is_empty() {
+        // Other pods there: the namespace exists.
+        note = Some(format!("no pods match {} in namespace {ns}", plan.runbook.selector));
+    } else if infos.is_empty() {
         // Tell "no pods" from "no namespace" when we are allowed to look;
         // when we are not, say that it may be either.
         let nss: Api<Namespace> = Api::all(client.clone());
@@ -290,9 +296,7 @@ async fn pods_and_logs(
         list_started.elapsed().as_millis() as u64,
     );
     step.namespace_unchecked = namespace_unchecked;
-    if infos.is_empty() {
-        step.other_labels = labels_elsewhere(&api, &plan.runbook.selector, deadline).await;
-    }
+    step.other_labels = other_labels;
     slot.lock().expect("slot").pods = Some(step);
 
     if plan.steps.logs {
