@@ -135,6 +135,25 @@ fn excerpt(body: &[u8]) -> String {
     sanitize::clean(&one_line, EXCERPT_CHARS)
 }
 
+/// The URL as it names a place, without user name or password.
+fn without_credentials(u: &reqwest::Url) -> String {
+    let mut u = u.clone();
+    let _ = u.set_password(None);
+    let _ = u.set_username("");
+    u.to_string()
+}
+
+/// Whether two URLs name the same place: credentials, a default port, the
+/// host's case and a trailing slash do not matter.
+fn same_place(a: &str, b: &str) -> bool {
+    let place = |s: &str| {
+        let s = s.trim();
+        let named = reqwest::Url::parse(s).map_or_else(|_| s.to_string(), |u| without_credentials(&u));
+        named.trim_end_matches('/').to_string()
+    };
+    place(a) == place(b)
+}
+
 type Fetched = (u16, Option<String>, Vec<u8>, bool);
 
 async fn fetch(client: &reqwest::Client, url: &str, max: u64) -> Result<Fetched, reqwest::Error> {
@@ -170,7 +189,7 @@ fn check_reply(
     }
     let shown = mask::url(url);
     match v.get("href").and_then(|h| h.as_str()) {
-        Some(h) if h.trim_end_matches('/') == url.trim_end_matches('/') => {}
+        Some(h) if same_place(h, url) => {}
         Some(h) => mismatches.push(format!("href is {}, expected {shown}", mask::url(&sanitize::clean(h, 200)))),
         None => mismatches.push("the reply has no `href`".into()),
     }
@@ -215,16 +234,25 @@ pub async fn probe_peer(client: &reqwest::Client, name: &str, url: &str, timeout
     }
 }
 
+/// A string of a reply, masked as any outside text is (a DSN's password:
+/// `postgres://svc:[masked]@…`, README's table); a URL's user name alone,
+/// which may be a token and which the text masker leaves, is masked as in
+/// every URL the tool prints (`https://[masked]@…`). `--no-mask` shows both.
+fn reply_text(s: &str) -> String {
+    let s = sanitize::clean(s, 200);
+    match reqwest::Url::parse(&s) {
+        Ok(u) if mask::enabled() && !u.username().is_empty() && u.password().is_none() => mask::url(&s),
+        _ => s,
+    }
+}
+
 /// The reply with every string made safe to show. A field's name and value
 /// arrive apart here, so a secret-named field (`"token": "…"`) is masked by
 /// its name; the text masker sees only the value.
 fn sanitize_json(v: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match v {
-        Value::String(s) => {
-            let s = sanitize::clean(&s, 200);
-            Value::String(if mask::enabled() { mask::url(&s) } else { s })
-        }
+        Value::String(s) => Value::String(reply_text(&s)),
         Value::Array(a) => Value::Array(a.into_iter().take(20).map(sanitize_json).collect()),
         Value::Object(o) => Value::Object(
             o.into_iter()
@@ -303,5 +331,26 @@ mod tests {
     fn a_body_excerpt_is_one_line() {
         let out = judge(503, b"<html>\n  <body>\n    upstream connect error\n  </body>\n</html>\n");
         assert_eq!(out.body_excerpt.as_deref(), Some("<html> <body> upstream connect error </body> </html>"));
+    }
+
+    #[test]
+    fn a_url_in_a_reply_is_masked_as_in_any_text() {
+        // The same as the masker shows a DSN in a log line or a body.
+        let dsn = "postgres://svc:hunter2@db-7.internal:5432/keys";
+        let reply = format!(r#"{{"href":"https://h/healthz","code":3,"db":"{dsn}","cb":"https://ghp_t0ken@h/x"}}"#);
+        let reply = judge(200, reply.as_bytes()).reply.unwrap();
+        assert_eq!(reply["db"], mask::mask(dsn).as_ref());
+        assert_eq!(reply["db"], "postgres://svc:[masked]@db-7.internal:5432/keys");
+        assert_eq!(reply["cb"], "https://[masked]@h/x", "a user name alone may be a token");
+    }
+
+    #[test]
+    fn the_href_is_compared_without_the_credentials_of_the_url_checked() {
+        let mut out = blank("https://u:pw@h/healthz");
+        let ok = br#"{"href":"https://h/healthz","code":0,"description":"The API is available and operational."}"#;
+        evaluate(&mut out, 200, None, ok, false, "https://u:pw@h/healthz", &HealthzSpec::default());
+        assert_eq!((out.status, out.mismatches.len()), (Status::Pass, 0), "{:?}", out.mismatches);
+        assert!(same_place("https://H:443/healthz/", "https://h/healthz"));
+        assert!(!same_place("https://h/healthz", "https://other/healthz"));
     }
 }

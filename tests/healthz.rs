@@ -137,6 +137,19 @@ fn localhost_alias_of_the_checked_url_is_not_down() {
 }
 
 #[test]
+fn credentials_in_the_url_checked_are_no_href_mismatch() {
+    // The service names itself without the credentials it is reached with.
+    let server = HealthzServer::start(Behavior::Healthy);
+    let url = server.url.replace("http://", "http://user:s3cr3t-pw@");
+    let r = healthz(&url, "3s");
+    let j = r.json();
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(j["healthz"]["status"], "pass", "{}", j["healthz"]);
+    assert_eq!(j["healthz"]["mismatches"], json!([]));
+    assert_eq!(j["healthz"]["url"], server.url.replace("http://", "http://[masked]@"));
+}
+
+#[test]
 fn truncated_and_non_utf8_bodies_fail() {
     let (r, h) = check(Behavior::Truncated);
     assert_eq!(r.code, 2);
@@ -261,11 +274,12 @@ fn credentials_in_the_body_are_masked_unless_no_mask() {
     let html = format!(
         "<pre>connect postgres://svc:hunter2@db-7.internal:5432/keys refused; Authorization: Bearer {jwt}</pre>"
     );
-    let reply = json!({"code": 3, "description": "down", "debug": {"db_password": "pw-in-json", "last": format!("?api_key=k3y-in-json")}});
-    let secrets = ["hunter2", "c2lnbmF0dXJlLXNlY3JldA", "pw-in-json", "k3y-in-json"];
-    for (behavior, raw) in
-        [(Behavior::html(503, &html), ["hunter2", jwt]), (Behavior::json(200, reply), secrets[2..].try_into().unwrap())]
-    {
+    let reply = json!({"code": 3, "description": "down", "debug": {"db_password": "pw-in-json", "last": format!("?api_key=k3y-in-json"), "db": "postgres://svc:dsn-in-json@db-7.internal:5432/keys"}});
+    let secrets = ["hunter2", "c2lnbmF0dXJlLXNlY3JldA", "pw-in-json", "k3y-in-json", "dsn-in-json"];
+    for (behavior, raw) in [
+        (Behavior::html(503, &html), vec!["hunter2", jwt]),
+        (Behavior::json(200, reply.clone()), secrets[2..].to_vec()),
+    ] {
         let server = HealthzServer::start(behavior);
         for output in ["json", "table"] {
             let mut c = cmd();
@@ -285,13 +299,19 @@ fn credentials_in_the_body_are_masked_unless_no_mask() {
             assert!(r.stdout.contains(s), "--no-mask: {s} not shown in {}", r.stdout);
         }
     }
-    // Recognisable: what kind of secret it was and where it went.
+    // Recognisable: what kind of secret it was and where it went, the same
+    // in a body and in a reply (and in README's table).
     let server = HealthzServer::start(Behavior::html(503, &html));
     let h = healthz(&server.url, "3s").json();
     assert_eq!(
         h["healthz"]["body_excerpt"],
         "<pre>connect postgres://svc:[masked]@db-7.internal:5432/keys refused; Authorization: Bearer [masked]</pre>"
     );
+    let server = HealthzServer::start(Behavior::json(503, reply));
+    let h = healthz(&server.url, "3s").json();
+    assert_eq!(h["healthz"]["reply"]["debug"]["db"], "postgres://svc:[masked]@db-7.internal:5432/keys");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(readme.contains("| `postgres://svc:[masked]@db-7.internal:5432/keys` |"), "README's masking table");
 }
 
 #[test]
