@@ -12,8 +12,8 @@ use crate::plan::{Fix, Plan, duration_word, shell_join};
 use crate::pods::{restarted_within, short_age};
 use crate::pushback;
 use crate::report::{
-    ErrorSignature, EventKind, Finding, FindingKind, Judgement, LogsStep, NextStep, PodInfo, Problem, ProblemKind,
-    RegionReport, Report, Severity, Status, Verdict,
+    ErrorSignature, EventKind, Finding, FindingKind, HealthzCheck, Judgement, LogsStep, NextStep, PodInfo, Problem,
+    ProblemKind, RegionReport, Report, Severity, Status, Verdict,
 };
 use crate::runbook::placeholder_url;
 
@@ -151,16 +151,21 @@ fn healthz(plan: &Plan, report: &Report, a: &mut Advice) {
                 failing.push(curl_url(plan, region, &h.url));
             }
             Status::Warn => {
-                a.find(Finding::new(
-                    region,
-                    FindingKind::HealthzMismatch,
-                    Severity::Warn,
-                    format!(
-                        "{what} {} answers as operational, but {} (an alias, load balancer or port-forward answers for it?)",
-                        h.url,
-                        h.mismatches.join("; ")
-                    ),
-                ));
+                if !h.unrendered.is_empty() {
+                    misconfigured(plan, region, what, h, a);
+                }
+                if !h.mismatches.is_empty() {
+                    a.find(Finding::new(
+                        region,
+                        FindingKind::HealthzMismatch,
+                        Severity::Warn,
+                        format!(
+                            "{what} {} answers as operational, but {} (an alias, load balancer or port-forward answers for it?)",
+                            h.url,
+                            h.mismatches.join("; ")
+                        ),
+                    ));
+                }
             }
             Status::Error if h.error.as_ref().is_some_and(|e| e.kind != ProblemKind::Placeholder) => {
                 let why = h.error.as_ref().map_or_else(String::new, |e| e.message.clone());
@@ -268,7 +273,7 @@ fn healthz(plan: &Plan, report: &Report, a: &mut Advice) {
             Priority::Route,
             None,
             "See what answers on the healthz URL (route, ingress, load balancer)",
-            Some(shell_join(&["curl", "-sS", "-i", "--max-time", "10", url])),
+            Some(curl(url)),
         );
     }
 }
@@ -307,6 +312,35 @@ fn curl_url(plan: &Plan, region: Option<&str>, shown: &str) -> String {
         }
         _ => shown.to_string(),
     }
+}
+
+/// `curl` showing the status, headers and body of what answers on `url`.
+fn curl(url: &str) -> String {
+    shell_join(&["curl", "-sS", "-i", "--max-time", "10", url])
+}
+
+/// A healthz reply with an unrendered template: the service answers, from a
+/// deployment whose configuration was never filled in.
+fn misconfigured(plan: &Plan, region: Option<&str>, what: &str, h: &HealthzCheck, a: &mut Advice) {
+    a.find(Finding::new(
+        region,
+        FindingKind::HealthzMisconfigured,
+        Severity::Warn,
+        format!(
+            "{what} {} answers as operational, but its reply holds an unrendered template ({}): a misconfigured deployment, deployed without its configuration filled in",
+            h.url,
+            h.unrendered.join("; ")
+        ),
+    ));
+    let whose = if region.is_some() { "the region's" } else { "the service's" };
+    a.step(
+        Priority::Route,
+        region,
+        format!(
+            "Check how {whose} deployment was configured: the values its templates are filled from (Helm values, ConfigMap, environment) were not rendered; see the whole reply"
+        ),
+        Some(curl(&curl_url(plan, region, &h.url))),
+    );
 }
 
 /// One error signature (the normalised shape of an error line) in one region's window.
@@ -1559,17 +1593,19 @@ fn closing(plan: &Plan, report: &Report, a: &mut Advice) {
     let rb = &plan.runbook;
     let verdict = report.service.verdict;
     let every_step = plan.steps.healthz && plan.steps.pods && plan.steps.logs;
+    // A healthz that warns did not pass: it answered as operational, and
+    // the mismatch is a finding.
+    let mismatch = report.healthz_checks().iter().any(|(_, h)| h.status == Status::Warn);
     if verdict == Verdict::Healthy && !every_step {
-        a.step(
-            Priority::General,
-            None,
-            format!("The {} step passed; diagnose runs every step", plan.steps.names().join(" and ")),
-            Some(plan.rerun.command("diagnose", None)),
-        );
+        let text = if mismatch {
+            "Healthz answered as operational, with the mismatch above; diagnose runs every step".to_string()
+        } else {
+            format!("The {} step passed; diagnose runs every step", plan.steps.names().join(" and "))
+        };
+        a.step(Priority::General, None, text, Some(plan.rerun.command("diagnose", None)));
     } else if verdict == Verdict::Healthy {
-        let mismatch = report.healthz.as_ref().is_some_and(|h| h.status == Status::Warn);
         let mut s = if mismatch {
-            "Every check passed (healthz answered as operational, with the mismatch above)".to_string()
+            "Every other check passed; healthz answered as operational, with the mismatch above".to_string()
         } else {
             "Every check passed".to_string()
         };
@@ -2326,5 +2362,59 @@ mod tests {
             )
         );
         insta::assert_json_snapshot!("mixed_incident_advice", (&r.findings, &r.next_steps));
+    }
+
+    /// A healthz check of `url` that got this status, with what it takes to get it.
+    fn healthz_check(url: &str, status: Status) -> HealthzCheck {
+        let mut h = HealthzCheck { status, http_status: Some(200), ..crate::healthz::blank(url) };
+        if status == Status::Fail {
+            h.http_status = Some(503);
+            h.problems = vec!["HTTP status 503, expected 200".into()];
+        }
+        h
+    }
+
+    /// The report again after its facts were changed.
+    fn rejudge(p: &Plan, r: &mut Report) {
+        for reg in &mut r.regions {
+            reg.verdict = crate::verdict::region_verdict(reg);
+        }
+        crate::verdict::judge(p, r);
+        advise(p, r);
+        crate::render::json::check_schema(r);
+    }
+
+    #[test]
+    fn an_unrendered_template_in_the_healthz_reply_is_a_misconfigured_deployment_and_no_step_passed() {
+        let mut p = plan();
+        p.steps = Steps { healthz: true, pods: false, logs: false, evidence: false };
+        let mut r = report(&p, Status::Pass, vec![]);
+        r.healthz = Some(HealthzCheck {
+            unrendered: vec!["href is {{site.data[site.target].url}}".into()],
+            ..healthz_check(&p.healthz_url, Status::Warn)
+        });
+        rejudge(&p, &mut r);
+        assert_eq!(r.service.verdict, Verdict::Degraded);
+        assert_eq!(kinds(&r), [FindingKind::HealthzMisconfigured]);
+        let text = &r.findings[0].text;
+        assert!(
+            text.contains("unrendered template (href is {{site.data[site.target].url}}): a misconfigured deployment"),
+            "{text}"
+        );
+        assert!(!text.contains("alias"), "{text}");
+        assert!(
+            r.next_steps[0].text.starts_with("Check how the service's deployment was configured"),
+            "{:?}",
+            r.next_steps
+        );
+        // An alias answering is healthy, and is not said to have passed.
+        r.healthz = Some(HealthzCheck {
+            mismatches: vec!["href is http://localhost/healthz, expected https://keys.corp/healthz".into()],
+            ..healthz_check(&p.healthz_url, Status::Warn)
+        });
+        rejudge(&p, &mut r);
+        assert_eq!(r.service.verdict, Verdict::Healthy);
+        assert!(r.next_steps.iter().all(|s| !s.text.contains("passed")), "{:?}", r.next_steps);
+        assert!(r.next_steps[0].text.starts_with("Healthz answered as operational, with the mismatch above"));
     }
 }

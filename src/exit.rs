@@ -37,7 +37,8 @@ pub fn for_verdict(v: Verdict) -> u8 {
 /// The table printed in `--help` and README.
 pub const HELP: &str = "Exit codes:
   0   healthy: every step passed
-  1   degraded: some region is degraded or down, the service still answers
+  1   degraded: some region is degraded or down, or healthz answers from a misconfigured
+      deployment; the service still answers
   2   down: healthz fails or every region is down
   3   unknown: a step could not be checked and nothing worse was seen
   64  usage error (bad flag or value)

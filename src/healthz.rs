@@ -3,7 +3,9 @@
 //! `description`. No reply, another status, a body that is not the JSON
 //! object or another code fail; a reply that answers as operational but names
 //! another `href` (an alias, a load balancer, a port-forward) or description
-//! is a warning, never an outage. TLS is verified, redirects are reported
+//! is a warning, never an outage, and so is one that carries an unrendered
+//! template placeholder (`{{site.url}}`: a misconfigured deployment, which
+//! the verdict rules count as degraded). TLS is verified, redirects are reported
 //! rather than followed, the body is capped, and the whole request has a
 //! timeout. Other APIs' healthz ("peers") are probed the same way, 2xx = up.
 
@@ -37,6 +39,7 @@ pub fn blank(url: &str) -> HealthzCheck {
         body_excerpt: None,
         problems: vec![],
         mismatches: vec![],
+        unrendered: vec![],
         error: None,
     }
 }
@@ -107,6 +110,7 @@ pub fn evaluate(
     match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(v) if v.is_object() => {
             check_reply(&v, url, spec, &mut out.problems, &mut out.mismatches);
+            unrendered(&v, "", &mut out.unrendered);
             out.reply = Some(sanitize_json(v));
         }
         Ok(_) | Err(_) => {
@@ -122,7 +126,7 @@ pub fn evaluate(
         }
     }
     if out.problems.is_empty() {
-        out.status = if out.mismatches.is_empty() { Status::Pass } else { Status::Warn };
+        out.status = if out.mismatches.is_empty() && out.unrendered.is_empty() { Status::Pass } else { Status::Warn };
     }
 }
 
@@ -152,6 +156,41 @@ fn same_place(a: &str, b: &str) -> bool {
         named.trim_end_matches('/').to_string()
     };
     place(a) == place(b)
+}
+
+/// An unrendered template placeholder in `s`, as Go/Jinja/Liquid/Helm
+/// (`{{…}}`, `{%…%}`), shell/Spring (`${…}`), Python (`%(name)s`) or ERB
+/// (`<%= … %>`) leave it when the values were never filled in.
+pub fn template_placeholder(s: &str) -> Option<&str> {
+    static TEMPLATE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\{\{.*?\}\}|\{%.*?%\}|\$\{[^{}]+\}|%\([A-Za-z_][A-Za-z0-9_.-]*\)[sdifr]|<%=?.*?%>")
+            .expect("the template pattern is valid")
+    });
+    TEMPLATE.find(s).map(|m| m.as_str())
+}
+
+/// Each string of the reply (its fields by dotted path, as far as a reply
+/// is shown) that holds an unrendered template: `href is {{site.url}}`.
+fn unrendered(v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if template_placeholder(s).is_some() => {
+            let field = if path.is_empty() { "the reply" } else { path };
+            out.push(format!("{field} is {}", sanitize::clean(s, 200)));
+        }
+        Value::Array(a) => {
+            for (i, v) in a.iter().take(20).enumerate() {
+                unrendered(v, &format!("{path}[{i}]"), out);
+            }
+        }
+        Value::Object(o) => {
+            for (k, v) in o.iter().take(20) {
+                let k = sanitize::clean(k, 60);
+                unrendered(v, &if path.is_empty() { k } else { format!("{path}.{k}") }, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 type Fetched = (u16, Option<String>, Vec<u8>, bool);
@@ -188,13 +227,14 @@ fn check_reply(
         None => problems.push("the reply has no numeric `code`".into()),
     }
     let shown = mask::url(url);
+    // A field holding an unrendered template is said once, as that.
     match v.get("href").and_then(|h| h.as_str()) {
-        Some(h) if same_place(h, url) => {}
+        Some(h) if same_place(h, url) || template_placeholder(h).is_some() => {}
         Some(h) => mismatches.push(format!("href is {}, expected {shown}", mask::url(&sanitize::clean(h, 200)))),
         None => mismatches.push("the reply has no `href`".into()),
     }
     match v.get("description").and_then(|d| d.as_str()) {
-        Some(d) if d == spec.description => {}
+        Some(d) if d == spec.description || template_placeholder(d).is_some() => {}
         Some(d) => mismatches.push(format!(
             "description is \"{}\", expected \"{}\"",
             sanitize::clean(d, 200),
@@ -352,5 +392,22 @@ mod tests {
         assert_eq!((out.status, out.mismatches.len()), (Status::Pass, 0), "{:?}", out.mismatches);
         assert!(same_place("https://H:443/healthz/", "https://h/healthz"));
         assert!(!same_place("https://h/healthz", "https://other/healthz"));
+    }
+
+    #[test]
+    fn an_unrendered_template_in_the_reply_is_named_not_taken_for_an_alias() {
+        for template in ["{{site.data[site.target].url}}", "${KEYSVC_URL}", "%(base_url)s/healthz", "<%= @url %>"] {
+            let body = serde_json::json!({"href": template, "code": 0, "description": "The API is available and operational."});
+            let out = judge(200, body.to_string().as_bytes());
+            assert_eq!(out.status, Status::Warn, "{template}");
+            assert_eq!(out.unrendered, [format!("href is {template}")]);
+            assert!(out.mismatches.is_empty(), "said once, as a template: {:?}", out.mismatches);
+        }
+        let nested = br#"{"href":"https://h/healthz","code":0,"description":"The API is available and operational.","links":{"keys":"{{ .Values.keysUrl }}"}}"#;
+        assert_eq!(judge(200, nested).unrendered, ["links.keys is {{ .Values.keysUrl }}"]);
+        // Braces and percent signs that are no template.
+        for text in ["{\"a\": 1}", "100% up", "$5", "{x}"] {
+            assert_eq!(template_placeholder(text), None, "{text}");
+        }
     }
 }

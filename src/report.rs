@@ -147,6 +147,10 @@ pub struct HealthzCheck {
     /// What differs from the runbook in a reply that says the service is
     /// operational (another `href` or description): a warning only.
     pub mismatches: Vec<String>,
+    /// Fields of a reply that says the service is operational whose value is
+    /// an unrendered template placeholder (`href is {{site.url}}`): a
+    /// misconfigured deployment, so the service is degraded, never healthy.
+    pub unrendered: Vec<String>,
     /// Set when no reply could be had at all.
     pub error: Option<Problem>,
 }
@@ -594,6 +598,9 @@ pub enum FindingKind {
     HealthzFailed,
     /// Healthz answers as operational, but `href` or `description` differ.
     HealthzMismatch,
+    /// Healthz answers as operational with an unrendered template in its
+    /// reply: a misconfigured deployment.
+    HealthzMisconfigured,
     /// Other APIs fail too: the platform or network.
     PlatformOutage,
     /// Other APIs answer and the pods are fine: the service's route.

@@ -7,12 +7,15 @@ use crate::report::{
 };
 
 /// A region is down when no pod is ready or its regional healthz fails;
-/// degraded when pods or logs warn; unknown when a step could not run and
+/// degraded when pods or logs warn, or its healthz reply shows a
+/// misconfigured deployment; unknown when a step could not run and
 /// nothing worse was seen; healthy otherwise.
 pub fn region_verdict(r: &RegionReport) -> Verdict {
     // A healthz that answers as operational with another href or description
-    // is a finding, not a degraded region.
-    let hz = r.healthz.as_ref().map(|h| if h.status == Status::Warn { Status::Pass } else { h.status });
+    // is a finding, not a degraded region; with an unrendered template in
+    // its reply the deployment is misconfigured.
+    let hz =
+        r.healthz.as_ref().map(|h| if h.status == Status::Warn && !misconfigured(h) { Status::Pass } else { h.status });
     let statuses: Vec<Status> =
         [hz, r.pods.as_ref().map(|p| p.status), r.logs.as_ref().map(|l| l.status)].into_iter().flatten().collect();
     let pods_fail = r.pods.as_ref().is_some_and(|p| p.status == Status::Fail);
@@ -28,16 +31,26 @@ pub fn region_verdict(r: &RegionReport) -> Verdict {
     }
 }
 
+/// Healthz answered as operational from a misconfigured deployment: its
+/// reply holds an unrendered template.
+pub fn misconfigured(h: &HealthzCheck) -> bool {
+    h.status == Status::Warn && !h.unrendered.is_empty()
+}
+
 /// The service is down when the environment's healthz fails or every region
 /// is down (`all_regions`: the report covers every region of the
-/// environment, so "every region" can be said); degraded when any region is down or degraded; unknown when any
-/// region (or the healthz check) could not be checked; healthy otherwise.
+/// environment, so "every region" can be said); degraded when any region is
+/// down or degraded, or the healthz reply shows a misconfigured deployment;
+/// unknown when any region (or the healthz check) could not be checked;
+/// healthy otherwise.
 pub fn service_verdict(healthz: Option<&HealthzCheck>, regions: &[RegionReport], all_regions: bool) -> Verdict {
     let hz = healthz.map(|h| h.status);
     let every_region_down = all_regions && !regions.is_empty() && regions.iter().all(|r| r.verdict == Verdict::Down);
     if hz == Some(Status::Fail) || every_region_down {
         Verdict::Down
-    } else if regions.iter().any(|r| matches!(r.verdict, Verdict::Down | Verdict::Degraded)) {
+    } else if regions.iter().any(|r| matches!(r.verdict, Verdict::Down | Verdict::Degraded))
+        || healthz.is_some_and(misconfigured)
+    {
         Verdict::Degraded
     } else if hz == Some(Status::Error)
         || regions.iter().any(|r| r.verdict == Verdict::Unknown)
@@ -253,5 +266,13 @@ mod tests {
         assert_eq!(service_verdict(Some(&hz(Pass)), &[with(Down)], false), Degraded);
         // Never healthy while any region is unknown.
         assert_ne!(service_verdict(Some(&hz(Pass)), &[with(Healthy), with(Unknown)], true), Healthy);
+        // An alias answering is healthy; a reply with an unrendered template is a misconfigured deployment.
+        assert_eq!(service_verdict(Some(&hz(Warn)), &[with(Healthy)], true), Healthy);
+        let template = HealthzCheck { unrendered: vec!["href is {{site.url}}".into()], ..hz(Warn) };
+        assert_eq!(service_verdict(Some(&template), &[with(Healthy)], true), Degraded);
+        let mut r = region(Some(Warn), Some(Pass), Some(Pass));
+        assert_eq!(region_verdict(&r), Verdict::Healthy);
+        r.healthz = Some(template);
+        assert_eq!(region_verdict(&r), Verdict::Degraded);
     }
 }

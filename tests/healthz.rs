@@ -137,6 +137,43 @@ fn localhost_alias_of_the_checked_url_is_not_down() {
 }
 
 #[test]
+fn an_unrendered_template_in_the_reply_is_a_misconfigured_deployment_not_healthy() {
+    let reply = json!({"href": "{{site.data[site.target].url}}", "code": 0, "description": "The API is available and operational."});
+    let server = HealthzServer::start(Behavior::json(200, reply));
+    let r = healthz(&server.url, "3s");
+    let j = r.json();
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(j["service"]["verdict"], "degraded");
+    assert_eq!(j["healthz"]["status"], "warn");
+    assert_eq!(j["healthz"]["unrendered"], json!(["href is {{site.data[site.target].url}}"]));
+    assert_eq!(j["healthz"]["mismatches"], json!([]), "said once, as a template");
+    let kinds = common::kinds(&j);
+    assert_eq!(kinds, ["healthz_misconfigured"], "{}", j["findings"]);
+    let text = j["findings"][0]["text"].as_str().unwrap();
+    assert!(text.contains("unrendered template") && text.contains("a misconfigured deployment"), "{text}");
+    assert!(!text.contains("alias"), "{text}");
+    let mut c = cmd();
+    c.args(["healthz", "--env", "prod", "--healthz-url", &server.url]);
+    let t = common::run(c);
+    assert_eq!(t.code, 1);
+    assert!(t.stdout.starts_with("Key Service API (prod): DEGRADED — healthz warn"), "{}", t.stdout);
+    assert!(!t.stdout.contains("passed"), "a warning is not a pass:\n{}", t.stdout);
+    assert!(t.stdout.contains(&format!("curl -sS -i --max-time 10 {}", server.url)), "{}", t.stdout);
+}
+
+#[test]
+fn an_alias_answering_is_never_said_to_have_passed() {
+    let server = HealthzServer::start(Behavior::Healthy);
+    let alias = server.url.replace("127.0.0.1", "localhost");
+    let mut c = cmd();
+    c.args(["healthz", "--env", "prod", "--healthz-url", &alias]);
+    let t = common::run(c);
+    assert_eq!(t.code, 0, "{}", t.stdout);
+    assert!(!t.stdout.contains("passed"), "{}", t.stdout);
+    assert!(t.stdout.contains("Healthz answered as operational, with the mismatch above"), "{}", t.stdout);
+}
+
+#[test]
 fn credentials_in_the_url_checked_are_no_href_mismatch() {
     // The service names itself without the credentials it is reached with.
     let server = HealthzServer::start(Behavior::Healthy);

@@ -123,6 +123,7 @@ pub fn report() -> Report {
             body_excerpt: None,
             problems: vec![],
             mismatches: vec![],
+            unrendered: vec![],
             error: None,
         }),
         peers: vec![],

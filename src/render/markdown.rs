@@ -168,6 +168,7 @@ fn healthz_table(r: &Report, out: &mut impl Write) -> std::io::Result<()> {
             let mut detail: Vec<String> = h.error.iter().map(|e| e.message.clone()).collect();
             detail.extend(h.problems.iter().cloned());
             detail.extend(h.mismatches.iter().cloned());
+            detail.extend(h.unrendered.iter().map(|u| format!("unrendered template: {u}")));
             vec![
                 name,
                 h.url.clone(),
