@@ -32,6 +32,8 @@ enum Priority {
     Route,
     /// A region's own trouble: logs, events, describe.
     Region,
+    /// Healthz answers while no pod can: what answers instead.
+    Elsewhere,
     /// What could not be checked, and how to let it be.
     Access,
     /// Links and the all-clear.
@@ -127,7 +129,6 @@ fn placeholders(plan: &Plan, a: &mut Advice) {
 
 fn healthz(plan: &Plan, report: &Report, a: &mut Advice) {
     let rb = &plan.runbook;
-    let mut failing = vec![];
     let checks = report
         .healthz
         .iter()
@@ -148,7 +149,6 @@ fn healthz(plan: &Plan, report: &Report, a: &mut Advice) {
                     Severity::Fail,
                     format!("{what} {}: {why}", h.url),
                 ));
-                failing.push(curl_url(plan, region, &h.url));
             }
             Status::Warn => {
                 if !h.unrendered.is_empty() {
@@ -179,10 +179,11 @@ fn healthz(plan: &Plan, report: &Report, a: &mut Advice) {
             _ => {}
         }
     }
-    let env_failing = report.healthz.as_ref().is_some_and(|h| h.status == Status::Fail);
-    if failing.is_empty() {
-        return;
+    answering_without_pods(plan, report, a);
+    for r in &report.regions {
+        regional_healthz_failing(plan, r, a);
     }
+    let Some(env) = report.healthz.as_ref().filter(|h| h.status == Status::Fail) else { return };
     let pods_checked = plan.steps.pods && !report.regions.is_empty();
     let pods_fine =
         pods_checked && report.regions.iter().all(|r| r.pods.as_ref().is_some_and(|p| p.status == Status::Pass));
@@ -190,14 +191,7 @@ fn healthz(plan: &Plan, report: &Report, a: &mut Advice) {
     // Other APIs: a platform outage or the service's own way in.
     let peers = &report.peers;
     let down: Vec<&str> = peers.iter().filter(|p| !p.up).map(|p| p.name.as_str()).collect();
-    let tf = || {
-        let mut s = "Contact Technical Foundation".to_string();
-        if let Some(link) = link(&rb.guidance.technical_foundation) {
-            s.push_str(&format!(" ({link})"));
-        }
-        s
-    };
-    if env_failing && !peers.is_empty() && down.len() * 2 > peers.len() {
+    if !peers.is_empty() && down.len() * 2 > peers.len() {
         a.find(
             Finding::new(
                 None,
@@ -212,10 +206,10 @@ fn healthz(plan: &Plan, report: &Report, a: &mut Advice) {
             )
             .count(down.len() as u64),
         );
-        a.step(Priority::Platform, None, format!("{} first: other APIs fail the same way", tf()), None);
+        a.step(Priority::Platform, None, format!("{} first: other APIs fail the same way", tf(plan)), None);
         return;
     }
-    if env_failing && !peers.is_empty() && !down.is_empty() {
+    if !down.is_empty() {
         a.find(Finding::new(
             None,
             FindingKind::HealthzFailed,
@@ -246,17 +240,22 @@ fn healthz(plan: &Plan, report: &Report, a: &mut Advice) {
         a.step(
             Priority::Route,
             None,
-            format!("{} if Kubernetes or the infrastructure underneath looks at fault", tf()),
+            format!("{} if Kubernetes or the infrastructure underneath looks at fault", tf(plan)),
             None,
         );
-    } else if !pods_checked && env_failing {
+    } else if !pods_checked {
         a.step(
             Priority::Region,
             None,
             "Healthz fails: check the pods and logs in every region",
             Some(plan.rerun.command("diagnose", None)),
         );
-    } else if env_failing && peers.is_empty() {
+    } else if none_ready_anywhere(plan, report) {
+        // Nothing is running: that is why healthz fails. The way in, other
+        // APIs and what answers on the URL are beside the point until the
+        // regions' own steps (below) get pods running.
+        return;
+    } else if peers.is_empty() {
         // Some region's pods are in trouble too, but unless none is ready
         // anywhere they do not explain a failing healthz on their own:
         // whether other APIs fail as well still tells platform from service.
@@ -268,14 +267,12 @@ fn healthz(plan: &Plan, report: &Report, a: &mut Advice) {
         a.step(Priority::Route, None, s, None);
     }
     // Whatever else is wrong, what answers on the healthz URL is worth seeing.
-    for url in &failing {
-        a.step(
-            Priority::Route,
-            None,
-            "See what answers on the healthz URL (route, ingress, load balancer)",
-            Some(curl(url)),
-        );
-    }
+    a.step(
+        Priority::Route,
+        None,
+        "See what answers on the healthz URL (route, ingress, load balancer)",
+        Some(curl(&curl_url(plan, None, &env.url))),
+    );
 }
 
 /// What to do about a credential plugin that failed: install a missing one;
@@ -319,6 +316,24 @@ fn curl(url: &str) -> String {
     shell_join(&["curl", "-sS", "-i", "--max-time", "10", url])
 }
 
+/// "Contact Technical Foundation (link)".
+fn tf(plan: &Plan) -> String {
+    let mut s = "Contact Technical Foundation".to_string();
+    if let Some(link) = link(&plan.runbook.guidance.technical_foundation) {
+        s.push_str(&format!(" ({link})"));
+    }
+    s
+}
+
+/// Every region of the environment had its pods listed, and none has a
+/// ready pod: nothing of the service is running.
+fn none_ready_anywhere(plan: &Plan, report: &Report) -> bool {
+    plan.all_regions
+        && plan.steps.pods
+        && !report.regions.is_empty()
+        && report.regions.iter().all(|r| r.pods.as_ref().is_some_and(|p| p.error.is_none() && p.ready == 0))
+}
+
 /// A healthz reply with an unrendered template: the service answers, from a
 /// deployment whose configuration was never filled in.
 fn misconfigured(plan: &Plan, region: Option<&str>, what: &str, h: &HealthzCheck, a: &mut Advice) {
@@ -342,6 +357,68 @@ fn misconfigured(plan: &Plan, region: Option<&str>, what: &str, h: &HealthzCheck
         Some(curl(&curl_url(plan, region, &h.url))),
     );
 }
+
+/// Healthz answers as operational while no pod that could serve it is
+/// ready: something else answers on the URL.
+fn answering_without_pods(plan: &Plan, report: &Report, a: &mut Advice) {
+    let answers = |h: &HealthzCheck| matches!(h.status, Status::Pass | Status::Warn);
+    let env = report.healthz.as_ref().filter(|h| answers(h) && none_ready_anywhere(plan, report));
+    let regional = report.regions.iter().filter_map(|r| {
+        let h = r.healthz.as_ref().filter(|h| answers(h))?;
+        r.pods.as_ref().filter(|p| p.error.is_none() && p.ready == 0).map(|_| (Some(r.name.as_str()), h))
+    });
+    for (region, h) in env.map(|h| (None, h)).into_iter().chain(regional) {
+        let (what, pods) = match region {
+            None => ("healthz", "no pod of the service is ready in any region".to_string()),
+            Some(r) => ("regional healthz", format!("no pod is ready in {r}")),
+        };
+        a.find(Finding::new(
+            region,
+            FindingKind::HealthzWithoutPods,
+            Severity::Warn,
+            format!(
+                "{what} {} answers as operational, but {pods}: these pods cannot be what answers (a wrong healthz URL, a cache, or another environment answering?)",
+                h.url
+            ),
+        ));
+        a.step(
+            Priority::Elsewhere,
+            region,
+            "See who answers on the healthz URL while no pod is ready: its headers (Server, Via, Age, X-Cache) and body tell a cache or another environment",
+            Some(curl(&curl_url(plan, region, &h.url))),
+        );
+    }
+}
+
+/// A region's own healthz failing: when its pods are ready, the region's
+/// way in (route, ingress, load balancer) is at fault, not the service.
+fn regional_healthz_failing(plan: &Plan, r: &RegionReport, a: &mut Advice) {
+    let Some(h) = r.healthz.as_ref().filter(|h| h.status == Status::Fail) else { return };
+    let name = r.name.as_str();
+    let pods = r.pods.as_ref().filter(|p| p.error.is_none());
+    if pods.is_some_and(|p| p.status == Status::Pass) {
+        a.find(Finding::new(
+            Some(name),
+            FindingKind::ServiceUnreachable,
+            Severity::Fail,
+            "the pods are ready, but the regional healthz fails: the region's route, ingress or network path is failing",
+        ));
+        a.step(Priority::Route, Some(name), WHAT_ANSWERS_IN_REGION, Some(curl(&curl_url(plan, Some(name), &h.url))));
+        a.step(
+            Priority::Route,
+            Some(name),
+            format!("{} if the region's ingress, load balancer or network looks at fault", tf(plan)),
+            None,
+        );
+    } else if pods.is_some_and(|p| p.ready == 0) {
+        // Nothing runs in the region: that is why its healthz fails.
+    } else {
+        a.step(Priority::Route, Some(name), WHAT_ANSWERS_IN_REGION, Some(curl(&curl_url(plan, Some(name), &h.url))));
+    }
+}
+
+const WHAT_ANSWERS_IN_REGION: &str =
+    "see what answers on the regional healthz URL (the region's route, ingress, load balancer)";
 
 /// One error signature (the normalised shape of an error line) in one region's window.
 struct Signature {
@@ -2364,6 +2441,16 @@ mod tests {
         insta::assert_json_snapshot!("mixed_incident_advice", (&r.findings, &r.next_steps));
     }
 
+    /// A region with no pod at all (down).
+    fn no_pods(name: &str) -> RegionReport {
+        region(name, vec![], logs(Status::Pass, &[]))
+    }
+
+    /// A region whose three pods all crash-loop (down).
+    fn all_crashing(name: &str) -> RegionReport {
+        region(name, vec![crash_looping("a"), crash_looping("b"), crash_looping("c")], logs(Status::Pass, &[]))
+    }
+
     /// A healthz check of `url` that got this status, with what it takes to get it.
     fn healthz_check(url: &str, status: Status) -> HealthzCheck {
         let mut h = HealthzCheck { status, http_status: Some(200), ..crate::healthz::blank(url) };
@@ -2382,6 +2469,80 @@ mod tests {
         crate::verdict::judge(p, r);
         advise(p, r);
         crate::render::json::check_schema(r);
+    }
+
+    #[test]
+    fn a_regions_own_healthz_failing_while_its_pods_are_ready_is_that_regions_route_not_the_services() {
+        let p = plan();
+        let mut r = report(&p, Status::Pass, vec![healthy("us-south"), healthy("us-east"), healthy("eu-de")]);
+        r.regions[1].healthz = Some(healthz_check("https://us-east.keys.corp/healthz", Status::Fail));
+        rejudge(&p, &mut r);
+        assert_eq!((r.service.verdict, r.regions[1].verdict), (Verdict::Degraded, Verdict::Down));
+        let unreachable: Vec<&Finding> =
+            r.findings.iter().filter(|f| f.kind == FindingKind::ServiceUnreachable).collect();
+        assert_eq!(unreachable.len(), 1, "{:?}", r.findings);
+        assert_eq!(unreachable[0].region.as_deref(), Some("us-east"));
+        assert_eq!(
+            unreachable[0].text,
+            "the pods are ready, but the regional healthz fails: the region's route, ingress or network path is failing"
+        );
+        // Its steps are the region's: what answers on its URL, and whom to ask.
+        assert_eq!(r.next_steps[0].region.as_deref(), Some("us-east"), "{:?}", r.next_steps);
+        assert_eq!(
+            r.next_steps[0].command.as_deref(),
+            Some("curl -sS -i --max-time 10 https://us-east.keys.corp/healthz")
+        );
+        assert!(
+            r.next_steps[1].text.contains("if the region's ingress, load balancer or network"),
+            "{:?}",
+            r.next_steps
+        );
+        assert!(!r.next_steps.iter().any(|s| s.text.contains("other APIs")), "{:?}", r.next_steps);
+        assert!(
+            r.next_steps.iter().all(|s| s.region.is_some() || s.text.starts_with("Dashboard")),
+            "{:?}",
+            r.next_steps
+        );
+    }
+
+    #[test]
+    fn healthz_answering_while_no_pod_is_ready_anywhere_is_something_else_answering() {
+        let p = plan();
+        let down = || vec![all_crashing("us-south"), all_crashing("us-east"), no_pods("eu-de")];
+        let r = report(&p, Status::Pass, down());
+        assert_eq!(r.service.verdict, Verdict::Down);
+        let f = r.findings.iter().find(|f| f.kind == FindingKind::HealthzWithoutPods).expect("a finding says so");
+        assert_eq!((f.region.as_deref(), f.severity), (None, Severity::Warn));
+        assert!(f.text.contains("no pod of the service is ready in any region"), "{}", f.text);
+        let curl = r.next_steps.iter().position(|s| s.command.as_deref().is_some_and(|c| c.starts_with("curl")));
+        let last_region = r.next_steps.iter().rposition(|s| s.region.is_some());
+        assert!(curl > last_region, "after the regions' own steps: {:?}", r.next_steps);
+        // One region with a ready pod could be serving it; one region asked
+        // for alone says nothing of the others.
+        let mut some = down();
+        some[0] = healthy("us-south");
+        assert!(!kinds(&report(&p, Status::Pass, some)).contains(&FindingKind::HealthzWithoutPods));
+        let mut alone = plan();
+        alone.all_regions = false;
+        let r = report(&alone, Status::Pass, vec![all_crashing("us-east")]);
+        assert!(!kinds(&r).contains(&FindingKind::HealthzWithoutPods), "{:?}", r.findings);
+    }
+
+    #[test]
+    fn a_failing_healthz_while_nothing_runs_anywhere_gets_the_regions_steps_not_the_routes() {
+        let p = plan();
+        let r =
+            report(&p, Status::Fail, vec![all_crashing("us-south"), all_crashing("us-east"), all_crashing("eu-de")]);
+        assert_eq!(r.service.verdict, Verdict::Down);
+        let texts: Vec<&str> = r.next_steps.iter().map(|s| s.text.as_str()).collect();
+        assert!(
+            !texts.iter().any(|t| t.contains("other APIs") || t.contains("answers on the healthz URL")),
+            "{texts:?}"
+        );
+        assert_eq!(r.next_steps[0].region.as_deref(), Some("us-south"), "{:?}", r.next_steps);
+        // With one region running, the route still matters.
+        let r = report(&p, Status::Fail, vec![all_crashing("us-south"), healthy("us-east"), all_crashing("eu-de")]);
+        assert!(r.next_steps.iter().any(|s| s.command.as_deref().is_some_and(|c| c.starts_with("curl"))));
     }
 
     #[test]

@@ -601,6 +601,9 @@ pub enum FindingKind {
     /// Healthz answers as operational with an unrendered template in its
     /// reply: a misconfigured deployment.
     HealthzMisconfigured,
+    /// Healthz answers as operational while no pod that could serve it is
+    /// ready: something else answers on the URL.
+    HealthzWithoutPods,
     /// Other APIs fail too: the platform or network.
     PlatformOutage,
     /// Other APIs answer and the pods are fine: the service's route.

@@ -1,0 +1,122 @@
+//! The advice around healthz, end to end against
+//! the real test environment: a region's own healthz failing while its pods
+//! are ready, and healthz answering (or failing) while no pod runs
+//! anywhere. Each test works in a namespace of its own.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::{Run, cmd, region, run_within, runbook_text, texts, write};
+use keysvc_testenv::{Behavior, HealthzServer, Scenario, TestEnv};
+use serde_json::Value;
+
+struct Case {
+    env: TestEnv,
+    dir: tempfile::TempDir,
+    healthz: HealthzServer,
+    runbook: PathBuf,
+}
+
+/// Namespace `ns` set up per region, a healthy healthz stand-in, and a
+/// runbook whose contexts are `{user}@{region}` (the admin's for "admin").
+fn case(ns: &str, set: &[(&str, Scenario)], user: &str) -> Case {
+    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
+    env.scenarios(ns, set).unwrap();
+    let healthz = HealthzServer::start(Behavior::Healthy);
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = |r: &str| if user == "admin" { r.to_string() } else { format!("{user}@{r}") };
+    let runbook = write(dir.path(), "runbook.yaml", &runbook_text(ns, &healthz.url, &ctx, ""));
+    Case { env, dir, healthz, runbook }
+}
+
+impl Case {
+    fn diagnose(&self, args: &[&str]) -> Run {
+        let mut c = cmd();
+        c.arg("diagnose")
+            .args(args)
+            .arg("--env")
+            .arg("test")
+            .arg("--runbook")
+            .arg(&self.runbook)
+            .arg("--kubeconfig")
+            .arg(self.env.kubeconfig());
+        run_within(c, Duration::from_secs(40))
+    }
+
+    fn diagnose_json(&self) -> (Run, Value) {
+        let r = self.diagnose(&["-o", "json"]);
+        let j = r.json();
+        (r, j)
+    }
+
+    /// The runbook with `region`'s own healthz URL set.
+    fn regional_healthz(&mut self, region: &str, url: &str) {
+        let text = std::fs::read_to_string(&self.runbook).unwrap();
+        let line = format!("      {region}: {{ context: \"");
+        let at = text.find(&line).expect("the region's line");
+        let end = at + text[at..].find('}').unwrap();
+        let text = format!("{}, healthz_url: \"{url}\" {}", &text[..end].trim_end(), &text[end..]);
+        self.runbook = write(self.dir.path(), "runbook-regional.yaml", &text);
+    }
+}
+
+fn findings<'a>(j: &'a Value, kind: &str) -> Vec<&'a Value> {
+    j["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == kind).collect()
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn a_regions_own_healthz_failing_while_its_pods_are_ready_is_that_regions_route_not_the_services() {
+    let mut c = case("t-adv-regional", &[], "oncall");
+    let east = HealthzServer::start(Behavior::html(503, "<html>no healthy upstream</html>"));
+    c.regional_healthz("us-east", &east.url);
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(j["healthz"]["status"], "pass");
+    assert_eq!(region(&j, "us-east")["healthz"]["status"], "fail");
+    assert_eq!(region(&j, "us-east")["verdict"], "down");
+    let unreachable = findings(&j, "service_unreachable");
+    assert_eq!(unreachable.len(), 1, "{}", j["findings"]);
+    assert_eq!(unreachable[0]["region"], "us-east", "about us-east's way in, not the service's");
+    assert!(unreachable[0]["text"].as_str().unwrap().contains("the region's route, ingress"), "{}", unreachable[0]);
+    // Its steps are us-east's: what answers on its URL, whom to ask; not the
+    // service-wide route or other APIs.
+    let steps = j["next_steps"].as_array().unwrap();
+    assert!(steps.iter().all(|s| s["region"] == "us-east"), "{}", texts(&j["next_steps"]));
+    assert_eq!(steps[0]["command"], format!("curl -sS -i --max-time 10 {}", east.url));
+    assert!(steps[1]["text"].as_str().unwrap().starts_with("Contact Technical Foundation if the region's ingress"));
+    assert!(!texts(&j["next_steps"]).contains("other APIs"), "{}", texts(&j["next_steps"]));
+    common::run_suggested_commands(&j);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn healthz_while_every_pod_crash_loops_says_what_answers_or_that_nothing_runs() {
+    let set =
+        [("us-south", Scenario::AllCrashLoop), ("us-east", Scenario::AllCrashLoop), ("eu-de", Scenario::AllCrashLoop)];
+    let c = case("t-adv-nothing", &set, "oncall");
+    // Healthz answers as operational: not from these pods.
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(j["healthz"]["status"], "pass");
+    let f = findings(&j, "healthz_without_pods");
+    assert_eq!(f.len(), 1, "{}", j["findings"]);
+    assert!(f[0]["region"].is_null());
+    assert!(f[0]["text"].as_str().unwrap().contains("no pod of the service is ready in any region"), "{}", f[0]);
+    let steps = j["next_steps"].as_array().unwrap();
+    let last = steps.last().unwrap();
+    assert_eq!(last["command"], format!("curl -sS -i --max-time 10 {}", c.healthz.url), "{}", j["next_steps"]);
+    common::run_suggested_commands(&j);
+
+    // Healthz fails: nothing runs, which is why; no steps about the way in.
+    c.healthz.set(Behavior::html(503, "<html>upstream connect error</html>"));
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(findings(&j, "healthz_without_pods").is_empty(), "{}", j["findings"]);
+    let next = texts(&j["next_steps"]);
+    assert!(!next.contains("other APIs") && !next.contains("curl") && !next.contains("route"), "{next}");
+    assert!(next.contains("describe pod"), "{next}");
+    common::run_suggested_commands(&j);
+}
