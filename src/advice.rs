@@ -17,7 +17,9 @@ use crate::report::{
 };
 use crate::runbook::placeholder_url;
 
-/// How urgent a next step is: the report lists them in this order.
+/// How urgent a next step is: the report lists them in this order, but for
+/// the steps of a region (its rollback, its way in, its own trouble), which
+/// come region by region, the worst region first (see [`step_order`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Priority {
     /// Nothing can be checked until the runbook is finished.
@@ -38,6 +40,29 @@ enum Priority {
     Access,
     /// Links and the all-clear.
     General,
+}
+
+/// Where a next step goes in the list. The service's own steps by priority;
+/// a region's rollback, route and own steps together, region by region, the
+/// worst verdict first (down, degraded, unknown, healthy; in the report's
+/// order within a verdict), so that a rollback in a region still serving
+/// never comes before the steps of a region that is down.
+fn step_order(report: &Report, p: Priority, step: &NextStep) -> (Priority, u8, usize, Priority) {
+    let region = step.region.as_deref().and_then(|name| report.regions.iter().position(|r| r.name == name));
+    match (p, region) {
+        (Priority::Rollback | Priority::Route | Priority::Region, Some(i)) => {
+            let rank = match report.regions[i].verdict {
+                Verdict::Down => 0,
+                Verdict::Degraded => 1,
+                Verdict::Unknown => 2,
+                Verdict::Healthy => 3,
+            };
+            (Priority::Rollback, rank, i, p)
+        }
+        // The service's route comes before every region's steps.
+        (Priority::Route, None) => (Priority::Shared, 4, 0, p),
+        _ => (p, 0, 0, p),
+    }
 }
 
 #[derive(Default)]
@@ -90,7 +115,7 @@ pub fn advise(plan: &Plan, report: &mut Report) {
         (std::cmp::Reverse(f.severity), region)
     };
     a.findings.sort_by_key(order);
-    a.steps.sort_by_key(|(p, _)| *p);
+    a.steps.sort_by_key(|(p, s)| step_order(report, *p, s));
     report.findings = a.findings;
     report.next_steps = a.steps.into_iter().map(|(_, s)| s).collect();
 }
@@ -2427,13 +2452,16 @@ mod tests {
         for k in [FindingKind::Rollout, FindingKind::VersionDrift, FindingKind::BackOff, FindingKind::OomKilled] {
             assert!(kinds.contains(&k), "{k:?} missing: {kinds:?}");
         }
-        // What changed (both revisions' templates) and the rollback come
-        // before the region's own steps, ready to paste.
+        // eu-de is down: its steps first. Then us-east's: what changed (both
+        // revisions' templates) and the rollback before its own steps, ready
+        // to paste.
+        let east: Vec<&NextStep> = r.next_steps.iter().filter(|s| s.region.as_deref() == Some("us-east")).collect();
+        assert_eq!(r.next_steps[0].region.as_deref(), Some("eu-de"), "{:?}", r.next_steps);
         let history = "kubectl --kubeconfig '/home/me/.kube/prod config' --context ctx-us-east -n api rollout history deployment/api-key-service";
-        assert_eq!(r.next_steps[0].command, Some(format!("{history} --revision=1")));
-        assert_eq!(r.next_steps[1].command, Some(format!("{history} --revision=2")));
+        assert_eq!(east[0].command, Some(format!("{history} --revision=1")));
+        assert_eq!(east[1].command, Some(format!("{history} --revision=2")));
         assert_eq!(
-            r.next_steps[2].command.as_deref(),
+            east[2].command.as_deref(),
             Some(
                 "kubectl --kubeconfig '/home/me/.kube/prod config' --context ctx-us-east -n api rollout undo deployment/api-key-service --to-revision=1"
             )
@@ -2543,6 +2571,44 @@ mod tests {
         // With one region running, the route still matters.
         let r = report(&p, Status::Fail, vec![all_crashing("us-south"), healthy("us-east"), all_crashing("eu-de")]);
         assert!(r.next_steps.iter().any(|s| s.command.as_deref().is_some_and(|c| c.starts_with("curl"))));
+    }
+
+    #[test]
+    fn a_rollback_in_a_region_still_serving_never_comes_before_a_region_that_is_down() {
+        let p = plan();
+        let mut east = region(
+            "us-east",
+            vec![pod("a", true), pod("b", true), pod("c", true)],
+            logs(Status::Warn, &[("ERROR new", 30)]),
+        );
+        east.rollout = Some(RolloutFacts {
+            status: Status::Pass,
+            deployment: Some("api-key-service".into()),
+            revision: Some(2),
+            replica_set: Some("api-key-service-2".into()),
+            images: vec!["keysvc/api-key-service:1.4.3".into()],
+            rolled_out_secs_ago: Some(120),
+            previous: Some(RevisionFacts {
+                revision: 1,
+                replica_set: "api-key-service-1".into(),
+                images: vec!["keysvc/api-key-service:1.4.2".into()],
+            }),
+            replicas: Some(3),
+            replicas_set: None,
+            note: None,
+            error: None,
+            duration_ms: 1,
+        });
+        let r = report(&p, Status::Pass, vec![no_pods("us-south"), east, no_pods("eu-de")]);
+        assert_eq!(r.regions[1].verdict, Verdict::Degraded);
+        let regions: Vec<&str> = r.next_steps.iter().filter_map(|s| s.region.as_deref()).collect();
+        let first_east = regions.iter().position(|n| *n == "us-east").expect("us-east has steps");
+        assert!(regions[..first_east].contains(&"us-south") && regions[..first_east].contains(&"eu-de"), "{regions:?}");
+        assert!(regions[first_east..].iter().all(|n| *n == "us-east"), "a region's steps stay together: {regions:?}");
+        let east = &r.next_steps[first_east..];
+        assert!(east[0].command.as_deref().unwrap().contains("rollout history"), "{east:?}");
+        assert!(east[1].command.as_deref().unwrap().contains("rollout history"), "{east:?}");
+        assert!(east[2].command.as_deref().unwrap().contains("rollout undo"), "{east:?}");
     }
 
     #[test]

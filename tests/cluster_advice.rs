@@ -1,7 +1,8 @@
-//! The advice around healthz, end to end against
+//! The advice around healthz and the order of next steps, end to end against
 //! the real test environment: a region's own healthz failing while its pods
-//! are ready, and healthz answering (or failing) while no pod runs
-//! anywhere. Each test works in a namespace of its own.
+//! are ready, healthz answering (or failing) while no pod runs anywhere, and
+//! the steps of regions that are down coming before a rollback in a region
+//! still serving. Each test works in a namespace of its own.
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::{Run, cmd, region, run_within, runbook_text, texts, write};
-use keysvc_testenv::{Behavior, HealthzServer, Scenario, TestEnv};
+use keysvc_testenv::{Behavior, HealthzServer, LogSpec, Rollout, Scenario, TestEnv};
 use serde_json::Value;
 
 struct Case {
@@ -118,5 +119,43 @@ fn healthz_while_every_pod_crash_loops_says_what_answers_or_that_nothing_runs() 
     let next = texts(&j["next_steps"]);
     assert!(!next.contains("other APIs") && !next.contains("curl") && !next.contains("route"), "{next}");
     assert!(next.contains("describe pod"), "{next}");
+    common::run_suggested_commands(&j);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn the_steps_of_regions_that_are_down_come_before_a_rollback_in_a_region_still_serving() {
+    let c = case("t-adv-order", &[("us-south", Scenario::NoPods), ("eu-de", Scenario::NoNamespace)], "admin");
+    let made = c.env.deploy("us-east", "t-adv-order", &Rollout::versions(&["1.4.2", "1.4.3"])).unwrap();
+    // The new revision logs an error the old one never did.
+    let errors = keysvc_testenv::scenario::traffic(40, 240.0, 4, "ERROR token validation failed: signature mismatch");
+    for pod in &made.pods {
+        let spec = LogSpec { generators: vec![errors.clone()], ..LogSpec::default() };
+        c.env.set_logs("us-east", "t-adv-order", pod, &spec).unwrap();
+    }
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(region(&j, "us-east")["verdict"], "degraded");
+    assert_eq!(region(&j, "us-east")["pods"]["ready"], 3);
+    for name in ["us-south", "eu-de"] {
+        assert_eq!(region(&j, name)["verdict"], "down");
+    }
+    let steps = j["next_steps"].as_array().unwrap();
+    let regions: Vec<&str> = steps.iter().filter_map(|s| s["region"].as_str()).collect();
+    let first_east = regions.iter().position(|r| *r == "us-east").expect("us-east has steps");
+    assert!(
+        regions[..first_east].contains(&"us-south") && regions[..first_east].contains(&"eu-de"),
+        "the down regions first: {}",
+        texts(&j["next_steps"])
+    );
+    assert!(regions[first_east..].iter().all(|r| *r == "us-east"), "{}", texts(&j["next_steps"]));
+    let east = &steps[first_east..];
+    assert!(east[0]["command"].as_str().unwrap().contains(" rollout history "), "{}", texts(&j["next_steps"]));
+    let at = |what: &str| east.iter().position(|s| s["command"].as_str().is_some_and(|c| c.contains(what)));
+    assert!(
+        at(" rollout undo ") < at(" logs "),
+        "the rollback before the region's own steps: {}",
+        texts(&j["next_steps"])
+    );
     common::run_suggested_commands(&j);
 }
