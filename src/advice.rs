@@ -908,28 +908,6 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
         let owners_read = r.rollout.as_ref().is_some_and(|o| !forbidden(o.error.as_ref()));
         let events_read = r.events.as_ref().is_some_and(|e| !forbidden(e.error.as_ref()));
         let evidence_tried = r.rollout.is_some() || r.events.is_some();
-        // A Deployment or Warning events read there say the namespace exists.
-        let namespace_seen = r.rollout.as_ref().is_some_and(|o| o.deployment.is_some())
-            || r.events.as_ref().is_some_and(|e| !e.groups.is_empty());
-        if let Some(p) = r.pods.as_ref().and_then(|p| p.namespace_unchecked.as_ref()).filter(|_| !namespace_seen) {
-            // Not known whether the namespace exists: the way to tell, and
-            // with whose rights when this user was refused.
-            let ns = &rb.namespace;
-            let (text, context) = if p.kind == ProblemKind::Forbidden {
-                (
-                    format!(
-                        "Whether namespace {ns} exists: {} may not get namespaces; run this with a context of {name}'s cluster that may",
-                        r.context
-                    ),
-                    "CONTEXT",
-                )
-            } else {
-                (format!("Whether namespace {ns} exists"), r.context.as_str())
-            };
-            let mut words = plan.kubectl_cluster(context);
-            words.extend(["get".into(), "namespace".into(), ns.clone()]);
-            a.step(Priority::Region, Some(name), text, Some(shell_join(&words)));
-        }
         let deployment = r.rollout.as_ref().and_then(|o| o.deployment.as_deref());
         // Every pod of the namespace with its labels: what anyone who may
         // list pods can run, and where a selector that no longer matches
@@ -951,6 +929,29 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
                 format!("No pods match {}{empty}: list every pod in the namespace with its labels{needs}", rb.selector),
                 Some(cmd(&["get", "pods", "--show-labels"])),
             );
+        }
+        // Then, when nothing was seen in the namespace, whether it exists (a
+        // Deployment or Warning events read there say it does).
+        let namespace_seen = r.rollout.as_ref().is_some_and(|o| o.deployment.is_some())
+            || r.events.as_ref().is_some_and(|e| !e.groups.is_empty());
+        if let Some(p) = r.pods.as_ref().and_then(|p| p.namespace_unchecked.as_ref()).filter(|_| !namespace_seen) {
+            // Not known whether the namespace exists: the way to tell, and
+            // with whose rights when this user was refused.
+            let ns = &rb.namespace;
+            let (text, context) = if p.kind == ProblemKind::Forbidden {
+                (
+                    format!(
+                        "Whether namespace {ns} exists: {} may not get namespaces; run this with a context of {name}'s cluster that may",
+                        r.context
+                    ),
+                    "CONTEXT",
+                )
+            } else {
+                (format!("Whether namespace {ns} exists"), r.context.as_str())
+            };
+            let mut words = plan.kubectl_cluster(context);
+            words.extend(["get".into(), "namespace".into(), ns.clone()]);
+            a.step(Priority::Region, Some(name), text, Some(shell_join(&words)));
         }
         if no_pods && owners_read && deployment.is_some() && scaled_to_zero(r).is_none() {
             a.step(
