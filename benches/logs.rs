@@ -11,7 +11,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::executor::block_on;
 use futures::io::Cursor;
-use keysvc_check::logs::{BaselineRead, Classifier, Flow, Tally, for_each_line, read_lines};
+use keysvc_check::evidence::logs::{BaselineRead, Classifier, Flow, Tally, for_each_line, read_lines};
 use regex::Regex;
 
 /// `count` lines as the kubelet sends them (with `timestamps`, an RFC 3339

@@ -12,7 +12,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use jiff::Timestamp;
 use k8s_openapi::List;
 use k8s_openapi::api::core::v1::Pod;
-use keysvc_check::pods::read_pod;
+use keysvc_check::evidence::pods::read_pod;
 use serde_json::{Value, json};
 
 const CONTAINER: &str = "api-key-service";

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use clap_complete::engine::ArgValueCandidates;
 
-use crate::exit;
+use crate::error;
 
 /// `--timeout` when not given.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -85,7 +85,7 @@ service's pods in every region through the Kubernetes API, reads their recent lo
 a verdict per region with findings and next steps. Read-only: it gets and lists pods and reads \
 pod logs, and where allowed lists Warning events and reads ReplicaSets and Deployments. `doctor` also asks the API \
 server which of those it may do (SelfSubjectAccessReview), which changes nothing.",
-    after_help = exit::HELP,
+    after_help = error::HELP,
     propagate_version = true
 )]
 pub struct Cli {

@@ -6,31 +6,20 @@
 
 pub mod advice;
 pub mod app;
-pub mod check;
 pub mod cli;
 pub mod complete;
-pub mod diagnose;
 pub mod doctor;
-pub mod events;
-pub mod exit;
-pub mod healthz;
-pub mod k8s;
-pub mod labels;
-pub mod logs;
+pub mod error;
+pub mod evidence;
+pub mod execute;
+pub mod judge;
+pub mod kube;
 pub mod mask;
-pub mod neterr;
 pub mod plan;
-pub mod pods;
-pub mod progress;
-pub mod pushback;
 pub mod render;
 pub mod report;
-pub mod rollout;
 pub mod runbook;
 pub mod sanitize;
-pub mod transport;
-pub mod verdict;
-pub mod watch;
 
 use std::io::IsTerminal;
 
@@ -70,7 +59,7 @@ pub fn run(cli: Cli) -> u8 {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("keysvc-check: error: cannot start the runtime: {e}");
-            return exit::INTERNAL;
+            return error::INTERNAL;
         }
     };
     let result = rt.block_on(app::run(cli));
@@ -80,11 +69,11 @@ pub fn run(cli: Cli) -> u8 {
         Ok(code) => code,
         Err(err) => {
             let code = if err.downcast_ref::<UsageError>().is_some() {
-                exit::USAGE
+                error::USAGE
             } else if err.downcast_ref::<runbook::RunbookError>().is_some() {
-                exit::CONFIG
+                error::CONFIG
             } else {
-                exit::INTERNAL
+                error::INTERNAL
             };
             eprintln!("keysvc-check: error: {}", sanitize::clean(&format!("{err:#}"), 2000));
             if let Some(hint) = app::hint(&err) {

@@ -10,7 +10,7 @@ fn main() -> ExitCode {
             use clap::error::ErrorKind::*;
             let code = match e.kind() {
                 DisplayHelp | DisplayVersion => 0,
-                _ => keysvc_check::exit::USAGE,
+                _ => keysvc_check::error::USAGE,
             };
             let _ = e.print();
             return ExitCode::from(code);

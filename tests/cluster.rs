@@ -1167,7 +1167,7 @@ fn each_baseline_read_starts_with_its_window_read() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn the_runbook_selector_and_namespace_checks_agree_with_the_api_server() {
-    use keysvc_check::labels::{check_namespace, check_selector};
+    use keysvc_check::runbook::labels::{check_namespace, check_selector};
     let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
     let kubectl = |ns: &str, selector: &str| {
         let out = std::process::Command::new("kubectl")

@@ -1,7 +1,7 @@
 #![no_main]
 //! Any status and body as a healthz reply: judged, never a panic, and what is
 //! kept for display carries no control characters.
-use keysvc_check::healthz::{blank, evaluate};
+use keysvc_check::evidence::healthz::{blank, evaluate};
 use keysvc_check::runbook::HealthzSpec;
 use libfuzzer_sys::fuzz_target;
 

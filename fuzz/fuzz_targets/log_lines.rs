@@ -2,7 +2,7 @@
 //! Any bytes as a log stream: counted, grouped, masked and made safe, never a
 //! panic. Masking leaves no JWT-shaped token and changes nothing when run
 //! again.
-use keysvc_check::logs::{Classifier, Tally, normalize, read_lines};
+use keysvc_check::evidence::logs::{Classifier, Tally, normalize, read_lines};
 use keysvc_check::mask::mask;
 use keysvc_check::sanitize::clean;
 use libfuzzer_sys::fuzz_target;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::progress::{Progress, Sink, Step, Update};
+use crate::execute::progress::{Progress, Sink, Step, Update};
 
 /// How often the elapsed seconds are redrawn when nothing else changes.
 const TICK: Duration = Duration::from_millis(200);

@@ -14,9 +14,9 @@ use comfy_table::{Attribute, Cell, Color, ColumnConstraint, ContentArrangement, 
 
 use super::Layout;
 use super::fit::{self, ColumnRule, Frame};
-use crate::check::LogLine;
 use crate::doctor::{CheckKind, DoctorReport, Outcome};
-use crate::pods::short_age;
+use crate::evidence::pods::short_age;
+use crate::evidence::region::LogLine;
 use crate::report::{HealthzCheck, Judgement, ProblemKind, RegionReport, Report, Severity, Status, Verdict};
 
 /// A table style and what its borders and padding take per line.

@@ -105,9 +105,9 @@ pub fn json_line(r: &Report, out: &mut impl Write) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::watch::Watch;
     use crate::render::fixture;
     use crate::report::Verdict;
-    use crate::watch::Watch;
 
     fn at(s: &str) -> Timestamp {
         s.parse().unwrap()

@@ -24,10 +24,11 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 use tokio::time::Instant as TokioInstant;
 
+use crate::kube::client;
+use crate::kube::pushback::{self, Pushback};
 use crate::plan::{ContextFrom, Plan, shell_join};
-use crate::pushback::{self, Pushback};
 use crate::report::{Problem, ProblemKind};
-use crate::{k8s, runbook};
+use crate::runbook;
 
 /// The `-o json` schema name; a change that breaks readers gets a new one.
 pub const SCHEMA: &str = "keysvc-check/doctor/v1";
@@ -178,7 +179,7 @@ pub struct RegionFacts {
     pub in_cluster: Option<String>,
     /// The context reaches the API server an earlier region's reaches:
     /// one cluster, not asked again as this region.
-    pub same_cluster: Option<k8s::SameCluster>,
+    pub same_cluster: Option<client::SameCluster>,
     /// The context is in the kubeconfig and a client could be built for it.
     pub client: Answer<()>,
     /// The API server's version (GET /version).
@@ -200,7 +201,7 @@ pub struct PodsSeen {
     /// Pods the selector matches.
     pub matched: usize,
     /// With none matched, the labels the namespace's pods have on the
-    /// selector's keys (see [`crate::check`]).
+    /// selector's keys (see [`crate::evidence::region`]).
     pub other_labels: Vec<String>,
     /// A matched pod without the runbook's container: the problem, naming
     /// the containers it has.
@@ -331,15 +332,15 @@ impl DoctorReport {
 pub async fn fetch(plan: Arc<Plan>, runbook: RunbookInfo, urls: Vec<UrlTarget>) -> Facts {
     let started = Instant::now();
     let deadline = TokioInstant::now() + plan.timeout;
-    let kubeconfig = Arc::new(k8s::load(plan.kubeconfig.as_deref()));
+    let kubeconfig = Arc::new(client::load(plan.kubeconfig.as_deref()));
     let in_cluster = kubeconfig
         .as_ref()
         .as_ref()
-        .is_ok_and(k8s::Clusters::in_cluster)
-        .then(|| k8s::server(&kubeconfig, ""))
+        .is_ok_and(client::Clusters::in_cluster)
+        .then(|| client::server(&kubeconfig, ""))
         .flatten();
     let mut tasks: JoinSet<()> = JoinSet::new();
-    let same = k8s::same_clusters(&kubeconfig, &plan.regions);
+    let same = client::same_clusters(&kubeconfig, &plan.regions);
     let slots: Vec<Arc<Mutex<RegionFacts>>> = plan
         .regions
         .iter()
@@ -410,7 +411,7 @@ pub async fn fetch(plan: Arc<Plan>, runbook: RunbookInfo, urls: Vec<UrlTarget>) 
 /// allowed, the runbook's pods. Answers land in `slot` as they come, so the
 /// deadline keeps what is known.
 async fn ask_region(
-    kubeconfig: &k8s::Loaded,
+    kubeconfig: &client::Loaded,
     context: &str,
     plan: &Plan,
     slot: &Arc<Mutex<RegionFacts>>,
@@ -420,7 +421,7 @@ async fn ask_region(
     let remaining = || deadline.saturating_duration_since(TokioInstant::now()).max(Duration::from_millis(1));
     let counted = slot.clone();
     let pushback = Pushback::new(deadline, move |status| counted.lock().expect("slot").retried.push(status));
-    let client = match k8s::client(kubeconfig, context, remaining(), pushback).await {
+    let client = match client::client(kubeconfig, context, remaining(), pushback).await {
         Ok(c) => c,
         Err(p) => {
             slot.lock().expect("slot").client = Some(Err(p));
@@ -430,7 +431,7 @@ async fn ask_region(
     slot.lock().expect("slot").client = Some(Ok(()));
     let version = match tokio::time::timeout(remaining(), client.apiserver_version()).await {
         Ok(Ok(info)) => Ok(info.git_version),
-        Ok(Err(e)) => Err(k8s::problem(&e, "get", "/version", namespace)),
+        Ok(Err(e)) => Err(client::problem(&e, "get", "/version", namespace)),
         Err(_) => Err(timed_out()),
     };
     let reachable = version.is_ok();
@@ -451,7 +452,7 @@ async fn ask_region(
     futures::future::join_all(reviews).await;
     let may_list = slot.lock().expect("slot").access[0].as_ref().is_some_and(|a| a.as_ref().is_ok_and(|a| a.allowed));
     if may_list {
-        let seen = tokio::time::timeout(remaining(), crate::check::pods_seen(&client, plan, deadline)).await;
+        let seen = tokio::time::timeout(remaining(), crate::evidence::region::pods_seen(&client, plan, deadline)).await;
         slot.lock().expect("slot").pods = Some(seen.unwrap_or_else(|_| Err(timed_out())));
     }
 }
@@ -480,7 +481,7 @@ async fn review(client: kube::Client, namespace: &str, p: &Permission) -> Result
     let answer = api
         .create(&PostParams::default(), &ask)
         .await
-        .map_err(|e| k8s::problem(&e, "create", "selfsubjectaccessreviews.authorization.k8s.io", namespace))?;
+        .map_err(|e| client::problem(&e, "create", "selfsubjectaccessreviews.authorization.k8s.io", namespace))?;
     let status = answer.status.unwrap_or_default();
     let reason = status
         .evaluation_error

@@ -98,7 +98,7 @@ pub fn judge_without_baseline(regions: &mut [RegionReport]) {
         if usual > 0.0 && l.window_rate_per_min < l.spike_factor * usual && !unknown_error {
             l.judgement = Some(Judgement::Steady);
             l.siblings_rate_per_min = Some(usual);
-            l.status = crate::check::judge_logs(l);
+            l.status = crate::evidence::region::judge_logs(l);
             r.verdict = region_verdict(r);
         }
     }
@@ -205,7 +205,7 @@ mod tests {
             name: "r".into(),
             context: "c".into(),
             verdict: Verdict::Unknown,
-            healthz: healthz.map(|s| HealthzCheck { status: s, ..crate::healthz::blank("u") }),
+            healthz: healthz.map(|s| HealthzCheck { status: s, ..crate::evidence::healthz::blank("u") }),
             pods: pods.map(|s| PodsStep {
                 status: s,
                 expected: 3,

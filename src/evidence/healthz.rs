@@ -11,10 +11,11 @@
 
 use std::time::{Duration, Instant};
 
+use crate::kube::neterr;
+use crate::mask;
 use crate::report::{HealthzCheck, PeerCheck, Problem, ProblemKind, Status};
 use crate::runbook::HealthzSpec;
 use crate::sanitize;
-use crate::{mask, neterr};
 
 /// Longest body excerpt kept in a report.
 const EXCERPT_CHARS: usize = 200;

@@ -371,7 +371,7 @@ impl Plan {
             words.push(absolute(k));
         }
         // In a pod, kubectl uses the service account as the tool did.
-        if context != crate::k8s::IN_CLUSTER {
+        if context != crate::kube::client::IN_CLUSTER {
             words.extend(["--context".into(), context.to_string()]);
         }
         words

@@ -17,7 +17,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectM
 use kube::api::{Api, ListParams};
 use tokio::time::Instant as TokioInstant;
 
-use crate::k8s;
+use crate::kube::client;
 use crate::report::{FieldChange, Problem, ProblemKind, RevisionFacts, RolloutFacts, Status};
 
 /// The annotation the Deployment controller numbers revisions with.
@@ -80,7 +80,7 @@ pub async fn list_replica_sets(
     let lp = ListParams::default().labels(selector).limit(LIST_LIMIT);
     match tokio::time::timeout_at(deadline, api.list(&lp)).await {
         Err(_) => Err(Problem::new(ProblemKind::Timeout, "listing replicasets did not finish before the deadline")),
-        Ok(Err(e)) => Err(k8s::problem(&e, "list", "replicasets.apps", ns)),
+        Ok(Err(e)) => Err(client::problem(&e, "list", "replicasets.apps", ns)),
         Ok(Ok(list)) => Ok(Arc::new(list.items)),
     }
 }
@@ -94,7 +94,7 @@ async fn get_deployment(
     let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
     match tokio::time::timeout_at(deadline, api.get(name)).await {
         Err(_) => Err(Problem::new(ProblemKind::Timeout, "getting the deployment did not finish before the deadline")),
-        Ok(Err(e)) => Err(k8s::problem(&e, "get", "deployments.apps", ns)),
+        Ok(Err(e)) => Err(client::problem(&e, "get", "deployments.apps", ns)),
         Ok(Ok(d)) => Ok(d),
     }
 }

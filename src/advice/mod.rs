@@ -8,9 +8,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::evidence::pods::{restarted_within, short_age};
+use crate::kube::pushback;
 use crate::plan::{Fix, Plan, duration_word, shell_join};
-use crate::pods::{restarted_within, short_age};
-use crate::pushback;
 use crate::report::{
     ErrorSignature, EventKind, Finding, FindingKind, HealthzCheck, Judgement, LogsStep, NextStep, PodInfo, Problem,
     ProblemKind, RegionReport, Report, Severity, Status, Verdict,
@@ -1786,9 +1786,9 @@ mod tests {
     /// A region whose pods could not be listed for `problem`.
     fn unchecked(name: &str, problem: &Problem) -> RegionReport {
         let mut r = healthy(name);
-        r.pods = Some(crate::check::failed_pods(3, problem.clone()));
+        r.pods = Some(crate::evidence::region::failed_pods(3, problem.clone()));
         r.logs = None;
-        r.verdict = crate::verdict::region_verdict(&r);
+        r.verdict = crate::judge::region_verdict(&r);
         r
     }
 
@@ -1903,7 +1903,11 @@ mod tests {
     fn logs(status: Status, errors: &[(&str, u64)]) -> LogsStep {
         let top: Vec<ErrorGroup> = errors
             .iter()
-            .map(|(e, n)| ErrorGroup { pattern: crate::logs::normalize(e), count: *n, example: e.to_string() })
+            .map(|(e, n)| ErrorGroup {
+                pattern: crate::evidence::logs::normalize(e),
+                count: *n,
+                example: e.to_string(),
+            })
             .collect();
         let total = errors.iter().map(|(_, n)| n).sum();
         let warns = status == Status::Warn;
@@ -1997,7 +2001,7 @@ mod tests {
         east.rollout = Some(crate::report::RolloutFacts {
             status: Status::Error,
             error: Some(forbidden),
-            ..crate::rollout::empty()
+            ..crate::evidence::rollout::empty()
         });
         let r = report(&p, Status::Pass, vec![healthy("us-south"), east, healthy("eu-de")]);
         let step = r.next_steps.iter().find(|s| s.text.starts_with("No pods match")).expect("a no-pods step");
@@ -2013,7 +2017,7 @@ mod tests {
         let mut east = region("us-east", vec![], logs(Status::Pass, &[]));
         east.rollout = Some(RolloutFacts {
             note: Some("no pods, and no ReplicaSet of a Deployment matches the selector".into()),
-            ..crate::rollout::empty()
+            ..crate::evidence::rollout::empty()
         });
         east.events = Some(EventsStep {
             status: Status::Pass,
@@ -2044,7 +2048,7 @@ mod tests {
             rolled_out_secs_ago: Some(14),
             replicas: Some(0),
             replicas_set: Some(crate::report::FieldChange { by: "kubectl-scale".into(), secs_ago: Some(90) }),
-            ..crate::rollout::empty()
+            ..crate::evidence::rollout::empty()
         });
         let r = report(&p, Status::Pass, vec![healthy("us-south"), east, healthy("eu-de")]);
         let f = r.findings.iter().find(|f| f.kind == FindingKind::ScaledDown).expect("a scaled_down finding");
@@ -2170,8 +2174,8 @@ mod tests {
             ProblemKind::Throttled,
             "throttled: the API server answered 429 Too Many Requests to list pods, still after 1 retry; no time was left to try again before the deadline (--timeout)",
         );
-        east.pods = Some(crate::check::failed_pods(3, throttled));
-        east.verdict = crate::verdict::region_verdict(&east);
+        east.pods = Some(crate::evidence::region::failed_pods(3, throttled));
+        east.verdict = crate::judge::region_verdict(&east);
         let r = report(&p, Status::Pass, vec![healthy("us-south"), east, healthy("eu-de")]);
         assert_eq!(r.regions[1].verdict, Verdict::Unknown);
         assert!(kinds(&r).contains(&FindingKind::ApiPushback) && kinds(&r).contains(&FindingKind::NotChecked));
@@ -2186,7 +2190,14 @@ mod tests {
             context: format!("ctx-{name}"),
             verdict: Verdict::Healthy,
             healthz: None,
-            pods: Some(crate::pods::step(pods, 3, Duration::from_secs(300), Duration::from_secs(30), None, 1)),
+            pods: Some(crate::evidence::pods::step(
+                pods,
+                3,
+                Duration::from_secs(300),
+                Duration::from_secs(30),
+                None,
+                1,
+            )),
             logs: Some(logs),
             events: None,
             rollout: None,
@@ -2194,7 +2205,7 @@ mod tests {
             retried_statuses: vec![],
             duration_ms: 1,
         };
-        r.verdict = crate::verdict::region_verdict(&r);
+        r.verdict = crate::judge::region_verdict(&r);
         r
     }
 
@@ -2212,7 +2223,7 @@ mod tests {
             environment: "prod".into(),
             steps: vec!["healthz", "pods", "logs"],
             service: ServiceVerdict { verdict: Verdict::Unknown, summary: String::new(), impact: None },
-            healthz: Some(HealthzCheck { status: healthz, ..crate::healthz::blank(&plan.healthz_url) }),
+            healthz: Some(HealthzCheck { status: healthz, ..crate::evidence::healthz::blank(&plan.healthz_url) }),
             peers: vec![],
             regions,
             findings: vec![],
@@ -2220,7 +2231,7 @@ mod tests {
             partial: false,
             duration_ms: 1,
         };
-        crate::verdict::judge(plan, &mut r);
+        crate::judge::judge(plan, &mut r);
         advise(plan, &mut r);
         crate::render::json::check_schema(&r);
         r
@@ -2377,9 +2388,9 @@ mod tests {
         r.healthz = Some(HealthzCheck {
             status: Status::Error,
             error: Some(Problem::new(ProblemKind::Placeholder, "not checked")),
-            ..crate::healthz::blank(&p.healthz_url)
+            ..crate::evidence::healthz::blank(&p.healthz_url)
         });
-        crate::verdict::judge(&p, &mut r);
+        crate::judge::judge(&p, &mut r);
         advise(&p, &mut r);
         assert_eq!(kinds(&r), [FindingKind::Placeholder]);
         assert!(r.next_steps[0].text.starts_with("Set your real values for environments.prod.healthz_url in rb.yaml"));
@@ -2447,7 +2458,7 @@ mod tests {
             status: Status::Fail,
             ..de.pods.unwrap()
         });
-        de.verdict = crate::verdict::region_verdict(&de);
+        de.verdict = crate::judge::region_verdict(&de);
         let r = report(&p, Status::Pass, vec![south, east, de]);
         let kinds = kinds(&r);
         for k in [FindingKind::Rollout, FindingKind::VersionDrift, FindingKind::BackOff, FindingKind::OomKilled] {
@@ -2482,7 +2493,7 @@ mod tests {
 
     /// A healthz check of `url` that got this status, with what it takes to get it.
     fn healthz_check(url: &str, status: Status) -> HealthzCheck {
-        let mut h = HealthzCheck { status, http_status: Some(200), ..crate::healthz::blank(url) };
+        let mut h = HealthzCheck { status, http_status: Some(200), ..crate::evidence::healthz::blank(url) };
         if status == Status::Fail {
             h.http_status = Some(503);
             h.problems = vec!["HTTP status 503, expected 200".into()];
@@ -2493,9 +2504,9 @@ mod tests {
     /// The report again after its facts were changed.
     fn rejudge(p: &Plan, r: &mut Report) {
         for reg in &mut r.regions {
-            reg.verdict = crate::verdict::region_verdict(reg);
+            reg.verdict = crate::judge::region_verdict(reg);
         }
-        crate::verdict::judge(p, r);
+        crate::judge::judge(p, r);
         advise(p, r);
         crate::render::json::check_schema(r);
     }

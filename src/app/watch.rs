@@ -11,11 +11,12 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use jiff::Timestamp;
 
+use crate::error;
+use crate::execute;
 use crate::plan::Plan;
 use crate::render::{self, Layout};
 pub use crate::report::{RegionState, Transition};
 use crate::report::{Report, Verdict};
-use crate::{diagnose, exit};
 
 /// When a watch stops on its own (`--until`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,7 +123,7 @@ pub async fn run(plan: Arc<Plan>, opts: Options) -> Result<u8> {
         let now = Timestamp::now();
         let now = now.round(jiff::Unit::Second).unwrap_or(now);
         // No live progress lines: the watch screen itself shows each run.
-        let outcome = diagnose::execute(plan.clone(), crate::progress::Sink::none()).await?;
+        let outcome = execute::execute(plan.clone(), crate::execute::progress::Sink::none()).await?;
         let changes = watch.observe(&outcome.report, now);
         let mut buf = Vec::new();
         match opts.form {
@@ -138,9 +139,9 @@ pub async fn run(plan: Arc<Plan>, opts: Options) -> Result<u8> {
         }
         let open = emit(&buf)?;
         if outcome.interrupted {
-            return Ok(exit::INTERRUPTED);
+            return Ok(error::INTERRUPTED);
         }
-        let code = crate::exit::for_report(&outcome.report);
+        let code = crate::error::for_report(&outcome.report);
         if !open || opts.until.is_some_and(|u| u.met(outcome.report.service.verdict)) {
             return Ok(code);
         }

@@ -3,6 +3,8 @@
 //! they finish, so a deadline or Ctrl-C still reports what is done; log lines
 //! (the `logs` command) go through this task, the one writer to stdout.
 
+pub mod progress;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,11 +14,15 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant as TokioInstant;
 
-use crate::check::{self, LogLine};
+use crate::advice;
+use crate::evidence::healthz;
+use crate::evidence::region::{self, LogLine};
+use crate::execute::progress::Sink;
+use crate::judge;
+use crate::kube::client;
 use crate::plan::Plan;
-use crate::progress::Sink;
+use crate::render;
 use crate::report::{HealthzCheck, PeerCheck, Problem, ProblemKind, Report, SCHEMA, Status};
-use crate::{advice, healthz, k8s, render, verdict};
 
 /// Time allowed past the deadline for tasks to hand in what they have.
 const GRACE: Duration = Duration::from_millis(400);
@@ -61,17 +67,17 @@ pub async fn execute(plan: Arc<Plan>, progress: Sink) -> Result<Outcome> {
     }
 
     let kubeconfig = Arc::new(if plan.steps.pods {
-        k8s::load(plan.kubeconfig.as_deref())
+        client::load(plan.kubeconfig.as_deref())
     } else {
         Err(Problem::new(ProblemKind::Other, "not needed"))
     });
     let (tx, mut rx) = mpsc::channel::<LogLine>(1024);
     // Without the Kubernetes steps, only regions with a healthz URL of their own have anything to report.
     let regions: Vec<_> = plan.regions.iter().filter(|r| plan.steps.pods || r.healthz_url.is_some()).cloned().collect();
-    let slots: Vec<_> = regions.iter().map(|r| Arc::new(Mutex::new(check::empty_region(r)))).collect();
+    let slots: Vec<_> = regions.iter().map(|r| Arc::new(Mutex::new(region::empty_region(r)))).collect();
     // A region on a cluster another region already checks is not checked
     // again: its results would pass for a second region's.
-    let same = if plan.steps.pods { k8s::same_clusters(&kubeconfig, &regions) } else { vec![None; regions.len()] };
+    let same = if plan.steps.pods { client::same_clusters(&kubeconfig, &regions) } else { vec![None; regions.len()] };
     for ((region, slot), same) in regions.iter().zip(&slots).zip(same) {
         if plan.steps.healthz
             && let Some(url) = region.healthz_url.clone()
@@ -84,26 +90,26 @@ pub async fn execute(plan: Arc<Plan>, progress: Sink) -> Result<Outcome> {
         }
         if let Some(key) = region.placeholder_context.as_ref().filter(|_| plan.steps.pods) {
             let mut s = slot.lock().expect("slot");
-            s.pods = Some(check::failed_pods(plan.runbook.expected_ready, placeholder(key)));
+            s.pods = Some(region::failed_pods(plan.runbook.expected_ready, placeholder(key)));
             if plan.steps.logs {
-                s.logs = Some(check::failed_logs(&plan, placeholder(key)));
+                s.logs = Some(region::failed_logs(&plan, placeholder(key)));
             }
-            progress.region(&region.name).step(crate::progress::Step::Done);
+            progress.region(&region.name).step(crate::execute::progress::Step::Done);
         } else if let Some(same) = same {
             let p = same.problem(&region.context, &plan.runbook.namespace);
             let mut s = slot.lock().expect("slot");
-            s.pods = Some(check::failed_pods(plan.runbook.expected_ready, p.clone()));
+            s.pods = Some(region::failed_pods(plan.runbook.expected_ready, p.clone()));
             if plan.steps.logs {
-                s.logs = Some(check::failed_logs(&plan, p.clone()));
+                s.logs = Some(region::failed_logs(&plan, p.clone()));
             }
             if plan.steps.evidence {
-                s.events = Some(check::failed_events(&plan, p.clone()));
-                s.rollout = Some(check::failed_rollout(p));
+                s.events = Some(region::failed_events(&plan, p.clone()));
+                s.rollout = Some(region::failed_rollout(p));
             }
-            progress.region(&region.name).step(crate::progress::Step::Done);
+            progress.region(&region.name).step(crate::execute::progress::Step::Done);
         } else if plan.steps.pods {
             let sink = plan.logs.stream.then(|| tx.clone());
-            tasks.spawn(check::run_region(
+            tasks.spawn(region::run_region(
                 plan.clone(),
                 kubeconfig.clone(),
                 region.clone(),
@@ -200,19 +206,19 @@ pub async fn execute(plan: Arc<Plan>, progress: Sink) -> Result<Outcome> {
         }
         if plan.steps.pods && r.pods.is_none() {
             partial = true;
-            r.pods = Some(check::failed_pods(plan.runbook.expected_ready, cut_short("listing pods")));
+            r.pods = Some(region::failed_pods(plan.runbook.expected_ready, cut_short("listing pods")));
         }
         if plan.steps.logs && r.logs.is_none() {
             partial = true;
-            r.logs = Some(check::failed_logs(&plan, cut_short("reading logs")));
+            r.logs = Some(region::failed_logs(&plan, cut_short("reading logs")));
         }
         // Optional evidence cut short says so in its own step; it does not
         // make the run partial, since no verdict rests on it.
         if plan.steps.evidence && r.events.is_none() {
-            r.events = Some(check::failed_events(&plan, cut_short("reading events")));
+            r.events = Some(region::failed_events(&plan, cut_short("reading events")));
         }
         if plan.steps.evidence && r.rollout.is_none() {
-            r.rollout = Some(check::failed_rollout(cut_short("reading the deployment's revisions")));
+            r.rollout = Some(region::failed_rollout(cut_short("reading the deployment's revisions")));
         }
         if r.logs.as_ref().is_some_and(|l| l.partial)
             && r.logs.as_ref().is_some_and(|l| l.pods.iter().any(|p| p.partial))
@@ -229,11 +235,11 @@ pub async fn execute(plan: Arc<Plan>, progress: Sink) -> Result<Outcome> {
         {
             partial = true;
         }
-        r.verdict = verdict::region_verdict(&r);
+        r.verdict = judge::region_verdict(&r);
         reports.push(r);
     }
-    verdict::judge_without_baseline(&mut reports);
-    verdict::doubt_empty_selector(&plan, healthz.as_ref(), &mut reports);
+    judge::judge_without_baseline(&mut reports);
+    judge::doubt_empty_selector(&plan, healthz.as_ref(), &mut reports);
     let mut report = Report {
         schema: SCHEMA,
         tool_version: env!("CARGO_PKG_VERSION"),
@@ -255,7 +261,7 @@ pub async fn execute(plan: Arc<Plan>, progress: Sink) -> Result<Outcome> {
         partial,
         duration_ms: started.elapsed().as_millis() as u64,
     };
-    verdict::judge(&plan, &mut report);
+    judge::judge(&plan, &mut report);
     advice::advise(&plan, &mut report);
     Ok(Outcome { report, interrupted })
 }

@@ -1,6 +1,8 @@
 //! The top-level flow: load the runbook, build the plan, dispatch the
 //! command, write the output through one writer.
 
+pub mod watch;
+
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
@@ -8,10 +10,12 @@ use anyhow::{Context, Result};
 use tokio::sync::Semaphore;
 
 use crate::cli::{Cli, ColorArg, Command, DiagnoseArgs, LogsArgs, OutputArg, RunbookCommand, Target, UntilArg};
+use crate::error;
+use crate::execute;
 use crate::plan::{ContextFrom, LogOptions, Output, PeerPlan, Placeholder, Plan, RegionPlan, Rerun, Steps};
+use crate::render;
 use crate::render::{Layout, View};
 use crate::runbook::{self, Runbook, Source};
-use crate::{diagnose, exit, render};
 
 /// A bad flag or value: exit 64.
 #[derive(Debug, thiserror::Error)]
@@ -80,8 +84,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
         return watch(plan, *interval, *until).await;
     }
     let live = start_progress(&plan, g);
-    let sink = live.as_ref().map_or_else(crate::progress::Sink::none, |l| l.sink());
-    let outcome = diagnose::execute(plan.clone(), sink).await;
+    let sink = live.as_ref().map_or_else(crate::execute::progress::Sink::none, |l| l.sink());
+    let outcome = execute::execute(plan.clone(), sink).await;
     if let Some(live) = live {
         live.finish().await;
     }
@@ -113,20 +117,20 @@ pub async fn run(cli: Cli) -> Result<u8> {
     }
     write_out(&buf)?;
     if outcome.interrupted {
-        return Ok(exit::INTERRUPTED);
+        return Ok(error::INTERRUPTED);
     }
-    Ok(exit::for_report(&outcome.report))
+    Ok(error::for_report(&outcome.report))
 }
 
 /// `diagnose --watch`: the screen redrawn on a terminal, a line per run on
 /// a pipe or with `-q`, JSON Lines with `-o json`.
 async fn watch(plan: Arc<Plan>, interval: std::time::Duration, until: Option<UntilArg>) -> Result<u8> {
     let form = match plan.output {
-        Output::Json => crate::watch::Form::Json,
+        Output::Json => crate::app::watch::Form::Json,
         Output::Table if !plan.quiet && std::io::stdout().is_terminal() => {
-            crate::watch::Form::Screen { color: plan.color, size: screen_size }
+            crate::app::watch::Form::Screen { color: plan.color, size: screen_size }
         }
-        Output::Table => crate::watch::Form::Lines,
+        Output::Table => crate::app::watch::Form::Lines,
         Output::Markdown => {
             return Err(UsageError(
                 "--watch shows a table or, with -o json, JSON Lines; -o markdown is one report to paste".into(),
@@ -135,10 +139,10 @@ async fn watch(plan: Arc<Plan>, interval: std::time::Duration, until: Option<Unt
         }
     };
     let until = until.map(|u| match u {
-        UntilArg::Healthy => crate::watch::Until::Healthy,
-        UntilArg::NotDown => crate::watch::Until::NotDown,
+        UntilArg::Healthy => crate::app::watch::Until::Healthy,
+        UntilArg::NotDown => crate::app::watch::Until::NotDown,
     });
-    crate::watch::run(plan, crate::watch::Options { interval, until, form }).await
+    crate::app::watch::run(plan, crate::app::watch::Options { interval, until, form }).await
 }
 
 /// `doctor`: the plan of a full run, whose contexts, permissions and URLs
@@ -279,7 +283,7 @@ fn runbook_validate(file: Option<&std::path::PathBuf>, g: &crate::cli::Global) -
                 src.name
             ));
             let _ = std::io::stderr().write_all(msg.as_bytes());
-            return Ok(exit::CONFIG);
+            return Ok(error::CONFIG);
         }
     };
     let regions: usize = rb.environments.value.values().map(|e| e.regions.value.len()).sum();
@@ -386,8 +390,8 @@ fn screen_size() -> (Option<usize>, Option<usize>) {
 pub fn write_out(bytes: &[u8]) -> Result<u8> {
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
-        Ok(()) => Ok(exit::HEALTHY),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(exit::HEALTHY),
+        Ok(()) => Ok(error::HEALTHY),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(error::HEALTHY),
         Err(e) => Err(e).context("writing to stdout"),
     }
 }
@@ -489,7 +493,7 @@ fn build_plan(
     if !steps.healthz {
         placeholders.retain(|p| !p.key.ends_with("healthz_url") && p.key != "--healthz-url");
     }
-    if steps.pods && crate::k8s::in_cluster(g.kubeconfig.as_deref()) {
+    if steps.pods && crate::kube::client::in_cluster(g.kubeconfig.as_deref()) {
         one_region_in_cluster(&mut regions, &mut placeholders, &env_name, &known)?;
     }
     let peers = env
@@ -568,7 +572,7 @@ fn one_region_in_cluster(
     }
     // The runbook's context is not the one used: the report and the
     // commands it suggests say so.
-    region.context = crate::k8s::IN_CLUSTER.to_string();
+    region.context = crate::kube::client::IN_CLUSTER.to_string();
     Ok(())
 }
 

@@ -251,7 +251,7 @@ mod tests {
     /// Selectors, each with whether the API server takes it (a cluster
     /// test asks the API server about the same list).
     pub(crate) fn samples() -> impl Iterator<Item = (bool, &'static str)> {
-        include_str!("../tests/data/selectors.txt").lines().filter_map(|l| match l.split_once(' ') {
+        include_str!("../../tests/data/selectors.txt").lines().filter_map(|l| match l.split_once(' ') {
             Some(("ok", s)) => Some((true, s)),
             Some(("bad", s)) => Some((false, s)),
             _ => None,

@@ -17,17 +17,19 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant as TokioInstant;
 
 use crate::doctor::PodsSeen;
-use crate::k8s;
-use crate::logs::{self, BaselineRead, Classifier, Flow, RegionTally, Tally};
+use crate::evidence::events;
+use crate::evidence::logs::{self, BaselineRead, Classifier, Flow, RegionTally, Tally};
+use crate::evidence::pods;
+use crate::evidence::rollout;
+use crate::execute::progress::{RegionSink, Step};
+use crate::kube::client;
+use crate::kube::pushback::Pushback;
 use crate::plan::{Plan, RegionPlan};
-use crate::pods;
-use crate::progress::{RegionSink, Step};
-use crate::pushback::Pushback;
 use crate::report::{
     EventsStep, LogsStep, PodBaseline, PodInfo, PodLogs, PodsStep, Problem, ProblemKind, RegionReport, RolloutFacts,
     Status, Verdict,
 };
-use crate::{events, rollout, sanitize};
+use crate::sanitize;
 
 /// One log line on its way to the single writer.
 #[derive(Debug)]
@@ -98,7 +100,7 @@ fn rule(plan: &Plan) -> logs::Rule {
 /// `slot` as they finish so that a deadline or Ctrl-C keeps what is done.
 pub async fn run_region(
     plan: Arc<Plan>,
-    kubeconfig: Arc<k8s::Loaded>,
+    kubeconfig: Arc<client::Loaded>,
     region: RegionPlan,
     slot: Arc<Mutex<RegionReport>>,
     sink: Option<mpsc::Sender<LogLine>>,
@@ -117,7 +119,7 @@ pub async fn run_region(
         counted.lock().expect("slot").count_retry(status);
         told.retry(status);
     });
-    let client = match k8s::client(&kubeconfig, &region.context, remaining(), pushback).await {
+    let client = match client::client(&kubeconfig, &region.context, remaining(), pushback).await {
         Ok(c) => c,
         Err(p) => {
             let mut s = slot.lock().expect("slot");
@@ -136,7 +138,7 @@ pub async fn run_region(
         }
     };
     progress.step(Step::ListingPods);
-    let server = k8s::server(&kubeconfig, &region.context);
+    let server = client::server(&kubeconfig, &region.context);
     let cx = RegionRun { plan: &plan, region: &region, slot: &slot, deadline, started, progress: &progress, server };
     let (pods_seen, pods_rx) = oneshot::channel();
     let main = pods_and_logs(&cx, client.clone(), sink, pods_seen);
@@ -219,13 +221,13 @@ async fn pods_and_logs(
     };
     let pod_list = match listed {
         Err(_) => Err(no_answer()),
-        Ok(Err(e)) => match k8s::problem(&e, "list", "pods", &ns) {
+        Ok(Err(e)) => match client::problem(&e, "list", "pods", &ns) {
             // The client's read timeout is the deadline; its connect
             // timeout (10s at most) may come sooner, and says only "timed out".
             p if p.kind == ProblemKind::Timeout && TokioInstant::now() + Duration::from_millis(100) >= deadline => {
                 Err(no_answer())
             }
-            p => Err(k8s::at_server(p, cx.server.as_deref())),
+            p => Err(client::at_server(p, cx.server.as_deref())),
         },
         Ok(Ok(list)) => Ok(list.items),
     };
@@ -272,7 +274,7 @@ async fn pods_and_logs(
         let (text, unchecked) = match tokio::time::timeout_at(deadline, nss.get_opt(&ns)).await {
             Ok(Ok(None)) => (format!("namespace {ns} does not exist"), None),
             Ok(Ok(Some(_))) => (no_pods, None),
-            Ok(Err(e)) => match k8s::problem(&e, "get", "namespaces", &ns) {
+            Ok(Err(e)) => match client::problem(&e, "get", "namespaces", &ns) {
                 p if p.kind == ProblemKind::Forbidden => unknown(p, "this user may not get namespaces to tell"),
                 p => {
                     let why = format!("asking which failed ({})", p.message);
@@ -315,7 +317,7 @@ pub async fn pods_seen(client: &kube::Client, plan: &Plan, deadline: TokioInstan
     let lp = ListParams::default().labels(&rb.selector).limit(20);
     let list = match tokio::time::timeout_at(deadline, api.list(&lp)).await {
         Err(_) => return Err(Problem::new(ProblemKind::Timeout, "listing pods did not finish before the deadline")),
-        Ok(Err(e)) => return Err(k8s::problem(&e, "list", "pods", &rb.namespace)),
+        Ok(Err(e)) => return Err(client::problem(&e, "list", "pods", &rb.namespace)),
         Ok(Ok(list)) => list.items,
     };
     let lacking = list.iter().find_map(|p| lacks_container(p, &rb.container));
@@ -638,7 +640,7 @@ impl ReadCtx<'_> {
     }
 
     fn log_problem(&self, e: &kube::Error) -> Problem {
-        match k8s::problem(e, "get", "pods/log", &self.plan.runbook.namespace) {
+        match client::problem(e, "get", "pods/log", &self.plan.runbook.namespace) {
             p if p.kind == ProblemKind::NotFound => {
                 Problem::new(ProblemKind::NotFound, "the pod was deleted before its logs were read")
             }
@@ -768,7 +770,7 @@ impl ReadCtx<'_> {
 }
 
 fn stopped(e: &std::io::Error) -> Problem {
-    let (kind, msg) = crate::neterr::classify(e);
+    let (kind, msg) = crate::kube::neterr::classify(e);
     Problem::new(kind, format!("reading logs stopped: {msg}"))
 }
 
@@ -923,9 +925,9 @@ mod tests {
 
     mod evidence {
         use super::*;
+        use crate::judge::region_verdict;
         use crate::plan::RegionPlan;
         use crate::report::{EventGroup, EventKind};
-        use crate::verdict::region_verdict;
 
         fn region(pods: Status) -> RegionReport {
             let mut r = empty_region(&RegionPlan {

@@ -8,6 +8,8 @@
 //! file without problems goes to the second, strict pass (serde), which builds
 //! the typed runbook; whatever the first pass missed is still refused there.
 
+pub mod labels;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -17,7 +19,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_saphyr::Spanned;
 
 /// The key-service runbook shipped in the binary.
-pub const EMBEDDED: &str = include_str!("../runbooks/key-service.yaml");
+pub const EMBEDDED: &str = include_str!("../../runbooks/key-service.yaml");
 /// What `--runbook` shows as the source of the embedded runbook.
 pub const EMBEDDED_NAME: &str = "<embedded runbooks/key-service.yaml>";
 /// Larger runbook files are refused before parsing.
@@ -1082,13 +1084,13 @@ mod lint {
             let names: [(&str, Check, &str, &str); 2] = [
                 (
                     "namespace",
-                    crate::labels::check_namespace,
+                    crate::runbook::labels::check_namespace,
                     "a namespace name",
                     "the namespace the service's pods run in, as `kubectl get ns` lists it, e.g. api",
                 ),
                 (
                     "selector",
-                    crate::labels::check_selector,
+                    crate::runbook::labels::check_selector,
                     "a label selector",
                     "a label selector is terms separated by commas: key=value, key!=value, key in (a,b), \
                      key notin (a,b), key or !key, as `kubectl get pods -l` takes it; e.g. app=api-key-service",

@@ -19,7 +19,7 @@ pub const INTERRUPTED: u8 = 130;
 /// The exit code of a finished run: its verdict's, or 78 when nothing real
 /// was checked (only placeholders: configuration still to do).
 pub fn for_report(r: &crate::report::Report) -> u8 {
-    if crate::verdict::only_placeholders(r) {
+    if crate::judge::only_placeholders(r) {
         return CONFIG;
     }
     for_verdict(r.service.verdict)

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use crate::neterr;
-use crate::pushback::{self, Pushback, Throttled};
+use crate::kube::neterr;
+use crate::kube::pushback::{self, Pushback, Throttled};
 use crate::report::{PluginFault, Problem, ProblemKind};
 
 /// Where a pod's service account is mounted.
@@ -286,7 +286,7 @@ pub async fn client(
     // Ours instead of kube's: it counts, and stops by the deadline.
     config.default_retry = false;
     // Building a client may run an exec credential plugin synchronously.
-    let build = move || crate::transport::builder(config).map(|b| b.with_layer(&pushback).build());
+    let build = move || crate::kube::transport::builder(config).map(|b| b.with_layer(&pushback).build());
     let built = tokio::time::timeout(timeout, tokio::task::spawn_blocking(build)).await;
     match built {
         Err(_) => Err(Problem::new(

@@ -14,9 +14,9 @@ use k8s_openapi::api::core::v1::Event;
 use kube::api::{Api, ListParams};
 use tokio::time::Instant as TokioInstant;
 
-use crate::k8s;
+use crate::evidence::rollout::{self, PodRefs};
+use crate::kube::client;
 use crate::report::{EventGroup, EventKind, EventsStep, Problem, ProblemKind, Status};
-use crate::rollout::{self, PodRefs};
 use crate::sanitize;
 
 /// Warning events read per region at most. A namespace shared with other
@@ -41,7 +41,7 @@ pub async fn list(client: &kube::Client, ns: &str, deadline: TokioInstant) -> Re
     let lp = ListParams::default().fields("type=Warning").limit(LIST_LIMIT);
     match tokio::time::timeout_at(deadline, api.list(&lp)).await {
         Err(_) => Err(Problem::new(ProblemKind::Timeout, "listing events did not finish before the deadline")),
-        Ok(Err(e)) => Err(k8s::problem(&e, "list", "events", ns)),
+        Ok(Err(e)) => Err(client::problem(&e, "list", "events", ns)),
         Ok(Ok(list)) => {
             let truncated = list.metadata.continue_.as_ref().is_some_and(|c| !c.is_empty());
             Ok(Listed { events: list.items, truncated })
