@@ -562,7 +562,7 @@ fn read_only_the_oncall_role_suffices_and_the_api_servers_saw_only_reads() {
             }
         }
         // Across the whole run, the on-call user only ever read, but for
-        // `doctor`'s access reviews (tests/cluster_doctor.rs shares this
+        // `doctor`'s access reviews (tests/cluster/doctor.rs shares this
         // environment): a create that asks a question and stores nothing.
         // So is `kubectl auth can-i --list`, which a next step suggests and
         // the tests paste as kubectl, not as keysvc-check.
