@@ -6,8 +6,10 @@
 Every file of either directory is compared with its namesake in the other,
 after what changes from run to run is taken out: times and durations
 (`*_ms`, `*_secs_ago`, `generated_at`…, RFC 3339 times, "38 ms", "4m ago",
-ages such as "12m" or "3h4m"), temporary paths, ports, and the random part of
-the test environment's pod names. Prints each file that differs, or is in
+ages such as "12m" or "3h4m", a baseline's rate, which follows its span),
+temporary paths, ports, the random part of the test environment's pod names,
+generated log lines' request numbers, and which words say that a step was cut
+by the deadline (the request's own timeout and the run's deadline race). Prints each file that differs, or is in
 one directory only, with a diff of the normalised text; exits 1 if any,
 0 if none. Standard library only.
 """
@@ -20,11 +22,18 @@ from pathlib import Path
 
 # JSON keys whose values are times or durations, whatever their value.
 TIME_KEY = re.compile(
-    r"(^|_)(ms|secs_ago|at|since|age_secs|span_secs|baseline_secs|elapsed|duration|latency)$"
+    r"(^|_)(ms|secs_ago|at|since|age_secs|span_secs|baseline_secs|elapsed|duration|latency|baseline_rate_per_min)$"
 )
 
 # Text that changes from run to run, most specific first.
 SUBSTITUTIONS = [
+    # A step cut by the deadline says so in the words of whichever of the
+    # request's timeout and the run's deadline came first: a race.
+    (re.compile(r"\b(?:listing|getting) [a-z]+(?: [a-z]+)? did not finish before the deadline"), "<timed out>"),
+    (re.compile(r"\bno answer before the deadline \(--timeout\)"), "<timed out>"),
+    (re.compile(r"(?<!<)\btimed out\b(?!>)"), "<timed out>"),
+    # Generated log lines are numbered by the time they are read.
+    (re.compile(r"\brequest_id=req-\d+"), "request_id=req-<n>"),
     # RFC 3339 times, with or without fractions and offset.
     (re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?"), "<time>"),
     # Clock times (a watch line's "12:03:04").
