@@ -1,6 +1,7 @@
 //! Keeps README.md true: its exit-code table matches the binary's, and each
 //! row of its failure-mode table names a test that exists and asserts the
-//! exit code the row gives.
+//! exit code the row gives (`cli::NAME` is in tests/cli.rs, `cluster::doctor::NAME`
+//! in tests/cluster/doctor.rs).
 
 use std::collections::HashMap;
 
@@ -42,9 +43,12 @@ fn failure_mode_rows_are_proven_by_their_tests() {
     let mut sources: HashMap<String, String> = HashMap::new();
     for row in table {
         let (exit, test) = (&row[2], row[3].trim_matches('`'));
-        let (file, name) = test.split_once("::").unwrap_or_else(|| panic!("bad test name {test}"));
-        let src = sources.entry(file.to_string()).or_insert_with(|| {
-            std::fs::read_to_string(format!("{}/tests/{file}.rs", env!("CARGO_MANIFEST_DIR"))).unwrap()
+        // `BINARY::TEST` is tests/BINARY.rs; `BINARY::MODULE::TEST` is tests/BINARY/MODULE.rs.
+        let (path, name) = test.rsplit_once("::").unwrap_or_else(|| panic!("bad test name {test}"));
+        let file = path.replace("::", "/");
+        let src = sources.entry(file.clone()).or_insert_with(|| {
+            std::fs::read_to_string(format!("{}/tests/{file}.rs", env!("CARGO_MANIFEST_DIR")))
+                .unwrap_or_else(|e| panic!("tests/{file}.rs for {test}: {e}"))
         });
         let start = src.find(&format!("fn {name}(")).unwrap_or_else(|| panic!("no test {test} for row {row:?}"));
         let body = &src[start..];

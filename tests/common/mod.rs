@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod case;
+pub mod dump;
 pub mod tmux;
 
 use std::path::{Path, PathBuf};
@@ -40,6 +42,7 @@ impl Run {
     pub fn json(&self) -> serde_json::Value {
         let v = serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr));
+        dump::json(&self.stdout);
         check_schema(&v);
         v
     }
@@ -49,6 +52,7 @@ impl Run {
 /// published schema (see `check_schema`).
 pub fn json(text: &str) -> serde_json::Value {
     let v = serde_json::from_str(text).unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{text}"));
+    dump::json(text);
     check_schema(&v);
     v
 }
@@ -143,6 +147,7 @@ fn finish(out: Output, elapsed: Duration) -> Run {
 /// Runs the binary; polls it and kills it (failing the test) if it is still
 /// running after `limit`.
 pub fn run_within(mut c: Command, limit: Duration) -> Run {
+    let text_report = dump::is_text_diagnose(&c);
     let started = Instant::now();
     let mut child: Child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn keysvc-check");
     let out_handle = {
@@ -173,7 +178,12 @@ pub fn run_within(mut c: Command, limit: Duration) -> Run {
         std::thread::sleep(Duration::from_millis(20));
     };
     let elapsed = started.elapsed();
-    finish(Output { status, stdout: out_handle.join().unwrap(), stderr: err_handle.join().unwrap() }, elapsed)
+    let run =
+        finish(Output { status, stdout: out_handle.join().unwrap(), stderr: err_handle.join().unwrap() }, elapsed);
+    if text_report {
+        dump::text(&run.stdout);
+    }
+    run
 }
 
 pub fn run(c: Command) -> Run {

@@ -5,52 +5,34 @@
 //! getting the same verdicts with the evidence recorded as Forbidden. Each
 //! test works in a namespace of its own.
 
-mod common;
+use crate::common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Run, cmd, region, run_within, runbook_text, write};
+use crate::common::case::Case;
+use crate::common::{Run, region};
 use keysvc_testenv::scenario::{PodKind, image};
-use keysvc_testenv::{Behavior, EventSpec, Fault, HealthzServer, REGIONS, Rollout, Scenario, TestEnv};
+use keysvc_testenv::{EventSpec, Fault, REGIONS, Rollout, Scenario};
 use serde_json::Value;
 
-struct Case {
-    env: TestEnv,
-    dir: tempfile::TempDir,
-    ns: String,
-    _healthz: HealthzServer,
-    runbooks: Vec<(String, PathBuf)>,
+/// How these tests run the binary: `ARGS --env test --runbook R --kubeconfig K`,
+/// with the runbook of a user (`oncall`, `evidence`).
+trait Runs {
+    fn run_as(&self, user: &str, args: &[&str]) -> Run;
+    fn run_with(&self, user: &str, kubeconfig: &Path, args: &[&str], limit: Duration) -> Run;
+    fn diagnose(&self, user: &str) -> (Run, Value);
+    fn kubectl(&self, context: &str, args: &[&str]) -> String;
 }
 
-/// Namespace `ns` in every region, healthy unless `set` says otherwise, and a
-/// runbook per user (`oncall`, `evidence`) whose contexts are `{user}@{region}`.
-fn case(ns: &str, set: &[(&str, Scenario)]) -> Case {
-    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
-    env.scenarios(ns, set).unwrap();
-    let healthz = HealthzServer::start(Behavior::Healthy);
-    let dir = tempfile::tempdir().unwrap();
-    let runbooks = ["oncall", "evidence"]
-        .iter()
-        .map(|user| {
-            let text = runbook_text(ns, &healthz.url, &|r: &str| format!("{user}@{r}"), "");
-            (user.to_string(), write(dir.path(), &format!("{user}.yaml"), &text))
-        })
-        .collect();
-    Case { env, dir, ns: ns.to_string(), _healthz: healthz, runbooks }
-}
-
-impl Case {
+impl Runs for Case {
     fn run_as(&self, user: &str, args: &[&str]) -> Run {
         self.run_with(user, self.env.kubeconfig(), args, Duration::from_secs(40))
     }
 
     fn run_with(&self, user: &str, kubeconfig: &Path, args: &[&str], limit: Duration) -> Run {
-        let runbook = &self.runbooks.iter().find(|(u, _)| u == user).expect("a runbook for the user").1;
-        let mut c = cmd();
-        c.args(args).arg("--env").arg("test").arg("--runbook").arg(runbook).arg("--kubeconfig").arg(kubeconfig);
-        run_within(c, limit)
+        self.line(args).runbook(self.runbook_for(user)).kubeconfig(kubeconfig).run_within(limit)
     }
 
     /// `diagnose -o json` as `user`.
@@ -109,7 +91,7 @@ const NEEDS: &str = "needs the test cluster (tests/run-all.sh)";
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn readiness_probe_failing_is_grouped_from_the_pods_events() {
     let _ = NEEDS;
-    let c = case("t-ev-probe", &[("us-east", Scenario::ProbeFailing)]);
+    let c = Case::new("t-ev-probe").scenario("us-east", Scenario::ProbeFailing).users(&["oncall", "evidence"]).build();
     let (r, j) = c.diagnose("evidence");
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(j["steps"], serde_json::json!(["healthz", "pods", "logs", "events", "rollout"]));
@@ -160,7 +142,7 @@ fn readiness_probe_failing_is_grouped_from_the_pods_events() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn image_pull_failure_is_grouped_as_image_pull() {
-    let c = case("t-ev-pull", &[("eu-de", Scenario::ImagePull)]);
+    let c = Case::new("t-ev-pull").scenario("eu-de", Scenario::ImagePull).users(&["oncall", "evidence"]).build();
     let (r, j) = c.diagnose("evidence");
     assert_eq!(r.code, 1, "{}", r.stdout);
     let eu = region(&j, "eu-de");
@@ -199,7 +181,8 @@ fn image_pull_failure_is_grouped_as_image_pull() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn unschedulable_pod_is_grouped_from_the_schedulers_event() {
-    let c = case("t-ev-sched", &[("us-south", Scenario::Unschedulable)]);
+    let c =
+        Case::new("t-ev-sched").scenario("us-south", Scenario::Unschedulable).users(&["oncall", "evidence"]).build();
     let (r, j) = c.diagnose("evidence");
     assert_eq!(r.code, 1, "{}", r.stdout);
     let south = region(&j, "us-south");
@@ -225,7 +208,7 @@ fn unschedulable_pod_is_grouped_from_the_schedulers_event() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn bad_rollout_names_the_new_and_previous_revision_and_their_images() {
-    let c = case("t-ev-rollout", &[]);
+    let c = Case::new("t-ev-rollout").users(&["oncall", "evidence"]).build();
     let rollout =
         Rollout::versions(&["1.4.2", "1.4.3"]).pods(&[PodKind::Ready, PodKind::ProbeFailing, PodKind::ProbeFailing]);
     let made = c.env.deploy("us-east", &c.ns, &rollout).unwrap();
@@ -297,7 +280,7 @@ fn bad_rollout_names_the_new_and_previous_revision_and_their_images() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn version_drift_shows_as_different_images_in_one_region() {
-    let c = case("t-ev-drift", &[]);
+    let c = Case::new("t-ev-drift").users(&["oncall", "evidence"]).build();
     for region in REGIONS {
         let versions: &[&str] = if region == "eu-de" { &["1.4.2"] } else { &["1.4.2", "1.4.3"] };
         c.env.deploy(region, &c.ns, &Rollout::versions(versions)).unwrap();
@@ -322,7 +305,7 @@ fn version_drift_shows_as_different_images_in_one_region() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn the_minimal_user_gets_the_same_verdicts_and_the_evidence_is_recorded_as_forbidden() {
-    let c = case("t-ev-minimal", &[("eu-de", Scenario::ImagePull)]);
+    let c = Case::new("t-ev-minimal").scenario("eu-de", Scenario::ImagePull).users(&["oncall", "evidence"]).build();
     let rollout = Rollout::versions(&["1.4.2", "1.4.3"]).pods(&[PodKind::ProbeFailing; 3]);
     c.env.deploy("us-east", &c.ns, &rollout).unwrap();
     let (full_run, full) = c.diagnose("evidence");
@@ -354,7 +337,7 @@ fn the_minimal_user_gets_the_same_verdicts_and_the_evidence_is_recorded_as_forbi
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn a_hanging_region_reports_its_evidence_as_cut_short_and_the_others_in_full() {
-    let c = case("t-ev-hang", &[]);
+    let c = Case::new("t-ev-hang").users(&["oncall", "evidence"]).build();
     for region in REGIONS {
         c.env.deploy(region, &c.ns, &Rollout::versions(&["1.4.3"])).unwrap();
     }
@@ -387,7 +370,7 @@ fn pod_names(c: &Case, region: &str) -> Vec<String> {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn a_selector_that_no_longer_matches_gets_the_labels_step_whatever_the_user_may_read() {
-    let c = case("t-ev-labels", &[]);
+    let c = Case::new("t-ev-labels").users(&["oncall", "evidence"]).build();
     c.kubectl("us-south", &["label", "pods", "--all", "--overwrite", "app=key-service"]);
     for user in ["evidence", "oncall"] {
         let (r, j) = c.diagnose(user);
@@ -418,7 +401,7 @@ fn a_selector_that_no_longer_matches_gets_the_labels_step_whatever_the_user_may_
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn a_deployment_scaled_to_zero_is_named_with_who_scaled_it_and_the_commands_that_show_and_undo_it() {
-    let c = case("t-ev-zero", &[]);
+    let c = Case::new("t-ev-zero").users(&["oncall", "evidence"]).build();
     let made = c.env.deploy("eu-de", &c.ns, &Rollout::versions(&["1.4.2"])).unwrap();
     // No Deployment controller runs: scale both, and delete the pods, as it
     // would. A patch, not `kubectl scale`: an API server before 1.22 records
@@ -461,7 +444,7 @@ fn a_deployment_scaled_to_zero_is_named_with_who_scaled_it_and_the_commands_that
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn a_warning_event_in_a_healthy_region_gets_the_step_that_shows_it() {
-    let c = case("t-ev-mount", &[]);
+    let c = Case::new("t-ev-mount").users(&["oncall", "evidence"]).build();
     let pod = pod_names(&c, "eu-de").remove(0);
     let message =
         "MountVolume.SetUp failed for volume \"signing-keys\" : secret \"api-key-service-signing-keys\" not found";
@@ -484,7 +467,7 @@ fn a_warning_event_in_a_healthy_region_gets_the_step_that_shows_it() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn a_pod_not_ready_says_since_when_and_under_the_grace_is_information() {
-    let c = case("t-ev-flap", &[]);
+    let c = Case::new("t-ev-flap").users(&["oncall", "evidence"]).build();
     let pod = pod_names(&c, "us-east").remove(1);
     let not_ready_since = |secs: i64| {
         let since = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(secs);

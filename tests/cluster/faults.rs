@@ -3,32 +3,23 @@
 //! right exit code, and no panic. Each test has its own namespace, proxy and
 //! kubeconfig, so they run in parallel.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{Run, cmd, region, run_within, runbook_text, write};
-use keysvc_testenv::{Behavior, Fault, HealthzServer, TestEnv};
+use crate::common::case::Case;
+use crate::common::{Run, cmd, region, run_within, write};
+use keysvc_testenv::Fault;
 use serde_json::Value;
 
-struct Setup {
-    env: TestEnv,
-    dir: tempfile::TempDir,
-    runbook: PathBuf,
-    _healthz: HealthzServer,
+/// How these tests run the binary, with kubeconfigs of their own.
+trait Faults {
+    fn kubeconfig(&self, edit: impl Fn(&mut Value)) -> PathBuf;
+    fn diagnose(&self, kubeconfig: &std::path::Path, timeout: &str, extra: &[&str]) -> (Run, Value);
 }
 
-fn setup(ns: &str, user: &str) -> Setup {
-    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
-    env.scenarios(ns, &[]).unwrap();
-    let healthz = HealthzServer::start(Behavior::Healthy);
-    let dir = tempfile::tempdir().unwrap();
-    let runbook = write(dir.path(), "runbook.yaml", &runbook_text(ns, &healthz.url, &|r| format!("{user}@{r}"), ""));
-    Setup { env, dir, runbook, _healthz: healthz }
-}
-
-impl Setup {
+impl Faults for Case {
     /// A kubeconfig whose `region` cluster/user/context is changed by `edit`.
     fn kubeconfig(&self, edit: impl Fn(&mut Value)) -> PathBuf {
         let mut kc = self.env.kubeconfig_json().unwrap();
@@ -38,16 +29,11 @@ impl Setup {
         path
     }
 
+    /// `diagnose --env test -o json --timeout TIMEOUT --runbook R --kubeconfig KUBECONFIG EXTRA`.
     fn diagnose(&self, kubeconfig: &std::path::Path, timeout: &str, extra: &[&str]) -> (Run, Value) {
-        let mut c = cmd();
-        c.args(["diagnose", "--env", "test", "-o", "json", "--timeout", timeout])
-            .arg("--runbook")
-            .arg(&self.runbook)
-            .arg("--kubeconfig")
-            .arg(kubeconfig)
-            .args(extra);
         let limit = keysvc_check::runbook::parse_duration(timeout).unwrap() + Duration::from_millis(1500);
-        let r = run_within(c, limit);
+        let line = self.line(&["diagnose"]).flags(&["-o", "json", "--timeout", timeout]);
+        let r = line.kubeconfig(kubeconfig).after(extra).run_within(limit);
         assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
         let j = r.json();
         (r, j)
@@ -103,7 +89,7 @@ fn user(kc: &mut Value, context: &str, user: Value) {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn connection_reset() {
-    let s = setup("f-reset", "oncall");
+    let s = Case::new("f-reset").build();
     let proxy = s.env.proxy("us-east", Fault::Reset).unwrap();
     let kc = s.kubeconfig(|kc| server(kc, "us-east", &proxy.url()));
     let (r, j) = s.diagnose(&kc, "10s", &[]);
@@ -114,7 +100,7 @@ fn connection_reset() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn slow_server_just_under_and_over_the_timeout() {
-    let s = setup("f-slow", "oncall");
+    let s = Case::new("f-slow").build();
     let proxy = s.env.proxy("eu-de", Fault::Delay(Duration::from_millis(800))).unwrap();
     let kc = s.kubeconfig(|kc| server(kc, "eu-de", &proxy.url()));
     let (r, j) = s.diagnose(&kc, "6s", &[]);
@@ -129,7 +115,7 @@ fn slow_server_just_under_and_over_the_timeout() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn plain_http_where_tls_is_expected() {
-    let s = setup("f-plain", "oncall");
+    let s = Case::new("f-plain").build();
     let proxy = s.env.proxy("us-south", Fault::PlainHttp).unwrap();
     let kc = s.kubeconfig(|kc| server(kc, "us-south", &proxy.url()));
     let (r, j) = s.diagnose(&kc, "10s", &[]);
@@ -140,7 +126,7 @@ fn plain_http_where_tls_is_expected() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn wrong_ca_and_certificate_for_another_host() {
-    let s = setup("f-tls", "oncall");
+    let s = Case::new("f-tls").build();
     let other = keysvc_testenv::certs::Ca::create(s.dir.path(), "other-ca").unwrap();
     let kc = s.kubeconfig(|kc| {
         cluster_field(kc, "us-east", "certificate-authority", other.cert.display().to_string().into())
@@ -156,7 +142,7 @@ fn wrong_ca_and_certificate_for_another_host() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn unknown_or_expired_client_certificate_and_rejected_token_are_401() {
-    let s = setup("f-401", "oncall");
+    let s = Case::new("f-401").build();
     let other = keysvc_testenv::certs::Ca::create(s.dir.path(), "rogue-ca").unwrap();
     let rogue = other.client("rogue", "oncall", &[]).unwrap();
     let kc = s.kubeconfig(|kc| {
@@ -189,7 +175,7 @@ fn unknown_or_expired_client_certificate_and_rejected_token_are_401() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn exec_credential_plugins_that_fail_hang_or_are_missing() {
-    let s = setup("f-exec", "oncall");
+    let s = Case::new("f-exec").build();
     let exec = |command: &str, args: &[&str]| serde_json::json!({"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": command, "args": args, "interactiveMode": "Never"}});
     let kc = s.kubeconfig(|kc| user(kc, "oncall@us-south", exec("/bin/false", &[])));
     let (r, j) = s.diagnose(&kc, "10s", &[]);
@@ -249,7 +235,7 @@ fn exec_credential_plugins_that_fail_hang_or_are_missing() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn forbidden_to_list_pods_names_the_permission() {
-    let s = setup("f-forbid", "oncall");
+    let s = Case::new("f-forbid").build();
     let text = std::fs::read_to_string(&s.runbook).unwrap().replace("oncall@us-east", "nobody@us-east");
     std::fs::write(&s.runbook, text).unwrap();
     let (r, j) = s.diagnose(s.env.kubeconfig(), "10s", &[]);
@@ -260,7 +246,7 @@ fn forbidden_to_list_pods_names_the_permission() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn missing_ca_file_in_kubeconfig() {
-    let s = setup("f-nocafile", "oncall");
+    let s = Case::new("f-nocafile").build();
     let kc = s.kubeconfig(|kc| cluster_field(kc, "eu-de", "certificate-authority", "/nonexistent/ca.crt".into()));
     let (r, j) = s.diagnose(&kc, "10s", &[]);
     let msg = assert_only_unknown(&r, &j, "eu-de", &["kubeconfig"]);
@@ -270,7 +256,7 @@ fn missing_ca_file_in_kubeconfig() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn client_keys_never_reach_the_output() {
-    let s = setup("f-secrets", "oncall");
+    let s = Case::new("f-secrets").build();
     let kc_json = s.env.kubeconfig_json().unwrap();
     let key_path =
         kc_json["users"].as_array().unwrap().iter().find(|u| u["name"] == "oncall").unwrap()["user"]["client-key"]
@@ -296,7 +282,7 @@ fn client_keys_never_reach_the_output() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn ctrl_c_prints_what_finished_and_exits_130() {
-    let s = setup("f-ctrlc", "oncall");
+    let s = Case::new("f-ctrlc").build();
     let proxy = s.env.proxy("us-east", Fault::Hang).unwrap();
     let kc = s.kubeconfig(|kc| server(kc, "us-east", &proxy.url()));
     let mut c = cmd();

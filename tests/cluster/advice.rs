@@ -4,54 +4,18 @@
 //! the steps of regions that are down coming before a rollback in a region
 //! still serving. Each test works in a namespace of its own.
 
-mod common;
+use crate::common;
 
-use std::path::PathBuf;
-use std::time::Duration;
-
-use common::{Run, cmd, region, run_within, runbook_text, texts, write};
-use keysvc_testenv::{Behavior, HealthzServer, LogSpec, Rollout, Scenario, TestEnv};
+use crate::common::case::Case;
+use crate::common::{region, texts, write};
+use keysvc_testenv::{Behavior, HealthzServer, LogSpec, Rollout, Scenario};
 use serde_json::Value;
 
-struct Case {
-    env: TestEnv,
-    dir: tempfile::TempDir,
-    healthz: HealthzServer,
-    runbook: PathBuf,
+trait Regional {
+    fn regional_healthz(&mut self, region: &str, url: &str);
 }
 
-/// Namespace `ns` set up per region, a healthy healthz stand-in, and a
-/// runbook whose contexts are `{user}@{region}` (the admin's for "admin").
-fn case(ns: &str, set: &[(&str, Scenario)], user: &str) -> Case {
-    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
-    env.scenarios(ns, set).unwrap();
-    let healthz = HealthzServer::start(Behavior::Healthy);
-    let dir = tempfile::tempdir().unwrap();
-    let ctx = |r: &str| if user == "admin" { r.to_string() } else { format!("{user}@{r}") };
-    let runbook = write(dir.path(), "runbook.yaml", &runbook_text(ns, &healthz.url, &ctx, ""));
-    Case { env, dir, healthz, runbook }
-}
-
-impl Case {
-    fn diagnose(&self, args: &[&str]) -> Run {
-        let mut c = cmd();
-        c.arg("diagnose")
-            .args(args)
-            .arg("--env")
-            .arg("test")
-            .arg("--runbook")
-            .arg(&self.runbook)
-            .arg("--kubeconfig")
-            .arg(self.env.kubeconfig());
-        run_within(c, Duration::from_secs(40))
-    }
-
-    fn diagnose_json(&self) -> (Run, Value) {
-        let r = self.diagnose(&["-o", "json"]);
-        let j = r.json();
-        (r, j)
-    }
-
+impl Regional for Case {
     /// The runbook with `region`'s own healthz URL set.
     fn regional_healthz(&mut self, region: &str, url: &str) {
         let text = std::fs::read_to_string(&self.runbook).unwrap();
@@ -70,7 +34,7 @@ fn findings<'a>(j: &'a Value, kind: &str) -> Vec<&'a Value> {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn a_regions_own_healthz_failing_while_its_pods_are_ready_is_that_regions_route_not_the_services() {
-    let mut c = case("t-adv-regional", &[], "oncall");
+    let mut c = Case::new("t-adv-regional").build();
     let east = HealthzServer::start(Behavior::html(503, "<html>no healthy upstream</html>"));
     c.regional_healthz("us-east", &east.url);
     let (r, j) = c.diagnose_json();
@@ -97,7 +61,7 @@ fn a_regions_own_healthz_failing_while_its_pods_are_ready_is_that_regions_route_
 fn healthz_while_every_pod_crash_loops_says_what_answers_or_that_nothing_runs() {
     let set =
         [("us-south", Scenario::AllCrashLoop), ("us-east", Scenario::AllCrashLoop), ("eu-de", Scenario::AllCrashLoop)];
-    let c = case("t-adv-nothing", &set, "oncall");
+    let c = Case::new("t-adv-nothing").scenarios(&set).build();
     // Healthz answers as operational: not from these pods.
     let (r, j) = c.diagnose_json();
     assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
@@ -125,7 +89,10 @@ fn healthz_while_every_pod_crash_loops_says_what_answers_or_that_nothing_runs() 
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn the_steps_of_regions_that_are_down_come_before_a_rollback_in_a_region_still_serving() {
-    let c = case("t-adv-order", &[("us-south", Scenario::NoPods), ("eu-de", Scenario::NoNamespace)], "admin");
+    let c = Case::new("t-adv-order")
+        .scenarios(&[("us-south", Scenario::NoPods), ("eu-de", Scenario::NoNamespace)])
+        .user("admin")
+        .build();
     let made = c.env.deploy("us-east", "t-adv-order", &Rollout::versions(&["1.4.2", "1.4.3"])).unwrap();
     // The new revision logs an error the old one never did.
     let errors = keysvc_testenv::scenario::traffic(40, 240.0, 4, "ERROR token validation failed: signature mismatch");

@@ -2,44 +2,26 @@
 //! 80 and 200 columns, tables on a pipe, and `-o markdown`, from real runs
 //! against the test environment or a local healthz server.
 
-mod common;
-
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use common::tmux::{Screen, Tmux};
-use common::{BIN, cmd, run, runbook_text, write};
+use crate::common::case::Case;
+use crate::common::tmux::{Screen, Tmux};
+use crate::common::{BIN, cmd, run, write};
 use keysvc_check::render::fit::display_width;
-use keysvc_testenv::{Behavior, HealthzServer, Scenario, TestEnv};
+use keysvc_testenv::{Behavior, HealthzServer, Scenario};
 use serde_json::Value;
 
-struct Case {
-    _env: TestEnv,
-    _dir: tempfile::TempDir,
-    healthz: HealthzServer,
-    runbook: PathBuf,
-    kubeconfig: PathBuf,
-    pods: Vec<Vec<String>>,
+/// How these tests run the binary: `VERB --env test --runbook R --kubeconfig K EXTRA`.
+trait Runs {
+    fn args(&self, verb: &str, extra: &[&str]) -> Vec<String>;
+    fn json(&self, verb: &str) -> Value;
 }
 
-/// Namespace `ns` in every region, `set` applied, read as the `oncall` user.
-fn case(ns: &str, set: &[(&str, Scenario)]) -> Case {
-    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
-    let pods = env.scenarios(ns, set).unwrap();
-    let healthz = HealthzServer::start(Behavior::Healthy);
-    let dir = tempfile::tempdir().unwrap();
-    let runbook = write(dir.path(), "runbook.yaml", &runbook_text(ns, &healthz.url, &|r| format!("oncall@{r}"), ""));
-    let kubeconfig = env.kubeconfig().to_path_buf();
-    Case { _env: env, _dir: dir, healthz, runbook, kubeconfig, pods }
-}
-
-impl Case {
+impl Runs for Case {
     /// The command line for `verb` against this case, program first.
     fn args(&self, verb: &str, extra: &[&str]) -> Vec<String> {
-        let mut a: Vec<String> = vec![BIN.into(), verb.into(), "--env".into(), "test".into()];
-        a.extend(["--runbook".into(), self.runbook.display().to_string()]);
-        a.extend(["--kubeconfig".into(), self.kubeconfig.display().to_string()]);
-        a.extend(extra.iter().map(|s| s.to_string()));
+        let mut a: Vec<String> = vec![BIN.into()];
+        a.extend(self.line(&[verb]).after(extra).words());
         a
     }
 
@@ -79,7 +61,7 @@ fn line_with<'a>(s: &'a Screen, needles: &[&str]) -> &'a str {
 #[test]
 #[ignore = "needs the test cluster and tmux (tests/run-all.sh)"]
 fn pods_table_fits_80_and_200_columns_with_every_name_whole() {
-    let c = case("t-tty-pods", &[("us-east", Scenario::CrashLoop)]);
+    let c = Case::new("t-tty-pods").scenario("us-east", Scenario::CrashLoop).build();
     let crashing = c.pods[1][2].as_str();
     let cmds = commands(&c.json("pods"));
     for width in [80, 200] {
@@ -104,7 +86,7 @@ fn pods_table_fits_80_and_200_columns_with_every_name_whole() {
 #[test]
 #[ignore = "needs the test cluster and tmux (tests/run-all.sh)"]
 fn diagnose_fits_80_and_200_columns_and_the_note_moves_to_the_findings() {
-    let c = case("t-tty-diag", &[("us-east", Scenario::CrashLoop)]);
+    let c = Case::new("t-tty-diag").scenario("us-east", Scenario::CrashLoop).build();
     let crashing = c.pods[1][2].as_str();
     let cmds = commands(&c.json("diagnose"));
     assert!(!cmds.is_empty());
@@ -157,7 +139,7 @@ fn colour_and_width_on_a_terminal_and_not_with_no_color() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn on_a_pipe_grep_finds_the_whole_pod_row() {
-    let c = case("t-pipe", &[("us-east", Scenario::CrashLoop)]);
+    let c = Case::new("t-pipe").scenario("us-east", Scenario::CrashLoop).build();
     let crashing = c.pods[1][2].as_str();
     // COLUMNS is a terminal's width: a pipe has none, whatever it says.
     let out = Command::new("sh")
@@ -193,7 +175,7 @@ fn redact(c: &Case, text: &str) -> String {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn markdown_of_a_real_run() {
-    let c = case("t-markdown", &[("us-east", Scenario::CrashLoop), ("eu-de", Scenario::NoPods)]);
+    let c = Case::new("t-markdown").scenarios(&[("us-east", Scenario::CrashLoop), ("eu-de", Scenario::NoPods)]).build();
     let mut outputs = vec![];
     for verb in ["diagnose", "healthz", "pods", "logs"] {
         let mut command = cmd();
@@ -224,7 +206,7 @@ fn markdown_of_a_real_run() {
 #[test]
 #[ignore = "needs the test cluster and tmux (tests/run-all.sh)"]
 fn doctor_at_80_columns_keeps_the_runbook_what_is_optional_and_the_cause() {
-    let c = case("t-tty-doctor", &[]);
+    let c = Case::new("t-tty-doctor").build();
     // us-east as the nologs user (one required permission missing); eu-de
     // through a credential plugin that is not installed.
     let mut kc: Value = serde_json::from_str(&std::fs::read_to_string(&c.kubeconfig).unwrap()).unwrap();
@@ -234,7 +216,7 @@ fn doctor_at_80_columns_keeps_the_runbook_what_is_optional_and_the_cause() {
         .as_array_mut()
         .unwrap()
         .push(serde_json::json!({"name": "plugin@eu-de", "context": {"cluster": "eu-de", "user": "plugin"}}));
-    let kubeconfig = write(c._dir.path(), "kubeconfig", &kc.to_string());
+    let kubeconfig = write(c.dir.path(), "kubeconfig", &kc.to_string());
     let mut args = c.args("doctor", &["--context", "us-east=nologs@us-east", "--context", "eu-de=plugin@eu-de"]);
     let at = args.iter().position(|a| a == "--kubeconfig").unwrap();
     args[at + 1] = kubeconfig.display().to_string();

@@ -5,45 +5,23 @@
 //! the runbook's fault, said with the key and line to fix, never an outage
 //! nor a pass.
 
-mod common;
-
-use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{Run, cmd, kinds, region, run_suggested_commands, run_within, runbook_text, texts, write};
-use keysvc_testenv::{Behavior, HealthzServer, TestEnv};
+use crate::common::case::Case;
+use crate::common::{Run, cmd, kinds, region, run_suggested_commands, run_within, texts};
 use serde_json::Value;
 
 const REGIONS: [&str; 3] = ["us-south", "us-east", "eu-de"];
 
-struct Case {
-    _env: TestEnv,
-    _dir: tempfile::TempDir,
-    _healthz: HealthzServer,
-    runbook: PathBuf,
-    kubeconfig: PathBuf,
+/// How these tests run the binary: `ARGS --env test --runbook R --kubeconfig K`.
+trait Runs {
+    fn run(&self, args: &[&str]) -> Run;
+    fn json(&self, args: &[&str]) -> (Run, Value);
 }
 
-/// Healthy pods in namespace `ns` of every region, a healthy healthz, and
-/// the runbook for them as `user`, with `from` replaced by `to`.
-fn case(ns: &str, user: &str, from: &str, to: &str) -> Case {
-    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
-    env.scenarios(ns, &[]).unwrap();
-    let healthz = HealthzServer::start(Behavior::Healthy);
-    let dir = tempfile::tempdir().unwrap();
-    let ctx = |r: &str| format!("{user}@{r}");
-    let text = runbook_text(ns, &healthz.url, &ctx, "");
-    assert!(text.contains(from), "{from} not in {text}");
-    let runbook = write(dir.path(), "runbook.yaml", &text.replacen(from, to, 1));
-    let kubeconfig = env.kubeconfig().to_path_buf();
-    Case { _env: env, _dir: dir, _healthz: healthz, runbook, kubeconfig }
-}
-
-impl Case {
+impl Runs for Case {
     fn run(&self, args: &[&str]) -> Run {
-        let mut c = cmd();
-        c.args(args).args(["--env", "test", "--runbook"]).arg(&self.runbook).arg("--kubeconfig").arg(&self.kubeconfig);
-        run_within(c, Duration::from_secs(40))
+        self.line(args).run()
     }
 
     fn json(&self, args: &[&str]) -> (Run, Value) {
@@ -67,7 +45,7 @@ fn finding<'a>(j: &'a Value, kind: &str) -> &'a Value {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn a_container_the_pods_do_not_have_fails_the_logs_step_and_names_the_runbook_key() {
-    let c = case("t-rb-container", "oncall", "container: api-key-service", "container: api-keyservice");
+    let c = Case::new("t-rb-container").replace("container: api-key-service", "container: api-keyservice").build();
     let (r, j) = c.json(&["diagnose"]);
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(j["service"]["verdict"], "unknown");
@@ -100,7 +78,7 @@ fn a_container_the_pods_do_not_have_fails_the_logs_step_and_names_the_runbook_ke
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn a_selector_that_matches_no_pod_anywhere_while_healthz_passes_is_the_runbooks_not_an_outage() {
-    let c = case("t-rb-selector", "oncall", "selector: app=api-key-service", "selector: app=api-key-servce");
+    let c = Case::new("t-rb-selector").replace("selector: app=api-key-service", "selector: app=api-key-servce").build();
     let (r, j) = c.json(&["diagnose"]);
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(j["service"]["verdict"], "unknown");
@@ -138,7 +116,7 @@ fn a_selector_that_matches_no_pod_anywhere_while_healthz_passes_is_the_runbooks_
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn a_namespace_refused_may_not_exist_and_the_way_to_tell_is_suggested() {
     // The roles are per namespace: one that does not exist is refused alike.
-    let c = case("t-rb-namespace", "oncall", "namespace: t-rb-namespace", "namespace: t-rb-namespacee");
+    let c = Case::new("t-rb-namespace").replace("namespace: t-rb-namespace", "namespace: t-rb-namespacee").build();
     let (r, j) = c.json(&["diagnose"]);
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(region(&j, "us-east")["pods"]["error"]["kind"], "forbidden");
@@ -171,7 +149,7 @@ fn a_namespace_refused_may_not_exist_and_the_way_to_tell_is_suggested() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn a_context_not_in_the_kubeconfig_gets_a_did_you_mean_named_where_it_came_from_and_a_rerun_that_works() {
-    let c = case("t-rb-context", "oncall", "context: \"oncall@us-east\"", "context: \"oncall-us-east\"");
+    let c = Case::new("t-rb-context").replace("context: \"oncall@us-east\"", "context: \"oncall-us-east\"").build();
     let (r, j) = c.json(&["diagnose"]);
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(region(&j, "us-east")["pods"]["error"]["kind"], "context_missing");
@@ -194,7 +172,7 @@ fn a_context_not_in_the_kubeconfig_gets_a_did_you_mean_named_where_it_came_from_
     assert_eq!(again.code, 0, "{command}\n{}\n{}", again.stdout, again.stderr);
 
     // From --context: the flag is what to fix, not the runbook.
-    let c = case("t-rb-context-flag", "oncall", "", "");
+    let c = Case::new("t-rb-context-flag").build();
     let (r, j) = c.json(&["diagnose", "--context", "us-east=oncall@us-eats"]);
     assert_eq!(r.code, 3, "{}", r.stdout);
     let all = format!("{}\n{}", texts(&j["findings"]), texts(&j["next_steps"]));
@@ -215,7 +193,8 @@ fn a_context_not_in_the_kubeconfig_gets_a_did_you_mean_named_where_it_came_from_
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn doctor_checks_that_the_selector_matches_pods_and_they_have_the_container() {
-    let c = case("t-rb-doctor-sel", "oncall", "selector: app=api-key-service", "selector: app=api-key-servce");
+    let c =
+        Case::new("t-rb-doctor-sel").replace("selector: app=api-key-service", "selector: app=api-key-servce").build();
     let (r, j) = c.json(&["doctor"]);
     assert_eq!(r.code, 1, "{}", r.stdout);
     for name in REGIONS {
@@ -229,7 +208,7 @@ fn doctor_checks_that_the_selector_matches_pods_and_they_have_the_container() {
             "{fix}"
         );
     }
-    let c = case("t-rb-doctor-ctr", "oncall", "container: api-key-service", "container: api-keyservice");
+    let c = Case::new("t-rb-doctor-ctr").replace("container: api-key-service", "container: api-keyservice").build();
     let (r, j) = c.json(&["doctor", "--region", "eu-de"]);
     assert_eq!(r.code, 1, "{}", r.stdout);
     let row = j["checks"].as_array().unwrap().iter().find(|c| c["check"] == "container").unwrap();

@@ -7,35 +7,24 @@
 //! stops; other statuses are not retried. Each test has its own namespace,
 //! proxy and kubeconfig, so they run in parallel.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Run, cmd, kinds, region, run_within, runbook_text, texts, write};
-use keysvc_testenv::{Behavior, HealthzServer, Scenario, TestEnv, Throttle, ThrottleProxy};
+use crate::common::case::Case;
+use crate::common::{Run, kinds, region, texts};
+use keysvc_testenv::{Scenario, Throttle, ThrottleProxy};
 use serde_json::Value;
 
 const REGIONS: [&str; 3] = ["us-south", "us-east", "eu-de"];
 
-struct Setup {
-    env: TestEnv,
-    dir: tempfile::TempDir,
-    runbook: PathBuf,
-    user: &'static str,
-    _healthz: HealthzServer,
+/// How these tests run the binary, through throttling proxies.
+trait Pushback {
+    fn proxy(&self, region: &str, throttle: Throttle) -> (ThrottleProxy, PathBuf);
+    fn run(&self, command: &str, kubeconfig: &Path, timeout: &str, output: &str) -> Run;
+    fn diagnose(&self, kubeconfig: &Path, timeout: &str) -> (Run, Value);
 }
 
-fn setup(ns: &str, user: &'static str, scenarios: &[(&str, Scenario)]) -> Setup {
-    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
-    env.scenarios(ns, scenarios).unwrap();
-    let healthz = HealthzServer::start(Behavior::Healthy);
-    let dir = tempfile::tempdir().unwrap();
-    let runbook = write(dir.path(), "runbook.yaml", &runbook_text(ns, &healthz.url, &|r| format!("{user}@{r}"), ""));
-    Setup { env, dir, runbook, user, _healthz: healthz }
-}
-
-impl Setup {
+impl Pushback for Case {
     /// A throttling proxy in front of `region`, speaking as this test's user,
     /// and a kubeconfig that reaches `region` through it.
     fn proxy(&self, region: &str, throttle: Throttle) -> (ThrottleProxy, PathBuf) {
@@ -45,15 +34,11 @@ impl Setup {
         (proxy, path)
     }
 
+    /// `COMMAND --env test -o OUTPUT --timeout TIMEOUT --runbook R --kubeconfig KUBECONFIG`.
     fn run(&self, command: &str, kubeconfig: &Path, timeout: &str, output: &str) -> Run {
-        let mut c = cmd();
-        c.args([command, "--env", "test", "-o", output, "--timeout", timeout])
-            .arg("--runbook")
-            .arg(&self.runbook)
-            .arg("--kubeconfig")
-            .arg(kubeconfig);
         let limit = keysvc_check::runbook::parse_duration(timeout).unwrap() + Duration::from_millis(1500);
-        let r = run_within(c, limit);
+        let line = self.line(&[command]).flags(&["-o", output, "--timeout", timeout]).kubeconfig(kubeconfig);
+        let r = line.run_within(limit);
         assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
         r
     }
@@ -78,7 +63,7 @@ fn retries(j: &Value, name: &str) -> (u64, Vec<u64>) {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn a_region_pushed_back_on_gets_the_same_verdict_and_counts_its_retries() {
-    let s = setup("p-429", "oncall", &[("us-east", Scenario::CrashLoop)]);
+    let s = Case::new("p-429").scenario("us-east", Scenario::CrashLoop).build();
     let (r, direct) = s.diagnose(s.env.kubeconfig(), "20s");
     assert_eq!(r.code, 1, "{}", r.stdout);
     for name in REGIONS {
@@ -123,7 +108,7 @@ fn a_region_pushed_back_on_gets_the_same_verdict_and_counts_its_retries() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn a_region_pushed_back_to_the_end_is_unknown_by_the_deadline_and_throttled() {
-    let s = setup("p-always", "oncall", &[]);
+    let s = Case::new("p-always").build();
     let (proxy, kc) = s.proxy("eu-de", Throttle { first: None, ..Throttle::too_many_requests(0) });
     let (r, j) = s.diagnose(&kc, "4s");
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
@@ -166,7 +151,7 @@ fn a_region_pushed_back_to_the_end_is_unknown_by_the_deadline_and_throttled() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn throttled_to_the_deadline_everywhere_is_partial_with_one_rerun_on_a_longer_timeout() {
-    let s = setup("p-all-503", "oncall", &[]);
+    let s = Case::new("p-all-503").build();
     let proxies: Vec<ThrottleProxy> =
         REGIONS.iter().map(|r| s.env.throttle_proxy(&format!("oncall@{r}"), Throttle::always(503)).unwrap()).collect();
     let kc = s.dir.path().join("kubeconfig-all");
@@ -194,7 +179,7 @@ fn throttled_to_the_deadline_everywhere_is_partial_with_one_rerun_on_a_longer_ti
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn service_unavailable_and_gateway_timeout_are_retried() {
     // The token user: the proxy speaks upstream with the token, not a certificate.
-    let s = setup("p-503", "token", &[]);
+    let s = Case::new("p-503").user("token").build();
     let (proxy, kc) = s.proxy("us-south", Throttle { status: 503, retry_after: None, first: Some(1) });
     let (r, j) = s.diagnose(&kc, "20s");
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -212,7 +197,7 @@ fn service_unavailable_and_gateway_timeout_are_retried() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn internal_errors_and_forbidden_are_not_retried() {
-    let s = setup("p-500", "oncall", &[]);
+    let s = Case::new("p-500").build();
     let (proxy, kc) = s.proxy("us-east", Throttle::always(500));
     let (r, j) = s.diagnose(&kc, "10s");
     assert_eq!(r.code, 3, "{}", r.stdout);
@@ -235,7 +220,7 @@ fn internal_errors_and_forbidden_are_not_retried() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn the_doctor_retries_too_and_says_so() {
-    let s = setup("p-doctor", "oncall", &[]);
+    let s = Case::new("p-doctor").build();
     let (proxy, kc) = s.proxy("us-east", Throttle::too_many_requests(1));
     let r = s.run("doctor", &kc, "20s", "json");
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);

@@ -1,13 +1,11 @@
 //! Credentials the service logs never reach a report unless `--no-mask` is
 //! given: end to end against the test environment, in a namespace of its own.
 
-mod common;
+use crate::common;
 
-use std::path::PathBuf;
-use std::time::Duration;
-
-use common::{Run, cmd, run_within, runbook_text, write};
-use keysvc_testenv::{Behavior, HealthzServer, LogSpec, TestEnv};
+use crate::common::Run;
+use crate::common::case::Case;
+use keysvc_testenv::{Behavior, HealthzServer, LogSpec};
 
 const JWT_1: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzdmMtcGF5bWVudHMifQ.UGF5bWVudHNTaWduYXR1cmVPbmU";
 const JWT_2: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzdmMtYmlsbGluZyJ9.QmlsbGluZ1NpZ25hdHVyZVR3bw";
@@ -27,20 +25,10 @@ const SECRETS: [&str; 7] = [
     PASSWORD,
 ];
 
-struct Case {
-    _env: TestEnv,
-    _dir: tempfile::TempDir,
-    _healthz: HealthzServer,
-    runbook: PathBuf,
-    kubeconfig: PathBuf,
-    pod: String,
-}
-
-/// Namespace `t-mask` healthy everywhere; one eu-de pod logs credentials.
-fn case() -> Case {
-    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
-    let pods = env.scenarios("t-mask", &[]).unwrap();
-    let pod = pods[2][0].clone();
+/// Namespace `t-mask` healthy everywhere; one eu-de pod (returned) logs credentials.
+fn case() -> (Case, String) {
+    let c = Case::new("t-mask").extra("logs:\n  error_threshold: 0\n").build();
+    let pod = c.pods[2][0].clone();
     let spec = LogSpec::lines([
         (120.0, format!("ERROR rejected token {JWT_1} for kid=key-1")),
         (110.0, format!("ERROR rejected token {JWT_2} for kid=key-1")),
@@ -48,27 +36,18 @@ fn case() -> Case {
         (90.0, format!("INFO GET /v1/keys?api_key={API_KEY}&limit=5 200 3ms")),
         (80.0, format!("ERROR cannot connect postgres://svc:{PASSWORD}@db-7.internal:5432/keys: connection refused")),
     ]);
-    env.set_logs("eu-de", "t-mask", &pod, &spec).unwrap();
-    let healthz = HealthzServer::start(Behavior::Healthy);
-    let dir = tempfile::tempdir().unwrap();
-    let runbook = write(
-        dir.path(),
-        "runbook.yaml",
-        &runbook_text("t-mask", &healthz.url, &|r| format!("oncall@{r}"), "logs:\n  error_threshold: 0\n"),
-    );
-    let kubeconfig = env.kubeconfig().to_path_buf();
-    Case { _env: env, _dir: dir, _healthz: healthz, runbook, kubeconfig, pod }
+    c.env.set_logs("eu-de", "t-mask", &pod, &spec).unwrap();
+    (c, pod)
 }
 
-impl Case {
+/// How these tests run the binary: `ARGS --env test --region eu-de --runbook R --kubeconfig K`.
+trait Runs {
+    fn run(&self, args: &[&str]) -> Run;
+}
+
+impl Runs for Case {
     fn run(&self, args: &[&str]) -> Run {
-        let mut c = cmd();
-        c.args(args)
-            .args(["--env", "test", "--region", "eu-de", "--runbook"])
-            .arg(&self.runbook)
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig);
-        let r = run_within(c, Duration::from_secs(40));
+        let r = self.line(args).flags(&["--region", "eu-de"]).run();
         assert_eq!(r.code, 1, "{args:?}: error lines degrade the region\n{}\n{}", r.stdout, r.stderr);
         r
     }
@@ -83,7 +62,7 @@ fn assert_no_secret(what: &str, text: &str) {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn credentials_in_logs_are_masked_in_every_output_unless_no_mask() {
-    let c = case();
+    let (c, pod) = case();
     // The two JWT lines differ only in their token: one group, the most frequent.
     let most_frequent = "ERROR rejected token eyJhbGc…[masked] for kid=key-1";
     let dsn = "postgres://svc:[masked]@db-7.internal:5432/keys";
@@ -100,7 +79,7 @@ fn credentials_in_logs_are_masked_in_every_output_unless_no_mask() {
     assert_no_secret("diagnose -o json", &j.stdout);
     let report = j.json();
     let pods = report["regions"][0]["logs"]["pods"].as_array().unwrap();
-    let p = pods.iter().find(|p| p["pod"] == c.pod.as_str()).unwrap();
+    let p = pods.iter().find(|p| p["pod"] == pod.as_str()).unwrap();
     assert_eq!(p["error_lines"], 3);
     assert_eq!(p["top_errors"][0]["count"], 2);
     assert_eq!(p["top_errors"][0]["example"], format!("ERROR rejected token eyJhbGc…[masked] for kid=key-1"));
@@ -114,7 +93,7 @@ fn credentials_in_logs_are_masked_in_every_output_unless_no_mask() {
         "INFO GET /v1/keys?api_key=[masked]&limit=5 200 3ms",
         &format!("ERROR cannot connect {dsn}: connection refused"),
     ] {
-        assert!(l.stdout.contains(&format!("eu-de {} │ {shown}", c.pod)), "line {shown:?} not in\n{}", l.stdout);
+        assert!(l.stdout.contains(&format!("eu-de {} │ {shown}", pod)), "line {shown:?} not in\n{}", l.stdout);
     }
     // The summary groups the two token lines (unmasked, they would differ).
     assert!(
@@ -126,7 +105,7 @@ fn credentials_in_logs_are_masked_in_every_output_unless_no_mask() {
     let lj = c.run(&["logs", "-o", "json"]);
     assert_no_secret("logs -o json", &lj.stdout);
     let p = &lj.json()["regions"][0]["logs"]["pods"];
-    let p = p.as_array().unwrap().iter().find(|p| p["pod"] == c.pod.as_str()).unwrap();
+    let p = p.as_array().unwrap().iter().find(|p| p["pod"] == pod.as_str()).unwrap();
     assert_eq!(p["top_errors"][0]["pattern"], "ERROR rejected token eyJhbGc…[masked] for kid=key-#");
 
     // --no-mask shows them as logged.
@@ -152,23 +131,9 @@ fn sh(command: &str, url: Option<&str>) -> std::process::Output {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn secrets_in_a_healthz_url_are_masked_everywhere_and_commands_take_it_from_the_environment() {
-    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
-    env.scenarios("t-mask-url", &[]).unwrap();
-    let healthz = HealthzServer::start(Behavior::Healthy);
-    let dir = tempfile::tempdir().unwrap();
-    let runbook =
-        write(dir.path(), "runbook.yaml", &runbook_text("t-mask-url", &healthz.url, &|r| format!("oncall@{r}"), ""));
-    let run = |url: &str, args: &[&str]| {
-        let mut c = cmd();
-        c.args(args)
-            .args(["--env", "test", "--runbook"])
-            .arg(&runbook)
-            .arg("--kubeconfig")
-            .arg(env.kubeconfig())
-            .arg("--healthz-url")
-            .arg(url);
-        run_within(c, Duration::from_secs(40))
-    };
+    let c = Case::new("t-mask-url").build();
+    let healthz = &c.healthz;
+    let run = |url: &str, args: &[&str]| c.line(args).after(&["--healthz-url", url]).run();
     // A key and a JWT in the query: every output and doctor mask both.
     let query = format!("{}?api_key={API_KEY}&access_token={JWT_1}", healthz.url);
     let masked = format!("{}?api_key=[masked]&access_token=[masked]", healthz.url);

@@ -2,64 +2,28 @@
 //! (tests/run-all.sh brings it up). Each test works in a namespace of its own,
 //! so tests run in parallel without seeing each other's scenarios.
 
-mod common;
+use crate::common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{Run, cmd, region, run_within, runbook_text, texts, write};
+use crate::common::case::Case;
+use crate::common::{Run, region, texts, write};
 use keysvc_testenv::{Behavior, Fault, HealthzServer, LogSpec, Scenario, TestEnv};
 use serde_json::Value;
 
-struct Case {
-    env: TestEnv,
-    dir: tempfile::TempDir,
-    ns: String,
-    healthz: HealthzServer,
-    runbook: PathBuf,
-    kubeconfig: PathBuf,
-    pods: Vec<Vec<String>>,
+/// How these tests run the binary: `ARGS --env test --runbook R --kubeconfig K`.
+trait Runs {
+    fn run(&self, args: &[&str]) -> Run;
+    fn run_limit(&self, args: &[&str], limit: Duration) -> Run;
 }
 
-/// Namespace `ns` set up per region, a healthy healthz stand-in, and a
-/// runbook whose contexts are `{user}@{region}` (or the admin's for "admin").
-fn case(ns: &str, set: &[(&str, Scenario)], user: &str) -> Case {
-    case_with(ns, set, user, "")
-}
-
-/// Like [`case`], with `extra` runbook keys (e.g. a `logs:` section).
-fn case_with(ns: &str, set: &[(&str, Scenario)], user: &str, extra: &str) -> Case {
-    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
-    let pods = env.scenarios(ns, set).unwrap();
-    let healthz = HealthzServer::start(Behavior::Healthy);
-    let dir = tempfile::tempdir().unwrap();
-    let ctx = |r: &str| if user == "admin" { r.to_string() } else { format!("{user}@{r}") };
-    let runbook = write(dir.path(), "runbook.yaml", &runbook_text(ns, &healthz.url, &ctx, extra));
-    let kubeconfig = env.kubeconfig().to_path_buf();
-    Case { env, dir, ns: ns.to_string(), healthz, runbook, kubeconfig, pods }
-}
-
-impl Case {
+impl Runs for Case {
     fn run(&self, args: &[&str]) -> Run {
         self.run_limit(args, Duration::from_secs(40))
     }
 
     fn run_limit(&self, args: &[&str], limit: Duration) -> Run {
-        let mut c = cmd();
-        c.args(args)
-            .arg("--env")
-            .arg("test")
-            .arg("--runbook")
-            .arg(&self.runbook)
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig);
-        run_within(c, limit)
-    }
-
-    fn diagnose_json(&self) -> (Run, Value) {
-        let r = self.run(&["diagnose", "-o", "json"]);
-        let j = r.json();
-        (r, j)
+        self.line(args).run_within(limit)
     }
 }
 
@@ -69,7 +33,7 @@ const NEEDS: &str = "needs the test cluster (tests/run-all.sh)";
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn healthy_everywhere_exits_0() {
     let _ = NEEDS;
-    let c = case("t-healthy", &[], "oncall");
+    let c = Case::new("t-healthy").build();
     let (r, j) = c.diagnose_json();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(j["schema"], "keysvc-check/report/v2");
@@ -121,7 +85,7 @@ fn healthy_everywhere_exits_0() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn crash_loop_in_one_region_is_degraded_with_evidence_and_commands() {
-    let c = case("t-crash", &[("us-east", Scenario::CrashLoop)], "oncall");
+    let c = Case::new("t-crash").scenario("us-east", Scenario::CrashLoop).build();
     let crashed = &c.pods[1][2];
     let (r, j) = c.diagnose_json();
     assert_eq!(r.code, 1, "{}", r.stdout);
@@ -173,7 +137,10 @@ fn crash_loop_in_one_region_is_degraded_with_evidence_and_commands() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn zero_pods_and_missing_namespace_are_down() {
-    let c = case("t-empty", &[("us-south", Scenario::NoPods), ("eu-de", Scenario::NoNamespace)], "admin");
+    let c = Case::new("t-empty")
+        .scenarios(&[("us-south", Scenario::NoPods), ("eu-de", Scenario::NoNamespace)])
+        .user("admin")
+        .build();
     let (r, j) = c.diagnose_json();
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert_eq!(j["service"]["verdict"], "degraded");
@@ -198,7 +165,7 @@ fn with_peers(c: &mut Case, peers: &[(&str, &HealthzServer)]) {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn other_apis_failing_too_is_a_platform_outage() {
-    let mut c = case("t-platform", &[], "oncall");
+    let mut c = Case::new("t-platform").build();
     c.healthz.set(Behavior::html(502, "<html>bad gateway</html>"));
     let iam = HealthzServer::start(Behavior::html(502, "bad gateway"));
     let billing = HealthzServer::start(Behavior::html(503, "unavailable"));
@@ -219,7 +186,7 @@ fn other_apis_failing_too_is_a_platform_outage() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn other_apis_fine_and_pods_fine_is_the_service_route() {
-    let mut c = case("t-route", &[], "oncall");
+    let mut c = Case::new("t-route").build();
     c.healthz.set(Behavior::html(502, "<html>no healthy upstream</html>"));
     let iam = HealthzServer::start(Behavior::Healthy);
     let billing = HealthzServer::start(Behavior::json(204, serde_json::json!({})));
@@ -243,7 +210,7 @@ fn other_apis_fine_and_pods_fine_is_the_service_route() {
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn every_region_down_is_service_down_with_impact() {
     let set = [("us-south", Scenario::AllCrashLoop), ("us-east", Scenario::AllCrashLoop), ("eu-de", Scenario::NoPods)];
-    let c = case("t-alldown", &set, "oncall");
+    let c = Case::new("t-alldown").scenarios(&set).build();
     let (r, j) = c.diagnose_json();
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert_eq!(j["service"]["verdict"], "down");
@@ -256,7 +223,7 @@ fn every_region_down_is_service_down_with_impact() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn healthz_failing_with_healthy_pods_points_at_networking() {
-    let c = case("t-hzfail", &[], "oncall");
+    let c = Case::new("t-hzfail").build();
     c.healthz.set(Behavior::html(503, "<html>upstream connect error</html>"));
     let (r, j) = c.diagnose_json();
     assert_eq!(r.code, 2);
@@ -270,7 +237,9 @@ fn healthz_failing_with_healthy_pods_points_at_networking() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn pending_and_terminating_pods_degrade_their_regions() {
-    let c = case("t-pendterm", &[("us-south", Scenario::Pending), ("us-east", Scenario::Terminating)], "oncall");
+    let c = Case::new("t-pendterm")
+        .scenarios(&[("us-south", Scenario::Pending), ("us-east", Scenario::Terminating)])
+        .build();
     let (r, j) = c.diagnose_json();
     assert_eq!(r.code, 1, "{}", r.stdout);
     let south = region(&j, "us-south");
@@ -293,7 +262,7 @@ fn pending_and_terminating_pods_degrade_their_regions() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn pods_command_shows_pods_as_kubectl_does() {
-    let c = case("t-podscmd", &[("us-east", Scenario::CrashLoop)], "oncall");
+    let c = Case::new("t-podscmd").scenario("us-east", Scenario::CrashLoop).build();
     let r = c.run(&["pods", "--region", "us-east"]);
     assert_eq!(r.code, 1, "{}", r.stdout);
     for pod in &c.pods[1] {
@@ -325,7 +294,7 @@ fn pods_command_shows_pods_as_kubectl_does() {
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn logs_command_streams_prefixed_lines_and_summarises_errors() {
     // Two lines of an error the baseline never had are enough here.
-    let c = case_with("t-logscmd", &[], "oncall", "logs:\n  min_errors: 2\n");
+    let c = Case::new("t-logscmd").extra("logs:\n  min_errors: 2\n").build();
     let pod = &c.pods[2][0];
     let spec = LogSpec::lines([
         (200.0, "INFO started"),
@@ -380,7 +349,7 @@ fn logs_command_streams_prefixed_lines_and_summarises_errors() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn logs_command_marks_previous_lines_and_a_container_with_no_logs_yet() {
-    let c = case("t-logsprev", &[("us-east", Scenario::CrashLoop)], "oncall");
+    let c = Case::new("t-logsprev").scenario("us-east", Scenario::CrashLoop).build();
     let crashed = &c.pods[1][2];
     for args in [&["logs", "--region", "us-east"][..], &["logs", "--region", "us-east", "--tail", "2"]] {
         let r = c.run(args);
@@ -435,7 +404,7 @@ impl TapDurations for Value {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn unreachable_region_is_unknown_while_others_are_reported() {
-    let c = case("t-unreach", &[], "oncall");
+    let c = Case::new("t-unreach").build();
     let kc = c.dir.path().join("kubeconfig");
     let port = keysvc_testenv::proxy::closed_port();
     c.env.kubeconfig_with(&kc, &[("us-east", format!("https://127.0.0.1:{port}"))]).unwrap();
@@ -463,7 +432,7 @@ fn unreachable_region_is_unknown_while_others_are_reported() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn forbidden_logs_are_named_and_pods_still_reported() {
-    let c = case("t-nologs", &[], "nologs");
+    let c = Case::new("t-nologs").user("nologs").build();
     let (r, j) = c.diagnose_json();
     assert_eq!(r.code, 3, "{}", r.stdout);
     for name in ["us-south", "us-east", "eu-de"] {
@@ -485,7 +454,7 @@ fn forbidden_logs_are_named_and_pods_still_reported() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn missing_context_and_context_override() {
-    let c = case("t-context", &[], "oncall");
+    let c = Case::new("t-context").build();
     let text = std::fs::read_to_string(&c.runbook).unwrap().replace("oncall@eu-de", "no-such-context");
     std::fs::write(&c.runbook, text).unwrap();
     let (r, j) = c.diagnose_json();
@@ -514,7 +483,7 @@ fn missing_context_and_context_override() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn token_user_reads_everything() {
-    let c = case("t-token", &[], "token");
+    let c = Case::new("t-token").user("token").build();
     let (r, j) = c.diagnose_json();
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert_eq!(j["service"]["verdict"], "healthy");
@@ -525,7 +494,7 @@ fn token_user_reads_everything() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn hanging_region_is_unknown_by_the_deadline() {
-    let c = case("t-hang", &[], "oncall");
+    let c = Case::new("t-hang").build();
     let proxy = c.env.proxy("us-south", Fault::Hang).unwrap();
     let kc = c.dir.path().join("kubeconfig");
     c.env.kubeconfig_with(&kc, &[("us-south", proxy.url())]).unwrap();
@@ -550,7 +519,7 @@ fn hanging_region_is_unknown_by_the_deadline() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn read_only_the_oncall_role_suffices_and_the_api_servers_saw_only_reads() {
-    let c = case("t-audit", &[("us-east", Scenario::CrashLoop)], "oncall");
+    let c = Case::new("t-audit").scenario("us-east", Scenario::CrashLoop).build();
     let (r, j) = c.diagnose_json();
     // The oncall role allows only get/list pods and get pods/log: every
     // required step ran (the optional evidence is recorded as forbidden).
@@ -593,7 +562,7 @@ fn read_only_the_oncall_role_suffices_and_the_api_servers_saw_only_reads() {
             }
         }
         // Across the whole run, the on-call user only ever read, but for
-        // `doctor`'s access reviews (tests/cluster_doctor.rs shares this
+        // `doctor`'s access reviews (tests/cluster/doctor.rs shares this
         // environment): a create that asks a question and stores nothing.
         // So is `kubectl auth can-i --list`, which a next step suggests and
         // the tests paste as kubectl, not as keysvc-check.
@@ -611,7 +580,7 @@ fn read_only_the_oncall_role_suffices_and_the_api_servers_saw_only_reads() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn regional_healthz_failure_takes_only_that_region_down() {
-    let c = case("t-reghz", &[], "oncall");
+    let c = Case::new("t-reghz").build();
     let regional =
         HealthzServer::start(Behavior::json(200, serde_json::json!({"href": "x", "code": 5, "description": "no"})));
     let text = std::fs::read_to_string(&c.runbook).unwrap().replace(
@@ -635,7 +604,7 @@ fn regional_healthz_failure_takes_only_that_region_down() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn json_report_shape_is_stable() {
-    let c = case("t-snapshot", &[("us-east", Scenario::CrashLoop), ("eu-de", Scenario::NoPods)], "oncall");
+    let c = Case::new("t-snapshot").scenarios(&[("us-east", Scenario::CrashLoop), ("eu-de", Scenario::NoPods)]).build();
     let (r, mut j) = c.diagnose_json();
     assert_eq!(r.code, 1);
     let text = serde_json::to_string(&j).unwrap();
@@ -667,7 +636,7 @@ fn json_report_shape_is_stable() {
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn pod_deleted_between_list_and_log_read() {
     use keysvc_testenv::scenario::PodKind;
-    let c = case("t-deleted", &[], "oncall");
+    let c = Case::new("t-deleted").build();
     // Seven pods: the first are read (at most 6 streams at once, a window and
     // a baseline per pod) from a slow kubelet; the seventh, last by name, is
     // deleted while they are read.
@@ -724,7 +693,7 @@ fn pod_deleted_between_list_and_log_read() {
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn a_regions_log_streams_share_one_connection() {
     use keysvc_testenv::scenario::PodKind;
-    let c = case("t-one-conn", &[], "oncall");
+    let c = Case::new("t-one-conn").build();
     let pods = c.env.pods("eu-de", &c.ns, &[PodKind::Ready; 12]).unwrap();
     let slow = LogSpec { delay_ms: 500, ..keysvc_testenv::scenario::info_logs("slow") };
     for p in &pods {
@@ -755,7 +724,7 @@ fn a_regions_log_streams_share_one_connection() {
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn max_log_streams_bounds_the_reads_open_at_once() {
     use keysvc_testenv::scenario::PodKind;
-    let c = case("t-bounded", &[], "oncall");
+    let c = Case::new("t-bounded").build();
     let pods = c.env.pods("eu-de", &c.ns, &[PodKind::Ready; 6]).unwrap();
     let slow = LogSpec { delay_ms: 300, ..keysvc_testenv::scenario::info_logs("slow") };
     for p in &pods {
@@ -776,7 +745,7 @@ fn max_log_streams_bounds_the_reads_open_at_once() {
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn max_log_streams_total_bounds_the_reads_of_the_whole_run() {
     use keysvc_testenv::scenario::PodKind;
-    let c = case("t-reads-in-all", &[], "oncall");
+    let c = Case::new("t-reads-in-all").build();
     let pods = c.env.pods("eu-de", &c.ns, &[PodKind::Ready; 6]).unwrap();
     let slow = LogSpec { delay_ms: 300, ..keysvc_testenv::scenario::info_logs("slow") };
     for p in &pods {
@@ -805,17 +774,6 @@ fn hour_of(error_every: u64, error: &str, extra: Vec<keysvc_testenv::kubelet::Ge
 
 const TIMEOUT: &str = "ERROR upstream timeout after 3000ms calling auth-7 request_id=req-{n}";
 
-impl Case {
-    /// Gives every pod of every region the same log spec.
-    fn all_logs(&self, spec: &LogSpec) {
-        for (i, name) in ["us-south", "us-east", "eu-de"].iter().enumerate() {
-            for pod in &self.pods[i] {
-                self.env.set_logs(name, &self.ns, pod, spec).unwrap();
-            }
-        }
-    }
-}
-
 fn close(v: &Value, want: f64, tol: f64) -> bool {
     v.as_f64().is_some_and(|x| (x - want).abs() <= tol)
 }
@@ -823,7 +781,7 @@ fn close(v: &Value, want: f64, tol: f64) -> bool {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn normal_noise_is_healthy() {
-    let c = case("t-noise", &[], "oncall");
+    let c = Case::new("t-noise").build();
     // A sporadic error now and then: twice in the hour before, once in the window.
     let mut spec = hour_of(0, "", vec![]);
     spec.lines = LogSpec::lines([
@@ -892,7 +850,7 @@ fn normal_noise_is_healthy() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn steady_noise_all_hour_is_healthy() {
-    let c = case("t-steady", &[], "oncall");
+    let c = Case::new("t-steady").build();
     c.all_logs(&hour_of(10, TIMEOUT, vec![]));
     let (r, j) = c.diagnose_json();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -919,7 +877,7 @@ fn steady_noise_all_hour_is_healthy() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn error_spike_in_one_region_degrades_it() {
-    let c = case("t-spike", &[], "oncall");
+    let c = Case::new("t-spike").build();
     c.all_logs(&hour_of(10, TIMEOUT, vec![]));
     // us-east: the same error, 20 more per pod in the last 4 minutes.
     let burst = keysvc_testenv::scenario::traffic(20, 240.0, 1, TIMEOUT);
@@ -955,7 +913,7 @@ fn error_spike_in_one_region_degrades_it() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn one_dependency_failing_in_every_region_is_one_shared_finding_first() {
-    let c = case("t-shared", &[], "oncall");
+    let c = Case::new("t-shared").build();
     // The usual noise all hour, then every region fails on the same database.
     let db = keysvc_testenv::scenario::traffic(
         12,
@@ -996,7 +954,7 @@ fn one_dependency_failing_in_every_region_is_one_shared_finding_first() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn new_error_signature_in_the_window_degrades_its_region() {
-    let c = case("t-newerr", &[], "oncall");
+    let c = Case::new("t-newerr").build();
     c.all_logs(&hour_of(10, TIMEOUT, vec![]));
     // One pod in us-south starts failing in a way the hour before never did:
     // six times in the last 4 minutes, not enough for a spike of the region.
@@ -1030,7 +988,7 @@ fn new_error_signature_in_the_window_degrades_its_region() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn a_region_just_rolled_out_is_judged_against_its_siblings_usual_rate() {
-    let c = case("t-fresh", &[], "oncall");
+    let c = Case::new("t-fresh").build();
     c.all_logs(&hour_of(10, TIMEOUT, vec![]));
     // us-south's pods all started 2 minutes ago, logging the usual error at
     // the usual rate: nothing to compare with of their own.
@@ -1069,7 +1027,7 @@ fn a_region_just_rolled_out_is_judged_against_its_siblings_usual_rate() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn a_pod_started_20_minutes_ago_has_a_shorter_baseline() {
-    let c = case("t-young", &[], "oncall");
+    let c = Case::new("t-young").build();
     c.all_logs(&hour_of(10, TIMEOUT, vec![]));
     let young = &c.pods[2][0];
     c.env.set_started("eu-de", &c.ns, young, 1200).unwrap();
@@ -1101,7 +1059,7 @@ fn a_pod_started_20_minutes_ago_has_a_shorter_baseline() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn a_baseline_cut_by_its_byte_limit_covers_what_was_read() {
-    let c = case_with("t-cut", &[], "oncall", "logs:\n  baseline_max_bytes: 40000\n");
+    let c = Case::new("t-cut").extra("logs:\n  baseline_max_bytes: 40000\n").build();
     // One line a second for 65 minutes, one in ten an error: about 85 bytes a
     // line with its timestamp, so the limit is reached some 470 s in.
     let busy = LogSpec {
@@ -1136,7 +1094,7 @@ fn a_baseline_cut_by_its_byte_limit_covers_what_was_read() {
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn each_baseline_read_starts_with_its_window_read() {
     use keysvc_testenv::scenario::PodKind;
-    let c = case("t-together", &[], "oncall");
+    let c = Case::new("t-together").build();
     // Seven pods, more than the streams open at once. The kubelet holds each
     // answer until both reads of that container have arrived, far past the
     // deadline: a baseline read that waited for its window read (or for every
@@ -1180,7 +1138,7 @@ fn the_runbook_selector_and_namespace_checks_agree_with_the_api_server() {
         (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
     };
     // The samples the unit tests of the selector check use.
-    let selectors = include_str!("data/selectors.txt")
+    let selectors = include_str!("../data/selectors.txt")
         .lines()
         .filter_map(|l| l.split_once(' '))
         .filter(|(k, _)| ["ok", "bad"].contains(k));

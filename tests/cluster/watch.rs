@@ -2,42 +2,27 @@
 //! that recovers while it is watched, in each output form, and the screen
 //! redrawn in place in a real terminal.
 
-mod common;
+use crate::common;
 
 use std::io::BufRead;
-use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::tmux::Tmux;
-use common::{BIN, cmd, runbook_text, write};
-use keysvc_testenv::{Behavior, HealthzServer, Scenario, TestEnv};
+use crate::common::case::Case;
+use crate::common::tmux::Tmux;
+use crate::common::{BIN, cmd};
+use keysvc_testenv::Scenario;
 
-struct Case {
-    env: TestEnv,
-    _dir: tempfile::TempDir,
-    _healthz: HealthzServer,
-    ns: String,
-    runbook: PathBuf,
+/// How these tests run the binary: `ARGS --env test --runbook R --kubeconfig K`.
+trait Watch {
+    fn words(&self, args: &[&str]) -> Vec<String>;
+    fn spawn(&self, args: &[&str]) -> (Child, mpsc::Receiver<String>);
 }
 
-fn case(ns: &str, set: &[(&str, Scenario)]) -> Case {
-    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
-    env.scenarios(ns, set).unwrap();
-    let healthz = HealthzServer::start(Behavior::Healthy);
-    let dir = tempfile::tempdir().unwrap();
-    let runbook =
-        write(dir.path(), "runbook.yaml", &runbook_text(ns, &healthz.url, &|r: &str| format!("oncall@{r}"), ""));
-    Case { env, _dir: dir, _healthz: healthz, ns: ns.to_string(), runbook }
-}
-
-impl Case {
+impl Watch for Case {
     fn words(&self, args: &[&str]) -> Vec<String> {
-        let mut w: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        w.extend(["--env".into(), "test".into(), "--runbook".into(), self.runbook.display().to_string()]);
-        w.extend(["--kubeconfig".into(), self.env.kubeconfig().display().to_string()]);
-        w
+        self.line(args).words()
     }
 
     /// The watch started with stdout piped; its lines arrive on the channel.
@@ -81,7 +66,7 @@ fn wait(child: &mut Child, deadline: Instant) -> i32 {
 /// recovers; the watch must notice and end by itself with exit 0. Returns
 /// every line printed.
 fn recovers(ns: &str, form: &[&str], east_of: fn(&str) -> String) -> Vec<String> {
-    let c = case(ns, &[("us-east", Scenario::CrashLoop)]);
+    let c = Case::new(ns).scenario("us-east", Scenario::CrashLoop).build();
     let mut args = vec!["diagnose", "--watch", "1s", "--until", "healthy"];
     args.extend(form);
     let (mut child, rx) = c.spawn(&args);
@@ -154,7 +139,7 @@ fn a_line_per_run_on_a_pipe_names_what_changed() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn a_terminal_is_redrawn_in_place_until_ctrl_c() {
-    let c = case("w-tty", &[]);
+    let c = Case::new("w-tty").build();
     let mut t = Tmux::start(100);
     let mut words = vec![BIN.to_string()];
     words.extend(c.words(&["diagnose", "--watch", "1s"]));

@@ -3,13 +3,13 @@
 //! roles, with a missing context and an unreachable or hanging region; and,
 //! without a cluster, with the embedded runbook's placeholders.
 
-mod common;
+use crate::common;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Run, cmd, run_within, runbook_text, write};
+use crate::common::case::Case;
+use crate::common::{Run, cmd, run_within, runbook_text, write};
 use keysvc_testenv::{Fault, TestEnv};
 use serde_json::Value;
 
@@ -17,40 +17,20 @@ use serde_json::Value;
 /// everywhere. Doctor only checks that it is usable, never requests it.
 const HEALTHZ_URL: &str = "http://localhost:9/healthz";
 
-struct Case {
-    env: TestEnv,
-    dir: tempfile::TempDir,
-    ns: String,
-    runbook: PathBuf,
-    kubeconfig: PathBuf,
+/// How these tests run the binary: `doctor --env test --runbook R --kubeconfig K ARGS`.
+trait Doctor {
+    fn doctor(&self, args: &[&str]) -> Run;
+    fn doctor_within(&self, args: &[&str], limit: Duration) -> Run;
+    fn doctor_json(&self, args: &[&str]) -> (Run, Value);
 }
 
-/// Namespace `ns` with the test roles in every region, and a runbook whose
-/// contexts are `{user}@{region}`.
-fn case(ns: &str, user: &str) -> Case {
-    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
-    env.scenarios(ns, &[]).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ctx = |r: &str| format!("{user}@{r}");
-    let runbook = write(dir.path(), "runbook.yaml", &runbook_text(ns, HEALTHZ_URL, &ctx, ""));
-    let kubeconfig = env.kubeconfig().to_path_buf();
-    Case { env, dir, ns: ns.to_string(), runbook, kubeconfig }
-}
-
-impl Case {
+impl Doctor for Case {
     fn doctor(&self, args: &[&str]) -> Run {
         self.doctor_within(args, Duration::from_secs(40))
     }
 
     fn doctor_within(&self, args: &[&str], limit: Duration) -> Run {
-        let mut c = cmd();
-        c.arg("doctor")
-            .args(["--env", "test", "--runbook"])
-            .arg(&self.runbook)
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args);
-        run_within(c, limit)
+        self.line(&["doctor"]).after(args).run_within(limit)
     }
 
     fn doctor_json(&self, args: &[&str]) -> (Run, Value) {
@@ -136,7 +116,7 @@ fn is_review(e: &Value) -> bool {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn oncall_has_every_required_permission_and_misses_the_optional_ones() {
-    let c = case("d-oncall", "oncall");
+    let c = Case::new("d-oncall").healthz_url(HEALTHZ_URL).build();
     let (r, j) = c.doctor_json(&[]);
     assert_eq!(r.code, 0, "optional permissions missing still pass:\n{}\n{}", r.stdout, r.stderr);
     assert_eq!(j["schema"], "keysvc-check/doctor/v1");
@@ -226,7 +206,7 @@ fn oncall_has_every_required_permission_and_misses_the_optional_ones() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn evidence_user_passes_every_check() {
-    let c = case("d-evidence", "evidence");
+    let c = Case::new("d-evidence").user("evidence").healthz_url(HEALTHZ_URL).build();
     let (r, j) = c.doctor_json(&[]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(j["ok"], true);
@@ -243,7 +223,7 @@ fn evidence_user_passes_every_check() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn nologs_user_misses_pods_log_and_is_told_what_to_ask_for() {
-    let c = case("d-nologs", "nologs");
+    let c = Case::new("d-nologs").user("nologs").healthz_url(HEALTHZ_URL).build();
     let (r, j) = c.doctor_json(&[]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(j["ok"], false);
@@ -269,7 +249,7 @@ fn nologs_user_misses_pods_log_and_is_told_what_to_ask_for() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn a_missing_context_is_named_with_the_fix_and_the_override_is_honoured() {
-    let c = case("d-context", "oncall");
+    let c = Case::new("d-context").healthz_url(HEALTHZ_URL).build();
     let text = std::fs::read_to_string(&c.runbook).unwrap().replace("oncall@us-east", "no-such-context");
     std::fs::write(&c.runbook, text).unwrap();
     let (r, j) = c.doctor_json(&[]);
@@ -297,7 +277,7 @@ fn a_missing_context_is_named_with_the_fix_and_the_override_is_honoured() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn an_unreachable_region_fails_its_cluster_check_while_the_others_are_checked() {
-    let mut c = case("d-unreach", "oncall");
+    let mut c = Case::new("d-unreach").healthz_url(HEALTHZ_URL).build();
     let kc = c.dir.path().join("kubeconfig");
     let port = keysvc_testenv::proxy::closed_port();
     c.env.kubeconfig_with(&kc, &[("us-east", format!("https://127.0.0.1:{port}"))]).unwrap();
@@ -318,7 +298,7 @@ fn an_unreachable_region_fails_its_cluster_check_while_the_others_are_checked() 
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn a_hanging_region_is_reported_by_the_deadline() {
-    let mut c = case("d-hang", "oncall");
+    let mut c = Case::new("d-hang").healthz_url(HEALTHZ_URL).build();
     let proxy = c.env.proxy("us-south", Fault::Hang).unwrap();
     let kc = c.dir.path().join("kubeconfig");
     c.env.kubeconfig_with(&kc, &[("us-south", proxy.url())]).unwrap();

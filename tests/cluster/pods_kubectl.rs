@@ -11,12 +11,9 @@
 //! `restartPolicy` on an init container) and the "(5m ago)" of RESTARTS (the
 //! 1.20 server prints a bare count).
 
-mod common;
-
 use std::process::Command;
-use std::time::Duration;
 
-use common::{cmd, run_within, runbook_text, write};
+use crate::common::case::Case;
 use jiff::{SignedDuration, Timestamp};
 use keysvc_testenv::{RawPod, TestEnv};
 use serde_json::{Value, json};
@@ -27,7 +24,7 @@ const C: &str = "api-key-service";
 
 /// One pod state: how kubectl 1.32 prints it, and how the 1.20 server does
 /// when that differs.
-struct Case {
+struct PodState {
     name: &'static str,
     spec: Value,
     status: Value,
@@ -104,30 +101,30 @@ fn status(phase: &str, ready: bool, inits: Vec<Value>, containers: Vec<Value>) -
     s
 }
 
-fn case(
+fn state(
     name: &'static str,
     spec: Value,
     status: Value,
     ready: &'static str,
     status_col: &'static str,
     restarts: i32,
-) -> Case {
-    Case { name, spec, status, deleted: false, ready, status_col, restarts, server_1_20: None }
+) -> PodState {
+    PodState { name, spec, status, deleted: false, ready, status_col, restarts, server_1_20: None }
 }
 
-impl Case {
-    fn deleted(mut self) -> Case {
+impl PodState {
+    fn deleted(mut self) -> PodState {
         self.deleted = true;
         self
     }
 
-    fn on_1_20(mut self, printed: &'static str) -> Case {
+    fn on_1_20(mut self, printed: &'static str) -> PodState {
         self.server_1_20 = Some(printed);
         self
     }
 }
 
-fn cases(node: &str) -> Vec<Case> {
+fn states(node: &str) -> Vec<PodState> {
     let one = || spec(node, &[], &[C]);
     let two = || spec(node, &[], &[C, "job"]);
     let init = |n: usize| spec(node, &["init-a", "init-b", "init-c"][..n], &[C]);
@@ -136,8 +133,8 @@ fn cases(node: &str) -> Vec<Case> {
     let mut unscheduled = json!({"containers": [{"name": C, "image": "keysvc/x:1"}]});
     unscheduled["terminationGracePeriodSeconds"] = json!(30);
     vec![
-        case("running", one(), status("Running", true, vec![], vec![cs(C, true, 0, running())]), "1/1", "Running", 0),
-        case(
+        state("running", one(), status("Running", true, vec![], vec![cs(C, true, 0, running())]), "1/1", "Running", 0),
+        state(
             "running-not-ready",
             one(),
             status("Running", false, vec![], vec![cs(C, false, 0, running())]),
@@ -145,7 +142,7 @@ fn cases(node: &str) -> Vec<Case> {
             "Running",
             0,
         ),
-        case(
+        state(
             "crash-loop",
             one(),
             status("Running", false, vec![], vec![restarted(C, 7, waiting("CrashLoopBackOff"))]),
@@ -153,7 +150,7 @@ fn cases(node: &str) -> Vec<Case> {
             "CrashLoopBackOff",
             7,
         ),
-        case(
+        state(
             "oom-killed",
             one(),
             status("Running", false, vec![], vec![restarted(C, 1, ended(137, Some("OOMKilled"), None))]),
@@ -161,7 +158,7 @@ fn cases(node: &str) -> Vec<Case> {
             "OOMKilled",
             1,
         ),
-        case(
+        state(
             "error",
             one(),
             status("Running", false, vec![], vec![cs(C, false, 0, ended(1, Some("Error"), None))]),
@@ -169,7 +166,7 @@ fn cases(node: &str) -> Vec<Case> {
             "Error",
             0,
         ),
-        case(
+        state(
             "exit-code",
             one(),
             status("Running", false, vec![], vec![cs(C, false, 0, ended(2, None, None))]),
@@ -177,7 +174,7 @@ fn cases(node: &str) -> Vec<Case> {
             "ExitCode:2",
             0,
         ),
-        case(
+        state(
             "signal",
             one(),
             status("Running", false, vec![], vec![cs(C, false, 0, ended(137, None, Some(9)))]),
@@ -185,7 +182,7 @@ fn cases(node: &str) -> Vec<Case> {
             "Signal:9",
             0,
         ),
-        case(
+        state(
             "container-creating",
             one(),
             status("Pending", false, vec![], vec![cs(C, false, 0, waiting("ContainerCreating"))]),
@@ -193,7 +190,7 @@ fn cases(node: &str) -> Vec<Case> {
             "ContainerCreating",
             0,
         ),
-        case(
+        state(
             "image-pull",
             one(),
             status("Pending", false, vec![], vec![cs(C, false, 0, waiting("ImagePullBackOff"))]),
@@ -201,7 +198,7 @@ fn cases(node: &str) -> Vec<Case> {
             "ImagePullBackOff",
             0,
         ),
-        case(
+        state(
             "unschedulable",
             unscheduled.clone(),
             json!({"phase": "Pending", "conditions": [cond("PodScheduled", "False", Some("Unschedulable"))]}),
@@ -209,7 +206,7 @@ fn cases(node: &str) -> Vec<Case> {
             "Pending",
             0,
         ),
-        case(
+        state(
             "evicted",
             one(),
             json!({"phase": "Failed", "reason": "Evicted", "message": "The node was low on resource: memory."}),
@@ -217,8 +214,8 @@ fn cases(node: &str) -> Vec<Case> {
             "Evicted",
             0,
         ),
-        case("node-affinity", one(), json!({"phase": "Failed", "reason": "NodeAffinity"}), "0/1", "NodeAffinity", 0),
-        case(
+        state("node-affinity", one(), json!({"phase": "Failed", "reason": "NodeAffinity"}), "0/1", "NodeAffinity", 0),
+        state(
             "completed",
             one(),
             json!({"phase": "Succeeded", "containerStatuses": [cs(C, false, 0, ended(0, Some("Completed"), None))]}),
@@ -226,7 +223,7 @@ fn cases(node: &str) -> Vec<Case> {
             "Completed",
             0,
         ),
-        case(
+        state(
             "partly-completed-ready",
             two(),
             status(
@@ -239,7 +236,7 @@ fn cases(node: &str) -> Vec<Case> {
             "Running",
             0,
         ),
-        case(
+        state(
             "partly-completed-not-ready",
             two(),
             status(
@@ -252,7 +249,7 @@ fn cases(node: &str) -> Vec<Case> {
             "NotReady",
             0,
         ),
-        case(
+        state(
             "one-of-two-crash-looping",
             two(),
             status(
@@ -265,7 +262,7 @@ fn cases(node: &str) -> Vec<Case> {
             "CrashLoopBackOff",
             5,
         ),
-        case(
+        state(
             "init-0-of-1",
             init(1),
             status("Pending", false, vec![cs("init-a", false, 0, running())], vec![initializing()]),
@@ -273,7 +270,7 @@ fn cases(node: &str) -> Vec<Case> {
             "Init:0/1",
             0,
         ),
-        case(
+        state(
             "init-2-of-3",
             init(3),
             status(
@@ -286,7 +283,7 @@ fn cases(node: &str) -> Vec<Case> {
             "Init:2/3",
             0,
         ),
-        case(
+        state(
             "init-waiting-to-start",
             init(2),
             status("Pending", false, vec![init_done(), cs("init-b", false, 0, waiting("PodInitializing"))], vec![]),
@@ -294,7 +291,7 @@ fn cases(node: &str) -> Vec<Case> {
             "Init:1/2",
             0,
         ),
-        case(
+        state(
             "init-crash-loop",
             init(1),
             status("Pending", false, vec![restarted("init-a", 4, waiting("CrashLoopBackOff"))], vec![initializing()]),
@@ -302,7 +299,7 @@ fn cases(node: &str) -> Vec<Case> {
             "Init:CrashLoopBackOff",
             4,
         ),
-        case(
+        state(
             "init-image-pull",
             init(1),
             status("Pending", false, vec![cs("init-a", false, 0, waiting("ImagePullBackOff"))], vec![initializing()]),
@@ -310,7 +307,7 @@ fn cases(node: &str) -> Vec<Case> {
             "Init:ImagePullBackOff",
             0,
         ),
-        case(
+        state(
             "init-error",
             init(2),
             status(
@@ -326,7 +323,7 @@ fn cases(node: &str) -> Vec<Case> {
             "Init:Error",
             2,
         ),
-        case(
+        state(
             "init-exit-code",
             init(1),
             status("Pending", false, vec![cs("init-a", false, 0, ended(2, None, None))], vec![initializing()]),
@@ -334,7 +331,7 @@ fn cases(node: &str) -> Vec<Case> {
             "Init:ExitCode:2",
             0,
         ),
-        case(
+        state(
             "init-signal",
             init(1),
             status("Pending", false, vec![cs("init-a", false, 0, ended(137, None, Some(9)))], vec![initializing()]),
@@ -342,7 +339,7 @@ fn cases(node: &str) -> Vec<Case> {
             "Init:Signal:9",
             0,
         ),
-        case(
+        state(
             "init-done",
             init(1),
             status(
@@ -355,7 +352,7 @@ fn cases(node: &str) -> Vec<Case> {
             "Running",
             0,
         ),
-        case(
+        state(
             "terminating",
             one(),
             status("Running", true, vec![], vec![cs(C, true, 0, running())]),
@@ -364,7 +361,7 @@ fn cases(node: &str) -> Vec<Case> {
             0,
         )
         .deleted(),
-        case(
+        state(
             "terminating-crash-loop",
             one(),
             status("Running", false, vec![], vec![restarted(C, 7, waiting("CrashLoopBackOff"))]),
@@ -373,7 +370,7 @@ fn cases(node: &str) -> Vec<Case> {
             7,
         )
         .deleted(),
-        case(
+        state(
             "node-lost",
             one(),
             json!({"phase": "Running", "reason": "NodeLost", "message": "Node is not responding",
@@ -384,7 +381,7 @@ fn cases(node: &str) -> Vec<Case> {
         )
         .deleted(),
         // kubectl 1.31 stopped calling a finished pod Terminating.
-        case(
+        state(
             "finished-then-deleted",
             one(),
             json!({"phase": "Failed", "containerStatuses": [cs(C, false, 0, ended(1, Some("Error"), None))]}),
@@ -396,7 +393,7 @@ fn cases(node: &str) -> Vec<Case> {
         .on_1_20("Terminating"),
         // The scheduling-gates rule is from 1.26; a 1.20 server stores the
         // condition but prints the phase.
-        case(
+        state(
             "scheduling-gated",
             unscheduled,
             json!({"phase": "Pending", "conditions": [cond("PodScheduled", "False", Some("SchedulingGated"))]}),
@@ -407,7 +404,7 @@ fn cases(node: &str) -> Vec<Case> {
         .on_1_20("Pending"),
         // Since 1.29 an Initialized pod is read from its containers even when
         // an init container's status lags behind.
-        case(
+        state(
             "initialized-but-init-lagging",
             init(1),
             json!({"phase": "Running",
@@ -445,28 +442,21 @@ fn kubectl_rows(env: &TestEnv) -> Vec<(String, String, String, String)> {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn ready_status_and_restarts_read_as_kubectl_prints_them() {
-    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
+    let c = Case::new(NS).no_scenarios().user("admin").healthz_url("http://127.0.0.1:9/healthz").build();
+    let env = &c.env;
     let node = env.state.region(REGION).unwrap().node.clone();
-    let cases = cases(&node);
-    let pod_name = |c: &Case| format!("{C}-{}", c.name);
+    let cases = states(&node);
+    let pod_name = |c: &PodState| format!("{C}-{}", c.name);
     let raw: Vec<RawPod> = cases
         .iter()
         .map(|c| RawPod { name: pod_name(c), spec: c.spec.clone(), status: c.status.clone(), deleted: c.deleted })
         .collect();
     env.raw_pods(REGION, NS, &raw).unwrap();
 
-    let dir = tempfile::tempdir().unwrap();
-    let ctx = |r: &str| r.to_string();
-    let runbook = write(dir.path(), "runbook.yaml", &runbook_text(NS, "http://127.0.0.1:9/healthz", &ctx, ""));
-    let mut c = cmd();
-    c.args(["pods", "-o", "json", "--env", "test", "--region", REGION, "--runbook"])
-        .arg(&runbook)
-        .arg("--kubeconfig")
-        .arg(env.kubeconfig());
-    let run = run_within(c, Duration::from_secs(40));
+    let run = c.line(&["pods", "-o", "json"]).flags(&["--region", REGION]).run();
     let j = run.json();
     let ours: Vec<Value> = j["regions"][0]["pods"]["pods"].as_array().cloned().unwrap_or_default();
-    let theirs = kubectl_rows(&env);
+    let theirs = kubectl_rows(env);
     assert_eq!(ours.len(), cases.len(), "keysvc-check listed {} pods:\n{}", ours.len(), run.stdout);
     assert_eq!(theirs.len(), cases.len(), "kubectl listed {} pods", theirs.len());
 

@@ -4,46 +4,26 @@
 //! its own namespace (and kubeconfig where it changes one), so they run in
 //! parallel.
 
-mod common;
+use crate::common;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Run, cmd, region, run_within, runbook_text, write};
-use keysvc_testenv::{Behavior, Fault, HealthzServer, Scenario, TestEnv};
+use crate::common::case::Case;
+use crate::common::{Run, region};
+use keysvc_testenv::{Fault, Scenario, TestEnv};
 use serde_json::Value;
 
-struct Case {
-    env: TestEnv,
-    dir: tempfile::TempDir,
-    ns: String,
-    runbook: PathBuf,
-    kubeconfig: PathBuf,
-    _healthz: HealthzServer,
+/// How these tests run the binary: `ARGS --env test --timeout T --runbook R --kubeconfig K`.
+trait Runs {
+    fn run(&self, args: &[&str], timeout: &str) -> Run;
+    fn diagnose(&self, extra: &[&str]) -> (Run, Value);
 }
 
-/// Namespace `ns` set up per region and a runbook whose contexts are `{user}@{region}`.
-fn case(ns: &str, set: &[(&str, Scenario)], user: &str) -> Case {
-    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
-    env.scenarios(ns, set).unwrap();
-    let healthz = HealthzServer::start(Behavior::Healthy);
-    let dir = tempfile::tempdir().unwrap();
-    let runbook = write(dir.path(), "runbook.yaml", &runbook_text(ns, &healthz.url, &|r| format!("{user}@{r}"), ""));
-    let kubeconfig = env.kubeconfig().to_path_buf();
-    Case { env, dir, ns: ns.to_string(), runbook, kubeconfig, _healthz: healthz }
-}
-
-impl Case {
+impl Runs for Case {
     fn run(&self, args: &[&str], timeout: &str) -> Run {
-        let mut c = cmd();
-        c.args(args)
-            .args(["--env", "test", "--timeout", timeout, "--runbook"])
-            .arg(&self.runbook)
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig);
         let limit = keysvc_check::runbook::parse_duration(timeout).unwrap() + Duration::from_secs(5);
-        let r = run_within(c, limit);
+        let r = self.line(args).flags(&["--timeout", timeout]).run_within(limit);
         assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
         r
     }
@@ -80,7 +60,7 @@ fn step_commands(j: &Value) -> Vec<String> {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn two_regions_on_one_api_server_count_once_and_say_so() {
-    let c = case("r-same", &[("us-east", Scenario::AllCrashLoop)], "evidence");
+    let c = Case::new("r-same").scenario("us-east", Scenario::AllCrashLoop).user("evidence").build();
     let south = server(&c.env, "us-south");
 
     // A context copied from another region: us-east is really down, and
@@ -131,7 +111,7 @@ fn two_regions_on_one_api_server_count_once_and_say_so() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn two_names_for_one_cluster_are_one_cluster() {
-    let mut c = case("r-alias", &[("us-east", Scenario::AllCrashLoop)], "evidence");
+    let mut c = Case::new("r-alias").scenario("us-east", Scenario::AllCrashLoop).user("evidence").build();
     // Two context names on one cluster entry (the runbook's), and a second
     // cluster entry whose server is the same URL written another way.
     let mut kc = c.env.kubeconfig_json().unwrap();
@@ -175,7 +155,7 @@ fn two_names_for_one_cluster_are_one_cluster() {
 fn a_namespace_the_user_may_not_look_up_may_not_exist() {
     // The namespace existed (the user's RoleBinding in it is what the
     // API server still finds) and is gone now.
-    let c = case("r-nons", &[], "oncall");
+    let c = Case::new("r-nons").build();
     c.env.scenario("eu-de", &c.ns, Scenario::NoNamespace).unwrap();
     let (r, j) = c.diagnose(&[]);
     assert_eq!(r.code, 1, "{}", r.stdout);
@@ -205,7 +185,7 @@ fn a_namespace_the_user_may_not_look_up_may_not_exist() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn api_servers_that_refuse_or_never_answer_get_a_command_that_shows_it() {
-    let mut c = case("r-unreach", &[], "oncall");
+    let mut c = Case::new("r-unreach").build();
     let hang = c.env.proxy("eu-de", Fault::Hang).unwrap();
     let port = keysvc_testenv::proxy::closed_port();
     let refused = format!("https://127.0.0.1:{port}");

@@ -4,15 +4,16 @@
 //! (`KUBERNETES_SERVICE_HOST`/`PORT` and a service account directory): the
 //! Role is enough for every check and grants nothing but reads.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{Run, cmd, run_within, runbook_text, write};
-use keysvc_testenv::{Behavior, HealthzServer, TestEnv};
+use crate::common::case::Case;
+use crate::common::{Run, cmd, run_within, runbook_text, write};
+use keysvc_testenv::TestEnv;
 use serde_json::Value;
 
 const REGION: &str = "us-east";
@@ -51,47 +52,43 @@ fn kubectl_with(kubeconfig: &Path, args: &[&str], stdin: &str) -> Output {
     out
 }
 
-struct Pod {
-    env: TestEnv,
-    dir: tempfile::TempDir,
-    runbook: PathBuf,
-    healthz: HealthzServer,
-}
-
 /// Namespace `ns` with healthy pods, the manifests applied there, and a
-/// service account directory holding a token of the ServiceAccount.
-fn pod(ns: &str) -> Pod {
-    let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
-    env.scenarios(ns, &[]).unwrap();
-    kubectl(&env, &["apply", "-f", "-"], &manifest("rbac.yaml", ns));
+/// service account directory (`serviceaccount` in the case's directory)
+/// holding a token of the ServiceAccount. The runbook's contexts are
+/// placeholders: in a pod, no context is used.
+fn pod(ns: &str) -> Case {
+    let c = Case::new(ns).contexts(|r| format!("prod-{r}.example")).build();
+    let env = &c.env;
+    kubectl(env, &["apply", "-f", "-"], &manifest("rbac.yaml", ns));
     // The API server of the test environment is 1.20, which serves CronJob
     // as batch/v1beta1 only (batch/v1 from 1.21); the rest is checked as written.
     let cronjob = manifest("cronjob.yaml", ns).replace("apiVersion: batch/v1\n", "apiVersion: batch/v1beta1\n");
-    kubectl(&env, &["apply", "--dry-run=server", "-f", "-"], &cronjob);
+    kubectl(env, &["apply", "--dry-run=server", "-f", "-"], &cronjob);
     // A pod's token, as the kubelet would mount it (TokenRequest: the test
     // environment runs no controller-manager to make token Secrets).
     let request =
         r#"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":3600}}"#;
     let out = kubectl(
-        &env,
+        env,
         &["create", "--raw", &format!("/api/v1/namespaces/{ns}/serviceaccounts/keysvc-check/token"), "-f", "-"],
         request,
     );
     let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
     let token = reply["status"]["token"].as_str().expect("a token").to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let sa = dir.path().join("serviceaccount");
+    let sa = c.dir.path().join("serviceaccount");
     std::fs::create_dir_all(&sa).unwrap();
     std::fs::write(sa.join("token"), token).unwrap();
     std::fs::copy(&env.state.ca, sa.join("ca.crt")).unwrap();
-    let healthz = HealthzServer::start(Behavior::Healthy);
-    // Placeholder contexts: in a pod, no context is used.
-    let ctx = |r: &str| format!("prod-{r}.example");
-    let runbook = write(dir.path(), "runbook.yaml", &runbook_text(ns, &healthz.url, &ctx, ""));
-    Pod { env, dir, runbook, healthz }
+    c
 }
 
-impl Pod {
+/// How these tests run the binary: as in the pod.
+trait InCluster {
+    fn run(&self, args: &[&str]) -> Run;
+    fn run_on(&self, runbook: &Path, args: &[&str]) -> Run;
+}
+
+impl InCluster for Case {
     /// keysvc-check as in the pod: no kubeconfig (HOME has none), the
     /// Kubernetes service's address and the service account directory.
     fn run(&self, args: &[&str]) -> Run {
@@ -100,11 +97,8 @@ impl Pod {
 
     fn run_on(&self, runbook: &Path, args: &[&str]) -> Run {
         let addr = self.env.apiserver_addr(REGION).unwrap();
-        let mut c = cmd();
-        c.args(args)
-            .args(["--env", "test", "--runbook"])
-            .arg(runbook)
-            .env("KUBERNETES_SERVICE_HOST", addr.ip().to_string())
+        let mut c = self.line(args).runbook(runbook).no_kubeconfig().command();
+        c.env("KUBERNETES_SERVICE_HOST", addr.ip().to_string())
             .env("KUBERNETES_SERVICE_PORT", addr.port().to_string())
             .env("KEYSVC_SERVICE_ACCOUNT_DIR", self.dir.path().join("serviceaccount"));
         run_within(c, Duration::from_secs(40))
