@@ -12,6 +12,7 @@ pub mod complete;
 pub mod diagnose;
 pub mod doctor;
 pub mod events;
+pub mod evidence;
 pub mod exit;
 pub mod healthz;
 pub mod k8s;
