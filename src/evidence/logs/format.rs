@@ -214,6 +214,11 @@ impl Reader {
     }
 
     fn logfmt(&self, line: &str, forced: bool) -> Option<Entry> {
+        // Most text lines have no level pair: skip parsing them (throughput).
+        let maybe = ["level=", "lvl=", "severity=", "LEVEL=", "Level="].iter().any(|k| line.contains(k));
+        if !forced && !maybe && self.overrides.level_field.is_none() {
+            return None;
+        }
         let pairs = logfmt_pairs(line);
         let get = |preferred: Option<&str>, keys: &[&str]| {
             preferred
@@ -276,8 +281,13 @@ pub fn logfmt_pairs(line: &str) -> Vec<(&str, String)> {
     while !rest.is_empty() {
         let word_end = rest.find([' ', '=']).unwrap_or(rest.len());
         let key = &rest[..word_end];
-        if !rest[word_end..].starts_with('=') || key.is_empty() {
-            rest = rest[word_end..].trim_start_matches(' ');
+        if key.is_empty() {
+            // A stray `=` or space: step over it.
+            rest = rest[1..].trim_start();
+            continue;
+        }
+        if !rest[word_end..].starts_with('=') {
+            rest = rest[word_end..].trim_start();
             continue;
         }
         let after = &rest[word_end + 1..];
@@ -506,6 +516,8 @@ mod tests {
         assert_eq!(e.error.as_deref(), Some("dial tcp: refused"));
         assert_eq!(level("lvl=warn msg=slow"), (Level::Warn, false));
         assert_eq!(level("severity=CRITICAL msg=down"), (Level::Fatal, true));
+        // Stray `=` signs end, and are no pairs.
+        assert_eq!(logfmt_pairs("= a==b =c"), [("a", "=b".to_string())]);
     }
 
     #[test]
