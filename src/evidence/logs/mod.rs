@@ -3,6 +3,14 @@
 //! the window's errors against the baseline, the time before it. Memory is
 //! bounded whatever the volume: lines are read one at a time with a length
 //! cap, and only counts, a bounded set of groups and one example each are kept.
+//!
+//! Below it, with no I/O: what a line is (its format, level, message,
+//! error, stack: `format`), which lines make one entry (`entry`), and which
+//! template a message is an instance of (`template`).
+
+pub mod entry;
+pub mod format;
+pub mod template;
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
