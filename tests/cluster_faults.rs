@@ -46,7 +46,7 @@ impl Setup {
             .arg("--kubeconfig")
             .arg(kubeconfig)
             .args(extra);
-        let limit = keysvc_check::runbook::parse_duration(timeout).unwrap() + Duration::from_millis(1500);
+        let limit = keysvc_check::duration::parse_duration(timeout).unwrap() + Duration::from_millis(1500);
         let r = run_within(c, limit);
         assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
         let j = r.json();

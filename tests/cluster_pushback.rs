@@ -52,7 +52,7 @@ impl Setup {
             .arg(&self.runbook)
             .arg("--kubeconfig")
             .arg(kubeconfig);
-        let limit = keysvc_check::runbook::parse_duration(timeout).unwrap() + Duration::from_millis(1500);
+        let limit = keysvc_check::duration::parse_duration(timeout).unwrap() + Duration::from_millis(1500);
         let r = run_within(c, limit);
         assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
         r

@@ -42,7 +42,7 @@ impl Case {
             .arg(&self.runbook)
             .arg("--kubeconfig")
             .arg(&self.kubeconfig);
-        let limit = keysvc_check::runbook::parse_duration(timeout).unwrap() + Duration::from_secs(5);
+        let limit = keysvc_check::duration::parse_duration(timeout).unwrap() + Duration::from_secs(5);
         let r = run_within(c, limit);
         assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
         r
