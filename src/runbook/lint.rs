@@ -1,8 +1,8 @@
-//! The first, lenient pass: the YAML read into nodes with their locations and
-//! checked against the schema here, every problem collected. It never refuses
-//! what the strict pass accepts (a value it is unsure of passes on to serde),
-//! so a file it passes is judged by serde alone. Also the typo finder that
-//! suggests the name meant (`did you mean`).
+//! The lenient checks: the tree of nodes checked against the schema here,
+//! every problem collected. They never refuse what the schema accepts (a value
+//! they are unsure of passes on to the typed runbook's own types, and to serde
+//! when the builder leaves it), so a file they pass is judged by the schema
+//! alone. Also the typo finder that suggests the name meant (`did you mean`).
 
 use std::collections::HashMap;
 
@@ -10,7 +10,7 @@ use serde_saphyr::Spanned;
 
 use super::node::{N, Node, at, shape, text};
 use super::validate::check_url;
-use super::{RunbookError, one_line, saphyr_message};
+use super::{RunbookError, one_line};
 use crate::duration::{Units, parse_in};
 
 /// The one of `names` that `name` is most likely a typo of, if any is close
@@ -185,7 +185,7 @@ pub(super) fn distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-const TOP: &[&str] = &[
+pub(super) const TOP: &[&str] = &[
     "runbook",
     "service",
     "namespace",
@@ -198,40 +198,24 @@ const TOP: &[&str] = &[
     "environments",
     "guidance",
 ];
-const HEALTHZ: &[&str] = &["status", "code", "description", "timeout", "max_body_bytes"];
-const LOGS: &[&str] =
+pub(super) const HEALTHZ: &[&str] = &["status", "code", "description", "timeout", "max_body_bytes"];
+pub(super) const LOGS: &[&str] =
     &["since", "baseline", "baseline_max_bytes", "min_errors", "spike_factor", "error_patterns", "error_threshold"];
-const ENV: &[&str] = &["healthz_url", "regions", "peers"];
-const REGION: &[&str] = &["context", "healthz_url"];
-const PEER: &[&str] = &["name", "healthz_url"];
-const GUIDANCE: &[&str] = &["impact", "dashboard", "other_apis", "technical_foundation", "metrics", "logs"];
+pub(super) const ENV: &[&str] = &["healthz_url", "regions", "peers"];
+pub(super) const REGION: &[&str] = &["context", "healthz_url"];
+pub(super) const PEER: &[&str] = &["name", "healthz_url"];
+pub(super) const GUIDANCE: &[&str] = &["impact", "dashboard", "other_apis", "technical_foundation", "metrics", "logs"];
 
-/// Every problem of the runbook text, in file order.
-pub(super) fn lint(path: &str, text: &str) -> Vec<RunbookError> {
-    // Duplicates reach the visitor so that each is reported with its place;
-    // `.nan` and `.inf` stay text so that a number check can name them.
-    let options = serde_saphyr::options! {
-        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
-        non_finite_float_policy: serde_saphyr::options::NonFiniteFloatPolicy::AsString,
-    };
-    let root: N = match serde_saphyr::from_str_with_options(text, options) {
-        Ok(root) => root,
-        Err(e) => return vec![RunbookError::at(path, e.location(), syntax_message(&e))],
-    };
+/// Every problem of the runbook read into `root`, in file order.
+pub(super) fn lint(path: &str, root: &N) -> Vec<RunbookError> {
     let mut l = Lint { path, problems: vec![] };
-    l.top(&root);
+    l.top(root);
     let mut problems = l.problems;
     problems.sort_by_key(|p| match p {
         RunbookError::Invalid { line, column, .. } => (*line, *column),
         _ => (0, 0),
     });
     problems
-}
-
-/// A YAML syntax error in plain words.
-fn syntax_message(e: &serde_saphyr::Error) -> String {
-    let m = saphyr_message(e);
-    if m.is_empty() { "this is not valid YAML here".into() } else { format!("not valid YAML: {}", one_line(&m)) }
 }
 
 impl<'a> Lint<'a> {

@@ -4,17 +4,22 @@
 //! This module owns reading one: [`parse`] and [`parse_all`], and the error
 //! every problem of a runbook is told as ([`RunbookError`]).
 //!
-//! Reading is two passes. The first reads the YAML into plain nodes with their
-//! locations and checks every key and value against the schema itself, so that
-//! `runbook validate` can report every problem at once, in plain words. Only a
-//! file without problems goes to the second, strict pass (serde), which builds
-//! the typed runbook; whatever the first pass missed is still refused there.
+//! The text is parsed once, into a tree of plain nodes with their places
+//! (line and column). The lenient checks read the tree and check every key and
+//! value against the schema, so that `runbook validate` can report every
+//! problem at once, in plain words. The typed runbook of a file without
+//! problems is built from the same tree, each value through its serde type;
+//! only a tree the builder cannot build for certain (a quoted number, a null
+//! where text belongs) goes to the strict pass (serde) over the text, whose
+//! word is final, as is its error.
 //!
 //! By job: `source` (where the runbook comes from), `node` (the YAML with its
-//! places), `lint` (the first pass), `schema` (the typed runbook), `validate`
+//! places), `lint` (the lenient checks), `build` (the typed runbook from the
+//! tree), `schema` (the typed runbook), `validate`
 //! (checks of the typed runbook), `placeholders` and `labels` (selectors and
 //! namespaces as the API server checks them).
 
+mod build;
 pub mod labels;
 mod lint;
 mod node;
@@ -22,9 +27,6 @@ mod placeholders;
 mod schema;
 mod source;
 mod validate;
-
-use serde::Deserialize;
-use serde_saphyr::Spanned;
 
 pub use lint::did_you_mean;
 pub use placeholders::{placeholder_name, placeholder_url};
@@ -55,21 +57,6 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Reads where the keys of [`KeyLines`] are, from a runbook already parsed.
-fn key_lines(text: &str) -> KeyLines {
-    #[derive(Deserialize)]
-    struct Places {
-        namespace: Option<Spanned<String>>,
-        selector: Option<Spanned<String>>,
-        container: Option<Spanned<String>>,
-    }
-    let line = |s: &Option<Spanned<String>>| s.as_ref().map_or(0, |s| s.referenced.line());
-    match serde_saphyr::from_str::<Places>(text) {
-        Ok(p) => KeyLines { namespace: line(&p.namespace), selector: line(&p.selector), container: line(&p.container) },
-        Err(_) => KeyLines::default(),
-    }
-}
-
 /// Parses and checks a runbook; the first problem is the error.
 pub fn parse(src: &Source) -> Result<Runbook, RunbookError> {
     parse_all(src).map_err(|mut problems| problems.swap_remove(0))
@@ -82,16 +69,27 @@ pub fn parse_all(src: &Source) -> Result<Runbook, Vec<RunbookError>> {
     if src.text.len() as u64 > MAX_RUNBOOK_BYTES {
         return Err(vec![RunbookError::TooLarge { path: path.into(), size: src.text.len() as u64 }]);
     }
-    let problems = lint::lint(path, &src.text);
+    let root = node::read(path, &src.text).map_err(|e| vec![e])?;
+    let problems = lint::lint(path, &root);
     if !problems.is_empty() {
         return Err(problems);
     }
-    let rb: Runbook = serde_saphyr::from_str(&src.text).map_err(|e| {
-        let message = saphyr_message(&e);
-        vec![RunbookError::at(path, e.location(), message)]
-    })?;
+    let rb = match build::runbook(&root) {
+        Some(rb) => rb,
+        None => strict(path, &src.text, &root).map_err(|e| vec![e])?,
+    };
     validate::validate(&rb, path).map_err(|e| vec![e])?;
-    Ok(Runbook { lines: key_lines(&src.text), ..rb })
+    Ok(rb)
+}
+
+/// The strict pass (serde) over the text, for a tree the builder cannot
+/// build for certain: its word is final, its error the problem. The lines of
+/// the keys come from the tree.
+fn strict(path: &str, text: &str, root: &node::N) -> Result<Runbook, RunbookError> {
+    node::count_parse();
+    let rb: Runbook =
+        serde_saphyr::from_str(text).map_err(|e| RunbookError::at(path, e.location(), saphyr_message(&e)))?;
+    Ok(Runbook { lines: build::key_lines(root), ..rb })
 }
 
 /// The parser's message without the code excerpt and location it also

@@ -1,12 +1,15 @@
 //! The runbook's YAML as a tree of plain nodes, each with its place in the
-//! file (line and column): what the lenient checks read, before any schema.
+//! file (line and column): the one parse of a runbook's text. The lenient
+//! checks read the tree, and the typed runbook is built from it.
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
+use super::{RunbookError, one_line, saphyr_message};
+
 /// A YAML value without a schema.
 #[derive(Debug)]
-pub(crate) enum Node {
+pub(super) enum Node {
     Null,
     Bool(bool),
     Int(i128),
@@ -102,4 +105,37 @@ pub(super) fn shape(n: &N) -> &'static str {
         Node::Map(_) => "a mapping",
         _ => "a single value",
     }
+}
+
+/// Reads the runbook text into a tree of nodes: the one parse of the text.
+/// A YAML syntax error is the one problem then.
+pub(super) fn read(path: &str, text: &str) -> Result<N, RunbookError> {
+    count_parse();
+    // Duplicates reach the visitor so that each is reported with its place;
+    // `.nan` and `.inf` stay text so that a number check can name them.
+    let options = serde_saphyr::options! {
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
+        non_finite_float_policy: serde_saphyr::options::NonFiniteFloatPolicy::AsString,
+    };
+    serde_saphyr::from_str_with_options(text, options)
+        .map_err(|e| RunbookError::at(path, e.location(), syntax_message(&e)))
+}
+
+/// A YAML syntax error in plain words.
+fn syntax_message(e: &serde_saphyr::Error) -> String {
+    let m = saphyr_message(e);
+    if m.is_empty() { "this is not valid YAML here".into() } else { format!("not valid YAML: {}", one_line(&m)) }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many times this thread parsed runbook text (see [`count_parse`]).
+    pub(super) static PARSES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts a parse of runbook text, for the tests that check a runbook is
+/// parsed once.
+pub(super) fn count_parse() {
+    #[cfg(test)]
+    PARSES.with(|p| p.set(p.get() + 1));
 }

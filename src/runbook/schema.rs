@@ -14,7 +14,7 @@ use super::one_line;
 use crate::duration::{Dur, Units, parse_in};
 
 /// A log window: [`Units::Secs`].
-fn whole_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Dur, D::Error> {
+pub(super) fn whole_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Dur, D::Error> {
     let s = String::deserialize(d)?;
     parse_in(&s, Units::Secs).map(Dur).map_err(serde::de::Error::custom)
 }
@@ -96,11 +96,11 @@ impl Runbook {
     }
 }
 
-fn default_expected_ready() -> u32 {
+pub(super) fn default_expected_ready() -> u32 {
     3
 }
 
-fn default_not_ready_grace() -> Dur {
+pub(super) fn default_not_ready_grace() -> Dur {
     // Three failed readiness probes at kubelet's default 10s period.
     Dur(Duration::from_secs(30))
 }

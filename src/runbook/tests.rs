@@ -342,3 +342,60 @@ fn the_effective_runbook_written_out_reads_back_the_same() {
     let json = serde_json::to_string(&rb).unwrap();
     assert_eq!(serde_saphyr::to_string(&parse_str(&json).unwrap()).unwrap(), yaml);
 }
+
+/// The runbook built from the tree is the one serde builds from the text,
+/// places included; a tree the builder leaves to serde is not wrongly built.
+fn built_as_serde_builds(text: &str) -> bool {
+    let root = node::read("rb.yaml", text).unwrap();
+    let strict = serde_saphyr::from_str::<Runbook>(text);
+    let Some(built) = build::runbook(&root) else { return false };
+    let strict = strict.unwrap_or_else(|e| panic!("built what serde refuses ({e}):\n{text}"));
+    let strict = Runbook { lines: build::key_lines(&root), ..strict };
+    assert_eq!(format!("{built:#?}"), format!("{strict:#?}"), "{text}");
+    true
+}
+
+#[test]
+fn the_runbook_built_from_the_tree_is_the_one_serde_builds() {
+    let mut rb = parse(&Source::embedded()).unwrap();
+    rb.logs.error_threshold = Some(7);
+    let shown = serde_saphyr::to_string(&rb).unwrap();
+    let json = serde_json::to_string(&rb).unwrap();
+    let peers = MINIMAL.replace(
+        "    regions:\n",
+        "    peers:\n      - { name: iam, healthz_url: https://iam/healthz }\n    regions:\n",
+    );
+    let full = format!(
+        "runbook: r\n{MINIMAL}not_ready_grace: 1m\nhealthz:\n  status: 204\n  code: -1\n  description: up\n  timeout: 1500ms\n  max_body_bytes: 10\nlogs:\n  since: 10m\n  baseline: 2h\n  baseline_max_bytes: 1024\n  min_errors: 10\n  spike_factor: 2.5\n  error_threshold: ~\n  error_patterns: ['a', \"b\\\\d\"]\nguidance:\n  impact: i\n  metrics: ~\n  logs: {{ us-south: 'https://logs' }}\n"
+    );
+    let anchors = MINIMAL.replace("us-south: { context: ctx }", "us-south: &r { context: ctx }\n      us-east: *r");
+    for text in [EMBEDDED, MINIMAL, &shown, &json, &peers, &full, &anchors] {
+        assert!(built_as_serde_builds(text), "left to serde:\n{text}");
+    }
+    // Forms left to serde, which decides as before.
+    for text in [
+        MINIMAL.replace("service: S", "service: 007"),
+        MINIMAL.replace("service: S", "service: true"),
+        MINIMAL.replace("service: S", "service: S\nexpected_ready: '3'"),
+        MINIMAL.replace("service: S", "service: S\nhealthz:"),
+        format!("{MINIMAL}guidance:\n  logs: {{ us-south: 5 }}\n"),
+    ] {
+        assert!(!built_as_serde_builds(&text), "built:\n{text}");
+    }
+}
+
+#[test]
+fn a_runbook_is_parsed_once() {
+    let parses = |text: &str| {
+        node::PARSES.with(|p| p.set(0));
+        let _ = parse_str(text);
+        node::PARSES.with(|p| p.get())
+    };
+    assert_eq!(parses(EMBEDDED), 1);
+    assert_eq!(parses(MINIMAL), 1);
+    // A file with problems is read once too, and so is one that is not YAML.
+    assert_eq!(parses(&MINIMAL.replace("container: c\n", "container: c\ncontainr: d\n")), 1);
+    assert_eq!(parses("service: S\n  bad: [\n"), 1);
+    // Only what the tree cannot build for certain is read again, by serde.
+    assert_eq!(parses(&MINIMAL.replace("service: S", "service: S\nexpected_ready: '3'")), 2);
+}
