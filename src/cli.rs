@@ -415,19 +415,19 @@ fn from_env_error(e: clap::Error, cmd: &clap::Command, args: &[std::ffi::OsStrin
 /// A duration flag's value. A negative one reaches the parser (the flags
 /// that take one allow a leading `-`) to be refused in plain words.
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    duration_in(s, crate::runbook::Units::Millis)
+    duration_in(s, crate::duration::Units::Millis)
 }
 
 /// A log window or an interval: whole seconds (`s`, `m`, `h`).
 fn parse_secs(s: &str) -> Result<Duration, String> {
-    duration_in(s, crate::runbook::Units::Secs)
+    duration_in(s, crate::duration::Units::Secs)
 }
 
-fn duration_in(s: &str, units: crate::runbook::Units) -> Result<Duration, String> {
+fn duration_in(s: &str, units: crate::duration::Units) -> Result<Duration, String> {
     if s.trim_start().starts_with('-') {
         return Err(format!("`{s}` is negative; give a duration of more than zero, like 30s, 5m or 1h"));
     }
-    crate::runbook::parse_in(s, units)
+    crate::duration::parse_in(s, units)
 }
 
 fn parse_streams(s: &str) -> Result<usize, String> {

@@ -9,6 +9,7 @@ pub mod app;
 pub mod cli;
 pub mod complete;
 pub mod doctor;
+pub mod duration;
 pub mod error;
 pub mod evidence;
 pub mod execute;

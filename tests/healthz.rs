@@ -12,7 +12,7 @@ use serde_json::json;
 fn healthz(url: &str, timeout: &str) -> Run {
     let mut c = cmd();
     c.args(["healthz", "--env", "prod", "-o", "json", "--healthz-url", url, "--timeout", timeout]);
-    let limit = keysvc_check::runbook::parse_duration(timeout).unwrap() + Duration::from_secs(3);
+    let limit = keysvc_check::duration::parse_duration(timeout).unwrap() + Duration::from_secs(3);
     run_within(c, limit)
 }
 
@@ -27,7 +27,7 @@ fn healthz_with_own_timeout(url: &str, timeout: &str) -> Run {
     c.args(["healthz", "--env", "prod", "-o", "json", "--healthz-url", url, "--timeout", "20s"])
         .arg("--runbook")
         .arg(&rb);
-    run_within(c, keysvc_check::runbook::parse_duration(timeout).unwrap() + Duration::from_secs(5))
+    run_within(c, keysvc_check::duration::parse_duration(timeout).unwrap() + Duration::from_secs(5))
 }
 
 fn check(b: Behavior) -> (Run, serde_json::Value) {

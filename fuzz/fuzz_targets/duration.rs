@@ -1,6 +1,6 @@
 #![no_main]
 //! Any text as a duration: parsed or refused, never zero, never a panic.
-use keysvc_check::runbook::parse_duration;
+use keysvc_check::duration::parse_duration;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -901,7 +901,7 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
 
     let pods_bad = r.pods.as_ref().is_some_and(|p| matches!(p.status, Status::Warn | Status::Fail));
     if pods_bad || logs_bad || matches!(r.verdict, Verdict::Down | Verdict::Degraded) {
-        let since = format!("--since={}", crate::runbook::format_duration(window));
+        let since = format!("--since={}", crate::duration::format_duration(window));
         let no_pods = r.pods.as_ref().is_some_and(|p| p.total == 0 && p.error.is_none());
         // Only suggest reading what this user was seen to be allowed to read;
         // when the run did not read it (a single step), diagnose will.

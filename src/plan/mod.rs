@@ -161,7 +161,7 @@ impl Rerun {
 
 /// `30s`, `1m30s`: a duration as `--timeout` takes it.
 pub fn duration_word(d: Duration) -> String {
-    crate::runbook::format_duration(d)
+    crate::duration::format_duration(d)
 }
 
 /// A path as a suggested command gives it: absolute, so the command works

@@ -31,7 +31,7 @@ impl Faults for Case {
 
     /// `diagnose --env test -o json --timeout TIMEOUT --runbook R --kubeconfig KUBECONFIG EXTRA`.
     fn diagnose(&self, kubeconfig: &std::path::Path, timeout: &str, extra: &[&str]) -> (Run, Value) {
-        let limit = keysvc_check::runbook::parse_duration(timeout).unwrap() + Duration::from_millis(1500);
+        let limit = keysvc_check::duration::parse_duration(timeout).unwrap() + Duration::from_millis(1500);
         let line = self.line(&["diagnose"]).flags(&["-o", "json", "--timeout", timeout]);
         let r = line.kubeconfig(kubeconfig).after(extra).run_within(limit);
         assert!(!r.stderr.contains("panicked"), "{}", r.stderr);

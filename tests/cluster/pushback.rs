@@ -36,7 +36,7 @@ impl Pushback for Case {
 
     /// `COMMAND --env test -o OUTPUT --timeout TIMEOUT --runbook R --kubeconfig KUBECONFIG`.
     fn run(&self, command: &str, kubeconfig: &Path, timeout: &str, output: &str) -> Run {
-        let limit = keysvc_check::runbook::parse_duration(timeout).unwrap() + Duration::from_millis(1500);
+        let limit = keysvc_check::duration::parse_duration(timeout).unwrap() + Duration::from_millis(1500);
         let line = self.line(&[command]).flags(&["-o", output, "--timeout", timeout]).kubeconfig(kubeconfig);
         let r = line.run_within(limit);
         assert!(!r.stderr.contains("panicked"), "{}", r.stderr);

@@ -22,7 +22,7 @@ trait Runs {
 
 impl Runs for Case {
     fn run(&self, args: &[&str], timeout: &str) -> Run {
-        let limit = keysvc_check::runbook::parse_duration(timeout).unwrap() + Duration::from_secs(5);
+        let limit = keysvc_check::duration::parse_duration(timeout).unwrap() + Duration::from_secs(5);
         let r = self.line(args).flags(&["--timeout", timeout]).run_within(limit);
         assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
         r

@@ -1,0 +1,48 @@
+//! Placeholders: values of the runbook on names reserved for examples
+//! (`example.com`, `.invalid`, …), configuration still to do, which
+//! `runbook validate` warns about and a check does not ask a cluster about.
+
+use serde_saphyr::Spanned;
+
+use super::Runbook;
+
+impl Runbook {
+    /// Every URL and context of the runbook that is a placeholder, as
+    /// (line, column, key, value), for `runbook validate` to warn about.
+    pub fn placeholders(&self) -> Vec<(u64, u64, String, String)> {
+        let mut out = vec![];
+        let mut add = |s: &Spanned<String>, key: String, is: fn(&str) -> bool| {
+            if is(&s.value) {
+                out.push((s.defined.line(), s.defined.column(), key, s.value.clone()));
+            }
+        };
+        for (name, env) in &self.environments.value {
+            add(&env.healthz_url, format!("environments.{name}.healthz_url"), placeholder_url);
+            for (region, spec) in &env.regions.value {
+                add(&spec.context, format!("environments.{name}.regions.{region}.context"), placeholder_name);
+                if let Some(u) = &spec.healthz_url {
+                    add(u, format!("environments.{name}.regions.{region}.healthz_url"), placeholder_url);
+                }
+            }
+            for (i, peer) in env.peers.iter().enumerate() {
+                add(&peer.healthz_url, format!("environments.{name}.peers[{i}].healthz_url"), placeholder_url);
+            }
+        }
+        out
+    }
+}
+
+/// Whether `name` (a host or a kube context) is on a name reserved for
+/// examples (RFC 2606/6761): `example.com`, `.net`, `.org` and their
+/// subdomains, and anything under `.example`, `.invalid` or `.test`. Such a
+/// value was never meant to be checked: it is configuration still to do.
+pub fn placeholder_name(name: &str) -> bool {
+    let n = name.trim().trim_end_matches('.').to_ascii_lowercase();
+    let under = |domain: &str| n == domain || n.ends_with(&format!(".{domain}"));
+    ["example.com", "example.net", "example.org", "example", "invalid", "test"].iter().any(|d| under(d))
+}
+
+/// Whether a URL's host is a placeholder name (see [`placeholder_name`]).
+pub fn placeholder_url(url: &str) -> bool {
+    reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(placeholder_name)).unwrap_or(false)
+}
