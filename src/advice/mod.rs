@@ -24,7 +24,6 @@ use crate::report::{
 };
 use crate::runbook::placeholder_url;
 
-pub use remedy::plugin_fix;
 use steps::Priority;
 
 /// What keeps a region from being fully checked, and the flag at fault.
@@ -301,7 +300,8 @@ mod tests {
         let missing = Problem::new(
             ProblemKind::Kubeconfig,
             "kubeconfig /tmp/nope.yaml does not exist; pass --kubeconfig FILE or set KUBECONFIG",
-        );
+        )
+        .detail(crate::report::ProblemDetail::KubeconfigMissing);
         let r = everywhere(&p, &missing);
         let cmds: Vec<&str> = r.next_steps.iter().filter_map(|s| s.command.as_deref()).collect();
         assert_eq!(cmds, ["keysvc-check diagnose --env prod --kubeconfig FILE"], "{:?}", r.next_steps);

@@ -150,11 +150,12 @@ fn say_group(r: &RegionReport, g: PodGroup, a: &mut Advice) {
 
 /// A pod's STATUS, with "not ready" added where the status alone reads as fine.
 pub(super) fn status_words(pod: &PodInfo) -> String {
-    if !pod.is_ready && matches!(pod.status.as_str(), "Running" | "Completed") {
-        format!("{}, not ready", pod.status)
-    } else {
-        pod.status.clone()
-    }
+    if reads_fine_but_not_ready(pod) { format!("{}, not ready", pod.status) } else { pod.status.clone() }
+}
+
+/// A pod whose status alone reads as fine (Running, Completed) while it is not ready.
+fn reads_fine_but_not_ready(pod: &PodInfo) -> bool {
+    !pod.is_ready && matches!(pod.status.as_str(), "Running" | "Completed")
 }
 
 pub(super) fn pod_finding(name: &str, pod: &PodInfo, window: std::time::Duration) -> Option<Finding> {
@@ -180,7 +181,7 @@ pub(super) fn pod_finding(name: &str, pod: &PodInfo, window: std::time::Duration
         let mut words = status_words(pod);
         // How long a running pod has not been ready: a probe flapping for
         // seconds is not a pod failing its probe for an hour.
-        if let Some(s) = pod.not_ready_secs_ago.filter(|_| words.ends_with(", not ready")) {
+        if let Some(s) = pod.not_ready_secs_ago.filter(|_| reads_fine_but_not_ready(pod)) {
             words.push_str(&format!(" for {}", short_age(s)));
         }
         bits.push(words);

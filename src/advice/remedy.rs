@@ -4,7 +4,7 @@
 
 use super::{Access, Advice, BeforeRerun, pods_forbidden};
 use crate::plan::{Fix, Plan, duration_word, shell_join};
-use crate::report::{Finding, FindingKind, Problem, ProblemKind, RegionReport, Severity};
+use crate::report::{Finding, FindingKind, PluginFault, Problem, ProblemDetail, ProblemKind, RegionReport, Severity};
 
 /// What kept the region from being fully checked (its pods' problem, else
 /// its logs'), and what to do about it: see [`super::steps::access`].
@@ -26,24 +26,8 @@ fn fix(plan: &Plan, r: &RegionReport, p: &Problem, a: &mut Advice) -> (String, O
             (fix, Some(flag))
         }
         ProblemKind::SameCluster => same_cluster_fix(plan, name, a),
-        ProblemKind::Kubeconfig if p.file.is_some() && !p.message.contains("does not exist") => (
-            format!(
-                "fix or replace the kubeconfig {} (it cannot be read as a kubeconfig), or pass --kubeconfig FILE",
-                p.file.as_deref().unwrap_or_default()
-            ),
-            Some(Fix::Kubeconfig),
-        ),
-        ProblemKind::Kubeconfig
-            if ["does not exist", "none of these files exists", "no kubeconfig"]
-                .iter()
-                .any(|m| p.message.contains(m)) =>
-        {
-            ("pass --kubeconfig FILE or set KUBECONFIG to your kubeconfig".to_string(), Some(Fix::Kubeconfig))
-        }
-        ProblemKind::Kubeconfig if p.plugin.is_some() => (plugin_fix(p.plugin.as_ref(), &r.context), None),
-        ProblemKind::Unauthorized | ProblemKind::Kubeconfig => {
-            (format!("refresh your credentials for context {}", r.context), None)
-        }
+        ProblemKind::Kubeconfig => kubeconfig_fix(p, &r.context),
+        ProblemKind::Unauthorized => (format!("refresh your credentials for context {}", r.context), None),
         ProblemKind::Throttled => {
             let longer = longer_timeout(plan.timeout);
             (
@@ -151,17 +135,66 @@ fn network_fix(plan: &Plan, r: &RegionReport, kind: ProblemKind, a: &mut Advice)
     what.to_string()
 }
 
+/// What to do about a kubeconfig problem: the one table of remedies, from
+/// the problem's detail, that the advice and `doctor` word each their way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remedy<'p> {
+    /// This file cannot be read as a kubeconfig: fix or replace it.
+    ReplaceKubeconfig(&'p str),
+    /// No kubeconfig to read: point at one.
+    PointAtKubeconfig,
+    /// The credential plugin is at fault: install it, or do what it says.
+    Plugin(&'p PluginFault),
+    /// The credentials could not be had: renew them.
+    RenewCredentials,
+    /// The context's entry cannot be used: fix it.
+    FixContextEntry,
+    /// Nothing more is known (the files could not be merged…).
+    Unknown,
+}
+
+/// The remedy for a kubeconfig problem.
+pub fn kubeconfig_remedy(p: &Problem) -> Remedy<'_> {
+    match &p.detail {
+        ProblemDetail::KubeconfigUnreadable { file } => Remedy::ReplaceKubeconfig(file),
+        ProblemDetail::KubeconfigMissing => Remedy::PointAtKubeconfig,
+        ProblemDetail::Plugin(fault) => Remedy::Plugin(fault),
+        ProblemDetail::Credentials => Remedy::RenewCredentials,
+        ProblemDetail::ContextUnusable => Remedy::FixContextEntry,
+        _ => Remedy::Unknown,
+    }
+}
+
+/// A kubeconfig problem's remedy as the advice says it, with the flag a
+/// re-run changes.
+fn kubeconfig_fix(p: &Problem, context: &str) -> (String, Option<Fix>) {
+    match kubeconfig_remedy(p) {
+        Remedy::ReplaceKubeconfig(file) => (
+            format!(
+                "fix or replace the kubeconfig {file} (it cannot be read as a kubeconfig), or pass --kubeconfig FILE"
+            ),
+            Some(Fix::Kubeconfig),
+        ),
+        Remedy::PointAtKubeconfig => {
+            ("pass --kubeconfig FILE or set KUBECONFIG to your kubeconfig".to_string(), Some(Fix::Kubeconfig))
+        }
+        Remedy::Plugin(fault) => (plugin_fix(fault, context), None),
+        Remedy::RenewCredentials | Remedy::FixContextEntry | Remedy::Unknown => {
+            (format!("refresh your credentials for context {context}"), None)
+        }
+    }
+}
+
 /// What to do about a credential plugin that failed: install a missing one;
 /// do what a failing one said (its message is in the finding).
-pub fn plugin_fix(fault: Option<&crate::report::PluginFault>, context: &str) -> String {
+pub fn plugin_fix(fault: &PluginFault, context: &str) -> String {
     match fault {
-        Some(crate::report::PluginFault::NotFound(c)) => format!(
+        PluginFault::NotFound(c) => format!(
             "install the credential plugin {c} (or put it on PATH, or fix user.exec.command in the kubeconfig) for context {context}"
         ),
-        Some(crate::report::PluginFault::Failed(c)) => {
+        PluginFault::Failed(c) => {
             format!("do what the credential plugin {c} says (sign in again?) for context {context}")
         }
-        None => format!("refresh your credentials for context {context}"),
     }
 }
 
@@ -212,8 +245,10 @@ pub(super) fn not_checked_or_mismatch(plan: &Plan, region: &str, what: &str, p: 
 /// is written, and the likeliest right value.
 pub(super) fn runbook_fix(plan: &Plan, p: &Problem) -> String {
     let rb = &plan.runbook;
-    let (key, value) =
-        if p.message.contains("no container") { ("container", &rb.container) } else { ("selector", &rb.selector) };
+    let (key, value) = match p.detail {
+        ProblemDetail::NoSuchContainer { .. } => ("container", &rb.container),
+        _ => ("selector", &rb.selector),
+    };
     let mut fix = format!("fix {}", rb.key_at(key, &plan.runbook_name));
     if let Some(better) = crate::runbook::did_you_mean(value, &p.instead) {
         fix.push_str(&format!(": did you mean {better}?"));
