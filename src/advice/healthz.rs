@@ -4,8 +4,9 @@
 
 use super::steps::Priority;
 use super::{Advice, link};
-use crate::plan::{Plan, shell_join};
+use crate::plan::Plan;
 use crate::report::{Finding, FindingKind, HealthzCheck, ProblemKind, RegionReport, Report, Severity, Status};
+use crate::shell::shell_join;
 
 pub(super) fn healthz(plan: &Plan, report: &Report, a: &mut Advice) {
     let checks = report
@@ -209,12 +210,12 @@ pub(super) fn curl_url(plan: &Plan, region: Option<&str>, shown: &str) -> String
     };
     match (raw, region) {
         (Some(u), None) if crate::mask::url_has_secret(u) => {
-            crate::plan::env_word("KEYSVC_HEALTHZ_URL", crate::plan::HEALTHZ_URL_HINT)
+            crate::shell::env_word("KEYSVC_HEALTHZ_URL", crate::plan::HEALTHZ_URL_HINT)
         }
         (Some(u), Some(name)) if crate::mask::url_has_secret(u) => {
             let var =
                 format!("HEALTHZ_URL_{}", name.to_ascii_uppercase().replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
-            crate::plan::env_word(&var, &format!("set it to {name}'s healthz URL with its credentials"))
+            crate::shell::env_word(&var, &format!("set it to {name}'s healthz URL with its credentials"))
         }
         _ => shown.to_string(),
     }

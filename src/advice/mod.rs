@@ -18,11 +18,12 @@ pub mod remedy;
 mod steps;
 
 use crate::kube::pushback;
-use crate::plan::{Fix, Plan, shell_join};
+use crate::plan::{Fix, Plan};
 use crate::report::{
     Finding, FindingKind, NextStep, Problem, ProblemKind, RegionReport, Report, Severity, Status, Verdict,
 };
 use crate::runbook::placeholder_url;
+use crate::shell::shell_join;
 
 use steps::Priority;
 

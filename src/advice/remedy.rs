@@ -3,8 +3,9 @@
 //! the advice and by `doctor`.
 
 use super::{Access, Advice, BeforeRerun, pods_forbidden};
-use crate::plan::{Fix, Plan, duration_word, shell_join};
+use crate::plan::{Fix, Plan, duration_word};
 use crate::report::{Finding, FindingKind, PluginFault, Problem, ProblemDetail, ProblemKind, RegionReport, Severity};
+use crate::shell::shell_join;
 
 /// What kept the region from being fully checked (its pods' problem, else
 /// its logs'), and what to do about it: see [`super::steps::access`].

@@ -3,11 +3,12 @@
 
 use super::evidence::scaled_to_zero;
 use super::{Access, Advice, Kubectl, forbidden, link, pods_forbidden};
-use crate::plan::{Plan, shell_join};
+use crate::plan::Plan;
 use crate::report::{
     Finding, FindingKind, NextStep, PodInfo, ProblemKind, RegionReport, Report, Severity, Status, Verdict,
 };
 use crate::runbook::placeholder_url;
+use crate::shell::shell_join;
 
 /// Where a next step sorts: its group (the service's steps by priority, or
 /// [`Priority::Rollback`] for every region's own), the region's rank (the
