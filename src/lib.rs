@@ -21,6 +21,7 @@ pub mod render;
 pub mod report;
 pub mod runbook;
 pub mod sanitize;
+pub mod shell;
 
 use std::io::IsTerminal;
 

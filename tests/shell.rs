@@ -26,14 +26,14 @@ fn shell(program: &str, home: &Path) -> Command {
 fn bash_complete(home: &Path, env: &[(&str, &str)], line: &str) -> Vec<String> {
     let mut words: Vec<String> = line.split(' ').map(str::to_string).collect();
     let current = words.len() - 1;
-    let quoted: Vec<String> = words.drain(..).map(|w| keysvc_check::plan::shell_word(&w)).collect();
+    let quoted: Vec<String> = words.drain(..).map(|w| keysvc_check::shell::shell_word(&w)).collect();
     let script = format!(
         "source <(keysvc-check completions bash) || exit 9\n\
          COMP_WORDS=({words}); COMP_CWORD={current}; COMP_LINE={line}; COMP_POINT=${{#COMP_LINE}}\n\
          _clap_complete_keysvc_check keysvc-check \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"\n\
          printf '%s\\n' \"${{COMPREPLY[@]}}\"",
         words = quoted.join(" "),
-        line = keysvc_check::plan::shell_word(line),
+        line = keysvc_check::shell::shell_word(line),
     );
     let mut c = shell("bash", home);
     c.envs(env.iter().copied()).args(["-c", &script]);

@@ -2,6 +2,8 @@
 //! cluster or a clock of its own, so every rule is unit-tested.
 
 use super::*;
+use crate::advice::remedy::{Remedy, kubeconfig_remedy, plugin_fix};
+use crate::report::PluginFault;
 
 /// The rows for `facts`, with a fix for each check that did not pass.
 /// `generated_at` is the run's start (the caller's clock).
@@ -123,20 +125,21 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
                     let guess = runbook::did_you_mean(ctx, &p.instead);
                     (Outcome::Missing, r.context_from.fix(&facts.runbook.name, &r.name, ctx, guess))
                 }
-                ProblemKind::Kubeconfig if p.plugin.is_some() => {
-                    let fix = crate::advice::plugin_fix(p.plugin.as_ref(), ctx);
-                    match p.plugin {
-                        Some(crate::report::PluginFault::Failed(_)) => (Outcome::Fail, format!("{fix} ({version})")),
-                        _ => (Outcome::Fail, fix),
+                ProblemKind::Kubeconfig => match kubeconfig_remedy(p) {
+                    Remedy::Plugin(fault @ PluginFault::Failed(_)) => {
+                        (Outcome::Fail, format!("{} ({version})", plugin_fix(fault, ctx)))
                     }
-                }
-                ProblemKind::Kubeconfig if p.message.starts_with("credentials for") => {
-                    (Outcome::Fail, format!("renew the credentials of context {ctx} ({version} shows the error)"))
-                }
-                ProblemKind::Kubeconfig if p.message.starts_with("kubeconfig context") => {
-                    (Outcome::Fail, format!("fix the entry of context {ctx} in your kubeconfig"))
-                }
-                ProblemKind::Kubeconfig => (Outcome::Fail, "pass --kubeconfig FILE or set KUBECONFIG".to_string()),
+                    Remedy::Plugin(fault) => (Outcome::Fail, plugin_fix(fault, ctx)),
+                    Remedy::RenewCredentials => {
+                        (Outcome::Fail, format!("renew the credentials of context {ctx} ({version} shows the error)"))
+                    }
+                    Remedy::FixContextEntry => {
+                        (Outcome::Fail, format!("fix the entry of context {ctx} in your kubeconfig"))
+                    }
+                    Remedy::ReplaceKubeconfig(_) | Remedy::PointAtKubeconfig | Remedy::Unknown => {
+                        (Outcome::Fail, "pass --kubeconfig FILE or set KUBECONFIG".to_string())
+                    }
+                },
                 _ => (Outcome::Fail, format!("{version} shows the error")),
             };
             // The client's message lists every context there is, which can be

@@ -444,6 +444,7 @@ fn lacks_container(pod: &Pod, container: &str) -> Option<Problem> {
             ProblemKind::RunbookMismatch,
             format!("the pods have no container `{container}` (they have: {})", has.join(", ")),
         )
+        .detail(crate::report::ProblemDetail::NoSuchContainer { containers: has.clone() })
         .instead(has),
     )
 }

@@ -126,7 +126,11 @@ pub fn doubt_empty_selector(plan: &Plan, healthz: Option<&HealthzCheck>, regions
             rb.selector, rb.namespace
         );
         p.status = Status::Error;
-        p.error = Some(Problem::new(ProblemKind::RunbookMismatch, message).instead(p.other_labels.clone()));
+        p.error = Some(
+            Problem::new(ProblemKind::RunbookMismatch, message)
+                .detail(crate::report::ProblemDetail::SelectorMatchesNothing)
+                .instead(p.other_labels.clone()),
+        );
         r.verdict = region_verdict(r);
     }
 }

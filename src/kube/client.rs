@@ -13,7 +13,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::kube::neterr;
 use crate::kube::pushback::{self, Pushback, Throttled};
-use crate::report::{PluginFault, Problem, ProblemKind};
+use crate::report::{PluginFault, Problem, ProblemDetail, ProblemKind};
 
 /// Where a pod's service account is mounted.
 pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -129,7 +129,8 @@ pub fn choose(inputs: &Inputs) -> Result<Choice, Problem> {
     }
     match default {
         Some(d) => Ok(Choice::Files { paths: vec![d], from: Named::Default }),
-        None => Err(Problem::new(ProblemKind::Kubeconfig, "no kubeconfig: HOME is not set; pass --kubeconfig FILE")),
+        None => Err(Problem::new(ProblemKind::Kubeconfig, "no kubeconfig: HOME is not set; pass --kubeconfig FILE")
+            .detail(ProblemDetail::KubeconfigMissing)),
     }
 }
 
@@ -166,6 +167,7 @@ pub fn load_from(choice: &Choice) -> Loaded {
             None => kc,
             Some(m) => m.merge(kc).map_err(|e| {
                 Problem::new(ProblemKind::Kubeconfig, format!("cannot merge kubeconfig {}: {e}", p.display()))
+                    .detail(ProblemDetail::KubeconfigMerge)
             })?,
         });
     }
@@ -197,7 +199,7 @@ fn missing(paths: &[PathBuf], from: Named) -> Problem {
         Named::Var => "point KUBECONFIG at your kubeconfig, or unset it to use ~/.kube/config",
         Named::Default => "pass --kubeconfig FILE or set KUBECONFIG",
     };
-    Problem::new(ProblemKind::Kubeconfig, format!("{what}; {fix}"))
+    Problem::new(ProblemKind::Kubeconfig, format!("{what}; {fix}")).detail(ProblemDetail::KubeconfigMissing)
 }
 
 /// A kubeconfig file that cannot be read or parsed, in one line: the YAML
@@ -279,6 +281,7 @@ pub async fn client(
     let opts = KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
     let mut config = kube::Config::from_custom_kubeconfig(kc.clone(), &opts).await.map_err(|e| {
         Problem::new(ProblemKind::Kubeconfig, format!("kubeconfig context `{context}`: {}", error_text(&e)))
+            .detail(ProblemDetail::ContextUnusable)
     })?;
     config.connect_timeout = Some(timeout.min(Duration::from_secs(10)));
     config.read_timeout = Some(timeout);
@@ -303,7 +306,8 @@ pub async fn client(
             Err(Problem::new(
                 ProblemKind::Kubeconfig,
                 format!("credentials for `{context}`{plugin}: {}", error_text(&e)),
-            ))
+            )
+            .detail(ProblemDetail::Credentials))
         }
         Ok(Ok(Ok(c))) => Ok(c),
     }
@@ -343,9 +347,7 @@ fn plugin_problem(err: &(dyn std::error::Error + 'static), command: Option<&str>
                 }
                 _ => return None,
             };
-            let mut p = Problem::new(ProblemKind::Kubeconfig, message);
-            p.plugin = Some(fault);
-            return Some(p);
+            return Some(Problem::new(ProblemKind::Kubeconfig, message).detail(ProblemDetail::Plugin(fault)));
         }
         cur = e.source();
     }
@@ -381,7 +383,8 @@ pub fn problem(err: &kube::Error, verb: &str, resource: &str, namespace: &str) -
                 403 => Problem::new(
                     ProblemKind::Forbidden,
                     format!("403 Forbidden: missing permission to {verb} {resource} in namespace {namespace} ({msg})"),
-                ),
+                )
+                .detail(ProblemDetail::Forbidden { verb: verb.into(), resource: resource.into() }),
                 404 => Problem::new(ProblemKind::NotFound, format!("404 Not Found: {msg}")),
                 400 => Problem::new(ProblemKind::BadRequest, msg),
                 // Only a request that could not be sent twice ends here.

@@ -170,43 +170,11 @@ pub fn absolute(p: &Path) -> String {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string()
 }
 
-/// Words joined into one POSIX shell command line, each quoted when it needs it.
-pub fn shell_join<S: AsRef<str>>(words: &[S]) -> String {
-    words.iter().map(|w| shell_word(w.as_ref())).collect::<Vec<_>>().join(" ")
-}
-
 /// What the shell says when a suggested command that needs the healthz URL
 /// with its credentials is pasted without `KEYSVC_HEALTHZ_URL` set.
 pub const HEALTHZ_URL_HINT: &str = "set it to the healthz URL with its credentials";
 
-/// A word that the shell takes from the environment variable `var`, for a
-/// value the command needs but the screen must not show (a URL with
-/// credentials). Pasted with `var` unset, the shell stops and prints `hint`
-/// instead of running the command with an empty value. Kept as a word
-/// ([`shell_word`] prints it unquoted): it starts with a NUL byte, which no
-/// real argument can hold.
-pub fn env_word(var: &str, hint: &str) -> String {
-    let hint: String = hint.chars().filter(|c| c.is_ascii_alphanumeric() || " ,.-_'()".contains(*c)).collect();
-    format!("\0\"${{{var}:?{hint}}}\"")
-}
-
-/// `s` quoted for a POSIX shell when it needs it. A NUL byte cannot be
-/// passed in an argument at all; it is dropped (but see [`env_word`]).
-pub fn shell_word(s: &str) -> String {
-    if let Some(word) = s.strip_prefix('\0')
-        && word.starts_with("\"${")
-    {
-        return word.to_string();
-    }
-    let s = s.replace('\0', "");
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c)) {
-        return s;
-    }
-    match shlex::try_quote(&s) {
-        Ok(q) => q.into_owned(),
-        Err(_) => format!("'{}'", s.replace('\'', "'\\''")),
-    }
-}
+pub use crate::shell::{env_word, shell_join, shell_word};
 
 #[cfg(test)]
 mod tests {

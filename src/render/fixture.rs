@@ -78,25 +78,10 @@ fn logs_step(pods: &[PodInfo], top: Option<ErrorGroup>) -> LogsStep {
 pub const CRASHING: &str = "api-key-service-7d9f6b5c4d-x8k2p";
 
 pub fn report() -> Report {
-    let healthy: Vec<PodInfo> = ["k2x7q", "9vdzm", "p8w4t"]
-        .iter()
-        .map(|s| pod(&format!("api-key-service-5f6d89m9d9-{s}"), true, "Running", 0))
-        .collect();
-    let east = vec![
-        pod("api-key-service-7d9f6b5c4d-m3n4b", true, "Running", 0),
-        pod("api-key-service-7d9f6b5c4d-q7r8s", true, "Running", 0),
-        pod(CRASHING, false, "CrashLoopBackOff", 7),
-    ];
-    let top = ErrorGroup {
-        pattern: "ERROR …".into(),
-        count: 2,
-        example: "ERROR signing failed: key=<nil> | retry `later` *now* [db-7.internal:5432]".into(),
-    };
     let forbidden = Problem::new(
         ProblemKind::Forbidden,
         "missing permission to list pods in namespace api (user oncall, context keysvc-prod-eu-de)",
     );
-    let kubectl = "kubectl --kubeconfig /home/oncall/.kube/keysvc-prod.yaml --context keysvc-prod-us-east -n api";
     Report {
         schema: SCHEMA,
         tool_version: "0.1.0",
@@ -110,120 +95,142 @@ pub fn report() -> Report {
             summary: "healthz pass, 1/3 regions healthy, 1/3 regions degraded, 1/3 regions unknown".into(),
             impact: None,
         },
-        healthz: Some(HealthzCheck {
-            url: "https://key-service.example.com/healthz".into(),
-            status: Status::Pass,
-            http_status: Some(200),
-            latency_ms: Some(41),
-            reply: Some(serde_json::json!({
-                "code": 0,
-                "description": "The API is available and operational.",
-                "href": "https://key-service.example.com/healthz"
-            })),
-            body_excerpt: None,
-            problems: vec![],
-            mismatches: vec![],
-            unrendered: vec![],
-            error: None,
-        }),
+        healthz: Some(healthz()),
         peers: vec![],
-        regions: vec![
-            RegionReport {
-                name: "us-south".into(),
-                context: "keysvc-prod-us-south".into(),
-                verdict: Verdict::Healthy,
-                healthz: None,
-                logs: Some(logs_step(&healthy, None)),
-                pods: Some(pods_step(healthy)),
-                events: None,
-                rollout: None,
-                retries: 0,
-                retried_statuses: vec![],
-                duration_ms: 45,
-            },
-            RegionReport {
-                name: "us-east".into(),
-                context: "keysvc-prod-us-east".into(),
-                verdict: Verdict::Degraded,
-                healthz: None,
-                logs: Some(logs_step(&east, Some(top))),
-                pods: Some(pods_step(east)),
-                events: None,
-                rollout: None,
-                retries: 0,
-                retried_statuses: vec![],
-                duration_ms: 45,
-            },
-            RegionReport {
-                name: "eu-de".into(),
-                context: "keysvc-prod-eu-de".into(),
-                verdict: Verdict::Unknown,
-                healthz: None,
-                pods: Some(PodsStep {
-                    status: Status::Error,
-                    expected: 3,
-                    ready: 0,
-                    total: 0,
-                    restarts: 0,
-                    pods: vec![],
-                    note: None,
-                    namespace_unchecked: None,
-                    other_labels: vec![],
-                    error: Some(forbidden.clone()),
-                    duration_ms: 3,
-                }),
-                logs: None,
-                events: None,
-                rollout: None,
-                retries: 0,
-                retried_statuses: vec![],
-                duration_ms: 3,
-            },
-        ],
-        findings: vec![
-            Finding::new(
-                Some("us-east"),
-                FindingKind::CrashLoop,
-                Severity::Fail,
-                format!("{CRASHING} CrashLoopBackOff, 7 restarts, last terminated OOMKilled (exit 137) 4m ago"),
-            )
-            .pod(CRASHING),
-            Finding::new(Some("us-east"), FindingKind::NotReady, Severity::Warn, "2/3 pods ready"),
-            Finding::new(
-                Some("us-east"),
-                FindingKind::ErrorThreshold,
-                Severity::Warn,
-                "most frequent error (2×): ERROR signing failed: key=<nil> | retry `later` *now* [db-7.internal:5432]",
-            ),
-            Finding::new(
-                Some("eu-de"),
-                FindingKind::Permission,
-                Severity::Warn,
-                format!("pods not checked: {}", forbidden.message),
-            ),
-        ],
-        next_steps: vec![
-            NextStep {
-                region: Some("us-east".into()),
-                text: "read the logs of every pod".into(),
-                command: Some(format!(
-                    "{kubectl} logs -l app=api-key-service -c api-key-service --since=5m --prefix --ignore-errors"
-                )),
-            },
-            NextStep {
-                region: Some("us-east".into()),
-                text: format!("why {CRASHING} is CrashLoopBackOff"),
-                command: Some(format!("{kubectl} describe pod {CRASHING}")),
-            },
-            NextStep {
-                region: Some("eu-de".into()),
-                text: "ask for permission to list pods and read their logs in namespace api of keysvc-prod-eu-de \
-                       (the role the runbook's on-call group is bound to)"
-                    .into(),
-                command: None,
-            },
-        ],
+        regions: vec![us_south(), us_east(), eu_de(&forbidden)],
+        findings: findings(&forbidden),
+        next_steps: next_steps(),
         partial: false,
         duration_ms: 180,
     }
+}
+
+/// The environment's healthz: passing.
+fn healthz() -> HealthzCheck {
+    HealthzCheck {
+        url: "https://key-service.example.com/healthz".into(),
+        status: Status::Pass,
+        http_status: Some(200),
+        latency_ms: Some(41),
+        reply: Some(serde_json::json!({
+            "code": 0,
+            "description": "The API is available and operational.",
+            "href": "https://key-service.example.com/healthz"
+        })),
+        body_excerpt: None,
+        problems: vec![],
+        mismatches: vec![],
+        unrendered: vec![],
+        error: None,
+    }
+}
+
+fn region(name: &str, verdict: Verdict, pods: PodsStep, logs: Option<LogsStep>, duration_ms: u64) -> RegionReport {
+    RegionReport {
+        name: name.into(),
+        context: format!("keysvc-prod-{name}"),
+        verdict,
+        healthz: None,
+        pods: Some(pods),
+        logs,
+        events: None,
+        rollout: None,
+        retries: 0,
+        retried_statuses: vec![],
+        duration_ms,
+    }
+}
+
+/// Healthy: three pods ready, no errors.
+fn us_south() -> RegionReport {
+    let healthy: Vec<PodInfo> = ["k2x7q", "9vdzm", "p8w4t"]
+        .iter()
+        .map(|s| pod(&format!("api-key-service-5f6d89m9d9-{s}"), true, "Running", 0))
+        .collect();
+    let logs = logs_step(&healthy, None);
+    region("us-south", Verdict::Healthy, pods_step(healthy), Some(logs), 45)
+}
+
+/// Degraded: one pod crash-looping, its log error full of Markdown and table syntax.
+fn us_east() -> RegionReport {
+    let east = vec![
+        pod("api-key-service-7d9f6b5c4d-m3n4b", true, "Running", 0),
+        pod("api-key-service-7d9f6b5c4d-q7r8s", true, "Running", 0),
+        pod(CRASHING, false, "CrashLoopBackOff", 7),
+    ];
+    let top = ErrorGroup {
+        pattern: "ERROR …".into(),
+        count: 2,
+        example: "ERROR signing failed: key=<nil> | retry `later` *now* [db-7.internal:5432]".into(),
+    };
+    let logs = logs_step(&east, Some(top));
+    region("us-east", Verdict::Degraded, pods_step(east), Some(logs), 45)
+}
+
+/// Unknown: listing the pods was forbidden.
+fn eu_de(forbidden: &Problem) -> RegionReport {
+    let pods = PodsStep {
+        status: Status::Error,
+        expected: 3,
+        ready: 0,
+        total: 0,
+        restarts: 0,
+        pods: vec![],
+        note: None,
+        namespace_unchecked: None,
+        other_labels: vec![],
+        error: Some(forbidden.clone()),
+        duration_ms: 3,
+    };
+    region("eu-de", Verdict::Unknown, pods, None, 3)
+}
+
+fn findings(forbidden: &Problem) -> Vec<Finding> {
+    vec![
+        Finding::new(
+            Some("us-east"),
+            FindingKind::CrashLoop,
+            Severity::Fail,
+            format!("{CRASHING} CrashLoopBackOff, 7 restarts, last terminated OOMKilled (exit 137) 4m ago"),
+        )
+        .pod(CRASHING),
+        Finding::new(Some("us-east"), FindingKind::NotReady, Severity::Warn, "2/3 pods ready"),
+        Finding::new(
+            Some("us-east"),
+            FindingKind::ErrorThreshold,
+            Severity::Warn,
+            "most frequent error (2×): ERROR signing failed: key=<nil> | retry `later` *now* [db-7.internal:5432]",
+        ),
+        Finding::new(
+            Some("eu-de"),
+            FindingKind::Permission,
+            Severity::Warn,
+            format!("pods not checked: {}", forbidden.message),
+        ),
+    ]
+}
+
+fn next_steps() -> Vec<NextStep> {
+    let kubectl = "kubectl --kubeconfig /home/oncall/.kube/keysvc-prod.yaml --context keysvc-prod-us-east -n api";
+    vec![
+        NextStep {
+            region: Some("us-east".into()),
+            text: "read the logs of every pod".into(),
+            command: Some(format!(
+                "{kubectl} logs -l app=api-key-service -c api-key-service --since=5m --prefix --ignore-errors"
+            )),
+        },
+        NextStep {
+            region: Some("us-east".into()),
+            text: format!("why {CRASHING} is CrashLoopBackOff"),
+            command: Some(format!("{kubectl} describe pod {CRASHING}")),
+        },
+        NextStep {
+            region: Some("eu-de".into()),
+            text: "ask for permission to list pods and read their logs in namespace api of keysvc-prod-eu-de \
+                   (the role the runbook's on-call group is bound to)"
+                .into(),
+            command: None,
+        },
+    ]
 }

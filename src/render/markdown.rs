@@ -11,8 +11,8 @@ use std::io::Write;
 
 use super::View;
 use super::table::{self, Grid};
-use crate::plan::shell_join;
 use crate::report::{Report, Severity};
+use crate::shell::shell_join;
 
 /// `report` as Markdown. `argv` is the command that produced it, program
 /// name first; it is shown shell-quoted, as it can be run again.

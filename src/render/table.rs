@@ -272,8 +272,12 @@ pub(super) fn region_note(r: &RegionReport) -> String {
 
 /// A few words for the NOTE column; the findings carry the whole message.
 fn short_problem(p: &crate::report::Problem) -> String {
+    use crate::report::ProblemDetail;
     use crate::report::ProblemKind::*;
-    let resource = if p.message.contains("pods/log") { "pods/log" } else { "pods" };
+    let resource = match &p.detail {
+        ProblemDetail::Forbidden { resource, .. } if resource == "pods/log" => "pods/log",
+        _ => "pods",
+    };
     match p.kind {
         ContextMissing => "context not in kubeconfig".into(),
         Kubeconfig => "kubeconfig problem".into(),
@@ -290,7 +294,9 @@ fn short_problem(p: &crate::report::Problem) -> String {
         Throttled => "throttled".into(),
         Placeholder => "placeholder: not checked".into(),
         SameCluster => "another region's cluster".into(),
-        RunbookMismatch if p.message.contains("container") => "runbook container not in pods".into(),
+        RunbookMismatch if matches!(p.detail, ProblemDetail::NoSuchContainer { .. }) => {
+            "runbook container not in pods".into()
+        }
         RunbookMismatch => "selector matches no pod".into(),
         BadRequest | Other => crate::sanitize::clean(&p.message, 40),
     }

@@ -83,19 +83,40 @@ pub enum ProblemKind {
 pub struct Problem {
     pub kind: ProblemKind,
     pub message: String,
-    /// The kubeconfig file that cannot be used (unreadable, not YAML), so
-    /// the advice can name the file to fix rather than the credentials.
+    /// What the problem is about, beyond its kind: what the advice and
+    /// doctor decide on, never the message's words.
     #[serde(skip)]
-    pub file: Option<String>,
-    /// The credential plugin (`user.exec.command`) at fault, so the advice
-    /// can say to install it rather than to renew credentials.
-    #[serde(skip)]
-    pub plugin: Option<PluginFault>,
+    pub detail: ProblemDetail,
     /// What the cluster has instead of what the runbook or a flag names (the
     /// pods' containers, the kubeconfig's contexts, the labels of the
     /// namespace's pods): where a "did you mean" is looked for.
     #[serde(skip)]
     pub instead: Vec<String>,
+}
+
+/// What a problem is about, beyond its kind, set where the problem is made.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ProblemDetail {
+    #[default]
+    None,
+    /// No kubeconfig to read: the files named do not exist, or HOME is unset.
+    KubeconfigMissing,
+    /// This kubeconfig file cannot be read as a kubeconfig (unreadable, not YAML).
+    KubeconfigUnreadable { file: String },
+    /// The kubeconfig files could not be merged.
+    KubeconfigMerge,
+    /// The context's entry in the kubeconfig cannot be used.
+    ContextUnusable,
+    /// The context's credentials could not be had (no plugin to blame).
+    Credentials,
+    /// The context's credential plugin (`user.exec.command`) is at fault.
+    Plugin(PluginFault),
+    /// The pods have no container the runbook names; the ones they have.
+    NoSuchContainer { containers: Vec<String> },
+    /// The runbook's selector matches no pod anywhere.
+    SelectorMatchesNothing,
+    /// The API server refused `verb` on `resource`.
+    Forbidden { verb: String, resource: String },
 }
 
 /// How a kubeconfig's credential plugin failed.
@@ -112,8 +133,7 @@ impl Problem {
         Problem {
             kind,
             message: crate::sanitize::clean(&message.into(), crate::sanitize::MAX_CHARS),
-            file: None,
-            plugin: None,
+            detail: ProblemDetail::None,
             instead: vec![],
         }
     }
@@ -124,10 +144,24 @@ impl Problem {
         self
     }
 
-    /// The problem is this kubeconfig file's own.
-    pub fn in_file(mut self, file: &std::path::Path) -> Problem {
-        self.file = Some(crate::sanitize::clean(&file.display().to_string(), crate::sanitize::MAX_CHARS));
+    /// What the problem is about (see [`ProblemDetail`]).
+    pub fn detail(mut self, detail: ProblemDetail) -> Problem {
+        self.detail = detail;
         self
+    }
+
+    /// The problem is this kubeconfig file's own: it cannot be read as one.
+    pub fn in_file(self, file: &std::path::Path) -> Problem {
+        let file = crate::sanitize::clean(&file.display().to_string(), crate::sanitize::MAX_CHARS);
+        self.detail(ProblemDetail::KubeconfigUnreadable { file })
+    }
+
+    /// The credential plugin at fault.
+    pub fn plugin(&self) -> Option<&PluginFault> {
+        match &self.detail {
+            ProblemDetail::Plugin(f) => Some(f),
+            _ => None,
+        }
     }
 }
 

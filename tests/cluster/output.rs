@@ -144,7 +144,7 @@ fn on_a_pipe_grep_finds_the_whole_pod_row() {
     // COLUMNS is a terminal's width: a pipe has none, whatever it says.
     let out = Command::new("sh")
         .arg("-c")
-        .arg(format!("{} | grep CrashLoopBackOff", keysvc_check::plan::shell_join(&c.args("pods", &[]))))
+        .arg(format!("{} | grep CrashLoopBackOff", keysvc_check::shell::shell_join(&c.args("pods", &[]))))
         .env("COLUMNS", "40")
         .env_remove("NO_COLOR")
         .env_remove("KUBECONFIG")
@@ -187,7 +187,7 @@ fn markdown_of_a_real_run() {
         assert!(md.lines().any(|l| l.starts_with("| --- |")), "{verb}: no table\n{md}");
         // The command that produced it, with the program's name, not its path.
         let argv = c.args(verb, &["-o", "markdown"]);
-        let shown = keysvc_check::plan::shell_join(&[&["keysvc-check".to_string()], &argv[1..]].concat());
+        let shown = keysvc_check::shell::shell_join(&[&["keysvc-check".to_string()], &argv[1..]].concat());
         assert!(md.ends_with(&format!("```\n{shown}\n```\n")), "{verb}:\n{md}");
         assert!(!md.contains(" │ "), "{verb}: no streamed log lines in the report:\n{md}");
         outputs.push(r.stdout);

@@ -76,12 +76,12 @@ impl Tmux {
         let n = self.runs;
         let mut script = String::from("unset COLUMNS NO_COLOR KUBECONFIG\ntrap 'true' INT\n");
         for (k, v) in env {
-            script.push_str(&format!("export {k}={}\n", keysvc_check::plan::shell_word(v)));
+            script.push_str(&format!("export {k}={}\n", keysvc_check::shell::shell_word(v)));
         }
         // Markers of this run only: the pane's history holds the runs before.
         let (begin, end) = markers(n);
         script.push_str(&format!("printf '\\n%s\\n' {begin}\n"));
-        script.push_str(&keysvc_check::plan::shell_join(words));
+        script.push_str(&keysvc_check::shell::shell_join(words));
         script.push_str(&format!("\nprintf '%s %s\\n' {end} \"$?\"\n"));
         let path = self.dir.path().join(format!("run{n}.sh"));
         std::fs::write(&path, script).unwrap();
