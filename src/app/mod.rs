@@ -7,7 +7,6 @@ use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use tokio::sync::Semaphore;
 
 use crate::cli::{Cli, ColorArg, Command, DiagnoseArgs, LogsArgs, OutputArg, RunbookCommand, Target, UntilArg};
 use crate::error;
@@ -85,7 +84,11 @@ pub async fn run(cli: Cli) -> Result<u8> {
     }
     let live = start_progress(&plan, g);
     let sink = live.as_ref().map_or_else(crate::execute::progress::Sink::none, |l| l.sink());
-    let outcome = execute::execute(plan.clone(), sink).await;
+    let color = plan.color;
+    let mut stdout = std::io::stdout();
+    let mut print = |line: &crate::evidence::region::LogLine| render::table::log_line(line, color, &mut stdout);
+    let outcome = check(plan.clone(), sink, Some(&mut print)).await;
+    let _ = std::io::stdout().flush();
     if let Some(live) = live {
         live.finish().await;
     }
@@ -120,6 +123,19 @@ pub async fn run(cli: Cli) -> Result<u8> {
         return Ok(error::INTERRUPTED);
     }
     Ok(error::for_report(&outcome.report))
+}
+
+/// Gathers the facts of `plan`, judges them and words the advice: the one
+/// way a run goes, facts → judgement → advice.
+pub async fn check(
+    plan: Arc<Plan>,
+    progress: execute::progress::Sink,
+    lines: Option<execute::LineSink<'_>>,
+) -> Result<execute::Outcome> {
+    let mut outcome = execute::execute(plan.clone(), progress, lines).await?;
+    crate::judge::run(&plan, &mut outcome.report);
+    crate::advice::advise(&plan, &mut outcome.report);
+    Ok(outcome)
 }
 
 /// `diagnose --watch`: the screen redrawn on a terminal, a line per run on
@@ -524,7 +540,7 @@ fn build_plan(
         grep: logs_args.and_then(|a| a.grep.clone()),
         stream: logs_args.is_some() && output == Output::Table && !g.quiet,
         max_streams: streams.max_log_streams,
-        all_streams: Arc::new(Semaphore::new(streams.total())),
+        max_streams_total: streams.total(),
     };
     let rerun = Rerun { verb, args: rerun_args(g, &env_name), region: target.region.clone() };
     Ok(Plan {

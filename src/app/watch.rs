@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use jiff::Timestamp;
 
 use crate::error;
-use crate::execute;
+
 use crate::plan::Plan;
 use crate::render::{self, Layout};
 pub use crate::report::{RegionState, Transition};
@@ -123,7 +123,7 @@ pub async fn run(plan: Arc<Plan>, opts: Options) -> Result<u8> {
         let now = Timestamp::now();
         let now = now.round(jiff::Unit::Second).unwrap_or(now);
         // No live progress lines: the watch screen itself shows each run.
-        let outcome = execute::execute(plan.clone(), crate::execute::progress::Sink::none()).await?;
+        let outcome = crate::app::check(plan.clone(), crate::execute::progress::Sink::none(), None).await?;
         let changes = watch.observe(&outcome.report, now);
         let mut buf = Vec::new();
         match opts.form {

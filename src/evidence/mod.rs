@@ -3,7 +3,9 @@
 
 pub mod events;
 pub mod healthz;
+pub mod log_reads;
 pub mod logs;
 pub mod pods;
 pub mod region;
 pub mod rollout;
+pub mod selector;

@@ -2,13 +2,16 @@
 //! into what to check, where, and how long to wait. Clap types go no further.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use regex::Regex;
-use tokio::sync::Semaphore;
 
 use crate::runbook::Runbook;
+
+/// The context of every region in a pod with no kubeconfig: its service
+/// account's, whatever the runbook names (reported as this, and left out of
+/// the kubectl commands suggested there).
+pub const IN_CLUSTER: &str = "in-cluster";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
@@ -323,8 +326,8 @@ pub struct LogOptions {
     /// Log reads open at once per region (`--max-log-streams`).
     pub max_streams: usize,
     /// Log reads open at once in all regions (`--max-log-streams-total`):
-    /// every region's reads take a permit of this one semaphore.
-    pub all_streams: Arc<Semaphore>,
+    /// the executor gives every region's reads one semaphore of this size.
+    pub max_streams_total: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -371,7 +374,7 @@ impl Plan {
             words.push(absolute(k));
         }
         // In a pod, kubectl uses the service account as the tool did.
-        if context != crate::kube::client::IN_CLUSTER {
+        if context != IN_CLUSTER {
             words.extend(["--context".into(), context.to_string()]);
         }
         words
