@@ -1,5 +1,7 @@
 use std::process::ExitCode;
 
+use keysvc_check::ExitCode as Code;
+
 fn main() -> ExitCode {
     keysvc_check::install_crypto();
     // A completion script calling back for candidates: answer and exit.
@@ -9,13 +11,13 @@ fn main() -> ExitCode {
         Err(e) => {
             use clap::error::ErrorKind::*;
             let code = match e.kind() {
-                DisplayHelp | DisplayVersion => 0,
-                _ => keysvc_check::error::USAGE,
+                DisplayHelp | DisplayVersion => Code::Healthy,
+                _ => Code::Usage,
             };
             let _ = e.print();
-            return ExitCode::from(code);
+            return code.into();
         }
     };
     keysvc_check::init_tracing(&cli);
-    ExitCode::from(keysvc_check::run(cli))
+    keysvc_check::run(cli).into()
 }

@@ -1775,7 +1775,6 @@ mod tests {
                 max_streams_total: crate::cli::DEFAULT_MAX_LOG_STREAMS_TOTAL,
             },
             output: Output::Json,
-            color: false,
             quiet: false,
             rerun: Rerun { verb: "diagnose", args: vec!["--env".into(), "prod".into()], region: None },
         }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use jiff::Timestamp;
 
-use crate::error;
+use crate::error::ExitCode;
 
 use crate::plan::Plan;
 use crate::render::{self, Layout};
@@ -113,7 +113,7 @@ pub struct Options {
 /// Runs `plan` every `interval` (from the start of one run to the start of
 /// the next, or at once when a run took longer) and returns the exit code:
 /// the last completed run's, or 130 when Ctrl-C cut a run short.
-pub async fn run(plan: Arc<Plan>, opts: Options) -> Result<u8> {
+pub async fn run(plan: Arc<Plan>, opts: Options) -> Result<ExitCode> {
     // Held for the whole watch, so a Ctrl-C between runs is seen even when
     // no run is listening; the executor listens for its own during a run.
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -139,9 +139,9 @@ pub async fn run(plan: Arc<Plan>, opts: Options) -> Result<u8> {
         }
         let open = emit(&buf)?;
         if outcome.interrupted {
-            return Ok(error::INTERRUPTED);
+            return Ok(ExitCode::Interrupted);
         }
-        let code = crate::error::for_report(&outcome.report);
+        let code = crate::judge::exit_code(&outcome.report);
         if !open || opts.until.is_some_and(|u| u.met(outcome.report.service.verdict)) {
             return Ok(code);
         }

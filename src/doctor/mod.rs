@@ -307,7 +307,7 @@ pub struct DoctorReport {
 
 impl DoctorReport {
     /// 0 when every required check passed, else 1.
-    pub fn exit_code(&self) -> u8 {
-        if self.ok { 0 } else { 1 }
+    pub fn exit_code(&self) -> crate::error::ExitCode {
+        if self.ok { crate::error::ExitCode::Healthy } else { crate::error::ExitCode::Degraded }
     }
 }

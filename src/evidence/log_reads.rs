@@ -420,7 +420,6 @@ mod tests {
                 max_streams_total: crate::cli::DEFAULT_MAX_LOG_STREAMS_TOTAL,
             },
             output: Output::Json,
-            color: false,
             quiet: false,
             rerun: crate::plan::Rerun::default(),
         }

@@ -3,6 +3,7 @@
 
 pub mod logs;
 
+use crate::error::ExitCode;
 use crate::plan::Plan;
 use crate::report::{
     HealthzCheck, Judgement, Problem, ProblemKind, RegionReport, Report, ServiceVerdict, Status, Verdict,
@@ -185,6 +186,20 @@ pub fn judge(plan: &Plan, report: &mut Report) {
     report.service = ServiceVerdict { verdict, summary, impact };
     if report.partial {
         report.service.summary.push_str(" (partial: the run was cut short)");
+    }
+}
+
+/// The exit code of a finished run: its verdict's, or 78 when nothing real
+/// was checked (only placeholders: configuration still to do).
+pub fn exit_code(r: &Report) -> ExitCode {
+    if only_placeholders(r) {
+        return ExitCode::Config;
+    }
+    match r.service.verdict {
+        Verdict::Healthy => ExitCode::Healthy,
+        Verdict::Degraded => ExitCode::Degraded,
+        Verdict::Down => ExitCode::Down,
+        Verdict::Unknown => ExitCode::Unknown,
     }
 }
 

@@ -8,6 +8,8 @@ use regex::Regex;
 
 use crate::runbook::Runbook;
 
+pub mod build;
+
 /// The context of every region in a pod with no kubeconfig: its service
 /// account's, whatever the runbook names (reported as this, and left out of
 /// the kubectl commands suggested there).
@@ -350,7 +352,6 @@ pub struct Plan {
     pub placeholders: Vec<Placeholder>,
     pub logs: LogOptions,
     pub output: Output,
-    pub color: bool,
     pub quiet: bool,
     /// The command line, to re-run with another verb or for one region.
     pub rerun: Rerun,
