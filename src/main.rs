@@ -1,3 +1,6 @@
+//! The `keysvc-check` binary: parses the arguments (answering completion
+//! requests and `--help` itself) and exits with the code `run` returns.
+
 use std::process::ExitCode;
 
 use keysvc_check::ExitCode as Code;

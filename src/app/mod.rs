@@ -1,7 +1,10 @@
 //! The top-level flow: load the runbook, build the plan, dispatch the
 //! command, write the output through one writer.
 
+pub mod check;
 pub mod watch;
+
+pub use check::check;
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -10,7 +13,6 @@ use anyhow::{Context, Result};
 
 use crate::cli::{Cli, ColorArg, Global, Mode, OutputArg, Run, RunbookCommand, UntilArg, Verb};
 use crate::error::ExitCode;
-use crate::execute;
 use crate::plan::build::Found;
 use crate::plan::{Output, Plan};
 use crate::render;
@@ -129,19 +131,6 @@ async fn once(g: &Global, plan: Arc<Plan>, verb: Verb) -> Result<ExitCode> {
         return Ok(ExitCode::Interrupted);
     }
     Ok(crate::judge::exit_code(&outcome.report))
-}
-
-/// Gathers the facts of `plan`, judges them and words the advice: the one
-/// way a run goes, facts → judgement → advice.
-pub async fn check(
-    plan: Arc<Plan>,
-    progress: execute::progress::Sink,
-    lines: Option<execute::LineSink<'_>>,
-) -> Result<execute::Outcome> {
-    let mut outcome = execute::execute(plan.clone(), progress, lines).await?;
-    crate::judge::run(&plan, &mut outcome.report);
-    crate::advice::advise(&plan, &mut outcome.report);
-    Ok(outcome)
 }
 
 /// `diagnose --watch`: the screen redrawn on a terminal, a line per run on

@@ -123,7 +123,7 @@ pub async fn run(plan: Arc<Plan>, opts: Options) -> Result<ExitCode> {
         let now = Timestamp::now();
         let now = now.round(jiff::Unit::Second).unwrap_or(now);
         // No live progress lines: the watch screen itself shows each run.
-        let outcome = crate::app::check(plan.clone(), crate::execute::progress::Sink::none(), None).await?;
+        let outcome = crate::app::check::check(plan.clone(), crate::execute::progress::Sink::none(), None).await?;
         let changes = watch.observe(&outcome.report, now);
         let mut buf = Vec::new();
         match opts.form {

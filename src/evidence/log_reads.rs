@@ -380,6 +380,26 @@ fn stopped(e: &std::io::Error) -> Problem {
     Problem::new(kind, format!("reading logs stopped: {msg}"))
 }
 
+/// What the log reads need of each listed pod, read before the decoded
+/// objects (tens of KB each with their managed fields) are dropped.
+pub struct Listed {
+    pub infos: Vec<PodInfo>,
+    /// When each pod's current container started.
+    pub starts: Vec<Option<Timestamp>>,
+    /// Why a pod's logs cannot be read at all: it lacks the runbook's container.
+    pub lacking: Vec<Option<Problem>>,
+}
+
+impl Listed {
+    pub fn of(items: &[Pod], container: &str, now: Timestamp) -> Listed {
+        Listed {
+            infos: items.iter().map(|p| pods::read_pod(p, container, now)).collect(),
+            starts: items.iter().map(|p| container_started(p, container)).collect(),
+            lacking: items.iter().map(|p| crate::evidence::selector::lacks_container(p, container)).collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

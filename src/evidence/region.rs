@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, ListParams};
 use tokio::time::Instant as TokioInstant;
@@ -180,25 +179,5 @@ async fn no_pods(client: &kube::Client, plan: &Plan, deadline: TokioInstant) -> 
             Problem::new(ProblemKind::Timeout, "no answer before the deadline"),
             "asking which had no answer before the deadline",
         ),
-    }
-}
-
-/// What the log reads need of each listed pod, read before the decoded
-/// objects (tens of KB each with their managed fields) are dropped.
-pub struct Listed {
-    pub infos: Vec<PodInfo>,
-    /// When each pod's current container started.
-    pub starts: Vec<Option<Timestamp>>,
-    /// Why a pod's logs cannot be read at all: it lacks the runbook's container.
-    pub lacking: Vec<Option<Problem>>,
-}
-
-impl Listed {
-    pub fn of(items: &[Pod], container: &str, now: Timestamp) -> Listed {
-        Listed {
-            infos: items.iter().map(|p| pods::read_pod(p, container, now)).collect(),
-            starts: items.iter().map(|p| crate::evidence::log_reads::container_started(p, container)).collect(),
-            lacking: items.iter().map(|p| crate::evidence::selector::lacks_container(p, container)).collect(),
-        }
     }
 }

@@ -16,8 +16,8 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::Instant as TokioInstant;
 
 use crate::evidence::events;
-use crate::evidence::log_reads::{self, LogReads, Pods};
-use crate::evidence::region::{self, Listed, LogLine, failed_events, failed_logs, failed_pods, failed_rollout};
+use crate::evidence::log_reads::{self, Listed, LogReads, Pods};
+use crate::evidence::region::{self, LogLine, failed_events, failed_logs, failed_pods, failed_rollout};
 use crate::evidence::rollout;
 use crate::execute::progress::{RegionSink, Step};
 use crate::kube::client;

@@ -7,10 +7,7 @@ use anyhow::Result;
 
 use crate::cli::{Global, OutputArg, Run, Verb};
 use crate::error::UsageError;
-use crate::plan::{
-    ContextFrom, HEALTHZ_URL_HINT, IN_CLUSTER, LogOptions, Output, PeerPlan, Placeholder, Plan, RegionPlan, Rerun,
-    Steps, absolute, duration_word, env_word,
-};
+use crate::plan::{ContextFrom, IN_CLUSTER, LogOptions, Output, PeerPlan, Placeholder, Plan, RegionPlan, Rerun, Steps};
 use crate::runbook::{self, Environment, Runbook};
 
 /// What a plan is built from besides the command line.
@@ -71,7 +68,7 @@ impl Plan {
             OutputArg::Markdown => Output::Markdown,
         };
         let logs = log_options(run, &rb, output, g.quiet);
-        let rerun = Rerun { verb: run.verb.name(), args: rerun_args(g, &env_name), region: run.target.region.clone() };
+        let rerun = Rerun::from_cli(g, run.verb.name(), &env_name, run.target.region.clone());
         Ok(Plan {
             runbook: rb,
             runbook_name,
@@ -227,33 +224,6 @@ fn one_region_in_cluster(
     // commands it suggests say so.
     region.context = IN_CLUSTER.to_string();
     Ok(())
-}
-
-/// The user's flags, so that a suggested `keysvc-check …` command checks the
-/// same thing the same way (everything but the verb and `--region`).
-fn rerun_args(g: &Global, env: &str) -> Vec<String> {
-    let mut args = vec!["--env".to_string(), env.to_string()];
-    // Absolute: a command pasted in another directory reads the same files.
-    if let Some(p) = &g.runbook {
-        args.extend(["--runbook".into(), absolute(p)]);
-    }
-    if let Some(k) = &g.kubeconfig {
-        args.extend(["--kubeconfig".into(), absolute(k)]);
-    }
-    for (region, context) in &g.contexts {
-        args.extend(["--context".into(), format!("{region}={context}")]);
-    }
-    if let Some(u) = &g.healthz_url {
-        // A URL with credentials is not shown, so the command takes it from
-        // the environment variable the flag reads anyway.
-        let word =
-            if crate::mask::url_has_secret(u) { env_word("KEYSVC_HEALTHZ_URL", HEALTHZ_URL_HINT) } else { u.clone() };
-        args.extend(["--healthz-url".into(), word]);
-    }
-    if g.timeout != crate::cli::DEFAULT_TIMEOUT {
-        args.extend(["--timeout".into(), duration_word(g.timeout)]);
-    }
-    args
 }
 
 #[cfg(test)]
