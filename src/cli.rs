@@ -203,6 +203,76 @@ pub enum Command {
     Man,
 }
 
+/// What a command line asks for: the one place [`Command`] is matched.
+#[derive(Debug, Clone, Copy)]
+pub enum Mode<'a> {
+    Completions(clap_complete::Shell),
+    Man,
+    Runbook(&'a RunbookCommand),
+    /// `doctor`: the checks' contexts, permissions and URLs, not the service.
+    Doctor(Run<'a>),
+    /// `diagnose`, `healthz`, `pods` or `logs`, once.
+    Check(Run<'a>),
+    /// `diagnose --watch INTERVAL [--until STATE]`.
+    Watch(Run<'a>, Duration, Option<UntilArg>),
+}
+
+/// A command that checks an environment.
+#[derive(Debug, Clone, Copy)]
+pub struct Run<'a> {
+    pub verb: Verb,
+    pub target: &'a Target,
+    /// The `logs` command's own flags.
+    pub logs: Option<&'a LogsArgs>,
+    pub streams: Streams,
+}
+
+/// The commands that check an environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Diagnose,
+    Healthz,
+    Pods,
+    Logs,
+    Doctor,
+}
+
+impl Verb {
+    /// As typed on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verb::Diagnose => "diagnose",
+            Verb::Healthz => "healthz",
+            Verb::Pods => "pods",
+            Verb::Logs => "logs",
+            Verb::Doctor => "doctor",
+        }
+    }
+}
+
+impl Command {
+    pub fn mode(&self) -> Mode<'_> {
+        let run = |verb, target, logs, streams| Run { verb, target, logs, streams };
+        let plain = Streams::default();
+        match self {
+            Command::Diagnose(d) => {
+                let r = run(Verb::Diagnose, &d.target, None, d.streams);
+                match d.watch {
+                    Some(interval) => Mode::Watch(r, interval, d.until),
+                    None => Mode::Check(r),
+                }
+            }
+            Command::Healthz(t) => Mode::Check(run(Verb::Healthz, t, None, plain)),
+            Command::Pods(t) => Mode::Check(run(Verb::Pods, t, None, plain)),
+            Command::Logs(a) => Mode::Check(run(Verb::Logs, &a.target, Some(a), a.streams)),
+            Command::Doctor(t) => Mode::Doctor(run(Verb::Doctor, t, None, plain)),
+            Command::Runbook(c) => Mode::Runbook(c),
+            Command::Completions { shell } => Mode::Completions(*shell),
+            Command::Man => Mode::Man,
+        }
+    }
+}
+
 const COMPLETIONS_HELP: &str = "Install, for bash:
   mkdir -p ~/.local/share/bash-completion/completions
   keysvc-check completions bash > ~/.local/share/bash-completion/completions/keysvc-check

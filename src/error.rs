@@ -1,38 +1,74 @@
-//! Exit codes. "The service is unhealthy" (1–3) is kept apart from "the tool
-//! could not run" (64, 70, 78).
+//! Exit codes and usage errors. "The service is unhealthy" (1–3) is kept
+//! apart from "the tool could not run" (64, 70, 78); each code is named once,
+//! here, and turned into a number only where the process exits.
 
-use crate::report::Verdict;
-
-pub const HEALTHY: u8 = 0;
-pub const DEGRADED: u8 = 1;
-pub const DOWN: u8 = 2;
-pub const UNKNOWN: u8 = 3;
-/// Bad command-line usage (sysexits EX_USAGE).
-pub const USAGE: u8 = 64;
-/// An internal fault (EX_SOFTWARE).
-pub const INTERNAL: u8 = 70;
-/// A bad runbook or configuration (EX_CONFIG).
-pub const CONFIG: u8 = 78;
-/// Interrupted by Ctrl-C.
-pub const INTERRUPTED: u8 = 130;
-
-/// The exit code of a finished run: its verdict's, or 78 when nothing real
-/// was checked (only placeholders: configuration still to do).
-pub fn for_report(r: &crate::report::Report) -> u8 {
-    if crate::judge::only_placeholders(r) {
-        return CONFIG;
-    }
-    for_verdict(r.service.verdict)
+/// How the process exits (README, "Exit codes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Every step passed (for `doctor`: every required check).
+    Healthy,
+    /// Some region is degraded or down, or healthz answers from a
+    /// misconfigured deployment (for `doctor`: a required check did not pass).
+    Degraded,
+    /// Healthz fails or every region is down.
+    Down,
+    /// A step could not be checked and nothing worse was seen.
+    Unknown,
+    /// Bad command-line usage (sysexits EX_USAGE).
+    Usage,
+    /// An internal fault (EX_SOFTWARE).
+    Internal,
+    /// A bad runbook or configuration (EX_CONFIG).
+    Config,
+    /// Interrupted by Ctrl-C.
+    Interrupted,
 }
 
-pub fn for_verdict(v: Verdict) -> u8 {
-    match v {
-        Verdict::Healthy => HEALTHY,
-        Verdict::Degraded => DEGRADED,
-        Verdict::Down => DOWN,
-        Verdict::Unknown => UNKNOWN,
+impl ExitCode {
+    /// Every code, in the order of the README's table.
+    pub const ALL: [ExitCode; 8] = [
+        ExitCode::Healthy,
+        ExitCode::Degraded,
+        ExitCode::Down,
+        ExitCode::Unknown,
+        ExitCode::Usage,
+        ExitCode::Internal,
+        ExitCode::Config,
+        ExitCode::Interrupted,
+    ];
+}
+
+impl From<ExitCode> for u8 {
+    fn from(c: ExitCode) -> u8 {
+        match c {
+            ExitCode::Healthy => 0,
+            ExitCode::Degraded => 1,
+            ExitCode::Down => 2,
+            ExitCode::Unknown => 3,
+            ExitCode::Usage => 64,
+            ExitCode::Internal => 70,
+            ExitCode::Config => 78,
+            ExitCode::Interrupted => 130,
+        }
     }
 }
+
+impl From<ExitCode> for i32 {
+    fn from(c: ExitCode) -> i32 {
+        i32::from(u8::from(c))
+    }
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(c: ExitCode) -> std::process::ExitCode {
+        std::process::ExitCode::from(u8::from(c))
+    }
+}
+
+/// A bad flag or value: exit 64.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
 
 /// The table printed in `--help` and README.
 pub const HELP: &str = "Exit codes:

@@ -25,8 +25,8 @@ pub mod shell;
 
 use std::io::IsTerminal;
 
-pub use app::UsageError;
 pub use cli::Cli;
+pub use error::{ExitCode, UsageError};
 
 /// Makes ring the process's TLS provider (reqwest and kube need one).
 pub fn install_crypto() {
@@ -53,7 +53,7 @@ pub fn init_tracing(cli: &Cli) {
 }
 
 /// Runs the command and returns the process exit code.
-pub fn run(cli: Cli) -> u8 {
+pub fn run(cli: Cli) -> ExitCode {
     // Process-wide, set once here: every outside string is masked where it
     // enters (`sanitize::clean`, `logs::normalize`), far from the flag.
     mask::set_enabled(!cli.global.no_mask);
@@ -61,7 +61,7 @@ pub fn run(cli: Cli) -> u8 {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("keysvc-check: error: cannot start the runtime: {e}");
-            return error::INTERNAL;
+            return ExitCode::Internal;
         }
     };
     let result = rt.block_on(app::run(cli));
@@ -71,11 +71,11 @@ pub fn run(cli: Cli) -> u8 {
         Ok(code) => code,
         Err(err) => {
             let code = if err.downcast_ref::<UsageError>().is_some() {
-                error::USAGE
+                ExitCode::Usage
             } else if err.downcast_ref::<runbook::RunbookError>().is_some() {
-                error::CONFIG
+                ExitCode::Config
             } else {
-                error::INTERNAL
+                ExitCode::Internal
             };
             eprintln!("keysvc-check: error: {}", sanitize::clean(&format!("{err:#}"), 2000));
             if let Some(hint) = app::hint(&err) {

@@ -1,4 +1,9 @@
+//! The `keysvc-check` binary: parses the arguments (answering completion
+//! requests and `--help` itself) and exits with the code `run` returns.
+
 use std::process::ExitCode;
+
+use keysvc_check::ExitCode as Code;
 
 fn main() -> ExitCode {
     keysvc_check::install_crypto();
@@ -9,13 +14,13 @@ fn main() -> ExitCode {
         Err(e) => {
             use clap::error::ErrorKind::*;
             let code = match e.kind() {
-                DisplayHelp | DisplayVersion => 0,
-                _ => keysvc_check::error::USAGE,
+                DisplayHelp | DisplayVersion => Code::Healthy,
+                _ => Code::Usage,
             };
             let _ = e.print();
-            return ExitCode::from(code);
+            return code.into();
         }
     };
     keysvc_check::init_tracing(&cli);
-    ExitCode::from(keysvc_check::run(cli))
+    keysvc_check::run(cli).into()
 }

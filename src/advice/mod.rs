@@ -246,12 +246,9 @@ mod tests {
                 grep: None,
                 stream: false,
                 max_streams: crate::cli::DEFAULT_MAX_LOG_STREAMS,
-                all_streams: std::sync::Arc::new(tokio::sync::Semaphore::new(
-                    crate::cli::DEFAULT_MAX_LOG_STREAMS_TOTAL,
-                )),
+                max_streams_total: crate::cli::DEFAULT_MAX_LOG_STREAMS_TOTAL,
             },
             output: Output::Json,
-            color: false,
             quiet: false,
             rerun: Rerun { verb: "diagnose", args: vec!["--env".into(), "prod".into()], region: None },
         }

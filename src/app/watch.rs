@@ -11,8 +11,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use jiff::Timestamp;
 
-use crate::error;
-use crate::execute;
+use crate::error::ExitCode;
+
 use crate::plan::Plan;
 use crate::render::{self, Layout};
 pub use crate::report::{RegionState, Transition};
@@ -113,7 +113,7 @@ pub struct Options {
 /// Runs `plan` every `interval` (from the start of one run to the start of
 /// the next, or at once when a run took longer) and returns the exit code:
 /// the last completed run's, or 130 when Ctrl-C cut a run short.
-pub async fn run(plan: Arc<Plan>, opts: Options) -> Result<u8> {
+pub async fn run(plan: Arc<Plan>, opts: Options) -> Result<ExitCode> {
     // Held for the whole watch, so a Ctrl-C between runs is seen even when
     // no run is listening; the executor listens for its own during a run.
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -123,7 +123,7 @@ pub async fn run(plan: Arc<Plan>, opts: Options) -> Result<u8> {
         let now = Timestamp::now();
         let now = now.round(jiff::Unit::Second).unwrap_or(now);
         // No live progress lines: the watch screen itself shows each run.
-        let outcome = execute::execute(plan.clone(), crate::execute::progress::Sink::none()).await?;
+        let outcome = crate::app::check::check(plan.clone(), crate::execute::progress::Sink::none(), None).await?;
         let changes = watch.observe(&outcome.report, now);
         let mut buf = Vec::new();
         match opts.form {
@@ -139,9 +139,9 @@ pub async fn run(plan: Arc<Plan>, opts: Options) -> Result<u8> {
         }
         let open = emit(&buf)?;
         if outcome.interrupted {
-            return Ok(error::INTERRUPTED);
+            return Ok(ExitCode::Interrupted);
         }
-        let code = crate::error::for_report(&outcome.report);
+        let code = crate::judge::exit_code(&outcome.report);
         if !open || opts.until.is_some_and(|u| u.met(outcome.report.service.verdict)) {
             return Ok(code);
         }

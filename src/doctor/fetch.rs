@@ -6,10 +6,10 @@ use std::time::Instant;
 
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec};
 use kube::api::{Api, PostParams};
-use tokio::task::JoinSet;
 use tokio::time::Instant as TokioInstant;
 
 use super::*;
+use crate::execute::gather::Gather;
 use crate::kube::pushback::Pushback;
 
 /// Asks every question of `plan`'s regions and `urls`, concurrently, and
@@ -25,8 +25,8 @@ pub async fn fetch(plan: Arc<Plan>, runbook: RunbookInfo, urls: Vec<UrlTarget>) 
         .is_ok_and(client::Clusters::in_cluster)
         .then(|| client::server(&kubeconfig, ""))
         .flatten();
-    let mut tasks: JoinSet<()> = JoinSet::new();
-    let same = client::same_clusters(&kubeconfig, &plan.regions);
+    let mut gather: Gather = Gather::new(deadline);
+    let same = client::same_clusters(&kubeconfig, &crate::execute::targets(&plan.regions));
     let slots: Vec<Arc<Mutex<RegionFacts>>> = plan
         .regions
         .iter()
@@ -50,27 +50,20 @@ pub async fn fetch(plan: Arc<Plan>, runbook: RunbookInfo, urls: Vec<UrlTarget>) 
     for (region, slot) in plan.regions.iter().zip(&slots) {
         if region.placeholder_context.is_none() && slot.lock().expect("slot").same_cluster.is_none() {
             let (kc, slot, ctx, plan) = (kubeconfig.clone(), slot.clone(), region.context.clone(), plan.clone());
-            tasks.spawn(async move { ask_region(&kc, &ctx, &plan, &slot, deadline).await });
+            gather.spawn(async move { ask_region(&kc, &ctx, &plan, &slot, deadline).await });
         }
     }
     let url_slots: Vec<Arc<Mutex<Answer<Vec<IpAddr>>>>> = urls.iter().map(|_| Arc::new(Mutex::new(None))).collect();
     for (target, slot) in urls.iter().zip(&url_slots) {
         if !runbook::placeholder_url(&target.url) {
             let (url, slot) = (target.url.clone(), slot.clone());
-            tasks.spawn(async move {
+            gather.spawn(async move {
                 let r = resolve(&url, deadline).await;
                 *slot.lock().expect("slot") = Some(r);
             });
         }
     }
-    let hard_deadline = deadline + GRACE;
-    loop {
-        tokio::select! {
-            joined = tasks.join_next() => if joined.is_none() { break },
-            () = tokio::time::sleep_until(hard_deadline) => break,
-        }
-    }
-    tasks.abort_all();
+    gather.wait(|()| {}).await;
     let regions = slots.iter().map(|s| s.lock().expect("slot").clone()).collect();
     let urls = urls
         .into_iter()
@@ -138,7 +131,9 @@ async fn ask_region(
     futures::future::join_all(reviews).await;
     let may_list = slot.lock().expect("slot").access[0].as_ref().is_some_and(|a| a.as_ref().is_ok_and(|a| a.allowed));
     if may_list {
-        let seen = tokio::time::timeout(remaining(), crate::evidence::region::pods_seen(&client, plan, deadline)).await;
+        let seen =
+            tokio::time::timeout(remaining(), crate::evidence::selector::pods_seen(&client, &plan.runbook, deadline))
+                .await;
         slot.lock().expect("slot").pods = Some(seen.unwrap_or_else(|_| Err(timed_out())));
     }
 }

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use crate::evidence::selector::PodsSeen;
 use crate::kube::client;
 use crate::kube::pushback;
 use crate::plan::{ContextFrom, Plan, shell_join};
@@ -34,9 +35,6 @@ use crate::runbook;
 
 /// The `-o json` schema name; a change that breaks readers gets a new one.
 pub const SCHEMA: &str = "keysvc-check/doctor/v1";
-
-/// Time allowed past the deadline for tasks to hand in what they have.
-const GRACE: Duration = Duration::from_millis(400);
 
 /// A permission the checks use in the runbook's namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -196,20 +194,6 @@ pub struct RegionFacts {
     pub pods: Answer<PodsSeen>,
 }
 
-/// What listing the runbook's pods showed: whether the runbook's selector
-/// and container fit the cluster.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PodsSeen {
-    /// Pods the selector matches.
-    pub matched: usize,
-    /// With none matched, the labels the namespace's pods have on the
-    /// selector's keys (see [`crate::evidence::region`]).
-    pub other_labels: Vec<String>,
-    /// A matched pod without the runbook's container: the problem, naming
-    /// the containers it has.
-    pub lacking: Option<Problem>,
-}
-
 /// What was learnt about one healthz URL.
 #[derive(Debug, Clone)]
 pub struct UrlFacts {
@@ -323,7 +307,7 @@ pub struct DoctorReport {
 
 impl DoctorReport {
     /// 0 when every required check passed, else 1.
-    pub fn exit_code(&self) -> u8 {
-        if self.ok { 0 } else { 1 }
+    pub fn exit_code(&self) -> crate::error::ExitCode {
+        if self.ok { crate::error::ExitCode::Healthy } else { crate::error::ExitCode::Degraded }
     }
 }

@@ -1,174 +1,191 @@
 //! Running a plan: the healthz checks and every region's Kubernetes steps
-//! run concurrently under one deadline. Results land in per-region slots as
-//! they finish, so a deadline or Ctrl-C still reports what is done; log lines
-//! (the `logs` command) go through this task, the one writer to stdout.
+//! run concurrently under one deadline (`gather`). Results land in
+//! per-region slots as they finish, so a deadline or Ctrl-C still reports
+//! what is done. Streamed log lines go to the line sink the caller gives.
+//! What comes out is facts: judging them is `judge`'s, wording them
+//! `advice`'s and `render`'s.
 
+pub mod gather;
 pub mod progress;
+pub mod region;
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant as TokioInstant;
 
-use crate::advice;
 use crate::evidence::healthz;
-use crate::evidence::region::{self, LogLine};
-use crate::execute::progress::Sink;
-use crate::judge;
+use crate::evidence::region::{LogLine, empty_region, failed_events, failed_logs, failed_pods, failed_rollout};
+use crate::execute::gather::Gather;
+use crate::execute::progress::{Sink, Step};
+use crate::execute::region::{RegionTask, fail_all, run_region};
 use crate::kube::client;
-use crate::plan::Plan;
-use crate::render;
-use crate::report::{HealthzCheck, PeerCheck, Problem, ProblemKind, Report, SCHEMA, Status};
-
-/// Time allowed past the deadline for tasks to hand in what they have.
-const GRACE: Duration = Duration::from_millis(400);
+use crate::plan::{ContextFrom, Plan, RegionPlan};
+use crate::report::{
+    HealthzCheck, PeerCheck, Problem, ProblemKind, RegionReport, Report, SCHEMA, ServiceVerdict, Status, Verdict,
+};
 
 pub struct Outcome {
     pub report: Report,
     pub interrupted: bool,
 }
 
-/// Runs `plan`; each region's step goes to `progress` as it changes.
-pub async fn execute(plan: Arc<Plan>, progress: Sink) -> Result<Outcome> {
+/// Where streamed log lines go (the `logs` command in table mode): an error
+/// (a closed pipe) stops the printing, never the checks.
+pub type LineSink<'a> = &'a mut dyn FnMut(&LogLine) -> std::io::Result<()>;
+
+type Slot<T> = Arc<Mutex<T>>;
+
+/// The slots the tasks of a run write into.
+struct Slots {
+    healthz: Slot<Option<HealthzCheck>>,
+    peers: Vec<Slot<Option<PeerCheck>>>,
+    regions: Vec<RegionPlan>,
+    region: Vec<Slot<RegionReport>>,
+}
+
+/// Runs `plan`: each region's step goes to `progress` as it changes, each
+/// streamed log line to `lines`. The report's verdicts are left unjudged.
+pub async fn execute(plan: Arc<Plan>, progress: Sink, lines: Option<LineSink<'_>>) -> Result<Outcome> {
     let started = Instant::now();
     let generated_at =
         jiff::Timestamp::now().round(jiff::Unit::Second).map_or_else(|_| String::new(), |t| t.to_string());
     let deadline = TokioInstant::now() + plan.timeout;
     // Listen for Ctrl-C before any work starts, so an early one is not lost.
-    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    let mut tasks: JoinSet<()> = JoinSet::new();
-
+    let interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let (tx, rx) = mpsc::channel::<LogLine>(1024);
+    let mut gather = Gather::new(deadline).interrupted_by(interrupt).with_lines(rx);
     let http = healthz::client(plan.runbook.healthz.timeout.0.min(plan.timeout))?;
-    let hz_timeout = plan.runbook.healthz.timeout.0.min(plan.timeout);
-    let env_healthz: Arc<Mutex<Option<HealthzCheck>>> = Arc::new(Mutex::new(None));
-    let peer_slots: Vec<Arc<Mutex<Option<PeerCheck>>>> =
-        plan.peers.iter().map(|_| Arc::new(Mutex::new(None))).collect();
-    if let Some(key) = plan.placeholder_healthz.as_ref().filter(|_| plan.steps.healthz) {
-        *env_healthz.lock().expect("slot") = Some(unfinished_healthz(&plan.healthz_url, placeholder(key)));
-    } else if plan.steps.healthz {
-        let (slot, client, p) = (env_healthz.clone(), http.clone(), plan.clone());
-        tasks.spawn(async move {
-            let r = cut_by_run(healthz::check(&client, &p.healthz_url, &p.runbook.healthz, hz_timeout).await, &p);
-            *slot.lock().expect("slot") = Some(r);
-        });
-        // Other APIs are probed alongside, not after: when the service's
-        // healthz fails they tell a platform outage from its own, at no extra wait.
-        for (peer, slot) in plan.peers.iter().zip(&peer_slots) {
-            let (slot, http, peer) = (slot.clone(), http.clone(), peer.clone());
-            tasks.spawn(async move {
-                let r = healthz::probe_peer(&http, &peer.name, &peer.url, hz_timeout).await;
-                *slot.lock().expect("slot") = Some(r);
-            });
-        }
-    }
+    let slots = schedule(&plan, &mut gather, &http, &progress, &tx, deadline);
+    drop(tx);
 
+    let mut streaming = plan.logs.stream;
+    let mut lines = lines;
+    let interrupted = gather
+        .wait(|line| {
+            if let Some(write) = lines.as_mut().filter(|_| streaming)
+                && write(&line).is_err()
+            {
+                // A closed pipe: stop printing, keep checking.
+                streaming = false;
+            }
+        })
+        .await;
+    let report = collect(&plan, &slots, interrupted, started, generated_at);
+    Ok(Outcome { report, interrupted })
+}
+
+/// Starts every task of `plan`: the healthz checks (the service's, its
+/// peers', each region's own) and each region's Kubernetes steps.
+fn schedule(
+    plan: &Arc<Plan>,
+    gather: &mut Gather<LogLine>,
+    http: &reqwest::Client,
+    progress: &Sink,
+    tx: &mpsc::Sender<LogLine>,
+    deadline: TokioInstant,
+) -> Slots {
+    let hz_timeout = plan.runbook.healthz.timeout.0.min(plan.timeout);
+    // Without the Kubernetes steps, only regions with a healthz URL of their own have anything to report.
+    let regions: Vec<_> = plan.regions.iter().filter(|r| plan.steps.pods || r.healthz_url.is_some()).cloned().collect();
+    let slots = Slots {
+        healthz: Arc::new(Mutex::new(None)),
+        peers: plan.peers.iter().map(|_| Arc::new(Mutex::new(None))).collect(),
+        region: regions.iter().map(|r| Arc::new(Mutex::new(empty_region(r)))).collect(),
+        regions,
+    };
+    schedule_healthz(plan, gather, http, &slots, hz_timeout);
     let kubeconfig = Arc::new(if plan.steps.pods {
         client::load(plan.kubeconfig.as_deref())
     } else {
         Err(Problem::new(ProblemKind::Other, "not needed"))
     });
-    let (tx, mut rx) = mpsc::channel::<LogLine>(1024);
-    // Without the Kubernetes steps, only regions with a healthz URL of their own have anything to report.
-    let regions: Vec<_> = plan.regions.iter().filter(|r| plan.steps.pods || r.healthz_url.is_some()).cloned().collect();
-    let slots: Vec<_> = regions.iter().map(|r| Arc::new(Mutex::new(region::empty_region(r)))).collect();
+    let all_streams = Arc::new(Semaphore::new(plan.logs.max_streams_total));
     // A region on a cluster another region already checks is not checked
     // again: its results would pass for a second region's.
-    let same = if plan.steps.pods { client::same_clusters(&kubeconfig, &regions) } else { vec![None; regions.len()] };
-    for ((region, slot), same) in regions.iter().zip(&slots).zip(same) {
+    let same = if plan.steps.pods {
+        client::same_clusters(&kubeconfig, &targets(&slots.regions))
+    } else {
+        vec![None; slots.regions.len()]
+    };
+    for ((region, slot), same) in slots.regions.iter().zip(&slots.region).zip(same) {
         if plan.steps.healthz
             && let Some(url) = region.healthz_url.clone()
         {
             let (slot, http, plan) = (slot.clone(), http.clone(), plan.clone());
-            tasks.spawn(async move {
+            gather.spawn(async move {
                 let r = cut_by_run(healthz::check(&http, &url, &plan.runbook.healthz, hz_timeout).await, &plan);
                 slot.lock().expect("slot").healthz = Some(r);
             });
         }
         if let Some(key) = region.placeholder_context.as_ref().filter(|_| plan.steps.pods) {
             let mut s = slot.lock().expect("slot");
-            s.pods = Some(region::failed_pods(plan.runbook.expected_ready, placeholder(key)));
+            s.pods = Some(failed_pods(plan.runbook.expected_ready, placeholder(key)));
             if plan.steps.logs {
-                s.logs = Some(region::failed_logs(&plan, placeholder(key)));
+                s.logs = Some(failed_logs(plan, placeholder(key)));
             }
-            progress.region(&region.name).step(crate::execute::progress::Step::Done);
+            progress.region(&region.name).step(Step::Done);
         } else if let Some(same) = same {
             let p = same.problem(&region.context, &plan.runbook.namespace);
-            let mut s = slot.lock().expect("slot");
-            s.pods = Some(region::failed_pods(plan.runbook.expected_ready, p.clone()));
-            if plan.steps.logs {
-                s.logs = Some(region::failed_logs(&plan, p.clone()));
-            }
-            if plan.steps.evidence {
-                s.events = Some(region::failed_events(&plan, p.clone()));
-                s.rollout = Some(region::failed_rollout(p));
-            }
-            progress.region(&region.name).step(crate::execute::progress::Step::Done);
+            fail_all(plan, &mut slot.lock().expect("slot"), &p);
+            progress.region(&region.name).step(Step::Done);
         } else if plan.steps.pods {
-            let sink = plan.logs.stream.then(|| tx.clone());
-            tasks.spawn(region::run_region(
-                plan.clone(),
-                kubeconfig.clone(),
-                region.clone(),
-                slot.clone(),
-                sink,
-                progress.region(&region.name),
+            gather.spawn(run_region(RegionTask {
+                plan: plan.clone(),
+                kubeconfig: kubeconfig.clone(),
+                region: region.clone(),
+                slot: slot.clone(),
+                sink: plan.logs.stream.then(|| tx.clone()),
+                progress: progress.region(&region.name),
                 deadline,
-            ));
+                all_streams: all_streams.clone(),
+            }));
         }
     }
-    drop(tx);
+    slots
+}
 
-    let mut interrupted = false;
-    let mut streaming = plan.logs.stream;
-    let hard_deadline = deadline + GRACE;
-    let mut stdout = std::io::stdout();
-    loop {
-        tokio::select! {
-            biased;
-            _ = interrupt.recv() => { interrupted = true; break; }
-            Some(line) = rx.recv() => {
-                if streaming && render::table::log_line(&line, plan.color, &mut stdout).is_err() {
-                    // A closed pipe: stop printing, keep checking.
-                    streaming = false;
-                }
-            }
-            joined = tasks.join_next() => {
-                if joined.is_none() {
-                    break;
-                }
-            }
-            () = tokio::time::sleep_until(hard_deadline) => break,
+/// The service's healthz and, alongside, its peers'.
+fn schedule_healthz(
+    plan: &Arc<Plan>,
+    gather: &mut Gather<LogLine>,
+    http: &reqwest::Client,
+    slots: &Slots,
+    hz_timeout: Duration,
+) {
+    if let Some(key) = plan.placeholder_healthz.as_ref().filter(|_| plan.steps.healthz) {
+        *slots.healthz.lock().expect("slot") = Some(unfinished_healthz(&plan.healthz_url, placeholder(key)));
+    } else if plan.steps.healthz {
+        let (slot, client, p) = (slots.healthz.clone(), http.clone(), plan.clone());
+        gather.spawn(async move {
+            let r = cut_by_run(healthz::check(&client, &p.healthz_url, &p.runbook.healthz, hz_timeout).await, &p);
+            *slot.lock().expect("slot") = Some(r);
+        });
+        // Other APIs are probed alongside, not after: when the service's
+        // healthz fails they tell a platform outage from its own, at no extra wait.
+        for (peer, slot) in plan.peers.iter().zip(&slots.peers) {
+            let (slot, http, peer) = (slot.clone(), http.clone(), peer.clone());
+            gather.spawn(async move {
+                let r = healthz::probe_peer(&http, &peer.name, &peer.url, hz_timeout).await;
+                *slot.lock().expect("slot") = Some(r);
+            });
         }
     }
-    tasks.abort_all();
-    while let Ok(line) = rx.try_recv() {
-        if streaming && render::table::log_line(&line, plan.color, &mut stdout).is_err() {
-            streaming = false;
-        }
-    }
-    let _ = stdout.flush();
+}
 
-    let cut_short = |what: &str| {
-        if interrupted {
-            Problem::new(ProblemKind::Interrupted, format!("{what}: interrupted before it finished"))
-        } else {
-            Problem::new(
-                ProblemKind::Deadline,
-                format!("{what}: did not finish within {} (--timeout)", humantime::format_duration(plan.timeout)),
-            )
-        }
-    };
+/// The report of what the slots hold once the tasks are done or stopped:
+/// what did not finish says why; `partial` when the run was cut short.
+fn collect(plan: &Plan, slots: &Slots, interrupted: bool, started: Instant, generated_at: String) -> Report {
+    let cut = Cut { plan, interrupted };
     // A run that lasted to its deadline was cut short, whichever way each
     // step recorded it (a client read timeout fires at the deadline too).
     let mut partial = interrupted || started.elapsed() >= plan.timeout;
     let healthz = if plan.steps.healthz {
-        Some(env_healthz.lock().expect("slot").clone().unwrap_or_else(|| {
+        Some(slots.healthz.lock().expect("slot").clone().unwrap_or_else(|| {
             partial = true;
-            unfinished_healthz(&plan.healthz_url, cut_short("healthz"))
+            unfinished_healthz(&plan.healthz_url, cut.short("healthz"))
         }))
     } else {
         None
@@ -179,7 +196,7 @@ pub async fn execute(plan: Arc<Plan>, progress: Sink) -> Result<Outcome> {
     let peers: Vec<PeerCheck> = plan
         .peers
         .iter()
-        .zip(&peer_slots)
+        .zip(&slots.peers)
         .filter_map(|(peer, slot)| {
             let done = slot.lock().expect("slot").clone();
             done.or_else(|| {
@@ -189,36 +206,82 @@ pub async fn execute(plan: Arc<Plan>, progress: Sink) -> Result<Outcome> {
                     up: false,
                     http_status: None,
                     latency_ms: None,
-                    error: Some(cut_short("peer healthz")),
+                    error: Some(cut.short("peer healthz")),
                 })
             })
         })
         .collect();
-    let mut reports = vec![];
-    for (region, slot) in regions.iter().zip(&slots) {
-        let mut r = slot.lock().expect("slot").clone();
+    let mut regions = vec![];
+    for (region, slot) in slots.regions.iter().zip(&slots.region) {
+        let r = slot.lock().expect("slot").clone();
+        let (r, cut_short) = cut.fill_in(region, r);
+        partial |= cut_short;
+        regions.push(r);
+    }
+    Report {
+        schema: SCHEMA,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        generated_at,
+        runbook: plan.runbook_name.clone(),
+        service_name: plan.runbook.service.clone(),
+        environment: plan.env.clone(),
+        steps: plan.steps.names(),
+        service: ServiceVerdict { verdict: Verdict::Unknown, summary: String::new(), impact: None },
+        healthz,
+        peers,
+        regions,
+        findings: vec![],
+        next_steps: vec![],
+        partial,
+        duration_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+/// How a run was cut short, to say so in what did not finish.
+struct Cut<'a> {
+    plan: &'a Plan,
+    interrupted: bool,
+}
+
+impl Cut<'_> {
+    fn short(&self, what: &str) -> Problem {
+        if self.interrupted {
+            Problem::new(ProblemKind::Interrupted, format!("{what}: interrupted before it finished"))
+        } else {
+            Problem::new(
+                ProblemKind::Deadline,
+                format!("{what}: did not finish within {} (--timeout)", humantime::format_duration(self.plan.timeout)),
+            )
+        }
+    }
+
+    /// `r` with every step that did not finish saying why; true when that
+    /// makes the run partial.
+    fn fill_in(&self, region: &RegionPlan, mut r: RegionReport) -> (RegionReport, bool) {
+        let plan = self.plan;
+        let mut partial = false;
         if plan.steps.healthz && region.healthz_url.is_some() && r.healthz.is_none() {
             partial = true;
             r.healthz = Some(unfinished_healthz(
                 region.healthz_url.as_deref().unwrap_or_default(),
-                cut_short("regional healthz"),
+                self.short("regional healthz"),
             ));
         }
         if plan.steps.pods && r.pods.is_none() {
             partial = true;
-            r.pods = Some(region::failed_pods(plan.runbook.expected_ready, cut_short("listing pods")));
+            r.pods = Some(failed_pods(plan.runbook.expected_ready, self.short("listing pods")));
         }
         if plan.steps.logs && r.logs.is_none() {
             partial = true;
-            r.logs = Some(region::failed_logs(&plan, cut_short("reading logs")));
+            r.logs = Some(failed_logs(plan, self.short("reading logs")));
         }
         // Optional evidence cut short says so in its own step; it does not
         // make the run partial, since no verdict rests on it.
         if plan.steps.evidence && r.events.is_none() {
-            r.events = Some(region::failed_events(&plan, cut_short("reading events")));
+            r.events = Some(failed_events(plan, self.short("reading events")));
         }
         if plan.steps.evidence && r.rollout.is_none() {
-            r.rollout = Some(region::failed_rollout(cut_short("reading the deployment's revisions")));
+            r.rollout = Some(failed_rollout(self.short("reading the deployment's revisions")));
         }
         if r.logs.as_ref().is_some_and(|l| l.partial)
             && r.logs.as_ref().is_some_and(|l| l.pods.iter().any(|p| p.partial))
@@ -235,35 +298,20 @@ pub async fn execute(plan: Arc<Plan>, progress: Sink) -> Result<Outcome> {
         {
             partial = true;
         }
-        r.verdict = judge::region_verdict(&r);
-        reports.push(r);
+        (r, partial)
     }
-    judge::judge_without_baseline(&mut reports);
-    judge::doubt_empty_selector(&plan, healthz.as_ref(), &mut reports);
-    let mut report = Report {
-        schema: SCHEMA,
-        tool_version: env!("CARGO_PKG_VERSION"),
-        generated_at,
-        runbook: plan.runbook_name.clone(),
-        service_name: plan.runbook.service.clone(),
-        environment: plan.env.clone(),
-        steps: plan.steps.names(),
-        service: crate::report::ServiceVerdict {
-            verdict: crate::report::Verdict::Unknown,
-            summary: String::new(),
-            impact: None,
-        },
-        healthz,
-        peers,
-        regions: reports,
-        findings: vec![],
-        next_steps: vec![],
-        partial,
-        duration_ms: started.elapsed().as_millis() as u64,
-    };
-    judge::judge(&plan, &mut report);
-    advice::advise(&plan, &mut report);
-    Ok(Outcome { report, interrupted })
+}
+
+/// The regions as the kube client asks which of them share a cluster.
+pub fn targets(regions: &[RegionPlan]) -> Vec<client::Target<'_>> {
+    regions
+        .iter()
+        .map(|r| client::Target {
+            region: &r.name,
+            context: r.placeholder_context.is_none().then_some(r.context.as_str()),
+            from_flag: r.context_from == ContextFrom::Flag,
+        })
+        .collect()
 }
 
 /// The result of a check not run because its runbook value is a placeholder.

@@ -1,10 +1,28 @@
 //! The verdict rules (README, "Verdicts"): facts → region and service
 //! verdicts. Small and pure; the findings and next steps are `advice`'s.
 
+pub mod logs;
+
+use crate::error::ExitCode;
 use crate::plan::Plan;
 use crate::report::{
     HealthzCheck, Judgement, Problem, ProblemKind, RegionReport, Report, ServiceVerdict, Status, Verdict,
 };
+
+/// Judges the facts of a run, in order: each region's logs step and
+/// verdict, the regions without a baseline against their siblings, an
+/// empty selector while healthz passes, then the service.
+pub fn run(plan: &Plan, report: &mut Report) {
+    for r in &mut report.regions {
+        if let Some(l) = r.logs.as_mut() {
+            logs::judge_step(l);
+        }
+        r.verdict = region_verdict(r);
+    }
+    judge_without_baseline(&mut report.regions);
+    doubt_empty_selector(plan, report.healthz.as_ref(), &mut report.regions);
+    judge(plan, report);
+}
 
 /// A region is down when no pod is ready or its regional healthz fails;
 /// degraded when pods or logs warn, or its healthz reply shows a
@@ -98,7 +116,7 @@ pub fn judge_without_baseline(regions: &mut [RegionReport]) {
         if usual > 0.0 && l.window_rate_per_min < l.spike_factor * usual && !unknown_error {
             l.judgement = Some(Judgement::Steady);
             l.siblings_rate_per_min = Some(usual);
-            l.status = crate::evidence::region::judge_logs(l);
+            l.status = logs::status(l);
             r.verdict = region_verdict(r);
         }
     }
@@ -172,6 +190,20 @@ pub fn judge(plan: &Plan, report: &mut Report) {
     report.service = ServiceVerdict { verdict, summary, impact };
     if report.partial {
         report.service.summary.push_str(" (partial: the run was cut short)");
+    }
+}
+
+/// The exit code of a finished run: its verdict's, or 78 when nothing real
+/// was checked (only placeholders: configuration still to do).
+pub fn exit_code(r: &Report) -> ExitCode {
+    if only_placeholders(r) {
+        return ExitCode::Config;
+    }
+    match r.service.verdict {
+        Verdict::Healthy => ExitCode::Healthy,
+        Verdict::Degraded => ExitCode::Degraded,
+        Verdict::Down => ExitCode::Down,
+        Verdict::Unknown => ExitCode::Unknown,
     }
 }
 
@@ -278,5 +310,61 @@ mod tests {
         assert_eq!(region_verdict(&r), Verdict::Healthy);
         r.healthz = Some(template);
         assert_eq!(region_verdict(&r), Verdict::Degraded);
+    }
+
+    mod evidence {
+        use super::*;
+        use crate::evidence::region::{empty_region, failed_pods, failed_rollout};
+        use crate::plan::RegionPlan;
+        use crate::report::{EventGroup, EventKind};
+        use crate::report::{EventsStep, RolloutFacts};
+
+        fn region(pods: Status) -> RegionReport {
+            let mut r = empty_region(&RegionPlan {
+                name: "r".into(),
+                context: "c".into(),
+                healthz_url: None,
+                placeholder_context: None,
+                context_from: Default::default(),
+            });
+            let mut step = failed_pods(3, Problem::new(ProblemKind::Refused, "connection refused"));
+            step.status = pods;
+            r.pods = Some(step);
+            r
+        }
+
+        fn events(status: Status, groups: Vec<EventGroup>, error: Option<Problem>) -> EventsStep {
+            EventsStep { status, window_secs: 300, groups, truncated: false, error, duration_ms: 0 }
+        }
+
+        /// Optional evidence, read or not, whatever it says, leaves the region's
+        /// verdict as the required steps make it.
+        #[test]
+        fn optional_evidence_never_changes_a_verdict() {
+            let forbidden = Problem::new(ProblemKind::Forbidden, "403 Forbidden: missing permission to list events");
+            let probe = EventGroup {
+                reason: "Unhealthy".into(),
+                kind: EventKind::ProbeFailing,
+                count: 3,
+                objects: vec!["pod/p".into()],
+                objects_total: 1,
+                message: "Readiness probe failed".into(),
+                first_seen_secs_ago: Some(60),
+                last_seen_secs_ago: Some(5),
+            };
+            for pods in [Status::Pass, Status::Warn, Status::Fail, Status::Error] {
+                let base = region(pods);
+                let expected = region_verdict(&base);
+                let mut unread = base.clone();
+                unread.events = Some(events(Status::Error, vec![], Some(forbidden.clone())));
+                unread.rollout = Some(failed_rollout(forbidden.clone()));
+                assert_eq!(region_verdict(&unread), expected, "{pods:?}, evidence forbidden");
+                let mut read = base.clone();
+                read.events = Some(events(Status::Pass, vec![probe.clone()], None));
+                read.rollout =
+                    Some(RolloutFacts { status: Status::Pass, error: None, ..failed_rollout(forbidden.clone()) });
+                assert_eq!(region_verdict(&read), expected, "{pods:?}, evidence read");
+            }
+        }
     }
 }

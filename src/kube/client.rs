@@ -18,11 +18,9 @@ use crate::report::{PluginFault, Problem, ProblemDetail, ProblemKind};
 /// Where a pod's service account is mounted.
 pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
-/// The one context of the configuration built from a pod's service account.
-/// The context of every region in a pod with no kubeconfig: its service
-/// account's, whatever the runbook names (reported as this, and left out of
-/// the kubectl commands suggested there).
-pub const IN_CLUSTER: &str = "in-cluster";
+/// The one context of the configuration built from a pod's service account
+/// (see [`crate::plan::IN_CLUSTER`]).
+pub use crate::plan::IN_CLUSTER;
 
 /// The cluster configuration, or why it could not be had (reported per region).
 pub type Loaded = Result<Clusters, Problem>;
@@ -443,22 +441,25 @@ impl SameCluster {
     }
 }
 
+/// A region as [`same_clusters`] sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub region: &'a str,
+    /// `None`: a placeholder, not checked.
+    pub context: Option<&'a str>,
+    /// The context was given by `--context`, not the runbook.
+    pub from_flag: bool,
+}
+
 /// For each region, the earlier region whose context reaches the same API
 /// server, if any. Two context names for one cluster entry, or two entries
 /// with one server URL, are one cluster; so is every context in a pod
 /// without a kubeconfig. Of the regions on one server, the one whose
 /// context the runbook gives (not `--context`) stands for it, else the
 /// first: a `--context` copied from another region is the likelier mistake.
-pub fn same_clusters(kubeconfig: &Loaded, regions: &[crate::plan::RegionPlan]) -> Vec<Option<SameCluster>> {
-    let servers: Vec<Option<(String, String)>> = regions
-        .iter()
-        .map(|r| {
-            if r.placeholder_context.is_some() {
-                return None;
-            }
-            server(kubeconfig, &r.context).map(|s| (server_identity(&s), s))
-        })
-        .collect();
+pub fn same_clusters(kubeconfig: &Loaded, regions: &[Target<'_>]) -> Vec<Option<SameCluster>> {
+    let servers: Vec<Option<(String, String)>> =
+        regions.iter().map(|r| server(kubeconfig, r.context?).map(|s| (server_identity(&s), s))).collect();
     let mut out = vec![None; regions.len()];
     for (i, s) in servers.iter().enumerate() {
         let Some((id, url)) = s else { continue };
@@ -467,13 +468,9 @@ pub fn same_clusters(kubeconfig: &Loaded, regions: &[crate::plan::RegionPlan]) -
         if group.len() < 2 {
             continue;
         }
-        let kept = group
-            .iter()
-            .copied()
-            .find(|&j| regions[j].context_from != crate::plan::ContextFrom::Flag)
-            .unwrap_or(group[0]);
+        let kept = group.iter().copied().find(|&j| !regions[j].from_flag).unwrap_or(group[0]);
         if kept != i {
-            out[i] = Some(SameCluster { region: regions[kept].name.clone(), server: crate::mask::url(url) });
+            out[i] = Some(SameCluster { region: regions[kept].region.to_string(), server: crate::mask::url(url) });
         }
     }
     out
@@ -596,12 +593,10 @@ mod tests {
             - {name: a2, context: {cluster: a2}}\n- {name: b, context: {cluster: b}}\n\
             - {name: b2, context: {cluster: b2}}\n- {name: c, context: {cluster: c}}\n";
         let loaded: Loaded = Ok(Clusters { config: Kubeconfig::from_yaml(yaml).unwrap(), in_cluster: false });
-        let region = |name: &str, context: &str, flag: bool| crate::plan::RegionPlan {
-            name: name.into(),
-            context: context.into(),
-            healthz_url: None,
-            placeholder_context: None,
-            context_from: if flag { crate::plan::ContextFrom::Flag } else { crate::plan::ContextFrom::Unknown },
+        let region = |name: &'static str, context: &'static str, flag: bool| Target {
+            region: name,
+            context: Some(context),
+            from_flag: flag,
         };
         let kept = |same: Vec<Option<SameCluster>>| -> Vec<Option<String>> {
             same.into_iter().map(|s| s.map(|s| s.region)).collect()
@@ -619,7 +614,7 @@ mod tests {
         assert_eq!(kept(same_clusters(&loaded, &regions)), [Some("r2".into()), None]);
         // A missing context or a placeholder is another problem, not this one.
         let mut placeholder = region("r2", "a", false);
-        placeholder.placeholder_context = Some("key".into());
+        placeholder.context = None;
         let regions = [region("r1", "a", false), placeholder, region("r3", "missing", false)];
         assert_eq!(kept(same_clusters(&loaded, &regions)), [None, None, None]);
     }

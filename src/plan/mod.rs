@@ -2,13 +2,21 @@
 //! into what to check, where, and how long to wait. Clap types go no further.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use regex::Regex;
-use tokio::sync::Semaphore;
 
 use crate::runbook::Runbook;
+
+pub mod build;
+pub mod rerun;
+
+pub use rerun::{Fix, Rerun};
+
+/// The context of every region in a pod with no kubeconfig: its service
+/// account's, whatever the runbook names (reported as this, and left out of
+/// the kubectl commands suggested there).
+pub const IN_CLUSTER: &str = "in-cluster";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
@@ -57,31 +65,6 @@ pub struct PeerPlan {
     pub url: String,
 }
 
-/// The command line as the user gave it, to re-run with another verb or for
-/// one region. Kept as words, quoted only when printed.
-#[derive(Debug, Clone, Default)]
-pub struct Rerun {
-    /// The command that ran (`diagnose`, `pods`…).
-    pub verb: &'static str,
-    /// Everything after the verb except `--region`, as flag and value pairs.
-    pub args: Vec<String>,
-    /// The run's own `--region`: a command about the whole run keeps it.
-    pub region: Option<String>,
-}
-
-/// A flag of the run that caused the problem a re-run is suggested for:
-/// the suggested command must not repeat it as it was.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fix {
-    /// The run's `--kubeconfig` becomes `--kubeconfig FILE`, for the user to fill in.
-    Kubeconfig,
-    /// The run's `--context REGION=…` becomes `--context REGION=CONTEXT`, or
-    /// the context given (the likely one), added when the run had none.
-    Context { region: String, context: Option<String> },
-    /// `--timeout` becomes this (given or not).
-    Timeout(Duration),
-}
-
 impl ContextFrom {
     /// What to do about `context`, not in the kubeconfig, for `region`:
     /// `guess` is the likely one (a typo of a context there); the fix is
@@ -108,54 +91,6 @@ impl ContextFrom {
                 format!("add context {context} to your kubeconfig or pass --context {region}=CONTEXT")
             }
         }
-    }
-}
-
-impl Rerun {
-    /// `keysvc-check VERB ARGS… [--region R]`, quoted for a POSIX shell:
-    /// `region`, else the run's own `--region`.
-    pub fn command(&self, verb: &str, region: Option<&str>) -> String {
-        self.fixed(verb, region, None)
-    }
-
-    /// [`Rerun::command`] with the flag that caused the problem changed (see [`Fix`]).
-    pub fn fixed(&self, verb: &str, region: Option<&str>, fix: Option<&Fix>) -> String {
-        let mut args: Vec<String> = vec![];
-        let mut timeout_set = false;
-        let mut context_set = false;
-        for pair in self.args.chunks(2) {
-            let (flag, value) = (pair[0].as_str(), pair.get(1).map(String::as_str));
-            let value = match (fix, flag, value) {
-                (Some(Fix::Kubeconfig), "--kubeconfig", Some(_)) => Some("FILE".to_string()),
-                (Some(Fix::Context { region: r, context }), "--context", Some(v))
-                    if v.split_once('=').is_some_and(|(k, _)| k == r) =>
-                {
-                    context_set = true;
-                    Some(format!("{r}={}", context.as_deref().unwrap_or("CONTEXT")))
-                }
-                (Some(Fix::Timeout(d)), "--timeout", Some(_)) => {
-                    timeout_set = true;
-                    Some(duration_word(*d))
-                }
-                _ => value.map(str::to_string),
-            };
-            args.push(flag.to_string());
-            args.extend(value);
-        }
-        if let (Some(Fix::Timeout(d)), false) = (fix, timeout_set) {
-            args.extend(["--timeout".to_string(), duration_word(*d)]);
-        }
-        // A runbook's context that is not in the kubeconfig: the re-run
-        // overrides it, so that it works once CONTEXT is filled in.
-        if let (Some(Fix::Context { region: r, context }), false) = (fix, context_set) {
-            args.extend(["--context".to_string(), format!("{r}={}", context.as_deref().unwrap_or("CONTEXT"))]);
-        }
-        let mut words: Vec<&str> = vec!["keysvc-check", verb];
-        words.extend(args.iter().map(String::as_str));
-        if let Some(r) = region.or(self.region.as_deref()) {
-            words.extend(["--region", r]);
-        }
-        shell_join(&words)
     }
 }
 
@@ -210,45 +145,6 @@ mod tests {
             "keysvc-check diagnose --env prod --runbook 'my rb.yaml' --region us-east"
         );
     }
-
-    #[test]
-    fn a_rerun_keeps_the_runs_region_and_changes_the_flag_at_fault() {
-        let args = ["--env", "prod", "--kubeconfig", "/tmp/nope.yaml", "--context", "us-east=nope", "--timeout", "3s"];
-        let r = Rerun { verb: "pods", args: args.map(String::from).to_vec(), region: Some("us-east".into()) };
-        assert_eq!(
-            r.command("diagnose", None),
-            "keysvc-check diagnose --env prod --kubeconfig /tmp/nope.yaml --context us-east=nope --timeout 3s --region us-east"
-        );
-        assert_eq!(
-            r.fixed("pods", None, Some(&Fix::Kubeconfig)),
-            "keysvc-check pods --env prod --kubeconfig FILE --context us-east=nope --timeout 3s --region us-east"
-        );
-        let context = |region: &str, context: Option<&str>| Fix::Context {
-            region: region.into(),
-            context: context.map(str::to_string),
-        };
-        assert_eq!(
-            r.fixed("pods", Some("us-east"), Some(&context("us-east", None))),
-            "keysvc-check pods --env prod --kubeconfig /tmp/nope.yaml --context us-east=CONTEXT --timeout 3s --region us-east"
-        );
-        assert_eq!(
-            r.fixed("pods", Some("us-east"), Some(&context("us-east", Some("oncall@us-east")))),
-            "keysvc-check pods --env prod --kubeconfig /tmp/nope.yaml --context us-east=oncall@us-east --timeout 3s --region us-east"
-        );
-        // Another region's override is not the one at fault: the region at
-        // fault gets one of its own.
-        let other = r.fixed("pods", None, Some(&context("eu-de", None)));
-        assert!(other.contains("--context us-east=nope") && other.contains(" --context eu-de=CONTEXT "), "{other}");
-        assert_eq!(
-            r.fixed("pods", None, Some(&Fix::Timeout(Duration::from_secs(60)))),
-            "keysvc-check pods --env prod --kubeconfig /tmp/nope.yaml --context us-east=nope --timeout 1m --region us-east"
-        );
-        let plain = Rerun { verb: "diagnose", args: vec!["--env".into(), "prod".into()], region: None };
-        assert_eq!(
-            plain.fixed("diagnose", None, Some(&Fix::Timeout(Duration::from_secs(60)))),
-            "keysvc-check diagnose --env prod --timeout 1m"
-        );
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,8 +187,8 @@ pub struct LogOptions {
     /// Log reads open at once per region (`--max-log-streams`).
     pub max_streams: usize,
     /// Log reads open at once in all regions (`--max-log-streams-total`):
-    /// every region's reads take a permit of this one semaphore.
-    pub all_streams: Arc<Semaphore>,
+    /// the executor gives every region's reads one semaphore of this size.
+    pub max_streams_total: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -315,7 +211,6 @@ pub struct Plan {
     pub placeholders: Vec<Placeholder>,
     pub logs: LogOptions,
     pub output: Output,
-    pub color: bool,
     pub quiet: bool,
     /// The command line, to re-run with another verb or for one region.
     pub rerun: Rerun,
@@ -339,7 +234,7 @@ impl Plan {
             words.push(absolute(k));
         }
         // In a pod, kubectl uses the service account as the tool did.
-        if context != crate::kube::client::IN_CLUSTER {
+        if context != IN_CLUSTER {
             words.extend(["--context".into(), context.to_string()]);
         }
         words

@@ -1,0 +1,541 @@
+//! Reading a region's pod logs: each current container's window and, at
+//! the same time, the baseline before it, plus the previous container's
+//! window when it restarted inside the window; a bounded number of streams
+//! at a time, every read bounded by the run's deadline. The counts are
+//! facts; whether they warn is `judge`'s.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, LogParams};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::time::Instant as TokioInstant;
+
+use crate::evidence::logs::{self, BaselineRead, Classifier, Flow, RegionTally, Tally};
+use crate::evidence::pods;
+use crate::evidence::region::{LogLine, logs_step};
+use crate::kube::client;
+use crate::plan::Plan;
+use crate::report::{LogsStep, PodBaseline, PodInfo, PodLogs, Problem, ProblemKind};
+use crate::sanitize;
+
+/// What every log read of one region shares.
+pub struct LogReads<'a> {
+    pub api: &'a Api<Pod>,
+    pub plan: &'a Plan,
+    pub region: &'a str,
+    /// Log reads open at once in all regions (`--max-log-streams-total`):
+    /// every read holds a permit of this one semaphore while it is open.
+    pub all_streams: &'a Semaphore,
+    /// Where shown lines go (the `logs` command), if anywhere.
+    pub sink: Option<mpsc::Sender<LogLine>>,
+    pub deadline: TokioInstant,
+}
+
+fn rule(plan: &Plan) -> logs::Rule {
+    let l = &plan.runbook.logs;
+    logs::Rule { min_errors: l.min_errors.0, spike_factor: l.spike_factor.0, threshold: l.error_threshold }
+}
+
+/// One log read: a pod's window (current or previous container) or the
+/// baseline of its current container. `slot` is the pod's entry in the step.
+enum Read {
+    Window { slot: usize, pod: String, previous: bool },
+    Baseline { slot: usize, pod: String, container_start: Option<Timestamp> },
+}
+
+/// The time frame of a run's log reads, fixed once so every read agrees.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    window_start: Timestamp,
+    /// Where the baseline reads begin: the baseline before the window.
+    baseline_start: Timestamp,
+    baseline_since_secs: i64,
+}
+
+impl Frame {
+    fn new(now: Timestamp, window: Duration, baseline: Duration) -> Frame {
+        let window_start = now - window;
+        let baseline_start = window_start - baseline;
+        Frame { window_start, baseline_start, baseline_since_secs: (window + baseline).as_secs().max(1) as i64 }
+    }
+}
+
+/// What the log reads need of the listed pods, in the order of `infos`:
+/// when each one's current container started, and why its logs cannot be
+/// read at all (the runbook's `container` is not one of its containers).
+#[derive(Clone, Copy)]
+pub struct Pods<'a> {
+    pub infos: &'a [PodInfo],
+    pub starts: &'a [Option<Timestamp>],
+    pub lacking: &'a [Option<Problem>],
+}
+
+/// Reads every pod's logs, the window and the baseline of each current
+/// container started together, a bounded number of streams at a time, and
+/// merges each read into the region's counts as it finishes. `on_read` is
+/// told how many of how many reads are done.
+pub async fn read_logs(r: LogReads<'_>, pods: Pods<'_>, on_read: impl Fn(usize, usize)) -> LogsStep {
+    let LogReads { api, plan, region, all_streams, sink, deadline } = r;
+    let logs_started = Instant::now();
+    let classifier = Classifier::new(&plan.runbook.logs.error_patterns.iter().map(|p| p.0.clone()).collect::<Vec<_>>());
+    let frame = Frame::new(Timestamp::now(), plan.logs.since, plan.runbook.logs.baseline.0);
+    let (mut entries, reads) = plan_reads(plan, pods);
+    // Stop reading a little before the deadline so partial counts are kept.
+    let read_deadline = deadline.checked_sub(Duration::from_millis(150)).unwrap_or(deadline);
+    let ctx = ReadCtx { api, plan, region, all_streams, classifier: &classifier, frame, deadline: read_deadline };
+    let window_secs = plan.logs.since.as_secs_f64();
+    let total = reads.len();
+    on_read(0, total);
+    let mut region_tally = RegionTally::default();
+    let mut done = futures::stream::iter(reads.into_iter().map(|read| ctx.read(read, sink.clone())))
+        .buffer_unordered(plan.logs.max_streams);
+    let mut streams = 0;
+    while let Some(finished) = done.next().await {
+        streams += 1;
+        on_read(streams, total);
+        match finished {
+            Finished::Window { slot, tally, partial, error } => {
+                region_tally.add_window(&tally);
+                let e = &mut entries[slot];
+                e.lines = tally.lines;
+                e.error_lines = tally.error_lines;
+                e.top_errors = tally.top(logs::TOP_GROUPS);
+                e.partial = partial;
+                e.error = error;
+            }
+            Finished::Baseline { slot, tally, baseline } => {
+                if baseline.error.is_none() {
+                    region_tally.add_baseline(&tally, baseline.span_secs as f64, window_secs);
+                }
+                entries[slot].baseline = Some(baseline);
+            }
+        }
+    }
+    tracing::debug!(region, streams, "logs read");
+    finish_logs(plan, entries, &region_tally, logs_started.elapsed().as_millis() as u64)
+}
+
+/// The entries of the logs step (one per container instance read) and the
+/// reads that fill them: each pod's current container's window with its
+/// baseline right after it (so the two start together), and the previous
+/// container's window when it restarted inside the window. `starts` is when
+/// each pod's current container started, in the order of `infos`.
+fn plan_reads(plan: &Plan, pods: Pods<'_>) -> (Vec<PodLogs>, Vec<Read>) {
+    let mut entries: Vec<PodLogs> = vec![];
+    let mut reads = vec![];
+    for ((info, &container_start), lacking) in pods.infos.iter().zip(pods.starts).zip(pods.lacking) {
+        if let Some(p) = lacking {
+            // Nothing to read: one entry with the reason, no request.
+            entries.push(PodLogs {
+                pod: info.name.clone(),
+                previous: false,
+                lines: 0,
+                error_lines: 0,
+                top_errors: vec![],
+                partial: false,
+                error: Some(p.clone()),
+                baseline: None,
+            });
+            continue;
+        }
+        let restarted = pods::restarted_within(info, plan.logs.since);
+        let mut entry = |previous: bool| {
+            entries.push(PodLogs {
+                pod: info.name.clone(),
+                previous,
+                lines: 0,
+                error_lines: 0,
+                top_errors: vec![],
+                partial: false,
+                error: None,
+                baseline: None,
+            });
+            entries.len() - 1
+        };
+        if !plan.logs.previous_only {
+            let slot = entry(false);
+            reads.push(Read::Window { slot, pod: info.name.clone(), previous: false });
+            reads.push(Read::Baseline { slot, pod: info.name.clone(), container_start });
+        }
+        // `--previous` reads the containers that have a previous instance;
+        // asking the others only yields "previous terminated container not found".
+        if (plan.logs.previous_only && info.restarts > 0) || (!plan.logs.previous_only && restarted) {
+            let slot = entry(true);
+            reads.push(Read::Window { slot, pod: info.name.clone(), previous: true });
+        }
+    }
+    (entries, reads)
+}
+
+/// The logs step from what was read: the region's conclusion, not yet judged.
+pub fn finish_logs(plan: &Plan, entries: Vec<PodLogs>, region_tally: &RegionTally, duration_ms: u64) -> LogsStep {
+    let c = region_tally.conclude(&rule(plan), plan.logs.since.as_secs_f64());
+    // Nothing to judge when every pod's logs failed to read (a container not
+    // started or a pod gone is no failure: it has no logs, so no errors).
+    let unreadable =
+        !entries.is_empty() && entries.iter().all(|p| p.error.as_ref().is_some_and(|e| !expected_absence(e.kind)));
+    let step = LogsStep {
+        error_lines: entries.iter().map(|r| r.error_lines).sum(),
+        window_rate_per_min: c.window_rate_per_min,
+        baseline_error_lines: c.baseline_error_lines,
+        baseline_rate_per_min: c.baseline_rate_per_min,
+        judgement: (!unreadable).then_some(c.judgement),
+        signatures: c.signatures,
+        partial: entries.iter().any(|r| r.partial || r.error.as_ref().is_some_and(|e| !expected_absence(e.kind))),
+        pods: entries,
+        duration_ms,
+        ..logs_step(plan)
+    };
+    // Whether the counts warn, and the first failed read as the step's
+    // error, are `judge::logs::judge_step`'s.
+    step
+}
+
+/// When the current instance of `container` started (running or since
+/// terminated); `None` when it has not.
+pub fn container_started(pod: &Pod, container: &str) -> Option<Timestamp> {
+    let status = pod.status.as_ref()?.container_statuses.as_ref()?.iter().find(|c| c.name == container)?;
+    let state = status.state.as_ref()?;
+    let started = state
+        .running
+        .as_ref()
+        .and_then(|r| r.started_at.as_ref())
+        .or_else(|| state.terminated.as_ref().and_then(|t| t.started_at.as_ref()))?;
+    Some(started.0)
+}
+
+/// A container that has not started (400) or a pod deleted meanwhile (404)
+/// has no logs to read: that is a fact about the pod, not a failed check.
+pub fn expected_absence(kind: ProblemKind) -> bool {
+    matches!(kind, ProblemKind::BadRequest | ProblemKind::NotFound)
+}
+
+/// What one read brought back.
+enum Finished {
+    Window { slot: usize, tally: Tally, partial: bool, error: Option<Problem> },
+    Baseline { slot: usize, tally: Tally, baseline: PodBaseline },
+}
+
+/// What every read of a region shares.
+struct ReadCtx<'a> {
+    api: &'a Api<Pod>,
+    plan: &'a Plan,
+    region: &'a str,
+    all_streams: &'a Semaphore,
+    classifier: &'a Classifier,
+    frame: Frame,
+    deadline: TokioInstant,
+}
+
+impl ReadCtx<'_> {
+    async fn read(&self, read: Read, sink: Option<mpsc::Sender<LogLine>>) -> Finished {
+        match read {
+            Read::Window { slot, pod, previous } => {
+                let (tally, partial, error) = self.window(&pod, previous, sink).await;
+                Finished::Window { slot, tally, partial, error }
+            }
+            Read::Baseline { slot, pod, container_start } => {
+                let (tally, baseline) = self.baseline(&pod, container_start).await;
+                Finished::Baseline { slot, tally, baseline }
+            }
+        }
+    }
+
+    fn log_problem(&self, e: &kube::Error) -> Problem {
+        match client::problem(e, "get", "pods/log", &self.plan.runbook.namespace) {
+            p if p.kind == ProblemKind::NotFound => {
+                Problem::new(ProblemKind::NotFound, "the pod was deleted before its logs were read")
+            }
+            p => p,
+        }
+    }
+
+    /// The window of one container, streamed to `sink` when there is one.
+    async fn window(
+        &self,
+        pod: &str,
+        previous: bool,
+        sink: Option<mpsc::Sender<LogLine>>,
+    ) -> (Tally, bool, Option<Problem>) {
+        let plan = self.plan;
+        // `--tail` limits the lines shown, never what is counted and judged:
+        // the whole window is read, and only the last N shown lines are kept.
+        let lp = LogParams {
+            container: Some(plan.runbook.container.clone()),
+            since_seconds: Some(plan.logs.since.as_secs().max(1) as i64),
+            previous,
+            ..LogParams::default()
+        };
+        let mut tally = Tally::default();
+        let tail = plan.logs.tail.map(|n| n.max(0) as usize);
+        let mut last: VecDeque<LogLine> = VecDeque::new();
+        let work = async {
+            // One of the run's reads open at once in all regions, until this one ends.
+            let _open = self.all_streams.acquire().await.ok();
+            let stream = self.api.log_stream(pod, &lp).await.map_err(|e| self.log_problem(&e))?;
+            let grep = plan.logs.grep.clone();
+            let direct = if tail.is_some() { None } else { sink.as_ref() };
+            let result = logs::read_lines(stream, self.classifier, &mut tally, direct, |line: &str, is_error: bool| {
+                // Cleaning and masking a line is only worth it when it is shown.
+                sink.as_ref()?;
+                let shown = grep.as_ref().is_none_or(|g| g.is_match(line)).then(|| LogLine {
+                    region: self.region.to_string(),
+                    pod: pod.to_string(),
+                    previous,
+                    text: sanitize::clean(line, 4096),
+                    is_error,
+                });
+                match (tail, shown) {
+                    (Some(n), Some(l)) if sink.is_some() => {
+                        if last.len() == n {
+                            last.pop_front();
+                        }
+                        if n > 0 {
+                            last.push_back(l);
+                        }
+                        None
+                    }
+                    (_, shown) => shown,
+                }
+            })
+            .await;
+            result.map_err(|e| stopped(&e))
+        };
+        let outcome = tokio::time::timeout_at(self.deadline, work).await;
+        if let Some(tx) = &sink {
+            for l in last {
+                if tx.send(l).await.is_err() {
+                    break;
+                }
+            }
+        }
+        match outcome {
+            Err(_) => (tally, true, None),
+            Ok(Err(p)) => (tally, false, Some(p)),
+            Ok(Ok(())) => (tally, false, None),
+        }
+    }
+
+    /// The baseline of a pod's current container: the time before the
+    /// window, with timestamps, at most `baseline_max_bytes`.
+    async fn baseline(&self, pod: &str, container_start: Option<Timestamp>) -> (Tally, PodBaseline) {
+        let limit = self.plan.runbook.logs.baseline_max_bytes.0;
+        let lp = LogParams {
+            container: Some(self.plan.runbook.container.clone()),
+            since_seconds: Some(self.frame.baseline_since_secs),
+            timestamps: true,
+            limit_bytes: Some(limit as i64),
+            ..LogParams::default()
+        };
+        let mut read = BaselineRead::new(self.frame.window_start);
+        let work = async {
+            let _open = self.all_streams.acquire().await.ok();
+            let stream = self.api.log_stream(pod, &lp).await.map_err(|e| self.log_problem(&e))?;
+            let classifier = self.classifier;
+            // The rest of the reply (the window's lines, at most the byte
+            // limit) is read and ignored rather than dropped: a stream
+            // dropped mid-reply closes its connection, and the next read
+            // would pay for a new one.
+            let mut before_window = true;
+            logs::for_each_line::<_, (), _>(stream, None, |line| {
+                before_window = before_window && read.feed(classifier, line);
+                Flow::Next(None)
+            })
+            .await
+            .map_err(|e| stopped(&e))
+        };
+        let mut out = PodBaseline::default();
+        let stopped_early = match tokio::time::timeout_at(self.deadline, work).await {
+            Err(_) => {
+                out.partial = true;
+                true
+            }
+            Ok(Err(p)) => {
+                out.error = Some(p);
+                true
+            }
+            Ok(Ok(bytes)) => {
+                // Stopping short of the window with the limit used up: the
+                // limit, not the container's log, ended the read.
+                out.cut = !read.reached_window() && bytes >= limit;
+                out.cut
+            }
+        };
+        if out.error.is_none() {
+            let until = read.covered_until(stopped_early);
+            out.span_secs = logs::baseline_span(self.frame.baseline_start, container_start, until).round() as u64;
+        }
+        out.lines = read.tally.lines;
+        out.error_lines = read.tally.error_lines;
+        (read.tally, out)
+    }
+}
+
+fn stopped(e: &std::io::Error) -> Problem {
+    let (kind, msg) = crate::kube::neterr::classify(e);
+    Problem::new(kind, format!("reading logs stopped: {msg}"))
+}
+
+/// What the log reads need of each listed pod, read before the decoded
+/// objects (tens of KB each with their managed fields) are dropped.
+pub struct Listed {
+    pub infos: Vec<PodInfo>,
+    /// When each pod's current container started.
+    pub starts: Vec<Option<Timestamp>>,
+    /// Why a pod's logs cannot be read at all: it lacks the runbook's container.
+    pub lacking: Vec<Option<Problem>>,
+}
+
+impl Listed {
+    pub fn of(items: &[Pod], container: &str, now: Timestamp) -> Listed {
+        Listed {
+            infos: items.iter().map(|p| pods::read_pod(p, container, now)).collect(),
+            starts: items.iter().map(|p| container_started(p, container)).collect(),
+            lacking: items.iter().map(|p| crate::evidence::selector::lacks_container(p, container)).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::selector::lacks_container;
+    use crate::report::Status;
+
+    #[test]
+    fn the_frame_puts_the_baseline_just_before_the_window() {
+        let now: Timestamp = "2026-01-01T10:05:00Z".parse().unwrap();
+        let f = Frame::new(now, Duration::from_secs(300), Duration::from_secs(3600));
+        assert_eq!(f.window_start, "2026-01-01T10:00:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(f.baseline_start, "2026-01-01T09:00:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(f.baseline_since_secs, 3900);
+    }
+
+    fn plan(previous_only: bool) -> Plan {
+        use crate::plan::{LogOptions, Output, Steps};
+        Plan {
+            runbook: crate::runbook::parse(&crate::runbook::Source::embedded()).unwrap(),
+            runbook_name: "rb".into(),
+            env: "prod".into(),
+            healthz_url: "https://h/healthz".into(),
+            regions: vec![],
+            all_regions: true,
+            steps: Steps { healthz: false, pods: true, logs: true, evidence: false },
+            timeout: Duration::from_secs(30),
+            kubeconfig: None,
+            peers: vec![],
+            placeholder_healthz: None,
+            placeholders: vec![],
+            logs: LogOptions {
+                since: Duration::from_secs(300),
+                tail: None,
+                previous_only,
+                grep: None,
+                stream: false,
+                max_streams: crate::cli::DEFAULT_MAX_LOG_STREAMS,
+                max_streams_total: crate::cli::DEFAULT_MAX_LOG_STREAMS_TOTAL,
+            },
+            output: Output::Json,
+            quiet: false,
+            rerun: crate::plan::Rerun::default(),
+        }
+    }
+
+    fn info(name: &str, last_restart_secs_ago: Option<u64>) -> PodInfo {
+        PodInfo {
+            name: name.into(),
+            ready: "1/1".into(),
+            is_ready: true,
+            status: "Running".into(),
+            restarts: i32::from(last_restart_secs_ago.is_some()),
+            last_restart_secs_ago,
+            last_terminated: None,
+            age_secs: Some(7200),
+            node: None,
+            terminating: false,
+            crash_looping: false,
+            pending: false,
+            not_ready_secs_ago: None,
+            why: None,
+        }
+    }
+
+    fn describe(reads: &[Read]) -> Vec<String> {
+        reads
+            .iter()
+            .map(|r| match r {
+                Read::Window { slot, pod, previous } => {
+                    format!("{slot} window {pod}{}", if *previous { " prev" } else { "" })
+                }
+                Read::Baseline { slot, pod, .. } => format!("{slot} baseline {pod}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_current_container_gets_a_baseline_read_next_to_its_window() {
+        let infos = [info("a", None), info("b", Some(60))];
+        let starts = [None, None];
+        let pods = Pods { infos: &infos, starts: &starts, lacking: &[None, None] };
+        let (entries, reads) = plan_reads(&plan(false), pods);
+        assert_eq!(describe(&reads), ["0 window a", "0 baseline a", "1 window b", "1 baseline b", "2 window b prev"]);
+        assert_eq!(entries.len(), 3);
+        assert!(entries[2].previous && entries.iter().all(|e| e.baseline.is_none()));
+        // Only previous containers asked for: nothing current, so no
+        // baseline, and only the pod that restarted has a previous one.
+        let (_, reads) = plan_reads(&plan(true), pods);
+        assert_eq!(describe(&reads), ["0 window b prev"]);
+    }
+
+    #[test]
+    fn a_pod_without_the_runbooks_container_is_not_read_and_says_what_it_has() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "api-key-service"}, {"name": "proxy"}],
+                     "initContainers": [{"name": "migrate"}]}
+        }))
+        .unwrap();
+        assert_eq!(lacks_container(&pod, "api-key-service"), None);
+        assert_eq!(lacks_container(&pod, "migrate"), None);
+        let p = lacks_container(&pod, "api-keyservice").unwrap();
+        assert_eq!(p.kind, ProblemKind::RunbookMismatch);
+        assert_eq!(p.message, "the pods have no container `api-keyservice` (they have: api-key-service, proxy)");
+        let infos = [info("a", None), info("b", Some(60))];
+        let pods = Pods { infos: &infos, starts: &[None, None], lacking: &[Some(p.clone()), None] };
+        let (entries, reads) = plan_reads(&plan(false), pods);
+        assert_eq!(describe(&reads), ["1 window b", "1 baseline b", "2 window b prev"]);
+        assert_eq!(entries[0].error.as_ref(), Some(&p));
+        // Unlike a container that has not started, it is a failed step.
+        let mut step = finish_logs(&plan(false), entries, &RegionTally::default(), 1);
+        crate::judge::logs::judge_step(&mut step);
+        assert_eq!(step.status, Status::Error);
+        assert_eq!(step.error.as_ref().map(|e| e.kind), Some(ProblemKind::RunbookMismatch));
+    }
+
+    #[test]
+    fn container_start_comes_from_the_named_containers_current_state() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p"},
+            "status": {"startTime": "2026-01-01T08:00:00Z", "containerStatuses": [
+                {"name": "sidecar", "ready": true, "restartCount": 0, "image": "i", "imageID": "",
+                 "state": {"running": {"startedAt": "2026-01-01T08:00:01Z"}}},
+                {"name": "app", "ready": true, "restartCount": 1, "image": "i", "imageID": "",
+                 "state": {"running": {"startedAt": "2026-01-01T09:45:00Z"}},
+                 "lastState": {"terminated": {"exitCode": 1, "startedAt": "2026-01-01T08:00:02Z"}}},
+                {"name": "done", "ready": false, "restartCount": 0, "image": "i", "imageID": "",
+                 "state": {"terminated": {"exitCode": 0, "startedAt": "2026-01-01T08:30:00Z"}}},
+                {"name": "waiting", "ready": false, "restartCount": 0, "image": "i", "imageID": "",
+                 "state": {"waiting": {"reason": "ContainerCreating"}}}]}
+        }))
+        .unwrap();
+        let at = |s: &str| Some(s.parse::<Timestamp>().unwrap());
+        assert_eq!(container_started(&pod, "app"), at("2026-01-01T09:45:00Z"));
+        assert_eq!(container_started(&pod, "done"), at("2026-01-01T08:30:00Z"));
+        assert_eq!(container_started(&pod, "waiting"), None);
+        assert_eq!(container_started(&pod, "missing"), None);
+    }
+}

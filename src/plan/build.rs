@@ -1,0 +1,280 @@
+//! `Plan::from_cli`: the command line and the runbook resolved into a plan —
+//! the environment and regions looked up, `--context` and `--healthz-url`
+//! applied, placeholders noted, defaults filled in. Pure: what it needs of
+//! the process (is there a kubeconfig?) is given to it.
+
+use anyhow::Result;
+
+use crate::cli::{Global, OutputArg, Run, Verb};
+use crate::error::UsageError;
+use crate::plan::{ContextFrom, IN_CLUSTER, LogOptions, Output, PeerPlan, Placeholder, Plan, RegionPlan, Rerun, Steps};
+use crate::runbook::{self, Environment, Runbook};
+
+/// What a plan is built from besides the command line.
+pub struct Found {
+    pub runbook: Runbook,
+    /// Where the runbook came from, as the report names it.
+    pub runbook_name: String,
+    /// No kubeconfig here, only a pod's service account (`kube::client::in_cluster`).
+    pub in_cluster: bool,
+}
+
+impl Steps {
+    /// The steps a command runs.
+    pub fn of(verb: Verb) -> Steps {
+        let (healthz, pods, logs, evidence) = match verb {
+            Verb::Diagnose | Verb::Doctor => (true, true, true, true),
+            Verb::Healthz => (true, false, false, false),
+            Verb::Pods => (false, true, false, false),
+            Verb::Logs => (false, true, true, false),
+        };
+        Steps { healthz, pods, logs, evidence }
+    }
+}
+
+impl Plan {
+    /// The plan of `run`, with the global flags `g`, over the runbook `found`.
+    pub fn from_cli(g: &Global, run: Run<'_>, found: Found) -> Result<Plan> {
+        let Found { runbook: rb, runbook_name, in_cluster } = found;
+        let steps = Steps::of(run.verb);
+        let (env_name, env) = environment(g, run, &rb, &runbook_name)?;
+        let known: Vec<&str> = env.regions.value.keys().map(String::as_str).collect();
+        let mut placeholders = vec![];
+        let mut regions = regions(g, run, &env_name, env, &mut placeholders);
+        let (healthz_url, healthz_key) = healthz_url(g, &env_name, env)?;
+        let placeholder_healthz = (steps.healthz && runbook::placeholder_url(&healthz_url)).then(|| {
+            let value = crate::mask::url(&healthz_url);
+            placeholders.insert(0, Placeholder { region: None, key: healthz_key.clone(), value });
+            healthz_key
+        });
+        if !steps.pods {
+            placeholders.retain(|p| !p.key.ends_with(".context") && !p.key.starts_with("--context"));
+        }
+        if !steps.healthz {
+            placeholders.retain(|p| !p.key.ends_with("healthz_url") && p.key != "--healthz-url");
+        }
+        if steps.pods && in_cluster {
+            one_region_in_cluster(&mut regions, &mut placeholders, &env_name, &known)?;
+        }
+        let peers = env
+            .peers
+            .iter()
+            .filter(|p| !runbook::placeholder_url(&p.healthz_url.value))
+            .map(|p| PeerPlan { name: p.name.clone(), url: p.healthz_url.value.clone() })
+            .collect();
+        let output = match g.output {
+            OutputArg::Table => Output::Table,
+            OutputArg::Json => Output::Json,
+            OutputArg::Markdown => Output::Markdown,
+        };
+        let logs = log_options(run, &rb, output, g.quiet);
+        let rerun = Rerun::from_cli(g, run.verb.name(), &env_name, run.target.region.clone());
+        Ok(Plan {
+            runbook: rb,
+            runbook_name,
+            env: env_name,
+            healthz_url,
+            regions,
+            all_regions: run.target.region.is_none(),
+            steps,
+            timeout: g.timeout,
+            kubeconfig: g.kubeconfig.clone(),
+            peers,
+            placeholder_healthz,
+            placeholders,
+            logs,
+            output,
+            quiet: g.quiet,
+            rerun,
+        })
+    }
+}
+
+/// The environment asked for, checked with the regions `--context` and
+/// `--region` name.
+fn environment<'a>(g: &Global, run: Run<'_>, rb: &'a Runbook, runbook_name: &str) -> Result<(String, &'a Environment)> {
+    let envs = rb.env_names().join(", ");
+    let env_name = run
+        .target
+        .env
+        .clone()
+        .ok_or_else(|| UsageError(format!("--env is required (or set KEYSVC_ENV); this runbook has: {envs}")))?;
+    let env = rb.environments.value.get(&env_name).ok_or_else(|| {
+        let given = g.given("--env", "KEYSVC_ENV", &env_name);
+        UsageError(format!("{given}: no such environment in {runbook_name}; it has: {envs}"))
+    })?;
+    let known: Vec<&str> = env.regions.value.keys().map(String::as_str).collect();
+    for (region, _) in &g.contexts {
+        if !known.contains(&region.as_str()) {
+            return Err(UsageError(format!(
+                "--context {region}=…: environment {env_name} has no region {region}; it has: {}",
+                known.join(", ")
+            ))
+            .into());
+        }
+    }
+    if let Some(r) = &run.target.region
+        && !known.contains(&r.as_str())
+    {
+        return Err(UsageError(format!(
+            "{}: environment {env_name} has no such region; it has: {}",
+            g.given("--region", "KEYSVC_REGION", r),
+            known.join(", ")
+        ))
+        .into());
+    }
+    Ok((env_name, env))
+}
+
+/// The regions to check, each with its context (`--context` over the
+/// runbook) and regional healthz URL; placeholders are noted, not checked.
+fn regions(
+    g: &Global,
+    run: Run<'_>,
+    env_name: &str,
+    env: &Environment,
+    placeholders: &mut Vec<Placeholder>,
+) -> Vec<RegionPlan> {
+    env.regions
+        .value
+        .iter()
+        .filter(|(name, _)| run.target.region.as_ref().is_none_or(|r| r == *name))
+        .map(|(name, spec)| {
+            let flag = g.contexts.iter().rev().find(|(r, _)| r == name).map(|(_, c)| c.clone());
+            let (context, key, context_from) = match flag {
+                Some(c) => (c, format!("--context {name}=…"), ContextFrom::Flag),
+                None => {
+                    let key = format!("environments.{env_name}.regions.{name}.context");
+                    let from = ContextFrom::Runbook { key: key.clone(), line: spec.context.defined.line() };
+                    (spec.context.value.clone(), key, from)
+                }
+            };
+            let placeholder_context = runbook::placeholder_name(&context).then(|| {
+                placeholders.push(Placeholder { region: Some(name.clone()), key: key.clone(), value: context.clone() });
+                key
+            });
+            let healthz_url = spec.healthz_url.as_ref().map(|u| u.value.clone()).filter(|u| {
+                let p = runbook::placeholder_url(u);
+                if p {
+                    placeholders.push(Placeholder {
+                        region: Some(name.clone()),
+                        key: format!("environments.{env_name}.regions.{name}.healthz_url"),
+                        value: u.clone(),
+                    });
+                }
+                !p
+            });
+            RegionPlan { name: name.clone(), context, healthz_url, placeholder_context, context_from }
+        })
+        .collect()
+}
+
+/// The service's healthz URL (`--healthz-url` over the runbook) and the key
+/// or flag that gives it.
+fn healthz_url(g: &Global, env_name: &str, env: &Environment) -> Result<(String, String)> {
+    Ok(match &g.healthz_url {
+        Some(u) => {
+            match reqwest::Url::parse(u) {
+                Ok(p) if p.scheme() == "http" || p.scheme() == "https" => {}
+                _ => {
+                    let given = g.given("--healthz-url", "KEYSVC_HEALTHZ_URL", &crate::mask::url(u));
+                    return Err(UsageError(format!("{given}: not an http or https URL")).into());
+                }
+            }
+            (u.clone(), "--healthz-url".to_string())
+        }
+        None => (env.healthz_url.value.clone(), format!("environments.{env_name}.healthz_url")),
+    })
+}
+
+/// How to read logs: the `logs` command's flags over the runbook's window.
+fn log_options(run: Run<'_>, rb: &Runbook, output: Output, quiet: bool) -> LogOptions {
+    let logs_args = run.logs;
+    LogOptions {
+        since: logs_args.and_then(|a| a.since).unwrap_or(rb.logs.since.0),
+        tail: logs_args.and_then(|a| a.tail),
+        previous_only: logs_args.is_some_and(|a| a.previous),
+        grep: logs_args.and_then(|a| a.grep.clone()),
+        stream: logs_args.is_some() && output == Output::Table && !quiet,
+        max_streams: run.streams.max_log_streams,
+        max_streams_total: run.streams.total(),
+    }
+}
+
+/// In a pod without a kubeconfig, the service account reaches one cluster:
+/// one region, whose context is the service account's.
+fn one_region_in_cluster(
+    regions: &mut [RegionPlan],
+    placeholders: &mut Vec<Placeholder>,
+    env: &str,
+    known: &[&str],
+) -> Result<()> {
+    let [region] = regions else {
+        return Err(UsageError(format!(
+            "no kubeconfig here, only this pod's service account, which reaches this pod's cluster alone: \
+             pass --region REGION (or set KEYSVC_REGION) to say which region of {env} it is ({})",
+            known.join(", ")
+        ))
+        .into());
+    };
+    if region.placeholder_context.take().is_some() {
+        placeholders.retain(|p| p.region.as_deref() != Some(&region.name) || !p.key.contains("context"));
+    }
+    // The runbook's context is not the one used: the report and the
+    // commands it suggests say so.
+    region.context = IN_CLUSTER.to_string();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::Parser;
+
+    fn plan(args: &[&str]) -> Result<Plan> {
+        let cli = Cli::try_parse_from(std::iter::once("keysvc-check").chain(args.iter().copied())).unwrap();
+        let run = match cli.command.mode() {
+            crate::cli::Mode::Check(r) | crate::cli::Mode::Doctor(r) | crate::cli::Mode::Watch(r, ..) => r,
+            other => panic!("not a check: {other:?}"),
+        };
+        let found = Found {
+            runbook: runbook::parse(&runbook::Source::embedded()).unwrap(),
+            runbook_name: "rb".into(),
+            in_cluster: false,
+        };
+        Plan::from_cli(&cli.global, run, found)
+    }
+
+    #[test]
+    fn each_command_runs_its_steps_over_the_regions_asked_for() {
+        let p = plan(&["pods", "--env", "prod", "--region", "us-east"]).unwrap();
+        assert_eq!(p.steps, Steps { healthz: false, pods: true, logs: false, evidence: false });
+        assert_eq!(p.regions.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["us-east"]);
+        assert!(!p.all_regions);
+        assert_eq!(p.rerun.verb, "pods");
+        let p = plan(&["diagnose", "--env", "prod", "--context", "eu-de=mine", "--timeout", "5s"]).unwrap();
+        assert_eq!(p.steps.names(), ["healthz", "pods", "logs", "events", "rollout"]);
+        let eu = p.regions.iter().find(|r| r.name == "eu-de").unwrap();
+        assert_eq!((eu.context.as_str(), &eu.context_from), ("mine", &ContextFrom::Flag));
+        assert_eq!(p.rerun.args, ["--env", "prod", "--context", "eu-de=mine", "--timeout", "5s"]);
+        let p = plan(&["logs", "--env", "prod", "--since", "2m", "--tail", "3"]).unwrap();
+        assert_eq!((p.logs.since.as_secs(), p.logs.tail, p.logs.stream), (120, Some(3), true));
+        let p = plan(&["logs", "--env", "prod", "-o", "json"]).unwrap();
+        assert!(!p.logs.stream);
+    }
+
+    #[test]
+    fn an_unknown_environment_or_region_is_a_usage_error() {
+        for args in [
+            &["pods"][..],
+            &["pods", "--env", "nope"],
+            &["pods", "--env", "prod", "--region", "mars"],
+            &["pods", "--env", "prod", "--context", "mars=x"],
+            &["healthz", "--env", "prod", "--healthz-url", "ftp://x"],
+        ] {
+            let err = plan(args).unwrap_err();
+            assert!(err.downcast_ref::<UsageError>().is_some(), "{args:?}: {err:#}");
+        }
+    }
+}
