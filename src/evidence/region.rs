@@ -483,6 +483,7 @@ async fn read_logs(
                 e.lines = tally.lines;
                 e.error_lines = tally.error_lines;
                 e.top_errors = tally.top(logs::TOP_GROUPS);
+                e.format = tally.format().map(str::to_string);
                 e.partial = partial;
                 e.error = error;
             }
@@ -514,6 +515,7 @@ fn plan_reads(plan: &Plan, pods: Pods<'_>) -> (Vec<PodLogs>, Vec<Read>) {
                 previous: false,
                 lines: 0,
                 error_lines: 0,
+                format: None,
                 top_errors: vec![],
                 partial: false,
                 error: Some(p.clone()),
@@ -528,6 +530,7 @@ fn plan_reads(plan: &Plan, pods: Pods<'_>) -> (Vec<PodLogs>, Vec<Read>) {
                 previous,
                 lines: 0,
                 error_lines: 0,
+                format: None,
                 top_errors: vec![],
                 partial: false,
                 error: None,
@@ -661,6 +664,7 @@ impl ReadCtx<'_> {
         let lp = LogParams {
             container: Some(plan.runbook.container.clone()),
             since_seconds: Some(plan.logs.since.as_secs().max(1) as i64),
+            timestamps: true,
             previous,
             ..LogParams::default()
         };
