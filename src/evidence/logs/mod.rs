@@ -133,6 +133,8 @@ pub struct Tally {
     /// The error entry in progress when it opened with a Python traceback:
     /// its group moves to its exception line's when that line comes.
     traceback: Option<(TemplateId, Option<Timestamp>)>,
+    /// Whether the entry in progress is an error.
+    in_error: bool,
 }
 
 const FORMATS: [Format; 4] = [Format::Json, Format::Logfmt, Format::Klog, Format::Text];
@@ -147,6 +149,7 @@ impl Default for Tally {
             groups: HashMap::new(),
             entries: Assembler::new(Limits::default()),
             traceback: None,
+            in_error: false,
         }
     }
 }
@@ -164,7 +167,10 @@ impl Tally {
     /// Counts one line logged at `at`; returns whether it starts an error entry.
     pub fn feed_at(&mut self, classifier: &Classifier, at: Option<Timestamp>, line: &str) -> bool {
         self.lines += 1;
-        if self.entries.continues(line) {
+        // A stack after a line that is no error (an info line, then an
+        // uncaught exception) is an error entry of its own.
+        let own_stack = !self.in_error && entry::opens_stack(line);
+        if !own_stack && self.entries.continues(line) {
             self.follow_traceback();
             return false;
         }
@@ -173,6 +179,7 @@ impl Tally {
         // A stray continuation line (the window began inside a stack) is no error.
         let error = (error || entry::opens_stack(line)) && !line.starts_with([' ', '\t']);
         self.entries.start(line, error);
+        self.in_error = error;
         self.traceback = None;
         if !error {
             return false;
@@ -931,6 +938,13 @@ mod tests {
             "INFO next",
         ]);
         assert_eq!(python.error_lines, 1);
+        // After an info line, a traceback is an error of its own; after an
+        // error line, it is that error's.
+        let after_info =
+            fed(&["INFO rotating", "Traceback (most recent call last):", "  File \"a.py\"", "KeyError: 'k'"]);
+        assert_eq!((after_info.error_lines, after_info.top(1)[0].pattern.as_str()), (1, "KeyError: 'k'"));
+        let after_error = fed(&["ERROR rotate failed", "Traceback (most recent call last):", "KeyError: 'k'"]);
+        assert_eq!((after_error.error_lines, after_error.top(1)[0].pattern.as_str()), (1, "rotate failed"));
         let top = python.top(5);
         assert_eq!((top.len(), top[0].pattern.as_str(), top[0].count), (1, "ValueError: no keys for tenant <*>", 1));
         let go = fed(&[
