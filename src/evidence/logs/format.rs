@@ -206,7 +206,9 @@ impl Reader {
     /// decides when the quick scan finds it; a text line's level header, or
     /// the error patterns when it has none. Anything the quick scan cannot
     /// settle (a JSON line without a top-level level, an escaped level) is
-    /// read in full. Agrees with [`Reader::classify`].
+    /// read in full. Agrees with [`Reader::classify`], except on a malformed
+    /// JSON object the quick scan still follows (a bare word as a value, a
+    /// key twice), whose level is taken as written.
     pub fn judge(&self, line: &str) -> (Format, bool) {
         let trimmed = strip_rfc3339(line.trim_end());
         match self.quick(trimmed) {
