@@ -628,6 +628,9 @@ fn json_report_shape_is_stable() {
         ".**.last_restart_secs_ago" => "[secs]",
         // Null for a ready pod; for one not ready, the seconds since.
         ".**.not_ready_secs_ago" => insta::dynamic_redaction(|v, _| if v.is_nil() { v } else { "[secs]".into() }),
+        // When an error group was first and last seen: the lines' times.
+        ".**.first_seen" => insta::dynamic_redaction(|v, _| if v.is_nil() { v } else { "[time]".into() }),
+        ".**.last_seen" => insta::dynamic_redaction(|v, _| if v.is_nil() { v } else { "[time]".into() }),
         ".runbook" => "[runbook]",
         ".tool_version" => "[version]",
         ".generated_at" => "[time]",
