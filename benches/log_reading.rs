@@ -1,15 +1,19 @@
-//! Log reading throughput of `evidence::logs`: each line read for its
-//! format and level (`format::Reader::classify`) and its message placed in a
-//! template (`template::Miner::add`), from memory, on one core. Lines are
-//! shaped like services' logs in three formats (text with a level header,
-//! JSON, logfmt), one error in 20. Throughput is lines per second.
+//! Log reading throughput of `evidence::logs`, from memory, on one core:
+//! `tally/*` is what the logs step does with each line (`Tally::feed`: the
+//! format and level judged without allocating, multi-line entries followed,
+//! error entries read in full and placed in their template); and
+//! `classify+template/*` reads every line in full and mines every message
+//! (the loghub benchmark's path). Lines are shaped like services' logs in
+//! three formats (text with a level header, JSON, logfmt), one error in 20.
+//! Throughput is lines per second.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use keysvc_check::evidence::logs::format::{Overrides, Reader};
 use keysvc_check::evidence::logs::template::{Miner, MinerConfig};
-use regex::RegexSet;
+use keysvc_check::evidence::logs::{Classifier, Tally};
+use regex::{Regex, RegexSet};
 
 fn lines(count: usize, shape: &str) -> Vec<String> {
     (0..count)
@@ -39,10 +43,20 @@ fn lines(count: usize, shape: &str) -> Vec<String> {
 
 fn reading(c: &mut Criterion) {
     let reader = Reader::new(Overrides::default(), RegexSet::new([r"\b(ERROR|FATAL|PANIC)\b"]).unwrap());
+    let classifier = Classifier::new(&[Regex::new(r"\b(ERROR|FATAL|PANIC)\b").unwrap()]);
     let mut group = c.benchmark_group("log_reading");
     for shape in ["text", "json", "logfmt"] {
         let input = lines(10_000, shape);
         group.throughput(Throughput::Elements(input.len() as u64));
+        group.bench_function(format!("tally/{shape}"), |b| {
+            b.iter(|| {
+                let mut tally = Tally::default();
+                for line in &input {
+                    tally.feed(&classifier, black_box(line));
+                }
+                black_box(tally.error_lines)
+            })
+        });
         group.bench_function(format!("classify+template/{shape}"), |b| {
             b.iter(|| {
                 let mut miner = Miner::new(MinerConfig::default());

@@ -379,6 +379,8 @@ mod tests {
                 pattern: crate::evidence::logs::normalize(e),
                 count: *n,
                 example: e.to_string(),
+                first_seen: None,
+                last_seen: None,
             })
             .collect();
         let total = errors.iter().map(|(_, n)| n).sum();
@@ -406,6 +408,8 @@ mod tests {
                     baseline_count: 0,
                     baseline_rate_per_min: 0.0,
                     new: warns,
+                    first_seen: None,
+                    last_seen: None,
                 })
                 .collect(),
             pods: vec![PodLogs {
@@ -413,6 +417,7 @@ mod tests {
                 previous: false,
                 lines: 100,
                 error_lines: total,
+                format: None,
                 top_errors: top,
                 partial: false,
                 error: None,

@@ -104,6 +104,7 @@ pub async fn read_logs(r: LogReads<'_>, pods: Pods<'_>, on_read: impl Fn(usize, 
                 e.lines = tally.lines;
                 e.error_lines = tally.error_lines;
                 e.top_errors = tally.top(logs::TOP_GROUPS);
+                e.format = tally.format().map(str::to_string);
                 e.partial = partial;
                 e.error = error;
             }
@@ -135,6 +136,7 @@ fn plan_reads(plan: &Plan, pods: Pods<'_>) -> (Vec<PodLogs>, Vec<Read>) {
                 previous: false,
                 lines: 0,
                 error_lines: 0,
+                format: None,
                 top_errors: vec![],
                 partial: false,
                 error: Some(p.clone()),
@@ -149,6 +151,7 @@ fn plan_reads(plan: &Plan, pods: Pods<'_>) -> (Vec<PodLogs>, Vec<Read>) {
                 previous,
                 lines: 0,
                 error_lines: 0,
+                format: None,
                 top_errors: vec![],
                 partial: false,
                 error: None,
@@ -267,6 +270,7 @@ impl ReadCtx<'_> {
         let lp = LogParams {
             container: Some(plan.runbook.container.clone()),
             since_seconds: Some(plan.logs.since.as_secs().max(1) as i64),
+            timestamps: true,
             previous,
             ..LogParams::default()
         };

@@ -62,6 +62,7 @@ fn logs_step(pods: &[PodInfo], top: Option<ErrorGroup>) -> LogsStep {
                 previous: !p.is_ready,
                 lines: 20,
                 error_lines: if i == 2 { errors } else { 0 },
+                format: None,
                 top_errors: if i == 2 { top.clone().into_iter().collect() } else { vec![] },
                 partial: false,
                 error: None,
@@ -162,6 +163,8 @@ fn us_east() -> RegionReport {
         pattern: "ERROR …".into(),
         count: 2,
         example: "ERROR signing failed: key=<nil> | retry `later` *now* [db-7.internal:5432]".into(),
+        first_seen: None,
+        last_seen: None,
     };
     let logs = logs_step(&east, Some(top));
     region("us-east", Verdict::Degraded, pods_step(east), Some(logs), 45)

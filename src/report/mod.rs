@@ -247,12 +247,17 @@ pub struct PodsStep {
     pub duration_ms: u64,
 }
 
-/// A group of like error lines (numbers and ids normalised).
+/// A group of like error entries: one message template.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ErrorGroup {
+    /// The template (`connection to <*> refused`), the group's key.
     pub pattern: String,
     pub count: u64,
     pub example: String,
+    /// When the group's first and last entries were logged in the window
+    /// (`None` when the lines carried no time).
+    pub first_seen: Option<jiff::Timestamp>,
+    pub last_seen: Option<jiff::Timestamp>,
 }
 
 /// Step 3 for one pod's container.
@@ -263,8 +268,11 @@ pub struct PodLogs {
     pub previous: bool,
     /// Lines in the window.
     pub lines: u64,
-    /// Error lines in the window.
+    /// Error entries in the window (a stack trace with its frames is one).
     pub error_lines: u64,
+    /// The format most of the window's entries are in (`json`, `logfmt`,
+    /// `klog`, `text`); `None` when it logged nothing.
+    pub format: Option<String>,
     pub top_errors: Vec<ErrorGroup>,
     /// Reading the window stopped early (deadline); counts cover what was read.
     pub partial: bool,
@@ -315,9 +323,10 @@ impl Judgement {
     }
 }
 
-/// One error signature (the normalised grouping) merged over a region's pods.
+/// One error signature (a message template) merged over a region's pods.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ErrorSignature {
+    /// The template, the key shared with the baseline and other regions.
     pub pattern: String,
     pub example: String,
     /// Lines in the window.
@@ -328,6 +337,10 @@ pub struct ErrorSignature {
     pub baseline_rate_per_min: f64,
     /// Absent from a baseline that was read; false when there is no baseline.
     pub new: bool,
+    /// When its first and last entries were logged in the window, over the
+    /// region's pods (`None` when the lines carried no time).
+    pub first_seen: Option<jiff::Timestamp>,
+    pub last_seen: Option<jiff::Timestamp>,
 }
 
 /// Step 3 for one region.

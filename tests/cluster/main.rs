@@ -16,6 +16,7 @@ mod evidence;
 mod faults;
 mod global;
 mod incluster;
+mod logformats;
 mod mask;
 mod output;
 mod pods_kubectl;

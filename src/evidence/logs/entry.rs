@@ -49,7 +49,10 @@ enum Mode {
 #[derive(Debug)]
 pub struct Assembler {
     limits: Limits,
+    /// The entry in progress when it is kept.
     current: Option<Block>,
+    /// Whether an entry is in progress, kept or not.
+    open: bool,
     mode: Mode,
     /// The current entry started with the traceback, so its exception line
     /// becomes its head.
@@ -58,30 +61,62 @@ pub struct Assembler {
 
 impl Assembler {
     pub fn new(limits: Limits) -> Assembler {
-        Assembler { limits, current: None, mode: Mode::Plain, head_from_end: false }
+        Assembler { limits, current: None, open: false, mode: Mode::Plain, head_from_end: false }
     }
 
     /// Feeds one line (no newline); returns the entry it completed, if any.
     pub fn push(&mut self, line: &str) -> Option<Block> {
-        if self.current.is_some() && self.continues(line) {
-            self.append(line);
-            return None;
+        if self.continues(line) { None } else { self.start(line, true) }
+    }
+
+    /// Whether `line` continues the entry in progress; a kept entry takes
+    /// it. When not, the caller starts an entry with it ([`Assembler::start`]).
+    pub fn continues(&mut self, line: &str) -> bool {
+        if !self.open || !self.follows(line) {
+            return false;
         }
+        self.append(line);
+        true
+    }
+
+    /// Starts an entry with `line`, its text gathered only when `keep` (an
+    /// entry that is not kept is still followed, so that its continuation
+    /// lines are told apart, but costs nothing); returns the kept entry it
+    /// completed, if any.
+    pub fn start(&mut self, line: &str, keep: bool) -> Option<Block> {
         let done = self.current.take();
+        self.open = true;
         self.head_from_end = false;
         self.mode = Mode::Plain;
-        self.start(line);
+        if line.starts_with(TRACEBACK) {
+            self.mode = Mode::Traceback;
+            self.head_from_end = true;
+        } else if opens_panic(line) {
+            self.mode = Mode::Panic;
+        }
+        if keep {
+            let mut text = String::new();
+            push_capped(&mut text, line, self.limits.max_bytes);
+            let cut = text.len() < line.len();
+            self.current = Some(Block { head: line.to_string(), text, lines: 1, cut });
+        }
         done
     }
 
     /// The entry in progress, at the end of the stream.
     pub fn finish(&mut self) -> Option<Block> {
         self.mode = Mode::Plain;
+        self.open = false;
         self.current.take()
     }
 
-    /// Whether `line` continues the current entry, updating the mode.
-    fn continues(&mut self, line: &str) -> bool {
+    /// The head of the kept entry in progress.
+    pub fn head(&self) -> Option<&str> {
+        self.current.as_ref().map(|b| b.head.as_str())
+    }
+
+    /// Whether `line` follows the current entry, updating the mode.
+    fn follows(&mut self, line: &str) -> bool {
         let indented = line.starts_with([' ', '\t']);
         match self.mode {
             Mode::Traceback => {
@@ -104,7 +139,7 @@ impl Assembler {
     /// A line that opens a traceback or panic inside the current entry
     /// (a log line followed by the stack it caused).
     fn enter(&mut self, line: &str) -> bool {
-        if line.starts_with("Traceback (most recent call last):") {
+        if line.starts_with(TRACEBACK) {
             self.mode = Mode::Traceback;
             return true;
         }
@@ -112,19 +147,6 @@ impl Assembler {
             return true;
         }
         false
-    }
-
-    fn start(&mut self, line: &str) {
-        if line.starts_with("Traceback (most recent call last):") {
-            self.mode = Mode::Traceback;
-            self.head_from_end = true;
-        } else if line.starts_with("panic: ") || line.starts_with("fatal error: ") {
-            self.mode = Mode::Panic;
-        }
-        let mut text = String::new();
-        push_capped(&mut text, line, self.limits.max_bytes);
-        let cut = text.len() < line.len();
-        self.current = Some(Block { head: line.to_string(), text, lines: 1, cut });
     }
 
     fn append(&mut self, line: &str) {
@@ -137,6 +159,18 @@ impl Assembler {
         b.text.push('\n');
         b.text.push_str(line);
     }
+}
+
+const TRACEBACK: &str = "Traceback (most recent call last):";
+
+/// Whether `line` opens an entry that is a stack (a Python traceback or a Go
+/// panic): an error whatever the rest of the log's conventions say.
+pub fn opens_stack(line: &str) -> bool {
+    line.starts_with(TRACEBACK) || opens_panic(line)
+}
+
+fn opens_panic(line: &str) -> bool {
+    line.starts_with("panic: ") || line.starts_with("fatal error: ")
 }
 
 /// Appends at most `max` bytes of `line`, cut at a character boundary.
@@ -162,7 +196,7 @@ fn is_more(line: &str) -> bool {
 
 /// Lines between the parts of a chained Python traceback.
 fn is_traceback_glue(line: &str) -> bool {
-    line.starts_with("Traceback (most recent call last):")
+    line.starts_with(TRACEBACK)
         || line.starts_with("During handling of the above exception")
         || line.starts_with("The above exception was the direct cause")
 }

@@ -60,15 +60,21 @@ impl Level {
     /// A level name in any case, long or short (`error`, `ERR`, `eror`, `E`,
     /// `SEVERE`, `crit`, `warning`, `W` …); `None` when it names no level.
     pub fn parse(name: &str) -> Option<Level> {
-        let lower = name.trim().to_ascii_lowercase();
-        Some(match lower.as_str() {
-            "trace" | "trc" | "finest" | "finer" | "t" | "verbose" | "v" => Level::Trace,
-            "debug" | "dbg" | "debu" | "d" | "fine" | "config" => Level::Debug,
-            "info" | "inf" | "i" | "information" | "informational" | "notice" | "note" => Level::Info,
-            "warn" | "warning" | "wrn" | "w" => Level::Warn,
-            "error" | "err" | "eror" | "erro" | "e" | "severe" => Level::Error,
-            "fatal" | "ftl" | "f" | "crit" | "critical" | "crt" | "alert" | "emerg" | "emergency" | "panic"
-            | "dpanic" => Level::Fatal,
+        // Lower-cased on the stack: this runs on every structured line.
+        let name = name.trim().as_bytes();
+        let mut buf = [0u8; 16];
+        let lower = buf.get_mut(..name.len())?;
+        for (d, s) in lower.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
+        }
+        Some(match &*lower {
+            b"trace" | b"trc" | b"finest" | b"finer" | b"t" | b"verbose" | b"v" => Level::Trace,
+            b"debug" | b"dbg" | b"debu" | b"d" | b"fine" | b"config" => Level::Debug,
+            b"info" | b"inf" | b"i" | b"information" | b"informational" | b"notice" | b"note" => Level::Info,
+            b"warn" | b"warning" | b"wrn" | b"w" => Level::Warn,
+            b"error" | b"err" | b"eror" | b"erro" | b"e" | b"severe" => Level::Error,
+            b"fatal" | b"ftl" | b"f" | b"crit" | b"critical" | b"crt" | b"alert" | b"emerg" | b"emergency"
+            | b"panic" | b"dpanic" => Level::Fatal,
             _ => return None,
         })
     }
@@ -149,6 +155,10 @@ const LEVEL_KEYS: &[&str] = &["level", "lvl", "severity", "log.level", "levelnam
 const MESSAGE_KEYS: &[&str] = &["msg", "message", "@m", "@mt", "event"];
 const ERROR_KEYS: &[&str] = &["error", "err", "exception", "error.message", "@x", "exc_info"];
 const STACK_KEYS: &[&str] = &["stacktrace", "stack", "stack_trace", "exception.stacktrace", "error.stack"];
+const LOGFMT_LEVEL_KEYS: &[&str] = &["level", "lvl", "severity", "loglevel"];
+/// What a logfmt line with a level holds somewhere: lines without it are
+/// not parsed as logfmt (most text lines).
+const LOGFMT_LEVELS: &[&str] = &["level=", "lvl=", "severity=", "LEVEL=", "Level="];
 
 impl Reader {
     /// `patterns` are the runbook's error patterns, for lines with no level.
@@ -191,6 +201,94 @@ impl Reader {
         (entry, error)
     }
 
+    /// The line's format and whether it is an error, without reading its
+    /// message: the fast path every line takes. A structured line's level
+    /// decides when the quick scan finds it; a text line's level header, or
+    /// the error patterns when it has none. Anything the quick scan cannot
+    /// settle (a JSON line without a top-level level, an escaped level) is
+    /// read in full. Agrees with [`Reader::classify`], except on a malformed
+    /// JSON object the quick scan still follows (a bare word as a value, a
+    /// key twice), whose level is taken as written.
+    pub fn judge(&self, line: &str) -> (Format, bool) {
+        let trimmed = strip_rfc3339(line.trim_end());
+        match self.quick(trimmed) {
+            Some((format, Level::Unknown)) if format == Format::Text => (format, self.patterns.is_match(trimmed)),
+            Some((format, level)) if level != Level::Unknown => (format, self.overrides.error_levels.contains(&level)),
+            _ => {
+                let (entry, error) = self.classify(line);
+                (entry.format, error)
+            }
+        }
+    }
+
+    /// Format and level by a scan that allocates nothing; `None` (or an
+    /// unknown level of a structured line) when the full read must decide.
+    fn quick(&self, line: &str) -> Option<(Format, Level)> {
+        let forced = self.overrides.format;
+        let may = |f: Format| forced.is_none_or(|g| g == f);
+        if may(Format::Json) && line.starts_with('{') && line.ends_with('}') {
+            return self.quick_json(line).map(|l| (Format::Json, l));
+        }
+        if may(Format::Logfmt) {
+            match self.quick_logfmt(line, forced.is_some()) {
+                Some(level) => return Some((Format::Logfmt, level)),
+                None if forced.is_some() => return None,
+                None => {}
+            }
+        }
+        if may(Format::Klog) {
+            match klog_level(line) {
+                Some(level) => return Some((Format::Klog, level)),
+                None if forced.is_some() => return None,
+                None => {}
+            }
+        }
+        Some((Format::Text, text_level(line).map_or(Level::Unknown, |(l, _)| l)))
+    }
+
+    /// The level of a JSON object from its top-level fields.
+    fn quick_json(&self, line: &str) -> Option<Level> {
+        let preferred = self.overrides.level_field.as_deref();
+        let keys = || preferred.into_iter().chain(LEVEL_KEYS.iter().copied());
+        let mut best: Option<(usize, &str)> = None;
+        json_pairs(line, |key, value| {
+            if let Some(rank) = keys().position(|k| k.eq_ignore_ascii_case(key))
+                && best.is_none_or(|(r, _)| rank < r)
+            {
+                best = Some((rank, value));
+            }
+        })?;
+        let (_, raw) = best?;
+        match raw.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+            Some(text) if !text.contains('\\') => Some(Level::parse(text).unwrap_or(Level::Unknown)),
+            Some(_) => None,
+            None => raw.parse::<f64>().ok().map(Level::from_number),
+        }
+    }
+
+    /// The level of a logfmt line (`forced`: read as logfmt whatever it has).
+    fn quick_logfmt(&self, line: &str, forced: bool) -> Option<Level> {
+        let preferred = self.overrides.level_field.as_deref();
+        if !forced && preferred.is_none() && !LOGFMT_LEVELS.iter().any(|k| line.contains(k)) {
+            return None;
+        }
+        let keys = || preferred.into_iter().chain(LOGFMT_LEVEL_KEYS.iter().copied());
+        let (mut pairs, mut best) = (0, None::<(usize, &str)>);
+        for (key, value, _) in Pairs::new(line) {
+            pairs += 1;
+            if let Some(rank) = keys().position(|k| k.eq_ignore_ascii_case(key))
+                && best.is_none_or(|(r, _)| rank < r)
+            {
+                best = Some((rank, value));
+            }
+        }
+        match best {
+            Some((_, value)) if forced || pairs >= 2 => Some(Level::parse(value).unwrap_or(Level::Unknown)),
+            None if forced => Some(Level::Unknown),
+            _ => None,
+        }
+    }
+
     fn json(&self, line: &str) -> Option<Entry> {
         if !(line.starts_with('{') && line.ends_with('}')) {
             return None;
@@ -215,7 +313,7 @@ impl Reader {
 
     fn logfmt(&self, line: &str, forced: bool) -> Option<Entry> {
         // Most text lines have no level pair: skip parsing them (throughput).
-        let maybe = ["level=", "lvl=", "severity=", "LEVEL=", "Level="].iter().any(|k| line.contains(k));
+        let maybe = LOGFMT_LEVELS.iter().any(|k| line.contains(k));
         if !forced && !maybe && self.overrides.level_field.is_none() {
             return None;
         }
@@ -226,7 +324,7 @@ impl Reader {
                 .chain(keys.iter().copied())
                 .find_map(|k| pairs.iter().find(|(pk, _)| pk.eq_ignore_ascii_case(k)).map(|(_, v)| v.clone()))
         };
-        let level_text = get(self.overrides.level_field.as_deref(), &["level", "lvl", "severity", "loglevel"]);
+        let level_text = get(self.overrides.level_field.as_deref(), LOGFMT_LEVEL_KEYS);
         if !forced && (pairs.len() < 2 || level_text.is_none()) {
             return None;
         }
@@ -276,52 +374,182 @@ fn error_text(v: &Value) -> String {
 /// `key=value` pairs of a logfmt line; values may be quoted with `\"`
 /// escapes. Words that are not pairs are skipped.
 pub fn logfmt_pairs(line: &str) -> Vec<(&str, String)> {
-    let mut out = Vec::new();
-    let mut rest = line.trim_start();
-    while !rest.is_empty() {
-        let word_end = rest.find([' ', '=']).unwrap_or(rest.len());
-        let key = &rest[..word_end];
-        if key.is_empty() {
-            // A stray `=` or space: step over it.
-            rest = rest[1..].trim_start();
-            continue;
+    Pairs::new(line).map(|(k, v, quoted)| (k, if quoted { unescape(v) } else { v.to_string() })).collect()
+}
+
+/// The pairs of a logfmt line as they are written: the key, the value (a
+/// quoted one without its quotes, escapes left in) and whether it was quoted.
+struct Pairs<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Pairs<'a> {
+    fn new(line: &'a str) -> Pairs<'a> {
+        Pairs { rest: line }
+    }
+}
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = (&'a str, &'a str, bool);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let rest = self.rest.trim_start();
+            if rest.is_empty() {
+                self.rest = rest;
+                return None;
+            }
+            let word_end = rest.find([' ', '=']).unwrap_or(rest.len());
+            let key = &rest[..word_end];
+            if key.is_empty() {
+                // A stray `=` or space: step over it.
+                self.rest = &rest[1..];
+                continue;
+            }
+            if !rest[word_end..].starts_with('=') {
+                self.rest = &rest[word_end..];
+                continue;
+            }
+            let after = &rest[word_end + 1..];
+            if let Some(q) = after.strip_prefix('"') {
+                let end = closing_quote(q);
+                self.rest = q.get(end + 1..).unwrap_or("");
+                return Some((key, &q[..end], true));
+            }
+            let end = after.find(' ').unwrap_or(after.len());
+            self.rest = &after[end..];
+            return Some((key, &after[..end], false));
         }
-        if !rest[word_end..].starts_with('=') {
-            rest = rest[word_end..].trim_start();
-            continue;
+    }
+}
+
+/// Where the quoted value `q` (after its opening quote) ends: its closing
+/// quote, or the end of the line.
+fn closing_quote(q: &str) -> usize {
+    let b = q.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return i,
+            _ => i += 1,
         }
-        let after = &rest[word_end + 1..];
-        let (value, tail) = if let Some(q) = after.strip_prefix('"') { quoted(q) } else { bare(after) };
-        out.push((key, value));
-        rest = tail.trim_start();
+    }
+    q.len()
+}
+
+/// A quoted value with its `\x` escapes read as `x`.
+fn unescape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let mut chars = v.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
     }
     out
 }
 
-fn quoted(s: &str) -> (String, &str) {
-    let mut value = String::new();
-    let mut chars = s.char_indices();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '\\' => {
-                if let Some((_, n)) = chars.next() {
-                    value.push(n);
-                }
-            }
-            '"' => return (value, &s[i + 1..]),
-            c => value.push(c),
+/// Calls `each` with the top-level fields of a JSON object, each value as
+/// its raw text (a string with its quotes); `None` when the scan cannot
+/// follow the line (the full parser then decides). Allocates nothing.
+fn json_pairs<'a>(line: &'a str, mut each: impl FnMut(&'a str, &'a str)) -> Option<()> {
+    let mut s = Scan { b: line.as_bytes(), i: 0 };
+    s.ws();
+    s.eat(b'{')?;
+    s.ws();
+    if s.eat(b'}').is_some() {
+        return Some(());
+    }
+    loop {
+        s.ws();
+        let key = s.string()?;
+        s.ws();
+        s.eat(b':')?;
+        s.ws();
+        let value = s.value()?;
+        each(&line[key.0 + 1..key.1 - 1], &line[value.0..value.1]);
+        s.ws();
+        if s.eat(b',').is_none() {
+            s.eat(b'}')?;
+            return Some(());
         }
     }
-    (value, "")
 }
 
-fn bare(s: &str) -> (String, &str) {
-    let end = s.find(' ').unwrap_or(s.len());
-    (s[..end].to_string(), &s[end..])
+/// A cursor over a JSON text.
+struct Scan<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Scan<'_> {
+    fn ws(&mut self) {
+        while self.b.get(self.i).is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, c: u8) -> Option<()> {
+        (self.b.get(self.i) == Some(&c)).then(|| self.i += 1)
+    }
+
+    /// A string, quotes included: its byte range.
+    fn string(&mut self) -> Option<(usize, usize)> {
+        let start = self.i;
+        self.eat(b'"')?;
+        while let Some(&c) = self.b.get(self.i) {
+            self.i += if c == b'\\' { 2 } else { 1 };
+            if c == b'"' {
+                return Some((start, self.i));
+            }
+        }
+        None
+    }
+
+    /// Any value: its byte range.
+    fn value(&mut self) -> Option<(usize, usize)> {
+        let start = self.i;
+        match *self.b.get(self.i)? {
+            b'"' => return self.string(),
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                while let Some(&c) = self.b.get(self.i) {
+                    match c {
+                        b'"' => {
+                            self.string()?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => depth -= 1,
+                        _ => {}
+                    }
+                    self.i += 1;
+                    if depth == 0 {
+                        return Some((start, self.i));
+                    }
+                }
+                return None;
+            }
+            _ => {}
+        }
+        while self.b.get(self.i).is_some_and(|c| !matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+        (self.i > start).then_some((start, self.i))
+    }
 }
 
 /// klog/glog: `Lmmdd hh:mm:ss.uuuuuu threadid file:line] msg`.
 fn klog(line: &str) -> Option<Entry> {
+    let level = klog_level(line)?;
+    let message = line.split_once("] ").map_or(line, |(_, m)| m).to_string();
+    Some(Entry { format: Format::Klog, level, message, error: None, stack: None })
+}
+
+/// The level of a klog/glog line; `None` for another shape.
+fn klog_level(line: &str) -> Option<Level> {
     let b = line.as_bytes();
     let shape = b.len() > 22
         && matches!(b[0], b'I' | b'W' | b'E' | b'F')
@@ -332,9 +560,7 @@ fn klog(line: &str) -> Option<Entry> {
     if !shape {
         return None;
     }
-    let level = Level::parse(&line[..1])?;
-    let message = line.split_once("] ").map_or(line, |(_, m)| m).to_string();
-    Some(Entry { format: Format::Klog, level, message, error: None, stack: None })
+    Level::parse(&line[..1])
 }
 
 /// A plain-text line: a level where a logger puts one, else `Unknown`.
@@ -568,6 +794,58 @@ mod tests {
     fn kubelet_timestamp_prefix_is_read_past() {
         let e = reader().read(r#"2026-11-26T03:04:05.123456789Z {"level":"error","msg":"x"}"#);
         assert_eq!((e.format, e.level), (Format::Json, Level::Error));
+    }
+
+    #[test]
+    fn the_quick_judgement_agrees_with_the_full_read() {
+        let lines = [
+            r#"{"level":"error","msg":"x"}"#,
+            r#"{"msg":"x","severity":"info","level":"error"}"#,
+            r#"{"lvl":"ERR","nested":{"level":"info"},"msg":"x"}"#,
+            r#"{"log":{"level":"error"},"message":"x"}"#,
+            r#"{"level":"info","msg":"ERROR budget"}"#,
+            r#"{"level":50,"msg":"x"}"#,
+            r#"{"level":"e\u0072ror","msg":"x"}"#,
+            r#"{"msg":"FATAL without a level"}"#,
+            r#"{"level":"error","msg":"unclosed"#,
+            r#"{not json} ERROR"#,
+            r#"{"a":[1,{"b":"}"}],"level":"warn"}"#,
+            "level=error msg=x",
+            "level=info msg=\"ERROR in \\\"quotes\\\"\"",
+            "lvl=ERROR",
+            "time=x level=bogus msg=\"FATAL\"",
+            "E1204 12:00:00.123456 1 f.go:1] x",
+            "I1204 12:00:00.123456 1 f.go:1] ERROR",
+            "2026-11-26T03:04:05Z ERROR [main] boom",
+            "[error] mod_jk",
+            "plain FATAL text",
+            "plain text",
+            "",
+        ];
+        let r = reader();
+        for line in lines {
+            let (e, err) = r.classify(line);
+            assert_eq!(r.judge(line), (e.format, err), "{line}");
+        }
+        let forced = Reader::new(
+            Overrides { format: Some(Format::Logfmt), ..Overrides::default() },
+            RegexSet::new(["FATAL"]).unwrap(),
+        );
+        for line in lines {
+            let (e, err) = forced.classify(line);
+            assert_eq!(forced.judge(line), (e.format, err), "{line}");
+        }
+    }
+
+    #[test]
+    fn json_scan_follows_nesting_and_strings() {
+        let mut seen = vec![];
+        let line = r#"{"a": {"b": "}"}, "c" : [1, "]"], "d":"x\"y", "e":true}"#;
+        assert!(json_pairs(line, |k, v| seen.push((k, v))).is_some());
+        assert_eq!(seen, [("a", r#"{"b": "}"}"#), ("c", r#"[1, "]"]"#), ("d", r#""x\"y""#), ("e", "true")]);
+        assert!(json_pairs(r#"{"a":}"#, |_, _| {}).is_none());
+        assert!(json_pairs(r#"{"a":1"#, |_, _| {}).is_none());
+        assert_eq!(Level::parse("a-level-name-longer-than-sixteen"), None);
     }
 
     #[test]

@@ -13,7 +13,6 @@ pub mod format;
 pub mod template;
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
 
 use futures::{AsyncBufRead, AsyncBufReadExt};
 use jiff::Timestamp;
@@ -21,10 +20,13 @@ use regex::{Regex, RegexSet};
 
 use crate::report::{ErrorGroup, ErrorSignature, Judgement};
 use crate::sanitize;
+use entry::{Assembler, Limits};
+use format::{Format, Overrides, Reader};
+use template::{Miner, MinerConfig, TemplateId};
 
 /// Longest line kept; the rest of a longer line is skipped.
 pub const MAX_LINE_BYTES: usize = 16 * 1024;
-/// Distinct error groups tracked per pod; further new groups are counted as "other".
+/// Templates tracked per container (and per region); further new ones are counted as "other".
 const MAX_GROUPS: usize = 500;
 /// Error groups shown per pod.
 pub const TOP_GROUPS: usize = 5;
@@ -33,83 +35,225 @@ pub const TOP_SIGNATURES: usize = 10;
 /// The pattern under which groups past [`MAX_GROUPS`] are counted.
 const OTHER: &str = "(other messages)";
 
-/// Decides which lines are errors.
+/// Decides which lines are errors: each line read for its format and level
+/// ([`format::Reader`], the level decides), text lines without a level by
+/// the runbook's error patterns.
 #[derive(Debug, Clone)]
 pub struct Classifier {
-    set: RegexSet,
+    reader: Reader,
 }
 
 impl Classifier {
     pub fn new(patterns: &[Regex]) -> Classifier {
+        Classifier::with(Overrides::default(), patterns)
+    }
+
+    /// With the runbook's overrides of what is found by itself.
+    pub fn with(overrides: Overrides, patterns: &[Regex]) -> Classifier {
         let set = RegexSet::new(patterns.iter().map(Regex::as_str)).expect("patterns were compiled once already");
-        Classifier { set }
+        Classifier { reader: Reader::new(overrides, set) }
     }
 
-    /// Whether `line` is an error line. Indented lines (stack frames) are
-    /// continuations of the line before, never errors of their own.
+    /// Whether `line`, read on its own, is an error line. Indented lines
+    /// (stack frames) are continuations of the line before, never errors of
+    /// their own.
     pub fn is_error(&self, line: &str) -> bool {
-        !line.starts_with([' ', '\t']) && self.set.is_match(line)
+        !line.starts_with([' ', '\t']) && self.reader.judge(line).1
+    }
+
+    pub fn reader(&self) -> &Reader {
+        &self.reader
     }
 }
 
-static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?\s*").expect("valid")
-});
-static VARIABLE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\b0x[0-9a-f]+\b|\b[0-9a-f]*\d[0-9a-f]*\b|\d+").expect("valid")
-});
-
-/// The shape of an error line: credentials masked (so lines differing only
-/// in their token are one group), timestamp dropped, numbers and ids as `#`.
+/// The group key of a single error line: the template its message alone
+/// makes (credentials masked first, variable parts as `<*>`), as
+/// [`Tally`] keys a group whose only line it is.
 pub fn normalize(line: &str) -> String {
-    let line = crate::mask::apply(line);
-    let line = TIMESTAMP.replace(&line, "");
-    VARIABLE.replace_all(&line, "#").chars().take(160).collect()
+    let reader = Reader::new(Overrides::default(), RegexSet::empty());
+    let mut miner = Miner::new(MinerConfig::default());
+    let id = miner.add(&mined_text(&reader.read(line)));
+    sanitize::clean(&miner.template(id), 160)
 }
 
-/// Counts for one stream of lines.
-#[derive(Debug, Default)]
+/// What an error entry is grouped by: its message and the error it
+/// carries, credentials masked.
+fn mined_text(entry: &format::Entry) -> String {
+    let text = match &entry.error {
+        Some(error) if !entry.message.contains(error.as_str()) => format!("{}: {error}", entry.message),
+        _ => entry.message.clone(),
+    };
+    crate::mask::apply(&text).into_owned()
+}
+
+/// One error group: its count, one example line and when it was seen.
+#[derive(Debug, Clone)]
+struct Group {
+    count: u64,
+    example: String,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+}
+
+impl Group {
+    fn new(count: u64, example: String, at: Option<Timestamp>) -> Group {
+        Group { count, example, first: at, last: at }
+    }
+
+    fn merge(&mut self, other: &Group) {
+        self.count += other.count;
+        self.first = min_some(self.first, other.first);
+        self.last = self.last.max(other.last);
+        if self.example.is_empty() {
+            self.example.clone_from(&other.example);
+        }
+    }
+}
+
+fn min_some(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Counts for one stream of lines: lines, error entries (a multi-line entry
+/// is one), the formats the lines are in, and the error entries grouped by
+/// template (at most [`MAX_GROUPS`] templates; the rest counted as other).
+#[derive(Debug)]
 pub struct Tally {
     pub lines: u64,
+    /// Error entries (a stack trace with its frames is one).
     pub error_lines: u64,
-    groups: HashMap<String, (u64, String)>,
-    other: u64,
+    /// Entries per format, in [`FORMATS`] order.
+    formats: [u64; 4],
+    miner: Miner,
+    groups: HashMap<TemplateId, Group>,
+    entries: Assembler,
+    /// The error entry in progress when it opened with a Python traceback:
+    /// its group moves to its exception line's when that line comes.
+    traceback: Option<(TemplateId, Option<Timestamp>)>,
+    /// Whether the entry in progress is an error.
+    in_error: bool,
+}
+
+const FORMATS: [Format; 4] = [Format::Json, Format::Logfmt, Format::Klog, Format::Text];
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            lines: 0,
+            error_lines: 0,
+            formats: [0; 4],
+            miner: Miner::new(MinerConfig { max_templates: MAX_GROUPS, ..MinerConfig::default() }),
+            groups: HashMap::new(),
+            entries: Assembler::new(Limits::default()),
+            traceback: None,
+            in_error: false,
+        }
+    }
 }
 
 impl Tally {
-    /// Counts one line; returns whether it is an error line.
+    /// Counts one line (a kubelet timestamp in front is read as its time);
+    /// returns whether it starts an error entry.
     pub fn feed(&mut self, classifier: &Classifier, line: &str) -> bool {
+        match split_timestamp(line) {
+            Some((at, text)) => self.feed_at(classifier, Some(at), text),
+            None => self.feed_at(classifier, None, line),
+        }
+    }
+
+    /// Counts one line logged at `at`; returns whether it starts an error entry.
+    pub fn feed_at(&mut self, classifier: &Classifier, at: Option<Timestamp>, line: &str) -> bool {
         self.lines += 1;
-        if !classifier.is_error(line) {
+        // A stack after a line that is no error (an info line, then an
+        // uncaught exception) is an error entry of its own.
+        let own_stack = !self.in_error && entry::opens_stack(line);
+        if !own_stack && self.entries.continues(line) {
+            self.follow_traceback();
+            return false;
+        }
+        let (format, error) = classifier.reader.judge(line);
+        self.formats[FORMATS.iter().position(|f| *f == format).unwrap_or(3)] += 1;
+        // A stray continuation line (the window began inside a stack) is no error.
+        let error = (error || entry::opens_stack(line)) && !line.starts_with([' ', '\t']);
+        self.entries.start(line, error);
+        self.in_error = error;
+        self.traceback = None;
+        if !error {
             return false;
         }
         self.error_lines += 1;
-        let key = normalize(line);
-        let full = self.groups.len() >= MAX_GROUPS;
-        match self.groups.get_mut(&key) {
-            Some(g) => g.0 += 1,
-            None if full => self.other += 1,
-            None => {
-                self.groups.insert(key, (1, sanitize::clean(line, 300)));
-            }
+        let id = self.miner.add(&mined_text(&classifier.reader.read(line)));
+        self.count(id, line, at);
+        if line.starts_with("Traceback (") {
+            self.traceback = Some((id, at));
         }
         true
     }
 
-    /// The most frequent groups, most first (ties by pattern for stable output).
+    fn count(&mut self, id: TemplateId, line: &str, at: Option<Timestamp>) {
+        match self.groups.get_mut(&id) {
+            Some(g) => g.merge(&Group::new(1, String::new(), at)),
+            None => {
+                let example = if id == TemplateId::OTHER { String::new() } else { sanitize::clean(line, 300) };
+                self.groups.insert(id, Group::new(1, example, at));
+            }
+        }
+    }
+
+    /// A traceback's exception line names it: its count moves there.
+    fn follow_traceback(&mut self) {
+        let Some((id, at)) = self.traceback else { return };
+        let Some(head) = self.entries.head().filter(|h| !h.starts_with("Traceback (")).map(str::to_string) else {
+            return;
+        };
+        self.traceback = None;
+        if let Some(g) = self.groups.get_mut(&id) {
+            g.count -= 1;
+            if g.count == 0 {
+                self.groups.remove(&id);
+            }
+        }
+        let reader = Reader::new(Overrides::default(), RegexSet::empty());
+        let new = self.miner.add(&mined_text(&reader.read(&head)));
+        self.count(new, &head, at);
+    }
+
+    /// The format most of the entries were in; `None` before any line.
+    pub fn format(&self) -> Option<&'static str> {
+        let (i, n) = self.formats.iter().enumerate().max_by_key(|(i, n)| (**n, std::cmp::Reverse(*i)))?;
+        (*n > 0).then(|| FORMATS[i].as_str())
+    }
+
+    /// The groups by template text (two templates may read the same).
+    fn by_template(&self) -> HashMap<String, Group> {
+        let mut out: HashMap<String, Group> = HashMap::new();
+        for (id, g) in &self.groups {
+            match out.get_mut(&self.miner.template(*id)) {
+                Some(have) => have.merge(g),
+                None => {
+                    out.insert(self.miner.template(*id), g.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// The most frequent groups, most first (ties by template for stable output).
     pub fn top(&self, n: usize) -> Vec<ErrorGroup> {
         let mut all: Vec<ErrorGroup> = self
-            .groups
-            .iter()
-            .map(|(k, (count, example))| ErrorGroup {
-                pattern: sanitize::clean(k, 160),
-                count: *count,
-                example: example.clone(),
+            .by_template()
+            .into_iter()
+            .map(|(template, g)| ErrorGroup {
+                pattern: sanitize::clean(&template, 160),
+                count: g.count,
+                example: g.example,
+                first_seen: g.first,
+                last_seen: g.last,
             })
             .collect();
-        if self.other > 0 {
-            all.push(ErrorGroup { pattern: OTHER.into(), count: self.other, example: String::new() });
-        }
         all.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.pattern.cmp(&b.pattern)));
         all.truncate(n);
         all
@@ -125,8 +269,9 @@ pub enum Flow<T> {
 }
 
 /// Reads `reader` line by line into `tally`. Each line (lossy UTF-8,
-/// length-capped) is offered to `each`; what it returns is sent to `tx`,
-/// waiting when the receiver is behind. Lines longer than
+/// length-capped, without the kubelet's timestamp when it has one: that
+/// time is the line's in the tally) is offered to `each`; what it returns
+/// is sent to `tx`, waiting when the receiver is behind. Lines longer than
 /// [`MAX_LINE_BYTES`] are cut.
 pub async fn read_lines<R, T, F>(
     reader: R,
@@ -140,8 +285,9 @@ where
     F: FnMut(&str, bool) -> Option<T>,
 {
     for_each_line(reader, tx, |line| {
-        let is_err = tally.feed(classifier, line);
-        Flow::Next(each(line, is_err))
+        let (at, text) = split_timestamp(line).map_or((None, line), |(at, text)| (Some(at), text));
+        let is_err = tally.feed_at(classifier, at, text);
+        Flow::Next(each(text, is_err))
     })
     .await
     .map(|_| ())
@@ -245,7 +391,7 @@ impl BaselineRead {
             return false;
         }
         self.last = Some(ts);
-        self.tally.feed(classifier, text);
+        self.tally.feed_at(classifier, Some(ts), text);
         true
     }
 
@@ -328,20 +474,42 @@ pub fn per_minute(lines_per_sec: f64) -> f64 {
     (lines_per_sec * 60.0 * 1000.0).round() / 1000.0
 }
 
-/// A region's error lines, merged from its pods' reads as each finishes, so
-/// only one bounded set of groups per side is kept whatever the pod count.
-#[derive(Debug, Default)]
+/// A region's error entries, merged from its pods' reads as each finishes,
+/// so only one bounded set of groups per side is kept whatever the pod
+/// count. The pods' templates are mined once more, together: a template one
+/// pod learnt wider (`user <*>`) and another narrower (`user root`) are one
+/// group, in the window and the baseline alike.
+#[derive(Debug)]
 pub struct RegionTally {
-    window: HashMap<String, (u64, String)>,
+    miner: Miner,
+    window: HashMap<TemplateId, Group>,
     window_other: u64,
     window_errors: u64,
     max_pod_errors: u64,
-    /// Signature → (lines, lines per second summed over pods).
-    baseline: HashMap<String, (u64, f64)>,
+    /// Template → (lines, lines per second summed over pods).
+    baseline: HashMap<TemplateId, (u64, f64)>,
     baseline_other: bool,
     baseline_errors: u64,
     baseline_rate: f64,
     baselines: usize,
+}
+
+impl Default for RegionTally {
+    fn default() -> Self {
+        RegionTally {
+            // Room for a full window and a full baseline that share nothing.
+            miner: Miner::new(MinerConfig { max_templates: 2 * MAX_GROUPS, ..MinerConfig::default() }),
+            window: HashMap::new(),
+            window_other: 0,
+            window_errors: 0,
+            max_pod_errors: 0,
+            baseline: HashMap::new(),
+            baseline_other: false,
+            baseline_errors: 0,
+            baseline_rate: 0.0,
+            baselines: 0,
+        }
+    }
 }
 
 /// What a region's logs come to.
@@ -355,19 +523,26 @@ pub struct Conclusion {
 }
 
 impl RegionTally {
+    /// The region's template for a pod's, `None` past the cap.
+    fn place(&mut self, template: &str) -> Option<TemplateId> {
+        if template == OTHER {
+            return None;
+        }
+        Some(self.miner.add(template)).filter(|id| *id != TemplateId::OTHER)
+    }
+
     /// Adds one window read (a current or previous container).
     pub fn add_window(&mut self, t: &Tally) {
         self.window_errors += t.error_lines;
         self.max_pod_errors = self.max_pod_errors.max(t.error_lines);
-        self.window_other += t.other;
-        for (key, (count, example)) in &t.groups {
+        for (template, g) in t.by_template() {
             let full = self.window.len() >= MAX_GROUPS;
-            match self.window.get_mut(key) {
-                Some(g) => g.0 += count,
-                None if full => self.window_other += count,
-                None => {
-                    self.window.insert(key.clone(), (*count, example.clone()));
+            match self.place(&template) {
+                Some(id) if let Some(have) = self.window.get_mut(&id) => have.merge(&g),
+                Some(id) if !full => {
+                    self.window.insert(id, g);
                 }
+                _ => self.window_other += g.count,
             }
         }
     }
@@ -382,42 +557,60 @@ impl RegionTally {
         self.baselines += 1;
         self.baseline_errors += t.error_lines;
         self.baseline_rate += t.error_lines as f64 / span_secs;
-        self.baseline_other |= t.other > 0;
-        for (key, (count, _)) in &t.groups {
+        for (template, g) in t.by_template() {
             let full = self.baseline.len() >= MAX_GROUPS;
-            match self.baseline.get_mut(key) {
-                Some(g) => {
-                    g.0 += count;
-                    g.1 += *count as f64 / span_secs;
+            let Some(id) = self.place(&template).filter(|id| !full || self.baseline.contains_key(id)) else {
+                self.baseline_other = true;
+                continue;
+            };
+            let have = self.baseline.entry(id).or_insert((0, 0.0));
+            have.0 += g.count;
+            have.1 += g.count as f64 / span_secs;
+        }
+    }
+
+    /// The window's groups by template text, with their baseline counts
+    /// and rates (two region templates may read the same).
+    fn merged(&self) -> HashMap<String, (Group, u64, f64)> {
+        let mut out: HashMap<String, (Group, u64, f64)> = HashMap::new();
+        for (id, g) in &self.window {
+            let (count, rate) = self.baseline.get(id).copied().unwrap_or((0, 0.0));
+            let template = self.miner.template(*id);
+            match out.get_mut(&template) {
+                Some(have) => {
+                    have.0.merge(g);
+                    have.1 += count;
+                    have.2 += rate;
                 }
-                None if full => self.baseline_other = true,
                 None => {
-                    self.baseline.insert(key.clone(), (*count, *count as f64 / span_secs));
+                    out.insert(template, (g.clone(), count, rate));
                 }
             }
         }
+        out
     }
 
     pub fn conclude(&self, rule: &Rule, window_secs: f64) -> Conclusion {
         let has_baseline = self.baselines > 0;
         let window_secs = window_secs.max(1.0);
         let mut sigs: Vec<(f64, ErrorSignature)> = self
-            .window
-            .iter()
-            .map(|(key, (count, example))| {
-                let (baseline_count, rate) = self.baseline.get(key).copied().unwrap_or((0, 0.0));
+            .merged()
+            .into_iter()
+            .map(|(template, (g, baseline_count, rate))| {
                 // Absent from a baseline whose groups all fit: it is new. When
                 // they overflowed, absence proves nothing.
                 let new = has_baseline && baseline_count == 0 && !self.baseline_other;
                 let sig = ErrorSignature {
-                    pattern: sanitize::clean(key, 160),
-                    example: example.clone(),
-                    window_count: *count,
+                    pattern: sanitize::clean(&template, 160),
+                    example: g.example,
+                    window_count: g.count,
                     baseline_count,
                     baseline_rate_per_min: per_minute(rate),
                     new,
+                    first_seen: g.first,
+                    last_seen: g.last,
                 };
-                (*count as f64 - rate * window_secs, sig)
+                (g.count as f64 - rate * window_secs, sig)
             })
             .collect();
         if self.window_other > 0 {
@@ -428,6 +621,8 @@ impl RegionTally {
                 baseline_count: 0,
                 baseline_rate_per_min: 0.0,
                 new: false,
+                first_seen: None,
+                last_seen: None,
             };
             sigs.push((f64::MIN, sig));
         }
@@ -475,7 +670,7 @@ mod tests {
             normalize(
                 "2026-01-01T10:00:00.123Z ERROR request 8f14e45f-ceea-467f-a0e6-5d1c0a3b2f11 failed after 3021ms kid=key-17 addr=0xdeadbeef"
             ),
-            "ERROR request # failed after #ms kid=key-# addr=#"
+            "request <*> failed after <*> kid=<*> addr=<*>"
         );
         assert_eq!(normalize("ERROR db-7.internal:5432 attempt=2"), normalize("ERROR db-7.internal:5432 attempt=3"));
     }
@@ -493,7 +688,7 @@ mod tests {
         let top = t.top(5);
         assert_eq!(top.len(), 1, "{top:?}");
         assert_eq!(top[0].count, 2);
-        assert_eq!(top[0].pattern, "ERROR rejected token eyJhbGc…[masked] for /v#/keys?api_key=[masked]");
+        assert_eq!(top[0].pattern, "rejected token eyJhbGc…[masked] for /<*>/keys?api_key=[masked]");
         assert!(!top[0].example.contains("AAAA") && top[0].example.contains("api_key=[masked]"), "{top:?}");
     }
 
@@ -514,7 +709,7 @@ mod tests {
         assert_eq!((t.lines, t.error_lines), (6, 3));
         let top = t.top(5);
         assert_eq!(top[0].count, 2);
-        assert_eq!(top[0].pattern, "ERROR failed to load keys attempt=#");
+        assert_eq!(top[0].pattern, "failed to load keys attempt=<*>");
         assert_eq!(top[1].count, 1);
     }
 
@@ -526,7 +721,7 @@ mod tests {
             let word: String = (0..6).map(|k| (b'a' + ((i >> (k * 3)) % 8) as u8) as char).collect();
             t.feed(&c, &format!("ERROR {word}"));
         }
-        assert_eq!(t.groups.len(), MAX_GROUPS);
+        assert_eq!(t.miner.len(), MAX_GROUPS);
         assert_eq!(t.error_lines, (MAX_GROUPS * 3) as u64);
         assert!(t.top(10).iter().any(|g| g.pattern == "(other messages)"));
     }
@@ -601,7 +796,8 @@ mod tests {
         assert!(b.feed(&c, "no timestamp: cannot be placed"));
         assert!(b.feed(&c, "2026-01-01T09:20:00Z INFO ok"));
         assert_eq!((b.tally.lines, b.tally.error_lines), (2, 1));
-        assert_eq!(b.tally.top(1)[0].pattern, "ERROR upstream timeout after #ms");
+        assert_eq!(b.tally.top(1)[0].pattern, "upstream timeout after <*>");
+        assert_eq!(b.tally.top(1)[0].first_seen, Some(ts("2026-01-01T09:10:00.000000001Z")));
         assert!(!b.reached_window());
         // Cut by a limit here: the time covered ends at the last line read.
         assert_eq!(b.covered_until(true), Some(ts("2026-01-01T09:20:00Z")));
@@ -646,11 +842,11 @@ mod tests {
         assert_eq!(c.window_rate_per_min, 1.8);
         assert_eq!(c.judgement, Judgement::NewError);
         let first = &c.signatures[0];
-        assert_eq!(first.pattern, "ERROR signing key kid=# not found");
+        assert_eq!(first.pattern, "signing key kid=<*> not found");
         assert!(first.new);
         assert_eq!((first.window_count, first.baseline_count), (6, 0));
         let timeout = &c.signatures[1];
-        assert_eq!(timeout.pattern, "ERROR upstream timeout after #ms");
+        assert_eq!(timeout.pattern, "upstream timeout after <*>");
         assert!(!timeout.new);
         assert_eq!((timeout.window_count, timeout.baseline_count), (3, 28));
         assert_eq!(timeout.baseline_rate_per_min, 0.6);
@@ -686,9 +882,121 @@ mod tests {
         r.add_window(&w);
         let out = r.conclude(&rule, 300.0);
         assert_eq!(out.signatures.len(), TOP_SIGNATURES);
-        assert_eq!(out.signatures[0].pattern, "ERROR never seen before");
+        assert_eq!(out.signatures[0].pattern, "never seen before");
         assert!(out.signatures.iter().all(|s| !s.new));
         assert_ne!(out.judgement, Judgement::NewError);
+    }
+
+    fn fed(lines: &[&str]) -> Tally {
+        let c = classifier();
+        let mut t = Tally::default();
+        for l in lines {
+            t.feed(&c, l);
+        }
+        t
+    }
+
+    #[test]
+    fn structured_levels_decide_and_errors_group_by_template() {
+        let t = fed(&[
+            r#"{"level":"info","msg":"ERROR budget at 3%"}"#,
+            r#"{"level":"error","msg":"load keys","error":"dial tcp 10.0.0.7:5432: connection refused"}"#,
+            r#"{"level":"error","msg":"load keys","error":"dial tcp 10.0.0.9:5432: connection refused"}"#,
+            r#"level=error msg="signing failed" kid=key-7"#,
+            r#"level=info msg="retrying after ERROR""#,
+            "E1204 12:00:00.123456       1 sync.go:88] failed to sync keys: timeout after 3s",
+            "I1204 12:00:00.123456       1 sync.go:88] ERROR in a message",
+        ]);
+        assert_eq!((t.lines, t.error_lines), (7, 4));
+        let top = t.top(5);
+        assert_eq!(top[0].pattern, "load keys: dial tcp <*>: connection refused");
+        assert_eq!(top[0].count, 2);
+        let patterns: Vec<&str> = top.iter().map(|g| g.pattern.as_str()).collect();
+        assert!(patterns.contains(&"signing failed") && patterns.contains(&"failed to sync keys: timeout after <*>"));
+        // Most entries were JSON.
+        assert_eq!(t.format(), Some("json"));
+        assert_eq!(Tally::default().format(), None);
+        assert_eq!(fed(&["level=info msg=a", "level=warn msg=b", "plain"]).format(), Some("logfmt"));
+    }
+
+    #[test]
+    fn a_stack_is_one_error_entry() {
+        let java = fed(&[
+            "2026-11-26 03:04:05 ERROR [main] Keys: load failed",
+            "\tat com.acme.Keys.load(Keys.java:12)",
+            "Caused by: java.net.ConnectException: refused",
+            "\tat java.net.Socket.connect(Socket.java:1)",
+            "\t... 12 more",
+            "2026-11-26 03:04:06 INFO [main] Keys: retry",
+        ]);
+        assert_eq!((java.lines, java.error_lines), (6, 1));
+        let python = fed(&[
+            "Traceback (most recent call last):",
+            "  File \"app.py\", line 3, in <module>",
+            "    load()",
+            "ValueError: no keys for tenant 42",
+            "INFO next",
+        ]);
+        assert_eq!(python.error_lines, 1);
+        // After an info line, a traceback is an error of its own; after an
+        // error line, it is that error's.
+        let after_info =
+            fed(&["INFO rotating", "Traceback (most recent call last):", "  File \"a.py\"", "KeyError: 'k'"]);
+        assert_eq!((after_info.error_lines, after_info.top(1)[0].pattern.as_str()), (1, "KeyError: 'k'"));
+        let after_error = fed(&["ERROR rotate failed", "Traceback (most recent call last):", "KeyError: 'k'"]);
+        assert_eq!((after_error.error_lines, after_error.top(1)[0].pattern.as_str()), (1, "rotate failed"));
+        let top = python.top(5);
+        assert_eq!((top.len(), top[0].pattern.as_str(), top[0].count), (1, "ValueError: no keys for tenant <*>", 1));
+        let go = fed(&[
+            "panic: runtime error: invalid memory address or nil pointer dereference",
+            "[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x49a1b2]",
+            "",
+            "goroutine 1 [running]:",
+            "main.(*Loader).load(0x0)",
+            "\t/src/keys/load.go:88 +0x12",
+            "exit status 2",
+        ]);
+        assert_eq!((go.lines, go.error_lines), (7, 1));
+        // A window that starts inside a stack: the stray frame is no error.
+        assert_eq!(fed(&["    at ERROR-looking frame"]).error_lines, 0);
+    }
+
+    #[test]
+    fn groups_know_when_they_were_seen_and_mask_secrets() {
+        let t = fed(&[
+            r#"2026-01-01T10:01:00Z {"level":"error","msg":"login failed","password":"hunter2","user":"u-1"}"#,
+            r#"2026-01-01T10:03:00Z {"level":"error","msg":"login failed","password":"hunter3","user":"u-2"}"#,
+            "2026-01-01T10:02:00Z ERROR token rejected api_key=AAAAsecret",
+        ]);
+        let top = t.top(5);
+        assert_eq!(top[0].pattern, "login failed");
+        assert_eq!(top[0].first_seen, Some(ts("2026-01-01T10:01:00Z")));
+        assert_eq!(top[0].last_seen, Some(ts("2026-01-01T10:03:00Z")));
+        assert!(!top[0].example.contains("hunter") && top[0].example.contains("[masked]"), "{top:?}");
+        assert!(top.iter().all(|g| !g.pattern.contains("AAAA") && !g.example.contains("AAAA")), "{top:?}");
+    }
+
+    #[test]
+    fn normalize_is_the_template_of_one_line() {
+        assert_eq!(normalize("ERROR connection to db-7.internal:5432 refused"), "connection to <*> refused");
+        assert_eq!(normalize(r#"{"level":"error","msg":"load keys","error":"timeout"}"#), "load keys: timeout");
+    }
+
+    #[test]
+    fn region_templates_merge_narrower_and_wider_ones() {
+        let rule = Rule { min_errors: 2, spike_factor: 3.0, threshold: None };
+        let mut r = RegionTally::default();
+        // One pod's baseline saw only root, so its template is narrower.
+        r.add_baseline(&tally(&[("ERROR session refused for user root by policy", 10)]), 3600.0, 300.0);
+        r.add_window(&tally(&[
+            ("ERROR session refused for user admin by policy", 1),
+            ("ERROR session refused for user ops by policy", 1),
+        ]));
+        let c = r.conclude(&rule, 300.0);
+        assert_eq!(c.signatures.len(), 1, "{:?}", c.signatures);
+        assert_eq!(c.signatures[0].pattern, "session refused for user <*> by policy");
+        assert!(!c.signatures[0].new);
+        assert_eq!(c.signatures[0].baseline_count, 10);
     }
 
     #[tokio::test]

@@ -76,44 +76,86 @@ pub struct Miner {
     roots: HashMap<usize, Node>,
     templates: Vec<Template>,
     other: u64,
+    /// The current line's masked tokens, reused from line to line so that
+    /// placing a line allocates nothing once its template is known.
+    scratch: Tokens,
+}
+
+/// Masked tokens in one buffer: `text[ends[i-1]..ends[i]]` is token `i`.
+#[derive(Debug, Default)]
+struct Tokens {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Tokens {
+    fn fill(&mut self, line: &str, max: usize) {
+        self.text.clear();
+        self.ends.clear();
+        let mut words = line.split_whitespace();
+        for w in words.by_ref() {
+            mask_token_into(w, &mut self.text);
+            self.ends.push(self.text.len());
+            if self.ends.len() + 1 >= max {
+                break;
+            }
+        }
+        if words.next().is_some() {
+            self.text.push_str(WILDCARD);
+            self.ends.push(self.text.len());
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> + Clone {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(self.ends.iter().copied()).map(|(a, b)| &self.text[a..b])
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
 }
 
 impl Miner {
     pub fn new(cfg: MinerConfig) -> Miner {
-        Miner { cfg, roots: HashMap::new(), templates: Vec::new(), other: 0 }
+        Miner { cfg, ..Miner::default() }
     }
 
     /// Places `line` in its template, learning or widening one as needed.
     pub fn add(&mut self, line: &str) -> TemplateId {
-        let tokens = masked_tokens(line, self.cfg.max_tokens);
-        let cfg = &self.cfg;
-        let mut node = self.roots.entry(tokens.len()).or_default();
+        let Miner { cfg, roots, templates, other, scratch } = self;
+        scratch.fill(line, cfg.max_tokens);
+        let tokens = &*scratch;
+        let mut node = roots.entry(tokens.len()).or_default();
         for key in tokens.iter().filter(|t| is_key(t)).take(cfg.prefix_tokens) {
-            let full = node.children.len() >= cfg.max_children;
-            node = if full && !node.children.contains_key(key.as_str()) {
-                node.rest.get_or_insert_with(Box::default)
-            } else {
-                node.children.entry(key.as_str().into()).or_default()
-            };
+            if !node.children.contains_key(key) {
+                let full = node.children.len() >= cfg.max_children;
+                node = if full {
+                    node.rest.get_or_insert_with(Box::default)
+                } else {
+                    node.children.entry(key.into()).or_default()
+                };
+                continue;
+            }
+            node = node.children.get_mut(key).expect("present");
         }
-        let best = best_match(&self.templates, &node.templates, &tokens, cfg.similarity);
-        if let Some(i) = best {
-            let t = &mut self.templates[i as usize];
+        if let Some(i) = best_match(templates, &node.templates, tokens, cfg.similarity) {
+            let t = &mut templates[i as usize];
             t.count += 1;
-            for (slot, tok) in t.tokens.iter_mut().zip(&tokens) {
+            for (slot, tok) in t.tokens.iter_mut().zip(tokens.iter()) {
                 if slot.as_deref().is_some_and(|s| s != tok) {
                     *slot = None;
                 }
             }
             return TemplateId(i);
         }
-        if self.templates.len() >= cfg.max_templates {
-            self.other += 1;
+        if templates.len() >= cfg.max_templates {
+            *other += 1;
             return TemplateId::OTHER;
         }
-        let id = self.templates.len() as u32;
-        let tokens = tokens.into_iter().map(|t| if t == WILDCARD { None } else { Some(t.into_boxed_str()) }).collect();
-        self.templates.push(Template { tokens, count: 1 });
+        let id = templates.len() as u32;
+        let tokens = tokens.iter().map(|t| if t == WILDCARD { None } else { Some(t.into()) }).collect();
+        templates.push(Template { tokens, count: 1 });
         node.templates.push(id);
         TemplateId(id)
     }
@@ -159,19 +201,19 @@ fn is_key(token: &str) -> bool {
 /// The template of `candidates` most like `tokens`, if like enough: the share
 /// of positions where the template has the same constant token. Ties go to
 /// the template with more variable positions (the more general one).
-fn best_match(all: &[Template], candidates: &[u32], tokens: &[String], threshold: f64) -> Option<u32> {
+fn best_match(all: &[Template], candidates: &[u32], tokens: &Tokens, threshold: f64) -> Option<u32> {
     let mut best: Option<(f64, usize, u32)> = None;
     for &i in candidates {
         let t = &all[i as usize];
         let (mut same, mut wild) = (0usize, 0usize);
-        for (slot, tok) in t.tokens.iter().zip(tokens) {
+        for (slot, tok) in t.tokens.iter().zip(tokens.iter()) {
             match slot.as_deref() {
                 None => wild += 1,
                 Some(s) if s == tok => same += 1,
                 Some(_) => {}
             }
         }
-        let sim = if tokens.is_empty() { 1.0 } else { same as f64 / tokens.len() as f64 };
+        let sim = if tokens.len() == 0 { 1.0 } else { same as f64 / tokens.len() as f64 };
         if best.is_none_or(|(bs, bw, _)| sim > bs || (sim == bs && wild > bw)) {
             best = Some((sim, wild, i));
         }
@@ -182,18 +224,9 @@ fn best_match(all: &[Template], candidates: &[u32], tokens: &[String], threshold
 /// The line's tokens with their variable parts masked; past `max` tokens the
 /// rest of the line is one more token.
 pub fn masked_tokens(line: &str, max: usize) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut words = line.split_whitespace();
-    for w in words.by_ref() {
-        out.push(mask_token(w));
-        if out.len() + 1 >= max {
-            break;
-        }
-    }
-    if words.next().is_some() {
-        out.push(WILDCARD.into());
-    }
-    out
+    let mut t = Tokens::default();
+    t.fill(line, max);
+    t.iter().map(str::to_string).collect()
 }
 
 /// Characters that separate the parts of a token; `-`, `_` and `.` do not,
@@ -228,33 +261,38 @@ fn is_separator(c: char) -> bool {
 /// between separators that holds a digit, or is a long run of hex or base64
 /// (ids, hashes, tokens).
 pub fn mask_token(token: &str) -> String {
-    let core_start = token.find(|c: char| c.is_ascii_alphanumeric()).unwrap_or(token.len());
-    let core_end = token.rfind(|c: char| c.is_ascii_alphanumeric()).map_or(core_start, |i| i + 1);
-    let core = &token[core_start..core_end.max(core_start)];
-    if is_email(core) || is_address(core) {
-        return format!("{}{WILDCARD}{}", &token[..core_start], &token[core_end.max(core_start)..]);
-    }
     let mut out = String::with_capacity(token.len());
+    mask_token_into(token, &mut out);
+    out
+}
+
+/// [`mask_token`], appended to `out`.
+fn mask_token_into(token: &str, out: &mut String) {
+    let start = out.len();
+    let core_start = token.find(|c: char| c.is_ascii_alphanumeric()).unwrap_or(token.len());
+    let core_end = token.rfind(|c: char| c.is_ascii_alphanumeric()).map_or(core_start, |i| i + 1).max(core_start);
+    let core = &token[core_start..core_end];
+    if is_email(core) || is_address(core) {
+        out.push_str(&token[..core_start]);
+        out.push_str(WILDCARD);
+        out.push_str(&token[core_end..]);
+        return;
+    }
     let mut rest = token;
     while !rest.is_empty() {
         let end = rest.find(is_separator).unwrap_or(rest.len());
         let (part, tail) = rest.split_at(end);
-        if is_variable(part) {
-            out.push_str(WILDCARD);
-        } else {
-            out.push_str(part);
-        }
+        out.push_str(if is_variable(part) { WILDCARD } else { part });
         let Some(sep) = tail.chars().next() else { break };
         out.push(sep);
         rest = &tail[sep.len_utf8()..];
     }
     // A host and its port, or the parts of an IPv6 address, are one value.
     for joined in ["<*>::<*>", "<*>:<*>"] {
-        while let Some(i) = out.find(joined) {
-            out.replace_range(i..i + joined.len(), WILDCARD);
+        while let Some(i) = out[start..].find(joined) {
+            out.replace_range(start + i..start + i + joined.len(), WILDCARD);
         }
     }
-    out
 }
 
 /// Hex digits joined by `.`, `:` or `-`, with a digit and a joiner: IPv4
