@@ -580,7 +580,7 @@ const HEADER_TOKENS: usize = 12;
 /// `- ERROR -`, Go's `log`, syslog-like layouts). The first one wins, so a
 /// message that says ERROR after an INFO header stays info.
 fn text_level(line: &str) -> Option<(Level, &str)> {
-    if let Some(found) = rails(line) {
+    if let Some(found) = rails(line).or_else(|| uncaught(line)) {
         return Some(found);
     }
     let mut prev_digits = 0;
@@ -636,6 +636,26 @@ fn is_level_word(w: &str) -> bool {
             | "FINEST"
             | "CONFIG"
     )
+}
+
+/// An exception nothing caught, as the runtime prints it with no logger
+/// header: Java's `Exception in thread "main" java.lang.X: msg`, or a bare
+/// `java.lang.IllegalStateException: msg` / `pkg.SomeError` head line. The
+/// frames that follow belong to it (`entry`).
+fn uncaught(line: &str) -> Option<(Level, &str)> {
+    if let Some(rest) = line.strip_prefix("Exception in thread \"") {
+        let message = rest.split_once("\" ").map_or(rest, |(_, m)| m);
+        return Some((Level::Error, message));
+    }
+    let head = line.split([':', ' ']).next()?;
+    let (package, class) = head.rsplit_once('.')?;
+    let java_name = !package.is_empty()
+        && package.split('.').all(|p| p.chars().next().is_some_and(|c| c.is_ascii_lowercase()))
+        && class.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        && class.chars().all(|c| c.is_ascii_alphanumeric() || c == '$')
+        && (class.ends_with("Exception") || class.ends_with("Error"));
+    let ends_head = line.len() == head.len() || line[head.len()..].starts_with(": ");
+    (java_name && ends_head).then_some((Level::Error, line))
 }
 
 /// Rails/Ruby Logger: `E, [2026-11-26T03:04:05.123 #1] ERROR -- : msg`.
@@ -780,6 +800,21 @@ mod tests {
         ];
         for (line, want) in cases {
             assert_eq!(reader().read(line).level, want, "{line}");
+        }
+    }
+
+    #[test]
+    fn an_uncaught_java_exception_is_an_error() {
+        for line in [
+            "Exception in thread \"pool-1\" java.lang.IllegalStateException: signer closed (id=0)",
+            "java.lang.IllegalStateException: signer closed",
+            "com.example.keys.SignerError",
+        ] {
+            assert_eq!(level(line), (Level::Error, true), "{line}");
+            assert!(reader().judge(line).1, "{line}");
+        }
+        for line in ["java.version: 17", "see com.example.Foo for details", "Exception handling is on"] {
+            assert!(!level(line).1, "{line}");
         }
     }
 

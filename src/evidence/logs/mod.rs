@@ -930,6 +930,17 @@ mod tests {
             "2026-11-26 03:04:06 INFO [main] Keys: retry",
         ]);
         assert_eq!((java.lines, java.error_lines), (6, 1));
+        // An exception nothing caught, after an info line: one error, its frames and cause included.
+        let uncaught = fed(&[
+            "INFO signer ready",
+            "Exception in thread \"pool-1\" java.lang.IllegalStateException: signer closed (id=0)",
+            "\tat com.example.keys.Signer.sign(Signer.java:88)",
+            "Caused by: java.io.IOException: broken pipe",
+            "\t... 3 more",
+            "INFO next",
+        ]);
+        assert_eq!((uncaught.lines, uncaught.error_lines), (6, 1));
+        assert_eq!(uncaught.top(1)[0].pattern, "java.lang.IllegalStateException: signer closed (id=<*>)");
         let python = fed(&[
             "Traceback (most recent call last):",
             "  File \"app.py\", line 3, in <module>",
