@@ -318,6 +318,15 @@ impl ReadCtx<'_> {
             }
         }
         match outcome {
+            // Nothing read by the deadline: the read failed, and says why.
+            Err(_) if tally.lines == 0 => {
+                let within = humantime::format_duration(plan.timeout);
+                let p = Problem::new(
+                    ProblemKind::Deadline,
+                    format!("reading logs of {pod}: no line before the deadline ({within}, --timeout)"),
+                );
+                (tally, true, Some(p))
+            }
             Err(_) => (tally, true, None),
             Ok(Err(p)) => (tally, false, Some(p)),
             Ok(Ok(())) => (tally, false, None),

@@ -1169,3 +1169,29 @@ fn the_runbook_selector_and_namespace_checks_agree_with_the_api_server() {
         assert_eq!(ours.is_ok(), out.status.success(), "namespace {ns:?}: ours {ours:?}, kubectl: {stderr}");
     }
 }
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn log_reads_with_no_line_by_the_deadline_say_so_and_suggest_a_longer_timeout() {
+    let c = Case::new("t-logs-deadline").build();
+    // us-east's kubelet answers every log read long after the run's deadline.
+    let stuck = LogSpec { delay_ms: 20_000, ..keysvc_testenv::scenario::info_logs("stuck") };
+    for pod in &c.pods[1] {
+        c.env.set_logs("us-east", &c.ns, pod, &stuck).unwrap();
+    }
+    let r = c.line(&["diagnose", "-o", "json"]).flags(&["--timeout", "3s"]).run_within(Duration::from_secs(10));
+    let j = r.json();
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let logs = &region(&j, "us-east")["logs"];
+    assert_eq!(logs["status"], "error", "{logs}");
+    // The step names why it failed: the deadline, not nothing.
+    assert_eq!(logs["error"]["kind"], "deadline", "{logs}");
+    let east: Vec<&Value> = j["findings"].as_array().unwrap().iter().filter(|f| f["region"] == "us-east").collect();
+    assert!(east.iter().any(|f| f["kind"] == "not_checked"), "{east:?}");
+    // The next step is a re-run with a longer --timeout, and it is runnable as printed.
+    let steps = texts(&j["next_steps"]);
+    assert!(steps.contains("--timeout"), "{steps}");
+    for region in ["us-south", "eu-de"] {
+        assert_eq!(common::region(&j, region)["logs"]["status"], "pass", "{region}");
+    }
+}
