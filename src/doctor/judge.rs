@@ -2,6 +2,7 @@
 //! cluster or a clock of its own, so every rule is unit-tested.
 
 use super::*;
+use crate::advice::command::Kubectl;
 use crate::advice::remedy::{Remedy, kubeconfig_remedy, plugin_fix};
 use crate::report::PluginFault;
 
@@ -72,21 +73,26 @@ fn cut_short(facts: &Facts) -> String {
 /// `kubectl [--kubeconfig F] [--context C] ARGS…`, quoted: what the user
 /// runs to see what doctor saw, with the kubeconfig it read. In a pod there
 /// is no context: kubectl there uses the service account, as doctor did.
-fn kubectl(facts: &Facts, r: &RegionFacts, args: &str) -> String {
-    let mut words = vec!["kubectl".to_string()];
-    if let Some(k) = &facts.kubeconfig {
-        words.extend(["--kubeconfig".into(), k.display().to_string()]);
-    }
-    if r.in_cluster.is_none() {
-        words.extend(["--context".into(), r.context.clone()]);
-    }
-    format!("{} {args}", shell_join(&words))
+fn kubectl(facts: &Facts, r: &RegionFacts, args: &[&str]) -> String {
+    let kubeconfig = facts.kubeconfig.as_ref().map(|k| k.display().to_string());
+    let context = r.in_cluster.is_none().then_some(r.context.as_str());
+    shell_join(&Kubectl::new(kubeconfig, context).read(args).argv)
+}
+
+/// `kubectl … auth can-i VERB RESOURCE [--subresource=S] -n NS`: whether
+/// the user may make one of the reads.
+fn can_i(facts: &Facts, r: &RegionFacts, p: &Permission) -> String {
+    let question = p.can_i();
+    let mut args = vec!["auth", "can-i"];
+    args.extend(question.split(' '));
+    args.extend(["-n", &facts.namespace]);
+    kubectl(facts, r, &args)
 }
 
 fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
     let name = Some(r.name.as_str());
     let ctx = &r.context;
-    let version = kubectl(facts, r, "version");
+    let version = kubectl(facts, r, &["version"]);
     if let Some(key) = &r.placeholder_key {
         let fix = if key.starts_with("--context") {
             format!("pass your real context with --context {}=CONTEXT", r.name)
@@ -215,11 +221,7 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
         let ns = &facts.namespace;
         let what = format!("{} on {}", p.verb, p.resource_name());
         let (result, detail, fix) = match answer {
-            None => (
-                Outcome::Fail,
-                format!("the access review {}", cut_short(facts)),
-                Some(kubectl(facts, r, &format!("auth can-i {} -n {ns}", p.can_i()))),
-            ),
+            None => (Outcome::Fail, format!("the access review {}", cut_short(facts)), Some(can_i(facts, r, p))),
             Some(Err(e)) if e.kind == ProblemKind::Forbidden => (
                 Outcome::Fail,
                 format!("cannot ask: {}", e.message),
@@ -230,11 +232,7 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
                 format!("cannot ask: {}", e.message),
                 Some("the API server is shedding load: run doctor again later or with a longer --timeout".into()),
             ),
-            Some(Err(e)) => (
-                Outcome::Fail,
-                format!("cannot ask: {}", e.message),
-                Some(kubectl(facts, r, &format!("auth can-i {} -n {ns}", p.can_i()))),
-            ),
+            Some(Err(e)) => (Outcome::Fail, format!("cannot ask: {}", e.message), Some(can_i(facts, r, p))),
             Some(Ok(a)) if a.allowed => (Outcome::Ok, format!("allowed in namespace {ns}"), None),
             Some(Ok(a)) => {
                 let mut detail = format!("not allowed in namespace {ns}");

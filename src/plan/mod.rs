@@ -120,6 +120,11 @@ impl Rerun {
 
     /// [`Rerun::command`] with the flag that caused the problem changed (see [`Fix`]).
     pub fn fixed(&self, verb: &str, region: Option<&str>, fix: Option<&Fix>) -> String {
+        shell_join(&self.fixed_words(verb, region, fix))
+    }
+
+    /// [`Rerun::fixed`] as words, unquoted.
+    pub fn fixed_words(&self, verb: &str, region: Option<&str>, fix: Option<&Fix>) -> Vec<String> {
         let mut args: Vec<String> = vec![];
         let mut timeout_set = false;
         let mut context_set = false;
@@ -155,7 +160,7 @@ impl Rerun {
         if let Some(r) = region.or(self.region.as_deref()) {
             words.extend(["--region", r]);
         }
-        shell_join(&words)
+        words.into_iter().map(String::from).collect()
     }
 }
 
@@ -319,29 +324,4 @@ pub struct Plan {
     pub quiet: bool,
     /// The command line, to re-run with another verb or for one region.
     pub rerun: Rerun,
-}
-
-impl Plan {
-    /// `kubectl [--kubeconfig F] [--context C] -n NS` for one region: what the
-    /// suggested commands start with, so they reach the cluster the tool read.
-    pub fn kubectl(&self, context: &str) -> Vec<String> {
-        let mut words = self.kubectl_cluster(context);
-        words.extend(["-n".into(), self.runbook.namespace.clone()]);
-        words
-    }
-
-    /// `kubectl [--kubeconfig F] [--context C]`: for what is not in a
-    /// namespace (the API server's readiness, namespaces, the kubeconfig).
-    pub fn kubectl_cluster(&self, context: &str) -> Vec<String> {
-        let mut words = vec!["kubectl".to_string()];
-        if let Some(k) = &self.kubeconfig {
-            words.push("--kubeconfig".into());
-            words.push(absolute(k));
-        }
-        // In a pod, kubectl uses the service account as the tool did.
-        if context != crate::kube::client::IN_CLUSTER {
-            words.extend(["--context".into(), context.to_string()]);
-        }
-        words
-    }
 }
