@@ -177,13 +177,13 @@ pub(super) fn rollout(plan: &Plan, r: &RegionReport, k: &Kubectl, a: &mut Advice
                 r.verdict.as_str(),
                 p.revision
             ),
-            Some(k.cmd(&["rollout", "history", &deploy, &format!("--revision={}", p.revision)])),
+            Some(k.read(&["rollout", "history", &deploy, &format!("--revision={}", p.revision)])),
         );
         a.step(
             Priority::Rollback,
             Some(&r.name),
             format!("… against revision {revision}'s (now): images, env, resources, probes"),
-            Some(k.cmd(&["rollout", "history", &deploy, &format!("--revision={revision}")])),
+            Some(k.read(&["rollout", "history", &deploy, &format!("--revision={revision}")])),
         );
         a.step(
             Priority::Rollback,
@@ -193,7 +193,7 @@ pub(super) fn rollout(plan: &Plan, r: &RegionReport, k: &Kubectl, a: &mut Advice
                 p.revision,
                 images(&p.images)
             ),
-            Some(k.cmd(&["rollout", "undo", &deploy, &to])),
+            Some(k.change(&["rollout", "undo", &deploy, &to])),
         );
     }
 }
@@ -241,7 +241,7 @@ pub(super) fn scaled_down(plan: &Plan, r: &RegionReport, k: &Kubectl, a: &mut Ad
         Priority::Region,
         Some(&r.name),
         format!("the Deployment asks for {replicas} of {expected}: see its replicas, conditions and scaling events"),
-        Some(k.cmd(&["describe", &deploy])),
+        Some(k.read(&["describe", &deploy])),
     );
     if replicas == 0 {
         a.step(
@@ -250,7 +250,7 @@ pub(super) fn scaled_down(plan: &Plan, r: &RegionReport, k: &Kubectl, a: &mut Ad
             format!(
                 "if it was not meant to be, scale it back to {expected} — it changes the cluster: it needs permission to patch deployments/scale, and check with your team first (an autoscaler or CD tool may scale it again)"
             ),
-            Some(k.cmd(&["scale", &deploy, &format!("--replicas={expected}")])),
+            Some(k.change(&["scale", &deploy, &format!("--replicas={expected}")])),
         );
     }
 }
@@ -261,12 +261,13 @@ pub(super) fn event_steps(r: &RegionReport, k: &Kubectl, a: &mut Advice) {
     let Some(e) = &r.events else { return };
     for g in &e.groups {
         let Some(object) = g.objects.first() else { continue };
-        let command = k.cmd(&["describe", object]);
+        let command = k.read(&["describe", object]);
         let (kind, name) = object.split_once('/').unwrap_or(("", object));
-        let same = k.cmd(&["describe", kind, name]);
+        // `describe pod/a` and `describe pod a` show the same.
+        let same = k.read(&["describe", kind, name]);
         let shown = a.steps.iter().any(|(_, s)| {
             s.region.as_deref() == Some(r.name.as_str())
-                && s.command.as_ref().is_some_and(|c| *c == command || *c == same)
+                && s.command.as_ref().is_some_and(|c| c.argv == command.argv || c.argv == same.argv)
         });
         if shown {
             continue;

@@ -5,8 +5,9 @@
 use super::steps::Priority;
 use super::{Advice, link};
 use crate::plan::Plan;
-use crate::report::{Finding, FindingKind, HealthzCheck, ProblemKind, RegionReport, Report, Severity, Status};
-use crate::shell::shell_join;
+use crate::report::{
+    Finding, FindingKind, HealthzCheck, ProblemKind, RegionReport, Report, Severity, Status, StepCommand,
+};
 
 pub(super) fn healthz(plan: &Plan, report: &Report, a: &mut Advice) {
     let checks = report
@@ -107,7 +108,7 @@ fn failing(plan: &Plan, report: &Report, env: &HealthzCheck, a: &mut Advice) {
             Priority::Region,
             None,
             "Healthz fails: check the pods and logs in every region",
-            Some(plan.rerun.command("diagnose", None)),
+            Some(super::command::rerun(plan, "diagnose", None, None)),
         ),
         // Nothing is running: that is why healthz fails. The way in, other
         // APIs and what answers on the URL are beside the point until the
@@ -222,8 +223,8 @@ pub(super) fn curl_url(plan: &Plan, region: Option<&str>, shown: &str) -> String
 }
 
 /// `curl` showing the status, headers and body of what answers on `url`.
-pub(super) fn curl(url: &str) -> String {
-    shell_join(&["curl", "-sS", "-i", "--max-time", "10", url])
+pub(super) fn curl(url: &str) -> StepCommand {
+    StepCommand::reads(["curl", "-sS", "-i", "--max-time", "10", url])
 }
 
 /// "Contact Technical Foundation (link)".

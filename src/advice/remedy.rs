@@ -2,10 +2,10 @@
 //! remedy for each kind of problem, with the flag a re-run changes. Used by
 //! the advice and by `doctor`.
 
+use super::command::Kubectl;
 use super::{Access, Advice, BeforeRerun, pods_forbidden};
 use crate::plan::{Fix, Plan, duration_word};
 use crate::report::{Finding, FindingKind, PluginFault, Problem, ProblemDetail, ProblemKind, RegionReport, Severity};
-use crate::shell::shell_join;
 
 /// What kept the region from being fully checked (its pods' problem, else
 /// its logs'), and what to do about it: see [`super::steps::access`].
@@ -99,13 +99,11 @@ fn same_cluster_fix(plan: &Plan, name: &str, a: &mut Advice) -> (String, Option<
         )
     };
     // Which cluster each context names, to pick the right one.
-    let mut words = vec!["kubectl".to_string()];
-    words.extend(plan.kubeconfig.iter().flat_map(|k| ["--kubeconfig".into(), crate::plan::absolute(k)]));
-    words.extend(["config".into(), "get-contexts".into()]);
+    let kubeconfig = plan.kubeconfig.as_deref().map(crate::plan::absolute);
     a.before_rerun.push(BeforeRerun {
         region: name.to_string(),
         text: "the contexts in your kubeconfig and the cluster each names".into(),
-        command: shell_join(&words),
+        command: Kubectl::new(kubeconfig, None).read(&["config", "get-contexts"]),
     });
     (fix, Some(Fix::Context { region: name.to_string(), context: None }))
 }
@@ -126,12 +124,10 @@ fn network_fix(plan: &Plan, r: &RegionReport, kind: ProblemKind, a: &mut Advice)
     };
     // kubectl's own request timeout: a server that hangs must
     // not hang the command pasted to look at it.
-    let mut words = plan.kubectl_cluster(&r.context);
-    words.extend(["get", "--raw", "/readyz", "--request-timeout=5s"].map(String::from));
     a.before_rerun.push(BeforeRerun {
         region: r.name.clone(),
         text: format!("see whether the API server of context {} answers (\"ok\" when it is ready)", r.context),
-        command: shell_join(&words),
+        command: Kubectl::cluster(plan, &r.context).read(&["get", "--raw", "/readyz", "--request-timeout=5s"]),
     });
     what.to_string()
 }

@@ -1,14 +1,14 @@
 //! Next steps: what to look at in a region in trouble, what to fix before a
 //! re-run, the closing step, and the order they are listed in.
 
+use super::command::rerun;
 use super::evidence::scaled_to_zero;
 use super::{Access, Advice, Kubectl, forbidden, link, pods_forbidden};
 use crate::plan::Plan;
 use crate::report::{
-    Finding, FindingKind, NextStep, PodInfo, ProblemKind, RegionReport, Report, Severity, Status, Verdict,
+    Finding, FindingKind, NextStep, PodInfo, ProblemKind, RegionReport, Report, Severity, Status, StepCommand, Verdict,
 };
 use crate::runbook::placeholder_url;
-use crate::shell::shell_join;
 
 /// Where a next step sorts: its group (the service's steps by priority, or
 /// [`Priority::Rollback`] for every region's own), the region's rank (the
@@ -114,7 +114,7 @@ fn no_pods_steps(plan: &Plan, r: &RegionReport, seen: &RegionSeen, k: &Kubectl, 
             Priority::Region,
             Some(name),
             format!("No pods match {}{empty}: list every pod in the namespace with its labels{needs}", rb.selector),
-            Some(k.cmd(&["get", "pods", "--show-labels"])),
+            Some(k.read(&["get", "pods", "--show-labels"])),
         );
     }
     namespace_step(plan, r, seen, a);
@@ -123,14 +123,14 @@ fn no_pods_steps(plan: &Plan, r: &RegionReport, seen: &RegionSeen, k: &Kubectl, 
             Priority::Region,
             Some(name),
             "No pods: see what the deployment is doing",
-            Some(k.cmd(&["get", "deploy,rs"])),
+            Some(k.read(&["get", "deploy,rs"])),
         );
     } else if seen.no_pods && !seen.evidence_tried {
         a.step(
             Priority::Region,
             Some(name),
             "No pods: diagnose reads the Deployment and the Warning events, where you are allowed to",
-            Some(plan.rerun.command("diagnose", Some(name))),
+            Some(rerun(plan, "diagnose", Some(name), None)),
         );
     }
     // Only when there are some to see: an empty list says nothing.
@@ -140,7 +140,7 @@ fn no_pods_steps(plan: &Plan, r: &RegionReport, seen: &RegionSeen, k: &Kubectl, 
             Priority::Region,
             Some(name),
             "Warning events in the namespace, newest last",
-            Some(k.cmd(&["get", "events", "--field-selector", "type=Warning", "--sort-by=.lastTimestamp"])),
+            Some(k.read(&["get", "events", "--field-selector", "type=Warning", "--sort-by=.lastTimestamp"])),
         );
     }
 }
@@ -164,9 +164,8 @@ fn namespace_step(plan: &Plan, r: &RegionReport, seen: &RegionSeen, a: &mut Advi
     } else {
         (format!("Whether namespace {ns} exists"), r.context.as_str())
     };
-    let mut words = plan.kubectl_cluster(context);
-    words.extend(["get".into(), "namespace".into(), ns.clone()]);
-    a.step(Priority::Region, Some(&r.name), text, Some(shell_join(&words)));
+    let command = Kubectl::cluster(plan, context).read(&["get", "namespace", ns]);
+    a.step(Priority::Region, Some(&r.name), text, Some(command));
 }
 
 /// The logs of every pod, and of one crashed container.
@@ -183,7 +182,7 @@ fn logs_steps(plan: &Plan, r: &RegionReport, troubled: &[&PodInfo], k: &Kubectl,
             Priority::Region,
             Some(name),
             "read the logs of every pod",
-            Some(k.cmd(&[
+            Some(k.read(&[
                 "logs",
                 "-l",
                 &rb.selector,
@@ -205,7 +204,7 @@ fn logs_steps(plan: &Plan, r: &RegionReport, troubled: &[&PodInfo], k: &Kubectl,
             Priority::Region,
             Some(name),
             format!("logs of {}'s crashed container{more}", pod.name),
-            Some(k.cmd(&["logs", &pod.name, "-c", &rb.container, "--previous"])),
+            Some(k.read(&["logs", &pod.name, "-c", &rb.container, "--previous"])),
         );
     }
 }
@@ -228,7 +227,7 @@ fn describe_steps(r: &RegionReport, troubled: &[&PodInfo], k: &Kubectl, a: &mut 
             Priority::Region,
             Some(&r.name),
             format!("why {} is {state}{events_note}", pod.name),
-            Some(k.cmd(&["describe", "pod", &pod.name])),
+            Some(k.read(&["describe", "pod", &pod.name])),
         );
     }
 }
@@ -310,7 +309,7 @@ pub(super) fn placeholders(plan: &Plan, a: &mut Advice) {
             "Set your real values for {} in {file}; --healthz-url and --context REGION=CONTEXT override them for one run",
             keys.join(", ")
         ),
-        embedded.then(|| "keysvc-check runbook init".to_string()),
+        embedded.then(|| StepCommand::reads(["keysvc-check", "runbook", "init"])),
     );
 }
 
@@ -333,7 +332,7 @@ pub(super) fn access(plan: &Plan, report: &Report, a: &mut Advice) {
         steps_before(a, None);
         let Access { fix, flag, .. } = &access[0];
         let text = format!("no region could be fully checked: {fix}{}", then_rerun(fix));
-        a.step(Priority::Access, None, text, Some(plan.rerun.fixed(verb, None, flag.as_ref())));
+        a.step(Priority::Access, None, text, Some(rerun(plan, verb, None, flag.as_ref())));
         return;
     }
     for Access { region: name, fix, flag } in access {
@@ -342,7 +341,7 @@ pub(super) fn access(plan: &Plan, report: &Report, a: &mut Advice) {
             Priority::Access,
             Some(&name),
             format!("could not be fully checked: {fix}{}", then_rerun(&fix)),
-            Some(plan.rerun.fixed(verb, Some(&name), flag.as_ref())),
+            Some(rerun(plan, verb, Some(&name), flag.as_ref())),
         );
     }
 }
@@ -358,8 +357,6 @@ pub(super) fn then_rerun(fix: &str) -> &'static str {
 /// at all there points at a namespace that does not exist.
 pub(super) fn mismatch_steps(plan: &Plan, report: &Report, a: &mut Advice) {
     if let Some(r) = report.regions.iter().find(|r| pods_forbidden(r)) {
-        let mut words = plan.kubectl(&r.context);
-        words.extend(["auth".into(), "can-i".into(), "--list".into()]);
         a.step(
             Priority::Access,
             Some(&r.name),
@@ -367,15 +364,13 @@ pub(super) fn mismatch_steps(plan: &Plan, report: &Report, a: &mut Advice) {
                 "what you may do in namespace {}: no pods there means no permission, or no such namespace (compare with the namespace you know the service runs in)",
                 plan.runbook.namespace
             ),
-            Some(shell_join(&words)),
+            Some(Kubectl::region(plan, &r.context).read(&["auth", "can-i", "--list"])),
         );
     }
     let selector = |r: &&RegionReport| {
         r.pods.as_ref().and_then(|p| p.error.as_ref()).is_some_and(|e| e.kind == ProblemKind::RunbookMismatch)
     };
     if let Some(r) = report.regions.iter().find(selector) {
-        let mut words = plan.kubectl(&r.context);
-        words.extend(["get".into(), "pods".into(), "--show-labels".into()]);
         a.step(
             Priority::Region,
             Some(&r.name),
@@ -383,7 +378,7 @@ pub(super) fn mismatch_steps(plan: &Plan, report: &Report, a: &mut Advice) {
                 "the namespace's pods with their labels, to compare with the runbook's selector `{}`",
                 plan.runbook.selector
             ),
-            Some(shell_join(&words)),
+            Some(Kubectl::region(plan, &r.context).read(&["get", "pods", "--show-labels"])),
         );
     }
 }
@@ -401,7 +396,7 @@ pub(super) fn closing(plan: &Plan, report: &Report, a: &mut Advice) {
         } else {
             format!("The {} step passed; diagnose runs every step", plan.steps.names().join(" and "))
         };
-        a.step(Priority::General, None, text, Some(plan.rerun.command("diagnose", None)));
+        a.step(Priority::General, None, text, Some(rerun(plan, "diagnose", None, None)));
     } else if verdict == Verdict::Healthy {
         let mut s = if mismatch {
             "Every other check passed; healthz answered as operational, with the mismatch above".to_string()

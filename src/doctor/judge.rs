@@ -2,6 +2,7 @@
 //! cluster or a clock of its own, so every rule is unit-tested.
 
 use super::*;
+use crate::advice::command::Kubectl;
 use crate::advice::remedy::{Remedy, kubeconfig_remedy, plugin_fix};
 use crate::report::PluginFault;
 
@@ -72,21 +73,43 @@ fn cut_short(facts: &Facts) -> String {
 /// `kubectl [--kubeconfig F] [--context C] ARGS…`, quoted: what the user
 /// runs to see what doctor saw, with the kubeconfig it read. In a pod there
 /// is no context: kubectl there uses the service account, as doctor did.
-fn kubectl(facts: &Facts, r: &RegionFacts, args: &str) -> String {
-    let mut words = vec!["kubectl".to_string()];
-    if let Some(k) = &facts.kubeconfig {
-        words.extend(["--kubeconfig".into(), k.display().to_string()]);
-    }
-    if r.in_cluster.is_none() {
-        words.extend(["--context".into(), r.context.clone()]);
-    }
-    format!("{} {args}", shell_join(&words))
+fn kubectl(facts: &Facts, r: &RegionFacts, args: &[&str]) -> String {
+    let kubeconfig = facts.kubeconfig.as_ref().map(|k| k.display().to_string());
+    let context = r.in_cluster.is_none().then_some(r.context.as_str());
+    shell_join(&Kubectl::new(kubeconfig, context).read(args).argv)
 }
 
+/// `kubectl … auth can-i VERB RESOURCE [--subresource=S] -n NS`: whether
+/// the user may make one of the reads.
+fn can_i(facts: &Facts, r: &RegionFacts, p: &Permission) -> String {
+    let question = p.can_i();
+    let mut args = vec!["auth", "can-i"];
+    args.extend(question.split(' '));
+    args.extend(["-n", &facts.namespace]);
+    kubectl(facts, r, &args)
+}
+
+/// The context, cluster and permission rows of one region. Each step needs
+/// the one before it: after a failure the rest are not asked, and the
+/// failing row says so.
 fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
+    let (context, loaded) = context_row(facts, r);
+    out.push(context);
+    if !loaded {
+        return;
+    }
+    let (cluster, answered) = cluster_row(facts, r);
+    out.push(cluster);
+    if answered {
+        permission_rows(facts, r, out);
+    }
+}
+
+/// The context row, and whether the context loaded (when not, the row says
+/// why the rest is not checked).
+fn context_row(facts: &Facts, r: &RegionFacts) -> (CheckRow, bool) {
     let name = Some(r.name.as_str());
     let ctx = &r.context;
-    let version = kubectl(facts, r, "version");
     if let Some(key) = &r.placeholder_key {
         let fix = if key.starts_with("--context") {
             format!("pass your real context with --context {}=CONTEXT", r.name)
@@ -94,11 +117,8 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
             format!("set {key} in your runbook, or pass --context {}=CONTEXT", r.name)
         };
         let detail = format!("`{ctx}` is a placeholder; cluster and permissions not checked");
-        out.push(row(CheckKind::Context, name, Outcome::Placeholder, detail, Some(fix)));
-        return;
+        return (row(CheckKind::Context, name, Outcome::Placeholder, detail, Some(fix)), false);
     }
-    // Each step needs the one before it: after a failure the rest are not
-    // asked, and the failing row says so.
     let not_checked = "; cluster and permissions not checked";
     if let Some(same) = &r.same_cluster {
         let detail = format!(
@@ -109,39 +129,16 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
             "give {} a context of its own cluster (in the runbook, or --context {}=CONTEXT); kubectl config get-contexts lists the cluster each context names",
             r.name, r.name
         );
-        out.push(row(CheckKind::Context, name, Outcome::Fail, detail, Some(fix)));
-        return;
+        return (row(CheckKind::Context, name, Outcome::Fail, detail, Some(fix)), false);
     }
     match &r.client {
         None => {
             let detail = format!("loading context `{ctx}` {}{not_checked}", cut_short(facts));
-            let fix = format!("check the credential plugin of context {ctx} ({version})");
-            out.push(row(CheckKind::Context, name, Outcome::Fail, detail, Some(fix)));
-            return;
+            let fix = format!("check the credential plugin of context {ctx} ({})", kubectl(facts, r, &["version"]));
+            (row(CheckKind::Context, name, Outcome::Fail, detail, Some(fix)), false)
         }
         Some(Err(p)) => {
-            let (result, fix) = match p.kind {
-                ProblemKind::ContextMissing => {
-                    let guess = runbook::did_you_mean(ctx, &p.instead);
-                    (Outcome::Missing, r.context_from.fix(&facts.runbook.name, &r.name, ctx, guess))
-                }
-                ProblemKind::Kubeconfig => match kubeconfig_remedy(p) {
-                    Remedy::Plugin(fault @ PluginFault::Failed(_)) => {
-                        (Outcome::Fail, format!("{} ({version})", plugin_fix(fault, ctx)))
-                    }
-                    Remedy::Plugin(fault) => (Outcome::Fail, plugin_fix(fault, ctx)),
-                    Remedy::RenewCredentials => {
-                        (Outcome::Fail, format!("renew the credentials of context {ctx} ({version} shows the error)"))
-                    }
-                    Remedy::FixContextEntry => {
-                        (Outcome::Fail, format!("fix the entry of context {ctx} in your kubeconfig"))
-                    }
-                    Remedy::ReplaceKubeconfig(_) | Remedy::PointAtKubeconfig | Remedy::Unknown => {
-                        (Outcome::Fail, "pass --kubeconfig FILE or set KUBECONFIG".to_string())
-                    }
-                },
-                _ => (Outcome::Fail, format!("{version} shows the error")),
-            };
+            let (result, fix) = client_fix(facts, r, p);
             // The client's message lists every context there is, which can be
             // dozens: too much for a table cell; kubectl lists them on request.
             let detail = match p.kind {
@@ -150,24 +147,55 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
                 }
                 _ => p.message.clone(),
             };
-            out.push(row(CheckKind::Context, name, result, format!("{detail}{not_checked}"), Some(fix)));
-            return;
+            (row(CheckKind::Context, name, result, format!("{detail}{not_checked}"), Some(fix)), false)
         }
         Some(Ok(())) => {
             let detail = match &r.in_cluster {
                 Some(server) => format!("no kubeconfig: this pod's service account, API server {server}"),
                 None => format!("`{ctx}` found"),
             };
-            out.push(row(CheckKind::Context, name, Outcome::Ok, detail, None));
+            (row(CheckKind::Context, name, Outcome::Ok, detail, None), true)
         }
     }
+}
+
+/// What to do about a context that could not be loaded, from the one table
+/// of remedies.
+fn client_fix(facts: &Facts, r: &RegionFacts, p: &Problem) -> (Outcome, String) {
+    let ctx = &r.context;
+    let version = kubectl(facts, r, &["version"]);
+    match p.kind {
+        ProblemKind::ContextMissing => {
+            let guess = runbook::did_you_mean(ctx, &p.instead);
+            (Outcome::Missing, r.context_from.fix(&facts.runbook.name, &r.name, ctx, guess))
+        }
+        ProblemKind::Kubeconfig => match kubeconfig_remedy(p) {
+            Remedy::Plugin(fault @ PluginFault::Failed(_)) => {
+                (Outcome::Fail, format!("{} ({version})", plugin_fix(fault, ctx)))
+            }
+            Remedy::Plugin(fault) => (Outcome::Fail, plugin_fix(fault, ctx)),
+            Remedy::RenewCredentials => {
+                (Outcome::Fail, format!("renew the credentials of context {ctx} ({version} shows the error)"))
+            }
+            Remedy::FixContextEntry => (Outcome::Fail, format!("fix the entry of context {ctx} in your kubeconfig")),
+            Remedy::ReplaceKubeconfig(_) | Remedy::PointAtKubeconfig | Remedy::Unknown => {
+                (Outcome::Fail, "pass --kubeconfig FILE or set KUBECONFIG".to_string())
+            }
+        },
+        _ => (Outcome::Fail, format!("{version} shows the error")),
+    }
+}
+
+/// The cluster row, and whether the API server answered.
+fn cluster_row(facts: &Facts, r: &RegionFacts) -> (CheckRow, bool) {
+    let name = Some(r.name.as_str());
+    let ctx = &r.context;
     let not_checked = "; permissions not checked";
     match &r.version {
         None => {
             let detail = format!("the API server {}{not_checked}", cut_short(facts));
             let fix = format!("check that you can reach the API server of {ctx} (VPN, proxy) or raise --timeout");
-            out.push(row(CheckKind::Cluster, name, Outcome::Fail, detail, Some(fix)));
-            return;
+            (row(CheckKind::Cluster, name, Outcome::Fail, detail, Some(fix)), false)
         }
         Some(Err(p)) => {
             let fix = match p.kind {
@@ -184,10 +212,9 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
                 ProblemKind::Throttled => {
                     "the API server is shedding load: run doctor again later or with a longer --timeout".into()
                 }
-                _ => format!("{version} shows the error"),
+                _ => format!("{} shows the error", kubectl(facts, r, &["version"])),
             };
-            out.push(row(CheckKind::Cluster, name, Outcome::Fail, format!("{}{not_checked}", p.message), Some(fix)));
-            return;
+            (row(CheckKind::Cluster, name, Outcome::Fail, format!("{}{not_checked}", p.message), Some(fix)), false)
         }
         Some(Ok(v)) => {
             let mut detail = format!("answers, version {v}");
@@ -197,9 +224,13 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
                 statuses.dedup();
                 detail.push_str(&format!("; {}", pushback::summary(r.retried.len() as u32, &statuses)));
             }
-            out.push(row(CheckKind::Cluster, name, Outcome::Ok, detail, None));
+            (row(CheckKind::Cluster, name, Outcome::Ok, detail, None), true)
         }
     }
+}
+
+/// One row per permission the runbook's steps use.
+fn permission_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
     // Every permission refused, required and optional alike: with roles
     // per namespace, a namespace that does not exist is refused the same
     // way, so the runbook's `namespace` may be what is wrong.
@@ -208,49 +239,12 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
         format!(
             " — or namespace {ns} does not exist (refused alike): check {} (kubectl --context {ctx} auth can-i --list -n {ns} lists what you may do there)",
             facts.lines.at("namespace", &facts.runbook.name),
-            ns = facts.namespace
+            ns = facts.namespace,
+            ctx = r.context
         )
     });
     for (p, answer) in PERMISSIONS.iter().zip(&r.access) {
-        let ns = &facts.namespace;
-        let what = format!("{} on {}", p.verb, p.resource_name());
-        let (result, detail, fix) = match answer {
-            None => (
-                Outcome::Fail,
-                format!("the access review {}", cut_short(facts)),
-                Some(kubectl(facts, r, &format!("auth can-i {} -n {ns}", p.can_i()))),
-            ),
-            Some(Err(e)) if e.kind == ProblemKind::Forbidden => (
-                Outcome::Fail,
-                format!("cannot ask: {}", e.message),
-                Some(format!("ask for create on selfsubjectaccessreviews.authorization.k8s.io for context {ctx}")),
-            ),
-            Some(Err(e)) if e.kind == ProblemKind::Throttled => (
-                Outcome::Fail,
-                format!("cannot ask: {}", e.message),
-                Some("the API server is shedding load: run doctor again later or with a longer --timeout".into()),
-            ),
-            Some(Err(e)) => (
-                Outcome::Fail,
-                format!("cannot ask: {}", e.message),
-                Some(kubectl(facts, r, &format!("auth can-i {} -n {ns}", p.can_i()))),
-            ),
-            Some(Ok(a)) if a.allowed => (Outcome::Ok, format!("allowed in namespace {ns}"), None),
-            Some(Ok(a)) => {
-                let mut detail = format!("not allowed in namespace {ns}");
-                if let Some(reason) = &a.reason {
-                    detail.push_str(&format!(" ({reason})"));
-                }
-                if !p.required {
-                    detail.push_str(" (optional)");
-                }
-                let mut fix = format!("ask for {what} in namespace {ns} for context {ctx}");
-                if (p.verb, p.resource) == ("list", "pods") {
-                    fix.push_str(namespace_hint.as_deref().unwrap_or_default());
-                }
-                (Outcome::Missing, detail, Some(fix))
-            }
-        };
+        let (result, detail, fix) = permission_answer(facts, r, p, answer, namespace_hint.as_deref());
         out.push(CheckRow {
             check: CheckKind::Permission,
             permission: Some(*p),
@@ -260,6 +254,45 @@ fn region_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
             detail,
             fix,
         });
+    }
+}
+
+/// The result, detail and fix of one permission's row.
+fn permission_answer(
+    facts: &Facts,
+    r: &RegionFacts,
+    p: &Permission,
+    answer: &Answer<Access>,
+    namespace_hint: Option<&str>,
+) -> (Outcome, String, Option<String>) {
+    let (ns, ctx) = (&facts.namespace, &r.context);
+    let shedding = "the API server is shedding load: run doctor again later or with a longer --timeout";
+    match answer {
+        None => (Outcome::Fail, format!("the access review {}", cut_short(facts)), Some(can_i(facts, r, p))),
+        Some(Err(e)) if e.kind == ProblemKind::Forbidden => (
+            Outcome::Fail,
+            format!("cannot ask: {}", e.message),
+            Some(format!("ask for create on selfsubjectaccessreviews.authorization.k8s.io for context {ctx}")),
+        ),
+        Some(Err(e)) if e.kind == ProblemKind::Throttled => {
+            (Outcome::Fail, format!("cannot ask: {}", e.message), Some(shedding.into()))
+        }
+        Some(Err(e)) => (Outcome::Fail, format!("cannot ask: {}", e.message), Some(can_i(facts, r, p))),
+        Some(Ok(a)) if a.allowed => (Outcome::Ok, format!("allowed in namespace {ns}"), None),
+        Some(Ok(a)) => {
+            let mut detail = format!("not allowed in namespace {ns}");
+            if let Some(reason) = &a.reason {
+                detail.push_str(&format!(" ({reason})"));
+            }
+            if !p.required {
+                detail.push_str(" (optional)");
+            }
+            let mut fix = format!("ask for {} on {} in namespace {ns} for context {ctx}", p.verb, p.resource_name());
+            if (p.verb, p.resource) == ("list", "pods") {
+                fix.push_str(namespace_hint.unwrap_or_default());
+            }
+            (Outcome::Missing, detail, Some(fix))
+        }
     }
 }
 

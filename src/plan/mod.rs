@@ -215,28 +215,3 @@ pub struct Plan {
     /// The command line, to re-run with another verb or for one region.
     pub rerun: Rerun,
 }
-
-impl Plan {
-    /// `kubectl [--kubeconfig F] [--context C] -n NS` for one region: what the
-    /// suggested commands start with, so they reach the cluster the tool read.
-    pub fn kubectl(&self, context: &str) -> Vec<String> {
-        let mut words = self.kubectl_cluster(context);
-        words.extend(["-n".into(), self.runbook.namespace.clone()]);
-        words
-    }
-
-    /// `kubectl [--kubeconfig F] [--context C]`: for what is not in a
-    /// namespace (the API server's readiness, namespaces, the kubeconfig).
-    pub fn kubectl_cluster(&self, context: &str) -> Vec<String> {
-        let mut words = vec!["kubectl".to_string()];
-        if let Some(k) = &self.kubeconfig {
-            words.push("--kubeconfig".into());
-            words.push(absolute(k));
-        }
-        // In a pod, kubectl uses the service account as the tool did.
-        if context != IN_CLUSTER {
-            words.extend(["--context".into(), context.to_string()]);
-        }
-        words
-    }
-}

@@ -47,6 +47,11 @@ impl Rerun {
 
     /// [`Rerun::command`] with the flag that caused the problem changed (see [`Fix`]).
     pub fn fixed(&self, verb: &str, region: Option<&str>, fix: Option<&Fix>) -> String {
+        shell_join(&self.fixed_words(verb, region, fix))
+    }
+
+    /// [`Rerun::fixed`] as words, unquoted.
+    pub fn fixed_words(&self, verb: &str, region: Option<&str>, fix: Option<&Fix>) -> Vec<String> {
         let mut args: Vec<String> = vec![];
         let mut timeout_set = false;
         let mut context_set = false;
@@ -82,7 +87,7 @@ impl Rerun {
         if let Some(r) = region.or(self.region.as_deref()) {
             words.extend(["--region", r]);
         }
-        shell_join(&words)
+        words.into_iter().map(String::from).collect()
     }
 }
 

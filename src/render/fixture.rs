@@ -214,19 +214,29 @@ fn findings(forbidden: &Problem) -> Vec<Finding> {
 }
 
 fn next_steps() -> Vec<NextStep> {
-    let kubectl = "kubectl --kubeconfig /home/oncall/.kube/keysvc-prod.yaml --context keysvc-prod-us-east -n api";
+    let kubectl = |rest: &[&str]| {
+        let prefix = "kubectl --kubeconfig /home/oncall/.kube/keysvc-prod.yaml --context keysvc-prod-us-east -n api";
+        StepCommand::reads(prefix.split(' ').chain(rest.iter().copied()))
+    };
     vec![
         NextStep {
             region: Some("us-east".into()),
             text: "read the logs of every pod".into(),
-            command: Some(format!(
-                "{kubectl} logs -l app=api-key-service -c api-key-service --since=5m --prefix --ignore-errors"
-            )),
+            command: Some(kubectl(&[
+                "logs",
+                "-l",
+                "app=api-key-service",
+                "-c",
+                "api-key-service",
+                "--since=5m",
+                "--prefix",
+                "--ignore-errors",
+            ])),
         },
         NextStep {
             region: Some("us-east".into()),
             text: format!("why {CRASHING} is CrashLoopBackOff"),
-            command: Some(format!("{kubectl} describe pod {CRASHING}")),
+            command: Some(kubectl(&["describe", "pod", CRASHING])),
         },
         NextStep {
             region: Some("eu-de".into()),

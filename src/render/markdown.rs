@@ -95,7 +95,7 @@ fn rest(r: &Report, argv: &[String], out: &mut impl Write) -> std::io::Result<()
             // fence as text, and GitHub numbers the next item on anyway.
             if let Some(c) = &s.command {
                 writeln!(out)?;
-                code_block(c, out)?;
+                code_block(&shell_join(&c.argv), out)?;
             }
             writeln!(out)?;
         }
@@ -253,7 +253,7 @@ mod tests {
         let out = show(View::Diagnose);
         assert!(out.starts_with("## Key Service API (prod): DEGRADED at 2025-03-04T05:06:07Z\n"), "{out}");
         let r = fixture::report();
-        for c in r.next_steps.iter().filter_map(|s| s.command.as_deref()) {
+        for c in r.next_steps.iter().filter_map(|s| s.command.as_ref().map(|c| shell_join(&c.argv))) {
             assert!(out.contains(&format!("```\n{c}\n```\n")), "{c} not in a code block:\n{out}");
         }
         assert!(out.contains("- **FAIL** us-east: api-key-service-7d9f6b5c4d-x8k2p CrashLoopBackOff"), "{out}");

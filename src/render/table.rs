@@ -18,6 +18,7 @@ use crate::doctor::{CheckKind, DoctorReport, Outcome};
 use crate::evidence::pods::short_age;
 use crate::evidence::region::LogLine;
 use crate::report::{HealthzCheck, Judgement, ProblemKind, RegionReport, Report, Severity, Status, Verdict};
+use crate::shell::shell_join;
 
 /// A table style and what its borders and padding take per line.
 #[derive(Clone, Copy)]
@@ -227,7 +228,7 @@ fn findings_and_steps(r: &Report, layout: Layout, out: &mut impl Write) -> std::
             prose(out, layout, &number, number.len(), &format!("{region}{}", s.text))?;
             // The command on a line of its own and never wrapped, so it can be copied whole.
             if let Some(c) = &s.command {
-                writeln!(out, "       {c}")?;
+                writeln!(out, "       {}", shell_join(&c.argv))?;
             }
         }
     }
@@ -744,9 +745,10 @@ mod tests {
     /// Every line fits in `width`, but for a command, printed whole on purpose.
     fn assert_fits(out: &str, width: usize) {
         let r = fixture::report();
-        let commands: Vec<&str> = r.next_steps.iter().filter_map(|s| s.command.as_deref()).collect();
+        let commands: Vec<String> =
+            r.next_steps.iter().filter_map(|s| s.command.as_ref().map(|c| shell_join(&c.argv))).collect();
         for line in out.lines() {
-            let command = commands.contains(&line.trim());
+            let command = commands.iter().any(|c| c == line.trim());
             assert!(display_width(line) <= width || command, "wider than {width}: {line:?}\n{out}");
         }
         for c in commands {

@@ -4,6 +4,10 @@
 
 use serde::Serialize;
 
+mod step;
+
+pub use step::{NextStep, StepCommand};
+
 pub const SCHEMA: &str = "keysvc-check/report/v2";
 
 /// How one step ended.
@@ -717,14 +721,6 @@ impl Finding {
         self.regions = regions;
         self
     }
-}
-
-/// One thing to do, with the command to paste when there is one.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct NextStep {
-    pub region: Option<String>,
-    pub text: String,
-    pub command: Option<String>,
 }
 
 impl Report {
