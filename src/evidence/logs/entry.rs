@@ -1,10 +1,12 @@
 //! Multi-line entries as one entry: a log line and the lines that continue it
-//! (indented stack frames, Java's `Caused by:` and `... N more`, a Python
+//! (indented stack frames, a Java exception's head line, `Caused by:` and `... N more`, a Python
 //! traceback up to its final `XxxError: msg`, a Go panic with its goroutine
 //! dump). This module owns where one entry ends and the next begins, as a
 //! stream: lines go in, completed entries come out, and an entry keeps at
 //! most [`Limits`] of its text (the rest is counted), so one endless stack
 //! cannot hold the reader's memory.
+
+use super::format::java_exception_head;
 
 /// How much of one entry is kept.
 #[derive(Debug, Clone, Copy)]
@@ -132,7 +134,7 @@ impl Assembler {
                 true
             }
             Mode::Panic => indented || line.is_empty() || is_goroutine_dump(line) || self.enter(line),
-            Mode::Plain => indented || is_java_continuation(line) || self.enter(line),
+            Mode::Plain => indented || is_java_continuation(line) || java_exception_head(line) || self.enter(line),
         }
     }
 
@@ -243,11 +245,15 @@ mod tests {
             "2026-11-26 03:04:06 INFO [main] Keys: retry",
         ];
         let blocks = assemble(&lines);
-        // The exception class line is unindented: it starts an entry of its own.
-        assert_eq!(blocks.len(), 3);
-        assert_eq!(blocks[1].lines, 6);
-        assert_eq!(blocks[1].head, "java.lang.IllegalStateException: no keys");
-        assert_eq!(blocks[2].head, "2026-11-26 03:04:06 INFO [main] Keys: retry");
+        // The exception's head line, unindented, is the logged error's exception.
+        assert_eq!(blocks.len(), 2);
+        assert_eq!(blocks[0].lines, 7);
+        assert_eq!(blocks[0].head, "2026-11-26 03:04:05 ERROR [main] Keys: load failed");
+        assert_eq!(blocks[1].head, "2026-11-26 03:04:06 INFO [main] Keys: retry");
+        // Alone, with no log line before it, it is an entry of its own.
+        let alone = assemble(&lines[1..]);
+        assert_eq!((alone.len(), alone[0].lines), (2, 6));
+        assert_eq!(alone[0].head, "java.lang.IllegalStateException: no keys");
     }
 
     #[test]

@@ -647,15 +647,21 @@ fn uncaught(line: &str) -> Option<(Level, &str)> {
         let message = rest.split_once("\" ").map_or(rest, |(_, m)| m);
         return Some((Level::Error, message));
     }
-    let head = line.split([':', ' ']).next()?;
-    let (package, class) = head.rsplit_once('.')?;
+    java_exception_head(line).then_some((Level::Error, line))
+}
+
+/// A Java exception's head line as a stack trace starts, unindented:
+/// `java.lang.IllegalStateException: msg`, `pkg.SomeError`. After a log
+/// line it is that line's exception (`entry`); alone, an uncaught one.
+pub fn java_exception_head(line: &str) -> bool {
+    let Some(head) = line.split([':', ' ']).next() else { return false };
+    let Some((package, class)) = head.rsplit_once('.') else { return false };
     let java_name = !package.is_empty()
         && package.split('.').all(|p| p.chars().next().is_some_and(|c| c.is_ascii_lowercase()))
         && class.chars().next().is_some_and(|c| c.is_ascii_uppercase())
         && class.chars().all(|c| c.is_ascii_alphanumeric() || c == '$')
         && (class.ends_with("Exception") || class.ends_with("Error"));
-    let ends_head = line.len() == head.len() || line[head.len()..].starts_with(": ");
-    (java_name && ends_head).then_some((Level::Error, line))
+    java_name && (line.len() == head.len() || line[head.len()..].starts_with(": "))
 }
 
 /// Rails/Ruby Logger: `E, [2026-11-26T03:04:05.123 #1] ERROR -- : msg`.
