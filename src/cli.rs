@@ -79,8 +79,9 @@ impl Streams {
 #[command(
     name = "keysvc-check",
     version,
-    about = "Runs the 'Key Service API is down' runbook across every region and says what is wrong",
-    long_about = "Runs the 'Key Service API is down' runbook: checks the healthz URL, lists the \
+    about = "Runs a service's 'is down' runbook across every region and says what is wrong",
+    long_about = "Runs a service's 'is down' runbook (the Key Service API's unless another is given): \
+checks the healthz URL, lists the \
 service's pods in every region through the Kubernetes API, reads their recent logs, and prints \
 a verdict per region with findings and next steps. Read-only: it gets and lists pods and reads \
 pod logs, and where allowed lists Warning events and reads ReplicaSets and Deployments. `doctor` also asks the API \

@@ -148,10 +148,11 @@ fn platform_outage(plan: &Plan, report: &Report, a: &mut Advice) -> bool {
                 FindingKind::PlatformOutage,
                 Severity::Fail,
                 format!(
-                    "{}/{} other APIs fail too ({}): a platform or network outage, not the Key Service alone",
+                    "{}/{} other APIs fail too ({}): a platform or network outage, not the {} alone",
                     down.len(),
                     peers.len(),
-                    down.join(", ")
+                    down.join(", "),
+                    plan.runbook.service
                 ),
             )
             .count(down.len() as u64),
@@ -181,7 +182,8 @@ fn route_failing(plan: &Plan, report: &Report, a: &mut Advice) {
         FindingKind::ServiceUnreachable,
         Severity::Fail,
         format!(
-            "{peers_note}every region's pods are ready, but healthz fails: the Key Service's route, ingress or network path is failing"
+            "{peers_note}every region's pods are ready, but healthz fails: the route, ingress or network path to {} is failing",
+            plan.runbook.service
         ),
     ));
     if peers.is_empty() {

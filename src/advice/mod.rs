@@ -298,6 +298,16 @@ mod tests {
     }
 
     #[test]
+    fn an_interrupted_run_is_said_so_and_never_blamed_on_the_network() {
+        let p = plan();
+        let stopped = Problem::new(ProblemKind::Interrupted, "listing pods: interrupted before it finished");
+        let r = everywhere(&p, &stopped);
+        let texts: Vec<&str> = r.next_steps.iter().map(|s| s.text.as_str()).collect();
+        assert!(texts.iter().any(|t| t.contains("interrupted")), "{texts:?}");
+        assert!(!texts.iter().any(|t| t.contains("reachable")), "{texts:?}");
+    }
+
+    #[test]
     fn a_kubeconfig_that_is_not_yaml_is_one_finding_and_one_step_to_fix_the_file() {
         let mut p = plan();
         p.kubeconfig = Some("bad-kc".into());

@@ -64,6 +64,8 @@ fn fix(plan: &Plan, r: &RegionReport, p: &Problem, a: &mut Advice) -> (String, O
         | ProblemKind::Tls
         | ProblemKind::Timeout
         | ProblemKind::Deadline => (network_fix(plan, r, p.kind, a), None),
+        // Stopped by the user: nothing is wrong with the cluster.
+        ProblemKind::Interrupted => ("the run was interrupted before this region finished".into(), None),
         _ => ("check that the cluster is reachable from here".into(), None),
     }
 }

@@ -177,11 +177,8 @@ pub fn judge(plan: &Plan, report: &mut Report) {
             }
         }
     }
-    let impact = (verdict == Verdict::Down).then(|| {
-        plan.runbook.guidance.impact.clone().unwrap_or_else(|| {
-            "Every application that generates or validates JWTs through the Key Service is failing.".into()
-        })
-    });
+    // The impact is the runbook's to say: the code knows no service.
+    let impact = (verdict == Verdict::Down).then(|| plan.runbook.guidance.impact.clone()).flatten();
     let summary = if only_placeholders(report) {
         "nothing checked: the runbook's URLs and contexts are still placeholders".to_string()
     } else {

@@ -210,7 +210,8 @@ fn other_apis_fine_and_pods_fine_is_the_service_route() {
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn every_region_down_is_service_down_with_impact() {
     let set = [("us-south", Scenario::AllCrashLoop), ("us-east", Scenario::AllCrashLoop), ("eu-de", Scenario::NoPods)];
-    let c = Case::new("t-alldown").scenarios(&set).build();
+    let impact = "guidance:\n  impact: Every application that validates JWTs through this service is failing.\n";
+    let c = Case::new("t-alldown").scenarios(&set).extra(impact).build();
     let (r, j) = c.diagnose_json();
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert_eq!(j["service"]["verdict"], "down");
