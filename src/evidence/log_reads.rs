@@ -1,8 +1,10 @@
-//! Reading a region's pod logs: each current container's window and, at
-//! the same time, the baseline before it, plus the previous container's
-//! window when it restarted inside the window; a bounded number of streams
-//! at a time, every read bounded by the run's deadline. The counts are
-//! facts; whether they warn is `judge`'s.
+//! Reading a region's pod logs: each current container's baseline and
+//! window in one read (from the baseline's start, with timestamps; the
+//! window is read again on its own only when the baseline's byte limit cut
+//! that read), plus the previous container's window when it restarted
+//! inside the window; a bounded number of streams at a time, every read
+//! bounded by the run's deadline. The counts are facts; whether they warn
+//! is `judge`'s.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -40,11 +42,11 @@ fn rule(plan: &Plan) -> logs::Rule {
     logs::Rule { min_errors: l.min_errors.0, spike_factor: l.spike_factor.0, threshold: l.error_threshold }
 }
 
-/// One log read: a pod's window (current or previous container) or the
-/// baseline of its current container. `slot` is the pod's entry in the step.
+/// One log read: a previous container's window, or a current container's
+/// baseline and window. `slot` is the pod's entry in the step.
 enum Read {
     Window { slot: usize, pod: String, previous: bool },
-    Baseline { slot: usize, pod: String, container_start: Option<Timestamp> },
+    Current { slot: usize, pod: String, container_start: Option<Timestamp> },
 }
 
 /// The time frame of a run's log reads, fixed once so every read agrees.
@@ -97,23 +99,13 @@ pub async fn read_logs(r: LogReads<'_>, pods: Pods<'_>, on_read: impl Fn(usize, 
     while let Some(finished) = done.next().await {
         streams += 1;
         on_read(streams, total);
-        match finished {
-            Finished::Window { slot, tally, partial, error } => {
-                region_tally.add_window(&tally);
-                let e = &mut entries[slot];
-                e.lines = tally.lines;
-                e.error_lines = tally.error_lines;
-                e.top_errors = tally.top(logs::TOP_GROUPS);
-                e.format = tally.format().map(str::to_string);
-                e.partial = partial;
-                e.error = error;
+        let Finished { slot, window, baseline } = finished;
+        window.record(&mut entries[slot], &mut region_tally);
+        if let Some((tally, baseline)) = baseline {
+            if baseline.error.is_none() {
+                region_tally.add_baseline(&tally, baseline.span_secs as f64, window_secs);
             }
-            Finished::Baseline { slot, tally, baseline } => {
-                if baseline.error.is_none() {
-                    region_tally.add_baseline(&tally, baseline.span_secs as f64, window_secs);
-                }
-                entries[slot].baseline = Some(baseline);
-            }
+            entries[slot].baseline = Some(baseline);
         }
     }
     tracing::debug!(region, streams, "logs read");
@@ -121,8 +113,8 @@ pub async fn read_logs(r: LogReads<'_>, pods: Pods<'_>, on_read: impl Fn(usize, 
 }
 
 /// The entries of the logs step (one per container instance read) and the
-/// reads that fill them: each pod's current container's window with its
-/// baseline right after it (so the two start together), and the previous
+/// reads that fill them: each pod's current container's baseline and
+/// window (one read), and the previous
 /// container's window when it restarted inside the window. `starts` is when
 /// each pod's current container started, in the order of `infos`.
 fn plan_reads(plan: &Plan, pods: Pods<'_>) -> (Vec<PodLogs>, Vec<Read>) {
@@ -161,8 +153,7 @@ fn plan_reads(plan: &Plan, pods: Pods<'_>) -> (Vec<PodLogs>, Vec<Read>) {
         };
         if !plan.logs.previous_only {
             let slot = entry(false);
-            reads.push(Read::Window { slot, pod: info.name.clone(), previous: false });
-            reads.push(Read::Baseline { slot, pod: info.name.clone(), container_start });
+            reads.push(Read::Current { slot, pod: info.name.clone(), container_start });
         }
         // `--previous` reads the containers that have a previous instance;
         // asking the others only yields "previous terminated container not found".
@@ -217,10 +208,104 @@ pub fn expected_absence(kind: ProblemKind) -> bool {
     matches!(kind, ProblemKind::BadRequest | ProblemKind::NotFound)
 }
 
-/// What one read brought back.
-enum Finished {
-    Window { slot: usize, tally: Tally, partial: bool, error: Option<Problem> },
-    Baseline { slot: usize, tally: Tally, baseline: PodBaseline },
+/// What one read brought back: a window and, for a current container,
+/// its baseline.
+struct Finished {
+    slot: usize,
+    window: WindowRead,
+    baseline: Option<(Tally, PodBaseline)>,
+}
+
+/// A container's window as read: its counts, whether the deadline cut it
+/// and why it failed.
+struct WindowRead {
+    tally: Tally,
+    partial: bool,
+    error: Option<Problem>,
+}
+
+impl WindowRead {
+    fn record(self, e: &mut PodLogs, region: &mut RegionTally) {
+        region.add_window(&self.tally);
+        e.lines = self.tally.lines;
+        e.error_lines = self.tally.error_lines;
+        e.top_errors = self.tally.top(logs::TOP_GROUPS);
+        e.format = self.tally.format().map(str::to_string);
+        e.partial = self.partial;
+        e.error = self.error;
+    }
+}
+
+/// Which of a window's lines are shown, and where they go: every line
+/// `--grep` keeps, straight to the sink, or with `--tail N` only the last N,
+/// sent when the read ends. Lines at or before `shown_until` were shown by
+/// an earlier read of the same window.
+struct Shown<'a> {
+    sink: Option<mpsc::Sender<LogLine>>,
+    region: &'a str,
+    pod: &'a str,
+    previous: bool,
+    grep: Option<&'a regex::Regex>,
+    tail: Option<usize>,
+    last: VecDeque<LogLine>,
+    shown_until: Option<Timestamp>,
+}
+
+impl<'a> Shown<'a> {
+    fn new(ctx: &'a ReadCtx<'_>, pod: &'a str, previous: bool, sink: Option<mpsc::Sender<LogLine>>) -> Shown<'a> {
+        let plan = ctx.plan;
+        Shown {
+            sink,
+            region: ctx.region,
+            pod,
+            previous,
+            grep: plan.logs.grep.as_ref(),
+            tail: plan.logs.tail.map(|n| n.max(0) as usize),
+            last: VecDeque::new(),
+            shown_until: None,
+        }
+    }
+
+    /// Where lines go as they are read: nowhere with `--tail`.
+    fn direct(&self) -> Option<&mpsc::Sender<LogLine>> {
+        if self.tail.is_some() { None } else { self.sink.as_ref() }
+    }
+
+    /// One line of the window (logged at `at`): what to send now, if anything.
+    fn offer(&mut self, at: Option<Timestamp>, line: &str, is_error: bool) -> Option<LogLine> {
+        // Cleaning and masking a line is only worth it when it is shown.
+        self.sink.as_ref()?;
+        if self.shown_until.is_some_and(|until| at.is_none_or(|at| at <= until)) {
+            return None;
+        }
+        self.shown_until = None;
+        let shown = self.grep.is_none_or(|g| g.is_match(line)).then(|| LogLine {
+            region: self.region.to_string(),
+            pod: self.pod.to_string(),
+            previous: self.previous,
+            text: sanitize::clean(line, 4096),
+            is_error,
+        })?;
+        let Some(n) = self.tail else { return Some(shown) };
+        if self.last.len() == n {
+            self.last.pop_front();
+        }
+        if n > 0 {
+            self.last.push_back(shown);
+        }
+        None
+    }
+
+    /// Sends what `--tail` kept.
+    async fn finish(self) {
+        if let Some(tx) = &self.sink {
+            for l in self.last {
+                if tx.send(l).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// What every read of a region shares.
@@ -238,12 +323,12 @@ impl ReadCtx<'_> {
     async fn read(&self, read: Read, sink: Option<mpsc::Sender<LogLine>>) -> Finished {
         match read {
             Read::Window { slot, pod, previous } => {
-                let (tally, partial, error) = self.window(&pod, previous, sink).await;
-                Finished::Window { slot, tally, partial, error }
+                let window = self.window(&pod, previous, Shown::new(self, &pod, previous, sink)).await;
+                Finished { slot, window, baseline: None }
             }
-            Read::Baseline { slot, pod, container_start } => {
-                let (tally, baseline) = self.baseline(&pod, container_start).await;
-                Finished::Baseline { slot, tally, baseline }
+            Read::Current { slot, pod, container_start } => {
+                let (tally, baseline, window) = self.current(&pod, container_start, sink).await;
+                Finished { slot, window, baseline: Some((tally, baseline)) }
             }
         }
     }
@@ -257,85 +342,55 @@ impl ReadCtx<'_> {
         }
     }
 
-    /// The window of one container, streamed to `sink` when there is one.
-    async fn window(
-        &self,
-        pod: &str,
-        previous: bool,
-        sink: Option<mpsc::Sender<LogLine>>,
-    ) -> (Tally, bool, Option<Problem>) {
-        let plan = self.plan;
+    /// The window of one container on its own, its lines offered to `shown`.
+    async fn window(&self, pod: &str, previous: bool, mut shown: Shown<'_>) -> WindowRead {
         // `--tail` limits the lines shown, never what is counted and judged:
         // the whole window is read, and only the last N shown lines are kept.
         let lp = LogParams {
-            container: Some(plan.runbook.container.clone()),
-            since_seconds: Some(plan.logs.since.as_secs().max(1) as i64),
+            container: Some(self.plan.runbook.container.clone()),
+            since_seconds: Some(self.plan.logs.since.as_secs().max(1) as i64),
             timestamps: true,
             previous,
             ..LogParams::default()
         };
         let mut tally = Tally::default();
-        let tail = plan.logs.tail.map(|n| n.max(0) as usize);
-        let mut last: VecDeque<LogLine> = VecDeque::new();
         let work = async {
             // One of the run's reads open at once in all regions, until this one ends.
             let _open = self.all_streams.acquire().await.ok();
             let stream = self.api.log_stream(pod, &lp).await.map_err(|e| self.log_problem(&e))?;
-            let grep = plan.logs.grep.clone();
-            let direct = if tail.is_some() { None } else { sink.as_ref() };
-            let result = logs::read_lines(stream, self.classifier, &mut tally, direct, |line: &str, is_error: bool| {
-                // Cleaning and masking a line is only worth it when it is shown.
-                sink.as_ref()?;
-                let shown = grep.as_ref().is_none_or(|g| g.is_match(line)).then(|| LogLine {
-                    region: self.region.to_string(),
-                    pod: pod.to_string(),
-                    previous,
-                    text: sanitize::clean(line, 4096),
-                    is_error,
-                });
-                match (tail, shown) {
-                    (Some(n), Some(l)) if sink.is_some() => {
-                        if last.len() == n {
-                            last.pop_front();
-                        }
-                        if n > 0 {
-                            last.push_back(l);
-                        }
-                        None
-                    }
-                    (_, shown) => shown,
-                }
+            let direct = shown.direct().cloned();
+            logs::for_each_line(stream, direct.as_ref(), |line| {
+                let (at, text) = logs::split_timestamp(line).map_or((None, line), |(at, text)| (Some(at), text));
+                let is_error = tally.feed_at(self.classifier, at, text);
+                Flow::Next(shown.offer(at, text, is_error))
             })
-            .await;
-            result.map_err(|e| stopped(&e))
+            .await
+            .map_err(|e| stopped(&e))
         };
         let outcome = tokio::time::timeout_at(self.deadline, work).await;
-        if let Some(tx) = &sink {
-            for l in last {
-                if tx.send(l).await.is_err() {
-                    break;
-                }
-            }
-        }
+        shown.finish().await;
         match outcome {
             // Nothing read by the deadline: the read failed, and says why.
             Err(_) if tally.lines == 0 => {
-                let within = humantime::format_duration(plan.timeout);
-                let p = Problem::new(
-                    ProblemKind::Deadline,
-                    format!("reading logs of {pod}: no line before the deadline ({within}, --timeout)"),
-                );
-                (tally, true, Some(p))
+                WindowRead { tally, partial: true, error: Some(self.no_line_by_the_deadline(pod)) }
             }
-            Err(_) => (tally, true, None),
-            Ok(Err(p)) => (tally, false, Some(p)),
-            Ok(Ok(())) => (tally, false, None),
+            Err(_) => WindowRead { tally, partial: true, error: None },
+            Ok(Err(p)) => WindowRead { tally, partial: false, error: Some(p) },
+            Ok(Ok(_)) => WindowRead { tally, partial: false, error: None },
         }
     }
 
-    /// The baseline of a pod's current container: the time before the
-    /// window, with timestamps, at most `baseline_max_bytes`.
-    async fn baseline(&self, pod: &str, container_start: Option<Timestamp>) -> (Tally, PodBaseline) {
+    /// A pod's current container: one read from the baseline's start, with
+    /// timestamps, at most `baseline_max_bytes`. Lines before the window's
+    /// start are the baseline, the rest the window. When the byte limit ended
+    /// the read, the window is incomplete and is read again on its own
+    /// (lines already shown are not shown twice).
+    async fn current(
+        &self,
+        pod: &str,
+        container_start: Option<Timestamp>,
+        sink: Option<mpsc::Sender<LogLine>>,
+    ) -> (Tally, PodBaseline, WindowRead) {
         let limit = self.plan.runbook.logs.baseline_max_bytes.0;
         let lp = LogParams {
             container: Some(self.plan.runbook.container.clone()),
@@ -345,37 +400,45 @@ impl ReadCtx<'_> {
             ..LogParams::default()
         };
         let mut read = BaselineRead::new(self.frame.window_start);
+        let mut window = Tally::default();
+        let mut shown = Shown::new(self, pod, false, sink.clone());
+        let mut last_shown: Option<Timestamp> = None;
         let work = async {
             let _open = self.all_streams.acquire().await.ok();
             let stream = self.api.log_stream(pod, &lp).await.map_err(|e| self.log_problem(&e))?;
             let classifier = self.classifier;
-            // The rest of the reply (the window's lines, at most the byte
-            // limit) is read and ignored rather than dropped: a stream
-            // dropped mid-reply closes its connection, and the next read
-            // would pay for a new one.
-            let mut before_window = true;
-            logs::for_each_line::<_, (), _>(stream, None, |line| {
-                before_window = before_window && read.feed(classifier, line);
-                Flow::Next(None)
+            let direct = shown.direct().cloned();
+            let mut in_window = false;
+            logs::for_each_line(stream, direct.as_ref(), |line| {
+                in_window = in_window || !read.feed(classifier, line);
+                if !in_window {
+                    return Flow::Next(None);
+                }
+                let (at, text) = logs::split_timestamp(line).map_or((None, line), |(at, text)| (Some(at), text));
+                let is_error = window.feed_at(classifier, at, text);
+                let sent = shown.offer(at, text, is_error);
+                if sent.is_some() {
+                    last_shown = at.or(last_shown);
+                }
+                Flow::Next(sent)
             })
             .await
             .map_err(|e| stopped(&e))
         };
         let mut out = PodBaseline::default();
-        let stopped_early = match tokio::time::timeout_at(self.deadline, work).await {
-            Err(_) => {
-                out.partial = true;
-                true
-            }
+        let outcome = tokio::time::timeout_at(self.deadline, work).await;
+        let (stopped_early, whole) = match &outcome {
+            Err(_) => (true, false),
             Ok(Err(p)) => {
-                out.error = Some(p);
-                true
+                out.error = Some(p.clone());
+                (true, false)
             }
+            // The byte limit, not the container's log, ended the read: before
+            // the window, the baseline was cut; anywhere, the window was.
             Ok(Ok(bytes)) => {
-                // Stopping short of the window with the limit used up: the
-                // limit, not the container's log, ended the read.
-                out.cut = !read.reached_window() && bytes >= limit;
-                out.cut
+                let limited = *bytes >= limit;
+                out.cut = limited && !read.reached_window();
+                (out.cut, !limited)
             }
         };
         if out.error.is_none() {
@@ -384,7 +447,34 @@ impl ReadCtx<'_> {
         }
         out.lines = read.tally.lines;
         out.error_lines = read.tally.error_lines;
-        (read.tally, out)
+        let window = match outcome {
+            Ok(Ok(_)) if !whole => {
+                let mut again = Shown::new(self, pod, false, sink);
+                again.shown_until = last_shown;
+                self.window(pod, false, again).await
+            }
+            Err(_) => {
+                shown.finish().await;
+                WindowRead { tally: window, partial: true, error: None }
+            }
+            Ok(Err(p)) => WindowRead { tally: window, partial: false, error: Some(p) },
+            Ok(Ok(_)) => {
+                shown.finish().await;
+                WindowRead { tally: window, partial: false, error: None }
+            }
+        };
+        (read.tally, out, window)
+    }
+}
+
+impl ReadCtx<'_> {
+    /// Why a read that brought no line of the window by the deadline failed.
+    fn no_line_by_the_deadline(&self, pod: &str) -> Problem {
+        let within = humantime::format_duration(self.plan.timeout);
+        Problem::new(
+            ProblemKind::Deadline,
+            format!("reading logs of {pod}: no line of the window before the deadline ({within}, --timeout)"),
+        )
     }
 }
 
@@ -484,18 +574,18 @@ mod tests {
                 Read::Window { slot, pod, previous } => {
                     format!("{slot} window {pod}{}", if *previous { " prev" } else { "" })
                 }
-                Read::Baseline { slot, pod, .. } => format!("{slot} baseline {pod}"),
+                Read::Current { slot, pod, .. } => format!("{slot} current {pod}"),
             })
             .collect()
     }
 
     #[test]
-    fn each_current_container_gets_a_baseline_read_next_to_its_window() {
+    fn each_current_container_is_one_read_for_its_baseline_and_window() {
         let infos = [info("a", None), info("b", Some(60))];
         let starts = [None, None];
         let pods = Pods { infos: &infos, starts: &starts, lacking: &[None, None] };
         let (entries, reads) = plan_reads(&plan(false), pods);
-        assert_eq!(describe(&reads), ["0 window a", "0 baseline a", "1 window b", "1 baseline b", "2 window b prev"]);
+        assert_eq!(describe(&reads), ["0 current a", "1 current b", "2 window b prev"]);
         assert_eq!(entries.len(), 3);
         assert!(entries[2].previous && entries.iter().all(|e| e.baseline.is_none()));
         // Only previous containers asked for: nothing current, so no
@@ -520,7 +610,7 @@ mod tests {
         let infos = [info("a", None), info("b", Some(60))];
         let pods = Pods { infos: &infos, starts: &[None, None], lacking: &[Some(p.clone()), None] };
         let (entries, reads) = plan_reads(&plan(false), pods);
-        assert_eq!(describe(&reads), ["1 window b", "1 baseline b", "2 window b prev"]);
+        assert_eq!(describe(&reads), ["1 current b", "2 window b prev"]);
         assert_eq!(entries[0].error.as_ref(), Some(&p));
         // Unlike a container that has not started, it is a failed step.
         let mut step = finish_logs(&plan(false), entries, &RegionTally::default(), 1);

@@ -97,6 +97,22 @@ impl Frame {
     }
 }
 
+/// `text` cut to at most `width` display columns, ending in `…` when cut.
+pub fn cut(text: &str, width: usize) -> String {
+    if display_width(text) <= width {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    for c in text.chars() {
+        if display_width(&out) + display_width(&c.to_string()) + 1 > width {
+            break;
+        }
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
 /// The content width of each column (`None`: left out) for a table whose
 /// column `i` holds `cells[i]` (header included), to fit in `width` columns.
 ///

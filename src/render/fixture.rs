@@ -62,7 +62,7 @@ fn logs_step(pods: &[PodInfo], top: Option<ErrorGroup>) -> LogsStep {
                 previous: !p.is_ready,
                 lines: 20,
                 error_lines: if i == 2 { errors } else { 0 },
-                format: None,
+                format: Some(if i == 2 { "json" } else { "text" }.into()),
                 top_errors: if i == 2 { top.clone().into_iter().collect() } else { vec![] },
                 partial: false,
                 error: None,
@@ -160,13 +160,23 @@ fn us_east() -> RegionReport {
         pod(CRASHING, false, "CrashLoopBackOff", 7),
     ];
     let top = ErrorGroup {
-        pattern: "ERROR …".into(),
+        pattern: "ERROR signing failed: key=<*> | retry `later` *now* [<*>]".into(),
         count: 2,
         example: "ERROR signing failed: key=<nil> | retry `later` *now* [db-7.internal:5432]".into(),
-        first_seen: None,
-        last_seen: None,
+        first_seen: Some("2025-03-04T05:02:07Z".parse().unwrap()),
+        last_seen: Some("2025-03-04T05:05:57Z".parse().unwrap()),
     };
-    let logs = logs_step(&east, Some(top));
+    let mut logs = logs_step(&east, Some(top.clone()));
+    logs.signatures = vec![ErrorSignature {
+        pattern: top.pattern,
+        example: top.example,
+        window_count: top.count,
+        baseline_count: 0,
+        baseline_rate_per_min: 0.0,
+        new: true,
+        first_seen: top.first_seen,
+        last_seen: top.last_seen,
+    }];
     region("us-east", Verdict::Degraded, pods_step(east), Some(logs), 45)
 }
 

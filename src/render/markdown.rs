@@ -10,6 +10,7 @@
 use std::io::Write;
 
 use super::View;
+use super::errors::{self, Block};
 use super::table::{self, Grid};
 use crate::report::{Report, Severity};
 use crate::shell::shell_join;
@@ -55,7 +56,31 @@ pub fn render(report: &Report, view: View, argv: &[String], out: &mut impl Write
         }
     };
     grid_table(&grid, out)?;
+    match view {
+        View::Diagnose => error_blocks(&errors::by_region(r), out)?,
+        View::Logs => error_blocks(&errors::by_container(r), out)?,
+        View::Pods | View::Healthz => {}
+    }
     rest(r, argv, out)
+}
+
+/// The error groups read, by template: a list per container or region.
+fn error_blocks(blocks: &[Block], out: &mut impl Write) -> std::io::Result<()> {
+    if blocks.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n### Log errors by template\n")?;
+    for b in blocks {
+        writeln!(out, "- **{}**", text(&b.heading))?;
+        for g in &b.groups {
+            let seen = g.seen.as_ref().map(|s| format!(" — seen {}", text(s))).unwrap_or_default();
+            writeln!(out, "  - {}{seen}", text(&g.title()))?;
+            if !g.example.is_empty() {
+                writeln!(out, "    e.g. {}", text(&g.example))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `doctor`'s report as Markdown: the result, the table, the command.

@@ -2,6 +2,7 @@
 //! What they need from outside (the width to fit, whether to colour, the
 //! command line) comes in as arguments.
 
+mod errors;
 pub mod fit;
 #[cfg(test)]
 pub(crate) mod fixture;

@@ -13,6 +13,7 @@ use std::io::Write;
 use comfy_table::{Attribute, Cell, Color, ColumnConstraint, ContentArrangement, Table, Width, presets};
 
 use super::Layout;
+use super::errors::{self, Block};
 use super::fit::{self, ColumnRule, Frame};
 use crate::doctor::{CheckKind, DoctorReport, Outcome};
 use crate::evidence::pods::short_age;
@@ -318,7 +319,33 @@ pub fn diagnose(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Re
     }
     writeln!(out)?;
     diagnose_grid(r).write(layout, out)?;
+    error_blocks(&errors::by_region(r), layout, out)?;
     findings_and_steps(r, layout, out)
+}
+
+/// The error groups read, by template: the title, when seen, an example.
+fn error_blocks(blocks: &[Block], layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
+    if blocks.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\nLog errors by template:")?;
+    for b in blocks {
+        prose(out, layout, "  ", 4, &b.heading)?;
+        for g in &b.groups {
+            prose(out, layout, "    ", 6, &g.title())?;
+            if let Some(seen) = &g.seen {
+                prose(out, layout, "      seen ", 11, seen)?;
+            }
+            // One line, cut to the width: a log line (JSON above all) has
+            // few spaces to wrap at; the streamed lines and JSON have it whole.
+            match layout.width {
+                _ if g.example.is_empty() => {}
+                Some(w) => writeln!(out, "      e.g. {}", fit::cut(&g.example, w.saturating_sub(11).max(20)))?,
+                None => writeln!(out, "      e.g. {}", g.example)?,
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The verdict table: one row per region.
@@ -489,6 +516,7 @@ pub fn logs(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Result
     runbook_line(r, layout, out)?;
     writeln!(out)?;
     logs_grid(r).write(layout, out)?;
+    error_blocks(&errors::by_container(r), layout, out)?;
     findings_and_steps(r, layout, out)
 }
 
@@ -519,7 +547,7 @@ pub(super) fn logs_grid(r: &Report) -> Grid {
             ]);
         }
         for p in &l.pods {
-            let name = if p.previous { format!("{} (previous)", p.pod) } else { p.pod.clone() };
+            let name = errors::pod_cell(p);
             let top = match (&p.error, p.top_errors.first()) {
                 (Some(e), _) if matches!(e.kind, ProblemKind::BadRequest | ProblemKind::NotFound) => {
                     no_logs(&e.message)
@@ -851,6 +879,24 @@ mod tests {
         assert_fits(&wide, 200);
         assert!(line_with(&wide, "REGION").contains("NOTE"));
         assert!(line_with(&wide, "│ us-east").contains("CrashLoopBackOff"));
+    }
+
+    #[test]
+    fn the_error_groups_say_format_template_count_example_and_when_seen() {
+        for (view, heading) in [
+            (logs as Renderer, "us-east api-key-service-7d9f6b5c4d-x8k2p (previous, json)"),
+            (diagnose, "us-east (json)"),
+        ] {
+            let out = show(view, false, Some(80));
+            assert_fits(&out, 80);
+            let at = out.lines().position(|l| l == "Log errors by template:").expect(&out);
+            let block: Vec<&str> = out.lines().skip(at + 1).take_while(|l| !l.is_empty()).collect();
+            assert_eq!(block[0], format!("  {heading}"), "{out}");
+            assert!(block[1].starts_with("    2× ") && block[1].contains("key=<*>"), "{out}");
+            assert!(block.contains(&"      seen 4m ago … 10s ago"), "{out}");
+            assert!(block.iter().any(|l| l.starts_with("      e.g. ERROR signing failed: key=<nil>")), "{out}");
+        }
+        assert!(show(diagnose, false, None).contains("2× (new) ERROR signing failed"));
     }
 
     #[test]

@@ -510,3 +510,58 @@ fn a_pod_not_ready_says_since_when_and_under_the_grace_is_information() {
     assert!(row.contains("degraded") && row.contains("not ready") && !row.contains("Running"), "{row}");
     common::run_suggested_commands(&j);
 }
+
+/// The audit IDs of `region`'s API server so far.
+fn audit_ids(c: &Case, region: &str) -> std::collections::HashSet<String> {
+    let events = c.env.audit_events(region).unwrap();
+    events.iter().map(|e| e["auditID"].as_str().unwrap_or_default().to_string()).collect()
+}
+
+/// The API requests `user` made in `ns` of `region`'s API server, one per
+/// audit ID and none of `before`, once `logs` log reads are in the audit log
+/// (polled with a deadline).
+fn requests(c: &Case, region: &str, user: &str, before: &std::collections::HashSet<String>, logs: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut seen = before.clone();
+        let ours: Vec<Value> = c
+            .env
+            .audit_events(region)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e["user"]["username"] == user && e["objectRef"]["namespace"] == c.ns.as_str())
+            .filter(|e| seen.insert(e["auditID"].as_str().unwrap_or_default().to_string()))
+            .collect();
+        let reads = ours.iter().filter(|e| e["objectRef"]["subresource"] == "log").count();
+        if reads >= logs || std::time::Instant::now() > deadline {
+            return ours;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn a_healthy_region_costs_one_log_read_per_pod_and_four_more_requests_at_most() {
+    let c = Case::new("t-ev-reads").users(&["oncall", "evidence"]).no_scenarios().build();
+    let rollout = Rollout::versions(&["1.4.2"]).pods(&[PodKind::Ready, PodKind::Ready, PodKind::Ready]);
+    for name in REGIONS {
+        c.env.deploy(name, &c.ns, &rollout).unwrap();
+    }
+    let before: Vec<_> = REGIONS.iter().map(|name| audit_ids(&c, name)).collect();
+    let (r, j) = c.diagnose("evidence");
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    for (name, before) in REGIONS.iter().zip(&before) {
+        let reg = region(&j, name);
+        assert_eq!(reg["rollout"]["status"], "pass", "{reg}");
+        assert!(reg["logs"]["pods"].as_array().unwrap().iter().all(|p| p["baseline"]["cut"] == false), "{reg}");
+        let ours = requests(&c, name, "evidence", before, 3);
+        let what: Vec<String> =
+            ours.iter().map(|e| format!("{} {}", e["verb"], e["requestURI"].as_str().unwrap_or_default())).collect();
+        let reads = ours.iter().filter(|e| e["objectRef"]["subresource"] == "log").count();
+        // One read per pod: the baseline with the window after it.
+        assert_eq!(reads, 3, "{name}: {what:#?}");
+        // The pods, events and ReplicaSets lists and the Deployment.
+        assert_eq!(ours.len(), 3 + 4, "{name}: {what:#?}");
+    }
+}
