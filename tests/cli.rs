@@ -173,6 +173,15 @@ fn runbook_show_prints_the_embedded_runbook() {
     assert_eq!(r.code, 0);
     assert!(r.stdout.contains("namespace: api") && r.stdout.contains("app=api-key-service"));
     assert!(r.stdout.starts_with("# The effective runbook, from <embedded runbooks/key-service.yaml>"), "{}", r.stdout);
+    // How log lines are read, defaults filled in.
+    for key in [
+        "  format: auto\n",
+        "  level_field: null\n",
+        "  message_field: null\n",
+        "  error_levels:\n  - error\n  - fatal\n",
+    ] {
+        assert!(r.stdout.contains(key), "{key:?} not in\n{}", r.stdout);
+    }
 }
 
 /// `write`, making the directory first.
