@@ -250,6 +250,11 @@ impl Tally {
         self.count(new, &head, at);
     }
 
+    /// Entries per format, the formats found only.
+    pub fn formats(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        FORMATS.iter().zip(self.formats).filter(|(_, n)| *n > 0).map(|(f, n)| (f.as_str(), n))
+    }
+
     /// The format most of the entries were in; `None` before any line.
     pub fn format(&self) -> Option<&'static str> {
         let (i, n) = self.formats.iter().enumerate().max_by_key(|(i, n)| (**n, std::cmp::Reverse(*i)))?;
