@@ -883,7 +883,7 @@ fn logs_file_reads_kubectl_prefix_and_timestamps() {
     // The text says when.
     let r = log_file(&[file.to_str().unwrap()], None);
     assert!(r.stdout.contains("seen 2026-01-02T03:04:05Z … 2026-01-02T03:05:07Z"), "{}", r.stdout);
-    assert!(r.stdout.contains("pod/api-2/api: 2 lines, 1 errors, klog"), "{}", r.stdout);
+    assert!(r.stdout.contains("pod/api-2/api: 2 lines, 1 error entry, klog"), "{}", r.stdout);
 }
 
 #[test]
@@ -921,6 +921,10 @@ fn logs_file_refuses_a_missing_file_and_cluster_flags_in_one_line() {
     let r = log_file(&["/tmp", "--env", "prod"], None);
     assert_eq!(r.code, 64, "{}", r.stderr);
     assert!(r.stderr.contains("--file <PATH>") && r.stderr.contains("--env <ENV>"), "{}", r.stderr);
+    // The cluster commands' variables set in the shell are left unused.
+    let mut c = cmd();
+    c.args(["logs", "--file", "-"]).env("KEYSVC_ENV", "prod").env("KEYSVC_REGION", "us-east");
+    assert_eq!(run(c).code, 0);
     let r = log_file(&["/tmp"], None);
     assert_eq!(r.code, 64, "{}", r.stderr);
     assert!(r.stderr.contains("--file /tmp: it is a directory"), "{}", r.stderr);

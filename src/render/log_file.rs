@@ -58,8 +58,12 @@ pub fn text(s: &Shown, layout: Layout, out: &mut impl Write) -> std::io::Result<
         writeln!(out, "\nStreams:")?;
         for st in &log.streams {
             let format = st.format.as_deref().map_or_else(String::new, |f| format!(", {f}"));
-            let line =
-                format!("  {}: {} lines, {} errors{format}", st.stream, thousands(st.lines), thousands(st.error_lines));
+            let line = format!(
+                "  {}: {}, {}{format}",
+                st.stream,
+                count(st.lines, "line"),
+                count(st.error_lines, "error entry")
+            );
             writeln!(out, "{}", fit(&line, layout.width))?;
             if let Some(g) = st.top_errors.first() {
                 let top = format!("    most often: {}× {}", thousands(g.count), g.pattern);
@@ -154,6 +158,12 @@ fn fit(line: &str, width: Option<usize>) -> String {
         out.push(c);
     }
     out
+}
+
+/// `1 line`, `2 lines`, `3 error entries`.
+fn count(n: u64, one: &str) -> String {
+    let many = one.strip_suffix('y').map_or_else(|| format!("{one}s"), |stem| format!("{stem}ies"));
+    format!("{} {}", thousands(n), if n == 1 { one } else { &many })
 }
 
 /// `12,345`.
