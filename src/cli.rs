@@ -184,7 +184,7 @@ pub enum Command {
     Healthz(Target),
     /// Step 2: the service's pods in each region, as kubectl shows them.
     Pods(Target),
-    /// Step 3: the container's recent logs, prefixed by region and pod, then an error summary.
+    /// Step 3: the container's recent logs, prefixed by region and pod, then an error summary (--file: saved lines, no cluster).
     Logs(LogsArgs),
     /// Pre-flight: will the checks work with your kubeconfig, credentials and runbook?
     #[command(long_about = DOCTOR_ABOUT, after_help = DOCTOR_EXIT)]
@@ -214,6 +214,8 @@ pub enum Mode<'a> {
     Doctor(Run<'a>),
     /// `diagnose`, `healthz`, `pods` or `logs`, once.
     Check(Run<'a>),
+    /// `logs --file PATH`: saved log lines, no cluster.
+    LogFile(&'a std::path::Path),
     /// `diagnose --watch INTERVAL [--until STATE]`.
     Watch(Run<'a>, Duration, Option<UntilArg>),
 }
@@ -265,7 +267,10 @@ impl Command {
             }
             Command::Healthz(t) => Mode::Check(run(Verb::Healthz, t, None, plain)),
             Command::Pods(t) => Mode::Check(run(Verb::Pods, t, None, plain)),
-            Command::Logs(a) => Mode::Check(run(Verb::Logs, &a.target, Some(a), a.streams)),
+            Command::Logs(a) => match &a.file {
+                Some(path) => Mode::LogFile(path),
+                None => Mode::Check(run(Verb::Logs, &a.target, Some(a), a.streams)),
+            },
             Command::Doctor(t) => Mode::Doctor(run(Verb::Doctor, t, None, plain)),
             Command::Runbook(c) => Mode::Runbook(c),
             Command::Completions { shell } => Mode::Completions(*shell),
@@ -365,9 +370,21 @@ pub struct LogsArgs {
     #[arg(long)]
     pub previous: bool,
 
+    /// Read saved log lines from PATH (- for standard input) instead of a cluster: error counts and groups.
+    #[arg(
+        long,
+        value_name = "PATH",
+        value_hint = clap::ValueHint::FilePath,
+        long_help = FILE_HELP,
+        conflicts_with_all = ["since", "tail", "grep", "previous", "kubeconfig", "contexts"]
+    )]
+    pub file: Option<PathBuf>,
+
     #[command(flatten)]
     pub streams: Streams,
 }
+
+const FILE_HELP: &str = "Read saved log lines from PATH (- for standard input) instead of a cluster, and print what the logs step would count: lines, error entries, the formats found and the most frequent error templates, each with its count, an example (credentials masked) and when it was first and last seen when the lines carry times. Lines saved by `kubectl logs`, with or without --timestamps and --prefix, or exported from a log service. The runbook's `logs` keys (format, level and message fields, error levels, error patterns) apply; no kubeconfig is read. Exits 0 once the file is read, whatever it holds.";
 
 #[derive(Debug, Subcommand)]
 pub enum RunbookCommand {
@@ -416,10 +433,40 @@ impl Cli {
         let mut cmd = Cli::shown();
         let m = cmd.try_get_matches_from_mut(args.clone()).map_err(|e| from_env_error(e, &cmd, &args))?;
         crate::complete::reject_unused(&mut cmd, &m)?;
+        file_conflicts(&mut cmd, &m)?;
         let mut cli = Cli::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))?;
         cli.global.from_env = env_sources(&cmd, &m);
         Ok(cli)
     }
+}
+
+/// `logs --file` reads no cluster: a cluster flag that also has a variable
+/// (`--env`, `KEYSVC_ENV`) is refused, as clap refuses the others
+/// (`conflicts_with_all`), when it is given on the command line; the same
+/// setting from its variable, set in the shell for the cluster commands, is
+/// left unused.
+fn file_conflicts(cmd: &mut clap::Command, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+    let Some(("logs", sub)) = m.subcommand() else { return Ok(()) };
+    if !matches!(sub.try_get_raw("file"), Ok(Some(_))) {
+        return Ok(());
+    }
+    let flags = [
+        ("env", "--env <ENV>"),
+        ("region", "--region <REGION>"),
+        ("healthz_url", "--healthz-url <URL>"),
+        ("max_log_streams", "--max-log-streams <N>"),
+        ("max_log_streams_total", "--max-log-streams-total <N>"),
+    ];
+    for (id, flag) in flags {
+        let given = matches!(sub.try_get_raw(id), Ok(Some(_)))
+            && sub.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+        if given {
+            let message = format!("the argument '--file <PATH>' cannot be used with '{flag}'\n");
+            let logs = cmd.find_subcommand_mut("logs").expect("logs is a subcommand");
+            return Err(clap::Error::raw(clap::error::ErrorKind::ArgumentConflict, message).format(logs));
+        }
+    }
+    Ok(())
 }
 
 /// The variables (`env = "…"`) that gave a value to the command or the

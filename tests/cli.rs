@@ -173,6 +173,15 @@ fn runbook_show_prints_the_embedded_runbook() {
     assert_eq!(r.code, 0);
     assert!(r.stdout.contains("namespace: api") && r.stdout.contains("app=api-key-service"));
     assert!(r.stdout.starts_with("# The effective runbook, from <embedded runbooks/key-service.yaml>"), "{}", r.stdout);
+    // How log lines are read, defaults filled in.
+    for key in [
+        "  format: auto\n",
+        "  level_field: null\n",
+        "  message_field: null\n",
+        "  error_levels:\n  - error\n  - fatal\n",
+    ] {
+        assert!(r.stdout.contains(key), "{key:?} not in\n{}", r.stdout);
+    }
 }
 
 /// `write`, making the directory first.
@@ -810,4 +819,113 @@ fn durations_in_other_units_are_refused_with_the_flag_and_what_to_write() {
         "{}",
         r.stderr
     );
+}
+
+/// `logs --file` with `args` after it, no kubeconfig anywhere.
+fn log_file(args: &[&str], stdin: Option<&str>) -> common::Run {
+    use std::io::Write;
+    let mut c = cmd();
+    c.args(["logs", "--file"]).args(args).env("KUBECONFIG", "/nonexistent/kubeconfig");
+    let Some(text) = stdin else { return run(c) };
+    c.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    common::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: std::time::Duration::ZERO,
+    }
+}
+
+const SAVED_JSON: &str = concat!(
+    "{\"level\":\"info\",\"msg\":\"ERROR budget at 3%, request served\",\"request_id\":\"req-1\"}\n",
+    "{\"level\":\"error\",\"msg\":\"upstream timeout\",\"error\":\"deadline exceeded after 3000ms\",\"password\":\"hunter2-Sup3r\"}\n",
+    "{\"level\":\"error\",\"msg\":\"upstream timeout\",\"error\":\"deadline exceeded after 2500ms\",\"password\":\"hunter2-Sup3r\"}\n",
+    "{\"level\":\"error\",\"msg\":\"signing key kid-7 not found\"}\n",
+);
+
+#[test]
+fn logs_file_counts_and_groups_a_saved_json_log_without_a_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "app.log", SAVED_JSON);
+    let r = log_file(&[file.to_str().unwrap()], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("app.log: 4 lines, 3 error entries in 2 templates"), "{}", r.stdout);
+    assert!(r.stdout.contains("Format: json"), "{}", r.stdout);
+    assert!(r.stdout.contains("2× upstream timeout: deadline exceeded after <*>"), "{}", r.stdout);
+    assert!(!r.stdout.contains("hunter2"), "a secret is shown:\n{}", r.stdout);
+    assert!(!r.stderr.contains("kubeconfig"), "{}", r.stderr);
+}
+
+#[test]
+fn logs_file_reads_kubectl_prefix_and_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = concat!(
+        "[pod/api-1/api] 2026-01-02T03:04:05.123456789Z E1204 03:04:05.123456 1 keys.go:41] dial tcp 10.0.0.7:5432: connection refused\n",
+        "[pod/api-2/api] 2026-01-02T03:04:06.000000000Z I1204 03:04:06.000000 1 server.go:88] served\n",
+        "[pod/api-2/api] 2026-01-02T03:05:07.000000000Z E1204 03:05:07.000000 1 keys.go:41] dial tcp 10.0.0.8:5432: connection refused\n",
+    );
+    let file = write(dir.path(), "prefixed.log", text);
+    let r = log_file(&[file.to_str().unwrap(), "-o", "json"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = r.json();
+    assert_eq!(j["schema"], "keysvc-check/logfile/v1");
+    assert_eq!((j["lines"].as_u64(), j["error_lines"].as_u64()), (Some(3), Some(2)));
+    assert_eq!(j["formats"], serde_json::json!({ "klog": 3 }));
+    let g = &j["top_errors"][0];
+    assert_eq!(g["pattern"], "dial tcp <*>: connection refused", "{g}");
+    assert_eq!((g["count"].as_u64(), g["first_seen"].as_str()), (Some(2), Some("2026-01-02T03:04:05.123456789Z")));
+    assert_eq!(g["last_seen"], "2026-01-02T03:05:07Z");
+    let streams: Vec<&str> = j["streams"].as_array().unwrap().iter().map(|s| s["stream"].as_str().unwrap()).collect();
+    assert_eq!(streams, ["pod/api-1/api", "pod/api-2/api"]);
+    // The text says when.
+    let r = log_file(&[file.to_str().unwrap()], None);
+    assert!(r.stdout.contains("seen 2026-01-02T03:04:05Z … 2026-01-02T03:05:07Z"), "{}", r.stdout);
+    assert!(r.stdout.contains("pod/api-2/api: 2 lines, 1 error entry, klog"), "{}", r.stdout);
+}
+
+#[test]
+fn logs_file_reads_standard_input_with_the_runbooks_log_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let runbook = write(
+        dir.path(),
+        "rb.yaml",
+        &keysvc_check::runbook::EMBEDDED.replacen(
+            "\nlogs:\n",
+            "\nlogs:\n  level_field: sev\n  message_field: text\n",
+            1,
+        ),
+    );
+    let lines = "{\"sev\":\"I\",\"text\":\"ERROR budget fine\"}\n{\"sev\":\"E\",\"text\":\"db down\"}\n";
+    let r = log_file(&["-", "--runbook", runbook.to_str().unwrap(), "-o", "json"], Some(lines));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = r.json();
+    assert_eq!((j["file"].as_str(), j["error_lines"].as_u64()), (Some("-"), Some(1)));
+    assert_eq!(j["top_errors"][0]["pattern"], "db down");
+    // Without the keys, the level is not found: the wrong line is the error.
+    let r = log_file(&["-", "-o", "json"], Some(lines));
+    let j = r.json();
+    assert_eq!(j["top_errors"].as_array().unwrap().len(), 1, "{j}");
+    assert!(j["top_errors"][0]["pattern"].as_str().unwrap().contains("ERROR budget fine"), "{j}");
+}
+
+#[test]
+fn logs_file_refuses_a_missing_file_and_cluster_flags_in_one_line() {
+    let r = log_file(&["/nonexistent/app.log"], None);
+    assert_eq!(r.code, 64, "{}", r.stderr);
+    assert_eq!(r.stderr.trim_end().lines().count(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("--file /nonexistent/app.log: no such file"), "{}", r.stderr);
+    assert!(r.stdout.is_empty());
+    let r = log_file(&["/tmp", "--env", "prod"], None);
+    assert_eq!(r.code, 64, "{}", r.stderr);
+    assert!(r.stderr.contains("--file <PATH>") && r.stderr.contains("--env <ENV>"), "{}", r.stderr);
+    // The cluster commands' variables set in the shell are left unused.
+    let mut c = cmd();
+    c.args(["logs", "--file", "-"]).env("KEYSVC_ENV", "prod").env("KEYSVC_REGION", "us-east");
+    assert_eq!(run(c).code, 0);
+    let r = log_file(&["/tmp"], None);
+    assert_eq!(r.code, 64, "{}", r.stderr);
+    assert!(r.stderr.contains("--file /tmp: it is a directory"), "{}", r.stderr);
 }

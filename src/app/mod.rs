@@ -2,6 +2,7 @@
 //! command, write the output through one writer.
 
 pub mod check;
+mod log_file;
 pub mod watch;
 
 pub use check::check;
@@ -61,6 +62,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let (plan, runbook_name) = plan(g, r)?;
             doctor(g, plan, runbook_name).await
         }
+        Mode::LogFile(path) => log_file::run(g, path).await,
         Mode::Check(r) => once(g, plan(g, r)?.0, r.verb).await,
         Mode::Watch(r, interval, until) => watch(g, plan(g, r)?.0, interval, until).await,
     }

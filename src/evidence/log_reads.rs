@@ -83,7 +83,7 @@ pub struct Pods<'a> {
 pub async fn read_logs(r: LogReads<'_>, pods: Pods<'_>, on_read: impl Fn(usize, usize)) -> LogsStep {
     let LogReads { api, plan, region, all_streams, sink, deadline } = r;
     let logs_started = Instant::now();
-    let classifier = Classifier::new(&plan.runbook.logs.error_patterns.iter().map(|p| p.0.clone()).collect::<Vec<_>>());
+    let classifier = Classifier::of(&plan.runbook.logs);
     let frame = Frame::new(Timestamp::now(), plan.logs.since, plan.runbook.logs.baseline.0);
     let (mut entries, reads) = plan_reads(plan, pods);
     // Stop reading a little before the deadline so partial counts are kept.

@@ -7,6 +7,7 @@ pub mod fit;
 #[cfg(test)]
 pub(crate) mod fixture;
 pub mod json;
+pub mod log_file;
 pub mod markdown;
 pub mod progress;
 pub mod table;

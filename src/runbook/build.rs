@@ -122,6 +122,10 @@ fn logs(n: &N) -> Option<LogsSpec> {
             "min_errors" => l.min_errors = leaf(v)?,
             "spike_factor" => l.spike_factor = leaf(v)?,
             "error_patterns" => l.error_patterns = list(v, leaf)?,
+            "format" => l.format = leaf(v)?,
+            "level_field" => l.level_field = optional(v)?,
+            "message_field" => l.message_field = optional(v)?,
+            "error_levels" => l.error_levels = list(v, leaf)?,
             _ => l.error_threshold = optional(v)?,
         }
     }

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use serde_saphyr::Spanned;
 
 use super::node::{N, Node, at, shape, text};
+use super::schema::{LevelName, LogFormat};
 use super::validate::check_url;
 use super::{RunbookError, one_line};
 use crate::duration::{Units, parse_in};
@@ -163,6 +164,11 @@ impl<'a> Lint<'a> {
     }
 }
 
+/// A value as a message names it: `E` in backticks, or its shape.
+fn got(v: &N) -> String {
+    text(v).map_or_else(|| shape(v).to_string(), |t| format!("`{t}`"))
+}
+
 /// The nearest known key by edit distance, when it is close enough to be a typo.
 fn nearest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
     let (best, d) = known.iter().map(|k| (*k, distance(key, k))).min_by_key(|(_, d)| *d)?;
@@ -199,8 +205,19 @@ pub(super) const TOP: &[&str] = &[
     "guidance",
 ];
 pub(super) const HEALTHZ: &[&str] = &["status", "code", "description", "timeout", "max_body_bytes"];
-pub(super) const LOGS: &[&str] =
-    &["since", "baseline", "baseline_max_bytes", "min_errors", "spike_factor", "error_patterns", "error_threshold"];
+pub(super) const LOGS: &[&str] = &[
+    "since",
+    "baseline",
+    "baseline_max_bytes",
+    "min_errors",
+    "spike_factor",
+    "error_patterns",
+    "error_threshold",
+    "format",
+    "level_field",
+    "message_field",
+    "error_levels",
+];
 pub(super) const ENV: &[&str] = &["healthz_url", "regions", "peers"];
 pub(super) const REGION: &[&str] = &["context", "healthz_url"];
 pub(super) const PEER: &[&str] = &["name", "healthz_url"];
@@ -307,6 +324,9 @@ impl<'a> Lint<'a> {
                 "min_errors" => self.whole(v, &name, 1, u64::MAX.into(), "5"),
                 "error_threshold" if matches!(v.value, Node::Null) => {}
                 "error_threshold" => self.whole(v, &name, 0, u64::MAX.into(), "50"),
+                "format" => self.one_of(v, &name, LogFormat::NAMES),
+                "level_field" | "message_field" => self.field_name(v, &name),
+                "error_levels" => self.levels(v),
                 "spike_factor" => {
                     let f = match &v.value {
                         Node::Int(i) => Some(*i as f64),
@@ -323,6 +343,47 @@ impl<'a> Lint<'a> {
                     }
                 }
                 _ => self.patterns(v),
+            }
+        }
+    }
+
+    /// A word from `names`, as written there.
+    fn one_of(&mut self, v: &N, key: &str, names: &[&str]) {
+        if !text(v).is_some_and(|t| names.contains(&t.as_str())) {
+            self.problem(at(v), format!("`{key}` must be one of {}, not {}", names.join(", "), got(v)), None);
+        }
+    }
+
+    /// A field name of a JSON or logfmt line (null: the usual fields).
+    fn field_name(&mut self, v: &N, key: &str) {
+        match &v.value {
+            Node::Null => {}
+            Node::Str(s) if !s.trim().is_empty() && s.trim() == s => {}
+            _ => self.problem(
+                at(v),
+                format!("`{key}` must be the name of a field of the log lines, like `severity`, not {}", got(v)),
+                Some("leave it out to try the usual fields (level, lvl, severity, msg, message, …)".into()),
+            ),
+        }
+    }
+
+    fn levels(&mut self, v: &N) {
+        let key = "logs.error_levels";
+        let names = LevelName::NAMES.join(", ");
+        let Node::Seq(items) = &v.value else {
+            self.problem(
+                at(v),
+                format!("`{key}` must be a list of levels, like [error, fatal], not {}", got(v)),
+                Some(format!("the levels are: {names}")),
+            );
+            return;
+        };
+        if items.is_empty() {
+            self.problem(at(v), format!("`{key}` is empty; name at least one level, like [error, fatal]"), None);
+        }
+        for item in items {
+            if text(item).is_none_or(|t| LevelName::parse(&t).is_none()) {
+                self.problem(at(item), format!("each of `{key}` must be one of {names}, not {}", got(item)), None);
             }
         }
     }

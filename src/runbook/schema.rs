@@ -187,6 +187,14 @@ pub struct LogsSpec {
     /// Optional absolute rule: a pod with more error lines than this in the
     /// window degrades its region, whatever the baseline. Off when absent.
     pub error_threshold: Option<u64>,
+    /// How the lines are written; `auto` finds it per line.
+    pub format: LogFormat,
+    /// The JSON or logfmt field with the level, tried before the usual ones.
+    pub level_field: Option<String>,
+    /// The JSON or logfmt field with the message, tried before the usual ones.
+    pub message_field: Option<String>,
+    /// The levels whose lines are error lines.
+    pub error_levels: Vec<LevelName>,
 }
 
 impl Default for LogsSpec {
@@ -199,7 +207,86 @@ impl Default for LogsSpec {
             spike_factor: Factor(3.0),
             error_patterns: vec![Pattern(Regex::new(r"\b(ERROR|FATAL|PANIC)\b").expect("valid"))],
             error_threshold: None,
+            format: LogFormat::Auto,
+            level_field: None,
+            message_field: None,
+            error_levels: vec![LevelName::Error, LevelName::Fatal],
         }
+    }
+}
+
+/// `logs.format`: how the service writes its lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Each line read for what it is (JSON, logfmt, klog or text).
+    Auto,
+    Json,
+    Logfmt,
+    Klog,
+    Text,
+}
+
+impl LogFormat {
+    /// Every value, as written in a runbook.
+    pub const NAMES: &[&str] = &["auto", "json", "logfmt", "klog", "text"];
+
+    pub fn parse(name: &str) -> Option<LogFormat> {
+        Some(match name {
+            "auto" => LogFormat::Auto,
+            "json" => LogFormat::Json,
+            "logfmt" => LogFormat::Logfmt,
+            "klog" => LogFormat::Klog,
+            "text" => LogFormat::Text,
+            _ => return None,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for LogFormat {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        LogFormat::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!("`{s}` is not a log format; write one of {}", LogFormat::NAMES.join(", ")))
+        })
+    }
+}
+
+/// A level of `logs.error_levels`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LevelName {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Fatal,
+}
+
+impl LevelName {
+    /// Every level, as written in a runbook.
+    pub const NAMES: &[&str] = &["trace", "debug", "info", "warn", "error", "fatal"];
+
+    pub fn parse(name: &str) -> Option<LevelName> {
+        Some(match name {
+            "trace" => LevelName::Trace,
+            "debug" => LevelName::Debug,
+            "info" => LevelName::Info,
+            "warn" => LevelName::Warn,
+            "error" => LevelName::Error,
+            "fatal" => LevelName::Fatal,
+            _ => return None,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for LevelName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        LevelName::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!("`{s}` is not a level; write one of {}", LevelName::NAMES.join(", ")))
+        })
     }
 }
 

@@ -77,6 +77,46 @@ fn invalid(text: &str) -> (u64, u64, String) {
 }
 
 #[test]
+fn log_format_keys_are_read() {
+    let rb = parse_str(MINIMAL).unwrap();
+    assert_eq!(rb.logs.format, LogFormat::Auto);
+    assert_eq!((rb.logs.level_field.as_deref(), rb.logs.message_field.as_deref()), (None, None));
+    assert_eq!(rb.logs.error_levels, [LevelName::Error, LevelName::Fatal]);
+    let rb = parse_str(&format!(
+        "{MINIMAL}logs:\n  format: logfmt\n  level_field: sev\n  message_field: text\n  error_levels: [warn, error, fatal]\n"
+    ))
+    .unwrap();
+    assert_eq!(rb.logs.format, LogFormat::Logfmt);
+    assert_eq!(rb.logs.level_field.as_deref(), Some("sev"));
+    assert_eq!(rb.logs.message_field.as_deref(), Some("text"));
+    assert_eq!(rb.logs.error_levels, [LevelName::Warn, LevelName::Error, LevelName::Fatal]);
+    // Written out, they read back the same.
+    let yaml = serde_saphyr::to_string(&rb).unwrap();
+    assert!(yaml.contains("format: logfmt") && yaml.contains("- warn"), "{yaml}");
+    let back = parse_str(&yaml).unwrap();
+    assert_eq!((back.logs.format, back.logs.error_levels.len()), (LogFormat::Logfmt, 3));
+}
+
+#[test]
+fn bad_log_format_keys_are_refused_with_key_line_and_what_to_write() {
+    for (bad, needle) in [
+        ("format: JSON", "`logs.format` must be one of auto, json, logfmt, klog, text, not `JSON`"),
+        ("format: [json]", "`logs.format` must be one of"),
+        ("level_field: ''", "`logs.level_field` must be the name of a field"),
+        ("message_field: [msg]", "`logs.message_field` must be the name of a field"),
+        ("error_levels: error", "`logs.error_levels` must be a list of levels, like [error, fatal], not `error`"),
+        ("error_levels: []", "`logs.error_levels` is empty"),
+        ("error_levels: [error, severe]", "must be one of trace, debug, info, warn, error, fatal, not `severe`"),
+        ("formt: json", "did you mean `format`?"),
+    ] {
+        let (line, _, msg) = invalid(&format!("{MINIMAL}logs:\n  {bad}\n"));
+        assert_eq!(line, 11, "{bad}: {msg}");
+        assert!(msg.contains(needle), "{bad}: {msg}");
+        assert!(!msg.contains('\n'), "{msg}");
+    }
+}
+
+#[test]
 fn unknown_key_is_named_with_its_line() {
     let (line, _, msg) = invalid(&MINIMAL.replace("container: c\n", "container: c\ncontainr: d\n"));
     assert_eq!(line, 5, "{msg}");
@@ -366,7 +406,7 @@ fn the_runbook_built_from_the_tree_is_the_one_serde_builds() {
         "    peers:\n      - { name: iam, healthz_url: https://iam/healthz }\n    regions:\n",
     );
     let full = format!(
-        "runbook: r\n{MINIMAL}not_ready_grace: 1m\nhealthz:\n  status: 204\n  code: -1\n  description: up\n  timeout: 1500ms\n  max_body_bytes: 10\nlogs:\n  since: 10m\n  baseline: 2h\n  baseline_max_bytes: 1024\n  min_errors: 10\n  spike_factor: 2.5\n  error_threshold: ~\n  error_patterns: ['a', \"b\\\\d\"]\nguidance:\n  impact: i\n  metrics: ~\n  logs: {{ us-south: 'https://logs' }}\n"
+        "runbook: r\n{MINIMAL}not_ready_grace: 1m\nhealthz:\n  status: 204\n  code: -1\n  description: up\n  timeout: 1500ms\n  max_body_bytes: 10\nlogs:\n  since: 10m\n  baseline: 2h\n  baseline_max_bytes: 1024\n  min_errors: 10\n  spike_factor: 2.5\n  error_threshold: ~\n  error_patterns: ['a', \"b\\\\d\"]\n  format: json\n  level_field: sev\n  message_field: ~\n  error_levels: [warn, error]\nguidance:\n  impact: i\n  metrics: ~\n  logs: {{ us-south: 'https://logs' }}\n"
     );
     let anchors = MINIMAL.replace("us-south: { context: ctx }", "us-south: &r { context: ctx }\n      us-east: *r");
     for text in [EMBEDDED, MINIMAL, &shown, &json, &peers, &full, &anchors] {

@@ -157,3 +157,38 @@ fn a_secret_inside_a_json_value_is_masked_in_the_example() {
     let all = j.to_string();
     assert!(!all.contains("hunter2") && !all.contains("tkn-Zx81"), "a secret is in the report");
 }
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn a_custom_level_field_is_read_only_when_the_runbook_names_it() {
+    // The level is in `sev` and the message in `text`: fields no logger
+    // convention uses. The info lines say ERROR in their message.
+    const INFO: &str = r#"{"sev":"I","text":"ERROR budget at 3%, request served","request_id":"req-{n}"}"#;
+    const ERROR: &str =
+        r#"{"sev":"E","text":"upstream timeout","error":"deadline exceeded after 3000ms","request_id":"req-{n}"}"#;
+    let c = Case::new("t-fmt-sev").extra("logs:\n  level_field: sev\n  message_field: text\n").build();
+    c.all_logs(&hour(INFO, ERROR, vec![]));
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for name in ["us-south", "us-east", "eu-de"] {
+        let logs = &region(&j, name)["logs"];
+        let errors = logs["error_lines"].as_u64().unwrap();
+        assert!((15..=30).contains(&errors), "one line in ten: {logs}");
+        assert_eq!(logs["signatures"][0]["pattern"], "upstream timeout: deadline exceeded after <*>", "{logs}");
+        assert!(pods(&j, name).iter().all(|p| p["format"] == "json"));
+    }
+    // Without the keys the level is not found: the info lines that say
+    // ERROR are taken for errors and the real ones are missed.
+    let text = std::fs::read_to_string(&c.runbook)
+        .unwrap()
+        .replace("  level_field: sev\n  message_field: text\n", "  format: auto\n");
+    let plain = c.dir.path().join("plain.yaml");
+    std::fs::write(&plain, text).unwrap();
+    let j = c.line(&["diagnose", "-o", "json"]).runbook(&plain).run().json();
+    for name in ["us-south", "us-east", "eu-de"] {
+        let logs = &region(&j, name)["logs"];
+        assert!(logs["error_lines"].as_u64().unwrap() > 100, "{logs}");
+        let patterns = logs["signatures"].to_string();
+        assert!(!patterns.contains("upstream timeout"), "{patterns}");
+    }
+}

@@ -84,6 +84,7 @@ pub const SCHEMAS: &[(&str, &str)] = &[
     ("keysvc-check/report/v2", "report-v2.json"),
     ("keysvc-check/doctor/v1", "doctor-v1.json"),
     ("keysvc-check/runbook/v1", "runbook-show-v1.json"),
+    ("keysvc-check/logfile/v1", "logfile-v1.json"),
 ];
 
 /// Every file in `schemas/`, parsed.

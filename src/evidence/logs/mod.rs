@@ -19,9 +19,10 @@ use jiff::Timestamp;
 use regex::{Regex, RegexSet};
 
 use crate::report::{ErrorGroup, ErrorSignature, Judgement};
+use crate::runbook::{LevelName, LogFormat, LogsSpec};
 use crate::sanitize;
 use entry::{Assembler, Limits};
-use format::{Format, Overrides, Reader};
+use format::{Format, Level, Overrides, Reader};
 use template::{Miner, MinerConfig, TemplateId};
 
 /// Longest line kept; the rest of a longer line is skipped.
@@ -52,6 +53,34 @@ impl Classifier {
     pub fn with(overrides: Overrides, patterns: &[Regex]) -> Classifier {
         let set = RegexSet::new(patterns.iter().map(Regex::as_str)).expect("patterns were compiled once already");
         Classifier { reader: Reader::new(overrides, set) }
+    }
+
+    /// The runbook's: its `logs` keys (format, level and message fields,
+    /// error levels) and its error patterns.
+    pub fn of(spec: &LogsSpec) -> Classifier {
+        let format = match spec.format {
+            LogFormat::Auto => None,
+            LogFormat::Json => Some(Format::Json),
+            LogFormat::Logfmt => Some(Format::Logfmt),
+            LogFormat::Klog => Some(Format::Klog),
+            LogFormat::Text => Some(Format::Text),
+        };
+        let level = |l: &LevelName| match l {
+            LevelName::Trace => Level::Trace,
+            LevelName::Debug => Level::Debug,
+            LevelName::Info => Level::Info,
+            LevelName::Warn => Level::Warn,
+            LevelName::Error => Level::Error,
+            LevelName::Fatal => Level::Fatal,
+        };
+        let overrides = Overrides {
+            format,
+            level_field: spec.level_field.clone(),
+            message_field: spec.message_field.clone(),
+            error_levels: spec.error_levels.iter().map(level).collect(),
+        };
+        let patterns: Vec<Regex> = spec.error_patterns.iter().map(|p| p.0.clone()).collect();
+        Classifier::with(overrides, &patterns)
     }
 
     /// Whether `line`, read on its own, is an error line. Indented lines
@@ -219,6 +248,11 @@ impl Tally {
         let reader = Reader::new(Overrides::default(), RegexSet::empty());
         let new = self.miner.add(&mined_text(&reader.read(&head)));
         self.count(new, &head, at);
+    }
+
+    /// Entries per format, the formats found only.
+    pub fn formats(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        FORMATS.iter().zip(self.formats).filter(|(_, n)| *n > 0).map(|(f, n)| (f.as_str(), n))
     }
 
     /// The format most of the entries were in; `None` before any line.
