@@ -3,6 +3,7 @@
 //! and what the user may not read.
 
 use super::steps::Priority;
+use super::words::{event_words, scaled_to_zero};
 use super::{Advice, Kubectl, forbidden, plural};
 use crate::evidence::pods::short_age;
 use crate::plan::Plan;
@@ -69,35 +70,6 @@ pub(super) fn event_kind(k: EventKind) -> FindingKind {
         EventKind::MountFailed => FindingKind::MountFailed,
         EventKind::Evicted => FindingKind::Evicted,
         EventKind::Other => FindingKind::Event,
-    }
-}
-
-/// Why pods are not ready, as the events tell it: the first group (most
-/// recent) of a kind that keeps a pod from being ready.
-pub(super) fn not_ready_reason(r: &RegionReport) -> Option<String> {
-    let groups = &r.events.as_ref()?.groups;
-    let g = groups.iter().find(|g| {
-        matches!(
-            g.kind,
-            EventKind::ProbeFailing
-                | EventKind::ImagePull
-                | EventKind::Unschedulable
-                | EventKind::MountFailed
-                | EventKind::BackOff
-        )
-    })?;
-    Some(format!("{} ({} ×{}): {}", event_words(g.kind), g.reason, g.count, g.message))
-}
-
-pub(super) fn event_words(k: EventKind) -> &'static str {
-    match k {
-        EventKind::ProbeFailing => "probe failing",
-        EventKind::BackOff => "restarting with back-off",
-        EventKind::ImagePull => "image cannot be pulled",
-        EventKind::Unschedulable => "cannot be scheduled",
-        EventKind::MountFailed => "volume cannot be mounted",
-        EventKind::Evicted => "evicted",
-        EventKind::Other => "warning",
     }
 }
 
@@ -196,12 +168,6 @@ pub(super) fn rollout(plan: &Plan, r: &RegionReport, k: &Kubectl, a: &mut Advice
             Some(k.change(&["rollout", "undo", &deploy, &to])),
         );
     }
-}
-
-/// The Deployment, when it asks for no replicas at all.
-pub(super) fn scaled_to_zero(r: &RegionReport) -> Option<&str> {
-    let o = r.rollout.as_ref()?;
-    o.deployment.as_deref().filter(|_| o.replicas == Some(0))
 }
 
 /// A Deployment asking for fewer replicas than the runbook expects ready:

@@ -19,6 +19,7 @@ mod logs;
 mod pods;
 pub mod remedy;
 mod steps;
+mod words;
 
 use crate::kube::pushback;
 use crate::plan::{Fix, Plan};

@@ -1,8 +1,8 @@
 //! The region's pods as findings: how many are ready, and the pods in
 //! trouble, those in the same state said once.
 
-use super::evidence::not_ready_reason;
 use super::remedy::not_checked_or_mismatch;
+use super::words::{not_ready_reason, reads_fine_but_not_ready, status_words};
 use super::{Advice, plural, real_problem};
 use crate::evidence::pods::{restarted_within, short_age};
 use crate::plan::{Plan, duration_word};
@@ -146,16 +146,6 @@ fn say_group(r: &RegionReport, g: PodGroup, a: &mut Advice) {
             .count(l.error_lines),
         );
     }
-}
-
-/// A pod's STATUS, with "not ready" added where the status alone reads as fine.
-pub(super) fn status_words(pod: &PodInfo) -> String {
-    if reads_fine_but_not_ready(pod) { format!("{}, not ready", pod.status) } else { pod.status.clone() }
-}
-
-/// A pod whose status alone reads as fine (Running, Completed) while it is not ready.
-fn reads_fine_but_not_ready(pod: &PodInfo) -> bool {
-    !pod.is_ready && matches!(pod.status.as_str(), "Running" | "Completed")
 }
 
 pub(super) fn pod_finding(name: &str, pod: &PodInfo, window: std::time::Duration) -> Option<Finding> {

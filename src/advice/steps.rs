@@ -2,7 +2,7 @@
 //! re-run, the closing step, and the order they are listed in.
 
 use super::command::rerun;
-use super::evidence::scaled_to_zero;
+use super::words::scaled_to_zero;
 use super::{Access, Advice, Kubectl, forbidden, link, pods_forbidden};
 use crate::plan::Plan;
 use crate::report::{
@@ -218,7 +218,7 @@ fn describe_steps(r: &RegionReport, troubled: &[&PodInfo], k: &Kubectl, a: &mut 
     };
     let mut described: Vec<String> = vec![];
     for pod in troubled {
-        let state = super::pods::status_words(pod);
+        let state = super::words::status_words(pod);
         if described.contains(&state) {
             continue;
         }
