@@ -74,12 +74,15 @@ fn logs_findings(name: &str, l: &LogsStep, shared: &[String], a: &mut Advice) {
         .max_by_key(|s| s.window_count);
     if let Some(s) = top.filter(|s| Some(s.pattern.as_str()) != j.named) {
         let tag = if s.new { "new " } else { "" };
+        // The format the region's services log in, when it is not plain text.
+        let format = l.pods.iter().filter_map(|p| p.format.as_deref()).find(|f| *f != "text");
+        let read = format.map(|f| format!(", {f} logs")).unwrap_or_default();
         a.find(
             Finding::new(
                 Some(name),
                 if s.new { FindingKind::NewError } else { j.kind },
                 Severity::Warn,
-                format!("most frequent {tag}error ({}× in the region): {}", s.window_count, s.example),
+                format!("most frequent {tag}error ({}× in the region{read}): {}", s.window_count, s.example),
             )
             .count(s.window_count),
         );
@@ -238,7 +241,7 @@ pub(super) fn shared_errors(report: &Report, a: &mut Advice) -> Vec<String> {
         })
         .collect();
     let checked = report.regions.iter().filter(|r| r.logs.as_ref().is_some_and(|l| l.status != Status::Error)).count();
-    // pattern → (regions, lines, an example)
+    // template → (regions, lines, an example)
     type Spread<'a> = (Vec<&'a str>, u64, &'a str);
     let mut by_pattern: BTreeMap<&str, Spread> = BTreeMap::new();
     for (region, sigs) in &troubled {
@@ -251,7 +254,7 @@ pub(super) fn shared_errors(report: &Report, a: &mut Advice) -> Vec<String> {
     let mut shared: Vec<(&str, Spread)> =
         by_pattern.into_iter().filter(|(_, (regions, _, _))| regions.len() >= 2).collect();
     shared.sort_by_key(|(_, (regions, count, _))| std::cmp::Reverse((regions.len(), *count)));
-    for (pattern, (regions, count, example)) in shared.iter().take(3) {
+    for (_, (regions, count, example)) in shared.iter().take(3) {
         a.find(
             Finding::new(
                 None,

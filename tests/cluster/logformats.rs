@@ -79,6 +79,9 @@ fn a_logfmt_spike_in_one_region_degrades_it_and_is_named_by_its_template() {
         assert_eq!(region(&j, name)["verdict"], "healthy");
     }
     assert!(common::kinds(&j).contains(&"error_spike".to_string()), "{}", j["findings"]);
+    // The finding that names the most frequent error says what the logs were read as.
+    let texts = common::texts(&j["findings"]);
+    assert!(texts.contains("in the region, logfmt logs): "), "{texts}");
 }
 
 #[test]
