@@ -269,7 +269,6 @@ pub(super) fn shared_errors(report: &Report, a: &mut Advice) -> Vec<String> {
             .count(*count)
             .regions(regions.iter().map(|r| r.to_string()).collect()),
         );
-        let _ = pattern;
     }
     if let Some((_, (regions, _, example))) = shared.first() {
         a.step(

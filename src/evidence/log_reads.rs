@@ -455,7 +455,9 @@ impl ReadCtx<'_> {
             }
             Err(_) => {
                 shown.finish().await;
-                WindowRead { tally: window, partial: true, error: None }
+                // Nothing of the window read by the deadline: the read failed, and says why.
+                let error = (window.lines == 0).then(|| self.no_line_by_the_deadline(pod));
+                WindowRead { tally: window, partial: true, error }
             }
             Ok(Err(p)) => WindowRead { tally: window, partial: false, error: Some(p) },
             Ok(Ok(_)) => {
