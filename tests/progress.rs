@@ -174,3 +174,29 @@ fn a_region_waiting_on_a_busy_api_server_says_so_in_its_line() {
     assert!(text.contains("Key Service API"), "no report:\n{text}");
     assert!(!s.lines.iter().any(|l| l.contains("API server busy")), "progress left on screen:\n{text}");
 }
+
+#[test]
+#[ignore = "needs the test cluster and tmux (tests/run-all.sh)"]
+fn a_dumb_terminal_gets_no_cursor_control_and_no_colour() {
+    let h = hanging("t-progress-dumb");
+    let mut words = vec![BIN.to_string()];
+    words.extend(h.args(&[]));
+    // What a capable terminal gets, as a control: the progress redraw hides
+    // the cursor and moves it up.
+    let t = Tmux::start(120);
+    let raw = t.record_raw();
+    let mut t = t;
+    let s = t.run(&[], &words);
+    assert_eq!(s.code, 3, "{}", s.text());
+    let capable = std::fs::read(&raw).unwrap();
+    assert!(capable.windows(6).any(|w| w == b"\x1b[?25l"), "no progress redraw on a capable terminal");
+    // TERM=dumb: the same run, no escape sequence at all, the report whole.
+    let d = Tmux::start(120);
+    let raw = d.record_raw();
+    let mut d = d;
+    let s = d.run(&[("TERM", "dumb")], &words);
+    assert_eq!(s.code, 3, "{}", s.text());
+    assert!(s.text().contains("Key Service API (test): UNKNOWN"), "{}", s.text());
+    let dumb = String::from_utf8_lossy(&std::fs::read(&raw).unwrap()).into_owned();
+    assert!(!dumb.contains('\x1b'), "escape sequences with TERM=dumb: {dumb:?}");
+}

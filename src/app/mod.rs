@@ -80,12 +80,22 @@ fn plan(g: &Global, run: Run<'_>) -> Result<(Arc<Plan>, String)> {
     Ok((Arc::new(Plan::from_cli(g, run, found)?), runbook_name))
 }
 
-/// Colour on stdout: `--color`, else a terminal without `NO_COLOR`.
+/// `TERM=dumb`: a terminal that shows text but cannot colour it or move
+/// its cursor, so nothing is redrawn or coloured there.
+pub fn dumb_terminal() -> bool {
+    std::env::var_os("TERM").is_some_and(|t| t == "dumb")
+}
+
+/// Colour on stdout: `--color`, else a terminal that can show it, without `NO_COLOR`.
 fn color(g: &Global) -> bool {
     match g.color {
         ColorArg::Always => true,
         ColorArg::Never => false,
-        ColorArg::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        ColorArg::Auto => {
+            std::io::stdout().is_terminal()
+                && !dumb_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
     }
 }
 
@@ -145,7 +155,7 @@ async fn watch(
 ) -> Result<ExitCode> {
     let form = match plan.output {
         Output::Json => crate::app::watch::Form::Json,
-        Output::Table if !plan.quiet && std::io::stdout().is_terminal() => {
+        Output::Table if !plan.quiet && std::io::stdout().is_terminal() && !dumb_terminal() => {
             crate::app::watch::Form::Screen { color: color(g), size: screen_size }
         }
         Output::Table => crate::app::watch::Form::Lines,
@@ -359,7 +369,8 @@ fn runbook_init(path: Option<&std::path::PathBuf>, force: bool) -> Result<ExitCo
 fn start_progress(plan: &Plan, g: &Global) -> Option<render::progress::Live> {
     let stderr = std::io::stderr();
     let streams_to_tty = plan.logs.stream && std::io::stdout().is_terminal();
-    if !plan.steps.pods || !render::progress::wanted(stderr.is_terminal(), g.quiet, g.verbose, streams_to_tty) {
+    let redraws = stderr.is_terminal() && !dumb_terminal();
+    if !plan.steps.pods || !render::progress::wanted(redraws, g.quiet, g.verbose, streams_to_tty) {
         return None;
     }
     let regions: Vec<String> = plan.regions.iter().map(|r| r.name.clone()).collect();

@@ -17,7 +17,8 @@ const TICK: Duration = Duration::from_millis(200);
 /// Updates waiting to be drawn; more are dropped by the sender.
 const QUEUE: usize = 256;
 
-/// Whether to show progress: stderr is a terminal, the user did not ask for
+/// Whether to show progress: stderr is a terminal that can move its cursor
+/// (not `TERM=dumb`), the user did not ask for
 /// quiet or for traces on stderr, and stdout does not stream log lines to
 /// the same terminal. The output format does not matter: stdout may be a pipe.
 pub fn wanted(stderr_is_tty: bool, quiet: bool, verbose: u8, streams_to_tty: bool) -> bool {

@@ -50,6 +50,17 @@ impl Tmux {
         tmux
     }
 
+    /// From now on, every byte the pane's programs write (escape sequences
+    /// included, before the terminal interprets them) is appended to the
+    /// file returned.
+    pub fn record_raw(&self) -> PathBuf {
+        let path = self.dir.path().join("raw.log");
+        let pipe = format!("cat >> {}", keysvc_check::shell::shell_word(&path.display().to_string()));
+        let ok = self.command().args(["pipe-pane", "-o", "-t", "t", &pipe]).status().unwrap().success();
+        assert!(ok, "tmux pipe-pane failed");
+        path
+    }
+
     fn command(&self) -> Command {
         let mut c = Command::new("tmux");
         c.arg("-S").arg(&self.socket).stdin(Stdio::null());
