@@ -570,10 +570,18 @@ mod tests {
             ..crate::evidence::rollout::empty()
         });
         let r = report(&p, Status::Pass, vec![healthy("us-south"), east, healthy("eu-de")]);
-        let step = r.next_steps.iter().find(|s| s.text.starts_with("No pods match")).expect("a no-pods step");
+        let k: Vec<(Option<&str>, FindingKind, Severity)> =
+            r.findings.iter().map(|f| (f.region.as_deref(), f.kind, f.severity)).collect();
+        let east = Some("us-east");
+        assert_eq!(k, [(east, FindingKind::NoPods, Severity::Fail), (east, FindingKind::Permission, Severity::Info)]);
+        // One step: the labels, a command this user can run; the deployment
+        // is named with the permission it needs ("needs get and list on
+        // deployments": see the snapshot), not as a command that would fail.
+        assert_eq!(r.next_steps.len(), 1, "{:?}", r.next_steps);
+        let step = &r.next_steps[0];
         assert_eq!(step.region.as_deref(), Some("us-east"));
-        assert!(step.text.contains("needs get and list on deployments"), "{step:?}");
         assert_eq!(kubectl_args(step), ["get", "pods", "--show-labels"], "a command this user can run: {step:?}");
+        assert!(!changes(step));
         insta::assert_snapshot!("no_pods_deployment_forbidden", prose(&r));
     }
 
@@ -675,11 +683,15 @@ mod tests {
         assert_eq!(r.regions[1].verdict, Verdict::Degraded);
         let f = r.findings.iter().find(|f| f.pod.as_deref() == Some("b")).unwrap();
         assert_eq!((f.severity, f.text.as_str()), (Severity::Warn, "b Running, not ready for 90s"));
-        assert!(r.next_steps.iter().any(|s| s.text == "read the logs of every pod"), "{:?}", r.next_steps);
+        let read_logs = |s: &NextStep| kubectl_args(s).starts_with(&["logs", "-l"]);
+        assert!(r.next_steps.iter().any(read_logs), "{:?}", r.next_steps);
         p.rerun.verb = "logs";
         let r = report(&p, Status::Pass, vec![healthy("us-south"), east(90), healthy("eu-de")]);
-        assert!(!r.next_steps.iter().any(|s| s.text == "read the logs of every pod"), "{:?}", r.next_steps);
-        assert!(r.next_steps.iter().any(|s| s.text.starts_with("why b is Running, not ready")), "{:?}", r.next_steps);
+        assert!(!r.next_steps.iter().any(read_logs), "{:?}", r.next_steps);
+        // Why b is not ready ("why b is Running, not ready": see the snapshot).
+        let cmds: Vec<(Option<&str>, Vec<&str>)> =
+            r.next_steps.iter().map(|s| (s.region.as_deref(), kubectl_args(s))).collect();
+        assert_eq!(cmds, [(Some("us-east"), vec!["describe", "pod", "b"])]);
         insta::assert_snapshot!("not_ready_in_logs", prose(&r));
         // Under the runbook's not_ready_grace (30s) the pods step passed: information.
         p.rerun.verb = "diagnose";
@@ -719,7 +731,11 @@ mod tests {
         assert_eq!(r.service.verdict, Verdict::Healthy, "optional evidence changes no verdict");
         let f = r.findings.iter().find(|f| f.kind == FindingKind::NotChecked).expect("a finding says so");
         assert_eq!((f.region.as_deref(), f.severity), (Some("us-east"), Severity::Info));
-        assert!(f.text.starts_with("Warning events not read (optional") && f.text.contains("throttled"), "{f:?}");
+        assert_eq!(kinds(&r), [FindingKind::NotChecked], "{:?}", r.findings);
+        // Nothing to do about optional evidence: the closing step only.
+        assert_eq!(r.next_steps.len(), 1, "{:?}", r.next_steps);
+        assert_eq!((r.next_steps[0].region.as_deref(), &r.next_steps[0].command), (None, &None));
+        // "Warning events not read (optional…): throttled…": see the snapshot.
         insta::assert_snapshot!("optional_events_not_read", prose(&r));
     }
 
@@ -749,9 +765,12 @@ mod tests {
         let r = report(&p, Status::Pass, vec![healthy("us-south"), east, healthy("eu-de")]);
         assert_eq!(r.regions[1].verdict, Verdict::Unknown);
         assert!(kinds(&r).contains(&FindingKind::ApiPushback) && kinds(&r).contains(&FindingKind::NotChecked));
-        let step = r.next_steps.iter().find(|s| s.region.as_deref() == Some("us-east")).unwrap();
-        assert!(step.text.contains("its API server is shedding load"), "{step:?}");
-        assert!(argv(step).ends_with(&["--region", "us-east"]), "{step:?}");
+        // The throttled region's re-run gives the retries more time ("its API
+        // server is shedding load": see the snapshot).
+        assert_eq!(r.next_steps.len(), 1, "{:?}", r.next_steps);
+        let step = &r.next_steps[0];
+        assert_eq!(step.region.as_deref(), Some("us-east"));
+        assert_eq!(argv(step), ["keysvc-check", "diagnose", "--env", "prod", "--timeout", "1m", "--region", "us-east"]);
         insta::assert_snapshot!("throttled_pods", prose(&r));
     }
 
@@ -817,8 +836,9 @@ mod tests {
         let p = plan();
         let r = report(&p, Status::Pass, vec![healthy("us-south"), healthy("us-east"), healthy("eu-de")]);
         assert!(r.findings.is_empty(), "{:?}", r.findings);
-        assert_eq!(r.next_steps.len(), 1);
-        assert!(r.next_steps[0].text.starts_with("Every check passed"));
+        // The closing step ("Every check passed": see the snapshot).
+        assert_eq!(r.next_steps.len(), 1, "{:?}", r.next_steps);
+        assert_eq!((r.next_steps[0].region.as_deref(), &r.next_steps[0].command), (None, &None));
         insta::assert_snapshot!("healthy_service", prose(&r));
     }
 
@@ -854,10 +874,18 @@ mod tests {
         assert_eq!(severities, sorted, "{:?}", r.findings);
         assert_eq!(r.findings.last().unwrap().kind, FindingKind::SteadyErrors);
         // A region in trouble does not explain a refused healthz: its steps stay.
-        let texts: Vec<&str> = r.next_steps.iter().map(|s| s.text.as_str()).collect();
-        assert!(texts.iter().any(|t| t.starts_with("Healthz fails: check whether other APIs fail")), "{texts:?}");
-        let curl = r.next_steps.iter().map(argv).find(|a| a.first() == Some(&"curl")).unwrap();
-        assert_eq!(curl, ["curl", "-sS", "-i", "--max-time", "10", "https://keys.corp/healthz"]);
+        // The service's two steps come first: whether other APIs fail (no
+        // command; "Healthz fails: check whether other APIs fail": see the
+        // snapshot), then what answers on the healthz URL.
+        let service: Vec<(Option<&str>, Vec<&str>)> =
+            r.next_steps[..2].iter().map(|s| (s.region.as_deref(), argv(s))).collect();
+        assert_eq!(
+            service,
+            [(None, vec![]), (None, vec!["curl", "-sS", "-i", "--max-time", "10", "https://keys.corp/healthz"])],
+            "{:?}",
+            r.next_steps
+        );
+        assert!(r.next_steps[2..].iter().all(|s| s.region.as_deref() == Some("us-east")), "{:?}", r.next_steps);
         insta::assert_snapshot!("failing_healthz_and_a_region_in_trouble", prose(&r));
     }
 
@@ -873,7 +901,9 @@ mod tests {
         let cmds: Vec<Vec<&str>> = r.next_steps.iter().map(kubectl_args).collect();
         assert_eq!(cmds.iter().filter(|c| c.starts_with(&["describe", "pod"])).count(), 1, "{cmds:?}");
         assert_eq!(cmds.iter().filter(|c| c.ends_with(&["--previous"])).count(), 1, "{cmds:?}");
-        assert!(r.next_steps.iter().any(|s| s.text.ends_with("(2 more crashed alike)")), "{:?}", r.next_steps);
+        // The one previous-log read is the first pod's ("(2 more crashed
+        // alike)": see the snapshot).
+        assert!(cmds.contains(&vec!["logs", "a", "-c", "api-key-service", "--previous"]), "{cmds:?}");
         let crash: Vec<&Finding> = r.findings.iter().filter(|f| f.kind == FindingKind::CrashLoop).collect();
         assert_eq!(crash.len(), 1, "{:?}", r.findings);
         assert_eq!(
@@ -893,11 +923,16 @@ mod tests {
         assert!(kinds(&r).contains(&FindingKind::Permission), "{:?}", r.findings);
         let cmds: Vec<Vec<&str>> = r.next_steps.iter().map(kubectl_args).collect();
         assert!(!cmds.iter().any(|c| c.first() == Some(&"logs")), "{cmds:?}");
-        assert!(
-            r.next_steps.iter().any(|s| s.text.contains("needs get on pods/log in namespace api")),
-            "{:?}",
-            r.next_steps
-        );
+        let permission: Vec<(Option<&str>, Severity)> = r
+            .findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::Permission)
+            .map(|f| (f.region.as_deref(), f.severity))
+            .collect();
+        assert_eq!(permission, [(Some("us-east"), Severity::Warn)]);
+        // Reading the logs is a step without a command ("needs get on
+        // pods/log in namespace api": see the snapshot), and comes first.
+        assert_eq!((r.next_steps[0].region.as_deref(), &r.next_steps[0].command), (Some("us-east"), &None));
         // The re-run keeps the user's flags and names the region.
         assert!(argvs(&r).contains(&vec!["keysvc-check", "diagnose", "--env", "prod", "--region", "us-east"]));
         insta::assert_snapshot!("forbidden_logs", prose(&r));
@@ -977,7 +1012,11 @@ mod tests {
         crate::judge::judge(&p, &mut r);
         advise(&p, &mut r);
         assert_eq!(kinds(&r), [FindingKind::Placeholder]);
-        assert!(r.next_steps[0].text.starts_with("Set your real values for environments.prod.healthz_url in rb.yaml"));
+        assert_eq!((r.findings[0].region.as_deref(), r.findings[0].severity), (None, Severity::Warn));
+        // One step, for the service, without a command ("Set your real values
+        // for environments.prod.healthz_url in rb.yaml": see the snapshot).
+        assert_eq!(r.next_steps.len(), 1, "{:?}", r.next_steps);
+        assert_eq!((r.next_steps[0].region.as_deref(), &r.next_steps[0].command), (None, &None));
         assert_eq!(r.service.verdict, Verdict::Unknown);
         insta::assert_snapshot!("placeholders_first", prose(&r));
     }
@@ -1131,7 +1170,8 @@ mod tests {
         assert_eq!(r.service.verdict, Verdict::Down);
         let f = r.findings.iter().find(|f| f.kind == FindingKind::HealthzWithoutPods).expect("a finding says so");
         assert_eq!((f.region.as_deref(), f.severity), (None, Severity::Warn));
-        assert!(f.text.contains("no pod of the service is ready in any region"), "{}", f.text);
+        // "no pod of the service is ready in any region": see the snapshot.
+        assert_eq!(kinds(&r).iter().filter(|k| **k == FindingKind::HealthzWithoutPods).count(), 1);
         insta::assert_snapshot!("healthz_without_pods", prose(&r));
         let curl = r.next_steps.iter().position(|s| argv(s).first() == Some(&"curl"));
         let last_region = r.next_steps.iter().rposition(|s| s.region.is_some());
@@ -1153,11 +1193,10 @@ mod tests {
         let r =
             report(&p, Status::Fail, vec![all_crashing("us-south"), all_crashing("us-east"), all_crashing("eu-de")]);
         assert_eq!(r.service.verdict, Verdict::Down);
-        let texts: Vec<&str> = r.next_steps.iter().map(|s| s.text.as_str()).collect();
-        assert!(
-            !texts.iter().any(|t| t.contains("other APIs") || t.contains("answers on the healthz URL")),
-            "{texts:?}"
-        );
+        // No step for the service (whether other APIs fail, what answers on
+        // the healthz URL): every step is a region's, none a curl.
+        assert!(r.next_steps.iter().all(|s| s.region.is_some()), "{:?}", r.next_steps);
+        assert!(!r.next_steps.iter().any(|s| argv(s).first() == Some(&"curl")), "{:?}", r.next_steps);
         assert_eq!(r.next_steps[0].region.as_deref(), Some("us-south"), "{:?}", r.next_steps);
         insta::assert_snapshot!("nothing_runs_anywhere", prose(&r));
         // With one region running, the route still matters.
