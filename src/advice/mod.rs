@@ -255,6 +255,12 @@ mod tests {
         }
     }
 
+    /// The steps that re-run this tool (after fixing what kept a region
+    /// from being checked).
+    fn reruns(r: &Report) -> Vec<&NextStep> {
+        r.next_steps.iter().filter(|s| argv(s).first() == Some(&"keysvc-check")).collect()
+    }
+
     /// Every step's command, as words.
     fn argvs(r: &Report) -> Vec<Vec<&str>> {
         r.next_steps.iter().filter(|s| s.command.is_some()).map(argv).collect()
@@ -303,9 +309,19 @@ mod tests {
         let p = plan();
         let stopped = Problem::new(ProblemKind::Interrupted, "listing pods: interrupted before it finished");
         let r = everywhere(&p, &stopped);
+        assert_eq!(kinds(&r), [FindingKind::NotChecked], "{:?}", r.findings);
+        assert_eq!((r.findings[0].region.as_deref(), r.findings[0].severity), (None, Severity::Warn));
+        assert_eq!(r.findings[0].regions, ["us-south", "us-east", "eu-de"]);
+        // One step for every region: re-run as it was, no flag to fix.
+        assert_eq!(r.next_steps.len(), 1, "{:?}", r.next_steps);
+        assert_eq!(r.next_steps[0].region, None);
+        assert_eq!(argv(&r.next_steps[0]), ["keysvc-check", "diagnose", "--env", "prod"]);
+        // No kind tells an unreachable cluster from an interrupted run in the
+        // step's advice: the words are checked here, and in the snapshot
+        // ("interrupted").
         let texts: Vec<&str> = r.next_steps.iter().map(|s| s.text.as_str()).collect();
-        assert!(texts.iter().any(|t| t.contains("interrupted")), "{texts:?}");
         assert!(!texts.iter().any(|t| t.contains("reachable")), "{texts:?}");
+        insta::assert_snapshot!("interrupted_run", prose(&r));
     }
 
     #[test]
@@ -323,12 +339,17 @@ mod tests {
         assert_eq!(not_checked.len(), 1, "{:?}", r.findings);
         assert_eq!(not_checked[0].region, None);
         assert_eq!(not_checked[0].regions, ["us-south", "us-east", "eu-de"]);
-        let access: Vec<&NextStep> = r.next_steps.iter().filter(|s| s.text.contains("re-run")).collect();
+        assert_eq!(r.next_steps.len(), 1, "{:?}", r.next_steps);
+        let access = reruns(&r);
         assert_eq!(access.len(), 1, "{:?}", r.next_steps);
         assert_eq!(access[0].region, None);
-        assert!(access[0].text.contains("fix or replace the kubeconfig bad-kc"), "{:?}", access[0]);
-        assert!(!access[0].text.contains("credentials"), "{:?}", access[0]);
         assert_eq!(argv(access[0]), ["keysvc-check", "diagnose", "--env", "prod", "--kubeconfig", "FILE"]);
+        assert!(!changes(access[0]));
+        // "fix or replace the kubeconfig bad-kc": see the snapshot. No kind
+        // tells the file's advice from a credential plugin's: the words are
+        // checked here.
+        assert!(!access[0].text.contains("credentials"), "{:?}", access[0]);
+        insta::assert_snapshot!("kubeconfig_not_yaml", prose(&r));
     }
 
     #[test]
@@ -352,11 +373,16 @@ mod tests {
         p.rerun.args.extend(["--context".into(), "us-east=nope".into()]);
         let gone = Problem::new(ProblemKind::ContextMissing, "context `nope` is not in the kubeconfig");
         let r = report(&p, Status::Pass, vec![healthy("us-south"), unchecked("us-east", &gone), healthy("eu-de")]);
-        let step = r.next_steps.iter().find(|s| s.text.contains("re-run")).unwrap();
+        assert_eq!(kinds(&r), [FindingKind::NotChecked], "{:?}", r.findings);
+        assert_eq!(r.findings[0].region.as_deref(), Some("us-east"));
+        let steps = reruns(&r);
+        assert_eq!(steps.len(), 1, "{:?}", r.next_steps);
+        assert_eq!(steps[0].region.as_deref(), Some("us-east"));
         assert_eq!(
-            argv(step),
+            argv(steps[0]),
             ["keysvc-check", "diagnose", "--env", "prod", "--context", "us-east=CONTEXT", "--region", "us-east"]
         );
+        insta::assert_snapshot!("context_missing", prose(&r));
     }
 
     #[test]
@@ -366,12 +392,18 @@ mod tests {
         p.rerun.args.extend(["--timeout".into(), "3s".into()]);
         let throttled = Problem::new(ProblemKind::Throttled, "throttled: the API server answered 503");
         let r = everywhere(&p, &throttled);
-        let access: Vec<&NextStep> = r.next_steps.iter().filter(|s| s.text.contains("re-run")).collect();
+        assert_eq!(kinds(&r), [FindingKind::NotChecked], "{:?}", r.findings);
+        assert_eq!(r.findings[0].region, None);
+        let access = reruns(&r);
         assert_eq!(access.len(), 1, "{:?}", r.next_steps);
-        assert!(access[0].text.contains("a longer --timeout (1m)"), "{:?}", access[0]);
+        assert_eq!(access[0].region, None);
         assert_eq!(argv(access[0]), ["keysvc-check", "diagnose", "--env", "prod", "--timeout", "1m"]);
+        // "a longer --timeout (1m)": see the snapshot.
+        insta::assert_snapshot!("throttled_everywhere", prose(&r));
         p.timeout = Duration::from_secs(90);
-        assert!(everywhere(&p, &throttled).next_steps.iter().any(|s| s.text.contains("(3m)")));
+        let r = everywhere(&p, &throttled);
+        assert_eq!(argvs(&r), [["keysvc-check", "diagnose", "--env", "prod", "--timeout", "3m"]], "{:?}", r.next_steps);
+        insta::assert_snapshot!("throttled_everywhere_longer", prose(&r));
     }
 
     #[test]
@@ -379,9 +411,19 @@ mod tests {
         let p = plan();
         let bad = Problem::new(ProblemKind::BadRequest, "found 'key', expected: ',' or 'end of string'");
         let r = report(&p, Status::Pass, vec![healthy("us-south"), unchecked("us-east", &bad), healthy("eu-de")]);
-        let step = r.next_steps.iter().find(|s| s.text.contains("re-run")).unwrap();
-        assert!(step.text.contains("selector `app=api-key-service` and namespace `api` in rb.yaml"), "{step:?}");
+        assert_eq!(kinds(&r), [FindingKind::NotChecked], "{:?}", r.findings);
+        assert_eq!((r.findings[0].region.as_deref(), r.findings[0].severity), (Some("us-east"), Severity::Warn));
+        let steps = reruns(&r);
+        assert_eq!(steps.len(), 1, "{:?}", r.next_steps);
+        let step = steps[0];
+        assert_eq!(step.region.as_deref(), Some("us-east"));
+        // The runbook is at fault, not a flag: the re-run changes none.
+        assert_eq!(argv(step), ["keysvc-check", "diagnose", "--env", "prod", "--region", "us-east"]);
+        // "selector `app=api-key-service` and namespace `api` in rb.yaml":
+        // see the snapshot. No kind tells the runbook's advice from the
+        // network's: the words are checked here.
         assert!(!step.text.contains("reachable"), "{step:?}");
+        insta::assert_snapshot!("bad_request", prose(&r));
     }
 
     fn pod(name: &str, ready: bool) -> PodInfo {
@@ -491,7 +533,10 @@ mod tests {
         assert_eq!(kinds(&r), [FindingKind::SteadyErrors]);
         assert_eq!(r.findings[0].severity, Severity::Info);
         assert_eq!(r.findings[0].text, "8 error lines in 5m; usual for this service: 7.6 per 5m over the last 1h");
-        assert!(r.next_steps[0].text.starts_with("Every check passed"), "{:?}", r.next_steps);
+        // Only the closing step ("Every check passed": see the snapshot).
+        assert_eq!(r.next_steps.len(), 1, "{:?}", r.next_steps);
+        assert_eq!((r.next_steps[0].region.as_deref(), &r.next_steps[0].command), (None, &None));
+        insta::assert_snapshot!("steady_noise", prose(&r));
     }
 
     #[test]
@@ -525,10 +570,19 @@ mod tests {
             ..crate::evidence::rollout::empty()
         });
         let r = report(&p, Status::Pass, vec![healthy("us-south"), east, healthy("eu-de")]);
-        let step = r.next_steps.iter().find(|s| s.text.starts_with("No pods match")).expect("a no-pods step");
+        let k: Vec<(Option<&str>, FindingKind, Severity)> =
+            r.findings.iter().map(|f| (f.region.as_deref(), f.kind, f.severity)).collect();
+        let east = Some("us-east");
+        assert_eq!(k, [(east, FindingKind::NoPods, Severity::Fail), (east, FindingKind::Permission, Severity::Info)]);
+        // One step: the labels, a command this user can run; the deployment
+        // is named with the permission it needs ("needs get and list on
+        // deployments": see the snapshot), not as a command that would fail.
+        assert_eq!(r.next_steps.len(), 1, "{:?}", r.next_steps);
+        let step = &r.next_steps[0];
         assert_eq!(step.region.as_deref(), Some("us-east"));
-        assert!(step.text.contains("needs get and list on deployments"), "{step:?}");
         assert_eq!(kubectl_args(step), ["get", "pods", "--show-labels"], "a command this user can run: {step:?}");
+        assert!(!changes(step));
+        insta::assert_snapshot!("no_pods_deployment_forbidden", prose(&r));
     }
 
     #[test]
@@ -629,11 +683,16 @@ mod tests {
         assert_eq!(r.regions[1].verdict, Verdict::Degraded);
         let f = r.findings.iter().find(|f| f.pod.as_deref() == Some("b")).unwrap();
         assert_eq!((f.severity, f.text.as_str()), (Severity::Warn, "b Running, not ready for 90s"));
-        assert!(r.next_steps.iter().any(|s| s.text == "read the logs of every pod"), "{:?}", r.next_steps);
+        let read_logs = |s: &NextStep| kubectl_args(s).starts_with(&["logs", "-l"]);
+        assert!(r.next_steps.iter().any(read_logs), "{:?}", r.next_steps);
         p.rerun.verb = "logs";
         let r = report(&p, Status::Pass, vec![healthy("us-south"), east(90), healthy("eu-de")]);
-        assert!(!r.next_steps.iter().any(|s| s.text == "read the logs of every pod"), "{:?}", r.next_steps);
-        assert!(r.next_steps.iter().any(|s| s.text.starts_with("why b is Running, not ready")), "{:?}", r.next_steps);
+        assert!(!r.next_steps.iter().any(read_logs), "{:?}", r.next_steps);
+        // Why b is not ready ("why b is Running, not ready": see the snapshot).
+        let cmds: Vec<(Option<&str>, Vec<&str>)> =
+            r.next_steps.iter().map(|s| (s.region.as_deref(), kubectl_args(s))).collect();
+        assert_eq!(cmds, [(Some("us-east"), vec!["describe", "pod", "b"])]);
+        insta::assert_snapshot!("not_ready_in_logs", prose(&r));
         // Under the runbook's not_ready_grace (30s) the pods step passed: information.
         p.rerun.verb = "diagnose";
         let r = report(&p, Status::Pass, vec![healthy("us-south"), east(20), healthy("eu-de")]);
@@ -672,7 +731,12 @@ mod tests {
         assert_eq!(r.service.verdict, Verdict::Healthy, "optional evidence changes no verdict");
         let f = r.findings.iter().find(|f| f.kind == FindingKind::NotChecked).expect("a finding says so");
         assert_eq!((f.region.as_deref(), f.severity), (Some("us-east"), Severity::Info));
-        assert!(f.text.starts_with("Warning events not read (optional") && f.text.contains("throttled"), "{f:?}");
+        assert_eq!(kinds(&r), [FindingKind::NotChecked], "{:?}", r.findings);
+        // Nothing to do about optional evidence: the closing step only.
+        assert_eq!(r.next_steps.len(), 1, "{:?}", r.next_steps);
+        assert_eq!((r.next_steps[0].region.as_deref(), &r.next_steps[0].command), (None, &None));
+        // "Warning events not read (optional…): throttled…": see the snapshot.
+        insta::assert_snapshot!("optional_events_not_read", prose(&r));
     }
 
     #[test]
@@ -701,9 +765,13 @@ mod tests {
         let r = report(&p, Status::Pass, vec![healthy("us-south"), east, healthy("eu-de")]);
         assert_eq!(r.regions[1].verdict, Verdict::Unknown);
         assert!(kinds(&r).contains(&FindingKind::ApiPushback) && kinds(&r).contains(&FindingKind::NotChecked));
-        let step = r.next_steps.iter().find(|s| s.region.as_deref() == Some("us-east")).unwrap();
-        assert!(step.text.contains("its API server is shedding load"), "{step:?}");
-        assert!(argv(step).ends_with(&["--region", "us-east"]), "{step:?}");
+        // The throttled region's re-run gives the retries more time ("its API
+        // server is shedding load": see the snapshot).
+        assert_eq!(r.next_steps.len(), 1, "{:?}", r.next_steps);
+        let step = &r.next_steps[0];
+        assert_eq!(step.region.as_deref(), Some("us-east"));
+        assert_eq!(argv(step), ["keysvc-check", "diagnose", "--env", "prod", "--timeout", "1m", "--region", "us-east"]);
+        insta::assert_snapshot!("throttled_pods", prose(&r));
     }
 
     fn region(name: &str, pods: Vec<PodInfo>, logs: LogsStep) -> RegionReport {
@@ -768,8 +836,10 @@ mod tests {
         let p = plan();
         let r = report(&p, Status::Pass, vec![healthy("us-south"), healthy("us-east"), healthy("eu-de")]);
         assert!(r.findings.is_empty(), "{:?}", r.findings);
-        assert_eq!(r.next_steps.len(), 1);
-        assert!(r.next_steps[0].text.starts_with("Every check passed"));
+        // The closing step ("Every check passed": see the snapshot).
+        assert_eq!(r.next_steps.len(), 1, "{:?}", r.next_steps);
+        assert_eq!((r.next_steps[0].region.as_deref(), &r.next_steps[0].command), (None, &None));
+        insta::assert_snapshot!("healthy_service", prose(&r));
     }
 
     #[test]
@@ -804,10 +874,19 @@ mod tests {
         assert_eq!(severities, sorted, "{:?}", r.findings);
         assert_eq!(r.findings.last().unwrap().kind, FindingKind::SteadyErrors);
         // A region in trouble does not explain a refused healthz: its steps stay.
-        let texts: Vec<&str> = r.next_steps.iter().map(|s| s.text.as_str()).collect();
-        assert!(texts.iter().any(|t| t.starts_with("Healthz fails: check whether other APIs fail")), "{texts:?}");
-        let curl = r.next_steps.iter().map(argv).find(|a| a.first() == Some(&"curl")).unwrap();
-        assert_eq!(curl, ["curl", "-sS", "-i", "--max-time", "10", "https://keys.corp/healthz"]);
+        // The service's two steps come first: whether other APIs fail (no
+        // command; "Healthz fails: check whether other APIs fail": see the
+        // snapshot), then what answers on the healthz URL.
+        let service: Vec<(Option<&str>, Vec<&str>)> =
+            r.next_steps[..2].iter().map(|s| (s.region.as_deref(), argv(s))).collect();
+        assert_eq!(
+            service,
+            [(None, vec![]), (None, vec!["curl", "-sS", "-i", "--max-time", "10", "https://keys.corp/healthz"])],
+            "{:?}",
+            r.next_steps
+        );
+        assert!(r.next_steps[2..].iter().all(|s| s.region.as_deref() == Some("us-east")), "{:?}", r.next_steps);
+        insta::assert_snapshot!("failing_healthz_and_a_region_in_trouble", prose(&r));
     }
 
     #[test]
@@ -822,13 +901,16 @@ mod tests {
         let cmds: Vec<Vec<&str>> = r.next_steps.iter().map(kubectl_args).collect();
         assert_eq!(cmds.iter().filter(|c| c.starts_with(&["describe", "pod"])).count(), 1, "{cmds:?}");
         assert_eq!(cmds.iter().filter(|c| c.ends_with(&["--previous"])).count(), 1, "{cmds:?}");
-        assert!(r.next_steps.iter().any(|s| s.text.ends_with("(2 more crashed alike)")), "{:?}", r.next_steps);
+        // The one previous-log read is the first pod's ("(2 more crashed
+        // alike)": see the snapshot).
+        assert!(cmds.contains(&vec!["logs", "a", "-c", "api-key-service", "--previous"]), "{cmds:?}");
         let crash: Vec<&Finding> = r.findings.iter().filter(|f| f.kind == FindingKind::CrashLoop).collect();
         assert_eq!(crash.len(), 1, "{:?}", r.findings);
         assert_eq!(
             crash[0].text,
             "3 pods CrashLoopBackOff: a, b, c (a: 7 restarts, last terminated Error (exit 1) 4m ago)"
         );
+        insta::assert_snapshot!("pods_failing_alike", prose(&r));
     }
 
     #[test]
@@ -841,13 +923,19 @@ mod tests {
         assert!(kinds(&r).contains(&FindingKind::Permission), "{:?}", r.findings);
         let cmds: Vec<Vec<&str>> = r.next_steps.iter().map(kubectl_args).collect();
         assert!(!cmds.iter().any(|c| c.first() == Some(&"logs")), "{cmds:?}");
-        assert!(
-            r.next_steps.iter().any(|s| s.text.contains("needs get on pods/log in namespace api")),
-            "{:?}",
-            r.next_steps
-        );
+        let permission: Vec<(Option<&str>, Severity)> = r
+            .findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::Permission)
+            .map(|f| (f.region.as_deref(), f.severity))
+            .collect();
+        assert_eq!(permission, [(Some("us-east"), Severity::Warn)]);
+        // Reading the logs is a step without a command ("needs get on
+        // pods/log in namespace api": see the snapshot), and comes first.
+        assert_eq!((r.next_steps[0].region.as_deref(), &r.next_steps[0].command), (Some("us-east"), &None));
         // The re-run keeps the user's flags and names the region.
         assert!(argvs(&r).contains(&vec!["keysvc-check", "diagnose", "--env", "prod", "--region", "us-east"]));
+        insta::assert_snapshot!("forbidden_logs", prose(&r));
     }
 
     #[test]
@@ -924,8 +1012,13 @@ mod tests {
         crate::judge::judge(&p, &mut r);
         advise(&p, &mut r);
         assert_eq!(kinds(&r), [FindingKind::Placeholder]);
-        assert!(r.next_steps[0].text.starts_with("Set your real values for environments.prod.healthz_url in rb.yaml"));
+        assert_eq!((r.findings[0].region.as_deref(), r.findings[0].severity), (None, Severity::Warn));
+        // One step, for the service, without a command ("Set your real values
+        // for environments.prod.healthz_url in rb.yaml": see the snapshot).
+        assert_eq!(r.next_steps.len(), 1, "{:?}", r.next_steps);
+        assert_eq!((r.next_steps[0].region.as_deref(), &r.next_steps[0].command), (None, &None));
         assert_eq!(r.service.verdict, Verdict::Unknown);
+        insta::assert_snapshot!("placeholders_first", prose(&r));
     }
 
     #[test]
@@ -1077,7 +1170,9 @@ mod tests {
         assert_eq!(r.service.verdict, Verdict::Down);
         let f = r.findings.iter().find(|f| f.kind == FindingKind::HealthzWithoutPods).expect("a finding says so");
         assert_eq!((f.region.as_deref(), f.severity), (None, Severity::Warn));
-        assert!(f.text.contains("no pod of the service is ready in any region"), "{}", f.text);
+        // "no pod of the service is ready in any region": see the snapshot.
+        assert_eq!(kinds(&r).iter().filter(|k| **k == FindingKind::HealthzWithoutPods).count(), 1);
+        insta::assert_snapshot!("healthz_without_pods", prose(&r));
         let curl = r.next_steps.iter().position(|s| argv(s).first() == Some(&"curl"));
         let last_region = r.next_steps.iter().rposition(|s| s.region.is_some());
         assert!(curl > last_region, "after the regions' own steps: {:?}", r.next_steps);
@@ -1098,12 +1193,12 @@ mod tests {
         let r =
             report(&p, Status::Fail, vec![all_crashing("us-south"), all_crashing("us-east"), all_crashing("eu-de")]);
         assert_eq!(r.service.verdict, Verdict::Down);
-        let texts: Vec<&str> = r.next_steps.iter().map(|s| s.text.as_str()).collect();
-        assert!(
-            !texts.iter().any(|t| t.contains("other APIs") || t.contains("answers on the healthz URL")),
-            "{texts:?}"
-        );
+        // No step for the service (whether other APIs fail, what answers on
+        // the healthz URL): every step is a region's, none a curl.
+        assert!(r.next_steps.iter().all(|s| s.region.is_some()), "{:?}", r.next_steps);
+        assert!(!r.next_steps.iter().any(|s| argv(s).first() == Some(&"curl")), "{:?}", r.next_steps);
         assert_eq!(r.next_steps[0].region.as_deref(), Some("us-south"), "{:?}", r.next_steps);
+        insta::assert_snapshot!("nothing_runs_anywhere", prose(&r));
         // With one region running, the route still matters.
         let r = report(&p, Status::Fail, vec![all_crashing("us-south"), healthy("us-east"), all_crashing("eu-de")]);
         assert!(r.next_steps.iter().any(|s| argv(s).first() == Some(&"curl")));
