@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Compares `diagnose -o json` wall time of this version with v1 (commit
-# 880a67e, before the baseline reads, events and rollout evidence), side by
-# side in one run, with each region's API server reached directly and through
-# a proxy adding a round-trip time. Prints min/median/max per version and RTT
-# and the ratio of the medians; nothing is asserted on time.
+# Compares `diagnose -o json` wall time of this version with a base revision
+# (by default v1, commit 880a67e, before the baseline reads, events and
+# rollout evidence), side by side in one run, with each region's API server
+# reached directly and through a proxy adding a round-trip time. Prints
+# min/median/max per version and RTT and the ratio of the medians; nothing is
+# asserted on time.
 #
 # Usage: tests/bench/rtt.sh [RUNS] [RTT_MS...]   (default 10 runs; 0 and 200 ms)
+#   KEYSVC_BENCH_BASE=REV   the base revision (default 880a67e, shown as v1);
+#                           built once into ~/.cache/keysvc-check/bench-v1
+#                           (v1) or bench-<commit> and kept there
+#   KEYSVC_BENCH_PODS=N     ready pods per region (default 3)
 # With KEYSVC_TESTENV set, uses that environment (it redeploys namespace `api`
 # in every region); otherwise brings one up and down.
 set -euo pipefail
@@ -15,6 +20,9 @@ runs="${1:-10}"
 rtts=(0 200)
 [ $# -eq 0 ] || rtts=("$@")
 v1_rev=880a67e
+base_rev="${KEYSVC_BENCH_BASE:-$v1_rev}"
+pods="${KEYSVC_BENCH_PODS:-3}"
+[[ "$pods" =~ ^[1-9][0-9]*$ ]] || { echo "KEYSVC_BENCH_PODS must be a number of pods, not '$pods'" >&2; exit 64; }
 cache="${KEYSVC_CACHE:-$HOME/.cache/keysvc-check}"
 
 bash tests/cluster/build-apiserver.sh
@@ -28,10 +36,10 @@ work=$(mktemp -d)
 state=""
 own_env=""
 proxy_pid=""
-v1_tree=""
+base_tree=""
 cleanup() {
   [ -z "$proxy_pid" ] || kill "$proxy_pid" 2>/dev/null || true
-  [ -z "$v1_tree" ] || git worktree remove --force "$v1_tree" 2>/dev/null || true
+  [ -z "$base_tree" ] || git worktree remove --force "$base_tree" 2>/dev/null || true
   if [ -n "$own_env" ]; then
     "$testenv" down --state "$state"
     rm -rf "$(dirname "$state")"
@@ -40,18 +48,24 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# v1, built once in a worktree of its own and kept in the cache.
-v1_target="$cache/bench-v1"
-v1_bin="$v1_target/release/keysvc-check"
-v1_full=$(git rev-parse "$v1_rev^{commit}")
-if [ ! -x "$v1_bin" ] || [ "$(cat "$v1_target/built-from" 2>/dev/null)" != "$v1_full" ]; then
-  echo "== building v1 ($v1_rev) in $v1_target"
-  v1_tree="$work/v1"
-  git worktree add --detach --quiet "$v1_tree" "$v1_full"
-  (cd "$v1_tree" && CARGO_TARGET_DIR="$v1_target" cargo build --release --quiet --locked -p keysvc-check --bin keysvc-check)
-  echo "$v1_full" >"$v1_target/built-from"
-  git worktree remove --force "$v1_tree"
-  v1_tree=""
+# The base, built once in a worktree of its own and kept in the cache.
+base_full=$(git rev-parse "$base_rev^{commit}")
+if [ "$base_full" = "$(git rev-parse "$v1_rev^{commit}")" ]; then
+  base_name=v1
+  base_target="$cache/bench-v1"
+else
+  base_name=$(git rev-parse --short "$base_full")
+  base_target="$cache/bench-${base_full:0:12}"
+fi
+base_bin="$base_target/release/keysvc-check"
+if [ ! -x "$base_bin" ] || [ "$(cat "$base_target/built-from" 2>/dev/null)" != "$base_full" ]; then
+  echo "== building $base_name ($base_rev) in $base_target"
+  base_tree="$work/base"
+  git worktree add --detach --quiet "$base_tree" "$base_full"
+  (cd "$base_tree" && CARGO_TARGET_DIR="$base_target" cargo build --release --quiet --locked -p keysvc-check --bin keysvc-check)
+  echo "$base_full" >"$base_target/built-from"
+  git worktree remove --force "$base_tree"
+  base_tree=""
 fi
 
 if [ -n "${KEYSVC_TESTENV:-}" ]; then
@@ -62,12 +76,12 @@ else
 fi
 kubeconfig="$(dirname "$state")/kubeconfig"
 
-# Three healthy regions, each a Deployment with two revisions and three ready
-# pods; each pod logged 300 lines over the last 65 minutes (one in 100 an
+# Three healthy regions, each a Deployment with two revisions and $pods ready
+# pods (three by default); each pod logged 300 lines over the last 65 minutes (one in 100 an
 # ERROR), so the baseline hour before the 5-minute window has lines to read.
 regions=(us-south us-east eu-de)
 for region in "${regions[@]}"; do
-  for pod in $("$testenv" deploy --state "$state" --region "$region" --namespace api 1.4.2 1.4.3); do
+  for pod in $("$testenv" deploy --state "$state" --region "$region" --namespace api --replicas "$pods" 1.4.2 1.4.3); do
     "$testenv" logs --state "$state" --region "$region" --namespace api --pod "$pod" \
       --count 300 --span-secs 3900 --error-every 100
   done
@@ -85,7 +99,7 @@ wait_for_line() { # FILE WHAT
   done
 }
 
-# Only keys v1 knows; the current version reads the same file.
+# Only keys v1 knows; every later version reads the same file.
 cat >"$work/rb.yaml" <<YAML
 service: Key Service API
 namespace: api
@@ -100,9 +114,12 @@ environments:
       eu-de: { context: oncall@eu-de }
 YAML
 # The current version reads events and rollouts as well, with the user that
-# may; v1 reads neither.
+# may; v1 reads neither and runs as the oncall user. A later base runs with
+# the same flags as the current version.
 evidence=()
 for region in "${regions[@]}"; do evidence+=(--context "$region=evidence@$region"); done
+base_flags=()
+[ "$base_name" = v1 ] || base_flags=("${evidence[@]}")
 
 # One timed run: prints milliseconds, keeps the exit code.
 timed() { # NAME KUBECONFIG BIN ARGS...
@@ -123,7 +140,7 @@ print(min(ms), statistics.median(ms), max(ms), codes)
 PY
 }
 
-echo "== diagnose -o json, 3 healthy regions x 3 pods, $runs runs per version and RTT ($(nproc) cores, $(date -u +%Y-%m-%d))"
+echo "== diagnose -o json, 3 healthy regions x $pods pods, base $base_name ($base_full), $runs runs per version and RTT ($(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ))"
 printf '%-7s %-8s %7s %9s %7s %6s\n' RTT version min_ms median_ms max_ms exit
 for rtt in "${rtts[@]}"; do
   kc="$kubeconfig"
@@ -133,20 +150,20 @@ for rtt in "${rtts[@]}"; do
     proxy_pid=$!
     wait_for_line "$work/proxy.out" "proxy kubeconfig"
   fi
-  : >"$work/v1.times"
+  : >"$work/base.times"
   : >"$work/current.times"
   # One unmeasured run each, then alternate so drift hits both alike.
-  timed v1 "$kc" "$v1_bin" >/dev/null
+  timed base "$kc" "$base_bin" ${base_flags[@]+"${base_flags[@]}"} >/dev/null
   timed current "$kc" "$bin" "${evidence[@]}" >/dev/null
   for _ in $(seq "$runs"); do
-    timed v1 "$kc" "$v1_bin" >>"$work/v1.times"
+    timed base "$kc" "$base_bin" ${base_flags[@]+"${base_flags[@]}"} >>"$work/base.times"
     timed current "$kc" "$bin" "${evidence[@]}" >>"$work/current.times"
   done
-  read -r v1_min v1_med v1_max v1_codes < <(stats "$work/v1.times")
+  read -r base_min base_med base_max base_codes < <(stats "$work/base.times")
   read -r cur_min cur_med cur_max cur_codes < <(stats "$work/current.times")
-  printf '%-7s %-8s %7s %9s %7s %6s\n' "${rtt}ms" v1 "$v1_min" "$v1_med" "$v1_max" "$v1_codes"
+  printf '%-7s %-8s %7s %9s %7s %6s\n' "${rtt}ms" "$base_name" "$base_min" "$base_med" "$base_max" "$base_codes"
   printf '%-7s %-8s %7s %9s %7s %6s\n' "${rtt}ms" current "$cur_min" "$cur_med" "$cur_max" "$cur_codes"
-  echo "${rtt}ms    current/v1 (medians): $(python3 -c "print(f'{$cur_med / $v1_med:.2f}')")"
+  echo "${rtt}ms    current/$base_name (medians): $(python3 -c "print(f'{$cur_med / $base_med:.2f}')")"
   if [ -n "$proxy_pid" ]; then
     kill "$proxy_pid"
     wait "$proxy_pid" || true
