@@ -370,11 +370,10 @@ impl ReadCtx<'_> {
         let outcome = tokio::time::timeout_at(self.deadline, work).await;
         shown.finish().await;
         match outcome {
-            // Nothing read by the deadline: the read failed, and says why.
-            Err(_) if tally.lines == 0 => {
-                WindowRead { tally, partial: true, error: Some(self.no_line_by_the_deadline(pod)) }
+            Err(_) => {
+                let error = self.no_line_by_the_deadline(pod, &tally);
+                WindowRead { tally, partial: true, error }
             }
-            Err(_) => WindowRead { tally, partial: true, error: None },
             Ok(Err(p)) => WindowRead { tally, partial: false, error: Some(p) },
             Ok(Ok(_)) => WindowRead { tally, partial: false, error: None },
         }
@@ -445,8 +444,7 @@ impl ReadCtx<'_> {
             let until = read.covered_until(stopped_early);
             out.span_secs = logs::baseline_span(self.frame.baseline_start, container_start, until).round() as u64;
         }
-        out.lines = read.tally.lines;
-        out.error_lines = read.tally.error_lines;
+        (out.lines, out.error_lines) = (read.tally.lines, read.tally.error_lines);
         let window = match outcome {
             Ok(Ok(_)) if !whole => {
                 let mut again = Shown::new(self, pod, false, sink);
@@ -455,8 +453,7 @@ impl ReadCtx<'_> {
             }
             Err(_) => {
                 shown.finish().await;
-                // Nothing of the window read by the deadline: the read failed, and says why.
-                let error = (window.lines == 0).then(|| self.no_line_by_the_deadline(pod));
+                let error = self.no_line_by_the_deadline(pod, &window);
                 WindowRead { tally: window, partial: true, error }
             }
             Ok(Err(p)) => WindowRead { tally: window, partial: false, error: Some(p) },
@@ -470,13 +467,17 @@ impl ReadCtx<'_> {
 }
 
 impl ReadCtx<'_> {
-    /// Why a read that brought no line of the window by the deadline failed.
-    fn no_line_by_the_deadline(&self, pod: &str) -> Problem {
+    /// A read the deadline cut before any line of the window: it failed,
+    /// and says why (`None` when it brought lines: it is only partial).
+    fn no_line_by_the_deadline(&self, pod: &str, window: &Tally) -> Option<Problem> {
+        if window.lines > 0 {
+            return None;
+        }
         let within = humantime::format_duration(self.plan.timeout);
-        Problem::new(
+        Some(Problem::new(
             ProblemKind::Deadline,
             format!("reading logs of {pod}: no line of the window before the deadline ({within}, --timeout)"),
-        )
+        ))
     }
 }
 
