@@ -241,16 +241,8 @@ mod tests {
             healthz: healthz.map(|s| HealthzCheck { status: s, ..crate::evidence::healthz::blank("u") }),
             pods: pods.map(|s| PodsStep {
                 status: s,
-                expected: 3,
-                ready: 0,
-                total: 0,
-                restarts: 0,
-                pods: vec![],
-                note: None,
-                namespace_unchecked: None,
-                other_labels: vec![],
                 error: (s == Status::Error).then(|| Problem::new(ProblemKind::Refused, "connection refused")),
-                duration_ms: 0,
+                ..crate::evidence::region::failed_pods(3, Problem::new(ProblemKind::Refused, ""))
             }),
             logs: logs.map(|s| LogsStep { status: s, window_secs: 300, ..LogsStep::default() }),
             events: None,

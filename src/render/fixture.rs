@@ -182,19 +182,7 @@ fn us_east() -> RegionReport {
 
 /// Unknown: listing the pods was forbidden.
 fn eu_de(forbidden: &Problem) -> RegionReport {
-    let pods = PodsStep {
-        status: Status::Error,
-        expected: 3,
-        ready: 0,
-        total: 0,
-        restarts: 0,
-        pods: vec![],
-        note: None,
-        namespace_unchecked: None,
-        other_labels: vec![],
-        error: Some(forbidden.clone()),
-        duration_ms: 3,
-    };
+    let pods = PodsStep { duration_ms: 3, ..crate::evidence::region::failed_pods(3, forbidden.clone()) };
     region("eu-de", Verdict::Unknown, pods, None, 3)
 }
 
