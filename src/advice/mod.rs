@@ -190,7 +190,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::plan::{LogOptions, Output, PeerPlan, Placeholder, RegionPlan, Rerun, Steps};
+    use crate::plan::{PeerPlan, Placeholder, RegionPlan, Rerun, Steps};
     use crate::report::{
         ErrorGroup, ErrorSignature, EventGroup, EventKind, EventsStep, HealthzCheck, Judgement, LogsStep, PeerCheck,
         PodBaseline, PodInfo, PodLogs, PodsStep, RevisionFacts, RolloutFacts, ServiceVerdict, Terminated,
@@ -214,30 +214,11 @@ mod tests {
             })
             .collect();
         Plan {
-            runbook,
-            runbook_name: "rb.yaml".into(),
-            env: "prod".into(),
             healthz_url: "https://keys.corp/healthz".into(),
             regions,
-            all_regions: true,
-            steps: Steps { healthz: true, pods: true, logs: true, evidence: true },
-            timeout: Duration::from_secs(30),
             kubeconfig: Some("/home/me/.kube/prod config".into()),
-            peers: vec![],
-            placeholder_healthz: None,
-            placeholders: vec![],
-            logs: LogOptions {
-                since: Duration::from_secs(300),
-                tail: None,
-                previous_only: false,
-                grep: None,
-                stream: false,
-                max_streams: crate::cli::DEFAULT_MAX_LOG_STREAMS,
-                max_streams_total: crate::cli::DEFAULT_MAX_LOG_STREAMS_TOTAL,
-            },
-            output: Output::Json,
-            quiet: false,
             rerun: Rerun { verb: "diagnose", args: vec!["--env".into(), "prod".into()], region: None },
+            ..Plan::for_tests(runbook, "rb.yaml")
         }
     }
 

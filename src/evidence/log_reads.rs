@@ -123,32 +123,12 @@ fn plan_reads(plan: &Plan, pods: Pods<'_>) -> (Vec<PodLogs>, Vec<Read>) {
     for ((info, &container_start), lacking) in pods.infos.iter().zip(pods.starts).zip(pods.lacking) {
         if let Some(p) = lacking {
             // Nothing to read: one entry with the reason, no request.
-            entries.push(PodLogs {
-                pod: info.name.clone(),
-                previous: false,
-                lines: 0,
-                error_lines: 0,
-                format: None,
-                top_errors: vec![],
-                partial: false,
-                error: Some(p.clone()),
-                baseline: None,
-            });
+            entries.push(PodLogs { error: Some(p.clone()), ..PodLogs::unread(&info.name, false) });
             continue;
         }
         let restarted = pods::restarted_within(info, plan.logs.since);
         let mut entry = |previous: bool| {
-            entries.push(PodLogs {
-                pod: info.name.clone(),
-                previous,
-                lines: 0,
-                error_lines: 0,
-                format: None,
-                top_errors: vec![],
-                partial: false,
-                error: None,
-                baseline: None,
-            });
+            entries.push(PodLogs::unread(&info.name, previous));
             entries.len() - 1
         };
         if !plan.logs.previous_only {
@@ -522,33 +502,11 @@ mod tests {
     }
 
     fn plan(previous_only: bool) -> Plan {
-        use crate::plan::{LogOptions, Output, Steps};
-        Plan {
-            runbook: crate::runbook::parse(&crate::runbook::Source::embedded()).unwrap(),
-            runbook_name: "rb".into(),
-            env: "prod".into(),
-            healthz_url: "https://h/healthz".into(),
-            regions: vec![],
-            all_regions: true,
-            steps: Steps { healthz: false, pods: true, logs: true, evidence: false },
-            timeout: Duration::from_secs(30),
-            kubeconfig: None,
-            peers: vec![],
-            placeholder_healthz: None,
-            placeholders: vec![],
-            logs: LogOptions {
-                since: Duration::from_secs(300),
-                tail: None,
-                previous_only,
-                grep: None,
-                stream: false,
-                max_streams: crate::cli::DEFAULT_MAX_LOG_STREAMS,
-                max_streams_total: crate::cli::DEFAULT_MAX_LOG_STREAMS_TOTAL,
-            },
-            output: Output::Json,
-            quiet: false,
-            rerun: crate::plan::Rerun::default(),
-        }
+        use crate::plan::Steps;
+        let mut plan = Plan::for_tests(crate::runbook::parse(&crate::runbook::Source::embedded()).unwrap(), "rb");
+        plan.steps = Steps { healthz: false, pods: true, logs: true, evidence: false };
+        plan.logs.previous_only = previous_only;
+        plan
     }
 
     fn info(name: &str, last_restart_secs_ago: Option<u64>) -> PodInfo {

@@ -112,6 +112,40 @@ pub const HEALTHZ_URL_HINT: &str = "set it to the healthz URL with its credentia
 pub use crate::shell::{env_word, shell_join, shell_word};
 
 #[cfg(test)]
+impl Plan {
+    /// A plan for unit tests: `runbook`'s environment `prod`, no regions,
+    /// every step, JSON output, the usual limits; tests change what they need.
+    pub fn for_tests(runbook: crate::runbook::Runbook, runbook_name: &str) -> Plan {
+        Plan {
+            runbook,
+            runbook_name: runbook_name.into(),
+            env: "prod".into(),
+            healthz_url: "https://h/healthz".into(),
+            regions: vec![],
+            all_regions: true,
+            steps: Steps { healthz: true, pods: true, logs: true, evidence: true },
+            timeout: Duration::from_secs(30),
+            kubeconfig: None,
+            peers: vec![],
+            placeholder_healthz: None,
+            placeholders: vec![],
+            logs: LogOptions {
+                since: Duration::from_secs(300),
+                tail: None,
+                previous_only: false,
+                grep: None,
+                stream: false,
+                max_streams: crate::cli::DEFAULT_MAX_LOG_STREAMS,
+                max_streams_total: crate::cli::DEFAULT_MAX_LOG_STREAMS_TOTAL,
+            },
+            output: Output::Json,
+            quiet: false,
+            rerun: Rerun::default(),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -286,6 +286,23 @@ pub struct PodLogs {
     pub baseline: Option<PodBaseline>,
 }
 
+impl PodLogs {
+    /// A container instance whose logs are still to be read.
+    pub fn unread(pod: &str, previous: bool) -> PodLogs {
+        PodLogs {
+            pod: pod.to_string(),
+            previous,
+            lines: 0,
+            error_lines: 0,
+            format: None,
+            top_errors: vec![],
+            partial: false,
+            error: None,
+            baseline: None,
+        }
+    }
+}
+
 /// What one container logged in the baseline, the time before the window.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PodBaseline {
