@@ -200,7 +200,7 @@ impl Tally {
         // uncaught exception) is an error entry of its own.
         let own_stack = !self.in_error && entry::opens_stack(line);
         if !own_stack && self.entries.continues(line) {
-            self.follow_traceback();
+            self.follow_traceback(classifier);
             return false;
         }
         let (format, error) = classifier.reader.judge(line);
@@ -233,7 +233,7 @@ impl Tally {
     }
 
     /// A traceback's exception line names it: its count moves there.
-    fn follow_traceback(&mut self) {
+    fn follow_traceback(&mut self, classifier: &Classifier) {
         let Some((id, at)) = self.traceback else { return };
         let Some(head) = self.entries.head().filter(|h| !h.starts_with("Traceback (")).map(str::to_string) else {
             return;
@@ -245,8 +245,7 @@ impl Tally {
                 self.groups.remove(&id);
             }
         }
-        let reader = Reader::new(Overrides::default(), RegexSet::empty());
-        let new = self.miner.add(&mined_text(&reader.read(&head)));
+        let new = self.miner.add(&mined_text(&classifier.reader.read(&head)));
         self.count(new, &head, at);
     }
 
