@@ -340,6 +340,7 @@ pub async fn wait_counts(port: u16, pid: Option<u32>, expected: &[(&str, usize)]
 /// Puts `region`'s exporter into `to`, records it in the state and saves it.
 /// Prometheus notices within a scrape (see [`wait_prometheus`]).
 pub fn set_exporter(state: &mut State, region: &str, to: Exporter) -> Result<()> {
+    state.region(region).with_context(|| format!("the regions are {}", REGIONS.join(", ")))?;
     let t = state.telemetry.as_mut().context("the test environment runs no telemetry (started before it had any?)")?;
     let e = t.exporter_mut(region)?;
     match to {
