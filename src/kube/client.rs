@@ -424,6 +424,8 @@ pub fn server(kubeconfig: &Loaded, context: &str) -> Option<String> {
 pub struct SameCluster {
     /// The region whose results stand for that cluster.
     pub region: String,
+    /// That region's context.
+    pub context: String,
     /// The API server, as the kubeconfig names it (credentials redacted).
     pub server: String,
 }
@@ -431,6 +433,15 @@ pub struct SameCluster {
 impl SameCluster {
     /// Why `region`'s steps were not run, naming both regions and the server.
     pub fn problem(&self, context: &str, namespace: &str) -> Problem {
+        if context == self.context {
+            return Problem::new(
+                ProblemKind::SameCluster,
+                format!(
+                    "not checked: context `{context}` is {}'s context (API server {}, namespace {namespace}); one cluster is not two regions",
+                    self.region, self.server
+                ),
+            );
+        }
         Problem::new(
             ProblemKind::SameCluster,
             format!(
@@ -470,7 +481,11 @@ pub fn same_clusters(kubeconfig: &Loaded, regions: &[Target<'_>]) -> Vec<Option<
         }
         let kept = group.iter().copied().find(|&j| !regions[j].from_flag).unwrap_or(group[0]);
         if kept != i {
-            out[i] = Some(SameCluster { region: regions[kept].region.to_string(), server: crate::mask::url(url) });
+            out[i] = Some(SameCluster {
+                region: regions[kept].region.to_string(),
+                context: regions[kept].context.unwrap_or_default().to_string(),
+                server: crate::mask::url(url),
+            });
         }
     }
     out

@@ -40,7 +40,10 @@ impl Plan {
         let (env_name, env) = environment(g, run, &rb, &runbook_name)?;
         let known: Vec<&str> = env.regions.value.keys().map(String::as_str).collect();
         let mut placeholders = vec![];
-        let mut regions = regions(g, run, &env_name, env, &mut placeholders);
+        let mut regions = regions(g, run.target.region.as_deref(), &env_name, env, &mut placeholders);
+        // In a pod every context is its service account's: the other
+        // regions' say nothing there.
+        let env_regions = if in_cluster { vec![] } else { self::regions(g, None, &env_name, env, &mut vec![]) };
         let (healthz_url, healthz_key) = healthz_url(g, &env_name, env)?;
         let placeholder_healthz = (steps.healthz && runbook::placeholder_url(&healthz_url)).then(|| {
             let value = crate::mask::url(&healthz_url);
@@ -75,6 +78,7 @@ impl Plan {
             env: env_name,
             healthz_url,
             regions,
+            env_regions,
             all_regions: run.target.region.is_none(),
             steps,
             timeout: g.timeout,
@@ -130,7 +134,7 @@ fn environment<'a>(g: &Global, run: Run<'_>, rb: &'a Runbook, runbook_name: &str
 /// runbook) and regional healthz URL; placeholders are noted, not checked.
 fn regions(
     g: &Global,
-    run: Run<'_>,
+    only: Option<&str>,
     env_name: &str,
     env: &Environment,
     placeholders: &mut Vec<Placeholder>,
@@ -138,7 +142,7 @@ fn regions(
     env.regions
         .value
         .iter()
-        .filter(|(name, _)| run.target.region.as_ref().is_none_or(|r| r == *name))
+        .filter(|(name, _)| only.is_none_or(|r| r == *name))
         .map(|(name, spec)| {
             let flag = g.contexts.iter().rev().find(|(r, _)| r == name).map(|(_, c)| c.clone());
             let (context, key, context_from) = match flag {

@@ -94,6 +94,30 @@ impl ContextFrom {
     }
 }
 
+impl Plan {
+    /// Every region of the environment, with the contexts the run gives
+    /// them (`--context` over the runbook), checked or not: what a region's
+    /// context is compared with.
+    pub fn env_regions(&self) -> &[RegionPlan] {
+        if self.env_regions.is_empty() { &self.regions } else { &self.env_regions }
+    }
+
+    /// The contexts the environment gives its regions other than `region`.
+    pub fn taken_contexts(&self, region: &str) -> Vec<String> {
+        self.env_regions().iter().filter(|r| r.name != region).map(|r| r.context.clone()).collect()
+    }
+}
+
+/// The context of the kubeconfig (`instead`) that `context`, not there, is
+/// likely a typo of, unless it is one the environment gives another region
+/// (`taken`): suggested here, it would check that region's cluster as this
+/// one's.
+pub fn context_guess<'a>(context: &str, instead: &'a [String], taken: &[String]) -> Option<&'a str> {
+    let free: Vec<String> = instead.iter().filter(|c| !taken.contains(c)).cloned().collect();
+    let guess = crate::runbook::did_you_mean(context, &free)?;
+    instead.iter().find(|c| *c == guess).map(String::as_str)
+}
+
 /// `30s`, `1m30s`: a duration as `--timeout` takes it.
 pub fn duration_word(d: Duration) -> String {
     crate::duration::format_duration(d)
@@ -122,6 +146,7 @@ impl Plan {
             env: "prod".into(),
             healthz_url: "https://h/healthz".into(),
             regions: vec![],
+            env_regions: vec![],
             all_regions: true,
             steps: Steps { healthz: true, pods: true, logs: true, evidence: true },
             timeout: Duration::from_secs(30),
@@ -232,6 +257,10 @@ pub struct Plan {
     pub env: String,
     pub healthz_url: String,
     pub regions: Vec<RegionPlan>,
+    /// Every region of the environment, `regions` or not (see
+    /// [`Plan::env_regions`]); empty when `regions` are all there is to
+    /// compare with (in a pod, one region).
+    pub env_regions: Vec<RegionPlan>,
     /// `regions` is every region of the environment (no --region).
     pub all_regions: bool,
     pub steps: Steps,

@@ -686,6 +686,7 @@ mod doctor_tests {
             context_from: Default::default(),
             in_cluster: None,
             same_cluster: None,
+            taken_contexts: vec![],
             client: Some(Ok(())),
             version: Some(Ok("v1.20.15".into())),
             access: PERMISSIONS

@@ -10,6 +10,7 @@
 mod common;
 
 mod advice;
+mod contexts;
 mod diagnose;
 mod doctor;
 mod evidence;
