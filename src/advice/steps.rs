@@ -6,7 +6,8 @@ use super::words::scaled_to_zero;
 use super::{Access, Advice, Kubectl, forbidden, link, pods_forbidden};
 use crate::plan::Plan;
 use crate::report::{
-    Finding, FindingKind, NextStep, PodInfo, ProblemKind, RegionReport, Report, Severity, Status, StepCommand, Verdict,
+    Finding, FindingKind, NextStep, PodInfo, ProblemDetail, ProblemKind, RegionReport, Report, Severity, Status,
+    StepCommand, Verdict,
 };
 use crate::runbook::placeholder_url;
 
@@ -167,10 +168,47 @@ fn namespace_step(plan: &Plan, r: &RegionReport, seen: &RegionSeen, a: &mut Advi
     }
 }
 
+/// The container the region's `kubectl logs` commands name: the runbook's,
+/// unless its pods were seen to lack it; then the likely one (a near name),
+/// or the pods' only container. `Err` with the containers they have when
+/// only the user can tell which is meant.
+fn logs_container(plan: &Plan, r: &RegionReport) -> Result<String, Vec<String>> {
+    let container = &plan.runbook.container;
+    let logs = r.logs.as_ref();
+    let lacking = logs
+        .and_then(|l| l.error.as_ref())
+        .into_iter()
+        .chain(logs.into_iter().flat_map(|l| l.pods.iter().filter_map(|p| p.error.as_ref())))
+        .find_map(|p| match &p.detail {
+            ProblemDetail::NoSuchContainer { containers } => Some(containers),
+            _ => None,
+        });
+    let Some(has) = lacking else { return Ok(container.clone()) };
+    match (crate::runbook::did_you_mean(container, has), has.as_slice()) {
+        (Some(likely), _) => Ok(likely.to_string()),
+        (None, [only]) => Ok(only.clone()),
+        _ => Err(has.clone()),
+    }
+}
+
 /// The logs of every pod, and of one crashed container.
 fn logs_steps(plan: &Plan, r: &RegionReport, troubled: &[&PodInfo], k: &Kubectl, a: &mut Advice) {
     let rb = &plan.runbook;
     let name = r.name.as_str();
+    let container = match logs_container(plan, r) {
+        Ok(c) => c,
+        Err(has) => {
+            // Which container is meant only the user can tell: said, with
+            // no command naming the one the pods lack.
+            let text = format!(
+                "read the logs of every pod: they have no container `{}` (they have: {}); name the one to read with kubectl logs -c",
+                rb.container,
+                has.join(", ")
+            );
+            a.step(Priority::Region, Some(name), text, None);
+            return;
+        }
+    };
     let since = format!("--since={}", crate::duration::format_duration(plan.logs.since));
     // `--tail=-1`: with a selector kubectl shows only 10 lines a pod
     // unless told otherwise. `--prefix --ignore-errors`: names each
@@ -186,7 +224,7 @@ fn logs_steps(plan: &Plan, r: &RegionReport, troubled: &[&PodInfo], k: &Kubectl,
                 "-l",
                 &rb.selector,
                 "-c",
-                &rb.container,
+                &container,
                 &since,
                 "--tail=-1",
                 "--prefix",
@@ -203,7 +241,7 @@ fn logs_steps(plan: &Plan, r: &RegionReport, troubled: &[&PodInfo], k: &Kubectl,
             Priority::Region,
             Some(name),
             format!("logs of {}'s crashed container{more}", pod.name),
-            Some(k.read(&["logs", &pod.name, "-c", &rb.container, "--previous"])),
+            Some(k.read(&["logs", &pod.name, "-c", &container, "--previous"])),
         );
     }
 }
