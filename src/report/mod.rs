@@ -629,6 +629,8 @@ pub enum Severity {
 pub enum FindingKind {
     /// Fewer pods ready than expected.
     NotReady,
+    /// More pods ready than expected (information: the count is not wrong).
+    MoreReady,
     /// No pod of the service in the region (or no namespace).
     NoPods,
     CrashLoop,

@@ -127,3 +127,33 @@ fn the_same_failure_in_every_region_is_one_step() {
     assert_eq!(access_steps(&j).len(), 1, "{}", texts(&j["next_steps"]));
     paste_every_command(&j);
 }
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn more_pods_ready_than_expected_reads_as_ready_over_expected_and_is_not_a_fault() {
+    let c = Case::new("t-ctx-more").replace("expected_ready: 3", "expected_ready: 2").build();
+    let r = c.line(&["diagnose", "-o", "json"]).run();
+    let j = r.json();
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    for name in ["us-south", "us-east", "eu-de"] {
+        let reg = region(&j, name);
+        assert_eq!((reg["verdict"].as_str(), reg["pods"]["status"].as_str()), (Some("healthy"), Some("pass")), "{reg}");
+        assert_eq!((reg["pods"]["ready"].as_u64(), reg["pods"]["expected"].as_u64()), (Some(3), Some(2)), "{reg}");
+    }
+    let more: Vec<&Value> = j["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "more_ready").collect();
+    assert_eq!(more.len(), 3, "{}", j["findings"]);
+    assert!(more.iter().all(|f| f["severity"] == "info"), "{more:?}");
+    let text = more[0]["text"].as_str().unwrap();
+    assert!(text.starts_with("3/2 pods ready: 1 more than expected_ready (2)"), "{text}");
+    // The table and markdown say it the same way.
+    let t = c.line(&["diagnose"]).run();
+    let row = t.stdout.lines().find(|l| l.contains("us-east")).unwrap();
+    assert!(row.contains(" 3/2 ") && row.contains("healthy"), "{row}");
+    assert!(t.stdout.contains("3/2 pods ready: 1 more than expected_ready (2)"), "{}", t.stdout);
+    let m = c.line(&["diagnose", "-o", "markdown"]).run();
+    assert!(
+        m.stdout.contains("| us-east | pass | 3/2 | 0 | 0 | healthy |") || m.stdout.contains("| us-east | - | 3/2 |"),
+        "{}",
+        m.stdout
+    );
+}

@@ -84,7 +84,8 @@ fn a_container_known_wrong_is_not_named_in_the_commands_suggested() {
         .build();
     let (r, j) = c.json(&["diagnose"]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    let commands: Vec<&str> = j["next_steps"].as_array().unwrap().iter().filter_map(|s| s["command"].as_str()).collect();
+    let commands: Vec<&str> =
+        j["next_steps"].as_array().unwrap().iter().filter_map(|s| s["command"].as_str()).collect();
     assert!(!commands.iter().any(|c| c.contains("api-keyservice")), "{commands:?}");
     // The likely one instead, in both logs commands, which work pasted.
     let logs: Vec<&&str> = commands.iter().filter(|c| c.contains(" logs ")).collect();
