@@ -210,7 +210,7 @@ mod tests {
             .iter()
             .map(|(name, spec)| RegionPlan {
                 name: name.clone(),
-                context: spec.context.value.clone(),
+                context: spec.context.as_ref().map(|c| c.value.clone()).unwrap_or_default(),
                 healthz_url: None,
                 placeholder_context: None,
                 context_from: Default::default(),
@@ -777,6 +777,7 @@ mod tests {
         let mut r = RegionReport {
             name: name.into(),
             context: format!("ctx-{name}"),
+            current_context: false,
             verdict: Verdict::Healthy,
             healthz: None,
             pods: Some(crate::evidence::pods::step(

@@ -144,6 +144,9 @@ fn context_row(facts: &Facts, r: &RegionFacts) -> (CheckRow, bool) {
             // The client's message lists every context there is, which can be
             // dozens: too much for a table cell; kubectl lists them on request.
             let detail = match p.kind {
+                ProblemKind::ContextMissing if ctx.is_empty() => {
+                    format!("the runbook gives {} no context, and the kubeconfig has no current-context", r.name)
+                }
                 ProblemKind::ContextMissing => {
                     format!("`{ctx}` is not in the kubeconfig (kubectl config get-contexts lists those there)")
                 }
@@ -154,6 +157,9 @@ fn context_row(facts: &Facts, r: &RegionFacts) -> (CheckRow, bool) {
         Some(Ok(())) => {
             let detail = match &r.in_cluster {
                 Some(server) => format!("no kubeconfig: this pod's service account, API server {server}"),
+                None if matches!(r.context_from, ContextFrom::Current { .. }) => {
+                    format!("current context `{ctx}` found (the runbook gives {} none)", r.name)
+                }
                 None => format!("`{ctx}` found"),
             };
             (row(CheckKind::Context, name, Outcome::Ok, detail, None), true)

@@ -34,6 +34,7 @@ pub fn empty_region(r: &RegionPlan) -> RegionReport {
     RegionReport {
         name: r.name.clone(),
         context: r.context.clone(),
+        current_context: matches!(r.context_from, crate::plan::ContextFrom::Current { .. }),
         verdict: Verdict::Unknown,
         healthz: None,
         pods: None,

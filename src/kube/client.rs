@@ -138,6 +138,14 @@ pub fn in_cluster(flag: Option<&Path>) -> bool {
     matches!(choose(&Inputs::from_process(flag)), Ok(Choice::InCluster { .. }))
 }
 
+/// The kubeconfig's `current-context`, as kubectl reads it (`--kubeconfig`,
+/// else the `KUBECONFIG` list, else `~/.kube/config`); None when there is
+/// none, or no kubeconfig to read (the run says why when it loads it).
+pub fn current_context(path: Option<&Path>) -> Option<String> {
+    let clusters = load(path).ok()?;
+    clusters.config.current_context.filter(|c| !c.is_empty())
+}
+
 /// Loads the configuration `choose` picks from the process's flags and
 /// environment.
 pub fn load(path: Option<&Path>) -> Loaded {
@@ -264,6 +272,17 @@ pub async fn client(
 ) -> Result<kube::Client, Problem> {
     let clusters = kubeconfig.as_ref().map_err(Clone::clone)?;
     let (kc, context) = (&clusters.config, clusters.context(context));
+    if context.is_empty() {
+        // The runbook gives the region no context, and there is no
+        // current one to use instead.
+        let names: Vec<String> = kc.contexts.iter().map(|c| c.name.clone()).collect();
+        return Err(Problem::new(
+            ProblemKind::ContextMissing,
+            "no context: the runbook gives this region none, and the kubeconfig has no current-context",
+        )
+        .detail(ProblemDetail::NoContext)
+        .instead(names));
+    }
     if !kc.contexts.iter().any(|c| c.name == context) {
         let mut names: Vec<String> = kc.contexts.iter().map(|c| c.name.clone()).collect();
         names.sort_unstable();

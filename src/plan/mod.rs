@@ -44,6 +44,9 @@ pub enum ContextFrom {
     Flag,
     /// The runbook's `key`, on `line` (0: not known).
     Runbook { key: String, line: u64 },
+    /// The kubeconfig's `current-context`: the runbook's region has no
+    /// `key` (empty when the kubeconfig has none).
+    Current { key: String },
     /// Not known (a fixture).
     #[default]
     Unknown,
@@ -87,6 +90,12 @@ impl ContextFrom {
                     ),
                 }
             }
+            (ContextFrom::Current { key }, _) if context.is_empty() => format!(
+                "set {key} in {file} to a context of your kubeconfig ({list}), make one current (kubectl config use-context), or pass --context {region}=… with one"
+            ),
+            (ContextFrom::Current { key }, _) => format!(
+                "make a context that is in your kubeconfig current (kubectl config use-context), set {key} in {file}, or pass --context {region}=… with one ({list})"
+            ),
             (ContextFrom::Unknown, _) => {
                 format!("add context {context} to your kubeconfig or pass --context {region}=CONTEXT")
             }

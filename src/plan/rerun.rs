@@ -38,8 +38,15 @@ pub enum Fix {
 impl Rerun {
     /// The re-run of `verb` over `env`, with the global flags `g`; `region`
     /// is the run's own `--region`.
-    pub fn from_cli(g: &Global, verb: &'static str, env: &str, region: Option<String>) -> Rerun {
-        Rerun { verb, args: args(g, env), region }
+    /// `contexts` are the run's `--context`s, each with its region.
+    pub fn from_cli(
+        g: &Global,
+        contexts: &[(String, String)],
+        verb: &'static str,
+        env: &str,
+        region: Option<String>,
+    ) -> Rerun {
+        Rerun { verb, args: args(g, contexts, env), region }
     }
 
     /// `keysvc-check VERB ARGS… [--region R]`, quoted for a POSIX shell:
@@ -108,7 +115,7 @@ impl Rerun {
 
 /// The user's flags, so that a suggested `keysvc-check …` command checks the
 /// same thing the same way (everything but the verb and `--region`).
-fn args(g: &Global, env: &str) -> Vec<String> {
+fn args(g: &Global, contexts: &[(String, String)], env: &str) -> Vec<String> {
     let mut args = vec!["--env".to_string(), env.to_string()];
     // Absolute: a command pasted in another directory reads the same files.
     if let Some(p) = &g.runbook {
@@ -117,7 +124,7 @@ fn args(g: &Global, env: &str) -> Vec<String> {
     if let Some(k) = &g.kubeconfig {
         args.extend(["--kubeconfig".into(), absolute(k)]);
     }
-    for (region, context) in &g.contexts {
+    for (region, context) in contexts {
         args.extend(["--context".into(), format!("{region}={context}")]);
     }
     if let Some(u) = &g.healthz_url {

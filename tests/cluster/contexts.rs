@@ -153,3 +153,69 @@ fn more_pods_ready_than_expected_reads_as_ready_over_expected_and_is_not_a_fault
     let m = c.line(&["diagnose", "-o", "markdown"]).run();
     assert!(m.stdout.contains("| us-east | - | 3/2 | 0 | 0 | healthy |"), "{}", m.stdout);
 }
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn a_context_alone_for_one_region_and_a_region_without_one_uses_the_current_context_as_kubectl() {
+    let c = Case::new("t-ctx-kubectl")
+        .scenario("us-east", Scenario::CrashLoop)
+        .replace("us-east: { context: \"oncall@us-east\" }", "us-east: {}")
+        .build();
+    let text = std::fs::read_to_string(&c.runbook).unwrap();
+    let mut validate = crate::common::cmd();
+    validate.args(["runbook", "validate"]).arg(&c.runbook);
+    let check = crate::common::run(validate);
+    assert_eq!(check.code, 0, "{text}\n{}{}", check.stdout, check.stderr);
+    let kc = kubeconfig_with_contexts(
+        &c,
+        "current-east.json",
+        &[
+            ("oncall@us-east", "oncall@us-east"),
+            ("oncall@us-south", "oncall@us-south"),
+            ("oncall@eu-de", "oncall@eu-de"),
+        ],
+    );
+    // us-east without a context: the kubeconfig's current one, said so.
+    let r = c.line(&["diagnose", "-o", "json"]).kubeconfig(&kc).run();
+    let j = r.json();
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let east = region(&j, "us-east");
+    assert_eq!((east["context"].as_str(), east["current_context"].as_bool()), (Some("oncall@us-east"), Some(true)));
+    assert_eq!(east["verdict"], "degraded", "{east}");
+    assert_eq!(region(&j, "us-south")["current_context"], false);
+    paste_every_command(&j);
+    let t = c.line(&["diagnose"]).kubeconfig(&kc).run();
+    assert!(
+        t.stdout.contains("\nContext: current (oncall@us-east) for us-east: the runbook gives it none\n"),
+        "{}",
+        t.stdout
+    );
+    let d = c.line(&["doctor", "-o", "json", "--region", "us-east"]).kubeconfig(&kc).run().json();
+    let row = d["checks"].as_array().unwrap().iter().find(|x| x["check"] == "context").unwrap().clone();
+    assert_eq!(row["detail"], "current context `oncall@us-east` found (the runbook gives us-east none)", "{row}");
+
+    // No current context: not checked, said, and nothing to fill in.
+    let mut k: Value = serde_json::from_str(&std::fs::read_to_string(&kc).unwrap()).unwrap();
+    k.as_object_mut().unwrap().remove("current-context");
+    let none = write(c.dir.path(), "no-current.json", &k.to_string());
+    let r = c.line(&["diagnose", "-o", "json"]).kubeconfig(&none).run();
+    let j = r.json();
+    let east = region(&j, "us-east");
+    assert_eq!(
+        (east["verdict"].as_str(), east["pods"]["error"]["kind"].as_str()),
+        (Some("unknown"), Some("context_missing"))
+    );
+    paste_every_command(&j);
+    let t = c.line(&["diagnose"]).kubeconfig(&none).run();
+    assert!(t.stdout.contains("no context"), "{}", t.stdout);
+
+    // A context alone, kubectl's way, for the one region checked.
+    let r = c.line(&["diagnose", "-o", "json", "--region", "eu-de"]).after(&["--context", "oncall@eu-de"]).run();
+    let j = r.json();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(region(&j, "eu-de")["context"], "oncall@eu-de");
+    // Several regions: which one it is for cannot be guessed.
+    let r = c.line(&["diagnose"]).after(&["--context", "oncall@eu-de"]).run();
+    assert_eq!(r.code, 64, "{}", r.stdout);
+    assert!(r.stderr.contains("say which, --context REGION=oncall@eu-de, or check one with --region"), "{}", r.stderr);
+}
