@@ -19,6 +19,7 @@ mod global;
 mod incluster;
 mod logformats;
 mod mask;
+mod other_service;
 mod output;
 mod pods_kubectl;
 mod pushback;
