@@ -194,6 +194,17 @@ mod tests {
     }
 
     #[test]
+    fn another_regions_context_is_never_the_likely_one() {
+        let instead = vec!["oncall-prod-us-east".to_string(), "oncall-prod-eu-de".to_string()];
+        // Near enough to be taken for a typo of us-east's...
+        assert_eq!(crate::runbook::did_you_mean("oncall-prod-us-south", &instead), Some("oncall-prod-us-east"));
+        // ...but the environment gives it to us-east.
+        let taken = vec!["oncall-prod-us-east".to_string(), "oncall-prod-eu-de".to_string()];
+        assert_eq!(context_guess("oncall-prod-us-south", &instead, &taken), None);
+        assert_eq!(context_guess("oncall-prod-us-eastt", &instead, &[]), Some("oncall-prod-us-east"));
+    }
+
+    #[test]
     fn shell_words_are_quoted_only_when_needed() {
         assert_eq!(shell_word("app=api-key-service"), "app=api-key-service");
         assert_eq!(shell_word("--since=5m"), "--since=5m");
