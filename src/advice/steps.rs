@@ -159,7 +159,7 @@ fn namespace_step(plan: &Plan, r: &RegionReport, seen: &RegionSeen, a: &mut Advi
         // Another context is needed, which only the user can name: said in
         // words, not as a command that fails as written.
         let text = format!(
-            "Whether namespace {ns} exists: {} may not get namespaces; ask someone whose context of {}'s cluster may to run `kubectl get namespace {ns}`",
+            "Whether namespace {ns} exists: {} may not get namespaces; ask someone whose context of {}'s cluster may to run: kubectl get namespace {ns}",
             r.context, r.name
         );
         a.step(Priority::Region, Some(&r.name), text, None);
