@@ -323,7 +323,9 @@ pub fn targets(regions: &[RegionPlan]) -> Vec<client::Target<'_>> {
         .map(|r| client::Target {
             region: &r.name,
             context: r.placeholder_context.is_none().then_some(r.context.as_str()),
-            from_flag: r.context_from == ContextFrom::Flag,
+            // A context the runbook names stands for its cluster before
+            // one given by --context or taken as the current one.
+            from_flag: matches!(r.context_from, ContextFrom::Flag | ContextFrom::Current { .. }),
         })
         .collect()
 }

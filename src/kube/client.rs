@@ -477,7 +477,8 @@ pub struct Target<'a> {
     pub region: &'a str,
     /// `None`: a placeholder, not checked.
     pub context: Option<&'a str>,
-    /// The context was given by `--context`, not the runbook.
+    /// The context was given by `--context` (or is the kubeconfig's
+    /// current one), not named by the runbook.
     pub from_flag: bool,
 }
 

@@ -194,6 +194,19 @@ fn a_context_alone_for_one_region_and_a_region_without_one_uses_the_current_cont
     let row = d["checks"].as_array().unwrap().iter().find(|x| x["check"] == "context").unwrap().clone();
     assert_eq!(row["detail"], "current context `oncall@us-east` found (the runbook gives us-east none)", "{row}");
 
+    // The current context is eu-de's: us-east, which the runbook gives
+    // none, is not checked as a second eu-de; eu-de, named, is.
+    let mut k: Value = serde_json::from_str(&std::fs::read_to_string(&kc).unwrap()).unwrap();
+    k["current-context"] = Value::from("oncall@eu-de");
+    let de = write(c.dir.path(), "current-de.json", &k.to_string());
+    let r = c.line(&["diagnose", "-o", "json"]).kubeconfig(&de).run();
+    let j = r.json();
+    let east = region(&j, "us-east");
+    assert_eq!(east["pods"]["error"]["kind"], "same_cluster", "{east}");
+    assert!(east["pods"]["error"]["message"].as_str().unwrap().contains("is eu-de's context"), "{east}");
+    assert_eq!(region(&j, "eu-de")["verdict"], "healthy");
+    paste_every_command(&j);
+
     // No current context: not checked, said, and nothing to fill in.
     let mut k: Value = serde_json::from_str(&std::fs::read_to_string(&kc).unwrap()).unwrap();
     k.as_object_mut().unwrap().remove("current-context");
