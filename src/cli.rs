@@ -106,9 +106,9 @@ pub struct Global {
     #[arg(long, global = true, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
 
-    /// Use CONTEXT for REGION instead of the runbook's (repeatable).
-    #[arg(long = "context", global = true, value_name = "REGION=CONTEXT", value_parser = parse_region_context)]
-    pub contexts: Vec<(String, String)>,
+    /// Use CONTEXT for REGION instead of the runbook's (repeatable); CONTEXT alone when one region is checked.
+    #[arg(long = "context", global = true, value_name = "[REGION=]CONTEXT", value_parser = parse_region_context)]
+    pub contexts: Vec<ContextArg>,
 
     /// Check this healthz URL instead of the environment's.
     #[arg(long, global = true, env = "KEYSVC_HEALTHZ_URL", value_name = "URL")]
@@ -570,12 +570,22 @@ fn parse_reads(s: &str, scope: &str, default: usize) -> Result<usize, String> {
     }
 }
 
-fn parse_region_context(s: &str) -> Result<(String, String), String> {
+/// `--context [REGION=]CONTEXT`: the region, unless it is the one region
+/// checked (`--region`, or an environment of one region).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextArg {
+    pub region: Option<String>,
+    pub context: String,
+}
+
+fn parse_region_context(s: &str) -> Result<ContextArg, String> {
+    let bad = || format!("`{s}` is not REGION=CONTEXT (e.g. us-south=my-context) or CONTEXT alone");
     match s.split_once('=') {
         Some((r, c)) if !r.trim().is_empty() && !c.trim().is_empty() => {
-            Ok((r.trim().to_string(), c.trim().to_string()))
+            Ok(ContextArg { region: Some(r.trim().to_string()), context: c.trim().to_string() })
         }
-        _ => Err(format!("`{s}` is not REGION=CONTEXT (e.g. us-south=my-context)")),
+        None if !s.trim().is_empty() => Ok(ContextArg { region: None, context: s.trim().to_string() }),
+        _ => Err(bad()),
     }
 }
 
@@ -655,8 +665,12 @@ mod tests {
 
     #[test]
     fn region_context_pairs() {
-        assert_eq!(parse_region_context("us-south=ctx").unwrap(), ("us-south".into(), "ctx".into()));
-        assert!(parse_region_context("us-south").is_err());
+        let arg = |r: Option<&str>, c: &str| ContextArg { region: r.map(str::to_string), context: c.into() };
+        assert_eq!(parse_region_context("us-south=ctx").unwrap(), arg(Some("us-south"), "ctx"));
+        // kubectl's habit: a context alone, for the one region checked.
+        assert_eq!(parse_region_context("oncall@us-east").unwrap(), arg(None, "oncall@us-east"));
         assert!(parse_region_context("=ctx").is_err());
+        assert!(parse_region_context("us-south=").is_err());
+        assert!(parse_region_context(" ").is_err());
     }
 }

@@ -63,8 +63,9 @@ impl Kubectl {
 
 /// `keysvc-check VERB …` as the user ran it, for `region` (else the run's
 /// own), with the flag at fault changed: reads, as every run of the tool.
-pub fn rerun(plan: &Plan, verb: &str, region: Option<&str>, fix: Option<&Fix>) -> StepCommand {
-    StepCommand::reads(plan.rerun.fixed_words(verb, region, fix))
+/// `None` when the fix needs a value only the user knows (see [`Fix`]).
+pub fn rerun(plan: &Plan, verb: &str, region: Option<&str>, fix: Option<&Fix>) -> Option<StepCommand> {
+    plan.rerun.fixed_words(verb, region, fix).map(StepCommand::reads)
 }
 
 #[cfg(test)]

@@ -108,7 +108,7 @@ fn failing(plan: &Plan, report: &Report, env: &HealthzCheck, a: &mut Advice) {
             Priority::Region,
             None,
             "Healthz fails: check the pods and logs in every region",
-            Some(super::command::rerun(plan, "diagnose", None, None)),
+            super::command::rerun(plan, "diagnose", None, None),
         ),
         // Nothing is running: that is why healthz fails. The way in, other
         // APIs and what answers on the URL are beside the point until the

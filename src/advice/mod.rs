@@ -37,6 +37,9 @@ struct Access {
     region: String,
     fix: String,
     flag: Option<Fix>,
+    /// The fix worded for every region (no one region's context in it):
+    /// equal in every region, it is said once.
+    everywhere: String,
 }
 
 /// A step to take before a region's re-run: a command that shows what is wrong.
@@ -193,7 +196,7 @@ mod tests {
     use crate::plan::{PeerPlan, Placeholder, RegionPlan, Rerun, Steps};
     use crate::report::{
         ErrorGroup, ErrorSignature, EventGroup, EventKind, EventsStep, HealthzCheck, Judgement, LogsStep, PeerCheck,
-        PodBaseline, PodInfo, PodLogs, PodsStep, RevisionFacts, RolloutFacts, ServiceVerdict, Terminated,
+        PluginFault, PodBaseline, PodInfo, PodLogs, PodsStep, RevisionFacts, RolloutFacts, ServiceVerdict, Terminated,
     };
     use crate::runbook::{Source, parse};
 
@@ -207,7 +210,7 @@ mod tests {
             .iter()
             .map(|(name, spec)| RegionPlan {
                 name: name.clone(),
-                context: spec.context.value.clone(),
+                context: spec.context.as_ref().map(|c| c.value.clone()).unwrap_or_default(),
                 healthz_url: None,
                 placeholder_context: None,
                 context_from: Default::default(),
@@ -320,16 +323,14 @@ mod tests {
         assert_eq!(not_checked.len(), 1, "{:?}", r.findings);
         assert_eq!(not_checked[0].region, None);
         assert_eq!(not_checked[0].regions, ["us-south", "us-east", "eu-de"]);
+        // One step, for the run; another kubeconfig only the user can
+        // name: no command with a word to fill in.
         assert_eq!(r.next_steps.len(), 1, "{:?}", r.next_steps);
-        let access = reruns(&r);
-        assert_eq!(access.len(), 1, "{:?}", r.next_steps);
-        assert_eq!(access[0].region, None);
-        assert_eq!(argv(access[0]), ["keysvc-check", "diagnose", "--env", "prod", "--kubeconfig", "FILE"]);
-        assert!(!changes(access[0]));
+        assert_eq!((r.next_steps[0].region.as_deref(), r.next_steps[0].command.as_ref()), (None, None));
         // "fix or replace the kubeconfig bad-kc": see the snapshot. No kind
         // tells the file's advice from a credential plugin's: the words are
         // checked here.
-        assert!(!access[0].text.contains("credentials"), "{:?}", access[0]);
+        assert!(!r.next_steps[0].text.contains("credentials"), "{:?}", r.next_steps[0]);
         insta::assert_snapshot!("kubeconfig_not_yaml", prose(&r));
     }
 
@@ -343,12 +344,10 @@ mod tests {
         )
         .detail(crate::report::ProblemDetail::KubeconfigMissing);
         let r = everywhere(&p, &missing);
-        assert_eq!(
-            argvs(&r),
-            [["keysvc-check", "diagnose", "--env", "prod", "--kubeconfig", "FILE"]],
-            "{:?}",
-            r.next_steps
-        );
+        // A re-run with the same kubeconfig fails the same way, one with a
+        // word to fill in fails pasted: the step says what to do, no command.
+        assert_eq!(r.next_steps.len(), 1, "{:?}", r.next_steps);
+        assert!(argvs(&r).is_empty(), "{:?}", r.next_steps);
 
         let mut p = plan();
         p.rerun.args.extend(["--context".into(), "us-east=nope".into()]);
@@ -356,14 +355,33 @@ mod tests {
         let r = report(&p, Status::Pass, vec![healthy("us-south"), unchecked("us-east", &gone), healthy("eu-de")]);
         assert_eq!(kinds(&r), [FindingKind::NotChecked], "{:?}", r.findings);
         assert_eq!(r.findings[0].region.as_deref(), Some("us-east"));
-        let steps = reruns(&r);
-        assert_eq!(steps.len(), 1, "{:?}", r.next_steps);
-        assert_eq!(steps[0].region.as_deref(), Some("us-east"));
-        assert_eq!(
-            argv(steps[0]),
-            ["keysvc-check", "diagnose", "--env", "prod", "--context", "us-east=CONTEXT", "--region", "us-east"]
-        );
+        // No context of the kubeconfig is the likely one: the user names
+        // it, and no command stands with a word to fill in.
+        assert!(reruns(&r).is_empty(), "{:?}", r.next_steps);
+        let step: Vec<&NextStep> = r.next_steps.iter().filter(|s| s.region.as_deref() == Some("us-east")).collect();
+        assert_eq!((step.len(), step[0].command.as_ref()), (1, None), "{:?}", r.next_steps);
         insta::assert_snapshot!("context_missing", prose(&r));
+    }
+
+    #[test]
+    fn the_same_failure_in_every_region_is_one_step_whatever_the_regions_contexts() {
+        let p = plan();
+        let plugin = Problem::new(ProblemKind::Kubeconfig, "credential plugin sso-login failed: exit status 1")
+            .detail(crate::report::ProblemDetail::Plugin(PluginFault::Failed("sso-login".into())));
+        let forbidden = Problem::new(ProblemKind::Forbidden, "403 Forbidden: missing permission to list pods")
+            .detail(crate::report::ProblemDetail::Forbidden { verb: "list".into(), resource: "pods".into() });
+        for problem in [plugin, forbidden] {
+            let mut regions: Vec<RegionReport> =
+                ["us-south", "us-east", "eu-de"].map(|n| unchecked(n, &problem)).to_vec();
+            for r in &mut regions {
+                r.context = format!("ctx-{}", r.name);
+            }
+            let r = report(&p, Status::Pass, regions);
+            let access: Vec<&NextStep> = r.next_steps.iter().filter(|s| s.text.contains("fully checked")).collect();
+            assert_eq!(access.len(), 1, "{:?}", r.next_steps);
+            assert_eq!(access[0].region, None, "{:?}", access[0]);
+            assert_eq!(argv(access[0]), ["keysvc-check", "diagnose", "--env", "prod"]);
+        }
     }
 
     #[test]
@@ -759,6 +777,7 @@ mod tests {
         let mut r = RegionReport {
             name: name.into(),
             context: format!("ctx-{name}"),
+            current_context: false,
             verdict: Verdict::Healthy,
             healthz: None,
             pods: Some(crate::evidence::pods::step(

@@ -23,6 +23,17 @@ pub(super) fn findings<'r>(plan: &Plan, r: &'r RegionReport, a: &mut Advice) -> 
         no_pods(&r.name, p, a);
     } else if p.ready < p.expected {
         too_few_ready(r, p, a);
+    } else if p.ready > p.expected {
+        // PODS READY shows ready/expected, as kubectl's READY does for a
+        // Deployment: 4/3 is one more than expected, never a fault.
+        let text = format!(
+            "{}/{} pods ready: {} more than expected_ready ({}), during a rollout or with more replicas than the runbook expects",
+            p.ready,
+            p.expected,
+            p.ready - p.expected,
+            p.expected
+        );
+        a.find(Finding::new(Some(&r.name), FindingKind::MoreReady, Severity::Info, text).count(u64::from(p.ready)));
     }
     let Troubled { groups, pods } = troubled(plan, &r.name, p);
     for g in groups {

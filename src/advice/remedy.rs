@@ -12,23 +12,28 @@ use crate::report::{Finding, FindingKind, PluginFault, Problem, ProblemDetail, P
 pub(super) fn region_access(plan: &Plan, r: &RegionReport, a: &mut Advice) {
     let problems = [r.pods.as_ref().and_then(|p| p.error.as_ref()), r.logs.as_ref().and_then(|l| l.error.as_ref())];
     let Some(p) = problems.into_iter().flatten().find(|p| p.kind != ProblemKind::Placeholder) else { return };
-    let (fix, flag) = fix(plan, r, p, a);
-    a.access.push(Access { region: r.name.clone(), fix, flag });
+    let (fix, flag) = fix(plan, r, p, &format!("context {}", r.context), a);
+    // The same remedy worded for every region, to say once when every
+    // region has it (the steps it would add before the re-run are the
+    // region's own, added above).
+    let (everywhere, _) = self::fix(plan, r, p, "each region's context", &mut Advice::default());
+    a.access.push(Access { region: r.name.clone(), fix, flag, everywhere });
 }
 
-/// The remedy for one region's problem, and the flag a re-run changes.
-fn fix(plan: &Plan, r: &RegionReport, p: &Problem, a: &mut Advice) -> (String, Option<Fix>) {
+/// The remedy for one region's problem, and the flag a re-run changes;
+/// `ctx` names the context it is for ("context oncall@us-east").
+fn fix(plan: &Plan, r: &RegionReport, p: &Problem, ctx: &str, a: &mut Advice) -> (String, Option<Fix>) {
     let rb = &plan.runbook;
     let name = r.name.as_str();
     match p.kind {
-        ProblemKind::Forbidden => (forbidden_fix(plan, r), None),
+        ProblemKind::Forbidden => (forbidden_fix(plan, r, ctx), None),
         ProblemKind::ContextMissing => {
             let (fix, flag) = context_fix(plan, name, &r.context, p);
             (fix, Some(flag))
         }
         ProblemKind::SameCluster => same_cluster_fix(plan, name, a),
-        ProblemKind::Kubeconfig => kubeconfig_fix(p, &r.context),
-        ProblemKind::Unauthorized => (format!("refresh your credentials for context {}", r.context), None),
+        ProblemKind::Kubeconfig => kubeconfig_fix(p, ctx),
+        ProblemKind::Unauthorized => (format!("refresh your credentials for {ctx}"), None),
         ProblemKind::Throttled => {
             let longer = longer_timeout(plan.timeout);
             (
@@ -72,12 +77,12 @@ fn fix(plan: &Plan, r: &RegionReport, p: &Problem, a: &mut Advice) -> (String, O
 
 /// Listing was forbidden: the permission to ask for, and, when the pods
 /// could not be listed, that the namespace may not exist.
-fn forbidden_fix(plan: &Plan, r: &RegionReport) -> String {
+fn forbidden_fix(plan: &Plan, r: &RegionReport, ctx: &str) -> String {
     let rb = &plan.runbook;
     // The pods were listed: only their logs are missing.
     let pods_read = r.pods.as_ref().is_some_and(|pods| pods.error.is_none());
     let what = if pods_read { "get on pods/log" } else { "get and list on pods and get on pods/log" };
-    let fix = format!("ask for {what} in namespace {} for context {}", rb.namespace, r.context);
+    let fix = format!("ask for {what} in namespace {} for {ctx}", rb.namespace);
     if !pods_forbidden(r) {
         return fix;
     }
@@ -165,8 +170,8 @@ pub fn kubeconfig_remedy(p: &Problem) -> Remedy<'_> {
 }
 
 /// A kubeconfig problem's remedy as the advice says it, with the flag a
-/// re-run changes.
-fn kubeconfig_fix(p: &Problem, context: &str) -> (String, Option<Fix>) {
+/// re-run changes; `ctx` names the context ("context oncall@us-east").
+fn kubeconfig_fix(p: &Problem, ctx: &str) -> (String, Option<Fix>) {
     match kubeconfig_remedy(p) {
         Remedy::ReplaceKubeconfig(file) => (
             format!(
@@ -177,22 +182,23 @@ fn kubeconfig_fix(p: &Problem, context: &str) -> (String, Option<Fix>) {
         Remedy::PointAtKubeconfig => {
             ("pass --kubeconfig FILE or set KUBECONFIG to your kubeconfig".to_string(), Some(Fix::Kubeconfig))
         }
-        Remedy::Plugin(fault) => (plugin_fix(fault, context), None),
+        Remedy::Plugin(fault) => (plugin_fix(fault, ctx), None),
         Remedy::RenewCredentials | Remedy::FixContextEntry | Remedy::Unknown => {
-            (format!("refresh your credentials for context {context}"), None)
+            (format!("refresh your credentials for {ctx}"), None)
         }
     }
 }
 
 /// What to do about a credential plugin that failed: install a missing one;
-/// do what a failing one said (its message is in the finding).
-pub fn plugin_fix(fault: &PluginFault, context: &str) -> String {
+/// do what a failing one said (its message is in the finding). `ctx` names
+/// the context ("context oncall@us-east").
+pub fn plugin_fix(fault: &PluginFault, ctx: &str) -> String {
     match fault {
         PluginFault::NotFound(c) => format!(
-            "install the credential plugin {c} (or put it on PATH, or fix user.exec.command in the kubeconfig) for context {context}"
+            "install the credential plugin {c} (or put it on PATH, or fix user.exec.command in the kubeconfig) for {ctx}"
         ),
         PluginFault::Failed(c) => {
-            format!("do what the credential plugin {c} says (sign in again?) for context {context}")
+            format!("do what the credential plugin {c} says (sign in again?) for {ctx}")
         }
     }
 }
@@ -208,7 +214,7 @@ pub(super) fn longer_timeout(timeout: std::time::Duration) -> std::time::Duratio
 /// wrong name came from (the runbook's key and line, or `--context`). The
 /// re-run overrides the context with the likely one, or `CONTEXT`.
 pub(super) fn context_fix(plan: &Plan, region: &str, context: &str, p: &Problem) -> (String, Fix) {
-    let guess = crate::runbook::did_you_mean(context, &p.instead).map(str::to_string);
+    let guess = crate::plan::context_guess(context, &p.instead, &plan.taken_contexts(region)).map(str::to_string);
     let from = plan.regions.iter().find(|r| r.name == region).map(|r| r.context_from.clone()).unwrap_or_default();
     let text = from.fix(&plan.runbook_name, region, context, guess.as_deref());
     (text, Fix::Context { region: region.to_string(), context: guess })

@@ -6,7 +6,8 @@ use super::words::scaled_to_zero;
 use super::{Access, Advice, Kubectl, forbidden, link, pods_forbidden};
 use crate::plan::Plan;
 use crate::report::{
-    Finding, FindingKind, NextStep, PodInfo, ProblemKind, RegionReport, Report, Severity, Status, StepCommand, Verdict,
+    Finding, FindingKind, NextStep, PodInfo, ProblemDetail, ProblemKind, RegionReport, Report, Severity, Status,
+    StepCommand, Verdict,
 };
 use crate::runbook::placeholder_url;
 
@@ -130,7 +131,7 @@ fn no_pods_steps(plan: &Plan, r: &RegionReport, seen: &RegionSeen, k: &Kubectl, 
             Priority::Region,
             Some(name),
             "No pods: diagnose reads the Deployment and the Warning events, where you are allowed to",
-            Some(rerun(plan, "diagnose", Some(name), None)),
+            rerun(plan, "diagnose", Some(name), None),
         );
     }
     // Only when there are some to see: an empty list says nothing.
@@ -153,25 +154,61 @@ fn namespace_step(plan: &Plan, r: &RegionReport, seen: &RegionSeen, a: &mut Advi
         return;
     };
     let ns = &plan.runbook.namespace;
-    let (text, context) = if p.kind == ProblemKind::Forbidden {
-        (
-            format!(
-                "Whether namespace {ns} exists: {} may not get namespaces; run this with a context of {}'s cluster that may",
-                r.context, r.name
-            ),
-            "CONTEXT",
-        )
+    let command = Kubectl::cluster(plan, &r.context).read(&["get", "namespace", ns]);
+    if p.kind == ProblemKind::Forbidden {
+        // Another context is needed, which only the user can name: said in
+        // words, not as a command that fails as written.
+        let text = format!(
+            "Whether namespace {ns} exists: {} may not get namespaces; ask someone whose context of {}'s cluster may to run: kubectl get namespace {ns}",
+            r.context, r.name
+        );
+        a.step(Priority::Region, Some(&r.name), text, None);
     } else {
-        (format!("Whether namespace {ns} exists"), r.context.as_str())
-    };
-    let command = Kubectl::cluster(plan, context).read(&["get", "namespace", ns]);
-    a.step(Priority::Region, Some(&r.name), text, Some(command));
+        a.step(Priority::Region, Some(&r.name), format!("Whether namespace {ns} exists"), Some(command));
+    }
+}
+
+/// The container the region's `kubectl logs` commands name: the runbook's,
+/// unless its pods were seen to lack it; then the likely one (a near name),
+/// or the pods' only container. `Err` with the containers they have when
+/// only the user can tell which is meant.
+fn logs_container(plan: &Plan, r: &RegionReport) -> Result<String, Vec<String>> {
+    let container = &plan.runbook.container;
+    let logs = r.logs.as_ref();
+    let lacking = logs
+        .and_then(|l| l.error.as_ref())
+        .into_iter()
+        .chain(logs.into_iter().flat_map(|l| l.pods.iter().filter_map(|p| p.error.as_ref())))
+        .find_map(|p| match &p.detail {
+            ProblemDetail::NoSuchContainer { containers } => Some(containers),
+            _ => None,
+        });
+    let Some(has) = lacking else { return Ok(container.clone()) };
+    match (crate::runbook::did_you_mean(container, has), has.as_slice()) {
+        (Some(likely), _) => Ok(likely.to_string()),
+        (None, [only]) => Ok(only.clone()),
+        _ => Err(has.clone()),
+    }
 }
 
 /// The logs of every pod, and of one crashed container.
 fn logs_steps(plan: &Plan, r: &RegionReport, troubled: &[&PodInfo], k: &Kubectl, a: &mut Advice) {
     let rb = &plan.runbook;
     let name = r.name.as_str();
+    let container = match logs_container(plan, r) {
+        Ok(c) => c,
+        Err(has) => {
+            // Which container is meant only the user can tell: said, with
+            // no command naming the one the pods lack.
+            let text = format!(
+                "read the logs of every pod: they have no container `{}` (they have: {}); name the one to read with kubectl logs -c",
+                rb.container,
+                has.join(", ")
+            );
+            a.step(Priority::Region, Some(name), text, None);
+            return;
+        }
+    };
     let since = format!("--since={}", crate::duration::format_duration(plan.logs.since));
     // `--tail=-1`: with a selector kubectl shows only 10 lines a pod
     // unless told otherwise. `--prefix --ignore-errors`: names each
@@ -187,7 +224,7 @@ fn logs_steps(plan: &Plan, r: &RegionReport, troubled: &[&PodInfo], k: &Kubectl,
                 "-l",
                 &rb.selector,
                 "-c",
-                &rb.container,
+                &container,
                 &since,
                 "--tail=-1",
                 "--prefix",
@@ -204,7 +241,7 @@ fn logs_steps(plan: &Plan, r: &RegionReport, troubled: &[&PodInfo], k: &Kubectl,
             Priority::Region,
             Some(name),
             format!("logs of {}'s crashed container{more}", pod.name),
-            Some(k.read(&["logs", &pod.name, "-c", &rb.container, "--previous"])),
+            Some(k.read(&["logs", &pod.name, "-c", &container, "--previous"])),
         );
     }
 }
@@ -327,28 +364,36 @@ pub(super) fn access(plan: &Plan, report: &Report, a: &mut Advice) {
     let verb = plan.rerun.verb;
     let everywhere = report.regions.len() > 1
         && access.len() == report.regions.len()
-        && access.iter().all(|x| (&x.fix, &x.flag) == (&access[0].fix, &access[0].flag));
+        && access.iter().all(|x| (&x.everywhere, &x.flag) == (&access[0].everywhere, &access[0].flag));
     if everywhere {
         steps_before(a, None);
-        let Access { fix, flag, .. } = &access[0];
-        let text = format!("no region could be fully checked: {fix}{}", then_rerun(fix));
-        a.step(Priority::Access, None, text, Some(rerun(plan, verb, None, flag.as_ref())));
+        let Access { everywhere: fix, flag, .. } = &access[0];
+        let command = rerun(plan, verb, None, flag.as_ref());
+        let text = format!("no region could be fully checked: {fix}{}", then_rerun(fix, command.is_some()));
+        a.step(Priority::Access, None, text, command);
         return;
     }
-    for Access { region: name, fix, flag } in access {
+    for Access { region: name, fix, flag, .. } in access {
         steps_before(a, Some(&name));
+        let command = rerun(plan, verb, Some(&name), flag.as_ref());
         a.step(
             Priority::Access,
             Some(&name),
-            format!("could not be fully checked: {fix}{}", then_rerun(&fix)),
-            Some(rerun(plan, verb, Some(&name), flag.as_ref())),
+            format!("could not be fully checked: {fix}{}", then_rerun(&fix, command.is_some())),
+            command,
         );
     }
 }
 
-/// "; then re-run", after a fix that may end in a question ("did you mean …?").
-pub(super) fn then_rerun(fix: &str) -> &'static str {
-    if fix.ends_with('?') { " Then re-run" } else { "; then re-run" }
+/// "; then re-run", after a fix that may end in a question ("did you mean
+/// …?"), or without a command to show.
+pub(super) fn then_rerun(fix: &str, command: bool) -> &'static str {
+    match (fix.ends_with('?'), command) {
+        (true, true) => " Then re-run",
+        (false, true) => "; then re-run",
+        (true, false) => " Then run keysvc-check again",
+        (false, false) => "; then run keysvc-check again",
+    }
 }
 
 /// When the runbook's selector matched nothing: the namespace's pods with
@@ -396,7 +441,7 @@ pub(super) fn closing(plan: &Plan, report: &Report, a: &mut Advice) {
         } else {
             format!("The {} step passed; diagnose runs every step", plan.steps.names().join(" and "))
         };
-        a.step(Priority::General, None, text, Some(rerun(plan, "diagnose", None, None)));
+        a.step(Priority::General, None, text, rerun(plan, "diagnose", None, None));
     } else if verdict == Verdict::Healthy {
         let mut s = if mismatch {
             "Every other check passed; healthz answered as operational, with the mismatch above".to_string()

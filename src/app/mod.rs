@@ -76,7 +76,12 @@ fn plan(g: &Global, run: Run<'_>) -> Result<(Arc<Plan>, String)> {
     // doctor names the runbook by its source; the checks, by where it was found.
     let runbook_name = if run.verb == Verb::Doctor { src.name.clone() } else { origin.describe(&src) };
     let in_cluster = crate::kube::client::in_cluster(g.kubeconfig.as_deref());
-    let found = Found { runbook: rb, runbook_name: runbook_name.clone(), in_cluster };
+    // Read only when a region needs it: the runbook gives it no context.
+    let needs_current =
+        rb.environments.value.values().flat_map(|e| e.regions.value.values()).any(|r| r.context.is_none());
+    let current_context =
+        (needs_current && !in_cluster).then(|| crate::kube::client::current_context(g.kubeconfig.as_deref())).flatten();
+    let found = Found { runbook: rb, runbook_name: runbook_name.clone(), in_cluster, current_context };
     Ok((Arc::new(Plan::from_cli(g, run, found)?), runbook_name))
 }
 
@@ -265,18 +270,36 @@ fn apply_overrides(rb: &mut Runbook, g: &Global, env: Option<&str>) -> Result<Ve
         }
         applied.push(format!("--healthz-url {}", crate::mask::url(u)));
     }
-    for (region, context) in &g.contexts {
-        let mut found = false;
-        for (_, e) in rb.environments.value.iter_mut().filter(|(n, _)| targets(n)) {
-            if let Some(r) = e.regions.value.get_mut(region) {
-                r.context.value = context.clone();
-                found = true;
+    for arg in &g.contexts {
+        let mut found = None;
+        for (env_name, e) in rb.environments.value.iter_mut().filter(|(n, _)| targets(n)) {
+            // A context alone is the region's of an environment of one.
+            let only: Vec<String> = e.regions.value.keys().cloned().collect();
+            let region = match (&arg.region, only.as_slice()) {
+                (Some(r), _) => r.clone(),
+                (None, [one]) => one.clone(),
+                (None, _) => {
+                    return Err(UsageError(format!(
+                        "--context {c}: environment {env_name} has {} regions ({}); say which, --context REGION={c}",
+                        only.len(),
+                        only.join(", "),
+                        c = arg.context
+                    ))
+                    .into());
+                }
+            };
+            let regions_at = e.regions.defined;
+            if let Some(r) = e.regions.value.get_mut(&region) {
+                let at = r.context.as_ref().map_or(regions_at, |c| c.defined);
+                r.context = Some(serde_saphyr::Spanned::new(arg.context.clone(), at, at));
+                found = Some(region);
             }
         }
-        if !found {
+        let Some(region) = found else {
+            let region = arg.region.as_deref().unwrap_or_default();
             return Err(UsageError(format!("--context {region}=…: no environment shown has a region {region}")).into());
-        }
-        applied.push(format!("--context {region}={context}"));
+        };
+        applied.push(format!("--context {region}={}", arg.context));
     }
     Ok(applied)
 }

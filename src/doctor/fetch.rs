@@ -26,7 +26,7 @@ pub async fn fetch(plan: Arc<Plan>, runbook: RunbookInfo, urls: Vec<UrlTarget>) 
         .then(|| client::server(&kubeconfig, ""))
         .flatten();
     let mut gather: Gather = Gather::new(deadline);
-    let same = client::same_clusters(&kubeconfig, &crate::execute::targets(&plan.regions));
+    let same = crate::execute::same_clusters(&plan, &kubeconfig, &plan.regions);
     let slots: Vec<Arc<Mutex<RegionFacts>>> = plan
         .regions
         .iter()
@@ -37,6 +37,7 @@ pub async fn fetch(plan: Arc<Plan>, runbook: RunbookInfo, urls: Vec<UrlTarget>) 
                 context: r.context.clone(),
                 placeholder_key: r.placeholder_context.clone(),
                 context_from: r.context_from.clone(),
+                taken_contexts: plan.taken_contexts(&r.name),
                 in_cluster: in_cluster.clone(),
                 same_cluster,
                 client: None,

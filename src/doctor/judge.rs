@@ -121,10 +121,12 @@ fn context_row(facts: &Facts, r: &RegionFacts) -> (CheckRow, bool) {
     }
     let not_checked = "; cluster and permissions not checked";
     if let Some(same) = &r.same_cluster {
-        let detail = format!(
-            "`{ctx}` reaches the same API server as {}'s context ({}, namespace {}): one cluster, not two regions{not_checked}",
-            same.region, same.server, facts.namespace
-        );
+        let reaches = if *ctx == same.context {
+            format!("`{ctx}` is {}'s context (API server {}", same.region, same.server)
+        } else {
+            format!("`{ctx}` reaches the same API server as {}'s context ({}", same.region, same.server)
+        };
+        let detail = format!("{reaches}, namespace {}): one cluster, not two regions{not_checked}", facts.namespace);
         let fix = format!(
             "give {} a context of its own cluster (in the runbook, or --context {}=CONTEXT); kubectl config get-contexts lists the cluster each context names",
             r.name, r.name
@@ -142,6 +144,9 @@ fn context_row(facts: &Facts, r: &RegionFacts) -> (CheckRow, bool) {
             // The client's message lists every context there is, which can be
             // dozens: too much for a table cell; kubectl lists them on request.
             let detail = match p.kind {
+                ProblemKind::ContextMissing if ctx.is_empty() => {
+                    format!("the runbook gives {} no context, and the kubeconfig has no current-context", r.name)
+                }
                 ProblemKind::ContextMissing => {
                     format!("`{ctx}` is not in the kubeconfig (kubectl config get-contexts lists those there)")
                 }
@@ -152,6 +157,9 @@ fn context_row(facts: &Facts, r: &RegionFacts) -> (CheckRow, bool) {
         Some(Ok(())) => {
             let detail = match &r.in_cluster {
                 Some(server) => format!("no kubeconfig: this pod's service account, API server {server}"),
+                None if matches!(r.context_from, ContextFrom::Current { .. }) => {
+                    format!("current context `{ctx}` found (the runbook gives {} none)", r.name)
+                }
                 None => format!("`{ctx}` found"),
             };
             (row(CheckKind::Context, name, Outcome::Ok, detail, None), true)
@@ -166,14 +174,14 @@ fn client_fix(facts: &Facts, r: &RegionFacts, p: &Problem) -> (Outcome, String) 
     let version = kubectl(facts, r, &["version"]);
     match p.kind {
         ProblemKind::ContextMissing => {
-            let guess = runbook::did_you_mean(ctx, &p.instead);
+            let guess = crate::plan::context_guess(ctx, &p.instead, &r.taken_contexts);
             (Outcome::Missing, r.context_from.fix(&facts.runbook.name, &r.name, ctx, guess))
         }
         ProblemKind::Kubeconfig => match kubeconfig_remedy(p) {
             Remedy::Plugin(fault @ PluginFault::Failed(_)) => {
-                (Outcome::Fail, format!("{} ({version})", plugin_fix(fault, ctx)))
+                (Outcome::Fail, format!("{} ({version})", plugin_fix(fault, &format!("context {ctx}"))))
             }
-            Remedy::Plugin(fault) => (Outcome::Fail, plugin_fix(fault, ctx)),
+            Remedy::Plugin(fault) => (Outcome::Fail, plugin_fix(fault, &format!("context {ctx}"))),
             Remedy::RenewCredentials => {
                 (Outcome::Fail, format!("renew the credentials of context {ctx} ({version} shows the error)"))
             }
@@ -405,6 +413,7 @@ mod tests {
             context_from: ContextFrom::Unknown,
             in_cluster: None,
             same_cluster: None,
+            taken_contexts: vec![],
             client: Some(Ok(())),
             version: Some(Ok("v1.20.15".into())),
             access: vec![allowed(); PERMISSIONS.len()],

@@ -174,6 +174,9 @@ pub struct RegionFacts {
     pub placeholder_key: Option<String>,
     /// Where the context comes from, to name what to fix.
     pub context_from: ContextFrom,
+    /// The contexts the environment gives its other regions: never the
+    /// likely one for this region.
+    pub taken_contexts: Vec<String>,
     /// No kubeconfig: the pod's service account reaches this API server
     /// (the context is not used).
     pub in_cluster: Option<String>,

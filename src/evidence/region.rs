@@ -34,6 +34,9 @@ pub fn empty_region(r: &RegionPlan) -> RegionReport {
     RegionReport {
         name: r.name.clone(),
         context: r.context.clone(),
+        // In a pod the service account's, whatever the runbook says.
+        current_context: matches!(r.context_from, crate::plan::ContextFrom::Current { .. })
+            && r.context != crate::plan::IN_CLUSTER,
         verdict: Verdict::Unknown,
         healthz: None,
         pods: None,

@@ -106,7 +106,7 @@ fn schedule(
     // A region on a cluster another region already checks is not checked
     // again: its results would pass for a second region's.
     let same = if plan.steps.pods {
-        client::same_clusters(&kubeconfig, &targets(&slots.regions))
+        same_clusters(plan, &kubeconfig, &slots.regions)
     } else {
         vec![None; slots.regions.len()]
     };
@@ -303,13 +303,29 @@ impl Cut<'_> {
 }
 
 /// The regions as the kube client asks which of them share a cluster.
+/// For each of `regions`, the region of the environment whose context
+/// reaches the same API server and stands for it (see
+/// [`client::same_clusters`]); every region of the environment is compared,
+/// so that a run of one region catches a context that is another's.
+pub fn same_clusters(
+    plan: &Plan,
+    kubeconfig: &client::Loaded,
+    regions: &[RegionPlan],
+) -> Vec<Option<client::SameCluster>> {
+    let all = plan.env_regions();
+    let same = client::same_clusters(kubeconfig, &targets(all));
+    regions.iter().map(|r| all.iter().position(|a| a.name == r.name).and_then(|i| same[i].clone())).collect()
+}
+
 pub fn targets(regions: &[RegionPlan]) -> Vec<client::Target<'_>> {
     regions
         .iter()
         .map(|r| client::Target {
             region: &r.name,
             context: r.placeholder_context.is_none().then_some(r.context.as_str()),
-            from_flag: r.context_from == ContextFrom::Flag,
+            // A context the runbook names stands for its cluster before
+            // one given by --context or taken as the current one.
+            from_flag: matches!(r.context_from, ContextFrom::Flag | ContextFrom::Current { .. }),
         })
         .collect()
 }

@@ -237,6 +237,7 @@ mod tests {
         RegionReport {
             name: "r".into(),
             context: "c".into(),
+            current_context: false,
             verdict: Verdict::Unknown,
             healthz: healthz.map(|s| HealthzCheck { status: s, ..crate::evidence::healthz::blank("u") }),
             pods: pods.map(|s| PodsStep {

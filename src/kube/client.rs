@@ -138,6 +138,14 @@ pub fn in_cluster(flag: Option<&Path>) -> bool {
     matches!(choose(&Inputs::from_process(flag)), Ok(Choice::InCluster { .. }))
 }
 
+/// The kubeconfig's `current-context`, as kubectl reads it (`--kubeconfig`,
+/// else the `KUBECONFIG` list, else `~/.kube/config`); None when there is
+/// none, or no kubeconfig to read (the run says why when it loads it).
+pub fn current_context(path: Option<&Path>) -> Option<String> {
+    let clusters = load(path).ok()?;
+    clusters.config.current_context.filter(|c| !c.is_empty())
+}
+
 /// Loads the configuration `choose` picks from the process's flags and
 /// environment.
 pub fn load(path: Option<&Path>) -> Loaded {
@@ -264,6 +272,17 @@ pub async fn client(
 ) -> Result<kube::Client, Problem> {
     let clusters = kubeconfig.as_ref().map_err(Clone::clone)?;
     let (kc, context) = (&clusters.config, clusters.context(context));
+    if context.is_empty() {
+        // The runbook gives the region no context, and there is no
+        // current one to use instead.
+        let names: Vec<String> = kc.contexts.iter().map(|c| c.name.clone()).collect();
+        return Err(Problem::new(
+            ProblemKind::ContextMissing,
+            "no context: the runbook gives this region none, and the kubeconfig has no current-context",
+        )
+        .detail(ProblemDetail::NoContext)
+        .instead(names));
+    }
     if !kc.contexts.iter().any(|c| c.name == context) {
         let mut names: Vec<String> = kc.contexts.iter().map(|c| c.name.clone()).collect();
         names.sort_unstable();
@@ -424,6 +443,8 @@ pub fn server(kubeconfig: &Loaded, context: &str) -> Option<String> {
 pub struct SameCluster {
     /// The region whose results stand for that cluster.
     pub region: String,
+    /// That region's context.
+    pub context: String,
     /// The API server, as the kubeconfig names it (credentials redacted).
     pub server: String,
 }
@@ -431,6 +452,15 @@ pub struct SameCluster {
 impl SameCluster {
     /// Why `region`'s steps were not run, naming both regions and the server.
     pub fn problem(&self, context: &str, namespace: &str) -> Problem {
+        if context == self.context {
+            return Problem::new(
+                ProblemKind::SameCluster,
+                format!(
+                    "not checked: context `{context}` is {}'s context (API server {}, namespace {namespace}); one cluster is not two regions",
+                    self.region, self.server
+                ),
+            );
+        }
         Problem::new(
             ProblemKind::SameCluster,
             format!(
@@ -447,7 +477,8 @@ pub struct Target<'a> {
     pub region: &'a str,
     /// `None`: a placeholder, not checked.
     pub context: Option<&'a str>,
-    /// The context was given by `--context`, not the runbook.
+    /// The context was given by `--context` (or is the kubeconfig's
+    /// current one), not named by the runbook.
     pub from_flag: bool,
 }
 
@@ -470,7 +501,11 @@ pub fn same_clusters(kubeconfig: &Loaded, regions: &[Target<'_>]) -> Vec<Option<
         }
         let kept = group.iter().copied().find(|&j| !regions[j].from_flag).unwrap_or(group[0]);
         if kept != i {
-            out[i] = Some(SameCluster { region: regions[kept].region.to_string(), server: crate::mask::url(url) });
+            out[i] = Some(SameCluster {
+                region: regions[kept].region.to_string(),
+                context: regions[kept].context.unwrap_or_default().to_string(),
+                server: crate::mask::url(url),
+            });
         }
     }
     out

@@ -17,6 +17,16 @@ pub struct Found {
     pub runbook_name: String,
     /// No kubeconfig here, only a pod's service account (`kube::client::in_cluster`).
     pub in_cluster: bool,
+    /// The kubeconfig's `current-context`: a region the runbook gives no
+    /// context uses it, as kubectl does.
+    pub current_context: Option<String>,
+}
+
+/// The contexts given besides the runbook's: `--context` (resolved to
+/// regions) and the kubeconfig's current one.
+struct Given<'a> {
+    contexts: &'a [(String, String)],
+    current: Option<&'a str>,
 }
 
 impl Steps {
@@ -35,12 +45,18 @@ impl Steps {
 impl Plan {
     /// The plan of `run`, with the global flags `g`, over the runbook `found`.
     pub fn from_cli(g: &Global, run: Run<'_>, found: Found) -> Result<Plan> {
-        let Found { runbook: rb, runbook_name, in_cluster } = found;
+        let Found { runbook: rb, runbook_name, in_cluster, current_context } = found;
         let steps = Steps::of(run.verb);
         let (env_name, env) = environment(g, run, &rb, &runbook_name)?;
         let known: Vec<&str> = env.regions.value.keys().map(String::as_str).collect();
         let mut placeholders = vec![];
-        let mut regions = regions(g, run, &env_name, env, &mut placeholders);
+        let only = run.target.region.as_deref();
+        let contexts = contexts(g, &env_name, env, only)?;
+        let given = Given { contexts: &contexts, current: current_context.as_deref() };
+        let mut regions = regions(&given, only, &env_name, env, &mut placeholders);
+        // In a pod every context is its service account's: the other
+        // regions' say nothing there.
+        let env_regions = if in_cluster { vec![] } else { self::regions(&given, None, &env_name, env, &mut vec![]) };
         let (healthz_url, healthz_key) = healthz_url(g, &env_name, env)?;
         let placeholder_healthz = (steps.healthz && runbook::placeholder_url(&healthz_url)).then(|| {
             let value = crate::mask::url(&healthz_url);
@@ -68,13 +84,14 @@ impl Plan {
             OutputArg::Markdown => Output::Markdown,
         };
         let logs = log_options(run, &rb, output, g.quiet);
-        let rerun = Rerun::from_cli(g, run.verb.name(), &env_name, run.target.region.clone());
+        let rerun = Rerun::from_cli(g, &contexts, run.verb.name(), &env_name, run.target.region.clone());
         Ok(Plan {
             runbook: rb,
             runbook_name,
             env: env_name,
             healthz_url,
             regions,
+            env_regions,
             all_regions: run.target.region.is_none(),
             steps,
             timeout: g.timeout,
@@ -90,8 +107,40 @@ impl Plan {
     }
 }
 
-/// The environment asked for, checked with the regions `--context` and
-/// `--region` name.
+/// Each `--context` as (region, context): a context alone is the one
+/// region's checked (`--region`, or the environment's only one), as kubectl
+/// takes a context alone.
+pub fn contexts(g: &Global, env_name: &str, env: &Environment, only: Option<&str>) -> Result<Vec<(String, String)>> {
+    let known: Vec<&str> = env.regions.value.keys().map(String::as_str).collect();
+    let mut out = vec![];
+    for arg in &g.contexts {
+        let region = match (&arg.region, only, known.as_slice()) {
+            (Some(r), ..) => r.clone(),
+            (None, Some(r), _) => r.to_string(),
+            (None, None, [one]) => one.to_string(),
+            (None, None, _) => {
+                return Err(UsageError(format!(
+                    "--context {c}: environment {env_name} has {} regions ({}); say which, --context REGION={c}, or check one with --region",
+                    known.len(),
+                    known.join(", "),
+                    c = arg.context
+                ))
+                .into());
+            }
+        };
+        if !known.contains(&region.as_str()) {
+            return Err(UsageError(format!(
+                "--context {region}=…: environment {env_name} has no region {region}; it has: {}",
+                known.join(", ")
+            ))
+            .into());
+        }
+        out.push((region, arg.context.clone()));
+    }
+    Ok(out)
+}
+
+/// The environment asked for, checked with the region `--region` names.
 fn environment<'a>(g: &Global, run: Run<'_>, rb: &'a Runbook, runbook_name: &str) -> Result<(String, &'a Environment)> {
     let envs = rb.env_names().join(", ");
     let env_name = run
@@ -104,15 +153,6 @@ fn environment<'a>(g: &Global, run: Run<'_>, rb: &'a Runbook, runbook_name: &str
         UsageError(format!("{given}: no such environment in {runbook_name}; it has: {envs}"))
     })?;
     let known: Vec<&str> = env.regions.value.keys().map(String::as_str).collect();
-    for (region, _) in &g.contexts {
-        if !known.contains(&region.as_str()) {
-            return Err(UsageError(format!(
-                "--context {region}=…: environment {env_name} has no region {region}; it has: {}",
-                known.join(", ")
-            ))
-            .into());
-        }
-    }
     if let Some(r) = &run.target.region
         && !known.contains(&r.as_str())
     {
@@ -129,8 +169,8 @@ fn environment<'a>(g: &Global, run: Run<'_>, rb: &'a Runbook, runbook_name: &str
 /// The regions to check, each with its context (`--context` over the
 /// runbook) and regional healthz URL; placeholders are noted, not checked.
 fn regions(
-    g: &Global,
-    run: Run<'_>,
+    given: &Given<'_>,
+    only: Option<&str>,
     env_name: &str,
     env: &Environment,
     placeholders: &mut Vec<Placeholder>,
@@ -138,15 +178,20 @@ fn regions(
     env.regions
         .value
         .iter()
-        .filter(|(name, _)| run.target.region.as_ref().is_none_or(|r| r == *name))
+        .filter(|(name, _)| only.is_none_or(|r| r == *name))
         .map(|(name, spec)| {
-            let flag = g.contexts.iter().rev().find(|(r, _)| r == name).map(|(_, c)| c.clone());
-            let (context, key, context_from) = match flag {
-                Some(c) => (c, format!("--context {name}=…"), ContextFrom::Flag),
-                None => {
-                    let key = format!("environments.{env_name}.regions.{name}.context");
-                    let from = ContextFrom::Runbook { key: key.clone(), line: spec.context.defined.line() };
-                    (spec.context.value.clone(), key, from)
+            let flag = given.contexts.iter().rev().find(|(r, _)| r == name).map(|(_, c)| c.clone());
+            let key = format!("environments.{env_name}.regions.{name}.context");
+            let (context, key, context_from) = match (flag, &spec.context) {
+                (Some(c), _) => (c, format!("--context {name}=…"), ContextFrom::Flag),
+                (None, Some(c)) => {
+                    let from = ContextFrom::Runbook { key: key.clone(), line: c.defined.line() };
+                    (c.value.clone(), key, from)
+                }
+                // No context in the runbook: the kubeconfig's current one,
+                // as kubectl; none there is said when the region is checked.
+                (None, None) => {
+                    (given.current.unwrap_or_default().to_string(), key.clone(), ContextFrom::Current { key })
                 }
             };
             let placeholder_context = runbook::placeholder_name(&context).then(|| {
@@ -242,6 +287,7 @@ mod tests {
             runbook: runbook::parse(&runbook::Source::embedded()).unwrap(),
             runbook_name: "rb".into(),
             in_cluster: false,
+            current_context: None,
         };
         Plan::from_cli(&cli.global, run, found)
     }
@@ -262,6 +308,16 @@ mod tests {
         assert_eq!((p.logs.since.as_secs(), p.logs.tail, p.logs.stream), (120, Some(3), true));
         let p = plan(&["logs", "--env", "prod", "-o", "json"]).unwrap();
         assert!(!p.logs.stream);
+    }
+
+    #[test]
+    fn a_context_alone_is_the_one_region_checked() {
+        let p = plan(&["pods", "--env", "prod", "--region", "us-east", "--context", "mine"]).unwrap();
+        assert_eq!((p.regions[0].context.as_str(), &p.regions[0].context_from), ("mine", &ContextFrom::Flag));
+        // The re-run names the region, whatever the run's --region.
+        assert_eq!(p.rerun.args, ["--env", "prod", "--context", "us-east=mine"]);
+        let err = plan(&["pods", "--env", "prod", "--context", "mine"]).unwrap_err();
+        assert!(err.to_string().contains("environment prod has 3 regions"), "{err}");
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub enum ContextFrom {
     Flag,
     /// The runbook's `key`, on `line` (0: not known).
     Runbook { key: String, line: u64 },
+    /// The kubeconfig's `current-context`: the runbook's region has no
+    /// `key` (empty when the kubeconfig has none).
+    Current { key: String },
     /// Not known (a fixture).
     #[default]
     Unknown,
@@ -87,11 +90,41 @@ impl ContextFrom {
                     ),
                 }
             }
+            (ContextFrom::Current { key }, _) if context.is_empty() => format!(
+                "set {key} in {file} to a context of your kubeconfig ({list}), make one current (kubectl config use-context), or pass --context {region}=… with one"
+            ),
+            (ContextFrom::Current { key }, _) => format!(
+                "make a context that is in your kubeconfig current (kubectl config use-context), set {key} in {file}, or pass --context {region}=… with one ({list})"
+            ),
             (ContextFrom::Unknown, _) => {
                 format!("add context {context} to your kubeconfig or pass --context {region}=CONTEXT")
             }
         }
     }
+}
+
+impl Plan {
+    /// Every region of the environment, with the contexts the run gives
+    /// them (`--context` over the runbook), checked or not: what a region's
+    /// context is compared with.
+    pub fn env_regions(&self) -> &[RegionPlan] {
+        if self.env_regions.is_empty() { &self.regions } else { &self.env_regions }
+    }
+
+    /// The contexts the environment gives its regions other than `region`.
+    pub fn taken_contexts(&self, region: &str) -> Vec<String> {
+        self.env_regions().iter().filter(|r| r.name != region).map(|r| r.context.clone()).collect()
+    }
+}
+
+/// The context of the kubeconfig (`instead`) that `context`, not there, is
+/// likely a typo of, unless it is one the environment gives another region
+/// (`taken`): suggested here, it would check that region's cluster as this
+/// one's.
+pub fn context_guess<'a>(context: &str, instead: &'a [String], taken: &[String]) -> Option<&'a str> {
+    let free: Vec<String> = instead.iter().filter(|c| !taken.contains(c)).cloned().collect();
+    let guess = crate::runbook::did_you_mean(context, &free)?;
+    instead.iter().find(|c| *c == guess).map(String::as_str)
 }
 
 /// `30s`, `1m30s`: a duration as `--timeout` takes it.
@@ -122,6 +155,7 @@ impl Plan {
             env: "prod".into(),
             healthz_url: "https://h/healthz".into(),
             regions: vec![],
+            env_regions: vec![],
             all_regions: true,
             steps: Steps { healthz: true, pods: true, logs: true, evidence: true },
             timeout: Duration::from_secs(30),
@@ -157,6 +191,17 @@ mod tests {
             r#"curl "${KEYSVC_HEALTHZ_URL:?set it to the healthz URL with its credentials rmx}""#
         );
         assert_eq!(shell_word(r#""${HOME}""#), r#"'"${HOME}"'"#);
+    }
+
+    #[test]
+    fn another_regions_context_is_never_the_likely_one() {
+        let instead = vec!["oncall-prod-us-east".to_string(), "oncall-prod-eu-de".to_string()];
+        // Near enough to be taken for a typo of us-east's...
+        assert_eq!(crate::runbook::did_you_mean("oncall-prod-us-south", &instead), Some("oncall-prod-us-east"));
+        // ...but the environment gives it to us-east.
+        let taken = vec!["oncall-prod-us-east".to_string(), "oncall-prod-eu-de".to_string()];
+        assert_eq!(context_guess("oncall-prod-us-south", &instead, &taken), None);
+        assert_eq!(context_guess("oncall-prod-us-eastt", &instead, &[]), Some("oncall-prod-us-east"));
     }
 
     #[test]
@@ -232,6 +277,10 @@ pub struct Plan {
     pub env: String,
     pub healthz_url: String,
     pub regions: Vec<RegionPlan>,
+    /// Every region of the environment, `regions` or not (see
+    /// [`Plan::env_regions`]); empty when `regions` are all there is to
+    /// compare with (in a pod, one region).
+    pub env_regions: Vec<RegionPlan>,
     /// `regions` is every region of the environment (no --region).
     pub all_regions: bool,
     pub steps: Steps,

@@ -20,13 +20,16 @@ pub struct Rerun {
 }
 
 /// A flag of the run that caused the problem a re-run is suggested for:
-/// the suggested command must not repeat it as it was.
+/// the suggested command must not repeat it as it was. A fix whose value
+/// only the user knows makes no command: one with a word to fill in would
+/// fail pasted, or fail as the run did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fix {
-    /// The run's `--kubeconfig` becomes `--kubeconfig FILE`, for the user to fill in.
+    /// Another kubeconfig, which only the user can name: no command.
     Kubeconfig,
-    /// The run's `--context REGION=…` becomes `--context REGION=CONTEXT`, or
-    /// the context given (the likely one), added when the run had none.
+    /// The run's `--context REGION=…` becomes the context given (the likely
+    /// one), added when the run had none; `None`: only the user can name it,
+    /// no command.
     Context { region: String, context: Option<String> },
     /// `--timeout` becomes this (given or not).
     Timeout(Duration),
@@ -35,35 +38,54 @@ pub enum Fix {
 impl Rerun {
     /// The re-run of `verb` over `env`, with the global flags `g`; `region`
     /// is the run's own `--region`.
-    pub fn from_cli(g: &Global, verb: &'static str, env: &str, region: Option<String>) -> Rerun {
-        Rerun { verb, args: args(g, env), region }
+    /// `contexts` are the run's `--context`s, each with its region.
+    pub fn from_cli(
+        g: &Global,
+        contexts: &[(String, String)],
+        verb: &'static str,
+        env: &str,
+        region: Option<String>,
+    ) -> Rerun {
+        Rerun { verb, args: args(g, contexts, env), region }
     }
 
     /// `keysvc-check VERB ARGS… [--region R]`, quoted for a POSIX shell:
     /// `region`, else the run's own `--region`.
     pub fn command(&self, verb: &str, region: Option<&str>) -> String {
-        self.fixed(verb, region, None)
+        shell_join(&self.words(verb, region, None))
     }
 
-    /// [`Rerun::command`] with the flag that caused the problem changed (see [`Fix`]).
-    pub fn fixed(&self, verb: &str, region: Option<&str>, fix: Option<&Fix>) -> String {
-        shell_join(&self.fixed_words(verb, region, fix))
+    /// [`Rerun::command`] with the flag that caused the problem changed (see
+    /// [`Fix`]); `None` when only the user knows the value it needs.
+    pub fn fixed(&self, verb: &str, region: Option<&str>, fix: Option<&Fix>) -> Option<String> {
+        self.fixed_words(verb, region, fix).map(|w| shell_join(&w))
     }
 
     /// [`Rerun::fixed`] as words, unquoted.
-    pub fn fixed_words(&self, verb: &str, region: Option<&str>, fix: Option<&Fix>) -> Vec<String> {
+    pub fn fixed_words(&self, verb: &str, region: Option<&str>, fix: Option<&Fix>) -> Option<Vec<String>> {
+        match fix {
+            Some(Fix::Kubeconfig | Fix::Context { context: None, .. }) => None,
+            _ => Some(self.words(verb, region, fix)),
+        }
+    }
+
+    /// The words of the re-run, a fix with a value of its own applied.
+    fn words(&self, verb: &str, region: Option<&str>, fix: Option<&Fix>) -> Vec<String> {
+        let fixed_context = match fix {
+            Some(Fix::Context { region, context: Some(c) }) => Some((region.as_str(), c.as_str())),
+            _ => None,
+        };
         let mut args: Vec<String> = vec![];
         let mut timeout_set = false;
         let mut context_set = false;
         for pair in self.args.chunks(2) {
             let (flag, value) = (pair[0].as_str(), pair.get(1).map(String::as_str));
             let value = match (fix, flag, value) {
-                (Some(Fix::Kubeconfig), "--kubeconfig", Some(_)) => Some("FILE".to_string()),
-                (Some(Fix::Context { region: r, context }), "--context", Some(v))
-                    if v.split_once('=').is_some_and(|(k, _)| k == r) =>
+                (_, "--context", Some(v))
+                    if fixed_context.is_some_and(|(r, _)| v.split_once('=').is_some_and(|(k, _)| k == r)) =>
                 {
                     context_set = true;
-                    Some(format!("{r}={}", context.as_deref().unwrap_or("CONTEXT")))
+                    fixed_context.map(|(r, c)| format!("{r}={c}"))
                 }
                 (Some(Fix::Timeout(d)), "--timeout", Some(_)) => {
                     timeout_set = true;
@@ -78,9 +100,9 @@ impl Rerun {
             args.extend(["--timeout".to_string(), duration_word(*d)]);
         }
         // A runbook's context that is not in the kubeconfig: the re-run
-        // overrides it, so that it works once CONTEXT is filled in.
-        if let (Some(Fix::Context { region: r, context }), false) = (fix, context_set) {
-            args.extend(["--context".to_string(), format!("{r}={}", context.as_deref().unwrap_or("CONTEXT"))]);
+        // overrides it with the likely one.
+        if let (Some((r, c)), false) = (fixed_context, context_set) {
+            args.extend(["--context".to_string(), format!("{r}={c}")]);
         }
         let mut words: Vec<&str> = vec!["keysvc-check", verb];
         words.extend(args.iter().map(String::as_str));
@@ -93,7 +115,7 @@ impl Rerun {
 
 /// The user's flags, so that a suggested `keysvc-check …` command checks the
 /// same thing the same way (everything but the verb and `--region`).
-fn args(g: &Global, env: &str) -> Vec<String> {
+fn args(g: &Global, contexts: &[(String, String)], env: &str) -> Vec<String> {
     let mut args = vec!["--env".to_string(), env.to_string()];
     // Absolute: a command pasted in another directory reads the same files.
     if let Some(p) = &g.runbook {
@@ -102,7 +124,7 @@ fn args(g: &Global, env: &str) -> Vec<String> {
     if let Some(k) = &g.kubeconfig {
         args.extend(["--kubeconfig".into(), absolute(k)]);
     }
-    for (region, context) in &g.contexts {
+    for (region, context) in contexts {
         args.extend(["--context".into(), format!("{region}={context}")]);
     }
     if let Some(u) = &g.healthz_url {
@@ -130,33 +152,29 @@ mod tests {
             r.command("diagnose", None),
             "keysvc-check diagnose --env prod --kubeconfig /tmp/nope.yaml --context us-east=nope --timeout 3s --region us-east"
         );
-        assert_eq!(
-            r.fixed("pods", None, Some(&Fix::Kubeconfig)),
-            "keysvc-check pods --env prod --kubeconfig FILE --context us-east=nope --timeout 3s --region us-east"
-        );
+        // Another kubeconfig, or a context only the user can name: no
+        // command with a word to fill in.
+        assert_eq!(r.fixed("pods", None, Some(&Fix::Kubeconfig)), None);
         let context = |region: &str, context: Option<&str>| Fix::Context {
             region: region.into(),
             context: context.map(str::to_string),
         };
+        assert_eq!(r.fixed("pods", Some("us-east"), Some(&context("us-east", None))), None);
         assert_eq!(
-            r.fixed("pods", Some("us-east"), Some(&context("us-east", None))),
-            "keysvc-check pods --env prod --kubeconfig /tmp/nope.yaml --context us-east=CONTEXT --timeout 3s --region us-east"
-        );
-        assert_eq!(
-            r.fixed("pods", Some("us-east"), Some(&context("us-east", Some("oncall@us-east")))),
+            r.fixed("pods", Some("us-east"), Some(&context("us-east", Some("oncall@us-east")))).unwrap(),
             "keysvc-check pods --env prod --kubeconfig /tmp/nope.yaml --context us-east=oncall@us-east --timeout 3s --region us-east"
         );
         // Another region's override is not the one at fault: the region at
         // fault gets one of its own.
-        let other = r.fixed("pods", None, Some(&context("eu-de", None)));
-        assert!(other.contains("--context us-east=nope") && other.contains(" --context eu-de=CONTEXT "), "{other}");
+        let other = r.fixed("pods", None, Some(&context("eu-de", Some("de")))).unwrap();
+        assert!(other.contains("--context us-east=nope") && other.contains(" --context eu-de=de "), "{other}");
         assert_eq!(
-            r.fixed("pods", None, Some(&Fix::Timeout(Duration::from_secs(60)))),
+            r.fixed("pods", None, Some(&Fix::Timeout(Duration::from_secs(60)))).unwrap(),
             "keysvc-check pods --env prod --kubeconfig /tmp/nope.yaml --context us-east=nope --timeout 1m --region us-east"
         );
         let plain = Rerun { verb: "diagnose", args: vec!["--env".into(), "prod".into()], region: None };
         assert_eq!(
-            plain.fixed("diagnose", None, Some(&Fix::Timeout(Duration::from_secs(60)))),
+            plain.fixed("diagnose", None, Some(&Fix::Timeout(Duration::from_secs(60)))).unwrap(),
             "keysvc-check diagnose --env prod --timeout 1m"
         );
     }

@@ -130,6 +130,7 @@ fn region(name: &str, verdict: Verdict, pods: PodsStep, logs: Option<LogsStep>, 
     RegionReport {
         name: name.into(),
         context: format!("keysvc-prod-{name}"),
+        current_context: false,
         verdict,
         healthz: None,
         pods: Some(pods),

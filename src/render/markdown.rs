@@ -31,6 +31,10 @@ pub fn render(report: &Report, view: View, argv: &[String], out: &mut impl Write
     writeln!(out, "{}", text(&r.service.summary))?;
     writeln!(out)?;
     writeln!(out, "Runbook: {}", text(&r.runbook))?;
+    if let Some((ctx, regions)) = r.current_context() {
+        writeln!(out)?;
+        writeln!(out, "Context: {}", text(&super::table::current_context_words(ctx, &regions)))?;
+    }
     if let Some(impact) = &r.service.impact {
         writeln!(out)?;
         writeln!(out, "**Impact:** {}", text(impact))?;

@@ -184,7 +184,19 @@ pub fn verdict_line(r: &Report, layout: Layout, out: &mut impl Write) -> std::io
 /// Which runbook the run followed (the one in effect and where it came
 /// from), as every report says.
 fn runbook_line(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
-    prose(out, layout, "Runbook: ", 2, &r.runbook)
+    prose(out, layout, "Runbook: ", 2, &r.runbook)?;
+    match r.current_context() {
+        Some((ctx, regions)) => prose(out, layout, "Context: ", 2, &current_context_words(ctx, &regions)),
+        None => Ok(()),
+    }
+}
+
+/// "current (oncall@us-east) for us-east, the runbook gives it none": a
+/// region checked with the kubeconfig's current context, as kubectl.
+pub(super) fn current_context_words(ctx: &str, regions: &[&str]) -> String {
+    let ctx = if ctx.is_empty() { "none in the kubeconfig".to_string() } else { ctx.to_string() };
+    let (them, it) = if regions.len() == 1 { (regions[0].to_string(), "it") } else { (regions.join(", "), "them") };
+    format!("current ({ctx}) for {them}: the runbook gives {it} none")
 }
 
 pub(super) fn healthz_summary(h: &HealthzCheck) -> String {
@@ -281,6 +293,7 @@ fn short_problem(p: &crate::report::Problem) -> String {
         _ => "pods",
     };
     match p.kind {
+        ContextMissing if p.detail == ProblemDetail::NoContext => "no context".into(),
         ContextMissing => "context not in kubeconfig".into(),
         Kubeconfig => "kubeconfig problem".into(),
         Refused => "connection refused".into(),
@@ -686,6 +699,7 @@ mod doctor_tests {
             context_from: Default::default(),
             in_cluster: None,
             same_cluster: None,
+            taken_contexts: vec![],
             client: Some(Ok(())),
             version: Some(Ok("v1.20.15".into())),
             access: PERMISSIONS

@@ -111,6 +111,9 @@ pub enum ProblemDetail {
     KubeconfigMerge,
     /// The context's entry in the kubeconfig cannot be used.
     ContextUnusable,
+    /// The runbook gives the region no context, and the kubeconfig has no
+    /// current one.
+    NoContext,
     /// The context's credentials could not be had (no plugin to blame).
     Credentials,
     /// The context's credential plugin (`user.exec.command`) is at fault.
@@ -544,6 +547,9 @@ pub struct FieldChange {
 pub struct RegionReport {
     pub name: String,
     pub context: String,
+    /// The runbook gives the region no context: `context` is the
+    /// kubeconfig's current one, as kubectl uses it.
+    pub current_context: bool,
     pub verdict: Verdict,
     pub healthz: Option<HealthzCheck>,
     pub pods: Option<PodsStep>,
@@ -558,6 +564,16 @@ pub struct RegionReport {
     /// The statuses those retries answered, each once, in order (`[429]`).
     pub retried_statuses: Vec<u16>,
     pub duration_ms: u64,
+}
+
+impl Report {
+    /// The kubeconfig's current context, when some region uses it (the
+    /// runbook gives them none), with those regions.
+    pub fn current_context(&self) -> Option<(&str, Vec<&str>)> {
+        let regions: Vec<&RegionReport> = self.regions.iter().filter(|r| r.current_context).collect();
+        let first = regions.first()?;
+        Some((first.context.as_str(), regions.iter().map(|r| r.name.as_str()).collect()))
+    }
 }
 
 impl RegionReport {
@@ -629,6 +645,8 @@ pub enum Severity {
 pub enum FindingKind {
     /// Fewer pods ready than expected.
     NotReady,
+    /// More pods ready than expected (information: the count is not wrong).
+    MoreReady,
     /// No pod of the service in the region (or no namespace).
     NoPods,
     CrashLoop,

@@ -150,7 +150,12 @@ fn region(n: &N) -> Option<RegionSpec> {
         Some(u) if matches!(u.value, Node::Null) => None,
         Some(u) => Some(spanned(u, leaf)?),
     };
-    Some(RegionSpec { context: spanned(get("context")?, leaf)?, healthz_url })
+    let context = match get("context") {
+        None => None,
+        Some(c) if matches!(c.value, Node::Null) => None,
+        Some(c) => Some(spanned(c, leaf)?),
+    };
+    Some(RegionSpec { context, healthz_url })
 }
 
 fn peer(n: &N) -> Option<PeerSpec> {

@@ -472,7 +472,7 @@ impl<'a> Lint<'a> {
                 Some("each region goes on its own line, indented under `regions:`, like `us-south: { context: CONTEXT }`".into()),
             );
         }
-        for (k, region, v) in &e.list {
+        for (_, region, v) in &e.list {
             let rname = format!("{name}.{region}");
             if !matches!(v.value, Node::Map(_)) {
                 self.problem(
@@ -486,7 +486,9 @@ impl<'a> Lint<'a> {
                 continue;
             }
             let Some(re) = self.map(v, &rname, Some(REGION)) else { continue };
-            if let Some(c) = self.required(&re, "context", at(k), &format!("region `{region}` of `{env}`")) {
+            // Optional: without one, the kubeconfig's current context, as
+            // kubectl; `runbook show` writes an absent one as null.
+            if let Some(c) = re.get("context").filter(|c| !matches!(c.value, Node::Null)) {
                 self.text_value(c, &format!("{rname}.context"), true);
             }
             // Optional: `runbook show` writes an absent one as null.

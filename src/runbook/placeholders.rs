@@ -19,7 +19,9 @@ impl Runbook {
         for (name, env) in &self.environments.value {
             add(&env.healthz_url, format!("environments.{name}.healthz_url"), placeholder_url);
             for (region, spec) in &env.regions.value {
-                add(&spec.context, format!("environments.{name}.regions.{region}.context"), placeholder_name);
+                if let Some(c) = &spec.context {
+                    add(c, format!("environments.{name}.regions.{region}.context"), placeholder_name);
+                }
                 if let Some(u) = &spec.healthz_url {
                     add(u, format!("environments.{name}.regions.{region}.healthz_url"), placeholder_url);
                 }

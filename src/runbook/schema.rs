@@ -311,7 +311,9 @@ pub struct PeerSpec {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegionSpec {
-    pub context: Spanned<String>,
+    /// None: the kubeconfig's current context, as kubectl.
+    #[serde(default)]
+    pub context: Option<Spanned<String>>,
     #[serde(default)]
     pub healthz_url: Option<Spanned<String>>,
 }

@@ -41,9 +41,9 @@ pub(super) fn validate(rb: &Runbook, path: &str) -> Result<(), RunbookError> {
             return err(env.regions.defined, format!("environment `{name}` has no regions; list at least one"));
         }
         for (region, spec) in &env.regions.value {
-            if spec.context.value.trim().is_empty() {
+            if let Some(c) = spec.context.as_ref().filter(|c| c.value.trim().is_empty()) {
                 return err(
-                    spec.context.defined,
+                    c.defined,
                     format!("environments.{name}.regions.{region}.context is empty; give the kube context"),
                 );
             }

@@ -11,6 +11,7 @@ mod common;
 
 mod advice;
 mod case_telemetry;
+mod contexts;
 mod diagnose;
 mod doctor;
 mod evidence;
@@ -19,6 +20,7 @@ mod global;
 mod incluster;
 mod logformats;
 mod mask;
+mod other_service;
 mod output;
 mod pods_kubectl;
 mod pushback;

@@ -77,6 +77,25 @@ fn a_container_the_pods_do_not_have_fails_the_logs_step_and_names_the_runbook_ke
 
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn a_container_known_wrong_is_not_named_in_the_commands_suggested() {
+    let c = Case::new("t-rb-ctr-cmd")
+        .scenario("us-east", keysvc_testenv::Scenario::CrashLoop)
+        .replace("container: api-key-service", "container: api-keyservice")
+        .build();
+    let (r, j) = c.json(&["diagnose"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let commands: Vec<&str> =
+        j["next_steps"].as_array().unwrap().iter().filter_map(|s| s["command"].as_str()).collect();
+    assert!(!commands.iter().any(|c| c.contains("api-keyservice")), "{commands:?}");
+    // The likely one instead, in both logs commands, which work pasted.
+    let logs: Vec<&&str> = commands.iter().filter(|c| c.contains(" logs ")).collect();
+    assert_eq!(logs.len(), 2, "{commands:?}");
+    assert!(logs.iter().all(|c| c.contains(" -c api-key-service ")), "{logs:?}");
+    crate::common::paste_every_command(&j);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn a_selector_that_matches_no_pod_anywhere_while_healthz_passes_is_the_runbooks_not_an_outage() {
     let c = Case::new("t-rb-selector").replace("selector: app=api-key-service", "selector: app=api-key-servce").build();
     let (r, j) = c.json(&["diagnose"]);

@@ -277,6 +277,47 @@ pub fn run_suggested_commands(j: &serde_json::Value) -> usize {
     ran
 }
 
+/// Every command the report suggests, pasted as a user would: each
+/// `kubectl` command as [`run_suggested_commands`] runs it, and each
+/// `keysvc-check` re-run with the binary, which must run (exit 0 to 3, a
+/// verdict; never a usage or runbook error). No command carries a word to
+/// fill in (an upper-case placeholder such as `CONTEXT` or `FILE`). Returns
+/// each re-run with what it gave, for the test to look at.
+pub fn paste_every_command(j: &serde_json::Value) -> Vec<(String, Run)> {
+    let mut reruns = vec![];
+    for step in j["next_steps"].as_array().into_iter().flatten() {
+        let Some(command) = step["command"].as_str() else { continue };
+        let words = shlex::split(command).unwrap_or_else(|| panic!("not shell words: {command}"));
+        let placeholder = words.iter().flat_map(|w| w.split(['=', '/', ','])).find(|w| {
+            w.len() > 2 && w.chars().all(|c| c.is_ascii_uppercase() || c == '_') && !w.starts_with("KEYSVC_")
+        });
+        assert!(placeholder.is_none(), "a word to fill in ({placeholder:?}) in a suggested command: {command}");
+        if words[0] != "keysvc-check" {
+            continue;
+        }
+        let mut c = cmd();
+        c.args(&words[1..]);
+        let run = run_within(c, Duration::from_secs(60));
+        assert!(
+            (0..=3).contains(&run.code),
+            "suggested command failed ({}): {command}\nstdout:\n{}\nstderr:\n{}",
+            run.code,
+            run.stdout,
+            run.stderr
+        );
+        reruns.push((command.to_string(), run));
+    }
+    if j["next_steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|s| s["command"].as_str().is_some_and(|c| c.starts_with("kubectl ")))
+    {
+        run_suggested_commands(j);
+    }
+    reruns
+}
+
 /// `--context USER@REGION` → `--context REGION` (the test environment's admin).
 fn as_admin(command: &str) -> String {
     let words: Vec<&str> = command.split(' ').collect();
