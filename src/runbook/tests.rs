@@ -350,6 +350,31 @@ fn a_key_far_from_any_known_one_lists_them_instead() {
 }
 
 #[test]
+fn a_misspelt_required_key_is_named_by_its_did_you_mean_alone() {
+    for (text, want) in [
+        (MINIMAL.replace("selector:", "selctor:"), "unknown key `selctor` at the top level; did you mean `selector`?"),
+        (
+            MINIMAL.replace("    regions:", "    regoins:"),
+            "unknown key `regoins` under `environments.prod`; did you mean `regions`?",
+        ),
+        (
+            MINIMAL.replace("{ context: ctx }", "{ contxt: ctx }"),
+            "unknown key `contxt` under `environments.prod.regions.us-south`; did you mean `context`?",
+        ),
+    ] {
+        let p = all_problems(&text);
+        let messages: Vec<&str> = p.iter().map(|p| p.2.as_str()).collect();
+        assert_eq!(messages, [want]);
+        // The first problem is the one every other command stops at.
+        let one = parse(&Source { name: "rb.yaml".into(), text }).unwrap_err().to_string();
+        assert!(one.ends_with(want), "{one}");
+    }
+    // A key missing with no look-alike is still said to be missing.
+    let p = all_problems(&MINIMAL.replace("selector: app=x\n", "colour: red\n"));
+    assert!(p.iter().any(|p| p.2 == "The runbook has no `selector`; it is required"), "{p:?}");
+}
+
+#[test]
 fn a_mis_indented_regions_names_the_environment_and_the_indentation() {
     let text = MINIMAL.replace("    regions:\n", "  regions:\n");
     let p = all_problems(&text);
