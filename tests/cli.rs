@@ -161,6 +161,33 @@ fn a_bad_value_from_a_variable_names_the_variable_not_the_flag() {
 }
 
 #[test]
+fn a_misspelt_environment_gets_a_did_you_mean() {
+    let dir = tempfile::tempdir().unwrap();
+    let rb = dir.path().join("rb.yaml");
+    let text = "service: S\nnamespace: api\nselector: app=x\ncontainer: c\nenvironments:\n  local:\n    \
+                healthz_url: http://127.0.0.1:9/healthz\n    regions:\n      us-south: { context: ctx }\n  \
+                prod:\n    healthz_url: http://127.0.0.1:9/healthz\n    regions:\n      us-south: { context: ctx }\n";
+    std::fs::write(&rb, text).unwrap();
+    for args in [&["diagnose", "--env", "lcoal"][..], &["runbook", "show", "--env", "lcoal"]] {
+        let mut c = cmd();
+        c.arg("--runbook").arg(&rb).args(args);
+        let r = run(c);
+        assert_eq!(r.code, 64, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("--env lcoal: no such environment"), "{}", r.stderr);
+        assert!(r.stderr.trim_end().ends_with("; did you mean local? it has: local, prod"), "{}", r.stderr);
+    }
+    // Nothing alike: the list alone.
+    let r = run_args(&["diagnose", "--env", "mars"]);
+    assert!(
+        r.stderr
+            .trim_end()
+            .ends_with("no such environment in <embedded runbooks/key-service.yaml>; it has: prod, stage, dev"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn runbook_show_refuses_markdown() {
     let r = run_args(&["runbook", "show", "-o", "markdown"]);
     assert_eq!(r.code, 64, "{}", r.stdout);
@@ -439,7 +466,10 @@ fn runbook_validate_reports_the_problems_users_met_in_plain_words() {
     sorted.dedup();
     assert_eq!(lines, sorted, "{out}");
     assert!(
-        out.ends_with("keysvc-check: 5 problems in all.yaml; README.md, \"Runbook format\", lists every key\n"),
+        out.ends_with(
+            "keysvc-check: 5 problems in all.yaml; `keysvc-check runbook init starter.yaml` writes a starter \
+             whose comments explain every key\n"
+        ),
         "{out}"
     );
 

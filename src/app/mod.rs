@@ -244,9 +244,9 @@ fn apply_overrides(rb: &mut Runbook, g: &Global, env: Option<&str>) -> Result<Ve
         && !rb.environments.value.contains_key(e)
     {
         return Err(UsageError(format!(
-            "{}: no such environment; it has: {}",
+            "{}: no such environment; {}",
             g.given("--env", "KEYSVC_ENV", e),
-            rb.env_names().join(", ")
+            rb.other_envs(e)
         ))
         .into());
     }
@@ -303,7 +303,8 @@ fn runbook_validate(file: Option<&std::path::PathBuf>, g: &Global) -> Result<Exi
             }
             let n = problems.len();
             msg.push_str(&format!(
-                "keysvc-check: {n} problem{} in {}; README.md, \"Runbook format\", lists every key\n",
+                "keysvc-check: {n} problem{} in {}; `keysvc-check runbook init starter.yaml` writes a starter \
+                 whose comments explain every key\n",
                 if n == 1 { "" } else { "s" },
                 src.name
             ));

@@ -101,7 +101,7 @@ fn environment<'a>(g: &Global, run: Run<'_>, rb: &'a Runbook, runbook_name: &str
         .ok_or_else(|| UsageError(format!("--env is required (or set KEYSVC_ENV); this runbook has: {envs}")))?;
     let env = rb.environments.value.get(&env_name).ok_or_else(|| {
         let given = g.given("--env", "KEYSVC_ENV", &env_name);
-        UsageError(format!("{given}: no such environment in {runbook_name}; it has: {envs}"))
+        UsageError(format!("{given}: no such environment in {runbook_name}; {}", rb.other_envs(&env_name)))
     })?;
     let known: Vec<&str> = env.regions.value.keys().map(String::as_str).collect();
     for (region, _) in &g.contexts {

@@ -331,4 +331,16 @@ impl Runbook {
     pub fn env_names(&self) -> Vec<&str> {
         self.environments.value.keys().map(String::as_str).collect()
     }
+
+    /// What to say of an environment `name` the runbook lacks: the one it
+    /// is likely a typo of, and every one it has (`did you mean local?
+    /// it has: local, prod`).
+    pub fn other_envs(&self, name: &str) -> String {
+        let names: Vec<String> = self.environments.value.keys().cloned().collect();
+        let all = self.env_names().join(", ");
+        match super::did_you_mean(name, &names) {
+            Some(meant) => format!("did you mean {meant}? it has: {all}"),
+            None => format!("it has: {all}"),
+        }
+    }
 }
