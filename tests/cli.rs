@@ -324,6 +324,36 @@ fn runbook_init_writes_a_starter_and_keeps_an_existing_file() {
 }
 
 #[test]
+fn placeholder_guidance_links_are_warned_about_by_validate_and_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "service: S\nnamespace: api\nselector: app=x\ncontainer: c\nenvironments:\n  prod:\n    \
+                healthz_url: https://h.corp/healthz\n    regions:\n      us-south: { context: ctx }\n\
+                guidance:\n  dashboard: https://grafana.example.com/d/1\n  logs:\n    us-south: https://logs.example/s\n";
+    let rb = write(dir.path(), "rb.yaml", text);
+    let r = run_args(&["runbook", "validate", rb.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let name = rb.display();
+    assert!(
+        r.stdout.contains(&format!(
+            "{name}:11:14: warning: guidance.dashboard is the placeholder `https://grafana.example.com/d/1`; \
+             reports leave the link out until you set the real one\n"
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(&format!("{name}:13:15: warning: guidance.logs.us-south is the placeholder")),
+        "{}",
+        r.stdout
+    );
+    // The starter names its links among what to replace.
+    let r = run_args(&["runbook", "init", dir.path().join("starter.yaml").to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains(": guidance.dashboard = https://newrelic.example.com/"), "{}", r.stdout);
+    assert!(r.stdout.contains(": guidance.logs.us-east = https://logging.example.com/"), "{}", r.stdout);
+}
+
+#[test]
 fn runbook_show_applies_overrides_and_fills_defaults() {
     let dir = tempfile::tempdir().unwrap();
     // A runbook that leaves everything optional out.

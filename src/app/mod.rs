@@ -320,10 +320,15 @@ fn runbook_validate(file: Option<&std::path::PathBuf>, g: &Global) -> Result<Exi
         if envs == 1 { "" } else { "s" },
         rb.env_names().join(", ")
     );
-    for (line, column, key, value) in rb.placeholders() {
+    for p in rb.placeholders() {
         msg.push_str(&format!(
-            "{}:{line}:{column}: warning: {key} is the placeholder `{value}`; it will not be checked until you set the real one\n",
-            src.name
+            "{}:{}:{}: warning: {} is the placeholder `{}`; {}\n",
+            src.name,
+            p.line,
+            p.column,
+            p.key,
+            p.value,
+            p.effect.words()
         ));
     }
     write_out(msg.as_bytes())
@@ -358,8 +363,8 @@ fn runbook_init(path: Option<&std::path::PathBuf>, force: bool) -> Result<ExitCo
         ));
     }
     msg.push_str("Next, replace these placeholders with your real values:\n");
-    for (line, _, key, value) in rb.placeholders() {
-        msg.push_str(&format!("  line {line}: {key} = {value}\n"));
+    for p in rb.placeholders() {
+        msg.push_str(&format!("  line {}: {} = {}\n", p.line, p.key, p.value));
     }
     msg.push_str(&format!("Then check it: keysvc-check runbook validate {}\n", crate::plan::shell_word(&absolute)));
     write_out(msg.as_bytes())

@@ -11,7 +11,7 @@ use serde::de::{DeserializeOwned, Deserializer, Visitor};
 use serde_saphyr::Spanned;
 
 use super::lint::{ENV, GUIDANCE, HEALTHZ, LOGS, PEER, REGION, TOP};
-use super::node::{N, Node};
+use super::node::{N, Node, at};
 use super::schema::{
     Environment, Guidance, HealthzSpec, KeyLines, LogsSpec, PeerSpec, RegionSpec, Runbook, default_expected_ready,
     default_not_ready_grace, whole_seconds,
@@ -35,6 +35,23 @@ pub(super) fn runbook(root: &N) -> Option<Runbook> {
         guidance: get("guidance").map_or_else(|| Some(Guidance::default()), guidance)?,
         lines: key_lines(root),
     })
+    .map(|rb| Runbook { guidance: Guidance { places: guidance_places(root), ..rb.guidance }, ..rb })
+}
+
+/// Where each `guidance` link is written (see [`Guidance::places`]).
+pub(super) fn guidance_places(root: &N) -> IndexMap<String, (u64, u64)> {
+    let mut out = IndexMap::new();
+    let Some(g) = entries(root, None).and_then(|e| e.into_iter().find(|(k, _)| *k == "guidance")) else { return out };
+    for (key, v) in entries(g.1, None).unwrap_or_default() {
+        if key == "logs" {
+            for (region, link) in entries(v, None).unwrap_or_default() {
+                out.insert(format!("logs.{region}"), at(link));
+            }
+        } else {
+            out.insert(key.to_string(), at(v));
+        }
+    }
+    out
 }
 
 /// Where the keys of [`KeyLines`] are written (0: not known).

@@ -325,6 +325,26 @@ pub struct Guidance {
     pub technical_foundation: Option<String>,
     pub metrics: Option<String>,
     pub logs: IndexMap<String, String>,
+    /// Where each link is written, (line, column) by its key (`dashboard`,
+    /// `logs.us-east`), to name the line of a placeholder.
+    #[serde(skip)]
+    pub places: IndexMap<String, (u64, u64)>,
+}
+
+impl Guidance {
+    /// Every link, as (key under `guidance`, URL), in the order of the schema.
+    pub fn links(&self) -> Vec<(String, &str)> {
+        let named = [
+            ("dashboard", &self.dashboard),
+            ("other_apis", &self.other_apis),
+            ("technical_foundation", &self.technical_foundation),
+            ("metrics", &self.metrics),
+        ];
+        let mut out: Vec<(String, &str)> =
+            named.into_iter().filter_map(|(k, v)| Some((k.to_string(), v.as_deref()?))).collect();
+        out.extend(self.logs.iter().map(|(region, url)| (format!("logs.{region}"), url.as_str())));
+        out
+    }
 }
 
 impl Runbook {

@@ -262,10 +262,41 @@ fn placeholders_are_reserved_names_only() {
     assert!(placeholder_url("https://key-service.example.com/healthz"));
     assert!(!placeholder_url("http://127.0.0.1:8080/healthz"));
     let rb = parse(&Source::embedded()).unwrap();
-    let keys: Vec<String> = rb.placeholders().into_iter().map(|p| p.2).collect();
+    let keys: Vec<String> = rb.placeholders().into_iter().map(|p| p.key).collect();
     assert!(keys.contains(&"environments.prod.healthz_url".to_string()), "{keys:?}");
     assert!(keys.contains(&"environments.prod.regions.us-east.context".to_string()), "{keys:?}");
     assert!(parse_str(MINIMAL).unwrap().placeholders().is_empty());
+}
+
+#[test]
+fn placeholder_guidance_links_are_named_with_their_place() {
+    use crate::runbook::Effect::NotShown;
+    let text = format!(
+        "{MINIMAL}guidance:\n  impact: i\n  dashboard: https://grafana.example.com/d/1\n  metrics: https://metrics.corp/m\n  \
+         logs:\n    us-south: https://logs.example/south\n    us-east: https://logs.corp/east\n"
+    );
+    let rb = parse_str(&text).unwrap();
+    let got: Vec<(u64, u64, String, String, Effect)> =
+        rb.placeholders().into_iter().map(|p| (p.line, p.column, p.key, p.value, p.effect)).collect();
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() as u64 + 1;
+    assert_eq!(
+        got,
+        [
+            (line_of("grafana"), 14, "guidance.dashboard".into(), "https://grafana.example.com/d/1".into(), NotShown),
+            (
+                line_of("logs.example"),
+                15,
+                "guidance.logs.us-south".into(),
+                "https://logs.example/south".into(),
+                NotShown
+            ),
+        ]
+    );
+    // The embedded runbook's links are all placeholders, each named.
+    let keys: Vec<String> = parse(&Source::embedded()).unwrap().placeholders().into_iter().map(|p| p.key).collect();
+    for key in ["guidance.dashboard", "guidance.other_apis", "guidance.technical_foundation", "guidance.logs.eu-de"] {
+        assert!(keys.iter().any(|k| k == key), "{key}: {keys:?}");
+    }
 }
 
 #[test]
