@@ -3,6 +3,7 @@
 
 pub mod check;
 mod log_file;
+mod tty;
 pub mod watch;
 
 pub use check::check;
@@ -104,6 +105,9 @@ fn color(g: &Global) -> bool {
 async fn once(g: &Global, plan: Arc<Plan>, verb: Verb) -> Result<ExitCode> {
     let color = color(g);
     let live = start_progress(&plan, g);
+    // Held until the report is written: a Ctrl-C meanwhile must not throw
+    // away the bytes that erase the progress lines.
+    let _keep = live.as_ref().and_then(|_| tty::KeepOutput::on(std::io::stderr()));
     let sink = live.as_ref().map_or_else(crate::execute::progress::Sink::none, |l| l.sink());
     let mut stdout = std::io::stdout();
     let mut print = |line: &crate::evidence::region::LogLine| render::table::log_line(line, color, &mut stdout);
