@@ -189,9 +189,15 @@ fn a_misspelt_environment_gets_a_did_you_mean() {
 
 #[test]
 fn runbook_show_refuses_markdown() {
-    let r = run_args(&["runbook", "show", "-o", "markdown"]);
-    assert_eq!(r.code, 64, "{}", r.stdout);
-    assert!(r.stdout.is_empty() && r.stderr.contains("-o json"), "{}", r.stderr);
+    for format in ["markdown", "slack"] {
+        let r = run_args(&["runbook", "show", "-o", format]);
+        assert_eq!(r.code, 64, "{}", r.stdout);
+        assert!(r.stdout.is_empty() && r.stderr.contains("-o json"), "{}", r.stderr);
+        assert!(r.stderr.contains(&format!("runbook show -o {format}:")), "{}", r.stderr);
+        let r = run_args(&["diagnose", "--env", "prod", "--watch", "10s", "-o", format]);
+        assert_eq!(r.code, 64, "{}", r.stdout);
+        assert!(r.stderr.contains("-o markdown and -o slack are one report to paste"), "{}", r.stderr);
+    }
 }
 
 #[test]

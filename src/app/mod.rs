@@ -128,12 +128,8 @@ async fn once(g: &Global, plan: Arc<Plan>, verb: Verb) -> Result<ExitCode> {
     let mut buf = Vec::new();
     match plan.output {
         Output::Json => render::json::render(report, &mut buf)?,
-        Output::Markdown => render::markdown::render(
-            report,
-            view,
-            &user_command(std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned())),
-            &mut buf,
-        )?,
+        Output::Markdown => render::markdown::render(report, view, &typed_command(), &mut buf)?,
+        Output::Slack => render::slack::render(report, view, &typed_command(), &mut buf)?,
         Output::Table if plan.quiet => render::table::verdict_line(report, layout, &mut buf)?,
         Output::Table => match view {
             View::Healthz => render::table::healthz(report, layout, &mut buf)?,
@@ -163,9 +159,10 @@ async fn watch(
             crate::app::watch::Form::Screen { color: color(g), size: screen_size }
         }
         Output::Table => crate::app::watch::Form::Lines,
-        Output::Markdown => {
+        Output::Markdown | Output::Slack => {
             return Err(UsageError(
-                "--watch shows a table or, with -o json, JSON Lines; -o markdown is one report to paste".into(),
+                "--watch shows a table or, with -o json, JSON Lines; -o markdown and -o slack are one report to paste"
+                    .into(),
             )
             .into());
         }
@@ -192,11 +189,8 @@ async fn doctor(g: &Global, plan: Arc<Plan>, runbook_name: String) -> Result<Exi
     let mut buf = Vec::new();
     match plan.output {
         Output::Json => render::json::doctor(&report, &mut buf)?,
-        Output::Markdown => render::markdown::doctor(
-            &report,
-            &user_command(std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned())),
-            &mut buf,
-        )?,
+        Output::Markdown => render::markdown::doctor(&report, &typed_command(), &mut buf)?,
+        Output::Slack => render::slack::doctor(&report, &typed_command(), &mut buf)?,
         Output::Table if plan.quiet => render::table::doctor_line(&report, layout, &mut buf)?,
         Output::Table => render::table::doctor(&report, layout, &mut buf)?,
     }
@@ -222,10 +216,11 @@ fn runbook_show(g: &Global, env: Option<&str>) -> Result<ExitCode> {
             });
             format!("{}\n", serde_json::to_string_pretty(&doc)?)
         }
-        OutputArg::Markdown => {
-            return Err(UsageError(
-                "runbook show -o markdown: the runbook is YAML (the default) or JSON (-o json)".into(),
-            )
+        OutputArg::Markdown | OutputArg::Slack => {
+            return Err(UsageError(format!(
+                "runbook show -o {}: the runbook is YAML (the default) or JSON (-o json)",
+                if g.output == OutputArg::Slack { "slack" } else { "markdown" }
+            ))
             .into());
         }
         OutputArg::Table => {
@@ -394,6 +389,11 @@ fn output_width() -> Option<usize> {
     let columns = std::env::var("COLUMNS").ok();
     let size = terminal_size::terminal_size_of(&stdout).map(|(terminal_size::Width(w), _)| w);
     render::fit::output_width(stdout.is_terminal(), columns.as_deref(), size)
+}
+
+/// The command line of this process, as [`user_command`] shows it.
+fn typed_command() -> Vec<String> {
+    user_command(std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()))
 }
 
 /// The command line as the user typed it (`args` after the program), for

@@ -66,6 +66,7 @@ impl Plan {
             OutputArg::Table => Output::Table,
             OutputArg::Json => Output::Json,
             OutputArg::Markdown => Output::Markdown,
+            OutputArg::Slack => Output::Slack,
         };
         let logs = log_options(run, &rb, output, g.quiet);
         let rerun = Rerun::from_cli(g, run.verb.name(), &env_name, run.target.region.clone());
