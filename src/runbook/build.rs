@@ -33,13 +33,19 @@ pub(super) fn runbook(root: &N) -> Option<Runbook> {
         logs: get("logs").map_or_else(|| Some(LogsSpec::default()), logs)?,
         environments: spanned(get("environments")?, |n| named(n, environment))?,
         guidance: get("guidance").map_or_else(|| Some(Guidance::default()), guidance)?,
-        lines: key_lines(root),
+        lines: KeyLines::default(),
     })
-    .map(|rb| Runbook { guidance: Guidance { places: guidance_places(root), ..rb.guidance }, ..rb })
+    .map(|rb| placed(rb, root))
+}
+
+/// `rb` with where its keys are written in `root`: what serde does not keep.
+pub(super) fn placed(rb: Runbook, root: &N) -> Runbook {
+    let guidance = Guidance { places: guidance_places(root), ..rb.guidance };
+    Runbook { lines: key_lines(root), guidance, ..rb }
 }
 
 /// Where each `guidance` link is written (see [`Guidance::places`]).
-pub(super) fn guidance_places(root: &N) -> IndexMap<String, (u64, u64)> {
+fn guidance_places(root: &N) -> IndexMap<String, (u64, u64)> {
     let mut out = IndexMap::new();
     let Some(g) = entries(root, None).and_then(|e| e.into_iter().find(|(k, _)| *k == "guidance")) else { return out };
     for (key, v) in entries(g.1, None).unwrap_or_default() {
@@ -55,7 +61,7 @@ pub(super) fn guidance_places(root: &N) -> IndexMap<String, (u64, u64)> {
 }
 
 /// Where the keys of [`KeyLines`] are written (0: not known).
-pub(super) fn key_lines(root: &N) -> KeyLines {
+fn key_lines(root: &N) -> KeyLines {
     let Some(e) = entries(root, None) else { return KeyLines::default() };
     let line = |key: &str| e.iter().find(|(k, _)| *k == key).map_or(0, |(_, v)| v.referenced.line());
     KeyLines { namespace: line("namespace"), selector: line("selector"), container: line("container") }

@@ -89,8 +89,7 @@ fn strict(path: &str, text: &str, root: &node::N) -> Result<Runbook, RunbookErro
     node::count_parse();
     let rb: Runbook =
         serde_saphyr::from_str(text).map_err(|e| RunbookError::at(path, e.location(), saphyr_message(&e)))?;
-    let guidance = schema::Guidance { places: build::guidance_places(root), ..rb.guidance };
-    Ok(Runbook { lines: build::key_lines(root), guidance, ..rb })
+    Ok(build::placed(rb, root))
 }
 
 /// The parser's message without the code excerpt and location it also
