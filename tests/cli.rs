@@ -503,8 +503,8 @@ fn runbook_validate_reports_the_problems_users_met_in_plain_words() {
     assert_eq!(lines, sorted, "{out}");
     assert!(
         out.ends_with(
-            "keysvc-check: 5 problems in all.yaml; `keysvc-check runbook init starter.yaml` writes a starter \
-             whose comments explain every key\n"
+            "keysvc-check: 5 problems in all.yaml; `keysvc-check runbook init starter.yaml` writes a \
+             commented starter runbook to compare with\n"
         ),
         "{out}"
     );

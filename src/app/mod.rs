@@ -302,8 +302,8 @@ fn runbook_validate(file: Option<&std::path::PathBuf>, g: &Global) -> Result<Exi
             }
             let n = problems.len();
             msg.push_str(&format!(
-                "keysvc-check: {n} problem{} in {}; `keysvc-check runbook init starter.yaml` writes a starter \
-                 whose comments explain every key\n",
+                "keysvc-check: {n} problem{} in {}; `keysvc-check runbook init starter.yaml` writes a \
+                 commented starter runbook to compare with\n",
                 if n == 1 { "" } else { "s" },
                 src.name
             ));

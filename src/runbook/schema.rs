@@ -359,6 +359,7 @@ impl Runbook {
         let names: Vec<String> = self.environments.value.keys().cloned().collect();
         let all = self.env_names().join(", ");
         match super::did_you_mean(name, &names) {
+            Some(meant) if names.len() == 1 => format!("did you mean {meant}, its only one?"),
             Some(meant) => format!("did you mean {meant}? it has: {all}"),
             None => format!("it has: {all}"),
         }

@@ -381,6 +381,18 @@ fn a_key_far_from_any_known_one_lists_them_instead() {
 }
 
 #[test]
+fn a_misspelt_environment_is_named_with_the_one_meant() {
+    let rb = parse_str(MINIMAL).unwrap();
+    assert_eq!(rb.other_envs("prdo"), "did you mean prod, its only one?");
+    assert_eq!(rb.other_envs("mars"), "it has: prod");
+    let two = parse_str(&format!(
+        "{MINIMAL}  stage:\n    healthz_url: https://h/healthz\n    regions:\n      us-south: {{ context: c }}\n"
+    ))
+    .unwrap();
+    assert_eq!(two.other_envs("stgae"), "did you mean stage? it has: prod, stage");
+}
+
+#[test]
 fn a_misspelt_required_key_is_named_by_its_did_you_mean_alone() {
     for (text, want) in [
         (MINIMAL.replace("selector:", "selctor:"), "unknown key `selctor` at the top level; did you mean `selector`?"),
@@ -446,7 +458,7 @@ fn built_as_serde_builds(text: &str) -> bool {
     let strict = serde_saphyr::from_str::<Runbook>(text);
     let Some(built) = build::runbook(&root) else { return false };
     let strict = strict.unwrap_or_else(|e| panic!("built what serde refuses ({e}):\n{text}"));
-    let strict = Runbook { lines: build::key_lines(&root), ..strict };
+    let strict = build::placed(strict, &root);
     assert_eq!(format!("{built:#?}"), format!("{strict:#?}"), "{text}");
     true
 }
