@@ -180,8 +180,7 @@ async fn doctor(g: &Global, plan: Arc<Plan>, runbook_name: String) -> Result<Exi
     let flag_given = std::env::args_os().any(|a| a == "--runbook" || a.to_string_lossy().starts_with("--runbook="));
     let env_runbook = std::env::var_os("KEYSVC_RUNBOOK");
     let info = crate::doctor::RunbookInfo::new(g.runbook.as_deref(), runbook_name, env_runbook.as_deref(), flag_given);
-    let generated_at =
-        jiff::Timestamp::now().round(jiff::Unit::Second).map_or_else(|_| String::new(), |t| t.to_string());
+    let generated_at = crate::duration::whole_second(jiff::Timestamp::now()).to_string();
     let urls = crate::doctor::url_targets(&plan, g.healthz_url.is_some());
     let facts = crate::doctor::fetch(plan.clone(), info, urls).await;
     let report = crate::doctor::judge(&facts, generated_at);

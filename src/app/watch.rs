@@ -120,7 +120,7 @@ pub async fn run(plan: Arc<Plan>, opts: Options) -> Result<ExitCode> {
     let mut watch = Watch::default();
     loop {
         let started = tokio::time::Instant::now();
-        let now = whole_second(Timestamp::now());
+        let now = crate::duration::whole_second(Timestamp::now());
         // No live progress lines: the watch screen itself shows each run.
         let outcome = crate::app::check::check(plan.clone(), crate::execute::progress::Sink::none(), None).await?;
         let changes = watch.observe(&outcome.report, now);
@@ -152,13 +152,6 @@ pub async fn run(plan: Arc<Plan>, opts: Options) -> Result<ExitCode> {
     }
 }
 
-/// `now` to the second it is in (12:50:48.675 is 12:50:48): a run's time
-/// is never one that has not come yet.
-fn whole_second(now: Timestamp) -> Timestamp {
-    let trunc = jiff::TimestampRound::new().smallest(jiff::Unit::Second).mode(jiff::RoundMode::Trunc);
-    now.round(trunc).unwrap_or(now)
-}
-
 /// Writes one run's output; `false` once stdout is closed (`| head -1`),
 /// which ends the watch quietly.
 fn emit(bytes: &[u8]) -> Result<bool> {
@@ -181,6 +174,7 @@ mod tests {
 
     #[test]
     fn a_run_is_timed_by_the_second_it_started_in() {
+        use crate::duration::whole_second;
         assert_eq!(whole_second(at("2026-11-26T12:50:48.675Z")), at("2026-11-26T12:50:48Z"));
         assert_eq!(whole_second(at("2026-11-26T12:50:48.999999Z")), at("2026-11-26T12:50:48Z"));
         assert_eq!(whole_second(at("2026-11-26T12:50:49Z")), at("2026-11-26T12:50:49Z"));
