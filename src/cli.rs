@@ -164,8 +164,10 @@ pub enum OutputArg {
     Table,
     /// One JSON document (the report).
     Json,
-    /// The report as Markdown to paste into an incident channel or ticket.
+    /// The report as Markdown (GitHub's) to paste into a ticket or an issue.
     Markdown,
+    /// The report in Slack's markup, to post to an incident channel.
+    Slack,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -7,6 +7,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// `t` to the second it is in (12:50:48.675 is 12:50:48), as every time the
+/// tool shows to the second: never a second that had not yet begun.
+pub fn whole_second(t: jiff::Timestamp) -> jiff::Timestamp {
+    let trunc = jiff::TimestampRound::new().smallest(jiff::Unit::Second).mode(jiff::RoundMode::Trunc);
+    t.round(trunc).unwrap_or(t)
+}
+
 /// A duration written as `30s`, `5m`, `1h`, `1h30m` (and `500ms` where
 /// [`Units::Millis`] allows it).
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -161,10 +161,43 @@ fn a_bad_value_from_a_variable_names_the_variable_not_the_flag() {
 }
 
 #[test]
+fn a_misspelt_environment_gets_a_did_you_mean() {
+    let dir = tempfile::tempdir().unwrap();
+    let rb = dir.path().join("rb.yaml");
+    let text = "service: S\nnamespace: api\nselector: app=x\ncontainer: c\nenvironments:\n  local:\n    \
+                healthz_url: http://127.0.0.1:9/healthz\n    regions:\n      us-south: { context: ctx }\n  \
+                prod:\n    healthz_url: http://127.0.0.1:9/healthz\n    regions:\n      us-south: { context: ctx }\n";
+    std::fs::write(&rb, text).unwrap();
+    for args in [&["diagnose", "--env", "lcoal"][..], &["runbook", "show", "--env", "lcoal"]] {
+        let mut c = cmd();
+        c.arg("--runbook").arg(&rb).args(args);
+        let r = run(c);
+        assert_eq!(r.code, 64, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("--env lcoal: no such environment"), "{}", r.stderr);
+        assert!(r.stderr.trim_end().ends_with("; did you mean local? it has: local, prod"), "{}", r.stderr);
+    }
+    // Nothing alike: the list alone.
+    let r = run_args(&["diagnose", "--env", "mars"]);
+    assert!(
+        r.stderr
+            .trim_end()
+            .ends_with("no such environment in <embedded runbooks/key-service.yaml>; it has: prod, stage, dev"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn runbook_show_refuses_markdown() {
-    let r = run_args(&["runbook", "show", "-o", "markdown"]);
-    assert_eq!(r.code, 64, "{}", r.stdout);
-    assert!(r.stdout.is_empty() && r.stderr.contains("-o json"), "{}", r.stderr);
+    for format in ["markdown", "slack"] {
+        let r = run_args(&["runbook", "show", "-o", format]);
+        assert_eq!(r.code, 64, "{}", r.stdout);
+        assert!(r.stdout.is_empty() && r.stderr.contains("-o json"), "{}", r.stderr);
+        assert!(r.stderr.contains(&format!("runbook show -o {format}:")), "{}", r.stderr);
+        let r = run_args(&["diagnose", "--env", "prod", "--watch", "10s", "-o", format]);
+        assert_eq!(r.code, 64, "{}", r.stdout);
+        assert!(r.stderr.contains("-o markdown and -o slack are one report to paste"), "{}", r.stderr);
+    }
 }
 
 #[test]
@@ -294,6 +327,36 @@ fn runbook_init_writes_a_starter_and_keeps_an_existing_file() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains(&format!("--runbook {}", path.display())), "{}", r.stdout);
     assert_eq!(run_args(&["runbook", "validate", path.to_str().unwrap()]).code, 0);
+}
+
+#[test]
+fn placeholder_guidance_links_are_warned_about_by_validate_and_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "service: S\nnamespace: api\nselector: app=x\ncontainer: c\nenvironments:\n  prod:\n    \
+                healthz_url: https://h.corp/healthz\n    regions:\n      us-south: { context: ctx }\n\
+                guidance:\n  dashboard: https://grafana.example.com/d/1\n  logs:\n    us-south: https://logs.example/s\n";
+    let rb = write(dir.path(), "rb.yaml", text);
+    let r = run_args(&["runbook", "validate", rb.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let name = rb.display();
+    assert!(
+        r.stdout.contains(&format!(
+            "{name}:11:14: warning: guidance.dashboard is the placeholder `https://grafana.example.com/d/1`; \
+             reports leave the link out until you set the real one\n"
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(&format!("{name}:13:15: warning: guidance.logs.us-south is the placeholder")),
+        "{}",
+        r.stdout
+    );
+    // The starter names its links among what to replace.
+    let r = run_args(&["runbook", "init", dir.path().join("starter.yaml").to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains(": guidance.dashboard = https://newrelic.example.com/"), "{}", r.stdout);
+    assert!(r.stdout.contains(": guidance.logs.us-east = https://logging.example.com/"), "{}", r.stdout);
 }
 
 #[test]
@@ -439,7 +502,10 @@ fn runbook_validate_reports_the_problems_users_met_in_plain_words() {
     sorted.dedup();
     assert_eq!(lines, sorted, "{out}");
     assert!(
-        out.ends_with("keysvc-check: 5 problems in all.yaml; README.md, \"Runbook format\", lists every key\n"),
+        out.ends_with(
+            "keysvc-check: 5 problems in all.yaml; `keysvc-check runbook init starter.yaml` writes a \
+             commented starter runbook to compare with\n"
+        ),
         "{out}"
     );
 

@@ -146,3 +146,34 @@ fn suggested_commands_name_files_by_absolute_paths() {
         r.stderr
     );
 }
+
+/// A runbook this user may not read: the path was right, so the message
+/// says permission denied on it and never asks for the path. As root
+/// (where the mode bits do not stop a read) the command runs as `nobody`.
+#[test]
+fn a_runbook_this_user_may_not_read_says_permission_denied_on_its_path() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let rb = write(dir.path(), "secret.yaml", RUNBOOK);
+    std::fs::set_permissions(&rb, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let root = std::process::Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
+    let mut c = if root {
+        let mut c = std::process::Command::new("runuser");
+        c.args(["-u", "nobody", "--", common::BIN]);
+        c
+    } else {
+        cmd()
+    };
+    c.env_remove("KEYSVC_RUNBOOK").args(["diagnose", "--env", "prod", "--runbook"]).arg(&rb);
+    let r = run(c);
+    assert_eq!(r.code, 78, "{}", r.stderr);
+    let path = rb.display();
+    assert_eq!(
+        r.stderr,
+        format!(
+            "keysvc-check: error: cannot read the runbook {path} (from --runbook): permission denied on {path}; \
+             get read access to it (and its directories) or use a copy you may read\n"
+        )
+    );
+}

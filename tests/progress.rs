@@ -200,3 +200,38 @@ fn a_dumb_terminal_gets_no_cursor_control_and_no_colour() {
     let dumb = String::from_utf8_lossy(&std::fs::read(&raw).unwrap()).into_owned();
     assert!(!dumb.contains('\x1b'), "escape sequences with TERM=dumb: {dumb:?}");
 }
+
+#[test]
+#[ignore = "needs the test cluster and tmux (tests/run-all.sh)"]
+fn ctrl_c_while_the_progress_shows_always_erases_it_before_the_report() {
+    let h = hanging("t-progress-ctrl-c");
+    let mut t = Tmux::start(80);
+    let mut words = vec![BIN.to_string()];
+    words.extend(h.args(&[]));
+    // Ctrl-C makes a terminal throw away the output it has not shown yet,
+    // which may be the bytes that erase the progress lines (written an
+    // instant before, they were lost one run in a few): the terminal keeps
+    // its output (`noflsh`) from the first progress line until the report
+    // is written, and has its own setting back after.
+    assert!(!t.tty_flag("noflsh"), "the shell's terminal starts with -noflsh");
+    for attempt in 1..=10 {
+        let n = t.start_run(&[], &words);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let lines = t.showing(n);
+            if progress_line(&lines).is_some_and(|l| l.contains("listing pods")) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "try {attempt}: no progress line:\n{}", lines.join("\n"));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(t.tty_flag("noflsh"), "try {attempt}: Ctrl-C would throw the erasing bytes away");
+        t.send_keys(&["C-c"]);
+        let s = t.wait(n);
+        let text = s.text();
+        assert_eq!(s.code, 130, "try {attempt}:\n{text}");
+        assert!(text.contains("Key Service API (test)"), "try {attempt}: no report:\n{text}");
+        assert!(!s.lines.iter().any(|l| is_progress(l)), "try {attempt}: progress left on screen:\n{text}");
+        assert!(!t.tty_flag("noflsh"), "try {attempt}: the terminal's own setting is not back");
+    }
+}

@@ -19,7 +19,7 @@ use crate::render::log_file::{Shown, json, text};
 use crate::runbook::{self, Source};
 
 pub(super) async fn run(g: &Global, path: &Path) -> Result<ExitCode> {
-    if g.output == OutputArg::Markdown {
+    if matches!(g.output, OutputArg::Markdown | OutputArg::Slack) {
         return Err(UsageError("logs --file: the output is text (the default) or JSON (-o json)".into()).into());
     }
     let (src, origin) = Source::find(g.runbook.as_ref())?;

@@ -3,6 +3,7 @@
 
 pub mod check;
 mod log_file;
+mod tty;
 pub mod watch;
 
 pub use check::check;
@@ -109,6 +110,9 @@ fn color(g: &Global) -> bool {
 async fn once(g: &Global, plan: Arc<Plan>, verb: Verb) -> Result<ExitCode> {
     let color = color(g);
     let live = start_progress(&plan, g);
+    // Held until the report is written: a Ctrl-C meanwhile must not throw
+    // away the bytes that erase the progress lines.
+    let _keep = live.as_ref().and_then(|_| tty::KeepOutput::on(std::io::stderr()));
     let sink = live.as_ref().map_or_else(crate::execute::progress::Sink::none, |l| l.sink());
     let mut stdout = std::io::stdout();
     let mut print = |line: &crate::evidence::region::LogLine| render::table::log_line(line, color, &mut stdout);
@@ -129,12 +133,8 @@ async fn once(g: &Global, plan: Arc<Plan>, verb: Verb) -> Result<ExitCode> {
     let mut buf = Vec::new();
     match plan.output {
         Output::Json => render::json::render(report, &mut buf)?,
-        Output::Markdown => render::markdown::render(
-            report,
-            view,
-            &user_command(std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned())),
-            &mut buf,
-        )?,
+        Output::Markdown => render::markdown::render(report, view, &typed_command(), &mut buf)?,
+        Output::Slack => render::slack::render(report, view, &typed_command(), &mut buf)?,
         Output::Table if plan.quiet => render::table::verdict_line(report, layout, &mut buf)?,
         Output::Table => match view {
             View::Healthz => render::table::healthz(report, layout, &mut buf)?,
@@ -164,9 +164,10 @@ async fn watch(
             crate::app::watch::Form::Screen { color: color(g), size: screen_size }
         }
         Output::Table => crate::app::watch::Form::Lines,
-        Output::Markdown => {
+        Output::Markdown | Output::Slack => {
             return Err(UsageError(
-                "--watch shows a table or, with -o json, JSON Lines; -o markdown is one report to paste".into(),
+                "--watch shows a table or, with -o json, JSON Lines; -o markdown and -o slack are one report to paste"
+                    .into(),
             )
             .into());
         }
@@ -184,8 +185,7 @@ async fn doctor(g: &Global, plan: Arc<Plan>, runbook_name: String) -> Result<Exi
     let flag_given = std::env::args_os().any(|a| a == "--runbook" || a.to_string_lossy().starts_with("--runbook="));
     let env_runbook = std::env::var_os("KEYSVC_RUNBOOK");
     let info = crate::doctor::RunbookInfo::new(g.runbook.as_deref(), runbook_name, env_runbook.as_deref(), flag_given);
-    let generated_at =
-        jiff::Timestamp::now().round(jiff::Unit::Second).map_or_else(|_| String::new(), |t| t.to_string());
+    let generated_at = crate::duration::whole_second(jiff::Timestamp::now()).to_string();
     let urls = crate::doctor::url_targets(&plan, g.healthz_url.is_some());
     let facts = crate::doctor::fetch(plan.clone(), info, urls).await;
     let report = crate::doctor::judge(&facts, generated_at);
@@ -193,11 +193,8 @@ async fn doctor(g: &Global, plan: Arc<Plan>, runbook_name: String) -> Result<Exi
     let mut buf = Vec::new();
     match plan.output {
         Output::Json => render::json::doctor(&report, &mut buf)?,
-        Output::Markdown => render::markdown::doctor(
-            &report,
-            &user_command(std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned())),
-            &mut buf,
-        )?,
+        Output::Markdown => render::markdown::doctor(&report, &typed_command(), &mut buf)?,
+        Output::Slack => render::slack::doctor(&report, &typed_command(), &mut buf)?,
         Output::Table if plan.quiet => render::table::doctor_line(&report, layout, &mut buf)?,
         Output::Table => render::table::doctor(&report, layout, &mut buf)?,
     }
@@ -223,10 +220,11 @@ fn runbook_show(g: &Global, env: Option<&str>) -> Result<ExitCode> {
             });
             format!("{}\n", serde_json::to_string_pretty(&doc)?)
         }
-        OutputArg::Markdown => {
-            return Err(UsageError(
-                "runbook show -o markdown: the runbook is YAML (the default) or JSON (-o json)".into(),
-            )
+        OutputArg::Markdown | OutputArg::Slack => {
+            return Err(UsageError(format!(
+                "runbook show -o {}: the runbook is YAML (the default) or JSON (-o json)",
+                if g.output == OutputArg::Slack { "slack" } else { "markdown" }
+            ))
             .into());
         }
         OutputArg::Table => {
@@ -249,9 +247,9 @@ fn apply_overrides(rb: &mut Runbook, g: &Global, env: Option<&str>) -> Result<Ve
         && !rb.environments.value.contains_key(e)
     {
         return Err(UsageError(format!(
-            "{}: no such environment; it has: {}",
+            "{}: no such environment; {}",
             g.given("--env", "KEYSVC_ENV", e),
-            rb.env_names().join(", ")
+            rb.other_envs(e)
         ))
         .into());
     }
@@ -326,7 +324,8 @@ fn runbook_validate(file: Option<&std::path::PathBuf>, g: &Global) -> Result<Exi
             }
             let n = problems.len();
             msg.push_str(&format!(
-                "keysvc-check: {n} problem{} in {}; README.md, \"Runbook format\", lists every key\n",
+                "keysvc-check: {n} problem{} in {}; `keysvc-check runbook init starter.yaml` writes a \
+                 commented starter runbook to compare with\n",
                 if n == 1 { "" } else { "s" },
                 src.name
             ));
@@ -342,10 +341,15 @@ fn runbook_validate(file: Option<&std::path::PathBuf>, g: &Global) -> Result<Exi
         if envs == 1 { "" } else { "s" },
         rb.env_names().join(", ")
     );
-    for (line, column, key, value) in rb.placeholders() {
+    for p in rb.placeholders() {
         msg.push_str(&format!(
-            "{}:{line}:{column}: warning: {key} is the placeholder `{value}`; it will not be checked until you set the real one\n",
-            src.name
+            "{}:{}:{}: warning: {} is the placeholder `{}`; {}\n",
+            src.name,
+            p.line,
+            p.column,
+            p.key,
+            p.value,
+            p.effect.words()
         ));
     }
     write_out(msg.as_bytes())
@@ -380,8 +384,8 @@ fn runbook_init(path: Option<&std::path::PathBuf>, force: bool) -> Result<ExitCo
         ));
     }
     msg.push_str("Next, replace these placeholders with your real values:\n");
-    for (line, _, key, value) in rb.placeholders() {
-        msg.push_str(&format!("  line {line}: {key} = {value}\n"));
+    for p in rb.placeholders() {
+        msg.push_str(&format!("  line {}: {} = {}\n", p.line, p.key, p.value));
     }
     msg.push_str(&format!("Then check it: keysvc-check runbook validate {}\n", crate::plan::shell_word(&absolute)));
     write_out(msg.as_bytes())
@@ -407,6 +411,11 @@ fn output_width() -> Option<usize> {
     let columns = std::env::var("COLUMNS").ok();
     let size = terminal_size::terminal_size_of(&stdout).map(|(terminal_size::Width(w), _)| w);
     render::fit::output_width(stdout.is_terminal(), columns.as_deref(), size)
+}
+
+/// The command line of this process, as [`user_command`] shows it.
+fn typed_command() -> Vec<String> {
+    user_command(std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()))
 }
 
 /// The command line as the user typed it (`args` after the program), for

@@ -120,8 +120,7 @@ pub async fn run(plan: Arc<Plan>, opts: Options) -> Result<ExitCode> {
     let mut watch = Watch::default();
     loop {
         let started = tokio::time::Instant::now();
-        let now = Timestamp::now();
-        let now = now.round(jiff::Unit::Second).unwrap_or(now);
+        let now = crate::duration::whole_second(Timestamp::now());
         // No live progress lines: the watch screen itself shows each run.
         let outcome = crate::app::check::check(plan.clone(), crate::execute::progress::Sink::none(), None).await?;
         let changes = watch.observe(&outcome.report, now);
@@ -171,6 +170,14 @@ mod tests {
 
     fn at(s: &str) -> Timestamp {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_run_is_timed_by_the_second_it_started_in() {
+        use crate::duration::whole_second;
+        assert_eq!(whole_second(at("2026-11-26T12:50:48.675Z")), at("2026-11-26T12:50:48Z"));
+        assert_eq!(whole_second(at("2026-11-26T12:50:48.999999Z")), at("2026-11-26T12:50:48Z"));
+        assert_eq!(whole_second(at("2026-11-26T12:50:49Z")), at("2026-11-26T12:50:49Z"));
     }
 
     fn report(verdicts: &[(&str, Verdict)]) -> Report {

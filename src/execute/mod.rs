@@ -50,8 +50,7 @@ struct Slots {
 /// streamed log line to `lines`. The report's verdicts are left unjudged.
 pub async fn execute(plan: Arc<Plan>, progress: Sink, lines: Option<LineSink<'_>>) -> Result<Outcome> {
     let started = Instant::now();
-    let generated_at =
-        jiff::Timestamp::now().round(jiff::Unit::Second).map_or_else(|_| String::new(), |t| t.to_string());
+    let generated_at = crate::duration::whole_second(jiff::Timestamp::now()).to_string();
     let deadline = TokioInstant::now() + plan.timeout;
     // Listen for Ctrl-C before any work starts, so an early one is not lost.
     let interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;

@@ -160,6 +160,8 @@ pub fn judge(plan: &Plan, report: &mut Report) {
     let count = |v: Verdict| report.regions.iter().filter(|r| r.verdict == v).count();
     let n = report.regions.len();
     let mut parts = vec![];
+    // What qualifies the summary, in one bracket group at its end.
+    let mut notes = vec![];
     if let Some(h) = &report.healthz {
         parts.push(format!("healthz {}", h.status.as_str()));
     }
@@ -168,7 +170,8 @@ pub fn judge(plan: &Plan, report: &mut Report) {
         // reads as a contradiction; name the region and why the service is
         // not judged down from it alone.
         let r = &report.regions[0];
-        parts.push(format!("{} {} (only this region was checked)", r.name, r.verdict.as_str()));
+        parts.push(format!("{} {}", r.name, r.verdict.as_str()));
+        notes.push("only this region was checked");
     } else {
         for v in [Verdict::Healthy, Verdict::Degraded, Verdict::Down, Verdict::Unknown] {
             let c = count(v);
@@ -184,10 +187,11 @@ pub fn judge(plan: &Plan, report: &mut Report) {
     } else {
         parts.join(", ")
     };
-    report.service = ServiceVerdict { verdict, summary, impact };
     if report.partial {
-        report.service.summary.push_str(" (partial: the run was cut short)");
+        notes.push("partial: the run was cut short");
     }
+    let summary = if notes.is_empty() { summary } else { format!("{summary} ({})", notes.join("; ")) };
+    report.service = ServiceVerdict { verdict, summary, impact };
 }
 
 /// The exit code of a finished run: its verdict's, or 78 when nothing real
@@ -268,6 +272,23 @@ mod tests {
         assert_eq!(region_verdict(&region(None, Some(Warn), Some(Error))), Verdict::Degraded);
         assert_eq!(region_verdict(&region(None, Some(Pass), Some(Error))), Verdict::Unknown);
         assert_eq!(region_verdict(&region(None, None, None)), Verdict::Unknown);
+    }
+
+    #[test]
+    fn one_region_cut_short_is_qualified_in_one_bracket_group() {
+        let rb = crate::runbook::parse(&crate::runbook::Source::embedded()).unwrap();
+        let plan = Plan { all_regions: false, ..Plan::for_tests(rb, "rb") };
+        let mut report = crate::render::fixture::report();
+        report.regions.truncate(1);
+        report.healthz = None;
+        report.partial = true;
+        judge(&plan, &mut report);
+        let name = &report.regions[0].name;
+        let verdict = report.regions[0].verdict.as_str();
+        assert_eq!(
+            report.service.summary,
+            format!("{name} {verdict} (only this region was checked; partial: the run was cut short)")
+        );
     }
 
     fn with(v: Verdict) -> RegionReport {

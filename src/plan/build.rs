@@ -82,6 +82,7 @@ impl Plan {
             OutputArg::Table => Output::Table,
             OutputArg::Json => Output::Json,
             OutputArg::Markdown => Output::Markdown,
+            OutputArg::Slack => Output::Slack,
         };
         let logs = log_options(run, &rb, output, g.quiet);
         let rerun = Rerun::from_cli(g, &contexts, run.verb.name(), &env_name, run.target.region.clone());
@@ -150,7 +151,7 @@ fn environment<'a>(g: &Global, run: Run<'_>, rb: &'a Runbook, runbook_name: &str
         .ok_or_else(|| UsageError(format!("--env is required (or set KEYSVC_ENV); this runbook has: {envs}")))?;
     let env = rb.environments.value.get(&env_name).ok_or_else(|| {
         let given = g.given("--env", "KEYSVC_ENV", &env_name);
-        UsageError(format!("{given}: no such environment in {runbook_name}; it has: {envs}"))
+        UsageError(format!("{given}: no such environment in {runbook_name}; {}", rb.other_envs(&env_name)))
     })?;
     let known: Vec<&str> = env.regions.value.keys().map(String::as_str).collect();
     if let Some(r) = &run.target.region

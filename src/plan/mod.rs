@@ -23,6 +23,7 @@ pub enum Output {
     Table,
     Json,
     Markdown,
+    Slack,
 }
 
 #[derive(Debug, Clone)]

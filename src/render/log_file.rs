@@ -109,7 +109,7 @@ fn groups(list: &[ErrorGroup], indent: &str, layout: Layout, out: &mut impl Writ
 }
 
 fn second(t: jiff::Timestamp) -> String {
-    t.round(jiff::Unit::Second).unwrap_or(t).to_string()
+    crate::duration::whole_second(t).to_string()
 }
 
 /// `line` wrapped at spaces to `width` columns, the lines after the first
@@ -182,6 +182,11 @@ fn thousands(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_seen_is_shown_to_the_second_it_is_in() {
+        assert_eq!(second("2026-11-26T12:50:48.675Z".parse().unwrap()), "2026-11-26T12:50:48Z");
+    }
 
     #[test]
     fn lines_are_fitted_to_the_width_and_numbers_grouped() {

@@ -1,7 +1,8 @@
 //! `-o markdown`: the report to paste into an incident channel or ticket.
 //!
-//! Only constructs GitHub, Slack and Jira all read: headings, bold, lists,
-//! plain pipe tables and fenced code blocks, no HTML. Outside text (pod
+//! GitHub's Markdown (Jira and GitLab read it too): headings, bold, lists,
+//! plain pipe tables and fenced code blocks, no HTML; Slack has markup of
+//! its own (`slack`), from the same parts (`doc`). Outside text (pod
 //! names, log lines, server messages) is escaped so it cannot end a table
 //! cell, open a code span or turn into markup; commands sit in fenced blocks
 //! so they are copied exactly. The time and the command line come in with
@@ -10,62 +11,41 @@
 use std::io::Write;
 
 use super::View;
-use super::errors::{self, Block};
-use super::table::{self, Grid};
-use crate::report::{Report, Severity};
+use super::doc::{self, Doc, Table};
+use super::errors::Block;
+use super::table;
+use crate::report::Report;
 use crate::shell::shell_join;
 
 /// `report` as Markdown. `argv` is the command that produced it, program
 /// name first; it is shown shell-quoted, as it can be run again.
 pub fn render(report: &Report, view: View, argv: &[String], out: &mut impl Write) -> std::io::Result<()> {
-    let r = report;
-    writeln!(
-        out,
-        "## {} ({}): {} at {}",
-        text(&r.service_name),
-        text(&r.environment),
-        r.service.verdict.as_str().to_uppercase(),
-        text(&r.generated_at)
-    )?;
+    let d = doc::build(report, view, argv);
+    writeln!(out, "## {} ({}): {} at {}", text(&d.service), text(&d.environment), d.verdict, text(&d.generated_at))?;
     writeln!(out)?;
-    writeln!(out, "{}", text(&r.service.summary))?;
+    writeln!(out, "{}", text(&d.summary))?;
     writeln!(out)?;
-    writeln!(out, "Runbook: {}", text(&r.runbook))?;
-    if let Some((ctx, regions)) = r.current_context() {
+    writeln!(out, "Runbook: {}", text(&d.runbook))?;
+    if let Some(context) = &d.context {
         writeln!(out)?;
-        writeln!(out, "Context: {}", text(&super::table::current_context_words(ctx, &regions)))?;
+        writeln!(out, "Context: {}", text(context))?;
     }
-    if let Some(impact) = &r.service.impact {
+    if let Some(impact) = &d.impact {
         writeln!(out)?;
         writeln!(out, "**Impact:** {}", text(impact))?;
     }
-    if r.partial {
+    if d.partial {
         writeln!(out)?;
         writeln!(out, "**Partial:** the run was cut short; some results are missing.")?;
     }
-    if view == View::Diagnose
-        && let Some(h) = &r.healthz
-    {
+    if let Some(h) = &d.healthz {
         writeln!(out)?;
-        writeln!(out, "Healthz {}: **{}** ({})", text(&h.url), h.status.as_str(), text(&table::healthz_summary(h)))?;
+        writeln!(out, "Healthz {}: **{}** ({})", text(&h.url), h.status.as_str(), text(&h.summary))?;
     }
     writeln!(out)?;
-    let grid = match view {
-        View::Diagnose => table::diagnose_grid(r),
-        View::Pods => table::pods_grid(r),
-        View::Logs => table::logs_grid(r),
-        View::Healthz => {
-            healthz_table(r, out)?;
-            return rest(r, argv, out);
-        }
-    };
-    grid_table(&grid, out)?;
-    match view {
-        View::Diagnose => error_blocks(&errors::by_region(r), out)?,
-        View::Logs => error_blocks(&errors::by_container(r), out)?,
-        View::Pods | View::Healthz => {}
-    }
-    rest(r, argv, out)
+    pipe_table(&d.table, out)?;
+    error_blocks(&d.errors, out)?;
+    rest(&d, out)
 }
 
 /// The error groups read, by template: a list per container or region.
@@ -97,34 +77,29 @@ pub fn doctor(r: &crate::doctor::DoctorReport, argv: &[String], out: &mut impl W
         text(&r.generated_at),
         text(&r.summary)
     )?;
-    grid_table(&table::doctor_grid(r), out)?;
+    pipe_table(&doc::grid(&table::doctor_grid(r)), out)?;
     writeln!(out, "\n### Command\n")?;
     code_block(&shell_join(argv), out)
 }
 
-fn rest(r: &Report, argv: &[String], out: &mut impl Write) -> std::io::Result<()> {
-    if !r.findings.is_empty() {
+fn rest(d: &Doc, out: &mut impl Write) -> std::io::Result<()> {
+    if !d.findings.is_empty() {
         writeln!(out, "\n### Findings\n")?;
-        for f in &r.findings {
-            let severity = match f.severity {
-                Severity::Fail => "FAIL",
-                Severity::Warn => "WARN",
-                Severity::Info => "INFO",
-            };
+        for f in &d.findings {
             let region = f.region.as_ref().map(|r| format!("{}: ", text(r))).unwrap_or_default();
-            writeln!(out, "- **{severity}** {region}{}", text(&f.text))?;
+            writeln!(out, "- **{}** {region}{}", doc::severity_word(f.severity), text(&f.text))?;
         }
     }
-    if !r.next_steps.is_empty() {
+    if !d.steps.is_empty() {
         writeln!(out, "\n### Next steps\n")?;
-        for (i, s) in r.next_steps.iter().enumerate() {
+        for (i, s) in d.steps.iter().enumerate() {
             let region = s.region.as_ref().map(|r| format!("{}: ", text(r))).unwrap_or_default();
             writeln!(out, "{}. {region}{}", i + 1, text(&s.text))?;
             // Not indented under the item: Slack and Jira show an indented
             // fence as text, and GitHub numbers the next item on anyway.
             if let Some(c) = &s.command {
                 writeln!(out)?;
-                code_block(&shell_join(&c.argv), out)?;
+                code_block(c, out)?;
             }
             writeln!(out)?;
         }
@@ -132,7 +107,7 @@ fn rest(r: &Report, argv: &[String], out: &mut impl Write) -> std::io::Result<()
         writeln!(out)?;
     }
     writeln!(out, "### Command\n")?;
-    code_block(&shell_join(argv), out)
+    code_block(&d.command, out)
 }
 
 /// A fenced code block holding `code` exactly: the fence is longer than any
@@ -163,52 +138,14 @@ fn text(s: &str) -> String {
 }
 
 /// A pipe table: a header row, the separator, one line per row.
-fn pipe_table(header: &[String], rows: &[Vec<String>], out: &mut impl Write) -> std::io::Result<()> {
+fn pipe_table(t: &Table, out: &mut impl Write) -> std::io::Result<()> {
     let line = |cells: &[String]| format!("| {} |", cells.iter().map(|c| text(c)).collect::<Vec<_>>().join(" | "));
-    writeln!(out, "{}", line(header))?;
-    writeln!(out, "|{}", " --- |".repeat(header.len()))?;
-    for row in rows {
+    writeln!(out, "{}", line(&t.header))?;
+    writeln!(out, "|{}", " --- |".repeat(t.header.len()))?;
+    for row in &t.rows {
         writeln!(out, "{}", line(row))?;
     }
     Ok(())
-}
-
-/// The table renderer's rows, every column kept: a pasted report has no
-/// terminal width to fit.
-fn grid_table(g: &Grid, out: &mut impl Write) -> std::io::Result<()> {
-    let header: Vec<String> = g.header.iter().map(|h| sentence_case(h)).collect();
-    let rows: Vec<Vec<String>> = g.rows.iter().map(|r| r.iter().map(|(t, _)| t.clone()).collect()).collect();
-    pipe_table(&header, &rows, out)
-}
-
-/// `PODS READY` → `Pods ready`: table headers in capitals read as shouting.
-fn sentence_case(h: &str) -> String {
-    let lower = h.to_lowercase();
-    let mut chars = lower.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
-}
-
-fn healthz_table(r: &Report, out: &mut impl Write) -> std::io::Result<()> {
-    let rows = r.healthz_checks();
-    let header = ["Check", "URL", "Result", "HTTP", "Latency", "Detail"].map(String::from);
-    let rows: Vec<Vec<String>> = rows
-        .into_iter()
-        .map(|(name, h)| {
-            let mut detail: Vec<String> = h.error.iter().map(|e| e.message.clone()).collect();
-            detail.extend(h.problems.iter().cloned());
-            detail.extend(h.mismatches.iter().cloned());
-            detail.extend(h.unrendered.iter().map(|u| format!("unrendered template: {u}")));
-            vec![
-                name,
-                h.url.clone(),
-                h.status.as_str().into(),
-                h.http_status.map_or("-".into(), |c| c.to_string()),
-                h.latency_ms.map_or("-".into(), |ms| format!("{ms} ms")),
-                detail.join("; "),
-            ]
-        })
-        .collect();
-    pipe_table(&header, &rows, out)
 }
 
 #[cfg(test)]
@@ -297,6 +234,18 @@ mod tests {
         let mut out = vec![];
         code_block("echo ```; echo `x`", &mut out).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "````\necho ```; echo `x`\n````\n");
+    }
+
+    #[test]
+    fn a_healthz_body_that_is_not_the_json_expected_is_shown() {
+        let mut r = fixture::report();
+        let h = r.healthz.as_mut().unwrap();
+        h.body_excerpt = Some("<html><title>502 Bad Gateway</title>".into());
+        let mut out = vec![];
+        render(&r, View::Healthz, &["keysvc-check".into()], &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let row = out.lines().find(|l| l.starts_with("| environment |")).unwrap();
+        assert!(row.ends_with(r"| body: \<html\>\<title\>502 Bad Gateway\</title\> |"), "{row}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! What they need from outside (the width to fit, whether to colour, the
 //! command line) comes in as arguments.
 
+mod doc;
 mod errors;
 pub mod fit;
 #[cfg(test)]
@@ -10,6 +11,7 @@ pub mod json;
 pub mod log_file;
 pub mod markdown;
 pub mod progress;
+pub mod slack;
 pub mod table;
 pub mod watch;
 

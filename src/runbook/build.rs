@@ -11,7 +11,7 @@ use serde::de::{DeserializeOwned, Deserializer, Visitor};
 use serde_saphyr::Spanned;
 
 use super::lint::{ENV, GUIDANCE, HEALTHZ, LOGS, PEER, REGION, TOP};
-use super::node::{N, Node};
+use super::node::{N, Node, at};
 use super::schema::{
     Environment, Guidance, HealthzSpec, KeyLines, LogsSpec, PeerSpec, RegionSpec, Runbook, default_expected_ready,
     default_not_ready_grace, whole_seconds,
@@ -33,12 +33,35 @@ pub(super) fn runbook(root: &N) -> Option<Runbook> {
         logs: get("logs").map_or_else(|| Some(LogsSpec::default()), logs)?,
         environments: spanned(get("environments")?, |n| named(n, environment))?,
         guidance: get("guidance").map_or_else(|| Some(Guidance::default()), guidance)?,
-        lines: key_lines(root),
+        lines: KeyLines::default(),
     })
+    .map(|rb| placed(rb, root))
+}
+
+/// `rb` with where its keys are written in `root`: what serde does not keep.
+pub(super) fn placed(rb: Runbook, root: &N) -> Runbook {
+    let guidance = Guidance { places: guidance_places(root), ..rb.guidance };
+    Runbook { lines: key_lines(root), guidance, ..rb }
+}
+
+/// Where each `guidance` link is written (see [`Guidance::places`]).
+fn guidance_places(root: &N) -> IndexMap<String, (u64, u64)> {
+    let mut out = IndexMap::new();
+    let Some(g) = entries(root, None).and_then(|e| e.into_iter().find(|(k, _)| *k == "guidance")) else { return out };
+    for (key, v) in entries(g.1, None).unwrap_or_default() {
+        if key == "logs" {
+            for (region, link) in entries(v, None).unwrap_or_default() {
+                out.insert(format!("logs.{region}"), at(link));
+            }
+        } else {
+            out.insert(key.to_string(), at(v));
+        }
+    }
+    out
 }
 
 /// Where the keys of [`KeyLines`] are written (0: not known).
-pub(super) fn key_lines(root: &N) -> KeyLines {
+fn key_lines(root: &N) -> KeyLines {
     let Some(e) = entries(root, None) else { return KeyLines::default() };
     let line = |key: &str| e.iter().find(|(k, _)| *k == key).map_or(0, |(_, v)| v.referenced.line());
     KeyLines { namespace: line("namespace"), selector: line("selector"), container: line("container") }

@@ -31,11 +31,19 @@ struct Lint<'a> {
 struct Entries<'n> {
     /// (key node, key, value) in file order, the first of duplicates only.
     list: Vec<(&'n N, String, &'n N)>,
+    /// The known keys an unknown key was taken for (`selctor`: `selector`):
+    /// already named by its did-you-mean, so not said again to be missing.
+    meant: Vec<String>,
 }
 
 impl<'n> Entries<'n> {
     fn get(&self, key: &str) -> Option<&'n N> {
         self.list.iter().find(|(_, k, _)| k == key).map(|(_, _, v)| *v)
+    }
+
+    /// `key` is absent and no misspelling of it was reported.
+    fn missing(&self, key: &str) -> bool {
+        self.get(key).is_none() && !self.meant.iter().any(|m| m == key)
     }
 }
 
@@ -56,7 +64,7 @@ impl<'a> Lint<'a> {
     fn map<'n>(&mut self, node: &'n N, name: &str, known: Option<&[&str]>) -> Option<Entries<'n>> {
         let pairs = match &node.value {
             Node::Map(p) => p,
-            Node::Null => return Some(Entries { list: vec![] }),
+            Node::Null => return Some(Entries { list: vec![], meant: vec![] }),
             _ => {
                 let what = if name.is_empty() { "The runbook".to_string() } else { format!("`{name}`") };
                 self.problem(
@@ -70,6 +78,7 @@ impl<'a> Lint<'a> {
         let under = if name.is_empty() { "at the top level".to_string() } else { format!("under `{name}`") };
         let mut seen: HashMap<String, u64> = HashMap::new();
         let mut list = vec![];
+        let mut meant = vec![];
         for (k, v) in pairs {
             let Some(key) = text(k) else {
                 self.problem(at(k), format!("a key {under} must be a name, not {}", shape(k)), None);
@@ -87,24 +96,28 @@ impl<'a> Lint<'a> {
             if let Some(known) = known
                 && !known.contains(&key.as_str())
             {
-                let message = match nearest(&key, known) {
-                    Some(s) => format!("unknown key `{key}` {under}; did you mean `{s}`?"),
-                    None => format!("unknown key `{key}` {under}"),
+                let (message, hint) = match nearest(&key, known) {
+                    Some(s) => {
+                        meant.push(s.to_string());
+                        (format!("unknown key `{key}` {under}; did you mean `{s}`?"), None)
+                    }
+                    None => (
+                        format!("unknown key `{key}` {under}"),
+                        Some(format!("the keys {under} are: {}", known.join(", "))),
+                    ),
                 };
-                let hint =
-                    nearest(&key, known).is_none().then(|| format!("the keys {under} are: {}", known.join(", ")));
                 self.problem(at(k), message, hint);
                 continue;
             }
             list.push((k, key, v));
         }
-        Some(Entries { list })
+        Some(Entries { list, meant })
     }
 
     /// A required key: reported at `owner` (the key of the mapping) when absent.
     fn required<'n>(&mut self, e: &Entries<'n>, key: &str, owner: (u64, u64), what: &str) -> Option<&'n N> {
         let v = e.get(key);
-        if v.is_none() {
+        if e.missing(key) {
             self.problem(owner, format!("{what} has no `{key}`; it is required"), None);
         }
         v
@@ -447,7 +460,7 @@ impl<'a> Lint<'a> {
             "indentation may be the cause: it must be indented under `{env}:`, as deep as the environment's other keys"
         );
         for key in ["healthz_url", "regions"] {
-            if e.get(key).is_none() {
+            if e.missing(key) {
                 self.problem(at(k), format!("environment `{env}` has no `{key}`"), Some(indent.clone()));
             }
         }

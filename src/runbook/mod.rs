@@ -29,7 +29,7 @@ mod source;
 mod validate;
 
 pub use lint::did_you_mean;
-pub use placeholders::{placeholder_name, placeholder_url};
+pub use placeholders::{Effect, Placeholder, placeholder_name, placeholder_url};
 pub use schema::*;
 use source::read_message;
 pub use source::*;
@@ -89,7 +89,7 @@ fn strict(path: &str, text: &str, root: &node::N) -> Result<Runbook, RunbookErro
     node::count_parse();
     let rb: Runbook =
         serde_saphyr::from_str(text).map_err(|e| RunbookError::at(path, e.location(), saphyr_message(&e)))?;
-    Ok(Runbook { lines: build::key_lines(root), ..rb })
+    Ok(build::placed(rb, root))
 }
 
 /// The parser's message without the code excerpt and location it also

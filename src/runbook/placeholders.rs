@@ -6,14 +6,47 @@ use serde_saphyr::Spanned;
 
 use super::Runbook;
 
+/// A runbook value that is a placeholder, for `runbook validate` and
+/// `runbook init` to name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placeholder {
+    pub line: u64,
+    pub column: u64,
+    /// Its key, dotted: `environments.prod.healthz_url`, `guidance.dashboard`.
+    pub key: String,
+    pub value: String,
+    /// What it means until it is replaced.
+    pub effect: Effect,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// A URL or context a check would use: it is not checked.
+    NotChecked,
+    /// A `guidance` link: reports leave it out.
+    NotShown,
+}
+
+impl Effect {
+    /// What a warning says of it: "it will not be checked until you set the real one".
+    pub fn words(self) -> &'static str {
+        match self {
+            Effect::NotChecked => "it will not be checked until you set the real one",
+            Effect::NotShown => "reports leave the link out until you set the real one",
+        }
+    }
+}
+
 impl Runbook {
-    /// Every URL and context of the runbook that is a placeholder, as
-    /// (line, column, key, value), for `runbook validate` to warn about.
-    pub fn placeholders(&self) -> Vec<(u64, u64, String, String)> {
+    /// Every URL and context of the runbook that is a placeholder, for
+    /// `runbook validate` and `runbook init` to warn about: the ones checked,
+    /// then the `guidance` links (a placeholder link is never shown in a report).
+    pub fn placeholders(&self) -> Vec<Placeholder> {
         let mut out = vec![];
         let mut add = |s: &Spanned<String>, key: String, is: fn(&str) -> bool| {
             if is(&s.value) {
-                out.push((s.defined.line(), s.defined.column(), key, s.value.clone()));
+                let (line, column, value) = (s.defined.line(), s.defined.column(), s.value.clone());
+                out.push(Placeholder { line, column, key, value, effect: Effect::NotChecked });
             }
         };
         for (name, env) in &self.environments.value {
@@ -28,6 +61,13 @@ impl Runbook {
             }
             for (i, peer) in env.peers.iter().enumerate() {
                 add(&peer.healthz_url, format!("environments.{name}.peers[{i}].healthz_url"), placeholder_url);
+            }
+        }
+        for (key, url) in self.guidance.links() {
+            if placeholder_url(url) {
+                let (line, column) = self.guidance.places.get(&key).copied().unwrap_or((0, 0));
+                let key = format!("guidance.{key}");
+                out.push(Placeholder { line, column, key, value: url.to_string(), effect: Effect::NotShown });
             }
         }
         out

@@ -327,10 +327,43 @@ pub struct Guidance {
     pub technical_foundation: Option<String>,
     pub metrics: Option<String>,
     pub logs: IndexMap<String, String>,
+    /// Where each link is written, (line, column) by its key (`dashboard`,
+    /// `logs.us-east`), to name the line of a placeholder.
+    #[serde(skip)]
+    pub places: IndexMap<String, (u64, u64)>,
+}
+
+impl Guidance {
+    /// Every link, as (key under `guidance`, URL), in the order of the schema.
+    pub fn links(&self) -> Vec<(String, &str)> {
+        let named = [
+            ("dashboard", &self.dashboard),
+            ("other_apis", &self.other_apis),
+            ("technical_foundation", &self.technical_foundation),
+            ("metrics", &self.metrics),
+        ];
+        let mut out: Vec<(String, &str)> =
+            named.into_iter().filter_map(|(k, v)| Some((k.to_string(), v.as_deref()?))).collect();
+        out.extend(self.logs.iter().map(|(region, url)| (format!("logs.{region}"), url.as_str())));
+        out
+    }
 }
 
 impl Runbook {
     pub fn env_names(&self) -> Vec<&str> {
         self.environments.value.keys().map(String::as_str).collect()
+    }
+
+    /// What to say of an environment `name` the runbook lacks: the one it
+    /// is likely a typo of, and every one it has (`did you mean local?
+    /// it has: local, prod`).
+    pub fn other_envs(&self, name: &str) -> String {
+        let names: Vec<String> = self.environments.value.keys().cloned().collect();
+        let all = self.env_names().join(", ");
+        match super::did_you_mean(name, &names) {
+            Some(meant) if names.len() == 1 => format!("did you mean {meant}, its only one?"),
+            Some(meant) => format!("did you mean {meant}? it has: {all}"),
+            None => format!("it has: {all}"),
+        }
     }
 }

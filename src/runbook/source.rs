@@ -117,6 +117,13 @@ pub(super) fn read_message(path: &str, origin: Option<Origin>, error: &std::io::
         }
     };
     let fix = match (origin, error.kind()) {
+        // The path is right: the file is there, this user may not read it.
+        (_, std::io::ErrorKind::PermissionDenied) => {
+            return format!(
+                "cannot read the runbook {path}{from}: permission denied on {path}; \
+                 get read access to it (and its directories) or use a copy you may read"
+            );
+        }
         (Some(Origin::EnvVar), _) => {
             "point KEYSVC_RUNBOOK at a runbook file, or unset it to use the config file or the embedded runbook"
         }
@@ -168,7 +175,20 @@ fn config_path_from(xdg: Option<std::ffi::OsString>, home: Option<std::ffi::OsSt
 mod tests {
     use std::path::PathBuf;
 
-    use super::config_path_from;
+    use super::{Origin, config_path_from, read_message};
+
+    #[test]
+    fn a_runbook_this_user_may_not_read_is_said_to_be_so() {
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        for origin in [Some(Origin::Flag), Some(Origin::EnvVar), Some(Origin::ConfigFile), None] {
+            let m = read_message("/etc/rb.yaml", origin, &denied);
+            assert!(m.contains(": permission denied on /etc/rb.yaml; get read access to it"), "{m}");
+            assert!(!m.contains("path of a runbook file") && !m.contains("remove it"), "{m}");
+        }
+        let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let m = read_message("/etc/rb.yaml", Some(Origin::Flag), &missing);
+        assert!(m.ends_with(": no such file; pass --runbook the path of a runbook file"), "{m}");
+    }
 
     #[test]
     fn config_path_follows_xdg_then_home() {

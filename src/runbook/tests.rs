@@ -262,10 +262,41 @@ fn placeholders_are_reserved_names_only() {
     assert!(placeholder_url("https://key-service.example.com/healthz"));
     assert!(!placeholder_url("http://127.0.0.1:8080/healthz"));
     let rb = parse(&Source::embedded()).unwrap();
-    let keys: Vec<String> = rb.placeholders().into_iter().map(|p| p.2).collect();
+    let keys: Vec<String> = rb.placeholders().into_iter().map(|p| p.key).collect();
     assert!(keys.contains(&"environments.prod.healthz_url".to_string()), "{keys:?}");
     assert!(keys.contains(&"environments.prod.regions.us-east.context".to_string()), "{keys:?}");
     assert!(parse_str(MINIMAL).unwrap().placeholders().is_empty());
+}
+
+#[test]
+fn placeholder_guidance_links_are_named_with_their_place() {
+    use crate::runbook::Effect::NotShown;
+    let text = format!(
+        "{MINIMAL}guidance:\n  impact: i\n  dashboard: https://grafana.example.com/d/1\n  metrics: https://metrics.corp/m\n  \
+         logs:\n    us-south: https://logs.example/south\n    us-east: https://logs.corp/east\n"
+    );
+    let rb = parse_str(&text).unwrap();
+    let got: Vec<(u64, u64, String, String, Effect)> =
+        rb.placeholders().into_iter().map(|p| (p.line, p.column, p.key, p.value, p.effect)).collect();
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() as u64 + 1;
+    assert_eq!(
+        got,
+        [
+            (line_of("grafana"), 14, "guidance.dashboard".into(), "https://grafana.example.com/d/1".into(), NotShown),
+            (
+                line_of("logs.example"),
+                15,
+                "guidance.logs.us-south".into(),
+                "https://logs.example/south".into(),
+                NotShown
+            ),
+        ]
+    );
+    // The embedded runbook's links are all placeholders, each named.
+    let keys: Vec<String> = parse(&Source::embedded()).unwrap().placeholders().into_iter().map(|p| p.key).collect();
+    for key in ["guidance.dashboard", "guidance.other_apis", "guidance.technical_foundation", "guidance.logs.eu-de"] {
+        assert!(keys.iter().any(|k| k == key), "{key}: {keys:?}");
+    }
 }
 
 #[test]
@@ -350,6 +381,43 @@ fn a_key_far_from_any_known_one_lists_them_instead() {
 }
 
 #[test]
+fn a_misspelt_environment_is_named_with_the_one_meant() {
+    let rb = parse_str(MINIMAL).unwrap();
+    assert_eq!(rb.other_envs("prdo"), "did you mean prod, its only one?");
+    assert_eq!(rb.other_envs("mars"), "it has: prod");
+    let two = parse_str(&format!(
+        "{MINIMAL}  stage:\n    healthz_url: https://h/healthz\n    regions:\n      us-south: {{ context: c }}\n"
+    ))
+    .unwrap();
+    assert_eq!(two.other_envs("stgae"), "did you mean stage? it has: prod, stage");
+}
+
+#[test]
+fn a_misspelt_required_key_is_named_by_its_did_you_mean_alone() {
+    for (text, want) in [
+        (MINIMAL.replace("selector:", "selctor:"), "unknown key `selctor` at the top level; did you mean `selector`?"),
+        (
+            MINIMAL.replace("    regions:", "    regoins:"),
+            "unknown key `regoins` under `environments.prod`; did you mean `regions`?",
+        ),
+        (
+            MINIMAL.replace("{ context: ctx }", "{ contxt: ctx }"),
+            "unknown key `contxt` under `environments.prod.regions.us-south`; did you mean `context`?",
+        ),
+    ] {
+        let p = all_problems(&text);
+        let messages: Vec<&str> = p.iter().map(|p| p.2.as_str()).collect();
+        assert_eq!(messages, [want]);
+        // The first problem is the one every other command stops at.
+        let one = parse(&Source { name: "rb.yaml".into(), text }).unwrap_err().to_string();
+        assert!(one.ends_with(want), "{one}");
+    }
+    // A key missing with no look-alike is still said to be missing.
+    let p = all_problems(&MINIMAL.replace("selector: app=x\n", "colour: red\n"));
+    assert!(p.iter().any(|p| p.2 == "The runbook has no `selector`; it is required"), "{p:?}");
+}
+
+#[test]
 fn a_mis_indented_regions_names_the_environment_and_the_indentation() {
     let text = MINIMAL.replace("    regions:\n", "  regions:\n");
     let p = all_problems(&text);
@@ -390,7 +458,7 @@ fn built_as_serde_builds(text: &str) -> bool {
     let strict = serde_saphyr::from_str::<Runbook>(text);
     let Some(built) = build::runbook(&root) else { return false };
     let strict = strict.unwrap_or_else(|e| panic!("built what serde refuses ({e}):\n{text}"));
-    let strict = Runbook { lines: build::key_lines(&root), ..strict };
+    let strict = build::placed(strict, &root);
     assert_eq!(format!("{built:#?}"), format!("{strict:#?}"), "{text}");
     true
 }

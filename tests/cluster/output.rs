@@ -236,3 +236,50 @@ fn doctor_at_80_columns_keeps_the_runbook_what_is_optional_and_the_cause() {
     let row: Vec<&str> = s.lines[start..].iter().take(4).map(String::as_str).collect();
     assert!(row.join(" ").contains("keysvc-no-such-plugin not found"), "{text}");
 }
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn slack_of_a_real_run_and_the_healthz_body_in_both_pasted_formats() {
+    let c = Case::new("t-slack").scenarios(&[("us-east", Scenario::CrashLoop), ("eu-de", Scenario::NoPods)]).build();
+    for verb in ["diagnose", "healthz", "pods", "logs"] {
+        let mut command = cmd();
+        command.args(&c.args(verb, &["-o", "slack"])[1..]);
+        let r = run(command);
+        assert!(matches!(r.code, 0..=2), "{verb}: {}\n{}", r.stdout, r.stderr);
+        let s = &r.stdout;
+        assert!(s.starts_with("*Key Service API (test): "), "{verb}:\n{s}");
+        for github in ["## ", "**", "| --- |", "\\|", "\\<", "\\`"] {
+            assert!(!s.contains(github), "{verb}: {github:?} in\n{s}");
+        }
+        // Slack's three escapes: a `<` opens a link, a `&` is an entity.
+        assert!(s.match_indices('<').all(|(i, _)| s[i..].starts_with("<http")), "{verb}:\n{s}");
+        assert!(s.match_indices('&').all(|(i, _)| ["&amp;", "&lt;", "&gt;"].iter().any(|e| s[i..].starts_with(e))));
+        // The table as aligned text in a code block, its first line the header.
+        let table: Vec<&str> = s.split("```\n").nth(1).unwrap().lines().collect();
+        assert!(table[0].starts_with("Region  ") || table[0].starts_with("Check  "), "{verb}:\n{s}");
+        let argv = c.args(verb, &["-o", "slack"]);
+        let shown = keysvc_check::shell::shell_join(&[&["keysvc-check".to_string()], &argv[1..]].concat());
+        assert!(s.ends_with(&format!("*Command*\n```\n{shown}\n```\n")), "{verb}:\n{s}");
+    }
+    let mut command = cmd();
+    command.args(&c.args("diagnose", &["-o", "slack"])[1..]);
+    let s = run(command).stdout;
+    assert!(s.contains(&format!("Healthz <{0}|{0}>: *pass*", c.healthz.url)), "{s}");
+    let east = s.lines().find(|l| l.starts_with("us-east ")).unwrap();
+    assert!(east.contains("CrashLoopBackOff"), "{s}");
+
+    // A reply that is not the JSON expected: its body, as the text output shows it.
+    c.healthz.set(Behavior::html(502, "<html>bad gateway</html>"));
+    let mut text = cmd();
+    text.args(&c.args("healthz", &[])[1..]);
+    let text = run(text).stdout;
+    assert!(text.contains("Body:    <html>bad gateway</html>"), "{text}");
+    for (format, body) in
+        [("markdown", r"body: \<html\>bad gateway\</html\>"), ("slack", "body: &lt;html&gt;bad gateway&lt;/html&gt;")]
+    {
+        let mut command = cmd();
+        command.args(&c.args("healthz", &["-o", format])[1..]);
+        let out = run(command).stdout;
+        assert!(out.contains(body), "{format}:\n{out}");
+    }
+}

@@ -100,6 +100,16 @@ impl Tmux {
         (begin, end)
     }
 
+    /// Whether the pane's terminal has `flag` set in its modes now
+    /// (`stty -a` of its tty: `noflsh`, not `-noflsh`).
+    pub fn tty_flag(&self, flag: &str) -> bool {
+        let out = self.command().args(["display-message", "-p", "-t", "t", "#{pane_tty}"]).output().unwrap();
+        let tty = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let out = Command::new("stty").args(["-a", "-F", &tty]).output().expect("stty");
+        assert!(out.status.success(), "stty -a -F {tty}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).split_whitespace().any(|w| w == flag)
+    }
+
     /// Sends keys to the pane (`send-keys`), e.g. `["C-c"]`.
     pub fn send_keys(&self, keys: &[&str]) {
         let ok = self.command().args(["send-keys", "-t", "t"]).args(keys).status().unwrap().success();
