@@ -26,6 +26,7 @@ mod node;
 mod placeholders;
 mod schema;
 mod source;
+mod telemetry;
 mod validate;
 
 pub use lint::did_you_mean;
@@ -33,6 +34,7 @@ pub use placeholders::{placeholder_name, placeholder_url};
 pub use schema::*;
 use source::read_message;
 pub use source::*;
+pub use telemetry::{DEFAULT_API_KEY_ENV, DEFAULT_SINCE, NERDGRAPH_EU, NERDGRAPH_US};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunbookError {

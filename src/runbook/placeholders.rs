@@ -16,7 +16,13 @@ impl Runbook {
                 out.push((s.defined.line(), s.defined.column(), key, s.value.clone()));
             }
         };
+        if let Some(u) = self.telemetry.as_ref().and_then(|t| t.url.as_ref()) {
+            add(u, "telemetry.url".into(), placeholder_url);
+        }
         for (name, env) in &self.environments.value {
+            if let Some(u) = env.telemetry.as_ref().and_then(|t| t.url.as_ref()) {
+                add(u, format!("environments.{name}.telemetry.url"), placeholder_url);
+            }
             add(&env.healthz_url, format!("environments.{name}.healthz_url"), placeholder_url);
             for (region, spec) in &env.regions.value {
                 add(&spec.context, format!("environments.{name}.regions.{region}.context"), placeholder_name);
