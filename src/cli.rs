@@ -184,6 +184,8 @@ pub enum Command {
     Healthz(Target),
     /// Step 2: the service's pods in each region, as kubectl shows them.
     Pods(Target),
+    /// The metrics provider: has it received data from each region's pods in the runbook's window?
+    Telemetry(Target),
     /// Step 3: the container's recent logs, prefixed by region and pod, then an error summary (--file: saved lines, no cluster).
     Logs(LogsArgs),
     /// Pre-flight: will the checks work with your kubeconfig, credentials and runbook?
@@ -238,6 +240,7 @@ pub enum Verb {
     Pods,
     Logs,
     Doctor,
+    Telemetry,
 }
 
 impl Verb {
@@ -249,6 +252,7 @@ impl Verb {
             Verb::Pods => "pods",
             Verb::Logs => "logs",
             Verb::Doctor => "doctor",
+            Verb::Telemetry => "telemetry",
         }
     }
 }
@@ -267,6 +271,7 @@ impl Command {
             }
             Command::Healthz(t) => Mode::Check(run(Verb::Healthz, t, None, plain)),
             Command::Pods(t) => Mode::Check(run(Verb::Pods, t, None, plain)),
+            Command::Telemetry(t) => Mode::Check(run(Verb::Telemetry, t, None, plain)),
             Command::Logs(a) => match &a.file {
                 Some(path) => Mode::LogFile(path),
                 None => Mode::Check(run(Verb::Logs, &a.target, Some(a), a.streams)),

@@ -19,6 +19,7 @@ mod logs;
 mod pods;
 pub mod remedy;
 mod steps;
+mod telemetry;
 mod words;
 
 use crate::kube::pushback;
@@ -81,6 +82,7 @@ pub fn advise(plan: &Plan, report: &mut Report) {
     for r in &report.regions {
         region(plan, r, &shared, &mut a);
     }
+    telemetry::telemetry(plan, report, &mut a);
     steps::mismatch_steps(plan, report, &mut a);
     steps::access(plan, report, &mut a);
     one_finding_for_every_region(report, &mut a);
@@ -115,7 +117,9 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
     evidence::scaled_down(plan, r, &kubectl, a);
     let logs = logs::region_logs(plan, r, shared, a);
     let pods_bad = r.pods.as_ref().is_some_and(|p| matches!(p.status, Status::Warn | Status::Fail));
-    if pods_bad || logs == logs::LogsHealth::Troubled || matches!(r.verdict, Verdict::Down | Verdict::Degraded) {
+    let troubled_verdict =
+        matches!(r.verdict, Verdict::Down | Verdict::Degraded) && !telemetry::degraded_by_telemetry_only(r);
+    if pods_bad || logs == logs::LogsHealth::Troubled || troubled_verdict {
         steps::region_steps(plan, r, &troubled, &kubectl, a);
     }
     evidence::event_steps(r, &kubectl, a);
@@ -772,6 +776,7 @@ mod tests {
             logs: Some(logs),
             events: None,
             rollout: None,
+            telemetry: None,
             retries: 0,
             retried_statuses: vec![],
             duration_ms: 1,
@@ -796,6 +801,7 @@ mod tests {
             service: ServiceVerdict { verdict: Verdict::Unknown, summary: String::new(), impact: None },
             healthz: Some(HealthzCheck { status: healthz, ..crate::evidence::healthz::blank(&plan.healthz_url) }),
             peers: vec![],
+            telemetry: None,
             regions,
             findings: vec![],
             next_steps: vec![],
@@ -1226,7 +1232,7 @@ mod tests {
     #[test]
     fn an_unrendered_template_in_the_healthz_reply_is_a_misconfigured_deployment_and_no_step_passed() {
         let mut p = plan();
-        p.steps = Steps { healthz: true, pods: false, logs: false, evidence: false };
+        p.steps = Steps { healthz: true, pods: false, logs: false, evidence: false, telemetry: false };
         let mut r = report(&p, Status::Pass, vec![]);
         r.healthz = Some(HealthzCheck {
             unrendered: vec!["href is {{site.data[site.target].url}}".into()],

@@ -117,6 +117,7 @@ async fn once(g: &Global, plan: Arc<Plan>, verb: Verb) -> Result<ExitCode> {
         Verb::Healthz => View::Healthz,
         Verb::Pods => View::Pods,
         Verb::Logs => View::Logs,
+        Verb::Telemetry => View::Telemetry,
         Verb::Diagnose | Verb::Doctor => View::Diagnose,
     };
     let report = &outcome.report;
@@ -135,6 +136,7 @@ async fn once(g: &Global, plan: Arc<Plan>, verb: Verb) -> Result<ExitCode> {
             View::Healthz => render::table::healthz(report, layout, &mut buf)?,
             View::Pods => render::table::pods(report, layout, &mut buf)?,
             View::Logs => render::table::logs(report, layout, &mut buf)?,
+            View::Telemetry => render::table::telemetry(report, layout, &mut buf)?,
             View::Diagnose => render::table::diagnose(report, layout, &mut buf)?,
         },
     }

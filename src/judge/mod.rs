@@ -2,6 +2,7 @@
 //! verdicts. Small and pure; the findings and next steps are `advice`'s.
 
 pub mod logs;
+pub mod telemetry;
 
 use crate::error::ExitCode;
 use crate::plan::Plan;
@@ -17,6 +18,9 @@ pub fn run(plan: &Plan, report: &mut Report) {
         if let Some(l) = r.logs.as_mut() {
             logs::judge_step(l);
         }
+        if let Some(t) = r.telemetry.as_mut() {
+            telemetry::judge_step(t);
+        }
         r.verdict = region_verdict(r);
     }
     judge_without_baseline(&mut report.regions);
@@ -27,8 +31,27 @@ pub fn run(plan: &Plan, report: &mut Report) {
 /// A region is down when no pod is ready or its regional healthz fails;
 /// degraded when pods or logs warn, or its healthz reply shows a
 /// misconfigured deployment; unknown when a step could not run and
-/// nothing worse was seen; healthy otherwise.
+/// nothing worse was seen; healthy otherwise. Telemetry missing (or from
+/// fewer pods) makes a region that is otherwise healthy degraded; it never
+/// makes one down or unknown: healthz and pods say whether it is up. Alone
+/// (the `telemetry` command), it says what it can: healthy, degraded or unknown.
 pub fn region_verdict(r: &RegionReport) -> Verdict {
+    let base = service_steps_verdict(r);
+    let telemetry = r.telemetry.as_ref().map(|t| t.status);
+    let alone = r.healthz.is_none() && r.pods.is_none() && r.logs.is_none();
+    match (base, telemetry) {
+        (Verdict::Healthy, Some(Status::Warn | Status::Fail)) => Verdict::Degraded,
+        (Verdict::Unknown, Some(s)) if alone => match s {
+            Status::Pass => Verdict::Healthy,
+            Status::Warn | Status::Fail => Verdict::Degraded,
+            Status::Error => Verdict::Unknown,
+        },
+        _ => base,
+    }
+}
+
+/// The verdict of healthz, pods and logs alone.
+pub fn service_steps_verdict(r: &RegionReport) -> Verdict {
     // A healthz that answers as operational with another href or description
     // is a finding, not a degraded region; with an unrendered template in
     // its reply the deployment is misconfigured.
@@ -247,6 +270,7 @@ mod tests {
             logs: logs.map(|s| LogsStep { status: s, window_secs: 300, ..LogsStep::default() }),
             events: None,
             rollout: None,
+            telemetry: None,
             retries: 0,
             retried_statuses: vec![],
             duration_ms: 0,

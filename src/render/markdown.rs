@@ -45,11 +45,17 @@ pub fn render(report: &Report, view: View, argv: &[String], out: &mut impl Write
         writeln!(out)?;
         writeln!(out, "Healthz {}: **{}** ({})", text(&h.url), h.status.as_str(), text(&table::healthz_summary(h)))?;
     }
+    if let Some(line) = table::telemetry_line(r) {
+        writeln!(out)?;
+        writeln!(out, "{}", text(&line))?;
+    }
     writeln!(out)?;
     let grid = match view {
         View::Diagnose => table::diagnose_grid(r),
         View::Pods => table::pods_grid(r),
         View::Logs => table::logs_grid(r),
+        View::Telemetry if !r.telemetry.as_ref().is_some_and(|t| t.configured) => return rest(r, argv, out),
+        View::Telemetry => table::telemetry_grid(r),
         View::Healthz => {
             healthz_table(r, out)?;
             return rest(r, argv, out);
@@ -59,7 +65,7 @@ pub fn render(report: &Report, view: View, argv: &[String], out: &mut impl Write
     match view {
         View::Diagnose => error_blocks(&errors::by_region(r), out)?,
         View::Logs => error_blocks(&errors::by_container(r), out)?,
-        View::Pods | View::Healthz => {}
+        View::Pods | View::Healthz | View::Telemetry => {}
     }
     rest(r, argv, out)
 }

@@ -18,7 +18,9 @@ use super::fit::{self, ColumnRule, Frame};
 use crate::doctor::{CheckKind, DoctorReport, Outcome};
 use crate::evidence::pods::short_age;
 use crate::evidence::region::LogLine;
-use crate::report::{HealthzCheck, Judgement, ProblemKind, RegionReport, Report, Severity, Status, Verdict};
+use crate::report::{
+    HealthzCheck, Judgement, ProblemKind, RegionReport, RegionTelemetry, Report, Severity, Status, Verdict,
+};
 use crate::shell::shell_join;
 
 /// A table style and what its borders and padding take per line.
@@ -248,6 +250,11 @@ pub(super) fn region_note(r: &RegionReport) -> String {
     if let Some(n) = r.pods.as_ref().and_then(|p| p.note.clone()) {
         return n;
     }
+    // Missing telemetry in a region that is otherwise up: why it is degraded.
+    let up = !matches!(r.verdict, Verdict::Down | Verdict::Unknown);
+    if r.telemetry.as_ref().is_some_and(|t| up && t.status == Status::Fail) {
+        return "no telemetry".into();
+    }
     // Each state once, counted: `3× CrashLoopBackOff, not ready`. A pod
     // Running (or Completed) but not ready is "not ready": its STATUS alone
     // reads as fine.
@@ -300,6 +307,7 @@ fn short_problem(p: &crate::report::Problem) -> String {
             "runbook container not in pods".into()
         }
         RunbookMismatch => "selector matches no pod".into(),
+        Query => "query refused".into(),
         BadRequest | Other => crate::sanitize::clean(&p.message, 40),
     }
 }
@@ -315,6 +323,9 @@ pub fn diagnose(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Re
             paint(h.status.as_str(), status_color(h.status), color),
             healthz_summary(h)
         );
+        prose(out, layout, "", 2, &line)?;
+    }
+    if let Some(line) = telemetry_line(r) {
         prose(out, layout, "", 2, &line)?;
     }
     writeln!(out)?;
@@ -352,18 +363,21 @@ fn error_blocks(blocks: &[Block], layout: Layout, out: &mut impl Write) -> std::
 pub(super) fn diagnose_grid(r: &Report) -> Grid {
     // The NOTE goes first when space is short: the findings carry each
     // note's whole message. RESTARTS next: the findings count restarts too.
-    let mut t = Grid::new(
-        BOXED,
-        &[
-            ("REGION", ColumnRule::KEEP),
-            ("HEALTHZ", ColumnRule::KEEP),
-            ("PODS READY", ColumnRule::KEEP),
-            ("RESTARTS", ColumnRule::drop(1)),
-            ("LOG ERRORS", ColumnRule::KEEP),
-            ("VERDICT", ColumnRule::KEEP),
-            ("NOTE", ColumnRule::wrap_then_drop(0)),
-        ],
-    );
+    let mut columns = vec![
+        ("REGION", ColumnRule::KEEP),
+        ("HEALTHZ", ColumnRule::KEEP),
+        ("PODS READY", ColumnRule::KEEP),
+        ("RESTARTS", ColumnRule::drop(1)),
+        ("LOG ERRORS", ColumnRule::KEEP),
+        ("VERDICT", ColumnRule::KEEP),
+        ("NOTE", ColumnRule::wrap_then_drop(0)),
+    ];
+    // Only when the runbook configures telemetry: the line above says when not.
+    let telemetry = r.telemetry.as_ref().is_some_and(|t| t.configured);
+    if telemetry {
+        columns.insert(5, ("TELEMETRY", ColumnRule::KEEP));
+    }
+    let mut t = Grid::new(BOXED, &columns);
     for reg in &r.regions {
         let hz = reg
             .healthz
@@ -386,7 +400,7 @@ pub(super) fn diagnose_grid(r: &Report) -> Grid {
             ),
             None => ("-".into(), None),
         };
-        t.row(vec![
+        let mut cells = vec![
             (reg.name.clone(), None),
             hz,
             pods,
@@ -394,7 +408,11 @@ pub(super) fn diagnose_grid(r: &Report) -> Grid {
             logs,
             (reg.verdict.as_str().into(), Some(verdict_color(reg.verdict))),
             (region_note(reg), None),
-        ]);
+        ];
+        if telemetry {
+            cells.insert(5, telemetry_cell(reg.telemetry.as_ref()));
+        }
+        t.row(cells);
     }
     t
 }
@@ -428,6 +446,84 @@ pub fn healthz(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Res
         }
     }
     findings_and_steps(r, layout, out)
+}
+
+/// The TELEMETRY cell: pods reporting of those expected, `none`, `error`.
+pub(super) fn telemetry_cell(t: Option<&RegionTelemetry>) -> (String, Option<Color>) {
+    match t {
+        None => ("-".into(), None),
+        Some(t) if t.status == Status::Error => ("error".into(), Some(Color::Magenta)),
+        Some(t) if !t.present() => ("none".into(), Some(status_color(t.status))),
+        Some(t) => (format!("{}/{}", t.pods_reporting.unwrap_or(0), t.expected), Some(status_color(t.status))),
+    }
+}
+
+/// The telemetry step in one line: `telemetry: not configured`, or the
+/// provider, its window and what it said; none when the step did not run.
+pub(super) fn telemetry_line(r: &Report) -> Option<String> {
+    let t = r.telemetry.as_ref()?;
+    if !t.configured {
+        return Some("telemetry: not configured".into());
+    }
+    let who = match t.provider {
+        Some("newrelic") => "New Relic",
+        Some("prometheus") => "Prometheus",
+        other => other.unwrap_or("-"),
+    };
+    let window = crate::duration::format_duration(std::time::Duration::from_secs(t.window_secs));
+    let said = match &t.error {
+        Some(e) => format!("error: {}", e.message),
+        None => {
+            let with = r.regions.iter().filter(|g| g.telemetry.as_ref().is_some_and(|t| t.present())).count();
+            format!("data from {with}/{} regions", r.regions.len())
+        }
+    };
+    Some(format!("Telemetry ({who}, last {window}): {said}"))
+}
+
+/// `telemetry`: what the provider says of each region.
+pub fn telemetry(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
+    verdict_line(r, layout, out)?;
+    runbook_line(r, layout, out)?;
+    if let Some(line) = telemetry_line(r) {
+        prose(out, layout, "", 2, &line)?;
+    }
+    if let Some(q) = r.telemetry.as_ref().and_then(|t| t.query.as_ref()) {
+        prose(out, layout, "Query: ", 2, q)?;
+    }
+    if r.telemetry.as_ref().is_some_and(|t| t.configured) {
+        writeln!(out)?;
+        telemetry_grid(r).write(layout, out)?;
+    }
+    findings_and_steps(r, layout, out)
+}
+
+pub(super) fn telemetry_grid(r: &Report) -> Grid {
+    let mut t = Grid::new(
+        BOXED,
+        &[
+            ("REGION", ColumnRule::KEEP),
+            ("TELEMETRY", ColumnRule::KEEP),
+            ("LATEST", ColumnRule::drop(1)),
+            ("FACET", ColumnRule::drop(0)),
+            ("VERDICT", ColumnRule::KEEP),
+            ("NOTE", ColumnRule::WRAP),
+        ],
+    );
+    for reg in &r.regions {
+        let tel = reg.telemetry.as_ref();
+        let latest = tel.and_then(|t| t.latest_secs_ago).map_or("-".into(), |s| format!("{} ago", short_age(s)));
+        let note = tel.and_then(|t| t.error.as_ref()).map_or_else(String::new, short_problem);
+        t.row(vec![
+            (reg.name.clone(), None),
+            telemetry_cell(tel),
+            (latest, None),
+            (tel.map_or_else(|| "-".into(), |t| t.facet.clone()), None),
+            (reg.verdict.as_str().into(), Some(verdict_color(reg.verdict))),
+            (note, None),
+        ]);
+    }
+    t
 }
 
 pub fn pods(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
@@ -707,6 +803,7 @@ mod doctor_tests {
             selector: "app=api-key-service".into(),
             container: "api-key-service".into(),
             lines: Default::default(),
+            telemetry: None,
         };
         judge(&facts, "2025-03-04T05:06:07Z".into())
     }

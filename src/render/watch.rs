@@ -85,6 +85,18 @@ pub fn line(r: &Report, now: Timestamp, changes: &[Transition], out: &mut impl W
     for reg in &r.regions {
         s.push_str(&format!(" {}={}", reg.name, reg.verdict.as_str()));
     }
+    // Telemetry that did not pass, by region: `(telemetry us-east=none)`.
+    let telemetry: Vec<String> = r
+        .regions
+        .iter()
+        .filter_map(|g| {
+            let t = g.telemetry.as_ref().filter(|t| t.status != crate::report::Status::Pass)?;
+            Some(format!("{}={}", g.name, table::telemetry_cell(Some(t)).0))
+        })
+        .collect();
+    if !telemetry.is_empty() {
+        s.push_str(&format!(" (telemetry {})", telemetry.join(" ")));
+    }
     if r.partial {
         s.push_str(" (partial)");
     }
