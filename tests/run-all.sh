@@ -16,6 +16,13 @@ if ! command -v tmux >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null
 fi
 
+if ! command -v prometheus >/dev/null 2>&1; then
+  # The telemetry step's tests read a real Prometheus, which the test
+  # environment starts on a port of its own (any service the package
+  # starts is not used).
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+
 cargo build --workspace --quiet
 target="${CARGO_TARGET_DIR:-target}"
 testenv="$target/debug/keysvc-testenv"

@@ -35,6 +35,12 @@ fn up_says_how_to_use_it_and_down_removes_everything() {
     let runbook = dir.join("runbook.yaml");
     assert!(runbook.exists() && stderr.contains(&runbook.display().to_string()), "{stderr}");
     assert!(stderr.contains("keysvc-check diagnose --env local"), "{stderr}");
+    // The telemetry: Prometheus's and NerdGraph's URLs and the key to export.
+    let t = keysvc_testenv::State::load(&state).unwrap().telemetry.expect("telemetry in the state");
+    for shown in [t.prometheus_url.clone().unwrap_or_default(), t.nerdgraph_url.clone()] {
+        assert!(!shown.is_empty() && stderr.contains(&shown), "{shown} not in:\n{stderr}");
+    }
+    assert!(stderr.contains(&format!("export NEW_RELIC_API_KEY={}", t.api_key)), "{stderr}");
 
     // The printed exports, then the printed command: healthy, exit 0.
     let mut c = common::cmd();

@@ -10,6 +10,7 @@
 mod common;
 
 mod advice;
+mod case_telemetry;
 mod diagnose;
 mod doctor;
 mod evidence;

@@ -11,15 +11,18 @@
 //! Cases share the regions' processes. A test that stops one (an API
 //! server, a kubelet stand-in) builds its case with [`CaseBuilder::exclusive`]:
 //! it waits until no other case is alive, and no other case starts until it
-//! ends.
+//! ends. So does a test that changes a region's telemetry exporter (shared
+//! by every case): [`CaseBuilder::exporter`] makes the case exclusive, and the
+//! exporter is restored when the case ends.
 
+use std::cell::RefCell;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-use keysvc_testenv::{Behavior, HealthzServer, REGIONS, Scenario, TestEnv};
+use keysvc_testenv::{Behavior, Exporter, HealthzServer, REGIONS, Scenario, Telemetry, TestEnv};
 
 use super::{Run, cmd, run_within, runbook_text, write};
 
@@ -46,7 +49,38 @@ pub struct Case {
     pub pods: Vec<Vec<String>>,
     /// The user of the runbook's contexts (`admin`: the bare region names).
     pub user: String,
+    /// The telemetry provider the runbook names, if any.
+    pub telemetry: Option<Provider>,
+    /// Regions whose exporter the case changed, restored when it ends.
+    exporters_changed: ExportersChanged,
     _use: RegionsInUse,
+}
+
+/// The telemetry provider of a case's runbook (see [`CaseBuilder::telemetry`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    /// The environment's Prometheus.
+    Prometheus,
+    /// The environment's NerdGraph stand-in.
+    NewRelic,
+}
+
+/// The variable a New Relic runbook reads its API key from; the case's
+/// command lines set it to the stand-in's key.
+pub const API_KEY_ENV: &str = "NEW_RELIC_API_KEY";
+
+/// The runbook's `telemetry:` block for `provider` in the environment.
+pub fn telemetry_block(provider: Provider, t: &Telemetry) -> String {
+    match provider {
+        Provider::Prometheus => {
+            let url = t.prometheus_url().expect("Prometheus (tests/run-all.sh installs it)");
+            format!("telemetry:\n  provider: prometheus\n  url: {url}\n")
+        }
+        Provider::NewRelic => format!(
+            "telemetry:\n  provider: newrelic\n  url: {}\n  account_id: {}\n  api_key_env: {API_KEY_ENV}\n",
+            t.nerdgraph_url, t.account_id
+        ),
+    }
 }
 
 /// A region's context in the runbook, by region.
@@ -64,6 +98,8 @@ pub struct CaseBuilder {
     healthz_url: Option<String>,
     replace: Option<(String, String)>,
     exclusive: bool,
+    telemetry: Option<Provider>,
+    exporters: Vec<(String, Exporter)>,
 }
 
 impl Case {
@@ -82,6 +118,8 @@ impl Case {
             healthz_url: None,
             replace: None,
             exclusive: false,
+            telemetry: None,
+            exporters: vec![],
         }
     }
 
@@ -94,13 +132,32 @@ impl Case {
     /// --kubeconfig KUBECONFIG [AFTER…]`, the case's runbook and kubeconfig
     /// unless changed.
     pub fn line(&self, before: &[&str]) -> Line {
+        let mut envs = vec![];
+        if self.telemetry == Some(Provider::NewRelic) {
+            envs.push((API_KEY_ENV.into(), Some(self.telemetry_env().api_key.clone().into())));
+        }
         Line {
             before: before.iter().map(OsString::from).collect(),
             flags: vec![],
             runbook: self.runbook.clone(),
             kubeconfig: Some(self.kubeconfig.clone()),
             after: vec![],
+            envs,
         }
+    }
+
+    /// The environment's telemetry: URLs, API key, exporters.
+    pub fn telemetry_env(&self) -> &Telemetry {
+        self.env.telemetry().expect("the test environment's telemetry")
+    }
+
+    /// Puts `region`'s exporter into `to` (and waits until Prometheus shows
+    /// it); restored when the case ends. The case must be exclusive (see
+    /// [`CaseBuilder::exclusive`] or [`CaseBuilder::exporter`]).
+    pub fn exporter(&self, region: &str, to: Exporter) {
+        assert!(self._use.alone, "a case that changes an exporter is exclusive (CaseBuilder::exclusive)");
+        self.exporters_changed.0.borrow_mut().push(region.to_string());
+        self.env.set_exporter(region, to).unwrap();
     }
 
     /// `diagnose -o json` with the case's runbook and kubeconfig, parsed.
@@ -176,6 +233,22 @@ impl CaseBuilder {
         self
     }
 
+    /// The runbook has a `telemetry:` block naming the environment's
+    /// `provider`; with [`Provider::NewRelic`], the case's command lines set
+    /// [`API_KEY_ENV`] to the stand-in's key.
+    pub fn telemetry(mut self, provider: Provider) -> Self {
+        self.telemetry = Some(provider);
+        self
+    }
+
+    /// Puts `region`'s telemetry exporter into `to` for the case's life
+    /// (restored when it ends); the case is exclusive.
+    pub fn exporter(mut self, region: &str, to: Exporter) -> Self {
+        self.exporters.push((region.to_string(), to));
+        self.exclusive = true;
+        self
+    }
+
     /// The case stops a region's processes: no other case is alive meanwhile.
     pub fn exclusive(mut self) -> Self {
         self.exclusive = true;
@@ -187,6 +260,10 @@ impl CaseBuilder {
         let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
         let set: Vec<(&str, Scenario)> = self.scenarios.iter().map(|(r, s)| (r.as_str(), *s)).collect();
         let pods = if self.apply { env.scenarios(&self.ns, &set).unwrap() } else { vec![] };
+        let mut extra = self.extra.clone();
+        if let Some(p) = self.telemetry {
+            extra.push_str(&telemetry_block(p, env.telemetry().expect("the test environment's telemetry")));
+        }
         let healthz = HealthzServer::start(self.healthz);
         let url = self.healthz_url.clone().unwrap_or_else(|| healthz.url.clone());
         let dir = tempfile::tempdir().unwrap();
@@ -199,7 +276,7 @@ impl CaseBuilder {
                     None if user == "admin" => r.to_string(),
                     None => format!("{user}@{r}"),
                 };
-                let mut text = runbook_text(&self.ns, &url, &ctx, &self.extra);
+                let mut text = runbook_text(&self.ns, &url, &ctx, &extra);
                 if let Some((from, to)) = &self.replace {
                     assert!(text.contains(from.as_str()), "{from} not in {text}");
                     text = text.replacen(from.as_str(), to, 1);
@@ -209,6 +286,11 @@ impl CaseBuilder {
             })
             .collect();
         let kubeconfig = env.kubeconfig().to_path_buf();
+        // Restored even if setting one fails.
+        let exporters_changed = ExportersChanged(RefCell::new(self.exporters.iter().map(|(r, _)| r.clone()).collect()));
+        for (region, to) in &self.exporters {
+            env.set_exporter(region, *to).unwrap();
+        }
         Case {
             env,
             dir,
@@ -219,7 +301,31 @@ impl CaseBuilder {
             kubeconfig,
             pods,
             user: self.users[0].clone(),
+            telemetry: self.telemetry,
+            exporters_changed,
             _use: in_use,
+        }
+    }
+}
+
+/// The regions whose exporter a case changed. Dropped before the case's
+/// hold on the regions, it restores them while the case is still alone.
+struct ExportersChanged(RefCell<Vec<String>>);
+
+impl Drop for ExportersChanged {
+    fn drop(&mut self) {
+        let mut changed = self.0.take();
+        if changed.is_empty() {
+            return;
+        }
+        changed.sort();
+        changed.dedup();
+        let env = TestEnv::load().expect("the test cluster (tests/run-all.sh)");
+        for region in changed {
+            if let Err(e) = env.set_exporter(&region, Exporter::Up) {
+                // Not a panic while unwinding: the next case would fail on it.
+                eprintln!("restoring the {region} exporter: {e:#}");
+            }
         }
     }
 }
@@ -231,6 +337,8 @@ pub struct Line {
     runbook: PathBuf,
     kubeconfig: Option<PathBuf>,
     after: Vec<OsString>,
+    /// Variables set (`Some`) or removed (`None`) for the run.
+    envs: Vec<(OsString, Option<OsString>)>,
 }
 
 impl Line {
@@ -253,6 +361,18 @@ impl Line {
 
     pub fn kubeconfig(mut self, kubeconfig: &Path) -> Self {
         self.kubeconfig = Some(kubeconfig.to_path_buf());
+        self
+    }
+
+    /// Sets a variable for the run.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.envs.push((key.into(), Some(value.into())));
+        self
+    }
+
+    /// Runs without the variable (e.g. [`API_KEY_ENV`], which a New Relic case sets).
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.envs.push((key.into(), None));
         self
     }
 
@@ -279,6 +399,12 @@ impl Line {
     pub fn command(&self) -> Command {
         let mut c = cmd();
         c.args(self.words());
+        for (k, v) in &self.envs {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
         c
     }
 

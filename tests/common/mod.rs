@@ -20,6 +20,9 @@ pub fn cmd() -> Command {
         if k.starts_with("KEYSVC_")
             || k.starts_with("KUBERNETES_SERVICE_")
             || k == "KUBECONFIG"
+            // A telemetry key exported by hand (`keysvc-testenv up` shows how).
+            || k == "NEW_RELIC_API_KEY"
+            || k == "PROMETHEUS_TOKEN"
             || k == "NO_COLOR"
             || k == "COLUMNS"
         {

@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::certs::{self, Ca};
+use crate::telemetry::Telemetry;
 
 pub const REGIONS: [&str; 3] = ["us-south", "us-east", "eu-de"];
 /// The token the `token@REGION` contexts use; it authenticates as `oncall`.
@@ -50,6 +51,10 @@ pub struct State {
     /// (`keysvc-testenv up` starts it); its URL.
     #[serde(default)]
     pub healthz: Option<(Proc, String)>,
+    /// The exporters, Prometheus and NerdGraph stand-in of the telemetry
+    /// step (`keysvc-testenv up` starts them).
+    #[serde(default)]
+    pub telemetry: Option<Telemetry>,
 }
 
 impl State {
@@ -70,6 +75,10 @@ impl State {
     pub fn region(&self, name: &str) -> Result<&RegionState> {
         self.regions.iter().find(|r| r.name == name).with_context(|| format!("no region {name}"))
     }
+    /// The telemetry `up` started: URLs, API key, exporters.
+    pub fn telemetry(&self) -> Result<&Telemetry> {
+        self.telemetry.as_ref().context("the test environment runs no telemetry (`keysvc-testenv up` starts it)")
+    }
     pub fn region_mut(&mut self, name: &str) -> Result<&mut RegionState> {
         self.regions.iter_mut().find(|r| r.name == name).with_context(|| format!("no region {name}"))
     }
@@ -84,7 +93,7 @@ fn free_port() -> Result<u16> {
 }
 
 /// Port from `KEYSVC_TESTENV_PORT_BASE + offset` when set, else a free one.
-fn port(offset: u16) -> Result<u16> {
+pub fn port(offset: u16) -> Result<u16> {
     match std::env::var("KEYSVC_TESTENV_PORT_BASE").ok().and_then(|v| v.parse::<u16>().ok()) {
         Some(base) => Ok(base + offset),
         None => free_port(),
@@ -247,6 +256,7 @@ pub fn up(dir: &Path, bins: &Binaries) -> Result<State> {
         etcd,
         regions: vec![],
         healthz: None,
+        telemetry: None,
     };
     state.save()?;
     wait_port(etcd_port, state.etcd.pid, "etcd", &state.etcd.log, Duration::from_secs(30))?;
@@ -295,6 +305,9 @@ pub fn down(state: &State) {
     }
     stop(state.etcd.pid);
     if let Some((p, _)) = &state.healthz {
+        stop(p.pid);
+    }
+    for p in state.telemetry.iter().flat_map(Telemetry::procs) {
         stop(p.pid);
     }
 }

@@ -1,6 +1,7 @@
 //! A real three-region Kubernetes for keysvc-check's tests: kube-apiserver and
 //! etcd processes, kubelet stand-ins serving container logs, fault proxies, a
-//! healthz stand-in, and one-call scenarios. `keysvc-testenv up` starts it and
+//! healthz stand-in, telemetry (exporters, Prometheus, a NerdGraph
+//! stand-in), and one-call scenarios. `keysvc-testenv up` starts it and
 //! writes a state file; tests find it through `KEYSVC_TESTENV`.
 
 pub mod certs;
@@ -9,9 +10,11 @@ pub mod deployment;
 pub mod events;
 pub mod healthz;
 pub mod kubelet;
+pub mod nerdgraph;
 pub mod proxy;
 pub mod scenario;
 pub mod server;
+pub mod telemetry;
 pub mod throttle;
 
 use std::net::SocketAddr;
@@ -29,6 +32,7 @@ pub use healthz::{Behavior, HealthzServer};
 pub use kubelet::LogSpec;
 pub use proxy::{Fault, FaultProxy};
 pub use scenario::{RawPod, Scenario};
+pub use telemetry::{Exporter, Telemetry};
 pub use throttle::{Throttle, ThrottleProxy};
 
 /// The environment variable naming the state file of a running environment.
@@ -112,6 +116,31 @@ impl TestEnv {
         let state = State::load(&state_path)?;
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         Ok(TestEnv { state, state_path, rt })
+    }
+
+    /// The telemetry of the environment: Prometheus and NerdGraph URLs, the
+    /// NerdGraph API key, the exporters.
+    pub fn telemetry(&self) -> Result<&Telemetry> {
+        self.state.telemetry()
+    }
+
+    /// Puts `region`'s exporter into `to` and waits until Prometheus (when
+    /// running) shows it. Other tests see it too: a test that calls this
+    /// holds the regions alone (see the cluster tests' exclusive cases).
+    pub fn set_exporter(&self, region: &str, to: Exporter) -> Result<()> {
+        // Read the state afresh: another process or case may have restarted
+        // the exporter since this one was loaded.
+        let mut state = State::load(&self.state_path)?;
+        telemetry::set_exporter(&mut state, region, to)?;
+        self.rt.block_on(telemetry::wait_prometheus(state.telemetry()?, region, to))
+    }
+
+    /// Prometheus's count of each region's targets up (a region with none is
+    /// absent), by region.
+    pub fn prometheus_counts(&self) -> Result<Vec<(String, usize)>> {
+        let url = self.telemetry()?.prometheus_url()?;
+        let port = url.rsplit(':').next().and_then(|p| p.parse().ok()).context("Prometheus URL without a port")?;
+        self.rt.block_on(telemetry::prometheus_counts(port))
     }
 
     pub fn kubeconfig(&self) -> &Path {

@@ -9,7 +9,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use keysvc_testenv::{
-    Behavior, Fault, FaultProxy, HealthzServer, Scenario, State, Throttle, ThrottleProxy, cluster, kubelet,
+    Behavior, Exporter, Fault, FaultProxy, HealthzServer, Scenario, State, Telemetry, Throttle, ThrottleProxy, cluster,
+    kubelet, nerdgraph, telemetry,
 };
 
 #[derive(Parser)]
@@ -43,6 +44,9 @@ enum Cmd {
         /// The etcd binary.
         #[arg(long, env = "KEYSVC_ETCD", default_value = "/usr/bin/etcd")]
         etcd: PathBuf,
+        /// The Prometheus binary (without one, the rest still comes up).
+        #[arg(long, env = "KEYSVC_PROMETHEUS", default_value = "prometheus")]
+        prometheus: PathBuf,
     },
     /// Stop every process a state file names.
     Down {
@@ -147,6 +151,39 @@ enum Cmd {
         #[arg(long, env = "KEYSVC_ETCD", default_value = "/usr/bin/etcd")]
         etcd: PathBuf,
     },
+    /// Stop or start one region's telemetry exporter, or make only N of its
+    /// pods' scrape targets answer; waits until Prometheus shows it.
+    Telemetry {
+        #[arg(long, env = "KEYSVC_TESTENV")]
+        state: PathBuf,
+        #[arg(long)]
+        region: String,
+        #[command(subcommand)]
+        action: TelemetryAction,
+    },
+    /// (internal) One region's exporter: a scrape target per port.
+    #[command(hide = true)]
+    Exporter {
+        #[arg(long)]
+        region: String,
+        #[arg(long, value_delimiter = ',')]
+        ports: Vec<u16>,
+        #[arg(long)]
+        pods_file: PathBuf,
+    },
+    /// (internal) The NerdGraph stand-in; writes its URL to URL_FILE.
+    #[command(hide = true)]
+    Nerdgraph {
+        #[arg(long)]
+        url_file: PathBuf,
+        #[arg(long)]
+        key_file: PathBuf,
+        #[arg(long)]
+        account_id: u64,
+        /// REGION=PORT,PORT,… per region.
+        #[arg(long = "target")]
+        targets: Vec<String>,
+    },
     /// (internal) A healthz stand-in answering as the healthy service; writes its URL to URL_FILE.
     #[command(hide = true)]
     Healthz {
@@ -169,6 +206,19 @@ enum Cmd {
     },
 }
 
+#[derive(Subcommand)]
+enum TelemetryAction {
+    /// Stop the exporter: every target of the region is down.
+    Stop,
+    /// Run the exporter with every target answering.
+    Start,
+    /// Run the exporter with only N targets answering (the others answer 503).
+    Pods {
+        #[arg(value_parser = clap::value_parser!(u8).range(0..=3))]
+        n: u8,
+    },
+}
+
 fn default_apiserver() -> PathBuf {
     let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
     std::env::var_os("KEYSVC_CACHE")
@@ -177,7 +227,7 @@ fn default_apiserver() -> PathBuf {
         .join("kube-apiserver")
 }
 
-async fn up(dir: Option<PathBuf>, apiserver: Option<PathBuf>, etcd: PathBuf) -> Result<State> {
+async fn up(dir: Option<PathBuf>, apiserver: Option<PathBuf>, etcd: PathBuf, prometheus: PathBuf) -> Result<State> {
     let dir = match dir {
         Some(d) => d,
         None => tempfile::Builder::new().prefix(TEMP_PREFIX).tempdir()?.keep(),
@@ -192,6 +242,8 @@ async fn up(dir: Option<PathBuf>, apiserver: Option<PathBuf>, etcd: PathBuf) -> 
         "no kube-apiserver at {} (tests/cluster/build-apiserver.sh builds it)",
         bins.apiserver.display()
     );
+    // The telemetry comes up while the regions do.
+    let tel = tokio::spawn(telemetry::start(dir.join("telemetry"), bins.testenv.clone(), prometheus));
     let d = dir.clone();
     let state = match tokio::task::spawn_blocking(move || cluster::up(&d, &bins)).await? {
         Ok(s) => s,
@@ -199,19 +251,41 @@ async fn up(dir: Option<PathBuf>, apiserver: Option<PathBuf>, etcd: PathBuf) -> 
             if let Ok(s) = State::load(&State::path(&dir)) {
                 cluster::down(&s);
             }
+            stop_telemetry(tel.await);
             return Err(e);
         }
     };
-    if let Err(e) = keysvc_testenv::seed(&state).await {
+    let mut state = state;
+    let seeded = keysvc_testenv::seed(&state).await;
+    match tel.await {
+        Ok(Ok(t)) => state.telemetry = Some(t),
+        Ok(Err(e)) => {
+            cluster::down(&state);
+            return Err(e.context("starting the telemetry exporters and NerdGraph stand-in"));
+        }
+        Err(e) => {
+            cluster::down(&state);
+            return Err(e.into());
+        }
+    }
+    state.save()?;
+    if let Err(e) = seeded {
         cluster::down(&state);
         return Err(e);
     }
-    let mut state = state;
     if let Err(e) = start_healthz(&mut state).await {
         cluster::down(&state);
         return Err(e);
     }
     Ok(state)
+}
+
+fn stop_telemetry(started: Result<Result<Telemetry>, tokio::task::JoinError>) {
+    if let Ok(Ok(t)) = started {
+        for p in t.procs() {
+            cluster::stop(p.pid);
+        }
+    }
 }
 
 /// The name `up` gives the directories it makes itself.
@@ -255,8 +329,9 @@ testenv: use them from this shell:
   keysvc-testenv scenario --region us-east crash-loop   # then diagnose again; see `keysvc-testenv scenario --help`
   kubectl --context oncall@us-east get po -n api
 testenv: other users: evidence@REGION (also events, replicasets, deployments), nologs@REGION (no pods/log), nobody@REGION (no permissions), token@REGION (oncall by a bearer token), admin contexts us-south, us-east, eu-de
-testenv: stop it and remove its files: keysvc-testenv down --state {state_file}
+{telemetry}testenv: stop it and remove its files: keysvc-testenv down --state {state_file}
 ",
+        telemetry = state.telemetry.as_ref().map(telemetry::by_hand).unwrap_or_default(),
         kubeconfig = state.kubeconfig.display(),
         runbook = runbook.display(),
         state_file = State::path(&state.dir).display(),
@@ -279,7 +354,7 @@ environments:
 
 async fn demo(keysvc_check: PathBuf, keep: bool, apiserver: Option<PathBuf>, etcd: PathBuf) -> Result<u8> {
     eprintln!("testenv: bringing up three local regions (us-south, us-east, eu-de)");
-    let state = up(None, apiserver, etcd).await?;
+    let state = up(None, apiserver, etcd, PathBuf::from("prometheus")).await?;
     let result = async {
         let client = keysvc_testenv::client_for(&state.kubeconfig, "us-east").await?;
         keysvc_testenv::scenario::apply(&client, state.region("us-east")?, "api", Scenario::CrashLoop).await?;
@@ -381,8 +456,8 @@ fn main() -> ExitCode {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let result: Result<u8> = rt.block_on(async {
         match cli.cmd {
-            Cmd::Up { dir, apiserver, etcd } => {
-                let state = up(dir, apiserver, etcd).await?;
+            Cmd::Up { dir, apiserver, etcd, prometheus } => {
+                let state = up(dir, apiserver, etcd, prometheus).await?;
                 // stdout is the state file alone (scripts read it); how to
                 // use the environment by hand goes to stderr.
                 println!("{}", State::path(&state.dir).display());
@@ -397,6 +472,36 @@ fn main() -> ExitCode {
                 if s.dir.file_name().is_some_and(|n| n.to_string_lossy().starts_with(TEMP_PREFIX)) {
                     std::fs::remove_dir_all(&s.dir).with_context(|| format!("removing {}", s.dir.display()))?;
                 }
+                Ok(0)
+            }
+            Cmd::Telemetry { state, region, action } => {
+                let to = match action {
+                    TelemetryAction::Stop => Exporter::Stopped,
+                    TelemetryAction::Start => Exporter::Up,
+                    TelemetryAction::Pods { n } => Exporter::Pods(usize::from(n)),
+                };
+                let mut s = State::load(&state)?;
+                let r = region.clone();
+                let s =
+                    tokio::task::spawn_blocking(move || telemetry::set_exporter(&mut s, &r, to).map(|()| s)).await??;
+                telemetry::wait_prometheus(s.telemetry()?, &region, to).await?;
+                Ok(0)
+            }
+            Cmd::Exporter { region, ports, pods_file } => {
+                telemetry::run_exporter(region, ports, pods_file).await?;
+                Ok(0)
+            }
+            Cmd::Nerdgraph { url_file, key_file, account_id, targets } => {
+                let api_key = std::fs::read_to_string(&key_file)?.trim().to_string();
+                let targets = targets
+                    .iter()
+                    .map(|t| {
+                        let (region, ports) = t.split_once('=').context("--target REGION=PORT,…")?;
+                        let ports = ports.split(',').map(str::parse).collect::<Result<Vec<u16>, _>>()?;
+                        anyhow::Ok((region.to_string(), ports))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                nerdgraph::run(nerdgraph::Config { api_key, account_id, targets }, &url_file).await?;
                 Ok(0)
             }
             Cmd::Healthz { url_file } => {
