@@ -13,7 +13,8 @@ use super::{Advice, link};
 use crate::duration::format_duration;
 use crate::plan::Plan;
 use crate::report::{
-    Finding, FindingKind, RegionReport, RegionTelemetry, Report, Severity, Status, StepCommand, Verdict,
+    Finding, FindingKind, Problem, ProblemDetail, ProblemKind, RegionReport, RegionTelemetry, Report, Severity, Status,
+    StepCommand, Verdict,
 };
 use crate::runbook::{Provider, Telemetry};
 use crate::shell::{env_word, env_word_after};
@@ -71,9 +72,10 @@ fn lacks(who: &str, region: &str, t: &RegionTelemetry) -> String {
 pub(super) fn telemetry(plan: &Plan, report: &Report, a: &mut Advice) {
     let (Some(t), Some(step)) = (&plan.telemetry, report.telemetry.as_ref().filter(|s| s.configured)) else { return };
     let who = t.provider.display();
-    if let Some(e) = step.error.as_ref().filter(|e| e.kind != crate::report::ProblemKind::Placeholder) {
+    if let Some(e) = step.error.as_ref().filter(|e| e.kind != ProblemKind::Placeholder) {
         let text = format!("telemetry not checked: {}", e.message);
         a.find(Finding::new(None, FindingKind::TelemetryError, Severity::Warn, text));
+        error_step(plan, t, e, a);
         return;
     }
     let mut missing: Vec<(&RegionReport, Finding)> = vec![];
@@ -119,6 +121,36 @@ pub(super) fn telemetry(plan: &Plan, report: &Report, a: &mut Advice) {
         }
     }
     steps(plan, t, &missing.iter().map(|(r, _)| *r).collect::<Vec<_>>(), every, a);
+}
+
+/// What to do when the provider could not be asked, then the re-run.
+fn error_step(plan: &Plan, t: &Telemetry, e: &Problem, a: &mut Advice) {
+    let who = t.provider.display();
+    let var = t.key_env.as_deref().unwrap_or(crate::runbook::DEFAULT_API_KEY_ENV);
+    let file = &plan.runbook_name;
+    let url_key = t.url_key.as_deref().unwrap_or("telemetry.region");
+    let fix = match (&e.detail, e.kind) {
+        (ProblemDetail::EnvUnset { var }, _) => {
+            format!("export {var} with {who}'s User API key (never in the runbook)")
+        }
+        (_, ProblemKind::Unauthorized | ProblemKind::Forbidden) if t.provider == Provider::Newrelic => {
+            format!(
+                "{who} refused the key in {var}: set it to a valid User API key of account {}",
+                t.account_id.unwrap_or(0)
+            )
+        }
+        (_, ProblemKind::Unauthorized | ProblemKind::Forbidden) => {
+            format!("{who} refused the request: set {var} to a valid token")
+        }
+        (_, ProblemKind::Query) => format!("fix telemetry.query (or the account) in {file}"),
+        (_, ProblemKind::Throttled | ProblemKind::Timeout | ProblemKind::Deadline) => {
+            format!("{who} did not answer in time: a longer --timeout may let it")
+        }
+        _ => format!("check {url_key} in {file}: {who} must be reachable from here"),
+    };
+    let verb = plan.rerun.verb;
+    let command = super::command::rerun(plan, verb, None, None);
+    a.step(Priority::Telemetry, None, format!("{fix}; then re-run"), Some(command));
 }
 
 /// The query the check ran, to run by hand; where to look at the agent.
@@ -221,5 +253,6 @@ fn targets_command(t: &Telemetry) -> StepCommand {
 /// Whether a region's verdict is degraded by its telemetry alone: its
 /// service's own steps find it healthy.
 pub(super) fn degraded_by_telemetry_only(r: &RegionReport) -> bool {
-    r.verdict == Verdict::Degraded && crate::judge::service_steps_verdict(r) == Verdict::Healthy
+    r.verdict == Verdict::Degraded
+        && matches!(crate::judge::service_steps_verdict(r), Verdict::Healthy | Verdict::Unknown)
 }
