@@ -71,26 +71,59 @@ fn lacks(who: &str, region: &str, t: &RegionTelemetry) -> String {
 /// The findings and next steps of the telemetry step.
 pub(super) fn telemetry(plan: &Plan, report: &Report, a: &mut Advice) {
     let (Some(t), Some(step)) = (&plan.telemetry, report.telemetry.as_ref().filter(|s| s.configured)) else { return };
-    let who = t.provider.display();
     if let Some(e) = step.error.as_ref().filter(|e| e.kind != ProblemKind::Placeholder) {
         let text = format!("telemetry not checked: {}", e.message);
         a.find(Finding::new(None, FindingKind::TelemetryError, Severity::Warn, text));
         error_step(plan, t, e, a);
         return;
     }
-    let mut missing: Vec<(&RegionReport, Finding)> = vec![];
+    alive(plan, t, report, a);
+    missing(plan, t, report, a);
+}
+
+/// Every region, or each one, alone: one finding for the service when
+/// every region of the run says the same.
+fn one_or_each(plan: &Plan, report: &Report, each: Vec<(&RegionReport, Finding)>, every: Finding, a: &mut Advice) {
+    if plan.all_regions && report.regions.len() > 1 && each.len() == report.regions.len() {
+        let regions = each.iter().map(|(r, _)| r.name.clone()).collect();
+        a.find(every.regions(regions));
+    } else {
+        for (_, f) in each {
+            a.find(f);
+        }
+    }
+}
+
+/// Telemetry arriving from a region whose API does not answer: its pods are alive.
+fn alive(plan: &Plan, t: &Telemetry, report: &Report, a: &mut Advice) {
+    let who = t.provider.display();
+    let since = format_duration(t.since);
+    let mut each = vec![];
+    for r in &report.regions {
+        let Some(rt) = r.telemetry.as_ref().filter(|rt| rt.present()) else { continue };
+        if Up::of(report, r).answers != Some(false) {
+            continue;
+        }
+        let n = rt.pods_reporting.unwrap_or(0);
+        let text = format!(
+            "{who} receives data from {n} pods of {} in the last {since}: the pods are alive while the API does not answer",
+            r.name
+        );
+        each.push((r, Finding::new(Some(&r.name), FindingKind::TelemetryAlive, Severity::Info, text)));
+    }
+    let text = format!(
+        "{who} receives data from every region's pods in the last {since}: the pods are alive while the API does not answer"
+    );
+    one_or_each(plan, report, each, Finding::new(None, FindingKind::TelemetryAlive, Severity::Info, text), a);
+}
+
+/// Telemetry missing (or from fewer pods, or late) where the service is up.
+fn missing(plan: &Plan, t: &Telemetry, report: &Report, a: &mut Advice) {
+    let who = t.provider.display();
+    let mut each: Vec<(&RegionReport, Finding)> = vec![];
     for r in &report.regions {
         let Some(rt) = &r.telemetry else { continue };
         let up = Up::of(report, r);
-        if rt.present() && up.answers == Some(false) {
-            let n = rt.pods_reporting.unwrap_or(0);
-            let text = format!(
-                "{who} receives data from {n} pods of {} in the last {}: the pods are alive while the API does not answer",
-                r.name,
-                window(rt)
-            );
-            a.find(Finding::new(Some(&r.name), FindingKind::TelemetryAlive, Severity::Info, text));
-        }
         if !matches!(rt.status, Status::Warn | Status::Fail) || up.down() {
             continue;
         }
@@ -98,29 +131,26 @@ pub(super) fn telemetry(plan: &Plan, report: &Report, a: &mut Advice) {
             Some(w) => format!("{}; {w}: the monitoring, not the service", lacks(who, &r.name, rt)),
             None => format!("{}; diagnose tells whether the service is up", lacks(who, &r.name, rt)),
         };
-        let f = Finding::new(Some(&r.name), FindingKind::TelemetryMissing, Severity::Warn, text);
-        missing.push((r, f));
+        each.push((r, Finding::new(Some(&r.name), FindingKind::TelemetryMissing, Severity::Warn, text)));
     }
-    if missing.is_empty() {
+    if each.is_empty() {
         return;
     }
-    let every = plan.all_regions
-        && report.regions.len() > 1
-        && missing.len() == report.regions.len()
-        && missing.iter().all(|(r, _)| r.telemetry.as_ref().is_some_and(|t| t.status == Status::Fail));
-    if every {
-        let regions: Vec<String> = missing.iter().map(|(r, _)| r.name.clone()).collect();
-        let since = format_duration(t.since);
+    let regions: Vec<&RegionReport> = each.iter().map(|(r, _)| *r).collect();
+    let nothing_anywhere = each.iter().all(|(r, _)| r.telemetry.as_ref().is_some_and(|t| t.status == Status::Fail));
+    let every = nothing_anywhere && plan.all_regions && report.regions.len() > 1 && each.len() == report.regions.len();
+    if nothing_anywhere {
         let text = format!(
-            "{who} has received nothing from any region for {since} while the service's pods are ready: the monitoring, not the service (its agent, its key or its pipeline)"
+            "{who} has received nothing from any region for {} while the service's pods are ready: the monitoring, not the service (its agent, its key or its pipeline)",
+            format_duration(t.since)
         );
-        a.find(Finding::new(None, FindingKind::TelemetryMissing, Severity::Warn, text).regions(regions));
+        one_or_each(plan, report, each, Finding::new(None, FindingKind::TelemetryMissing, Severity::Warn, text), a);
     } else {
-        for (_, f) in &missing {
-            a.find(f.clone());
+        for (_, f) in each {
+            a.find(f);
         }
     }
-    steps(plan, t, &missing.iter().map(|(r, _)| *r).collect::<Vec<_>>(), every, a);
+    steps(plan, t, &regions, every, a);
 }
 
 /// What to do when the provider could not be asked, then the re-run.

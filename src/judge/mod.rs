@@ -293,6 +293,35 @@ mod tests {
         assert_eq!(region_verdict(&region(None, None, None)), Verdict::Unknown);
     }
 
+    #[test]
+    fn telemetry_degrades_a_region_that_is_up_and_never_makes_one_down_or_unknown() {
+        let tel = |mut r: RegionReport, s: Status| {
+            r.telemetry = Some(crate::report::RegionTelemetry {
+                status: s,
+                facet: "r".into(),
+                expected: 3,
+                pods_reporting: None,
+                latest: None,
+                latest_secs_ago: None,
+                window_secs: 600,
+                error: None,
+            });
+            region_verdict(&r)
+        };
+        let up = || region(Some(Pass), Some(Pass), Some(Pass));
+        assert_eq!(tel(up(), Fail), Verdict::Degraded);
+        assert_eq!(tel(up(), Warn), Verdict::Degraded);
+        assert_eq!(tel(up(), Pass), Verdict::Healthy);
+        assert_eq!(tel(up(), Error), Verdict::Healthy, "a provider not asked changes no verdict");
+        assert_eq!(tel(region(None, Some(Fail), None), Fail), Verdict::Down);
+        assert_eq!(tel(region(None, Some(Fail), None), Pass), Verdict::Down, "healthz and pods say whether it is up");
+        assert_eq!(tel(region(None, Some(Error), None), Fail), Verdict::Unknown);
+        // Alone (the telemetry command): what it can say.
+        assert_eq!(tel(region(None, None, None), Pass), Verdict::Healthy);
+        assert_eq!(tel(region(None, None, None), Fail), Verdict::Degraded);
+        assert_eq!(tel(region(None, None, None), Error), Verdict::Unknown);
+    }
+
     fn with(v: Verdict) -> RegionReport {
         let mut r = region(None, Some(Pass), None);
         r.verdict = v;

@@ -1015,6 +1015,42 @@ mod tests {
     /// The frame sizes (`BOXED`, `PLAIN`) are what comfy-table draws: at
     /// every width the output fits, and at its full width nothing is lost.
     #[test]
+    fn telemetry_is_a_column_that_fits_at_80_and_a_line_when_not_configured() {
+        let r = fixture::with_telemetry();
+        for width in [Some(80), Some(120), None] {
+            let mut out = vec![];
+            diagnose(&r, Layout { color: false, width }, &mut out).unwrap();
+            let out = String::from_utf8(out).unwrap();
+            if let Some(w) = width {
+                assert_fits(&out, w);
+            }
+            assert!(out.contains("TELEMETRY"), "{out}");
+            assert!(out.contains("Telemetry (New Relic, last 10m): data from 1/3 regions"), "{out}");
+            let south = line_with(&out, "│ us-south");
+            assert!(south.contains("3/3"), "{out}");
+            let east = line_with(&out, "│ us-east");
+            assert!(east.contains("none"), "{out}");
+            if width.is_none() {
+                assert!(line_with(&out, "│ eu-de").contains("error"), "{out}");
+            }
+            let mut out = vec![];
+            telemetry(&r, Layout { color: false, width }, &mut out).unwrap();
+            let out = String::from_utf8(out).unwrap();
+            if let Some(w) = width {
+                assert_fits(&out, w);
+            }
+            assert!(out.contains("Query: SELECT latest(timestamp)"), "{out}");
+        }
+        let mut out = vec![];
+        let mut none = fixture::report();
+        none.telemetry = Some(crate::report::TelemetryStep::not_configured());
+        diagnose(&none, Layout { color: false, width: None }, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.lines().any(|l| l == "telemetry: not configured"), "{out}");
+        assert!(!out.contains("TELEMETRY"), "{out}");
+    }
+
+    #[test]
     fn every_table_fits_every_width_from_80_to_200() {
         for (name, f) in [("pods", pods as Renderer), ("diagnose", diagnose), ("logs", logs), ("healthz", healthz)] {
             for width in 80..=200 {

@@ -132,6 +132,16 @@ mod tests {
     }
 
     #[test]
+    fn the_compact_line_names_the_regions_whose_telemetry_did_not_pass() {
+        let r = fixture::with_telemetry();
+        let t = at("2026-11-26T03:12:40Z");
+        assert_eq!(
+            text(|o| line(&r, t, &[], o)),
+            "2026-11-26T03:12:40Z DEGRADED us-south=healthy us-east=degraded eu-de=unknown (telemetry us-east=none eu-de=error)\n"
+        );
+    }
+
+    #[test]
     fn the_compact_line_names_every_region_and_what_changed() {
         let mut r = fixture::report();
         let t = at("2026-11-26T03:12:40Z");
