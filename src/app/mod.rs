@@ -208,6 +208,7 @@ async fn doctor(g: &Global, plan: Arc<Plan>, runbook_name: String) -> Result<Exi
 fn runbook_show(g: &Global, env: Option<&str>) -> Result<ExitCode> {
     let (src, origin) = Source::find(g.runbook.as_ref())?;
     let mut rb = runbook::parse(&src)?;
+    rb.fill_telemetry_defaults();
     let applied = apply_overrides(&mut rb, g, env)?;
     let source = origin.describe(&src);
     let text = match g.output {

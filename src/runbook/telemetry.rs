@@ -193,7 +193,39 @@ impl Telemetry {
     }
 }
 
+/// The query asked when the runbook gives none.
+fn default_query(provider: Provider, container: &str, label: &str) -> String {
+    match provider {
+        Provider::Prometheus => format!("count by ({label}) (up{{job=\"{container}\"}} == 1)"),
+        Provider::Newrelic => format!(
+            "SELECT latest(timestamp), uniqueCount(k8s.podName) FROM Metric WHERE k8s.deploymentName = '{container}' FACET k8s.clusterName SINCE {{since}} AGO"
+        ),
+    }
+}
+
 impl Runbook {
+    /// The top-level telemetry keys with their defaults written in, for
+    /// `runbook show`: the window, and, when no environment names another
+    /// provider, the query and the provider's own defaults. The URL stays as
+    /// written (an environment's `region` may choose New Relic's).
+    pub fn fill_telemetry_defaults(&mut self) {
+        let others = self.environments.value.values().filter_map(|e| e.telemetry.as_ref()?.provider).count();
+        let container = self.container.clone();
+        let Some(t) = self.telemetry.as_mut() else { return };
+        t.since.get_or_insert(Dur(DEFAULT_SINCE));
+        let (Some(provider), 0) = (t.provider, others) else { return };
+        match provider {
+            Provider::Prometheus => {
+                let label = t.label.get_or_insert_with(|| "region".into()).clone();
+                t.query.get_or_insert_with(|| default_query(provider, &container, &label));
+            }
+            Provider::Newrelic => {
+                t.api_key_env.get_or_insert_with(|| DEFAULT_API_KEY_ENV.into());
+                t.query.get_or_insert_with(|| default_query(provider, &container, ""));
+            }
+        }
+    }
+
     /// The telemetry of environment `env`, when the runbook configures one
     /// (a provider, and what it needs: Prometheus' URL, New Relic's account).
     pub fn telemetry_for(&self, env: &str) -> Option<Telemetry> {
@@ -218,12 +250,7 @@ impl Runbook {
         };
         let container = &self.container;
         let label = k.label.clone().unwrap_or_else(|| "region".to_string());
-        let query = k.query.clone().unwrap_or_else(|| match provider {
-            Provider::Prometheus => format!("count by ({label}) (up{{job=\"{container}\"}} == 1)"),
-            Provider::Newrelic => format!(
-                "SELECT latest(timestamp), uniqueCount(k8s.podName) FROM Metric WHERE k8s.deploymentName = '{container}' FACET k8s.clusterName SINCE {{since}} AGO"
-            ),
-        });
+        let query = k.query.clone().unwrap_or_else(|| default_query(provider, container, &label));
         let key_env = match provider {
             Provider::Newrelic => Some(k.api_key_env.clone().unwrap_or_else(|| DEFAULT_API_KEY_ENV.to_string())),
             Provider::Prometheus => k.token_env.clone(),

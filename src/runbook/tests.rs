@@ -467,10 +467,16 @@ fn telemetry_is_read_with_its_defaults_and_an_environment_overrides_its_keys() {
     let t = prom.telemetry_for("prod").unwrap();
     assert_eq!(t.filled_query(), "count by (region) (up{job=\"svc\"} == 1)".replace("svc", "c"));
     assert_eq!((t.key_env.as_deref(), t.since_words()), (Some("PROM_TOKEN"), "10m".to_string()));
-    // What `runbook show` writes reads back the same.
-    let yaml = serde_saphyr::to_string(&rb).unwrap();
-    let again = parse_str(&yaml).unwrap();
-    assert_eq!(again.telemetry_for("prod"), rb.telemetry_for("prod"));
+    // What `runbook show` writes (defaults filled in) reads back the same.
+    for mut shown in [rb.clone(), prom.clone()] {
+        shown.fill_telemetry_defaults();
+        let again = parse_str(&serde_saphyr::to_string(&shown).unwrap()).unwrap();
+        assert_eq!(again.telemetry_for("prod"), shown.telemetry_for("prod"));
+    }
+    let mut shown = prom.clone();
+    shown.fill_telemetry_defaults();
+    let keys = shown.telemetry.as_ref().unwrap();
+    assert_eq!((keys.since.map(|d| d.0.as_secs()), keys.label.as_deref()), (Some(600), Some("region")));
 }
 
 #[test]
