@@ -126,11 +126,17 @@ async fn send(client: &reqwest::Client, t: &Telemetry, key: Option<&str>) -> Res
             }
             r
         }
-        Provider::Newrelic => client
-            .post(&t.url)
-            .header("API-Key", key.unwrap_or_default())
-            .header("Content-Type", "application/json")
-            .body(nerdgraph_body(t)),
+        Provider::Newrelic => {
+            // Marked sensitive: never written out by a debug log of the request.
+            let mut value = http::HeaderValue::from_str(key.unwrap_or_default())
+                .unwrap_or_else(|_| http::HeaderValue::from_static(""));
+            value.set_sensitive(true);
+            client
+                .post(&t.url)
+                .header("API-Key", value)
+                .header("Content-Type", "application/json")
+                .body(nerdgraph_body(t))
+        }
     };
     let resp = req.header("Accept", "application/json").send().await?;
     let status = resp.status().as_u16();

@@ -13,6 +13,9 @@ use crate::execute::gather::Gather;
 use crate::plan::{Plan, RegionPlan};
 use crate::report::{Problem, ProblemKind, RegionTelemetry, TelemetryStep};
 
+/// How long before the run's deadline the query gives up.
+const MARGIN: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// The step and each region's answer, by region.
 pub(super) type Done = (TelemetryStep, HashMap<String, RegionTelemetry>);
 
@@ -41,6 +44,9 @@ pub(super) fn schedule(
             return;
         }
     };
+    // Ends a little before the run's deadline: a provider that never
+    // answers is said so, and does not make the other steps' run partial.
+    let deadline = deadline.checked_sub(MARGIN).unwrap_or(deadline);
     let slot = slot.clone();
     gather.spawn(async move {
         let started = Instant::now();

@@ -71,6 +71,9 @@ impl Plan {
         };
         let logs = log_options(run, &rb, output, g.quiet);
         let (telemetry, placeholder_telemetry) = telemetry(steps, &rb, &env_name, &mut placeholders);
+        if run.verb == Verb::Telemetry && telemetry.is_none() {
+            return Err(runbook::RunbookError::NoTelemetry { path: runbook_name, env: env_name }.into());
+        }
         let rerun = Rerun::from_cli(g, run.verb.name(), &env_name, run.target.region.clone());
         Ok(Plan {
             runbook: rb,

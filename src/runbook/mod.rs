@@ -46,6 +46,12 @@ pub enum RunbookError {
     TooLarge { path: String, size: u64 },
     #[error("{path}:{line}:{column}: {message}")]
     Invalid { path: String, line: u64, column: u64, message: String, hint: Option<String> },
+    /// A command that needs the `telemetry` block, on a runbook without one
+    /// for the environment.
+    #[error(
+        "{path} has no `telemetry` block for environment {env}: add one naming your metrics provider (README.md, \"Runbook format\"; the embedded runbook has a commented example)"
+    )]
+    NoTelemetry { path: String, env: String },
 }
 
 impl RunbookError {

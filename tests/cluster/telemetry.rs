@@ -58,7 +58,8 @@ fn run_suggested_curls(j: &Value, key: Option<&str>) -> Vec<String> {
     out
 }
 
-fn missing_in_one_region(provider: Provider, ns: &str) {
+/// Returns the exit code of `diagnose`.
+fn missing_in_one_region(provider: Provider, ns: &str) -> i32 {
     let c = Case::new(ns).telemetry(provider).exporter("us-east", Exporter::Stopped).build();
     let (r, j) = c.diagnose_json();
     assert_eq!(r.code, 1, "degraded: {}\n{}", r.stdout, r.stderr);
@@ -102,18 +103,21 @@ fn missing_in_one_region(provider: Provider, ns: &str) {
     let line = t.stdout.lines().find(|l| l.contains("us-east")).unwrap();
     assert!(line.contains("none") && line.contains("degraded") && line.contains("no telemetry"), "{}", t.stdout);
     assert!(t.stdout.contains(&format!("Telemetry ({who}, last 10m): data from 2/3 regions")), "{}", t.stdout);
+    r.code
 }
 
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn prometheus_a_stopped_exporter_is_telemetry_missing_for_that_region_only() {
-    missing_in_one_region(Provider::Prometheus, "t-tel-miss-prom");
+    let code = missing_in_one_region(Provider::Prometheus, "t-tel-miss-prom");
+    assert_eq!(code, 1, "degraded");
 }
 
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn newrelic_a_stopped_exporter_is_telemetry_missing_for_that_region_only() {
-    missing_in_one_region(Provider::NewRelic, "t-tel-miss-nr");
+    let code = missing_in_one_region(Provider::NewRelic, "t-tel-miss-nr");
+    assert_eq!(code, 1, "degraded");
 }
 
 #[test]
@@ -159,6 +163,14 @@ fn one_pod_reporting_warns() {
     let t = run(&c, &["telemetry"]);
     let line = t.stdout.lines().find(|l| l.contains("eu-de")).unwrap();
     assert!(line.contains("1/3") && line.contains("degraded"), "{}", t.stdout);
+    let j = run(&c, &["telemetry", "-o", "json"]).json();
+    assert_eq!(j["steps"], serde_json::json!(["telemetry"]));
+    assert_eq!(
+        (region(&j, "eu-de")["telemetry"]["status"].as_str(), region(&j, "eu-de")["pods"].is_null()),
+        (Some("warn"), true)
+    );
+    let md = run(&c, &["telemetry", "-o", "markdown"]);
+    assert!(md.stdout.contains("| eu-de | 1/3 |"), "{}", md.stdout);
     let t = run(&c, &["telemetry", "--region", "us-south"]);
     assert_eq!(t.code, 0, "{}\n{}", t.stdout, t.stderr);
     assert!(!t.stdout.contains("eu-de"), "{}", t.stdout);
@@ -176,7 +188,8 @@ fn a_wrong_or_missing_key_is_named_masked_and_changes_no_verdict() {
         let r = line.run_within(Duration::from_secs(40));
         assert!(!r.stdout.contains(wrong) && !r.stderr.contains(wrong), "the key is never shown");
         let j = r.json();
-        assert_eq!((r.code, j["service"]["verdict"].as_str()), (0, Some("healthy")), "{}", r.stdout);
+        assert_eq!(r.code, 0, "{}", r.stdout);
+        assert_eq!(j["service"]["verdict"], "healthy");
         for name in REGIONS {
             let reg = region(&j, name);
             assert_eq!(
@@ -243,6 +256,8 @@ fn an_unreachable_or_silent_provider_is_bounded_and_changes_no_verdict() {
         let r = c.line(&["diagnose", "-o", "json", "--timeout", "4s"]).run_within(Duration::from_secs(20));
         let j = r.json();
         assert!(r.elapsed < Duration::from_secs(10), "bounded by --timeout: {:?}", r.elapsed);
+        assert_eq!(r.code, 0, "the other steps finished: {}", j["service"]);
+        assert_eq!(j["partial"], false);
         assert_eq!(j["telemetry"]["error"]["kind"], kind, "{}", j["telemetry"]);
         for name in REGIONS {
             let reg = region(&j, name);
@@ -267,5 +282,7 @@ fn without_a_telemetry_block_the_report_says_not_configured() {
     assert!(t.stdout.contains("\ntelemetry: not configured\n"), "{}", t.stdout);
     assert!(!t.stdout.contains("TELEMETRY"), "{}", t.stdout);
     let t = run(&c, &["telemetry"]);
-    assert!(t.stdout.contains("telemetry: not configured"), "{}", t.stdout);
+    assert_eq!(t.code, 78, "{}", t.stderr);
+    assert_eq!(t.stderr.lines().count(), 1, "one line: {}", t.stderr);
+    assert!(t.stderr.contains("has no `telemetry` block for environment test"), "{}", t.stderr);
 }
