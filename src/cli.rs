@@ -82,7 +82,8 @@ impl Streams {
     about = "Runs a service's 'is down' runbook across every region and says what is wrong",
     long_about = "Runs a service's 'is down' runbook (the Key Service API's unless another is given): \
 checks the healthz URL, lists the \
-service's pods in every region through the Kubernetes API, reads their recent logs, and prints \
+service's pods in every region through the Kubernetes API, reads their recent logs, asks the \
+metrics provider the runbook names (if any) whether it receives data from each region, and prints \
 a verdict per region with findings and next steps. Read-only: it gets and lists pods and reads \
 pod logs, and where allowed lists Warning events and reads ReplicaSets and Deployments. `doctor` also asks the API \
 server which of those it may do (SelfSubjectAccessReview), which changes nothing.",
