@@ -286,3 +286,17 @@ fn without_a_telemetry_block_the_report_says_not_configured() {
     assert_eq!(t.stderr.lines().count(), 1, "one line: {}", t.stderr);
     assert!(t.stderr.contains("has no `telemetry` block for environment test"), "{}", t.stderr);
 }
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn telemetry_while_the_api_does_not_answer_says_the_pods_are_alive() {
+    let c = Case::new("t-tel-alive").telemetry(Provider::Prometheus).build();
+    c.healthz.set(keysvc_testenv::Behavior::html(503, "<html>upstream connect error</html>"));
+    let (r, j) = c.diagnose_json();
+    assert_eq!(r.code, 2, "down: {}", j["service"]);
+    let alive = findings(&j, "telemetry_alive");
+    assert_eq!(alive.len(), 1, "one for the service: {alive:?}");
+    assert_eq!(alive[0].0, None);
+    assert!(alive[0].1.contains("the pods are alive while the API does not answer"), "{}", alive[0].1);
+    assert!(!kinds(&j).contains(&"telemetry_missing".to_string()), "{:?}", kinds(&j));
+}
