@@ -406,7 +406,7 @@ pub(super) fn closing(plan: &Plan, report: &Report, a: &mut Advice) {
             "Every check passed".to_string()
         };
         // With telemetry checked, the metrics side of the alert passed too.
-        if !report.telemetry.as_ref().is_some_and(|t| t.configured) {
+        if !report.telemetry.as_ref().is_some_and(|t| t.configured && t.error.is_none()) {
             s.push_str(". If the alert still fires, it may come from missing metrics: check that the metrics pipeline receives data from the service");
             if let Some(link) = link(&rb.guidance.metrics).or(link(&rb.guidance.dashboard)) {
                 s.push_str(&format!(" ({link})"));

@@ -158,7 +158,7 @@ fn error_step(plan: &Plan, t: &Telemetry, e: &Problem, a: &mut Advice) {
     let who = t.provider.display();
     let var = t.key_env.as_deref().unwrap_or(crate::runbook::DEFAULT_API_KEY_ENV);
     let file = &plan.runbook_name;
-    let url_key = t.url_key.as_deref().unwrap_or("telemetry.region");
+    let url_key = t.url_key.as_deref().unwrap_or("telemetry.url (or telemetry.region)");
     let fix = match (&e.detail, e.kind) {
         (ProblemDetail::EnvUnset { var }, _) => {
             format!("export {var} with {who}'s User API key (never in the runbook)")

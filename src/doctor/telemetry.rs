@@ -40,7 +40,7 @@ pub(super) fn rows(facts: &Facts, out: &mut Vec<CheckRow>) {
         });
     }
     let shown = crate::mask::url(&t.url);
-    let url_key = t.url_key.clone().unwrap_or_else(|| "telemetry.region".into());
+    let url_key = t.url_key.clone().unwrap_or_else(|| "telemetry.url (or telemetry.region)".into());
     if let Some(key) = &f.placeholder {
         let detail = format!("{shown} is a placeholder; not asked");
         out.push(row(

@@ -250,11 +250,6 @@ pub(super) fn region_note(r: &RegionReport) -> String {
     if let Some(n) = r.pods.as_ref().and_then(|p| p.note.clone()) {
         return n;
     }
-    // Missing telemetry in a region that is otherwise up: why it is degraded.
-    let up = !matches!(r.verdict, Verdict::Down | Verdict::Unknown);
-    if r.telemetry.as_ref().is_some_and(|t| up && t.status == Status::Fail) {
-        return "no telemetry".into();
-    }
     // Each state once, counted: `3× CrashLoopBackOff, not ready`. A pod
     // Running (or Completed) but not ready is "not ready": its STATUS alone
     // reads as fine.
@@ -276,7 +271,22 @@ pub(super) fn region_note(r: &RegionReport) -> String {
     }
     let words: Vec<String> =
         states.into_iter().map(|(s, n)| if n > 1 { format!("{n}× {s}") } else { s.to_string() }).collect();
-    words.join(", ")
+    if words.is_empty() { telemetry_note(r) } else { words.join(", ") }
+}
+
+/// Telemetry missing, from fewer pods or late, in a region that is
+/// otherwise up: why it is degraded.
+fn telemetry_note(r: &RegionReport) -> String {
+    let up = !matches!(r.verdict, Verdict::Down | Verdict::Unknown);
+    match r.telemetry.as_ref().filter(|_| up) {
+        Some(t) if t.status == Status::Fail => "no telemetry".into(),
+        Some(t) if t.status == Status::Warn => match t.pods_reporting {
+            Some(1) if t.expected > 1 => "telemetry from 1 pod".into(),
+            Some(n) if n < t.expected => format!("telemetry from {n} pods"),
+            _ => "telemetry late".into(),
+        },
+        _ => String::new(),
+    }
 }
 
 /// A few words for the NOTE column; the findings carry the whole message.
@@ -452,6 +462,7 @@ pub fn healthz(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Res
 pub(super) fn telemetry_cell(t: Option<&RegionTelemetry>) -> (String, Option<Color>) {
     match t {
         None => ("-".into(), None),
+        Some(t) if t.error.as_ref().is_some_and(|e| e.kind == ProblemKind::Placeholder) => ("placeholder".into(), None),
         Some(t) if t.status == Status::Error => ("error".into(), Some(Color::Magenta)),
         Some(t) if !t.present() => ("none".into(), Some(status_color(t.status))),
         Some(t) => (format!("{}/{}", t.pods_reporting.unwrap_or(0), t.expected), Some(status_color(t.status))),
@@ -1031,6 +1042,9 @@ mod tests {
             let east = line_with(&out, "│ us-east");
             assert!(east.contains("none"), "{out}");
             if width.is_none() {
+                assert!(east.contains("CrashLoopBackOff") && !east.contains("no telemetry"), "pods first: {out}");
+            }
+            if width.is_none() {
                 assert!(line_with(&out, "│ eu-de").contains("error"), "{out}");
             }
             let mut out = vec![];
@@ -1048,6 +1062,23 @@ mod tests {
         let out = String::from_utf8(out).unwrap();
         assert!(out.lines().any(|l| l == "telemetry: not configured"), "{out}");
         assert!(!out.contains("TELEMETRY"), "{out}");
+    }
+
+    #[test]
+    fn the_note_of_a_region_up_without_telemetry_says_so_after_its_pods() {
+        let mut r = fixture::with_telemetry().regions.remove(0);
+        r.verdict = Verdict::Degraded;
+        let t = r.telemetry.as_mut().unwrap();
+        (t.status, t.pods_reporting) = (Status::Fail, None);
+        assert_eq!(region_note(&r), "no telemetry");
+        let t = r.telemetry.as_mut().unwrap();
+        (t.status, t.pods_reporting) = (Status::Warn, Some(1));
+        assert_eq!(region_note(&r), "telemetry from 1 pod");
+        let t = r.telemetry.as_mut().unwrap();
+        (t.status, t.pods_reporting, t.latest_secs_ago) = (Status::Warn, Some(3), Some(400));
+        assert_eq!(region_note(&r), "telemetry late");
+        r.verdict = Verdict::Down;
+        assert_eq!(region_note(&r), "", "down: its pods or healthz say why");
     }
 
     #[test]
