@@ -249,7 +249,7 @@ pub(super) enum Priority {
     Route,
     /// A region's own trouble: logs, events, describe.
     Region,
-    /// The metrics provider lacks data: the query, the agent.
+    /// The metrics provider lacks data: the query, what sends the data.
     Telemetry,
     /// Healthz answers while no pod can: what answers instead.
     Elsewhere,

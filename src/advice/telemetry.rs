@@ -141,7 +141,7 @@ fn missing(plan: &Plan, t: &Telemetry, report: &Report, a: &mut Advice) {
     let every = nothing_anywhere && plan.all_regions && report.regions.len() > 1 && each.len() == report.regions.len();
     if nothing_anywhere {
         let text = format!(
-            "{who} has received nothing from any region for {} while the service's pods are ready: the monitoring, not the service (its agent, its key or its pipeline)",
+            "{who} has received nothing from any region for {} while the service's pods are ready: the monitoring, not the service (what sends the data, its key or the pipeline)",
             format_duration(t.since)
         );
         one_or_each(plan, report, each, Finding::new(None, FindingKind::TelemetryMissing, Severity::Warn, text), a);
@@ -183,7 +183,7 @@ fn error_step(plan: &Plan, t: &Telemetry, e: &Problem, a: &mut Advice) {
     a.step(Priority::Telemetry, None, format!("{fix}; then re-run"), Some(command));
 }
 
-/// The query the check ran, to run by hand; where to look at the agent.
+/// The query the check ran, to run by hand; where to look at what sends the data.
 fn steps(plan: &Plan, t: &Telemetry, regions: &[&RegionReport], every: bool, a: &mut Advice) {
     let who = t.provider.display();
     let since = format_duration(t.since);
@@ -206,7 +206,7 @@ fn steps(plan: &Plan, t: &Telemetry, regions: &[&RegionReport], every: bool, a: 
                 Priority::Telemetry,
                 None,
                 format!(
-                    "look at what sends the data in {where_}: the New Relic infrastructure agent's pods (label app.kubernetes.io/name=newrelic-infrastructure) and their logs, and whether the key of its integration was rotated"
+                    "look at what sends the data in {where_}: New Relic's infrastructure pods (label app.kubernetes.io/name=newrelic-infrastructure) and their logs, and whether the key of its integration was rotated"
                 ),
                 None,
             );
