@@ -161,7 +161,9 @@ fn error_step(plan: &Plan, t: &Telemetry, e: &Problem, a: &mut Advice) {
     let url_key = t.url_key.as_deref().unwrap_or("telemetry.url (or telemetry.region)");
     let fix = match (&e.detail, e.kind) {
         (ProblemDetail::EnvUnset { var }, _) => {
-            format!("export {var} with {who}'s User API key (never in the runbook)")
+            format!(
+                "{var} is not set: export it with your {who} User API key (the runbook names the variable, never the key)"
+            )
         }
         (_, ProblemKind::Unauthorized | ProblemKind::Forbidden) if t.provider == Provider::Newrelic => {
             format!(
