@@ -82,7 +82,8 @@ impl Streams {
     about = "Runs a service's 'is down' runbook across every region and says what is wrong",
     long_about = "Runs a service's 'is down' runbook (the Key Service API's unless another is given): \
 checks the healthz URL, lists the \
-service's pods in every region through the Kubernetes API, reads their recent logs, and prints \
+service's pods in every region through the Kubernetes API, reads their recent logs, asks the \
+metrics provider the runbook names (if any) whether it receives data from each region, and prints \
 a verdict per region with findings and next steps. Read-only: it gets and lists pods and reads \
 pod logs, and where allowed lists Warning events and reads ReplicaSets and Deployments. `doctor` also asks the API \
 server which of those it may do (SelfSubjectAccessReview), which changes nothing.",
@@ -186,6 +187,8 @@ pub enum Command {
     Healthz(Target),
     /// Step 2: the service's pods in each region, as kubectl shows them.
     Pods(Target),
+    /// The metrics provider: has it received data from each region's pods in the runbook's window?
+    Telemetry(Target),
     /// Step 3: the container's recent logs, prefixed by region and pod, then an error summary (--file: saved lines, no cluster).
     Logs(LogsArgs),
     /// Pre-flight: will the checks work with your kubeconfig, credentials and runbook?
@@ -240,6 +243,7 @@ pub enum Verb {
     Pods,
     Logs,
     Doctor,
+    Telemetry,
 }
 
 impl Verb {
@@ -251,6 +255,7 @@ impl Verb {
             Verb::Pods => "pods",
             Verb::Logs => "logs",
             Verb::Doctor => "doctor",
+            Verb::Telemetry => "telemetry",
         }
     }
 }
@@ -269,6 +274,7 @@ impl Command {
             }
             Command::Healthz(t) => Mode::Check(run(Verb::Healthz, t, None, plain)),
             Command::Pods(t) => Mode::Check(run(Verb::Pods, t, None, plain)),
+            Command::Telemetry(t) => Mode::Check(run(Verb::Telemetry, t, None, plain)),
             Command::Logs(a) => match &a.file {
                 Some(path) => Mode::LogFile(path),
                 None => Mode::Check(run(Verb::Logs, &a.target, Some(a), a.streams)),

@@ -11,6 +11,7 @@
 //! | password in a URL or DSN | `postgres://svc:[masked]@db-7.internal:5432/keys` |
 //! | user information in a URL the tool prints ([`url`]) | `https://[masked]@key-service…/healthz` |
 //! | PEM private key | `-----BEGIN PRIVATE KEY-----[masked]` |
+//! | New Relic key (`NRAK-` and 27 letters or digits) | `NRAK-[masked]` |
 //!
 //! A parameter is secret when its name *ends* with one of the secret words
 //! (`api_key`, `apikey`, `api-key`, `token`, `password`, `passwd`, `pwd`,
@@ -70,6 +71,7 @@ static SECRETS: LazyLock<Regex> = LazyLock::new(|| {
         | (?P<url>://)(?P<user>[^\s:/?\#@"'<>]*):(?P<pass>[^\s/?\#"'<>]+)@
         | (?-u:\b)(?P<bearer>(?:bearer|basic)\s+)(?P<cred>[A-Za-z0-9._~+/-]+=*)
         | (?-u:\b)(?P<jwt>(?-i:eyJ)[A-Za-z0-9_-]*)\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*
+        | (?-u:\b)(?P<nrak>(?-i:NRAK-))(?-i:[A-Z0-9]{{27}})(?-u:\b)
         "#
     );
     Regex::new(&pattern).expect("the masking pattern is valid")
@@ -214,6 +216,9 @@ fn replacement(c: &Captures, rest: &str) -> Option<String> {
         let pair = cred.ends_with('=') && rest.starts_with(|ch: char| !ch.is_whitespace() && !"\"',;)]}".contains(ch));
         return (looks_generated(cred) && !pair).then(|| format!("{bearer}{MASKED}"));
     }
+    if let Some(prefix) = g("nrak") {
+        return Some(format!("{prefix}{MASKED}"));
+    }
     if let Some(header) = g("jwt") {
         let kept: String = header.chars().take(JWT_KEEP).collect();
         return Some(format!("{kept}…{MASKED}"));
@@ -249,6 +254,19 @@ mod tests {
         assert_eq!(m("eyJhbGciOiJSU0EtT0FFUCJ9.a1b2.c3d4.e5f6.g7h8"), "eyJhbGc…[masked]");
         // Inside an identifier it is not a token.
         assert_eq!(m("signingKeyJwk.keys.first"), "signingKeyJwk.keys.first");
+    }
+
+    #[test]
+    fn new_relic_keys_keep_their_prefix() {
+        let key = "NRAK-ABCDEFGHIJKLMNOPQRSTUVWXY12";
+        assert_eq!(key.len(), 32);
+        assert_eq!(m(&format!("401: invalid key {key} for account 1")), "401: invalid key NRAK-[masked] for account 1");
+        assert_eq!(m(&format!("\"{key}\"")), "\"NRAK-[masked]\"");
+        assert_eq!(m(&format!("API-Key: {key}")), "API-Key: [masked]");
+        // Not a key: another length, lower case, inside a word.
+        for text in ["NRAK-SHORT", "nrak-abcdefghijklmnopqrstuvwxy12", "XNRAK-ABCDEFGHIJKLMNOPQRSTUVWXY12"] {
+            assert_eq!(m(text), text);
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod logs;
 mod pods;
 pub mod remedy;
 mod steps;
+mod telemetry;
 mod words;
 
 use crate::kube::pushback;
@@ -84,6 +85,7 @@ pub fn advise(plan: &Plan, report: &mut Report) {
     for r in &report.regions {
         region(plan, r, &shared, &mut a);
     }
+    telemetry::telemetry(plan, report, &mut a);
     steps::mismatch_steps(plan, report, &mut a);
     steps::access(plan, report, &mut a);
     one_finding_for_every_region(report, &mut a);
@@ -118,7 +120,9 @@ fn region(plan: &Plan, r: &RegionReport, shared: &[String], a: &mut Advice) {
     evidence::scaled_down(plan, r, &kubectl, a);
     let logs = logs::region_logs(plan, r, shared, a);
     let pods_bad = r.pods.as_ref().is_some_and(|p| matches!(p.status, Status::Warn | Status::Fail));
-    if pods_bad || logs == logs::LogsHealth::Troubled || matches!(r.verdict, Verdict::Down | Verdict::Degraded) {
+    let troubled_verdict =
+        matches!(r.verdict, Verdict::Down | Verdict::Degraded) && !telemetry::degraded_by_telemetry_only(r);
+    if pods_bad || logs == logs::LogsHealth::Troubled || troubled_verdict {
         steps::region_steps(plan, r, &troubled, &kubectl, a);
     }
     evidence::event_steps(r, &kubectl, a);
@@ -196,7 +200,8 @@ mod tests {
     use crate::plan::{PeerPlan, Placeholder, RegionPlan, Rerun, Steps};
     use crate::report::{
         ErrorGroup, ErrorSignature, EventGroup, EventKind, EventsStep, HealthzCheck, Judgement, LogsStep, PeerCheck,
-        PluginFault, PodBaseline, PodInfo, PodLogs, PodsStep, RevisionFacts, RolloutFacts, ServiceVerdict, Terminated,
+        PluginFault, PodBaseline, PodInfo, PodLogs, PodsStep, RevisionFacts, RolloutFacts, ServiceVerdict,
+        TelemetryStep, Terminated,
     };
     use crate::runbook::{Source, parse};
 
@@ -791,6 +796,7 @@ mod tests {
             logs: Some(logs),
             events: None,
             rollout: None,
+            telemetry: None,
             retries: 0,
             retried_statuses: vec![],
             duration_ms: 1,
@@ -815,6 +821,14 @@ mod tests {
             service: ServiceVerdict { verdict: Verdict::Unknown, summary: String::new(), impact: None },
             healthz: Some(HealthzCheck { status: healthz, ..crate::evidence::healthz::blank(&plan.healthz_url) }),
             peers: vec![],
+            telemetry: plan.telemetry.as_ref().map(|t| TelemetryStep {
+                configured: true,
+                provider: Some(t.provider.as_str()),
+                url: Some(t.url.clone()),
+                query: Some(t.filled_query()),
+                window_secs: t.since.as_secs(),
+                ..TelemetryStep::not_configured()
+            }),
             regions,
             findings: vec![],
             next_steps: vec![],
@@ -1245,7 +1259,7 @@ mod tests {
     #[test]
     fn an_unrendered_template_in_the_healthz_reply_is_a_misconfigured_deployment_and_no_step_passed() {
         let mut p = plan();
-        p.steps = Steps { healthz: true, pods: false, logs: false, evidence: false };
+        p.steps = Steps { healthz: true, pods: false, logs: false, evidence: false, telemetry: false };
         let mut r = report(&p, Status::Pass, vec![]);
         r.healthz = Some(HealthzCheck {
             unrendered: vec!["href is {{site.data[site.target].url}}".into()],
@@ -1270,5 +1284,155 @@ mod tests {
         // mismatch above; diagnose runs every step.
         assert_eq!(argvs(&r), [["keysvc-check", "diagnose", "--env", "prod"]]);
         insta::assert_snapshot!("alias_answering", prose(&r));
+    }
+
+    mod telemetry {
+        //! Telemetry as findings and steps: the monitoring, not the service.
+
+        use super::*;
+        use crate::report::RegionTelemetry;
+
+        fn plan_with(provider: &str) -> Plan {
+            let extra = match provider {
+                "prometheus" => "telemetry:\n  provider: prometheus\n  url: http://prometheus.corp:9090\n",
+                _ => "telemetry:\n  provider: newrelic\n  account_id: 1234567\n",
+            };
+            let runbook = parse(&Source { name: "rb.yaml".into(), text: format!("{RUNBOOK}{extra}") }).unwrap();
+            let mut p = plan();
+            p.telemetry = runbook.telemetry_for("prod");
+            p.runbook = runbook;
+            p
+        }
+
+        /// A healthy region whose provider says `pods` reported (none: no data).
+        fn reporting(name: &str, pods: Option<u32>) -> RegionReport {
+            let mut r = healthy(name);
+            let mut t = RegionTelemetry {
+                status: Status::Pass,
+                facet: name.into(),
+                expected: 3,
+                pods_reporting: pods,
+                latest: None,
+                latest_secs_ago: pods.map(|_| 20),
+                window_secs: 600,
+                error: None,
+            };
+            crate::judge::telemetry::judge_step(&mut t);
+            r.telemetry = Some(t);
+            r.verdict = crate::judge::region_verdict(&r);
+            r
+        }
+
+        #[test]
+        fn missing_in_one_region_while_it_is_up_is_the_monitoring_with_the_query_to_paste() {
+            let p = plan_with("newrelic");
+            let regions = vec![reporting("us-south", Some(3)), reporting("us-east", None), reporting("eu-de", Some(3))];
+            let r = report(&p, Status::Pass, regions);
+            assert_eq!(r.regions[1].verdict, Verdict::Degraded);
+            assert_eq!((r.service.verdict, kinds(&r)), (Verdict::Degraded, vec![FindingKind::TelemetryMissing]));
+            assert_eq!(
+                r.findings[0].text,
+                "New Relic has received nothing from us-east for 10m; the API answers and 3/3 pods are ready: the monitoring, not the service"
+            );
+            let curl = r.next_steps.iter().find(|s| argv(s).first() == Some(&"curl")).expect("the query as curl");
+            let words = argv(curl);
+            assert!(words.contains(&"https://api.newrelic.com/graphql"), "{words:?}");
+            let quoted = curl.command.as_ref().unwrap().quoted();
+            assert!(quoted.contains(r#""API-Key: ${NEW_RELIC_API_KEY:?"#), "the key from its variable: {quoted}");
+            // No logs or describe steps: the region's pods are fine.
+            assert!(r.next_steps.iter().all(|s| kubectl_args(s).is_empty()), "{:?}", r.next_steps);
+            insta::assert_snapshot!("telemetry_missing_in_one_region", prose(&r));
+        }
+
+        #[test]
+        fn missing_everywhere_is_one_finding_for_the_service() {
+            let p = plan_with("prometheus");
+            let regions = ["us-south", "us-east", "eu-de"].map(|n| reporting(n, None)).to_vec();
+            let r = report(&p, Status::Pass, regions);
+            assert_eq!(kinds(&r), [FindingKind::TelemetryMissing]);
+            assert_eq!((r.findings[0].region.as_deref(), r.findings[0].regions.len()), (None, 3));
+            let curls: Vec<Vec<&str>> = argvs(&r).into_iter().filter(|a| a.first() == Some(&"curl")).collect();
+            assert_eq!(curls.len(), 2, "the query and the scrape targets: {curls:?}");
+            assert!(curls[0].contains(&"query=count by (region) (up{job=\"api-key-service\"} == 1)"), "{curls:?}");
+            insta::assert_snapshot!("telemetry_missing_everywhere", prose(&r));
+        }
+
+        #[test]
+        fn fewer_pods_reporting_warns_and_a_region_down_is_not_blamed_on_monitoring() {
+            let p = plan_with("newrelic");
+            let mut east = reporting("us-east", None);
+            east.pods = Some(crate::evidence::pods::step(
+                vec![],
+                3,
+                Duration::from_secs(300),
+                Duration::from_secs(30),
+                None,
+                1,
+            ));
+            east.verdict = crate::judge::region_verdict(&east);
+            let regions = vec![reporting("us-south", Some(1)), east, reporting("eu-de", Some(3))];
+            let r = report(&p, Status::Pass, regions);
+            assert_eq!(r.regions[1].verdict, Verdict::Down);
+            let missing: Vec<(Option<&str>, &str)> = r
+                .findings
+                .iter()
+                .filter(|f| f.kind == FindingKind::TelemetryMissing)
+                .map(|f| (f.region.as_deref(), f.text.as_str()))
+                .collect();
+            assert_eq!(
+                missing,
+                [(
+                    Some("us-south"),
+                    "New Relic has data from 1/3 pods of us-south in the last 10m; the API answers and 3/3 pods are ready: the monitoring, not the service"
+                )]
+            );
+        }
+
+        #[test]
+        fn telemetry_while_the_api_does_not_answer_says_the_pods_are_alive() {
+            let p = plan_with("prometheus");
+            let regions = ["us-south", "us-east", "eu-de"].map(|n| reporting(n, Some(3))).to_vec();
+            let r = report(&p, Status::Fail, regions);
+            assert_eq!(r.service.verdict, Verdict::Down);
+            let alive: Vec<&Finding> = r.findings.iter().filter(|f| f.kind == FindingKind::TelemetryAlive).collect();
+            assert_eq!(alive.len(), 1, "one for the service: {:?}", r.findings);
+            assert_eq!((alive[0].region.as_deref(), alive[0].severity), (None, Severity::Info));
+            assert!(alive[0].text.contains("the pods are alive while the API does not answer"), "{}", alive[0].text);
+            assert!(!kinds(&r).contains(&FindingKind::TelemetryMissing));
+        }
+
+        #[test]
+        fn a_provider_that_could_not_be_asked_is_one_finding_and_the_fix_then_a_rerun() {
+            let p = plan_with("newrelic");
+            let unset = Problem::new(
+                ProblemKind::Unauthorized,
+                "NEW_RELIC_API_KEY is not set: New Relic's API key is read from it",
+            )
+            .detail(crate::report::ProblemDetail::EnvUnset { var: "NEW_RELIC_API_KEY".into() });
+            let mut regions = vec![healthy("us-south"), healthy("us-east"), healthy("eu-de")];
+            for r in &mut regions {
+                r.telemetry = Some(RegionTelemetry {
+                    status: Status::Error,
+                    facet: r.name.clone(),
+                    expected: 3,
+                    pods_reporting: None,
+                    latest: None,
+                    latest_secs_ago: None,
+                    window_secs: 600,
+                    error: Some(unset.clone()),
+                });
+                r.verdict = crate::judge::region_verdict(r);
+            }
+            let mut p2 = p.clone();
+            p2.telemetry = p.telemetry.clone();
+            let mut r = report(&p2, Status::Pass, regions);
+            assert_eq!(r.service.verdict, Verdict::Healthy, "verdicts unchanged");
+            // The step's error is what the advice reads.
+            r.telemetry.as_mut().unwrap().error = Some(unset);
+            advise(&p2, &mut r);
+            assert_eq!(kinds(&r), [FindingKind::TelemetryError]);
+            let fix = r.next_steps.iter().find(|s| s.text.contains("NEW_RELIC_API_KEY")).expect("the variable named");
+            assert_eq!(argv(fix), ["keysvc-check", "diagnose", "--env", "prod"]);
+        }
     }
 }

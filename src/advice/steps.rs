@@ -286,6 +286,8 @@ pub(super) enum Priority {
     Route,
     /// A region's own trouble: logs, events, describe.
     Region,
+    /// The metrics provider lacks data: the query, what sends the data.
+    Telemetry,
     /// Healthz answers while no pod can: what answers instead.
     Elsewhere,
     /// What could not be checked, and how to let it be.
@@ -439,7 +441,7 @@ pub(super) fn closing(plan: &Plan, report: &Report, a: &mut Advice) {
         let text = if mismatch {
             "Healthz answered as operational, with the mismatch above; diagnose runs every step".to_string()
         } else {
-            format!("The {} step passed; diagnose runs every step", plan.steps.names().join(" and "))
+            format!("The {} step passed; diagnose runs every step", plan.step_names().join(" and "))
         };
         a.step(Priority::General, None, text, rerun(plan, "diagnose", None, None));
     } else if verdict == Verdict::Healthy {
@@ -448,9 +450,12 @@ pub(super) fn closing(plan: &Plan, report: &Report, a: &mut Advice) {
         } else {
             "Every check passed".to_string()
         };
-        s.push_str(". If the alert still fires, it may come from missing metrics: check that the metrics pipeline receives data from the service");
-        if let Some(link) = link(&rb.guidance.metrics).or(link(&rb.guidance.dashboard)) {
-            s.push_str(&format!(" ({link})"));
+        // With telemetry checked, the metrics side of the alert passed too.
+        if !report.telemetry.as_ref().is_some_and(|t| t.configured && t.error.is_none()) {
+            s.push_str(". If the alert still fires, it may come from missing metrics: check that the metrics pipeline receives data from the service");
+            if let Some(link) = link(&rb.guidance.metrics).or(link(&rb.guidance.dashboard)) {
+                s.push_str(&format!(" ({link})"));
+            }
         }
         a.step(Priority::General, None, s, None);
     } else if let Some(d) = link(&rb.guidance.dashboard) {

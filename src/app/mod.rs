@@ -126,6 +126,7 @@ async fn once(g: &Global, plan: Arc<Plan>, verb: Verb) -> Result<ExitCode> {
         Verb::Healthz => View::Healthz,
         Verb::Pods => View::Pods,
         Verb::Logs => View::Logs,
+        Verb::Telemetry => View::Telemetry,
         Verb::Diagnose | Verb::Doctor => View::Diagnose,
     };
     let report = &outcome.report;
@@ -140,6 +141,7 @@ async fn once(g: &Global, plan: Arc<Plan>, verb: Verb) -> Result<ExitCode> {
             View::Healthz => render::table::healthz(report, layout, &mut buf)?,
             View::Pods => render::table::pods(report, layout, &mut buf)?,
             View::Logs => render::table::logs(report, layout, &mut buf)?,
+            View::Telemetry => render::table::telemetry(report, layout, &mut buf)?,
             View::Diagnose => render::table::diagnose(report, layout, &mut buf)?,
         },
     }
@@ -208,6 +210,7 @@ async fn doctor(g: &Global, plan: Arc<Plan>, runbook_name: String) -> Result<Exi
 fn runbook_show(g: &Global, env: Option<&str>) -> Result<ExitCode> {
     let (src, origin) = Source::find(g.runbook.as_ref())?;
     let mut rb = runbook::parse(&src)?;
+    rb.fill_telemetry_defaults();
     let applied = apply_overrides(&mut rb, g, env)?;
     let source = origin.describe(&src);
     let text = match g.output {

@@ -64,6 +64,7 @@ pub async fn fetch(plan: Arc<Plan>, runbook: RunbookInfo, urls: Vec<UrlTarget>) 
             });
         }
     }
+    let telemetry = telemetry_slot(&plan, &mut gather, deadline);
     gather.wait(|()| {}).await;
     let regions = slots.iter().map(|s| s.lock().expect("slot").clone()).collect();
     let urls = urls
@@ -83,7 +84,35 @@ pub async fn fetch(plan: Arc<Plan>, runbook: RunbookInfo, urls: Vec<UrlTarget>) 
         selector: plan.runbook.selector.clone(),
         container: plan.runbook.container.clone(),
         lines: plan.runbook.lines,
+        telemetry: telemetry.map(|s| s.lock().expect("slot").clone()),
     }
+}
+
+/// The telemetry facts, the query asked (unless its URL is a placeholder or
+/// New Relic's key is not set).
+fn telemetry_slot(plan: &Plan, gather: &mut Gather, deadline: TokioInstant) -> Option<Arc<Mutex<TelemetryFacts>>> {
+    use crate::evidence::telemetry;
+    let t = plan.telemetry.clone()?;
+    let key = telemetry::key(&t, |v| std::env::var(v).ok());
+    let key_set = t.key_env.as_ref().map(|v| std::env::var(v).is_ok_and(|k| !k.trim().is_empty()));
+    let slot = Arc::new(Mutex::new(TelemetryFacts {
+        telemetry: t.clone(),
+        placeholder: plan.placeholder_telemetry.clone(),
+        key_set,
+        answer: None,
+        regions: plan.regions.iter().map(|r| r.name.clone()).collect(),
+        env: plan.env.clone(),
+    }));
+    let Ok(key) = key else { return Some(slot) };
+    if plan.placeholder_telemetry.is_none() {
+        let s = slot.clone();
+        let client = crate::evidence::healthz::client(plan.timeout).ok()?;
+        gather.spawn(async move {
+            let asked = telemetry::ask(&client, &t, key.as_deref(), deadline).await;
+            s.lock().expect("slot").answer = Some(asked.rows);
+        });
+    }
+    Some(slot)
 }
 
 /// One region's questions, in order: a client for the context, the

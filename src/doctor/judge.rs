@@ -17,6 +17,7 @@ pub fn judge(facts: &Facts, generated_at: String) -> DoctorReport {
     for u in &facts.urls {
         checks.push(url_row(facts, u));
     }
+    super::telemetry::rows(facts, &mut checks);
     let failed = checks.iter().filter(|c| c.required && c.result != Outcome::Ok).count();
     let optional = checks.iter().filter(|c| !c.required && c.result == Outcome::Missing).count();
     // Not answered (throttled, timed out): neither missing nor granted.
@@ -385,6 +386,11 @@ fn url_row(facts: &Facts, u: &UrlFacts) -> CheckRow {
 }
 
 #[cfg(test)]
+pub(super) fn tests_facts() -> Facts {
+    tests::tests_facts_here()
+}
+
+#[cfg(test)]
 mod tests {
 
     #[test]
@@ -439,7 +445,13 @@ mod tests {
             selector: "app=api-key-service".into(),
             container: "api-key-service".into(),
             lines: runbook::KeyLines { namespace: 2, selector: 3, container: 4 },
+            telemetry: None,
         }
+    }
+
+    /// Facts with no region and no URL, for the telemetry rows' tests.
+    pub(in crate::doctor) fn tests_facts_here() -> Facts {
+        facts(vec![], vec![])
     }
 
     fn good_url() -> UrlFacts {

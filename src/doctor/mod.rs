@@ -15,6 +15,9 @@
 
 mod fetch;
 mod judge;
+mod telemetry;
+
+pub use telemetry::TelemetryFacts;
 
 pub use fetch::fetch;
 pub use judge::judge;
@@ -221,6 +224,8 @@ pub struct Facts {
     pub selector: String,
     pub container: String,
     pub lines: runbook::KeyLines,
+    /// The telemetry provider, when the runbook configures one.
+    pub telemetry: Option<TelemetryFacts>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -235,6 +240,12 @@ pub enum CheckKind {
     /// The matched pods have the runbook's container.
     Container,
     HealthzUrl,
+    /// The variable holding the telemetry provider's key is set.
+    TelemetryKey,
+    /// The telemetry provider answers the runbook's query.
+    TelemetryEndpoint,
+    /// The answer names this region.
+    TelemetryFacet,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -288,6 +299,9 @@ impl CheckRow {
             (CheckKind::Selector, _) => "selector".into(),
             (CheckKind::Container, _) => "container".into(),
             (CheckKind::HealthzUrl, _) => "healthz url".into(),
+            (CheckKind::TelemetryKey, _) => "telemetry key".into(),
+            (CheckKind::TelemetryEndpoint, _) => "telemetry".into(),
+            (CheckKind::TelemetryFacet, _) => "telemetry facet".into(),
         }
     }
 }

@@ -504,7 +504,7 @@ mod tests {
     fn plan(previous_only: bool) -> Plan {
         use crate::plan::Steps;
         let mut plan = Plan::for_tests(crate::runbook::parse(&crate::runbook::Source::embedded()).unwrap(), "rb");
-        plan.steps = Steps { healthz: false, pods: true, logs: true, evidence: false };
+        plan.steps = Steps { healthz: false, pods: true, logs: true, evidence: false, telemetry: false };
         plan.logs.previous_only = previous_only;
         plan
     }

@@ -16,3 +16,4 @@ pub mod pods;
 pub mod region;
 pub mod rollout;
 pub mod selector;
+pub mod telemetry;

@@ -43,6 +43,7 @@ pub fn empty_region(r: &RegionPlan) -> RegionReport {
         logs: None,
         events: None,
         rollout: None,
+        telemetry: None,
         retries: 0,
         retried_statuses: vec![],
         duration_ms: 0,

@@ -8,6 +8,7 @@
 pub mod gather;
 pub mod progress;
 pub mod region;
+mod telemetry;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -44,6 +45,7 @@ struct Slots {
     peers: Vec<Slot<Option<PeerCheck>>>,
     regions: Vec<RegionPlan>,
     region: Vec<Slot<RegionReport>>,
+    telemetry: Slot<Option<telemetry::Done>>,
 }
 
 /// Runs `plan`: each region's step goes to `progress` as it changes, each
@@ -88,14 +90,18 @@ fn schedule(
 ) -> Slots {
     let hz_timeout = plan.runbook.healthz.timeout.0.min(plan.timeout);
     // Without the Kubernetes steps, only regions with a healthz URL of their own have anything to report.
-    let regions: Vec<_> = plan.regions.iter().filter(|r| plan.steps.pods || r.healthz_url.is_some()).cloned().collect();
+    let telemetry = plan.steps.telemetry && plan.telemetry.is_some();
+    let regions: Vec<_> =
+        plan.regions.iter().filter(|r| plan.steps.pods || telemetry || r.healthz_url.is_some()).cloned().collect();
     let slots = Slots {
         healthz: Arc::new(Mutex::new(None)),
         peers: plan.peers.iter().map(|_| Arc::new(Mutex::new(None))).collect(),
         region: regions.iter().map(|r| Arc::new(Mutex::new(empty_region(r)))).collect(),
         regions,
+        telemetry: Arc::new(Mutex::new(None)),
     };
     schedule_healthz(plan, gather, http, &slots, hz_timeout);
+    telemetry::schedule(plan, gather, &slots.telemetry, &slots.regions, deadline);
     let kubeconfig = Arc::new(if plan.steps.pods {
         client::load(plan.kubeconfig.as_deref())
     } else {
@@ -211,8 +217,11 @@ fn collect(plan: &Plan, slots: &Slots, interrupted: bool, started: Instant, gene
         })
         .collect();
     let mut regions = vec![];
+    let done = slots.telemetry.lock().expect("slot").clone();
+    let (telemetry, mut by_region) = telemetry::collect(plan, done, &cut.short("telemetry"));
     for (region, slot) in slots.regions.iter().zip(&slots.region) {
-        let r = slot.lock().expect("slot").clone();
+        let mut r = slot.lock().expect("slot").clone();
+        r.telemetry = by_region.remove(&region.name);
         let (r, cut_short) = cut.fill_in(region, r);
         partial |= cut_short;
         regions.push(r);
@@ -224,10 +233,11 @@ fn collect(plan: &Plan, slots: &Slots, interrupted: bool, started: Instant, gene
         runbook: plan.runbook_name.clone(),
         service_name: plan.runbook.service.clone(),
         environment: plan.env.clone(),
-        steps: plan.steps.names(),
+        steps: plan.step_names(),
         service: ServiceVerdict { verdict: Verdict::Unknown, summary: String::new(), impact: None },
         healthz,
         peers,
+        telemetry,
         regions,
         findings: vec![],
         next_steps: vec![],

@@ -2,6 +2,7 @@
 //! verdicts. Small and pure; the findings and next steps are `advice`'s.
 
 pub mod logs;
+pub mod telemetry;
 
 use crate::error::ExitCode;
 use crate::plan::Plan;
@@ -17,6 +18,9 @@ pub fn run(plan: &Plan, report: &mut Report) {
         if let Some(l) = r.logs.as_mut() {
             logs::judge_step(l);
         }
+        if let Some(t) = r.telemetry.as_mut() {
+            telemetry::judge_step(t);
+        }
         r.verdict = region_verdict(r);
     }
     judge_without_baseline(&mut report.regions);
@@ -27,8 +31,27 @@ pub fn run(plan: &Plan, report: &mut Report) {
 /// A region is down when no pod is ready or its regional healthz fails;
 /// degraded when pods or logs warn, or its healthz reply shows a
 /// misconfigured deployment; unknown when a step could not run and
-/// nothing worse was seen; healthy otherwise.
+/// nothing worse was seen; healthy otherwise. Telemetry missing (or from
+/// fewer pods) makes a region that is otherwise healthy degraded; it never
+/// makes one down or unknown: healthz and pods say whether it is up. Alone
+/// (the `telemetry` command), it says what it can: healthy, degraded or unknown.
 pub fn region_verdict(r: &RegionReport) -> Verdict {
+    let base = service_steps_verdict(r);
+    let telemetry = r.telemetry.as_ref().map(|t| t.status);
+    let alone = r.healthz.is_none() && r.pods.is_none() && r.logs.is_none();
+    match (base, telemetry) {
+        (Verdict::Healthy, Some(Status::Warn | Status::Fail)) => Verdict::Degraded,
+        (Verdict::Unknown, Some(s)) if alone => match s {
+            Status::Pass => Verdict::Healthy,
+            Status::Warn | Status::Fail => Verdict::Degraded,
+            Status::Error => Verdict::Unknown,
+        },
+        _ => base,
+    }
+}
+
+/// The verdict of healthz, pods and logs alone.
+pub fn service_steps_verdict(r: &RegionReport) -> Verdict {
     // A healthz that answers as operational with another href or description
     // is a finding, not a degraded region; with an unrendered template in
     // its reply the deployment is misconfigured.
@@ -252,6 +275,7 @@ mod tests {
             logs: logs.map(|s| LogsStep { status: s, window_secs: 300, ..LogsStep::default() }),
             events: None,
             rollout: None,
+            telemetry: None,
             retries: 0,
             retried_statuses: vec![],
             duration_ms: 0,
@@ -289,6 +313,35 @@ mod tests {
             report.service.summary,
             format!("{name} {verdict} (only this region was checked; partial: the run was cut short)")
         );
+    }
+
+    #[test]
+    fn telemetry_degrades_a_region_that_is_up_and_never_makes_one_down_or_unknown() {
+        let tel = |mut r: RegionReport, s: Status| {
+            r.telemetry = Some(crate::report::RegionTelemetry {
+                status: s,
+                facet: "r".into(),
+                expected: 3,
+                pods_reporting: None,
+                latest: None,
+                latest_secs_ago: None,
+                window_secs: 600,
+                error: None,
+            });
+            region_verdict(&r)
+        };
+        let up = || region(Some(Pass), Some(Pass), Some(Pass));
+        assert_eq!(tel(up(), Fail), Verdict::Degraded);
+        assert_eq!(tel(up(), Warn), Verdict::Degraded);
+        assert_eq!(tel(up(), Pass), Verdict::Healthy);
+        assert_eq!(tel(up(), Error), Verdict::Healthy, "a provider not asked changes no verdict");
+        assert_eq!(tel(region(None, Some(Fail), None), Fail), Verdict::Down);
+        assert_eq!(tel(region(None, Some(Fail), None), Pass), Verdict::Down, "healthz and pods say whether it is up");
+        assert_eq!(tel(region(None, Some(Error), None), Fail), Verdict::Unknown);
+        // Alone (the telemetry command): what it can say.
+        assert_eq!(tel(region(None, None, None), Pass), Verdict::Healthy);
+        assert_eq!(tel(region(None, None, None), Fail), Verdict::Degraded);
+        assert_eq!(tel(region(None, None, None), Error), Verdict::Unknown);
     }
 
     fn with(v: Verdict) -> RegionReport {

@@ -41,7 +41,7 @@ const FIRST_WAIT: Duration = Duration::from_millis(250);
 const MAX_WAIT: Duration = Duration::from_secs(5);
 /// Time kept free before the deadline for the retried request itself to be
 /// answered: a retry that could only start at the deadline is not made.
-const MARGIN: Duration = Duration::from_millis(300);
+pub const MARGIN: Duration = Duration::from_millis(300);
 /// At most this much of a pushed-back reply's body is read (so that the
 /// connection can be reused); a longer one is dropped with its connection.
 const DRAIN_BYTES: usize = 64 << 10;
@@ -209,7 +209,7 @@ pub fn backoff(retries: u32, jitter: f64) -> Duration {
 }
 
 /// A number from 0 to 1, different each call (no generator needed for this).
-fn jitter() -> f64 {
+pub fn jitter() -> f64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(std::time::SystemTime::UNIX_EPOCH.elapsed().unwrap_or_default().as_nanos());

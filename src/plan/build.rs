@@ -37,8 +37,10 @@ impl Steps {
             Verb::Healthz => (true, false, false, false),
             Verb::Pods => (false, true, false, false),
             Verb::Logs => (false, true, true, false),
+            Verb::Telemetry => (false, false, false, false),
         };
-        Steps { healthz, pods, logs, evidence }
+        let telemetry = matches!(verb, Verb::Diagnose | Verb::Doctor | Verb::Telemetry);
+        Steps { healthz, pods, logs, evidence, telemetry }
     }
 }
 
@@ -85,6 +87,10 @@ impl Plan {
             OutputArg::Slack => Output::Slack,
         };
         let logs = log_options(run, &rb, output, g.quiet);
+        let (telemetry, placeholder_telemetry) = telemetry(steps, &rb, &env_name, &mut placeholders);
+        if run.verb == Verb::Telemetry && telemetry.is_none() {
+            return Err(runbook::RunbookError::NoTelemetry { path: runbook_name, env: env_name }.into());
+        }
         let rerun = Rerun::from_cli(g, &contexts, run.verb.name(), &env_name, run.target.region.clone());
         Ok(Plan {
             runbook: rb,
@@ -100,6 +106,8 @@ impl Plan {
             peers,
             placeholder_healthz,
             placeholders,
+            telemetry,
+            placeholder_telemetry,
             logs,
             output,
             quiet: g.quiet,
@@ -233,6 +241,28 @@ fn healthz_url(g: &Global, env_name: &str, env: &Environment) -> Result<(String,
     })
 }
 
+/// The environment's telemetry when the step runs and the runbook has
+/// one; its URL when that is a placeholder (noted, not asked).
+fn telemetry(
+    steps: Steps,
+    rb: &Runbook,
+    env_name: &str,
+    placeholders: &mut Vec<Placeholder>,
+) -> (Option<runbook::Telemetry>, Option<String>) {
+    let t = rb.telemetry_for(env_name).filter(|_| steps.telemetry);
+    if !steps.telemetry {
+        placeholders.retain(|p| !p.key.ends_with("telemetry.url"));
+    }
+    let placeholder = t.as_ref().and_then(|t| t.url_key.clone().filter(|_| runbook::placeholder_url(&t.url)));
+    if let (Some(key), Some(t)) = (&placeholder, &t) {
+        let value = crate::mask::url(&t.url);
+        if !placeholders.iter().any(|p| &p.key == key) {
+            placeholders.push(Placeholder { region: None, key: key.clone(), value });
+        }
+    }
+    (t, placeholder)
+}
+
 /// How to read logs: the `logs` command's flags over the runbook's window.
 fn log_options(run: Run<'_>, rb: &Runbook, output: Output, quiet: bool) -> LogOptions {
     let logs_args = run.logs;
@@ -296,7 +326,7 @@ mod tests {
     #[test]
     fn each_command_runs_its_steps_over_the_regions_asked_for() {
         let p = plan(&["pods", "--env", "prod", "--region", "us-east"]).unwrap();
-        assert_eq!(p.steps, Steps { healthz: false, pods: true, logs: false, evidence: false });
+        assert_eq!(p.steps, Steps { healthz: false, pods: true, logs: false, evidence: false, telemetry: false });
         assert_eq!(p.regions.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["us-east"]);
         assert!(!p.all_regions);
         assert_eq!(p.rerun.verb, "pods");

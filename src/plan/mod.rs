@@ -158,7 +158,9 @@ impl Plan {
             regions: vec![],
             env_regions: vec![],
             all_regions: true,
-            steps: Steps { healthz: true, pods: true, logs: true, evidence: true },
+            steps: Steps { healthz: true, pods: true, logs: true, evidence: true, telemetry: true },
+            telemetry: None,
+            placeholder_telemetry: None,
             timeout: Duration::from_secs(30),
             kubeconfig: None,
             peers: vec![],
@@ -234,6 +236,9 @@ pub struct Steps {
     pub logs: bool,
     /// Optional evidence: Warning events and the pods' ReplicaSet/Deployment.
     pub evidence: bool,
+    /// The telemetry provider, when the runbook configures one (in the
+    /// report's `steps` only then: see [`Plan::step_names`]).
+    pub telemetry: bool,
 }
 
 impl Steps {
@@ -251,6 +256,7 @@ impl Steps {
         if self.evidence {
             v.extend(["events", "rollout"]);
         }
+
         v
     }
 }
@@ -269,6 +275,17 @@ pub struct LogOptions {
     /// Log reads open at once in all regions (`--max-log-streams-total`):
     /// the executor gives every region's reads one semaphore of this size.
     pub max_streams_total: usize,
+}
+
+impl Plan {
+    /// The steps a run reads: telemetry only when the runbook configures it.
+    pub fn step_names(&self) -> Vec<&'static str> {
+        let mut v = self.steps.names();
+        if self.steps.telemetry && self.telemetry.is_some() {
+            v.push("telemetry");
+        }
+        v
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -293,6 +310,10 @@ pub struct Plan {
     pub placeholder_healthz: Option<String>,
     /// Every placeholder the run met, for the findings.
     pub placeholders: Vec<Placeholder>,
+    /// The environment's telemetry, when the step runs and the runbook configures one.
+    pub telemetry: Option<crate::runbook::Telemetry>,
+    /// The telemetry URL is a placeholder: not asked. Holds the runbook key to set.
+    pub placeholder_telemetry: Option<String>,
     pub logs: LogOptions,
     pub output: Output,
     pub quiet: bool,

@@ -23,6 +23,8 @@ pub(super) struct Doc {
     pub partial: bool,
     /// `diagnose`: the service's healthz on a line of its own.
     pub healthz: Option<HealthzLine>,
+    /// `diagnose`, `telemetry`: what the metrics provider said, in a line.
+    pub telemetry: Option<String>,
     pub table: Table,
     /// The log error groups (`diagnose` by region, `logs` by container).
     pub errors: Vec<Block>,
@@ -74,11 +76,13 @@ pub(super) fn build(r: &Report, view: View, argv: &[String]) -> Doc {
         View::Pods => grid(&table::pods_grid(r)),
         View::Logs => grid(&table::logs_grid(r)),
         View::Healthz => healthz_table(r),
+        View::Telemetry if r.telemetry.as_ref().is_some_and(|t| t.configured) => grid(&table::telemetry_grid(r)),
+        View::Telemetry => Table { header: vec![], rows: vec![] },
     };
     let errors = match view {
         View::Diagnose => errors::by_region(r),
         View::Logs => errors::by_container(r),
-        View::Pods | View::Healthz => vec![],
+        View::Pods | View::Healthz | View::Telemetry => vec![],
     };
     let healthz = r.healthz.as_ref().filter(|_| view == View::Diagnose).map(|h| HealthzLine {
         url: h.url.clone(),
@@ -96,6 +100,7 @@ pub(super) fn build(r: &Report, view: View, argv: &[String]) -> Doc {
         impact: r.service.impact.clone(),
         partial: r.partial,
         healthz,
+        telemetry: table::telemetry_line(r),
         table,
         errors,
         findings: r

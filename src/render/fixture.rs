@@ -98,6 +98,7 @@ pub fn report() -> Report {
         },
         healthz: Some(healthz()),
         peers: vec![],
+        telemetry: None,
         regions: vec![us_south(), us_east(), eu_de(&forbidden)],
         findings: findings(&forbidden),
         next_steps: next_steps(),
@@ -137,6 +138,7 @@ fn region(name: &str, verdict: Verdict, pods: PodsStep, logs: Option<LogsStep>, 
         logs,
         events: None,
         rollout: None,
+        telemetry: None,
         retries: 0,
         retried_statuses: vec![],
         duration_ms,
@@ -245,4 +247,40 @@ fn next_steps() -> Vec<NextStep> {
             command: None,
         },
     ]
+}
+
+/// [`report`] with telemetry from New Relic: us-south reporting, us-east
+/// none (its region degraded), eu-de not asked.
+pub fn with_telemetry() -> Report {
+    use crate::report::{RegionTelemetry, TelemetryStep};
+    let mut r = report();
+    r.telemetry = Some(TelemetryStep {
+        configured: true,
+        provider: Some("newrelic"),
+        url: Some("https://api.newrelic.com/graphql".into()),
+        query: Some(
+            "SELECT latest(timestamp), uniqueCount(k8s.podName) FROM Metric FACET k8s.clusterName SINCE 10 minutes AGO"
+                .into(),
+        ),
+        window_secs: 600,
+        ..TelemetryStep::not_configured()
+    });
+    let telemetry = |pods: Option<u32>, status: Status| RegionTelemetry {
+        status,
+        facet: String::new(),
+        expected: 3,
+        pods_reporting: pods,
+        latest: None,
+        latest_secs_ago: pods.map(|_| 12),
+        window_secs: 600,
+        error: None,
+    };
+    for (reg, t) in r.regions.iter_mut().zip([
+        telemetry(Some(3), Status::Pass),
+        telemetry(None, Status::Fail),
+        telemetry(None, Status::Error),
+    ]) {
+        reg.telemetry = Some(RegionTelemetry { facet: reg.name.clone(), ..t });
+    }
+    r
 }

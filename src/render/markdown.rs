@@ -42,6 +42,10 @@ pub fn render(report: &Report, view: View, argv: &[String], out: &mut impl Write
         writeln!(out)?;
         writeln!(out, "Healthz {}: **{}** ({})", text(&h.url), h.status.as_str(), text(&h.summary))?;
     }
+    if let Some(line) = &d.telemetry {
+        writeln!(out)?;
+        writeln!(out, "{}", text(line))?;
+    }
     writeln!(out)?;
     pipe_table(&d.table, out)?;
     error_blocks(&d.errors, out)?;
@@ -139,6 +143,9 @@ fn text(s: &str) -> String {
 
 /// A pipe table: a header row, the separator, one line per row.
 fn pipe_table(t: &Table, out: &mut impl Write) -> std::io::Result<()> {
+    if t.header.is_empty() {
+        return Ok(());
+    }
     let line = |cells: &[String]| format!("| {} |", cells.iter().map(|c| text(c)).collect::<Vec<_>>().join(" | "));
     writeln!(out, "{}", line(&t.header))?;
     writeln!(out, "|{}", " --- |".repeat(t.header.len()))?;

@@ -22,6 +22,7 @@ pub enum View {
     Healthz,
     Pods,
     Logs,
+    Telemetry,
 }
 
 /// How text output is laid out.

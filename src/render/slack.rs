@@ -36,8 +36,13 @@ pub fn render(report: &Report, view: View, argv: &[String], out: &mut impl Write
     if let Some(h) = &d.healthz {
         writeln!(out, "\nHealthz {}: *{}* ({})", link(&h.url), h.status.as_str(), text(&h.summary))?;
     }
+    if let Some(line) = &d.telemetry {
+        writeln!(out, "\n{}", text(line))?;
+    }
     writeln!(out)?;
-    code_block(&aligned(&d.table), out)?;
+    if !d.table.header.is_empty() {
+        code_block(&aligned(&d.table), out)?;
+    }
     error_blocks(&d.errors, out)?;
     rest(&d, out)
 }

@@ -18,7 +18,9 @@ use super::fit::{self, ColumnRule, Frame};
 use crate::doctor::{CheckKind, DoctorReport, Outcome};
 use crate::evidence::pods::short_age;
 use crate::evidence::region::LogLine;
-use crate::report::{HealthzCheck, Judgement, ProblemKind, RegionReport, Report, Severity, Status, Verdict};
+use crate::report::{
+    HealthzCheck, Judgement, ProblemKind, RegionReport, RegionTelemetry, Report, Severity, Status, Verdict,
+};
 use crate::shell::shell_join;
 
 /// A table style and what its borders and padding take per line.
@@ -281,7 +283,22 @@ pub(super) fn region_note(r: &RegionReport) -> String {
     }
     let words: Vec<String> =
         states.into_iter().map(|(s, n)| if n > 1 { format!("{n}× {s}") } else { s.to_string() }).collect();
-    words.join(", ")
+    if words.is_empty() { telemetry_note(r) } else { words.join(", ") }
+}
+
+/// Telemetry missing, from fewer pods or late, in a region that is
+/// otherwise up: why it is degraded.
+fn telemetry_note(r: &RegionReport) -> String {
+    let up = !matches!(r.verdict, Verdict::Down | Verdict::Unknown);
+    match r.telemetry.as_ref().filter(|_| up) {
+        Some(t) if t.status == Status::Fail => "no telemetry".into(),
+        Some(t) if t.status == Status::Warn => match t.pods_reporting {
+            Some(1) if t.expected > 1 => "telemetry from 1 pod".into(),
+            Some(n) if n < t.expected => format!("telemetry from {n} pods"),
+            _ => "telemetry late".into(),
+        },
+        _ => String::new(),
+    }
 }
 
 /// A few words for the NOTE column; the findings carry the whole message.
@@ -313,6 +330,7 @@ fn short_problem(p: &crate::report::Problem) -> String {
             "runbook container not in pods".into()
         }
         RunbookMismatch => "selector matches no pod".into(),
+        Query => "query refused".into(),
         BadRequest | Other => crate::sanitize::clean(&p.message, 40),
     }
 }
@@ -328,6 +346,9 @@ pub fn diagnose(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Re
             paint(h.status.as_str(), status_color(h.status), color),
             healthz_summary(h)
         );
+        prose(out, layout, "", 2, &line)?;
+    }
+    if let Some(line) = telemetry_line(r) {
         prose(out, layout, "", 2, &line)?;
     }
     writeln!(out)?;
@@ -365,18 +386,21 @@ fn error_blocks(blocks: &[Block], layout: Layout, out: &mut impl Write) -> std::
 pub(super) fn diagnose_grid(r: &Report) -> Grid {
     // The NOTE goes first when space is short: the findings carry each
     // note's whole message. RESTARTS next: the findings count restarts too.
-    let mut t = Grid::new(
-        BOXED,
-        &[
-            ("REGION", ColumnRule::KEEP),
-            ("HEALTHZ", ColumnRule::KEEP),
-            ("PODS READY", ColumnRule::KEEP),
-            ("RESTARTS", ColumnRule::drop(1)),
-            ("LOG ERRORS", ColumnRule::KEEP),
-            ("VERDICT", ColumnRule::KEEP),
-            ("NOTE", ColumnRule::wrap_then_drop(0)),
-        ],
-    );
+    let mut columns = vec![
+        ("REGION", ColumnRule::KEEP),
+        ("HEALTHZ", ColumnRule::KEEP),
+        ("PODS READY", ColumnRule::KEEP),
+        ("RESTARTS", ColumnRule::drop(1)),
+        ("LOG ERRORS", ColumnRule::KEEP),
+        ("VERDICT", ColumnRule::KEEP),
+        ("NOTE", ColumnRule::wrap_then_drop(0)),
+    ];
+    // Only when the runbook configures telemetry: the line above says when not.
+    let telemetry = r.telemetry.as_ref().is_some_and(|t| t.configured);
+    if telemetry {
+        columns.insert(5, ("TELEMETRY", ColumnRule::KEEP));
+    }
+    let mut t = Grid::new(BOXED, &columns);
     for reg in &r.regions {
         let hz = reg
             .healthz
@@ -399,7 +423,7 @@ pub(super) fn diagnose_grid(r: &Report) -> Grid {
             ),
             None => ("-".into(), None),
         };
-        t.row(vec![
+        let mut cells = vec![
             (reg.name.clone(), None),
             hz,
             pods,
@@ -407,7 +431,11 @@ pub(super) fn diagnose_grid(r: &Report) -> Grid {
             logs,
             (reg.verdict.as_str().into(), Some(verdict_color(reg.verdict))),
             (region_note(reg), None),
-        ]);
+        ];
+        if telemetry {
+            cells.insert(5, telemetry_cell(reg.telemetry.as_ref()));
+        }
+        t.row(cells);
     }
     t
 }
@@ -441,6 +469,85 @@ pub fn healthz(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Res
         }
     }
     findings_and_steps(r, layout, out)
+}
+
+/// The TELEMETRY cell: pods reporting of those expected, `none`, `error`.
+pub(super) fn telemetry_cell(t: Option<&RegionTelemetry>) -> (String, Option<Color>) {
+    match t {
+        None => ("-".into(), None),
+        Some(t) if t.error.as_ref().is_some_and(|e| e.kind == ProblemKind::Placeholder) => ("placeholder".into(), None),
+        Some(t) if t.status == Status::Error => ("error".into(), Some(Color::Magenta)),
+        Some(t) if !t.present() => ("none".into(), Some(status_color(t.status))),
+        Some(t) => (format!("{}/{}", t.pods_reporting.unwrap_or(0), t.expected), Some(status_color(t.status))),
+    }
+}
+
+/// The telemetry step in one line: `telemetry: not configured`, or the
+/// provider, its window and what it said; none when the step did not run.
+pub(super) fn telemetry_line(r: &Report) -> Option<String> {
+    let t = r.telemetry.as_ref()?;
+    if !t.configured {
+        return Some("telemetry: not configured".into());
+    }
+    let who = match t.provider {
+        Some("newrelic") => "New Relic",
+        Some("prometheus") => "Prometheus",
+        other => other.unwrap_or("-"),
+    };
+    let window = crate::duration::format_duration(std::time::Duration::from_secs(t.window_secs));
+    let said = match &t.error {
+        Some(e) => format!("error: {}", e.message),
+        None => {
+            let with = r.regions.iter().filter(|g| g.telemetry.as_ref().is_some_and(|t| t.present())).count();
+            format!("data from {with}/{} regions", r.regions.len())
+        }
+    };
+    Some(format!("Telemetry ({who}, last {window}): {said}"))
+}
+
+/// `telemetry`: what the provider says of each region.
+pub fn telemetry(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
+    verdict_line(r, layout, out)?;
+    runbook_line(r, layout, out)?;
+    if let Some(line) = telemetry_line(r) {
+        prose(out, layout, "", 2, &line)?;
+    }
+    if let Some(q) = r.telemetry.as_ref().and_then(|t| t.query.as_ref()) {
+        prose(out, layout, "Query: ", 2, q)?;
+    }
+    if r.telemetry.as_ref().is_some_and(|t| t.configured) {
+        writeln!(out)?;
+        telemetry_grid(r).write(layout, out)?;
+    }
+    findings_and_steps(r, layout, out)
+}
+
+pub(super) fn telemetry_grid(r: &Report) -> Grid {
+    let mut t = Grid::new(
+        BOXED,
+        &[
+            ("REGION", ColumnRule::KEEP),
+            ("TELEMETRY", ColumnRule::KEEP),
+            ("LATEST", ColumnRule::drop(1)),
+            ("FACET", ColumnRule::drop(0)),
+            ("VERDICT", ColumnRule::KEEP),
+            ("NOTE", ColumnRule::WRAP),
+        ],
+    );
+    for reg in &r.regions {
+        let tel = reg.telemetry.as_ref();
+        let latest = tel.and_then(|t| t.latest_secs_ago).map_or("-".into(), |s| format!("{} ago", short_age(s)));
+        let note = tel.and_then(|t| t.error.as_ref()).map_or_else(String::new, short_problem);
+        t.row(vec![
+            (reg.name.clone(), None),
+            telemetry_cell(tel),
+            (latest, None),
+            (tel.map_or_else(|| "-".into(), |t| t.facet.clone()), None),
+            (reg.verdict.as_str().into(), Some(verdict_color(reg.verdict))),
+            (note, None),
+        ]);
+    }
+    t
 }
 
 pub fn pods(r: &Report, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
@@ -721,6 +828,7 @@ mod doctor_tests {
             selector: "app=api-key-service".into(),
             container: "api-key-service".into(),
             lines: Default::default(),
+            telemetry: None,
         };
         judge(&facts, "2025-03-04T05:06:07Z".into())
     }
@@ -931,6 +1039,62 @@ mod tests {
 
     /// The frame sizes (`BOXED`, `PLAIN`) are what comfy-table draws: at
     /// every width the output fits, and at its full width nothing is lost.
+    #[test]
+    fn telemetry_is_a_column_that_fits_at_80_and_a_line_when_not_configured() {
+        let r = fixture::with_telemetry();
+        for width in [Some(80), Some(120), None] {
+            let mut out = vec![];
+            diagnose(&r, Layout { color: false, width }, &mut out).unwrap();
+            let out = String::from_utf8(out).unwrap();
+            if let Some(w) = width {
+                assert_fits(&out, w);
+            }
+            assert!(out.contains("TELEMETRY"), "{out}");
+            assert!(out.contains("Telemetry (New Relic, last 10m): data from 1/3 regions"), "{out}");
+            let south = line_with(&out, "│ us-south");
+            assert!(south.contains("3/3"), "{out}");
+            let east = line_with(&out, "│ us-east");
+            assert!(east.contains("none"), "{out}");
+            if width.is_none() {
+                assert!(east.contains("CrashLoopBackOff") && !east.contains("no telemetry"), "pods first: {out}");
+            }
+            if width.is_none() {
+                assert!(line_with(&out, "│ eu-de").contains("error"), "{out}");
+            }
+            let mut out = vec![];
+            telemetry(&r, Layout { color: false, width }, &mut out).unwrap();
+            let out = String::from_utf8(out).unwrap();
+            if let Some(w) = width {
+                assert_fits(&out, w);
+            }
+            assert!(out.contains("Query: SELECT latest(timestamp)"), "{out}");
+        }
+        let mut out = vec![];
+        let mut none = fixture::report();
+        none.telemetry = Some(crate::report::TelemetryStep::not_configured());
+        diagnose(&none, Layout { color: false, width: None }, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.lines().any(|l| l == "telemetry: not configured"), "{out}");
+        assert!(!out.contains("TELEMETRY"), "{out}");
+    }
+
+    #[test]
+    fn the_note_of_a_region_up_without_telemetry_says_so_after_its_pods() {
+        let mut r = fixture::with_telemetry().regions.remove(0);
+        r.verdict = Verdict::Degraded;
+        let t = r.telemetry.as_mut().unwrap();
+        (t.status, t.pods_reporting) = (Status::Fail, None);
+        assert_eq!(region_note(&r), "no telemetry");
+        let t = r.telemetry.as_mut().unwrap();
+        (t.status, t.pods_reporting) = (Status::Warn, Some(1));
+        assert_eq!(region_note(&r), "telemetry from 1 pod");
+        let t = r.telemetry.as_mut().unwrap();
+        (t.status, t.pods_reporting, t.latest_secs_ago) = (Status::Warn, Some(3), Some(400));
+        assert_eq!(region_note(&r), "telemetry late");
+        r.verdict = Verdict::Down;
+        assert_eq!(region_note(&r), "", "down: its pods or healthz say why");
+    }
+
     #[test]
     fn every_table_fits_every_width_from_80_to_200() {
         for (name, f) in [("pods", pods as Renderer), ("diagnose", diagnose), ("logs", logs), ("healthz", healthz)] {

@@ -85,6 +85,18 @@ pub fn line(r: &Report, now: Timestamp, changes: &[Transition], out: &mut impl W
     for reg in &r.regions {
         s.push_str(&format!(" {}={}", reg.name, reg.verdict.as_str()));
     }
+    // Telemetry that did not pass, by region: `(telemetry us-east=none)`.
+    let telemetry: Vec<String> = r
+        .regions
+        .iter()
+        .filter_map(|g| {
+            let t = g.telemetry.as_ref().filter(|t| t.status != crate::report::Status::Pass)?;
+            Some(format!("{}={}", g.name, table::telemetry_cell(Some(t)).0))
+        })
+        .collect();
+    if !telemetry.is_empty() {
+        s.push_str(&format!(" (telemetry {})", telemetry.join(" ")));
+    }
     if r.partial {
         s.push_str(" (partial)");
     }
@@ -117,6 +129,16 @@ mod tests {
         let mut buf = Vec::new();
         f(&mut buf).unwrap();
         String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn the_compact_line_names_the_regions_whose_telemetry_did_not_pass() {
+        let r = fixture::with_telemetry();
+        let t = at("2026-11-26T03:12:40Z");
+        assert_eq!(
+            text(|o| line(&r, t, &[], o)),
+            "2026-11-26T03:12:40Z DEGRADED us-south=healthy us-east=degraded eu-de=unknown (telemetry us-east=none eu-de=error)\n"
+        );
     }
 
     #[test]

@@ -5,8 +5,10 @@
 use serde::Serialize;
 
 mod step;
+mod telemetry;
 
 pub use step::{NextStep, StepCommand};
+pub use telemetry::{RegionTelemetry, TelemetryStep};
 
 pub const SCHEMA: &str = "keysvc-check/report/v2";
 
@@ -76,6 +78,9 @@ pub enum ProblemKind {
     /// The region's context reaches the API server another region's does:
     /// not checked again as a second region.
     SameCluster,
+    /// The telemetry provider refused the query (a syntax error, an unknown
+    /// account): the runbook's `telemetry.query` or account is the cause.
+    Query,
     /// The runbook names what the cluster does not have: a container the
     /// pods lack, a selector that matches no pod anywhere while healthz
     /// passes. The runbook, not the service, is the likeliest cause.
@@ -124,6 +129,8 @@ pub enum ProblemDetail {
     SelectorMatchesNothing,
     /// The API server refused `verb` on `resource`.
     Forbidden { verb: String, resource: String },
+    /// The environment variable that holds a key or token is not set.
+    EnvUnset { var: String },
 }
 
 /// How a kubeconfig's credential plugin failed.
@@ -558,6 +565,8 @@ pub struct RegionReport {
     pub events: Option<EventsStep>,
     /// The Deployment's current and previous revision (`diagnose` only; optional evidence).
     pub rollout: Option<RolloutFacts>,
+    /// What the telemetry provider says of the region (when the runbook configures one).
+    pub telemetry: Option<RegionTelemetry>,
     /// Requests the API server pushed back on (429, 503, 504) that were sent
     /// again, over every step; 0 when none. A control plane under load.
     pub retries: u32,
@@ -609,6 +618,9 @@ pub struct Report {
     pub healthz: Option<HealthzCheck>,
     /// Other APIs' healthz, probed with the service's (runbook `peers`).
     pub peers: Vec<PeerCheck>,
+    /// The telemetry step (`diagnose`, `telemetry`): `configured` false when
+    /// the runbook has none; absent for the commands that do not run it.
+    pub telemetry: Option<TelemetryStep>,
     pub regions: Vec<RegionReport>,
     /// What the run found, most severe first; each names its region or none.
     pub findings: Vec<Finding>,
@@ -692,6 +704,13 @@ pub enum FindingKind {
     HealthzWithoutPods,
     /// Other APIs fail too: the platform or network.
     PlatformOutage,
+    /// The provider has received nothing (or less) from a region while its
+    /// API answers and its pods are ready: the monitoring, not the service.
+    TelemetryMissing,
+    /// Telemetry arrives from a region whose API does not answer: its pods are alive.
+    TelemetryAlive,
+    /// The telemetry provider could not be asked (unreachable, key, query).
+    TelemetryError,
     /// Other APIs answer and the pods are fine: the service's route.
     ServiceUnreachable,
     /// A runbook value is a placeholder; it was not checked.

@@ -10,11 +10,11 @@ use serde::de::value::Error as ValueError;
 use serde::de::{DeserializeOwned, Deserializer, Visitor};
 use serde_saphyr::Spanned;
 
-use super::lint::{ENV, GUIDANCE, HEALTHZ, LOGS, PEER, REGION, TOP};
+use super::lint::{ENV, GUIDANCE, HEALTHZ, LOGS, PEER, REGION, TELEMETRY, TOP};
 use super::node::{N, Node, at};
 use super::schema::{
-    Environment, Guidance, HealthzSpec, KeyLines, LogsSpec, PeerSpec, RegionSpec, Runbook, default_expected_ready,
-    default_not_ready_grace, whole_seconds,
+    Environment, Guidance, HealthzSpec, KeyLines, LogsSpec, PeerSpec, RegionSpec, Runbook, TelemetryKeys,
+    default_expected_ready, default_not_ready_grace, whole_seconds,
 };
 
 /// The typed runbook of `root`, or `None` when it cannot be built for certain.
@@ -33,6 +33,7 @@ pub(super) fn runbook(root: &N) -> Option<Runbook> {
         logs: get("logs").map_or_else(|| Some(LogsSpec::default()), logs)?,
         environments: spanned(get("environments")?, |n| named(n, environment))?,
         guidance: get("guidance").map_or_else(|| Some(Guidance::default()), guidance)?,
+        telemetry: get("telemetry").map_or(Some(None), telemetry)?,
         lines: KeyLines::default(),
     })
     .map(|rb| placed(rb, root))
@@ -162,6 +163,7 @@ fn environment(n: &N) -> Option<Environment> {
         healthz_url: spanned(get("healthz_url")?, leaf)?,
         regions: spanned(get("regions")?, |r| named(r, region))?,
         peers: get("peers").map_or_else(|| Some(vec![]), |p| list(p, peer))?,
+        telemetry: get("telemetry").map_or(Some(None), telemetry)?,
     })
 }
 
@@ -178,7 +180,8 @@ fn region(n: &N) -> Option<RegionSpec> {
         Some(c) if matches!(c.value, Node::Null) => None,
         Some(c) => Some(spanned(c, leaf)?),
     };
-    Some(RegionSpec { context, healthz_url })
+    let telemetry = get("telemetry").map_or(Some(None), optional)?;
+    Some(RegionSpec { context, healthz_url, telemetry })
 }
 
 fn peer(n: &N) -> Option<PeerSpec> {
@@ -200,6 +203,28 @@ fn guidance(n: &N) -> Option<Guidance> {
         }
     }
     Some(g)
+}
+
+/// A `telemetry` block (null: none).
+fn telemetry(n: &N) -> Option<Option<TelemetryKeys>> {
+    if matches!(n.value, Node::Null) {
+        return Some(None);
+    }
+    let mut t = TelemetryKeys::default();
+    for (key, v) in entries(n, Some(TELEMETRY))? {
+        match key {
+            "provider" => t.provider = optional(v)?,
+            "since" => t.since = Some(with(v, whole_seconds)?),
+            "query" => t.query = optional(v)?,
+            "label" => t.label = optional(v)?,
+            "account_id" => t.account_id = optional(v)?,
+            "region" => t.region = optional(v)?,
+            "api_key_env" => t.api_key_env = optional(v)?,
+            "token_env" => t.token_env = optional(v)?,
+            _ => t.url = Some(spanned(v, leaf)?),
+        }
+    }
+    Some(Some(t))
 }
 
 /// One scalar as a serde deserializer.

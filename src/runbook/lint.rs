@@ -14,6 +14,8 @@ use super::validate::check_url;
 use super::{RunbookError, one_line};
 use crate::duration::{Units, parse_in};
 
+mod telemetry;
+
 /// The one of `names` that `name` is most likely a typo of, if any is close
 /// enough: `oncall@us-east` for `oncall-us-east`, `api` for `apii`.
 pub fn did_you_mean<'n>(name: &str, names: &'n [String]) -> Option<&'n str> {
@@ -216,6 +218,7 @@ pub(super) const TOP: &[&str] = &[
     "logs",
     "environments",
     "guidance",
+    "telemetry",
 ];
 pub(super) const HEALTHZ: &[&str] = &["status", "code", "description", "timeout", "max_body_bytes"];
 pub(super) const LOGS: &[&str] = &[
@@ -231,8 +234,10 @@ pub(super) const LOGS: &[&str] = &[
     "message_field",
     "error_levels",
 ];
-pub(super) const ENV: &[&str] = &["healthz_url", "regions", "peers"];
-pub(super) const REGION: &[&str] = &["context", "healthz_url"];
+pub(super) const ENV: &[&str] = &["healthz_url", "regions", "peers", "telemetry"];
+pub(super) const REGION: &[&str] = &["context", "healthz_url", "telemetry"];
+pub(super) const TELEMETRY: &[&str] =
+    &["provider", "since", "query", "label", "account_id", "region", "api_key_env", "token_env", "url"];
 pub(super) const PEER: &[&str] = &["name", "healthz_url"];
 pub(super) const GUIDANCE: &[&str] = &["impact", "dashboard", "other_apis", "technical_foundation", "metrics", "logs"];
 
@@ -305,8 +310,14 @@ impl<'a> Lint<'a> {
         if let Some(v) = e.get("logs") {
             self.logs(v);
         }
+        let top_telemetry = e
+            .list
+            .iter()
+            .find(|(_, k, v)| k == "telemetry" && !matches!(v.value, Node::Null))
+            .map(|(k, _, v)| self.telemetry(at(k), v, "telemetry"));
         if let Some(v) = self.required(&e, "environments", start, "The runbook") {
-            self.environments(v);
+            let envs = self.environments(v);
+            self.telemetry_needs(top_telemetry.as_ref(), &envs);
         }
         if let Some(v) = e.get("guidance") {
             self.guidance(v);
@@ -433,8 +444,10 @@ impl<'a> Lint<'a> {
         }
     }
 
-    fn environments(&mut self, node: &N) {
-        let Some(e) = self.map(node, "environments", None) else { return };
+    /// Every environment checked; each one's name and `telemetry` block.
+    fn environments(&mut self, node: &N) -> Vec<(String, Option<telemetry::Block>)> {
+        let mut out = vec![];
+        let Some(e) = self.map(node, "environments", None) else { return out };
         if e.list.is_empty() {
             self.problem(at(node), "`environments` is empty; define at least one environment".into(), None);
         }
@@ -449,13 +462,14 @@ impl<'a> Lint<'a> {
                 );
                 continue;
             }
-            self.environment(k, env, v);
+            out.push((env.clone(), self.environment(k, env, v)));
         }
+        out
     }
 
-    fn environment(&mut self, k: &N, env: &str, v: &N) {
+    fn environment(&mut self, k: &N, env: &str, v: &N) -> Option<telemetry::Block> {
         let name = format!("environments.{env}");
-        let Some(e) = self.map(v, &name, Some(ENV)) else { return };
+        let e = self.map(v, &name, Some(ENV))?;
         let indent = format!(
             "indentation may be the cause: it must be indented under `{env}:`, as deep as the environment's other keys"
         );
@@ -473,6 +487,8 @@ impl<'a> Lint<'a> {
         if let Some(p) = e.get("peers") {
             self.peers(p, env);
         }
+        let t = e.list.iter().find(|(_, key, v)| key == "telemetry" && !matches!(v.value, Node::Null))?;
+        Some(self.telemetry(at(t.0), t.2, &format!("{name}.telemetry")))
     }
 
     fn regions(&mut self, node: &N, env: &str) {
@@ -507,6 +523,9 @@ impl<'a> Lint<'a> {
             // Optional: `runbook show` writes an absent one as null.
             if let Some(u) = re.get("healthz_url").filter(|u| !matches!(u.value, Node::Null)) {
                 self.url(u, &format!("{rname}.healthz_url"));
+            }
+            if let Some(t) = re.get("telemetry") {
+                self.text_value(t, &format!("{rname}.telemetry"), true);
             }
         }
     }

@@ -26,6 +26,7 @@ mod node;
 mod placeholders;
 mod schema;
 mod source;
+mod telemetry;
 mod validate;
 
 pub use lint::did_you_mean;
@@ -33,6 +34,7 @@ pub use placeholders::{Effect, Placeholder, placeholder_name, placeholder_url};
 pub use schema::*;
 use source::read_message;
 pub use source::*;
+pub use telemetry::{DEFAULT_API_KEY_ENV, DEFAULT_SINCE, NERDGRAPH_EU, NERDGRAPH_US};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunbookError {
@@ -44,6 +46,12 @@ pub enum RunbookError {
     TooLarge { path: String, size: u64 },
     #[error("{path}:{line}:{column}: {message}")]
     Invalid { path: String, line: u64, column: u64, message: String, hint: Option<String> },
+    /// A command that needs the `telemetry` block, on a runbook without one
+    /// for the environment.
+    #[error(
+        "{path} has no `telemetry` block for environment {env}: add one naming your metrics provider (README.md, \"Runbook format\"; the embedded runbook has a commented example)"
+    )]
+    NoTelemetry { path: String, env: String },
 }
 
 impl RunbookError {

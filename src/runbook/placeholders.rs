@@ -49,7 +49,13 @@ impl Runbook {
                 out.push(Placeholder { line, column, key, value, effect: Effect::NotChecked });
             }
         };
+        if let Some(u) = self.telemetry.as_ref().and_then(|t| t.url.as_ref()) {
+            add(u, "telemetry.url".into(), placeholder_url);
+        }
         for (name, env) in &self.environments.value {
+            if let Some(u) = env.telemetry.as_ref().and_then(|t| t.url.as_ref()) {
+                add(u, format!("environments.{name}.telemetry.url"), placeholder_url);
+            }
             add(&env.healthz_url, format!("environments.{name}.healthz_url"), placeholder_url);
             for (region, spec) in &env.regions.value {
                 if let Some(c) = &spec.context {

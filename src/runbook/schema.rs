@@ -13,6 +13,8 @@ use serde_saphyr::Spanned;
 use super::one_line;
 use crate::duration::{Dur, Units, parse_in};
 
+pub use super::telemetry::{NrRegion, Provider, Telemetry, TelemetryKeys};
+
 /// A log window: [`Units::Secs`].
 pub(super) fn whole_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Dur, D::Error> {
     let s = String::deserialize(d)?;
@@ -61,6 +63,9 @@ pub struct Runbook {
     pub environments: Spanned<IndexMap<String, Environment>>,
     #[serde(default)]
     pub guidance: Guidance,
+    /// The optional telemetry step: absent, it is not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telemetry: Option<TelemetryKeys>,
     /// Where `namespace`, `selector` and `container` are written, to name
     /// the line to fix when the cluster has no such thing.
     #[serde(skip)]
@@ -299,6 +304,9 @@ pub struct Environment {
     /// platform or network outage from the service's own.
     #[serde(default)]
     pub peers: Vec<PeerSpec>,
+    /// Overrides of the top-level `telemetry` keys for this environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telemetry: Option<TelemetryKeys>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -316,6 +324,10 @@ pub struct RegionSpec {
     pub context: Option<Spanned<String>>,
     #[serde(default)]
     pub healthz_url: Option<Spanned<String>>,
+    /// The value naming this region in the telemetry provider's data
+    /// (default: the region's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telemetry: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -507,3 +507,83 @@ fn a_runbook_is_parsed_once() {
     // Only what the tree cannot build for certain is read again, by serde.
     assert_eq!(parses(&MINIMAL.replace("service: S", "service: S\nexpected_ready: '3'")), 2);
 }
+
+const TELEMETRY_RUNBOOK: &str = "service: S\nnamespace: api\nselector: app=x\ncontainer: svc\ntelemetry:\n  provider: newrelic\n  account_id: 1234567\nenvironments:\n  prod:\n    healthz_url: https://h/healthz\n    telemetry: { region: eu, since: 5m }\n    regions:\n      us-south: { context: ctx, telemetry: prod-us-south }\n      eu-de: { context: ctx2 }\n  stage:\n    healthz_url: https://h/healthz\n    regions:\n      us-south: { context: ctx }\n";
+
+#[test]
+fn telemetry_is_read_with_its_defaults_and_an_environment_overrides_its_keys() {
+    let before = super::node::PARSES.with(|p| p.get());
+    let rb = parse_str(TELEMETRY_RUNBOOK).unwrap();
+    assert_eq!(super::node::PARSES.with(|p| p.get()) - before, 1, "the builder reads telemetry: one parse");
+    let prod = rb.telemetry_for("prod").unwrap();
+    assert_eq!(prod.provider, Provider::Newrelic);
+    assert_eq!((prod.url.as_str(), prod.since.as_secs()), (NERDGRAPH_EU, 300));
+    assert_eq!(prod.key_env.as_deref(), Some("NEW_RELIC_API_KEY"));
+    assert_eq!(prod.facet("us-south"), "prod-us-south");
+    assert_eq!(prod.facet("eu-de"), "eu-de");
+    assert_eq!(
+        prod.filled_query(),
+        "SELECT latest(timestamp), uniqueCount(k8s.podName) FROM Metric WHERE k8s.deploymentName = 'svc' FACET k8s.clusterName SINCE 5 minutes AGO"
+    );
+    let stage = rb.telemetry_for("stage").unwrap();
+    assert_eq!((stage.url.as_str(), stage.since.as_secs()), (NERDGRAPH_US, 600));
+    assert!(parse_str(MINIMAL).unwrap().telemetry_for("prod").is_none(), "absent: not configured");
+    let prom = parse_str(&format!(
+        "{MINIMAL}telemetry:\n  provider: prometheus\n  url: http://127.0.0.1:9090\n  token_env: PROM_TOKEN\n"
+    ))
+    .unwrap();
+    let t = prom.telemetry_for("prod").unwrap();
+    assert_eq!(t.filled_query(), "count by (region) (up{job=\"svc\"} == 1)".replace("svc", "c"));
+    assert_eq!((t.key_env.as_deref(), t.since_words()), (Some("PROM_TOKEN"), "10m".to_string()));
+    // What `runbook show` writes (defaults filled in) reads back the same.
+    for mut shown in [rb.clone(), prom.clone()] {
+        shown.fill_telemetry_defaults();
+        let again = parse_str(&serde_saphyr::to_string(&shown).unwrap()).unwrap();
+        assert_eq!(again.telemetry_for("prod"), shown.telemetry_for("prod"));
+    }
+    let mut shown = prom.clone();
+    shown.fill_telemetry_defaults();
+    let keys = shown.telemetry.as_ref().unwrap();
+    assert_eq!((keys.since.map(|d| d.0.as_secs()), keys.label.as_deref()), (Some(600), Some("region")));
+}
+
+#[test]
+fn telemetry_problems_are_one_line_each_with_did_you_mean_and_what_each_provider_needs() {
+    let p = all_problems(&format!("{MINIMAL}telemetry:\n  provider: prometheus\n  sinse: 5m\n  account_id: 7\n"));
+    let messages: Vec<&str> = p.iter().map(|(_, _, m, _)| m.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "`telemetry` has no `url` for environment prod; provider prometheus needs it",
+            "unknown key `sinse` under `telemetry`; did you mean `since`?",
+            "`telemetry.account_id` is read only with provider newrelic; environment prod's provider is prometheus",
+        ]
+    );
+    for (bad, needle) in [
+        ("  provider: datadog\n", "`telemetry.provider` must be one of prometheus, newrelic, not `datadog`"),
+        ("  provider: newrelic\n", "`telemetry` has no `account_id` for environment prod; provider newrelic needs it"),
+        (
+            "  provider: newrelic\n  account_id: 1\n  api_key_env: 'NEW RELIC'\n",
+            "`telemetry.api_key_env` must be an environment variable's name",
+        ),
+        ("  provider: prometheus\n  url: ftp://x\n", "telemetry.url: `ftp://x` has scheme `ftp`"),
+        (
+            "  provider: prometheus\n  url: http://p\n  since: 10 minutes\n",
+            "`telemetry.since`: `10 minutes` is not a duration",
+        ),
+        ("  url: http://p\n", "`telemetry` has no `provider`; it is required"),
+    ] {
+        let p = all_problems(&format!("{MINIMAL}telemetry:\n{bad}"));
+        assert!(p.iter().any(|(_, _, m, _)| m.contains(needle)), "{bad}: {p:?}");
+        assert!(p.iter().all(|(_, _, m, _)| !m.contains('\n')), "{p:?}");
+    }
+}
+
+#[test]
+fn a_telemetry_url_on_a_reserved_name_is_a_placeholder() {
+    let rb =
+        parse_str(&format!("{MINIMAL}telemetry:\n  provider: prometheus\n  url: https://prometheus.example.com\n"))
+            .unwrap();
+    let keys: Vec<String> = rb.placeholders().into_iter().map(|p| p.key).collect();
+    assert!(keys.contains(&"telemetry.url".to_string()), "{keys:?}");
+}

@@ -26,4 +26,5 @@ mod pods_kubectl;
 mod pushback;
 mod regions;
 mod runbook;
+mod telemetry;
 mod watch;
