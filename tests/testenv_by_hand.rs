@@ -51,8 +51,11 @@ fn up_says_how_to_use_it_and_down_removes_everything() {
     c.args(["diagnose", "--env", "local"]);
     let r = common::run_within(c, Duration::from_secs(40));
     let healthy = r.code == 0 && r.stdout.starts_with("Key Service API (local): HEALTHY");
+    // The runbook asks the environment's Prometheus: data from every region.
+    let telemetry = r.stdout.lines().any(|l| l.starts_with("Telemetry") && l.contains("3/3 regions"));
 
     down();
     assert!(healthy, "{}\n{}", r.stdout, r.stderr);
+    assert!(telemetry, "no telemetry from every region in:\n{}", r.stdout);
     assert!(!dir.exists(), "down leaves {} behind (it holds private keys)", dir.display());
 }

@@ -310,7 +310,12 @@ async fn start_healthz(state: &mut State) -> Result<()> {
         anyhow::ensure!(std::time::Instant::now() < deadline, "the healthz stand-in did not start");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    std::fs::write(state.dir.join("runbook.yaml"), DEMO_RUNBOOK.replace("HEALTHZ_URL", &url))?;
+    let mut runbook = DEMO_RUNBOOK.replace("HEALTHZ_URL", &url);
+    // With Prometheus running, the runbook asks it whether the telemetry arrives.
+    if let Some(prometheus) = state.telemetry.as_ref().and_then(|t| t.prometheus_url.as_deref()) {
+        runbook.push_str(&format!("telemetry:\n  provider: prometheus\n  url: {prometheus}\n"));
+    }
+    std::fs::write(state.dir.join("runbook.yaml"), runbook)?;
     state.healthz = Some((proc, url));
     state.save()
 }
