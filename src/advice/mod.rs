@@ -1358,6 +1358,31 @@ mod tests {
         }
 
         #[test]
+        fn a_query_without_the_window_is_said_to_ask_for_now_not_for_the_window() {
+            let one = |p: &Plan| {
+                let regions =
+                    vec![reporting("us-south", Some(3)), reporting("us-east", None), reporting("eu-de", Some(1))];
+                let r = report(p, Status::Pass, regions);
+                r.findings
+                    .iter()
+                    .filter(|f| f.kind == FindingKind::TelemetryMissing)
+                    .map(|f| f.text.clone())
+                    .collect::<Vec<_>>()
+            };
+            // The default PromQL asks for the samples there are now.
+            let instant = one(&plan_with("prometheus"));
+            assert!(instant[0].starts_with("Prometheus has no current data from us-east;"), "{instant:?}");
+            assert!(instant[1].starts_with("Prometheus has data from 1/3 pods of eu-de now;"), "{instant:?}");
+            // A query over `{since}` asks over the window, and says so.
+            let mut windowed = plan_with("prometheus");
+            windowed.telemetry.as_mut().unwrap().query =
+                "count by (region) (max_over_time(up{job=\"api-key-service\"}[{since}]) == 1)".into();
+            let over = one(&windowed);
+            assert!(over[0].starts_with("Prometheus has received nothing from us-east for 10m;"), "{over:?}");
+            assert!(over[1].starts_with("Prometheus has data from 1/3 pods of eu-de in the last 10m;"), "{over:?}");
+        }
+
+        #[test]
         fn fewer_pods_reporting_warns_and_a_region_down_is_not_blamed_on_monitoring() {
             let p = plan_with("newrelic");
             let mut east = reporting("us-east", None);

@@ -54,17 +54,25 @@ fn window(t: &RegionTelemetry) -> String {
     format_duration(Duration::from_secs(t.window_secs))
 }
 
+/// When the data was looked for: the window, or now for a query that does
+/// not ask over one.
+fn over(tel: &Telemetry) -> String {
+    if tel.windowed() { format!("in the last {}", format_duration(tel.since)) } else { "now".into() }
+}
+
 /// What the provider has of a region that did not pass.
-fn lacks(who: &str, region: &str, t: &RegionTelemetry) -> String {
+fn lacks(tel: &Telemetry, region: &str, t: &RegionTelemetry) -> String {
+    let who = tel.provider.display();
     match t.pods_reporting {
         Some(n) if n > 0 && n < t.expected => {
-            format!("{who} has data from {n}/{} pods of {region} in the last {}", t.expected, window(t))
+            format!("{who} has data from {n}/{} pods of {region} {}", t.expected, over(tel))
         }
         Some(n) if n > 0 => {
             let ago = t.latest_secs_ago.map_or_else(String::new, |s| format_duration(Duration::from_secs(s)));
             format!("{who}'s latest point from {region} is {ago} old (window {})", window(t))
         }
-        _ => format!("{who} has received nothing from {region} for {}", window(t)),
+        _ if tel.windowed() => format!("{who} has received nothing from {region} for {}", window(t)),
+        _ => format!("{who} has no current data from {region}"),
     }
 }
 
@@ -97,7 +105,6 @@ fn one_or_each(plan: &Plan, report: &Report, each: Vec<(&RegionReport, Finding)>
 /// Telemetry arriving from a region whose API does not answer: its pods are alive.
 fn alive(plan: &Plan, t: &Telemetry, report: &Report, a: &mut Advice) {
     let who = t.provider.display();
-    let since = format_duration(t.since);
     let mut each = vec![];
     for r in &report.regions {
         let Some(rt) = r.telemetry.as_ref().filter(|rt| rt.present()) else { continue };
@@ -106,13 +113,15 @@ fn alive(plan: &Plan, t: &Telemetry, report: &Report, a: &mut Advice) {
         }
         let n = rt.pods_reporting.unwrap_or(0);
         let text = format!(
-            "{who} receives data from {n} pods of {} in the last {since}: the pods are alive while the API does not answer",
-            r.name
+            "{who} receives data from {n} pods of {} {}: the pods are alive while the API does not answer",
+            r.name,
+            over(t)
         );
         each.push((r, Finding::new(Some(&r.name), FindingKind::TelemetryAlive, Severity::Info, text)));
     }
     let text = format!(
-        "{who} receives data from every region's pods in the last {since}: the pods are alive while the API does not answer"
+        "{who} receives data from every region's pods {}: the pods are alive while the API does not answer",
+        over(t)
     );
     one_or_each(plan, report, each, Finding::new(None, FindingKind::TelemetryAlive, Severity::Info, text), a);
 }
@@ -128,8 +137,8 @@ fn missing(plan: &Plan, t: &Telemetry, report: &Report, a: &mut Advice) {
             continue;
         }
         let text = match up.words() {
-            Some(w) => format!("{}; {w}: the monitoring, not the service", lacks(who, &r.name, rt)),
-            None => format!("{}; diagnose tells whether the service is up", lacks(who, &r.name, rt)),
+            Some(w) => format!("{}; {w}: the monitoring, not the service", lacks(t, &r.name, rt)),
+            None => format!("{}; diagnose tells whether the service is up", lacks(t, &r.name, rt)),
         };
         each.push((r, Finding::new(Some(&r.name), FindingKind::TelemetryMissing, Severity::Warn, text)));
     }
@@ -140,9 +149,13 @@ fn missing(plan: &Plan, t: &Telemetry, report: &Report, a: &mut Advice) {
     let nothing_anywhere = each.iter().all(|(r, _)| r.telemetry.as_ref().is_some_and(|t| t.status == Status::Fail));
     let every = nothing_anywhere && plan.all_regions && report.regions.len() > 1 && each.len() == report.regions.len();
     if nothing_anywhere {
+        let nothing = if t.windowed() {
+            format!("has received nothing from any region for {}", format_duration(t.since))
+        } else {
+            "has no current data from any region".into()
+        };
         let text = format!(
-            "{who} has received nothing from any region for {} while the service's pods are ready: the monitoring, not the service (what sends the data, its key or the pipeline)",
-            format_duration(t.since)
+            "{who} {nothing} while the service's pods are ready: the monitoring, not the service (what sends the data, its key or the pipeline)"
         );
         one_or_each(plan, report, each, Finding::new(None, FindingKind::TelemetryMissing, Severity::Warn, text), a);
     } else {

@@ -170,6 +170,12 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
+    /// Whether the query asks over the window (`{since}` in it); without it,
+    /// the provider answers with what it has now.
+    pub fn windowed(&self) -> bool {
+        self.query.contains("{since}")
+    }
+
     /// The query with `{since}` filled in: NRQL words (`10 minutes`) or a
     /// PromQL duration (`10m`).
     pub fn filled_query(&self) -> String {
