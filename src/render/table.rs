@@ -318,6 +318,7 @@ fn short_problem(p: &crate::report::Problem) -> String {
         Dns => "DNS lookup failed".into(),
         Tls => "TLS failure".into(),
         Timeout => "timed out".into(),
+        Unauthorized if matches!(p.detail, ProblemDetail::EnvUnset { .. }) => "key not set".into(),
         Unauthorized => "401 unauthorized".into(),
         Forbidden => format!("403 forbidden: {resource}"),
         NotFound => "not found".into(),
@@ -890,6 +891,15 @@ mod tests {
         let mut out = vec![];
         f(&fixture::report(), Layout { color, width }, &mut out).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_key_never_set_is_not_called_a_refusal() {
+        use crate::report::{Problem, ProblemDetail, ProblemKind};
+        let unset = Problem::new(ProblemKind::Unauthorized, "NEW_RELIC_API_KEY is not set")
+            .detail(ProblemDetail::EnvUnset { var: "NEW_RELIC_API_KEY".into() });
+        assert_eq!(short_problem(&unset), "key not set");
+        assert_eq!(short_problem(&Problem::new(ProblemKind::Unauthorized, "401")), "401 unauthorized");
     }
 
     /// Every line fits in `width`, but for a command, printed whole on purpose.

@@ -88,9 +88,7 @@ fn missing_in_one_region(provider: Provider, ns: &str) -> i32 {
         findings(&j, "telemetry_missing"),
         [(
             Some("us-east".to_string()),
-            format!(
-                "{who} {lacks}; the API answers and 3/3 pods are ready: the monitoring, not the service"
-            )
+            format!("{who} {lacks}; the API answers and 3/3 pods are ready: the monitoring, not the service")
         )]
     );
     // The region's own trouble steps (its logs, describe) are not suggested: its pods are fine.
