@@ -186,7 +186,7 @@ fn pods_forbidden(r: &RegionReport) -> bool {
 }
 
 /// "1 error line", "3 error lines".
-fn plural(n: u64, what: &str) -> String {
+pub(crate) fn plural(n: u64, what: &str) -> String {
     if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }
 

@@ -82,7 +82,10 @@ pub(super) fn rows(facts: &Facts, out: &mut Vec<CheckRow>) {
         let facet = t.facet(region);
         match rows.iter().find(|r| r.facet == facet) {
             Some(r) => {
-                let pods = r.pods.map_or_else(|| "data".to_string(), |p| format!("{} pods reporting", p.round()));
+                let pods = r.pods.map_or_else(
+                    || "data".to_string(),
+                    |p| format!("{} reporting", crate::advice::plural(p.round() as u64, "pod")),
+                );
                 out.push(row(CheckKind::TelemetryFacet, Some(region), Outcome::Ok, format!("{facet}: {pods}"), None));
             }
             None => {
@@ -131,7 +134,7 @@ mod tests {
 
     #[test]
     fn the_key_the_endpoint_and_a_facet_per_region_each_a_row() {
-        let south = Row { facet: "us-south".into(), pods: Some(3.0), latest_ms: None };
+        let south = Row { facet: "us-south".into(), pods: Some(1.0), latest_ms: None };
         let east = Row { facet: "us-eats".into(), pods: Some(3.0), latest_ms: None };
         let r = judged(Some(true), Some(Ok(vec![south, east])));
         let got: Vec<(CheckKind, Option<&str>, Outcome)> =
@@ -149,6 +152,7 @@ mod tests {
             r[3].fix.as_deref(),
             Some("did you mean us-eats? set environments.prod.regions.us-east.telemetry to it")
         );
+        assert_eq!(r[2].detail, "us-south: 1 pod reporting");
         // No key: said once, and nothing asked.
         let r = judged(Some(false), None);
         assert_eq!(r.len(), 1, "{r:?}");
