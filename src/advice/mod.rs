@@ -827,6 +827,7 @@ mod tests {
                 url: Some(t.url.clone()),
                 query: Some(t.filled_query()),
                 window_secs: t.since.as_secs(),
+                windowed: t.windowed(),
                 ..TelemetryStep::not_configured()
             }),
             regions,

@@ -202,11 +202,10 @@ fn error_step(plan: &Plan, t: &Telemetry, e: &Problem, a: &mut Advice) {
 /// The query the check ran, to run by hand; where to look at what sends the data.
 fn steps(plan: &Plan, t: &Telemetry, regions: &[&RegionReport], every: bool, a: &mut Advice) {
     let who = t.provider.display();
-    let since = format_duration(t.since);
     a.step(
         Priority::Telemetry,
         None,
-        format!("ask {who} what it received from each region in the last {since} (the query the check ran)"),
+        format!("ask {who} what it has from each region {} (the query the check ran)", over(t)),
         Some(query_command(t)),
     );
     match t.provider {

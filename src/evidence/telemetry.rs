@@ -287,6 +287,7 @@ pub fn step(t: &Telemetry, asked: &Asked, duration_ms: u64) -> TelemetryStep {
         url: Some(crate::mask::url(&t.url)),
         query: Some(sanitize::clean(&t.filled_query(), sanitize::MAX_CHARS)),
         window_secs: t.since.as_secs(),
+        windowed: t.windowed(),
         facets,
         retries: asked.retries,
         error: asked.rows.as_ref().err().cloned(),

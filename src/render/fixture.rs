@@ -263,6 +263,7 @@ pub fn with_telemetry() -> Report {
                 .into(),
         ),
         window_secs: 600,
+        windowed: true,
         ..TelemetryStep::not_configured()
     });
     let telemetry = |pods: Option<u32>, status: Status| RegionTelemetry {

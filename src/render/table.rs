@@ -496,6 +496,7 @@ pub(super) fn telemetry_line(r: &Report) -> Option<String> {
         other => other.unwrap_or("-"),
     };
     let window = crate::duration::format_duration(std::time::Duration::from_secs(t.window_secs));
+    let when = if t.windowed { format!("last {window}") } else { "now".into() };
     let said = match &t.error {
         Some(e) => format!("error: {}", e.message),
         None => {
@@ -503,7 +504,7 @@ pub(super) fn telemetry_line(r: &Report) -> Option<String> {
             format!("data from {with}/{} regions", r.regions.len())
         }
     };
-    Some(format!("Telemetry ({who}, last {window}): {said}"))
+    Some(format!("Telemetry ({who}, {when}): {said}"))
 }
 
 /// `telemetry`: what the provider says of each region.

@@ -18,6 +18,9 @@ pub struct TelemetryStep {
     /// The query as sent (`{since}` filled in).
     pub query: Option<String>,
     pub window_secs: u64,
+    /// Whether the query asks over the window (`{since}` in it); false: it
+    /// asks for what the provider has now.
+    pub windowed: bool,
     /// The values naming a region in the answer (facets or label values),
     /// each once, at most 20: where a region's name that matches none shows.
     pub facets: Vec<String>,
@@ -37,6 +40,7 @@ impl TelemetryStep {
             url: None,
             query: None,
             window_secs: 0,
+            windowed: false,
             facets: vec![],
             retries: 0,
             error: None,
