@@ -1459,6 +1459,9 @@ mod tests {
             assert_eq!(kinds(&r), [FindingKind::TelemetryError]);
             let fix = r.next_steps.iter().find(|s| s.text.contains("NEW_RELIC_API_KEY")).expect("the variable named");
             assert_eq!(argv(fix), ["keysvc-check", "diagnose", "--env", "prod"]);
+            // Not "every check passed": one could not be made.
+            let last = &r.next_steps.last().unwrap().text;
+            assert!(last.starts_with("Every other check passed; the telemetry could not be checked"), "{last}");
         }
     }
 }

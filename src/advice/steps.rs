@@ -445,11 +445,17 @@ pub(super) fn closing(plan: &Plan, report: &Report, a: &mut Advice) {
         };
         a.step(Priority::General, None, text, rerun(plan, "diagnose", None, None));
     } else if verdict == Verdict::Healthy {
-        let mut s = if mismatch {
-            "Every other check passed; healthz answered as operational, with the mismatch above".to_string()
-        } else {
-            "Every check passed".to_string()
+        let unasked = report.telemetry.as_ref().is_some_and(|t| t.configured && t.error.is_some());
+        let mut s = match (mismatch, unasked) {
+            (true, _) => {
+                "Every other check passed; healthz answered as operational, with the mismatch above".to_string()
+            }
+            (false, true) => "Every other check passed; the telemetry could not be checked (above)".to_string(),
+            (false, false) => "Every check passed".to_string(),
         };
+        if mismatch && unasked {
+            s.push_str("; the telemetry could not be checked");
+        }
         // With telemetry checked, the metrics side of the alert passed too.
         if !report.telemetry.as_ref().is_some_and(|t| t.configured && t.error.is_none()) {
             s.push_str(". If the alert still fires, it may come from missing metrics: check that the metrics pipeline receives data from the service");
