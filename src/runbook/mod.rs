@@ -49,7 +49,7 @@ pub enum RunbookError {
     /// A command that needs the `telemetry` block, on a runbook without one
     /// for the environment.
     #[error(
-        "{path} has no `telemetry` block for environment {env}: add one naming your metrics provider (README.md, \"Runbook format\"; the embedded runbook has a commented example)"
+        "{path} has no `telemetry` block for environment {env}: add one naming your metrics provider (`keysvc-check runbook init starter.yaml` writes a starter with a commented example)"
     )]
     NoTelemetry { path: String, env: String },
 }

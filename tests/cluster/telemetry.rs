@@ -288,6 +288,12 @@ fn without_a_telemetry_block_the_report_says_not_configured() {
     assert_eq!(t.code, 78, "{}", t.stderr);
     assert_eq!(t.stderr.lines().count(), 1, "one line: {}", t.stderr);
     assert!(t.stderr.contains("has no `telemetry` block for environment test"), "{}", t.stderr);
+    // What to do, from the binary alone: the starter it writes has an example.
+    assert!(
+        t.stderr.contains("`keysvc-check runbook init starter.yaml`") && !t.stderr.contains("README"),
+        "{}",
+        t.stderr
+    );
 }
 
 #[test]
