@@ -1359,6 +1359,29 @@ mod tests {
         }
 
         #[test]
+        fn a_region_named_near_a_value_no_region_claims_is_the_runbooks_name_not_the_monitoring() {
+            let p = plan_with("prometheus");
+            let mut east = reporting("us-east", None);
+            east.telemetry.as_mut().unwrap().facet = "us-eats".into();
+            let regions = vec![reporting("us-south", Some(3)), east, reporting("eu-de", Some(3))];
+            let mut r = report(&p, Status::Pass, regions);
+            r.telemetry.as_mut().unwrap().facets = vec!["us-south".into(), "us-east".into(), "eu-de".into()];
+            advise(&p, &mut r);
+            assert_eq!(kinds(&r), [FindingKind::RunbookMismatch]);
+            assert_eq!(
+                r.findings[0].text,
+                "Prometheus's answer has no `us-eats` for us-east but has `us-east`, which no region claims: the runbook's name for the region, not the monitoring"
+            );
+            let fix = r.next_steps.iter().find(|s| s.text.starts_with("did you mean us-east?")).expect("the fix");
+            assert!(fix.text.contains("environments.prod.regions.us-east.telemetry"), "{}", fix.text);
+            assert_eq!(argv(fix), ["keysvc-check", "diagnose", "--env", "prod"]);
+            // A value the answer lacks with nothing near: the monitoring.
+            r.telemetry.as_mut().unwrap().facets = vec!["us-south".into(), "eu-de".into()];
+            advise(&p, &mut r);
+            assert_eq!(kinds(&r), [FindingKind::TelemetryMissing]);
+        }
+
+        #[test]
         fn a_query_without_the_window_is_said_to_ask_for_now_not_for_the_window() {
             let one = |p: &Plan| {
                 let regions =

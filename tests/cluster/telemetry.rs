@@ -219,6 +219,36 @@ fn a_wrong_or_missing_key_is_named_masked_and_changes_no_verdict() {
 
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn a_region_misnamed_in_the_runbook_is_the_runbooks_not_the_monitoring_and_the_fix_works() {
+    let c = Case::new("t-tel-facet")
+        .telemetry(Provider::Prometheus)
+        .replace(
+            "us-east: { context: \"oncall@us-east\" }",
+            "us-east: { context: \"oncall@us-east\", telemetry: us-eats }",
+        )
+        .build();
+    let (_, j) = c.diagnose_json();
+    assert!(findings(&j, "telemetry_missing").is_empty(), "{}", j["findings"]);
+    let f = findings(&j, "runbook_mismatch");
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].0.as_deref(), Some("us-east"));
+    assert!(f[0].1.contains("no `us-eats` for us-east but has `us-east`"), "{}", f[0].1);
+    let step = j["next_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["text"].as_str().unwrap().starts_with("did you mean us-east?"))
+        .unwrap_or_else(|| panic!("no fix in {}", j["next_steps"]));
+    assert!(step["text"].as_str().unwrap().contains("environments.test.regions.us-east.telemetry"), "{step}");
+    // Made as told, the same run passes.
+    let text = std::fs::read_to_string(&c.runbook).unwrap().replace("telemetry: us-eats", "telemetry: us-east");
+    std::fs::write(&c.runbook, text).unwrap();
+    let (r, j) = c.diagnose_json();
+    assert_eq!((r.code, j["service"]["verdict"].as_str()), (0, Some("healthy")), "{}", j["findings"]);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn doctor_checks_the_key_the_endpoint_and_a_facet_per_region() {
     let c = Case::new("t-tel-doctor").telemetry(Provider::NewRelic).build();
     let d = c.line(&["doctor", "-o", "json"]).run_within(Duration::from_secs(40));
