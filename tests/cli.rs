@@ -838,7 +838,7 @@ fn a_selector_or_namespace_kubernetes_would_refuse_stops_every_command_with_its_
             path.display()
         )
     );
-    assert!(r.stderr.contains("e.g. app=api-key-service"), "{}", r.stderr);
+    assert!(r.stderr.contains("e.g. app=my-api,tier=web"), "{}", r.stderr);
     // Every command loads the runbook, so none gets as far as a cluster.
     for verb in ["diagnose", "doctor", "pods"] {
         let mut c = cmd();

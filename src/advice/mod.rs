@@ -205,7 +205,7 @@ mod tests {
     };
     use crate::runbook::{Source, parse};
 
-    const RUNBOOK: &str = "service: Key Service API\nnamespace: api\nselector: app=api-key-service\ncontainer: api-key-service\nenvironments:\n  prod:\n    healthz_url: https://keys.corp/healthz\n    regions:\n      us-south: { context: ctx-south }\n      us-east: { context: ctx-east }\n      eu-de: { context: ctx-de }\nguidance:\n  technical_foundation: https://runbooks.corp/tf\n";
+    const RUNBOOK: &str = "service: Key Service API\nnamespace: api\nselector: app=api-key-service\ncontainer: api-key-service\nenvironments:\n  prod:\n    healthz_url: https://keys.corp/healthz\n    regions:\n      us-south: { context: ctx-south }\n      us-east: { context: ctx-east }\n      eu-de: { context: ctx-de }\nguidance:\n  platform: https://runbooks.corp/tf\n";
 
     fn plan() -> Plan {
         let runbook = parse(&Source { name: "rb.yaml".into(), text: RUNBOOK.into() }).unwrap();
@@ -1005,8 +1005,24 @@ mod tests {
         assert_eq!(kinds(&r)[..2], [FindingKind::HealthzFailed, FindingKind::PlatformOutage], "{:?}", r.findings);
         assert_eq!(
             r.next_steps[0].text,
-            "Contact Technical Foundation (https://runbooks.corp/tf) first: other APIs fail the same way"
+            "Contact the platform/infrastructure team (https://runbooks.corp/tf) first: other APIs fail the same way"
         );
+        // A runbook without the link: the same generic words, no link
+        // invented; its older key name gives the link alike.
+        let mut bare = p.clone();
+        bare.runbook.guidance.platform = None;
+        let mut r2 = r.clone();
+        advise(&bare, &mut r2);
+        assert_eq!(
+            r2.next_steps[0].text,
+            "Contact the platform/infrastructure team first: other APIs fail the same way"
+        );
+        let old = parse(&Source {
+            name: "rb.yaml".into(),
+            text: RUNBOOK.replace("  platform: ", "  technical_foundation: "),
+        })
+        .unwrap();
+        assert_eq!(old.guidance.platform.as_deref(), Some("https://runbooks.corp/tf"));
     }
 
     #[test]

@@ -51,7 +51,12 @@ fn a_regions_own_healthz_failing_while_its_pods_are_ready_is_that_regions_route_
     let steps = j["next_steps"].as_array().unwrap();
     assert!(steps.iter().all(|s| s["region"] == "us-east"), "{}", texts(&j["next_steps"]));
     assert_eq!(steps[0]["command"], format!("curl -sS -i --max-time 10 {}", east.url));
-    assert!(steps[1]["text"].as_str().unwrap().starts_with("Contact Technical Foundation if the region's ingress"));
+    assert!(
+        steps[1]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Contact the platform/infrastructure team if the region's ingress")
+    );
     assert!(!texts(&j["next_steps"]).contains("other APIs"), "{}", texts(&j["next_steps"]));
     common::run_suggested_commands(&j);
 }
