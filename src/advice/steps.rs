@@ -336,10 +336,18 @@ pub(super) fn placeholders(plan: &Plan, a: &mut Advice) {
     // The embedded runbook cannot be edited: `runbook init` writes a copy
     // where the next run finds it on its own.
     let embedded = plan.runbook_name.starts_with('<');
-    let file = if embedded {
-        "your own runbook (this writes one to ~/.config/keysvc-check/runbook.yaml, read from then on)".to_string()
-    } else {
-        plan.runbook_name.clone()
+    let (file, command) = match (&plan.config_file, embedded) {
+        (_, false) => (plan.runbook_name.clone(), None),
+        (Some(path), true) => (
+            format!("your own runbook (this writes one to {}, read from then on)", path.display()),
+            Some(StepCommand::reads(["keysvc-check", "runbook", "init"])),
+        ),
+        // No home for the config file: a file of the user's choosing,
+        // given with --runbook from then on.
+        (None, true) => (
+            "your own runbook (`keysvc-check runbook init FILE` writes one; give it with --runbook FILE)".to_string(),
+            None,
+        ),
     };
     a.step(
         Priority::Configure,
@@ -348,7 +356,7 @@ pub(super) fn placeholders(plan: &Plan, a: &mut Advice) {
             "Set your real values for {} in {file}; --healthz-url and --context REGION=CONTEXT override them for one run",
             keys.join(", ")
         ),
-        embedded.then(|| StepCommand::reads(["keysvc-check", "runbook", "init"])),
+        command,
     );
 }
 

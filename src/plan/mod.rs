@@ -178,6 +178,7 @@ impl Plan {
             output: Output::Json,
             quiet: false,
             rerun: Rerun::default(),
+            config_file: Some("/home/me/.config/keysvc-check/runbook.yaml".into()),
         }
     }
 }
@@ -319,4 +320,7 @@ pub struct Plan {
     pub quiet: bool,
     /// The command line, to re-run with another verb or for one region.
     pub rerun: Rerun,
+    /// Where `runbook init` writes by default and the lookup reads: the
+    /// user's runbook file (`None` when there is no home to put it in).
+    pub config_file: Option<PathBuf>,
 }
