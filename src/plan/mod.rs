@@ -72,9 +72,11 @@ pub struct PeerPlan {
 impl ContextFrom {
     /// What to do about `context`, not in the kubeconfig, for `region`:
     /// `guess` is the likely one (a typo of a context there); the fix is
-    /// named where the wrong name came from. `file` names the runbook.
-    pub fn fix(&self, file: &str, region: &str, context: &str, guess: Option<&str>) -> String {
-        let list = "kubectl config get-contexts lists yours";
+    /// named where the wrong name came from. `file` names the runbook;
+    /// `contexts` is the command that lists the kubeconfig's contexts
+    /// (`kubectl --kubeconfig F config get-contexts`, from the one builder).
+    pub fn fix(&self, file: &str, region: &str, context: &str, guess: Option<&str>, contexts: &str) -> String {
+        let list = format!("`{contexts}` lists yours");
         match (self, guess) {
             (ContextFrom::Flag, Some(g)) => format!("did you mean {g}? fix --context {region}={context}"),
             (ContextFrom::Flag, None) => {

@@ -93,6 +93,35 @@ fn healthz_while_every_pod_crash_loops_says_what_answers_or_that_nothing_runs() 
 
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn every_pod_waiting_to_restart_gets_its_crashed_containers_logs_by_the_selector() {
+    let c = Case::new("t-adv-waiting").scenario("eu-de", Scenario::AllCrashLoop).build();
+    let (r, j) = c.diagnose_json();
+    assert_eq!(region(&j, "eu-de")["verdict"], "down", "{}", r.stdout);
+    let logs: Vec<&str> = j["next_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["command"].as_str())
+        .filter(|c| c.contains(" logs "))
+        .collect();
+    // One command, every crashed container's: the current ones only wait.
+    assert_eq!(logs.len(), 1, "{}", texts(&j["next_steps"]));
+    assert!(
+        logs[0].ends_with(" --previous --tail=-1 --prefix --ignore-errors") && logs[0].contains(" logs -l "),
+        "{}",
+        logs[0]
+    );
+    assert!(!texts(&j["next_steps"]).contains("crashed alike"), "{}", texts(&j["next_steps"]));
+    // Pasted, it shows what the crashed containers logged.
+    let out = std::process::Command::new("sh").arg("-c").arg(logs[0]).env_remove("KUBECONFIG").output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && shown.lines().count() >= 3, "{shown}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("waiting to start"));
+    common::run_suggested_commands(&j);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn the_steps_of_regions_that_are_down_come_before_a_rollback_in_a_region_still_serving() {
     let c = Case::new("t-adv-order")
         .scenarios(&[("us-south", Scenario::NoPods), ("eu-de", Scenario::NoNamespace)])

@@ -369,8 +369,10 @@ fn logs_command_marks_previous_lines_and_a_container_with_no_logs_yet() {
             .find(|l| l.starts_with('│') && l.contains(crashed.as_str()) && !l.contains("(previous)"))
             .unwrap_or_else(|| panic!("no row for the current container: {}", r.stdout));
         assert!(row.contains("(no logs: waiting to start, CrashLoopBackOff)"), "{row}");
-        // The logs were just shown: no step to read them again.
+        // The logs were just shown, the crashed container's too: no step
+        // to read them again.
         assert!(!r.stdout.contains("read the logs of every pod"), "{}", r.stdout);
+        assert!(!r.stdout.contains("--previous") && !r.stdout.contains("crashed container"), "{}", r.stdout);
     }
 }
 
