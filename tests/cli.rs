@@ -330,6 +330,32 @@ fn runbook_init_writes_a_starter_and_keeps_an_existing_file() {
 }
 
 #[test]
+fn the_placeholder_step_names_the_file_its_init_command_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, xdg) = (dir.path().join("home"), dir.path().join("xdg"));
+    let env = |c: &mut std::process::Command| {
+        c.env("HOME", &home).env("XDG_CONFIG_HOME", &xdg);
+    };
+    let mut c = cmd();
+    env(&mut c);
+    c.args(["diagnose", "--env", "prod", "-o", "json"]);
+    let r = run(c);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let steps = j["next_steps"].as_array().unwrap();
+    let init = steps.iter().find(|s| s["command"] == "keysvc-check runbook init").expect("the init step");
+    let file = xdg.join("keysvc-check/runbook.yaml");
+    let text = init["text"].as_str().unwrap();
+    assert!(text.contains(&format!("this writes one to {},", file.display())), "{text}");
+    assert!(!text.contains("~/.config"), "{text}");
+    // Pasted, it writes that file.
+    let mut c = cmd();
+    env(&mut c);
+    c.args(["runbook", "init"]);
+    assert_eq!(run(c).code, 0);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), keysvc_check::runbook::EMBEDDED);
+}
+
+#[test]
 fn placeholder_guidance_links_are_warned_about_by_validate_and_init() {
     let dir = tempfile::tempdir().unwrap();
     let text = "service: S\nnamespace: api\nselector: app=x\ncontainer: c\nenvironments:\n  prod:\n    \
@@ -838,7 +864,7 @@ fn a_selector_or_namespace_kubernetes_would_refuse_stops_every_command_with_its_
             path.display()
         )
     );
-    assert!(r.stderr.contains("e.g. app=api-key-service"), "{}", r.stderr);
+    assert!(r.stderr.contains("e.g. app=my-api,tier=web"), "{}", r.stderr);
     // Every command loads the runbook, so none gets as far as a cluster.
     for verb in ["diagnose", "doctor", "pods"] {
         let mut c = cmd();

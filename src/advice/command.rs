@@ -61,6 +61,17 @@ impl Kubectl {
     }
 }
 
+/// `kubectl [--kubeconfig F] config get-contexts`: the contexts of the
+/// kubeconfig the run read (`kubeconfig` as the command gives it).
+pub fn get_contexts(kubeconfig: Option<String>) -> StepCommand {
+    Kubectl::new(kubeconfig, None).read(&["config", "get-contexts"])
+}
+
+/// [`get_contexts`] for the run's kubeconfig, made absolute.
+pub fn plan_contexts(plan: &Plan) -> StepCommand {
+    get_contexts(plan.kubeconfig.as_deref().map(crate::plan::absolute))
+}
+
 /// `keysvc-check VERB …` as the user ran it, for `region` (else the run's
 /// own), with the flag at fault changed: reads, as every run of the tool.
 /// `None` when the fix needs a value only the user knows (see [`Fix`]).

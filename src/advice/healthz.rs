@@ -157,7 +157,7 @@ fn platform_outage(plan: &Plan, report: &Report, a: &mut Advice) -> bool {
             )
             .count(down.len() as u64),
         );
-        a.step(Priority::Platform, None, format!("{} first: other APIs fail the same way", tf(plan)), None);
+        a.step(Priority::Platform, None, format!("{} first: other APIs fail the same way", platform_team(plan)), None);
         return true;
     }
     if !down.is_empty() {
@@ -197,7 +197,7 @@ fn route_failing(plan: &Plan, report: &Report, a: &mut Advice) {
     a.step(
         Priority::Route,
         None,
-        format!("{} if Kubernetes or the infrastructure underneath looks at fault", tf(plan)),
+        format!("{} if Kubernetes or the infrastructure underneath looks at fault", platform_team(plan)),
         None,
     );
 }
@@ -229,10 +229,11 @@ pub(super) fn curl(url: &str) -> StepCommand {
     StepCommand::reads(["curl", "-sS", "-i", "--max-time", "10", url])
 }
 
-/// "Contact Technical Foundation (link)".
-pub(super) fn tf(plan: &Plan) -> String {
-    let mut s = "Contact Technical Foundation".to_string();
-    if let Some(link) = link(&plan.runbook.guidance.technical_foundation) {
+/// "Contact the platform/infrastructure team (link)": generic words, the
+/// runbook's `guidance.platform` link when it gives one.
+pub(super) fn platform_team(plan: &Plan) -> String {
+    let mut s = "Contact the platform/infrastructure team".to_string();
+    if let Some(link) = link(&plan.runbook.guidance.platform) {
         s.push_str(&format!(" ({link})"));
     }
     s
@@ -320,7 +321,7 @@ pub(super) fn regional_healthz_failing(plan: &Plan, r: &RegionReport, a: &mut Ad
         a.step(
             Priority::Route,
             Some(name),
-            format!("{} if the region's ingress, load balancer or network looks at fault", tf(plan)),
+            format!("{} if the region's ingress, load balancer or network looks at fault", platform_team(plan)),
             None,
         );
     } else if pods.is_some_and(|p| p.ready == 0) {

@@ -31,7 +31,11 @@ pub(super) fn region_logs(plan: &Plan, r: &RegionReport, shared: &[String], a: &
         logs_findings(&r.name, l, shared, a);
     } else if let Some(e) = real_problem(l.error.as_ref()).filter(|_| r.pods.as_ref().is_none_or(|p| p.error.is_none()))
     {
-        a.find(not_checked_or_mismatch(plan, &r.name, "logs", e));
+        a.find(if e.kind == crate::report::ProblemKind::Interrupted {
+            super::remedy::interrupted(r)
+        } else {
+            not_checked_or_mismatch(plan, &r.name, "logs", e)
+        });
     }
     if l.partial && l.status != Status::Error {
         a.find(Finding::new(

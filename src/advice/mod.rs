@@ -41,6 +41,8 @@ struct Access {
     /// The fix worded for every region (no one region's context in it):
     /// equal in every region, it is said once.
     everywhere: String,
+    /// The run was interrupted: nothing to fix, only to re-run.
+    interrupted: bool,
 }
 
 /// A step to take before a region's re-run: a command that shows what is wrong.
@@ -59,6 +61,9 @@ struct Advice {
     access: Vec<Access>,
     /// Listed right before the region's re-run.
     before_rerun: Vec<BeforeRerun>,
+    /// No region's context is in the kubeconfig: said once for them all
+    /// ([`remedy::contexts_missing_everywhere`]), not region by region.
+    contexts_missing: bool,
 }
 
 impl Advice {
@@ -82,6 +87,7 @@ pub fn advise(plan: &Plan, report: &mut Report) {
     let shared = logs::shared_errors(report, &mut a);
     logs::outliers(report, &mut a);
     evidence::drift(report, &mut a);
+    remedy::contexts_missing_everywhere(plan, report, &mut a);
     for r in &report.regions {
         region(plan, r, &shared, &mut a);
     }
@@ -205,7 +211,7 @@ mod tests {
     };
     use crate::runbook::{Source, parse};
 
-    const RUNBOOK: &str = "service: Key Service API\nnamespace: api\nselector: app=api-key-service\ncontainer: api-key-service\nenvironments:\n  prod:\n    healthz_url: https://keys.corp/healthz\n    regions:\n      us-south: { context: ctx-south }\n      us-east: { context: ctx-east }\n      eu-de: { context: ctx-de }\nguidance:\n  technical_foundation: https://runbooks.corp/tf\n";
+    const RUNBOOK: &str = "service: Key Service API\nnamespace: api\nselector: app=api-key-service\ncontainer: api-key-service\nenvironments:\n  prod:\n    healthz_url: https://keys.corp/healthz\n    regions:\n      us-south: { context: ctx-south }\n      us-east: { context: ctx-east }\n      eu-de: { context: ctx-de }\nguidance:\n  platform: https://runbooks.corp/tf\n";
 
     fn plan() -> Plan {
         let runbook = parse(&Source { name: "rb.yaml".into(), text: RUNBOOK.into() }).unwrap();
@@ -366,6 +372,45 @@ mod tests {
         let step: Vec<&NextStep> = r.next_steps.iter().filter(|s| s.region.as_deref() == Some("us-east")).collect();
         assert_eq!((step.len(), step[0].command.as_ref()), (1, None), "{:?}", r.next_steps);
         insta::assert_snapshot!("context_missing", prose(&r));
+    }
+
+    #[test]
+    fn no_regions_context_in_the_kubeconfig_is_one_finding_and_one_step_listing_the_contexts_once() {
+        let mut p = plan();
+        for (i, r) in p.regions.iter_mut().enumerate() {
+            let key = format!("environments.prod.regions.{}.context", r.name);
+            r.context_from = crate::plan::ContextFrom::Runbook { key, line: 9 + i as u64 };
+        }
+        let has: Vec<String> = ["admin", "staging-one", "staging-two"].map(String::from).to_vec();
+        let regions = ["us-south", "us-east", "eu-de"]
+            .map(|name| {
+                let message = format!("context `ctx-{name}` is not in the kubeconfig (it has: {})", has.join(", "));
+                unchecked(name, &Problem::new(ProblemKind::ContextMissing, message).instead(has.clone()))
+            })
+            .to_vec();
+        let r = report(&p, Status::Pass, regions);
+        assert_eq!(kinds(&r), [FindingKind::NotChecked], "{:?}", r.findings);
+        assert_eq!(r.findings[0].region, None);
+        assert_eq!(r.findings[0].regions, ["us-south", "us-east", "eu-de"]);
+        assert_eq!(r.findings[0].text.matches("staging-one").count(), 1, "{}", r.findings[0].text);
+        // One step, the kubeconfig's contexts listed by a command that reads
+        // the run's kubeconfig, not by name again.
+        assert_eq!(r.next_steps.len(), 1, "{:?}", r.next_steps);
+        let step = &r.next_steps[0];
+        assert_eq!((step.region.as_deref(), step.command.as_ref()), (None, None));
+        assert!(
+            step.text.contains("`kubectl --kubeconfig '/home/me/.kube/prod config' config get-contexts` lists yours")
+        );
+        assert!(!step.text.contains("staging-one"), "{}", step.text);
+        insta::assert_snapshot!("contexts_missing_everywhere", prose(&r));
+
+        // A likely context for one region: each region's own fix.
+        let mut regions = r.regions.clone();
+        let typo = Problem::new(ProblemKind::ContextMissing, "context `ctx-us-east` is not in the kubeconfig")
+            .instead(vec!["ctx-us-eastt".into()]);
+        regions[1] = unchecked("us-east", &typo);
+        let r = report(&p, Status::Pass, regions);
+        assert_eq!(r.next_steps.iter().filter(|s| s.region.is_some()).count(), 3, "{:?}", r.next_steps);
     }
 
     #[test]
@@ -915,10 +960,43 @@ mod tests {
         );
         let cmds: Vec<Vec<&str>> = r.next_steps.iter().map(kubectl_args).collect();
         assert_eq!(cmds.iter().filter(|c| c.starts_with(&["describe", "pod"])).count(), 1, "{cmds:?}");
-        assert_eq!(cmds.iter().filter(|c| c.ends_with(&["--previous"])).count(), 1, "{cmds:?}");
-        // The one previous-log read is the first pod's ("(2 more crashed
-        // alike)": see the snapshot).
+        assert_eq!(cmds.iter().filter(|c| c.contains(&"--previous")).count(), 1, "{cmds:?}");
+        // Every pod's current container waits to restart: the one log read
+        // is every crashed container's, by the selector; none of the
+        // current containers', which have nothing to show.
+        assert_eq!(
+            cmds.iter().find(|c| c.first() == Some(&"logs")).unwrap(),
+            &[
+                "logs",
+                "-l",
+                "app=api-key-service",
+                "-c",
+                "api-key-service",
+                "--previous",
+                "--tail=-1",
+                "--prefix",
+                "--ignore-errors"
+            ]
+        );
+        assert_eq!(cmds.iter().filter(|c| c.first() == Some(&"logs")).count(), 1, "{cmds:?}");
+        // Two pods crashed, one running: the current logs of every pod, and
+        // one crashed container's.
+        let mixed = report(
+            &p,
+            Status::Pass,
+            vec![
+                healthy("us-south"),
+                region(
+                    "us-east",
+                    vec![crash_looping("a"), crash_looping("b"), pod("c", true)],
+                    logs(Status::Pass, &[]),
+                ),
+                healthy("eu-de"),
+            ],
+        );
+        let cmds: Vec<Vec<&str>> = mixed.next_steps.iter().map(kubectl_args).collect();
         assert!(cmds.contains(&vec!["logs", "a", "-c", "api-key-service", "--previous"]), "{cmds:?}");
+        assert!(cmds.iter().any(|c| c.starts_with(&["logs", "-l"]) && c.contains(&"--since=5m")), "{cmds:?}");
         let crash: Vec<&Finding> = r.findings.iter().filter(|f| f.kind == FindingKind::CrashLoop).collect();
         assert_eq!(crash.len(), 1, "{:?}", r.findings);
         assert_eq!(
@@ -1006,8 +1084,24 @@ mod tests {
         assert_eq!(kinds(&r)[..2], [FindingKind::HealthzFailed, FindingKind::PlatformOutage], "{:?}", r.findings);
         assert_eq!(
             r.next_steps[0].text,
-            "Contact Technical Foundation (https://runbooks.corp/tf) first: other APIs fail the same way"
+            "Contact the platform/infrastructure team (https://runbooks.corp/tf) first: other APIs fail the same way"
         );
+        // A runbook without the link: the same generic words, no link
+        // invented; its older key name gives the link alike.
+        let mut bare = p.clone();
+        bare.runbook.guidance.platform = None;
+        let mut r2 = r.clone();
+        advise(&bare, &mut r2);
+        assert_eq!(
+            r2.next_steps[0].text,
+            "Contact the platform/infrastructure team first: other APIs fail the same way"
+        );
+        let old = parse(&Source {
+            name: "rb.yaml".into(),
+            text: RUNBOOK.replace("  platform: ", "  technical_foundation: "),
+        })
+        .unwrap();
+        assert_eq!(old.guidance.platform.as_deref(), Some("https://runbooks.corp/tf"));
     }
 
     #[test]

@@ -13,7 +13,11 @@ use crate::report::{Finding, FindingKind, PodInfo, PodsStep, RegionReport, Sever
 pub(super) fn findings<'r>(plan: &Plan, r: &'r RegionReport, a: &mut Advice) -> Vec<&'r PodInfo> {
     let Some(p) = &r.pods else { return vec![] };
     if let Some(e) = real_problem(p.error.as_ref()) {
-        a.find(not_checked_or_mismatch(plan, &r.name, "pods", e));
+        match e.kind {
+            crate::report::ProblemKind::ContextMissing if a.contexts_missing => {}
+            crate::report::ProblemKind::Interrupted => a.find(super::remedy::interrupted(r)),
+            _ => a.find(not_checked_or_mismatch(plan, &r.name, "pods", e)),
+        }
         return vec![];
     }
     if p.error.is_some() {

@@ -5,19 +5,75 @@
 use super::command::Kubectl;
 use super::{Access, Advice, BeforeRerun, pods_forbidden};
 use crate::plan::{Fix, Plan, duration_word};
-use crate::report::{Finding, FindingKind, PluginFault, Problem, ProblemDetail, ProblemKind, RegionReport, Severity};
+use crate::report::{
+    Finding, FindingKind, PluginFault, Problem, ProblemDetail, ProblemKind, RegionReport, Report, Severity,
+};
 
 /// What kept the region from being fully checked (its pods' problem, else
 /// its logs'), and what to do about it: see [`super::steps::access`].
 pub(super) fn region_access(plan: &Plan, r: &RegionReport, a: &mut Advice) {
-    let problems = [r.pods.as_ref().and_then(|p| p.error.as_ref()), r.logs.as_ref().and_then(|l| l.error.as_ref())];
-    let Some(p) = problems.into_iter().flatten().find(|p| p.kind != ProblemKind::Placeholder) else { return };
+    let Some(p) = first_problem(r) else { return };
+    if a.contexts_missing && p.kind == ProblemKind::ContextMissing {
+        return;
+    }
     let (fix, flag) = fix(plan, r, p, &format!("context {}", r.context), a);
     // The same remedy worded for every region, to say once when every
     // region has it (the steps it would add before the re-run are the
     // region's own, added above).
     let (everywhere, _) = self::fix(plan, r, p, "each region's context", &mut Advice::default());
-    a.access.push(Access { region: r.name.clone(), fix, flag, everywhere });
+    let interrupted = p.kind == ProblemKind::Interrupted;
+    a.access.push(Access { region: r.name.clone(), fix, flag, everywhere, interrupted });
+}
+
+/// What kept the region from being checked: its pods' problem, else its
+/// logs' (placeholders are said on their own).
+fn first_problem(r: &RegionReport) -> Option<&Problem> {
+    let problems = [r.pods.as_ref().and_then(|p| p.error.as_ref()), r.logs.as_ref().and_then(|l| l.error.as_ref())];
+    problems.into_iter().flatten().find(|p| p.kind != ProblemKind::Placeholder)
+}
+
+/// No region's context is in the kubeconfig (and none is a likely typo of
+/// one there): one finding listing the kubeconfig's contexts once, and one
+/// step, instead of the same words region by region.
+pub(super) fn contexts_missing_everywhere(plan: &Plan, report: &Report, a: &mut Advice) {
+    let missing: Option<Vec<(&RegionReport, &Problem)>> = report
+        .regions
+        .iter()
+        .map(|r| {
+            let p = first_problem(r).filter(|p| p.kind == ProblemKind::ContextMissing && !r.context.is_empty())?;
+            let guess = crate::plan::context_guess(&r.context, &p.instead, &plan.taken_contexts(&r.name));
+            guess.is_none().then_some((r, p))
+        })
+        .collect();
+    let Some(missing) = missing.filter(|m| m.len() > 1) else { return };
+    a.contexts_missing = true;
+    let contexts: Vec<&str> = missing.iter().map(|(r, _)| r.context.as_str()).collect();
+    let has = if missing[0].1.instead.is_empty() { "none".to_string() } else { missing[0].1.instead.join(", ") };
+    let regions: Vec<String> = missing.iter().map(|(r, _)| r.name.clone()).collect();
+    a.find(
+        Finding::new(
+            None,
+            FindingKind::NotChecked,
+            Severity::Warn,
+            format!(
+                "every region: pods not checked: no region's context is in the kubeconfig ({}; it has: {has})",
+                contexts.join(", ")
+            ),
+        )
+        .regions(regions),
+    );
+    let list = format!("`{}` lists yours", super::command::plan_contexts(plan).quoted());
+    let from_flags = plan.regions.iter().all(|r| r.context_from == crate::plan::ContextFrom::Flag);
+    let fix = if from_flags {
+        format!("give each --context REGION=CONTEXT a context of your kubeconfig ({list}), or add those contexts to it")
+    } else {
+        format!(
+            "set each region's environments.{}.regions.REGION.context of {} to a context of your kubeconfig ({list}), or add those contexts to it; --context REGION=CONTEXT overrides one for one run",
+            plan.env, plan.runbook_name
+        )
+    };
+    let text = format!("no region could be fully checked: {fix}{}", super::steps::then_rerun(&fix, false));
+    a.step(super::steps::Priority::Access, None, text, None);
 }
 
 /// The remedy for one region's problem, and the flag a re-run changes;
@@ -70,7 +126,7 @@ fn fix(plan: &Plan, r: &RegionReport, p: &Problem, ctx: &str, a: &mut Advice) ->
         | ProblemKind::Timeout
         | ProblemKind::Deadline => (network_fix(plan, r, p.kind, a), None),
         // Stopped by the user: nothing is wrong with the cluster.
-        ProblemKind::Interrupted => ("the run was interrupted before this region finished".into(), None),
+        ProblemKind::Interrupted => ("the run was interrupted before it finished".into(), None),
         _ => ("check that the cluster is reachable from here".into(), None),
     }
 }
@@ -106,11 +162,10 @@ fn same_cluster_fix(plan: &Plan, name: &str, a: &mut Advice) -> (String, Option<
         )
     };
     // Which cluster each context names, to pick the right one.
-    let kubeconfig = plan.kubeconfig.as_deref().map(crate::plan::absolute);
     a.before_rerun.push(BeforeRerun {
         region: name.to_string(),
         text: "the contexts in your kubeconfig and the cluster each names".into(),
-        command: Kubectl::new(kubeconfig, None).read(&["config", "get-contexts"]),
+        command: super::command::plan_contexts(plan),
     });
     (fix, Some(Fix::Context { region: name.to_string(), context: None }))
 }
@@ -216,8 +271,28 @@ pub(super) fn longer_timeout(timeout: std::time::Duration) -> std::time::Duratio
 pub(super) fn context_fix(plan: &Plan, region: &str, context: &str, p: &Problem) -> (String, Fix) {
     let guess = crate::plan::context_guess(context, &p.instead, &plan.taken_contexts(region)).map(str::to_string);
     let from = plan.regions.iter().find(|r| r.name == region).map(|r| r.context_from.clone()).unwrap_or_default();
-    let text = from.fix(&plan.runbook_name, region, context, guess.as_deref());
+    let contexts = super::command::plan_contexts(plan).quoted();
+    let text = from.fix(&plan.runbook_name, region, context, guess.as_deref(), &contexts);
     (text, Fix::Context { region: region.to_string(), context: guess })
+}
+
+/// A region the run was interrupted in: what did not finish there, every
+/// step of it named alike (the table names one, the finding all).
+pub(super) fn interrupted(r: &RegionReport) -> Finding {
+    let cut = |p: Option<&Problem>| p.is_some_and(|p| p.kind == ProblemKind::Interrupted);
+    let steps: Vec<&str> = [
+        (cut(r.pods.as_ref().and_then(|p| p.error.as_ref())), "listing pods"),
+        (cut(r.logs.as_ref().and_then(|l| l.error.as_ref())), "reading logs"),
+    ]
+    .into_iter()
+    .filter_map(|(c, what)| c.then_some(what))
+    .collect();
+    Finding::new(
+        Some(&r.name),
+        FindingKind::NotChecked,
+        Severity::Warn,
+        format!("not checked: the run was interrupted before {} finished", steps.join(" and ")),
+    )
 }
 
 /// A step not checked; when the runbook names what the cluster lacks, a

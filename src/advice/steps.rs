@@ -210,11 +210,38 @@ fn logs_steps(plan: &Plan, r: &RegionReport, troubled: &[&PodInfo], k: &Kubectl,
         }
     };
     let since = format!("--since={}", crate::duration::format_duration(plan.logs.since));
+    let after_logs = plan.rerun.verb == "logs";
+    let pods = r.pods.as_ref().map_or(&[][..], |p| p.pods.as_slice());
+    // Every pod's current container waits to restart: only the crashed
+    // ones have logged anything, and kubectl reads them by selector too.
+    let all_waiting = !pods.is_empty() && pods.iter().all(|p| p.crash_looping && p.restarts > 0);
     // `--tail=-1`: with a selector kubectl shows only 10 lines a pod
     // unless told otherwise. `--prefix --ignore-errors`: names each
     // pod, and goes on past a container waiting to restart. Not
     // after `logs`, which has just shown them.
-    if plan.rerun.verb != "logs" {
+    if all_waiting && !(after_logs && pods.iter().all(|p| previous_read(r, &p.name))) {
+        a.step(
+            Priority::Region,
+            Some(name),
+            "read the logs of every pod's previous (crashed) container: the current ones are waiting to restart",
+            Some(k.read(&[
+                "logs",
+                "-l",
+                &rb.selector,
+                "-c",
+                &container,
+                "--previous",
+                "--tail=-1",
+                "--prefix",
+                "--ignore-errors",
+            ])),
+        );
+        return;
+    }
+    if all_waiting {
+        return;
+    }
+    if !after_logs {
         a.step(
             Priority::Region,
             Some(name),
@@ -232,8 +259,10 @@ fn logs_steps(plan: &Plan, r: &RegionReport, troubled: &[&PodInfo], k: &Kubectl,
             ])),
         );
     }
-    // One crashed container's logs: pods crashing alike say the same.
-    let crashed: Vec<&&PodInfo> = troubled.iter().filter(|p| p.restarts > 0).collect();
+    // One crashed container's logs: pods crashing alike say the same. Not
+    // after `logs`, which has just shown the ones it read.
+    let crashed: Vec<&&PodInfo> =
+        troubled.iter().filter(|p| p.restarts > 0 && !(after_logs && previous_read(r, &p.name))).collect();
     if let Some(pod) = crashed.first() {
         let more =
             if crashed.len() > 1 { format!(" ({} more crashed alike)", crashed.len() - 1) } else { String::new() };
@@ -244,6 +273,11 @@ fn logs_steps(plan: &Plan, r: &RegionReport, troubled: &[&PodInfo], k: &Kubectl,
             Some(k.read(&["logs", &pod.name, "-c", &container, "--previous"])),
         );
     }
+}
+
+/// The run read `pod`'s previous (crashed) container's logs.
+fn previous_read(r: &RegionReport, pod: &str) -> bool {
+    r.logs.as_ref().is_some_and(|l| l.pods.iter().any(|p| p.pod == pod && p.previous && p.error.is_none()))
 }
 
 /// One `describe` per distinct state: the pods in one state share a cause.
@@ -336,10 +370,18 @@ pub(super) fn placeholders(plan: &Plan, a: &mut Advice) {
     // The embedded runbook cannot be edited: `runbook init` writes a copy
     // where the next run finds it on its own.
     let embedded = plan.runbook_name.starts_with('<');
-    let file = if embedded {
-        "your own runbook (this writes one to ~/.config/keysvc-check/runbook.yaml, read from then on)".to_string()
-    } else {
-        plan.runbook_name.clone()
+    let (file, command) = match (&plan.config_file, embedded) {
+        (_, false) => (plan.runbook_name.clone(), None),
+        (Some(path), true) => (
+            format!("your own runbook (this writes one to {}, read from then on)", path.display()),
+            Some(StepCommand::reads(["keysvc-check", "runbook", "init"])),
+        ),
+        // No home for the config file: a file of the user's choosing,
+        // given with --runbook from then on.
+        (None, true) => (
+            "your own runbook (`keysvc-check runbook init FILE` writes one; give it with --runbook FILE)".to_string(),
+            None,
+        ),
     };
     a.step(
         Priority::Configure,
@@ -348,7 +390,7 @@ pub(super) fn placeholders(plan: &Plan, a: &mut Advice) {
             "Set your real values for {} in {file}; --healthz-url and --context REGION=CONTEXT override them for one run",
             keys.join(", ")
         ),
-        embedded.then(|| StepCommand::reads(["keysvc-check", "runbook", "init"])),
+        command,
     );
 }
 
@@ -369,22 +411,32 @@ pub(super) fn access(plan: &Plan, report: &Report, a: &mut Advice) {
         && access.iter().all(|x| (&x.everywhere, &x.flag) == (&access[0].everywhere, &access[0].flag));
     if everywhere {
         steps_before(a, None);
-        let Access { everywhere: fix, flag, .. } = &access[0];
+        let Access { everywhere: fix, flag, interrupted, .. } = &access[0];
         let command = rerun(plan, verb, None, flag.as_ref());
-        let text = format!("no region could be fully checked: {fix}{}", then_rerun(fix, command.is_some()));
+        let then = if *interrupted { rerun_only(command.is_some()) } else { then_rerun(fix, command.is_some()) };
+        let text = format!("no region could be fully checked: {fix}{then}");
         a.step(Priority::Access, None, text, command);
         return;
     }
-    for Access { region: name, fix, flag, .. } in access {
+    for Access { region: name, fix, flag, interrupted, .. } in access {
         steps_before(a, Some(&name));
         let command = rerun(plan, verb, Some(&name), flag.as_ref());
         a.step(
             Priority::Access,
             Some(&name),
-            format!("could not be fully checked: {fix}{}", then_rerun(&fix, command.is_some())),
+            format!(
+                "could not be fully checked: {fix}{}",
+                if interrupted { rerun_only(command.is_some()) } else { then_rerun(&fix, command.is_some()) }
+            ),
             command,
         );
     }
+}
+
+/// "; re-run", after what needs no fix (an interrupted run), with or
+/// without a command to show.
+fn rerun_only(command: bool) -> &'static str {
+    if command { "; re-run" } else { "; run keysvc-check again" }
 }
 
 /// "; then re-run", after a fix that may end in a question ("did you mean
@@ -408,7 +460,7 @@ pub(super) fn mismatch_steps(plan: &Plan, report: &Report, a: &mut Advice) {
             Priority::Access,
             Some(&r.name),
             format!(
-                "what you may do in namespace {}: no pods there means no permission, or no such namespace (compare with the namespace you know the service runs in)",
+                "what you may do in namespace {}: if `pods` is not among the resources it lists, you have no permission there, or the namespace does not exist (compare with the namespace you know the service runs in)",
                 plan.runbook.namespace
             ),
             Some(Kubectl::region(plan, &r.context).read(&["auth", "can-i", "--list"])),

@@ -82,7 +82,8 @@ fn plan(g: &Global, run: Run<'_>) -> Result<(Arc<Plan>, String)> {
         rb.environments.value.values().flat_map(|e| e.regions.value.values()).any(|r| r.context.is_none());
     let current_context =
         (needs_current && !in_cluster).then(|| crate::kube::client::current_context(g.kubeconfig.as_deref())).flatten();
-    let found = Found { runbook: rb, runbook_name: runbook_name.clone(), in_cluster, current_context };
+    let config_file = runbook::config_path();
+    let found = Found { runbook: rb, runbook_name: runbook_name.clone(), in_cluster, current_context, config_file };
     Ok((Arc::new(Plan::from_cli(g, run, found)?), runbook_name))
 }
 

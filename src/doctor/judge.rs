@@ -80,6 +80,11 @@ fn kubectl(facts: &Facts, r: &RegionFacts, args: &[&str]) -> String {
     shell_join(&Kubectl::new(kubeconfig, context).read(args).argv)
 }
 
+/// `kubectl [--kubeconfig F] config get-contexts`, for the kubeconfig doctor read.
+fn contexts(facts: &Facts) -> String {
+    crate::advice::command::get_contexts(facts.kubeconfig.as_ref().map(|k| k.display().to_string())).quoted()
+}
+
 /// `kubectl … auth can-i VERB RESOURCE [--subresource=S] -n NS`: whether
 /// the user may make one of the reads.
 fn can_i(facts: &Facts, r: &RegionFacts, p: &Permission) -> String {
@@ -129,8 +134,10 @@ fn context_row(facts: &Facts, r: &RegionFacts) -> (CheckRow, bool) {
         };
         let detail = format!("{reaches}, namespace {}): one cluster, not two regions{not_checked}", facts.namespace);
         let fix = format!(
-            "give {} a context of its own cluster (in the runbook, or --context {}=CONTEXT); kubectl config get-contexts lists the cluster each context names",
-            r.name, r.name
+            "give {} a context of its own cluster (in the runbook, or --context {}=CONTEXT); `{}` lists the cluster each context names",
+            r.name,
+            r.name,
+            contexts(facts)
         );
         return (row(CheckKind::Context, name, Outcome::Fail, detail, Some(fix)), false);
     }
@@ -149,7 +156,7 @@ fn context_row(facts: &Facts, r: &RegionFacts) -> (CheckRow, bool) {
                     format!("the runbook gives {} no context, and the kubeconfig has no current-context", r.name)
                 }
                 ProblemKind::ContextMissing => {
-                    format!("`{ctx}` is not in the kubeconfig (kubectl config get-contexts lists those there)")
+                    format!("`{ctx}` is not in the kubeconfig (`{}` lists those there)", contexts(facts))
                 }
                 _ => p.message.clone(),
             };
@@ -176,7 +183,7 @@ fn client_fix(facts: &Facts, r: &RegionFacts, p: &Problem) -> (Outcome, String) 
     match p.kind {
         ProblemKind::ContextMissing => {
             let guess = crate::plan::context_guess(ctx, &p.instead, &r.taken_contexts);
-            (Outcome::Missing, r.context_from.fix(&facts.runbook.name, &r.name, ctx, guess))
+            (Outcome::Missing, r.context_from.fix(&facts.runbook.name, &r.name, ctx, guess, &contexts(facts)))
         }
         ProblemKind::Kubeconfig => match kubeconfig_remedy(p) {
             Remedy::Plugin(fault @ PluginFault::Failed(_)) => {

@@ -20,6 +20,8 @@ pub struct Found {
     /// The kubeconfig's `current-context`: a region the runbook gives no
     /// context uses it, as kubectl does.
     pub current_context: Option<String>,
+    /// The user's runbook file (`runbook::config_path`).
+    pub config_file: Option<std::path::PathBuf>,
 }
 
 /// The contexts given besides the runbook's: `--context` (resolved to
@@ -47,7 +49,7 @@ impl Steps {
 impl Plan {
     /// The plan of `run`, with the global flags `g`, over the runbook `found`.
     pub fn from_cli(g: &Global, run: Run<'_>, found: Found) -> Result<Plan> {
-        let Found { runbook: rb, runbook_name, in_cluster, current_context } = found;
+        let Found { runbook: rb, runbook_name, in_cluster, current_context, config_file } = found;
         let steps = Steps::of(run.verb);
         let (env_name, env) = environment(g, run, &rb, &runbook_name)?;
         let known: Vec<&str> = env.regions.value.keys().map(String::as_str).collect();
@@ -112,6 +114,7 @@ impl Plan {
             output,
             quiet: g.quiet,
             rerun,
+            config_file,
         })
     }
 }
@@ -319,6 +322,7 @@ mod tests {
             runbook_name: "rb".into(),
             in_cluster: false,
             current_context: None,
+            config_file: None,
         };
         Plan::from_cli(&cli.global, run, found)
     }

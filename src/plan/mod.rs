@@ -72,9 +72,11 @@ pub struct PeerPlan {
 impl ContextFrom {
     /// What to do about `context`, not in the kubeconfig, for `region`:
     /// `guess` is the likely one (a typo of a context there); the fix is
-    /// named where the wrong name came from. `file` names the runbook.
-    pub fn fix(&self, file: &str, region: &str, context: &str, guess: Option<&str>) -> String {
-        let list = "kubectl config get-contexts lists yours";
+    /// named where the wrong name came from. `file` names the runbook;
+    /// `contexts` is the command that lists the kubeconfig's contexts
+    /// (`kubectl --kubeconfig F config get-contexts`, from the one builder).
+    pub fn fix(&self, file: &str, region: &str, context: &str, guess: Option<&str>, contexts: &str) -> String {
+        let list = format!("`{contexts}` lists yours");
         match (self, guess) {
             (ContextFrom::Flag, Some(g)) => format!("did you mean {g}? fix --context {region}={context}"),
             (ContextFrom::Flag, None) => {
@@ -178,6 +180,7 @@ impl Plan {
             output: Output::Json,
             quiet: false,
             rerun: Rerun::default(),
+            config_file: Some("/home/me/.config/keysvc-check/runbook.yaml".into()),
         }
     }
 }
@@ -319,4 +322,7 @@ pub struct Plan {
     pub quiet: bool,
     /// The command line, to re-run with another verb or for one region.
     pub rerun: Rerun,
+    /// Where `runbook init` writes by default and the lookup reads: the
+    /// user's runbook file (`None` when there is no home to put it in).
+    pub config_file: Option<PathBuf>,
 }

@@ -55,6 +55,8 @@ fn guidance_places(root: &N) -> IndexMap<String, (u64, u64)> {
                 out.insert(format!("logs.{region}"), at(link));
             }
         } else {
+            // The older name of `platform` is placed as `platform`.
+            let key = if key == "technical_foundation" { "platform" } else { key };
             out.insert(key.to_string(), at(v));
         }
     }
@@ -197,7 +199,7 @@ fn guidance(n: &N) -> Option<Guidance> {
             "impact" => g.impact = optional(v)?,
             "dashboard" => g.dashboard = optional(v)?,
             "other_apis" => g.other_apis = optional(v)?,
-            "technical_foundation" => g.technical_foundation = optional(v)?,
+            "platform" | "technical_foundation" => g.platform = optional(v)?,
             "metrics" => g.metrics = optional(v)?,
             _ => g.logs = named(v, leaf)?,
         }

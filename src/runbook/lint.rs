@@ -239,7 +239,8 @@ pub(super) const REGION: &[&str] = &["context", "healthz_url", "telemetry"];
 pub(super) const TELEMETRY: &[&str] =
     &["provider", "since", "query", "label", "account_id", "region", "api_key_env", "token_env", "url"];
 pub(super) const PEER: &[&str] = &["name", "healthz_url"];
-pub(super) const GUIDANCE: &[&str] = &["impact", "dashboard", "other_apis", "technical_foundation", "metrics", "logs"];
+pub(super) const GUIDANCE: &[&str] =
+    &["impact", "dashboard", "other_apis", "platform", "technical_foundation", "metrics", "logs"];
 
 /// Every problem of the runbook read into `root`, in file order.
 pub(super) fn lint(path: &str, root: &N) -> Vec<RunbookError> {
@@ -285,7 +286,7 @@ impl<'a> Lint<'a> {
                 crate::runbook::labels::check_selector,
                 "a label selector",
                 "a label selector is terms separated by commas: key=value, key!=value, key in (a,b), \
-                 key notin (a,b), key or !key, as `kubectl get pods -l` takes it; e.g. app=api-key-service",
+                 key notin (a,b), key or !key, as `kubectl get pods -l` takes it; e.g. app=my-api,tier=web",
             ),
         ];
         for (key, check, what, hint) in names {

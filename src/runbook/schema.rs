@@ -336,7 +336,10 @@ pub struct Guidance {
     pub impact: Option<String>,
     pub dashboard: Option<String>,
     pub other_apis: Option<String>,
-    pub technical_foundation: Option<String>,
+    /// Who runs the platform underneath (Kubernetes, network); its older
+    /// name `technical_foundation` is read too.
+    #[serde(alias = "technical_foundation")]
+    pub platform: Option<String>,
     pub metrics: Option<String>,
     pub logs: IndexMap<String, String>,
     /// Where each link is written, (line, column) by its key (`dashboard`,
@@ -351,7 +354,7 @@ impl Guidance {
         let named = [
             ("dashboard", &self.dashboard),
             ("other_apis", &self.other_apis),
-            ("technical_foundation", &self.technical_foundation),
+            ("platform", &self.platform),
             ("metrics", &self.metrics),
         ];
         let mut out: Vec<(String, &str)> =

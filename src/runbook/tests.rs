@@ -158,7 +158,7 @@ fn a_selector_or_namespace_kubernetes_would_refuse_is_rejected_where_it_is_writt
         message,
         "`selector` `app==api key service` is not a label selector: `key` where `,` or the end was expected (a value cannot contain spaces)"
     );
-    assert!(hint.as_deref().unwrap().ends_with("e.g. app=api-key-service"), "{hint:?}");
+    assert!(hint.as_deref().unwrap().ends_with("e.g. app=my-api,tier=web"), "{hint:?}");
     // Loading refuses it too, as every command loads the runbook.
     assert!(parse_str(&MINIMAL.replace("selector: app=x", "selector: app in x")).is_err());
     for ok in ["app=x, tier!=db", "'app in (a, b)'", "app.kubernetes.io/name=x", "'!canary'"] {
@@ -294,7 +294,7 @@ fn placeholder_guidance_links_are_named_with_their_place() {
     );
     // The embedded runbook's links are all placeholders, each named.
     let keys: Vec<String> = parse(&Source::embedded()).unwrap().placeholders().into_iter().map(|p| p.key).collect();
-    for key in ["guidance.dashboard", "guidance.other_apis", "guidance.technical_foundation", "guidance.logs.eu-de"] {
+    for key in ["guidance.dashboard", "guidance.other_apis", "guidance.platform", "guidance.logs.eu-de"] {
         assert!(keys.iter().any(|k| k == key), "{key}: {keys:?}");
     }
 }

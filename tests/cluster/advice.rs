@@ -51,7 +51,12 @@ fn a_regions_own_healthz_failing_while_its_pods_are_ready_is_that_regions_route_
     let steps = j["next_steps"].as_array().unwrap();
     assert!(steps.iter().all(|s| s["region"] == "us-east"), "{}", texts(&j["next_steps"]));
     assert_eq!(steps[0]["command"], format!("curl -sS -i --max-time 10 {}", east.url));
-    assert!(steps[1]["text"].as_str().unwrap().starts_with("Contact Technical Foundation if the region's ingress"));
+    assert!(
+        steps[1]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Contact the platform/infrastructure team if the region's ingress")
+    );
     assert!(!texts(&j["next_steps"]).contains("other APIs"), "{}", texts(&j["next_steps"]));
     common::run_suggested_commands(&j);
 }
@@ -83,6 +88,35 @@ fn healthz_while_every_pod_crash_loops_says_what_answers_or_that_nothing_runs() 
     let next = texts(&j["next_steps"]);
     assert!(!next.contains("other APIs") && !next.contains("curl") && !next.contains("route"), "{next}");
     assert!(next.contains("describe pod"), "{next}");
+    common::run_suggested_commands(&j);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn every_pod_waiting_to_restart_gets_its_crashed_containers_logs_by_the_selector() {
+    let c = Case::new("t-adv-waiting").scenario("eu-de", Scenario::AllCrashLoop).build();
+    let (r, j) = c.diagnose_json();
+    assert_eq!(region(&j, "eu-de")["verdict"], "down", "{}", r.stdout);
+    let logs: Vec<&str> = j["next_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["command"].as_str())
+        .filter(|c| c.contains(" logs "))
+        .collect();
+    // One command, every crashed container's: the current ones only wait.
+    assert_eq!(logs.len(), 1, "{}", texts(&j["next_steps"]));
+    assert!(
+        logs[0].ends_with(" --previous --tail=-1 --prefix --ignore-errors") && logs[0].contains(" logs -l "),
+        "{}",
+        logs[0]
+    );
+    assert!(!texts(&j["next_steps"]).contains("crashed alike"), "{}", texts(&j["next_steps"]));
+    // Pasted, it shows what the crashed containers logged.
+    let out = std::process::Command::new("sh").arg("-c").arg(logs[0]).env_remove("KUBECONFIG").output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && shown.lines().count() >= 3, "{shown}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("waiting to start"));
     common::run_suggested_commands(&j);
 }
 

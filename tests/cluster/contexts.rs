@@ -232,3 +232,70 @@ fn a_context_alone_for_one_region_and_a_region_without_one_uses_the_current_cont
     assert_eq!(r.code, 64, "{}", r.stdout);
     assert!(r.stderr.contains("say which, --context REGION=oncall@eu-de, or check one with --region"), "{}", r.stderr);
 }
+
+/// Every `kubectl … config get-contexts` quoted in `text` (between
+/// backquotes), run as pasted: each one's output.
+fn pasted_get_contexts(text: &str) -> Vec<String> {
+    text.split('`')
+        .filter(|w| w.starts_with("kubectl ") && w.ends_with(" config get-contexts"))
+        .map(|command| {
+            let words = shlex::split(command).unwrap();
+            let out =
+                std::process::Command::new(&words[0]).args(&words[1..]).env_remove("KUBECONFIG").output().unwrap();
+            assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn no_regions_context_in_the_kubeconfig_is_one_finding_and_one_step_and_the_list_command_reads_that_kubeconfig() {
+    let c = Case::new("t-ctx-none").build();
+    // Neither of its contexts is a region's, nor near one's name.
+    let kc =
+        kubeconfig_with_contexts(&c, "others.json", &[("oncall@us-east", "staging-a"), ("oncall@eu-de", "staging-b")]);
+    let r = c.line(&["diagnose", "-o", "json"]).kubeconfig(&kc).run();
+    let j = r.json();
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    for name in ["us-south", "us-east", "eu-de"] {
+        assert_eq!(region(&j, name)["pods"]["error"]["kind"], "context_missing");
+    }
+    // The kubeconfig's contexts listed once, in one finding for every region.
+    let words = all_words(&j);
+    assert_eq!(words.matches("staging-a").count(), 1, "{words}");
+    let f: Vec<&Value> = j["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "not_checked").collect();
+    assert_eq!(f.len(), 1, "{}", texts(&j["findings"]));
+    assert_eq!((f[0]["region"].clone(), f[0]["regions"].as_array().unwrap().len()), (Value::Null, 3));
+    // One step, whose command lists this kubeconfig's contexts.
+    let steps = access_steps(&j);
+    assert_eq!(steps.len(), 1, "{}", texts(&j["next_steps"]));
+    assert_eq!(steps[0]["region"], Value::Null);
+    let text = steps[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("`kubectl --kubeconfig {} config get-contexts` lists yours", kc.display())),
+        "{text}"
+    );
+    let listed = pasted_get_contexts(text);
+    assert_eq!(listed.len(), 1, "{text}");
+    assert!(listed[0].contains("staging-a") && listed[0].contains("staging-b"), "{}", listed[0]);
+    paste_every_command(&j);
+
+    // One region's context there: each missing one's step names the
+    // command that lists that kubeconfig's, not $KUBECONFIG's.
+    let kc = kubeconfig_with_contexts(&c, "east.json", &[("oncall@us-east", "oncall@us-east")]);
+    let r = c.line(&["diagnose", "-o", "json"]).kubeconfig(&kc).run();
+    let j = r.json();
+    let steps = access_steps(&j);
+    assert_eq!(steps.len(), 2, "{}", texts(&j["next_steps"]));
+    for s in steps {
+        let listed = pasted_get_contexts(s["text"].as_str().unwrap());
+        assert_eq!(listed.len(), 1, "{s}");
+        assert!(listed[0].contains("oncall@us-east") && !listed[0].contains("oncall@us-south"), "{}", listed[0]);
+    }
+    // doctor says it the same way.
+    let d = c.line(&["doctor", "-o", "json"]).kubeconfig(&kc).run().json();
+    let south = d["checks"].as_array().unwrap().iter().find(|x| x["check"] == "context" && x["region"] == "us-south");
+    let fix = south.unwrap()["fix"].as_str().unwrap();
+    assert_eq!(pasted_get_contexts(fix).len(), 1, "{fix}");
+}

@@ -180,7 +180,7 @@ fn other_apis_failing_too_is_a_platform_outage() {
     assert!(common::kinds(&j).contains(&"platform_outage".to_string()), "{}", j["findings"]);
     assert!(!common::kinds(&j).contains(&"service_unreachable".to_string()));
     let first = j["next_steps"][0]["text"].as_str().unwrap();
-    assert!(first.starts_with("Contact Technical Foundation first"), "{}", j["next_steps"]);
+    assert!(first.starts_with("Contact the platform/infrastructure team first"), "{}", j["next_steps"]);
 }
 
 #[test]
@@ -231,7 +231,7 @@ fn healthz_failing_with_healthy_pods_points_at_networking() {
     assert_eq!(j["service"]["verdict"], "down");
     assert!(common::kinds(&j).contains(&"service_unreachable".to_string()), "{}", j["findings"]);
     let next = texts(&j["next_steps"]);
-    assert!(next.contains("route, ingress") && next.contains("Technical Foundation"), "{next}");
+    assert!(next.contains("route, ingress") && next.contains("the platform/infrastructure team"), "{next}");
     assert!(next.contains(&format!("curl -sS -i --max-time 10 {}", c.healthz.url)), "{next}");
 }
 
@@ -369,8 +369,10 @@ fn logs_command_marks_previous_lines_and_a_container_with_no_logs_yet() {
             .find(|l| l.starts_with('│') && l.contains(crashed.as_str()) && !l.contains("(previous)"))
             .unwrap_or_else(|| panic!("no row for the current container: {}", r.stdout));
         assert!(row.contains("(no logs: waiting to start, CrashLoopBackOff)"), "{row}");
-        // The logs were just shown: no step to read them again.
+        // The logs were just shown, the crashed container's too: no step
+        // to read them again.
         assert!(!r.stdout.contains("read the logs of every pod"), "{}", r.stdout);
+        assert!(!r.stdout.contains("--previous") && !r.stdout.contains("crashed container"), "{}", r.stdout);
     }
 }
 

@@ -281,6 +281,50 @@ fn client_keys_never_reach_the_output() {
 
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn ctrl_c_during_logs_names_every_step_it_cut_and_asks_only_for_a_rerun() {
+    let s = Case::new("f-ctrlc-logs").build();
+    let proxy = s.env.proxy("us-east", Fault::Hang).unwrap();
+    let kc = s.kubeconfig(|kc| server(kc, "us-east", &proxy.url()));
+    let mut c = cmd();
+    c.args(["logs", "--env", "test", "--region", "us-east", "-o", "json", "--timeout", "60s"])
+        .arg("--runbook")
+        .arg(&s.runbook)
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while proxy.accepted() == 0 {
+        assert!(std::time::Instant::now() < deadline, "keysvc-check never reached the region");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let j = common::json(&String::from_utf8_lossy(&out.stdout));
+    let east = region(&j, "us-east");
+    assert_eq!(
+        (east["pods"]["error"]["kind"].as_str(), east["logs"]["error"]["kind"].as_str()),
+        (Some("interrupted"), Some("interrupted"))
+    );
+    // The finding names both steps it cut, as the table's row may name either.
+    let texts = common::texts(&j["findings"]);
+    assert!(
+        texts.contains("us-east: not checked: the run was interrupted before listing pods and reading logs finished"),
+        "{texts}"
+    );
+    // Nothing to fix first: re-run, with no "then".
+    let steps = common::texts(&j["next_steps"]);
+    assert!(
+        steps.contains("us-east: could not be fully checked: the run was interrupted before it finished; re-run\n"),
+        "{steps}"
+    );
+    assert!(!steps.contains("then"), "{steps}");
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn ctrl_c_prints_what_finished_and_exits_130() {
     let s = Case::new("f-ctrlc").build();
     let proxy = s.env.proxy("us-east", Fault::Hang).unwrap();

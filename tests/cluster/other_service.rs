@@ -180,3 +180,45 @@ fn another_services_runbook_gets_commands_in_its_own_names_that_work_pasted() {
     assert_eq!(access.len(), 1, "{}", texts(&j["next_steps"]));
     paste_every_command(&j);
 }
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn another_services_runbook_without_guidance_names_no_team_of_its_own() {
+    let c = Case::new("o-noteam").no_scenarios().build();
+    deploy(&c, &[]);
+    let kc = kubeconfig(&c);
+    let rb = runbook(&c, CONTAINER);
+    // Healthz refused while every region's pods are ready: the way in, and
+    // whom to ask about the platform, in generic words with no link.
+    let refused = "http://127.0.0.1:1/health";
+    let r = c.line(&["diagnose", "-o", "json"]).runbook(&rb).kubeconfig(&kc).after(&["--healthz-url", refused]).run();
+    let j = r.json();
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    let steps = texts(&j["next_steps"]);
+    assert!(
+        steps.contains(
+            "Contact the platform/infrastructure team if Kubernetes or the infrastructure underneath looks at fault\n"
+        ),
+        "{steps}"
+    );
+    // Other APIs failing too: the platform first, in the same words.
+    let peers = format!("    peers:\n      - {{ name: ledger-api, healthz_url: \"{refused}\" }}\n    regions:\n");
+    let text = std::fs::read_to_string(&rb).unwrap().replacen("    regions:\n", &peers, 1);
+    let with_peers = write(c.dir.path(), "issuer-peers.yaml", &text);
+    let r = c
+        .line(&["diagnose", "-o", "json"])
+        .runbook(&with_peers)
+        .kubeconfig(&kc)
+        .after(&["--healthz-url", refused])
+        .run();
+    let j = r.json();
+    assert_eq!(
+        j["next_steps"][0]["text"],
+        "Contact the platform/infrastructure team first: other APIs fail the same way"
+    );
+    // No team's name from anywhere but the runbook, in any output.
+    let t = c.line(&["diagnose"]).runbook(&with_peers).kubeconfig(&kc).after(&["--healthz-url", refused]).run();
+    for words in [&r.stdout, &t.stdout] {
+        assert!(!words.contains("Foundation"), "{words}");
+    }
+}

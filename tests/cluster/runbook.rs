@@ -145,6 +145,14 @@ fn a_namespace_refused_may_not_exist_and_the_way_to_tell_is_suggested() {
     assert!(steps.contains("namespace t-rb-namespacee may not exist, or this user may not read it"), "{steps}");
     assert!(steps.contains("check `namespace` on line 2 of "), "{steps}");
     assert!(steps.contains("-n t-rb-namespacee auth can-i --list"), "{steps}");
+    // What to look for in its list: `pods` among the resources, not pods in
+    // the namespace.
+    assert!(
+        steps.contains(
+            "what you may do in namespace t-rb-namespacee: if `pods` is not among the resources it lists, you have no permission there, or the namespace does not exist"
+        ),
+        "{steps}"
+    );
     run_suggested_commands(&j);
 
     let r = c.run(&["doctor", "-o", "json", "--region", "us-east"]);
