@@ -30,8 +30,10 @@ pub(super) fn nothing_reached(plan: &Plan, report: &Report, a: &mut Advice) {
         let could = if report.regions.len() == 1 { "could not be checked" } else { "could be checked" };
         text.push_str(&format!(", and {which} {could} ({})", reasons.join("; ")));
     }
+    // No cluster was to be checked (the `healthz` command): no kubeconfig to blame.
+    let mine = if problems.is_empty() { "network or VPN" } else { "network, VPN or kubeconfig" };
     text.push_str(&format!(
-        ": this looks like this machine's network, VPN or kubeconfig rather than an outage; whether {} is down cannot be told from here",
+        ": this looks like this machine's {mine} rather than an outage; whether {} is down cannot be told from here",
         plan.runbook.service
     ));
     let regions = report.regions.iter().map(|r| r.name.clone()).collect();
