@@ -10,9 +10,11 @@ pub enum ExitCode {
     /// Some region is degraded or down, or healthz answers from a
     /// misconfigured deployment (for `doctor`: a required check did not pass).
     Degraded,
-    /// Healthz fails or every region is down.
+    /// Healthz fails (a reply that fails, or no reply while something else
+    /// answered from here) or every region is down.
     Down,
-    /// A step could not be checked and nothing worse was seen.
+    /// A step could not be checked and nothing worse was seen, or nothing
+    /// answered from here (`judge::reach`).
     Unknown,
     /// Bad command-line usage (sysexits EX_USAGE).
     Usage,
@@ -75,8 +77,10 @@ pub const HELP: &str = "Exit codes:
   0   healthy: every step passed
   1   degraded: some region is degraded or down, or healthz answers from a misconfigured
       deployment; the service still answers
-  2   down: healthz fails or every region is down
-  3   unknown: a step could not be checked and nothing worse was seen
+  2   down: healthz fails (a reply that fails, or no reply while something else
+      answered from here) or every region is down
+  3   unknown: a step could not be checked and nothing worse was seen, or nothing
+      answered from here (this machine's network, VPN or kubeconfig)
   64  usage error (bad flag or value)
   70  internal error
   78  runbook or configuration error

@@ -6,7 +6,7 @@ use super::steps::Priority;
 use super::{Advice, link};
 use crate::plan::Plan;
 use crate::report::{
-    Finding, FindingKind, HealthzCheck, ProblemKind, RegionReport, Report, Severity, Status, StepCommand,
+    Finding, FindingKind, HealthzCheck, ProblemDetail, ProblemKind, RegionReport, Report, Severity, Status, StepCommand,
 };
 
 pub(super) fn healthz(plan: &Plan, report: &Report, a: &mut Advice) {
@@ -61,7 +61,12 @@ fn check(plan: &Plan, region: Option<&str>, h: &HealthzCheck, a: &mut Advice) {
                 ));
             }
         }
-        Status::Error if h.error.as_ref().is_some_and(|e| e.kind != ProblemKind::Placeholder) => {
+        // Placeholders, and nothing answering from here, have findings of their own.
+        Status::Error
+            if h.error
+                .as_ref()
+                .is_some_and(|e| e.kind != ProblemKind::Placeholder && e.detail != ProblemDetail::NothingReached) =>
+        {
             let why = h.error.as_ref().map_or_else(String::new, |e| e.message.clone());
             a.find(Finding::new(region, FindingKind::NotChecked, Severity::Warn, format!("{what} {}: {why}", h.url)));
         }

@@ -9,14 +9,16 @@
 //! permission is named instead).
 //!
 //! One file per topic: [`healthz`], [`pods`], [`logs`], [`evidence`] (events,
-//! rollout, selector), [`steps`] (the next steps and their order) and
-//! [`remedy`] (a problem → what to do about it, shared with `doctor`).
+//! rollout, selector), [`reach`] (nothing answered from here), [`steps`]
+//! (the next steps and their order) and [`remedy`] (a problem → what to do
+//! about it, shared with `doctor`).
 
 pub mod command;
 mod evidence;
 mod healthz;
 mod logs;
 mod pods;
+mod reach;
 pub mod remedy;
 mod steps;
 mod telemetry;
@@ -84,6 +86,7 @@ pub fn advise(plan: &Plan, report: &mut Report) {
     let mut a = Advice::default();
     steps::placeholders(plan, &mut a);
     healthz::healthz(plan, report, &mut a);
+    reach::nothing_reached(plan, report, &mut a);
     let shared = logs::shared_errors(report, &mut a);
     logs::outliers(report, &mut a);
     evidence::drift(report, &mut a);
@@ -1379,6 +1382,38 @@ mod tests {
         // mismatch above; diagnose runs every step.
         assert_eq!(argvs(&r), [["keysvc-check", "diagnose", "--env", "prod"]]);
         insta::assert_snapshot!("alias_answering", prose(&r));
+    }
+
+    #[test]
+    fn nothing_answering_from_here_is_one_finding_with_doctor_first_and_nothing_of_an_outage() {
+        let mut p = plan();
+        p.peers = vec![PeerPlan { name: "iam".into(), url: "https://iam.corp/healthz".into() }];
+        let missing = Problem::new(ProblemKind::ContextMissing, "context `ctx` is not in the kubeconfig");
+        let mut r = everywhere(&p, &missing);
+        let dns = Problem::new(ProblemKind::Dns, "DNS lookup failed: the host name does not resolve");
+        r.healthz = Some(HealthzCheck { error: Some(dns.clone()), ..crate::evidence::healthz::blank(&p.healthz_url) });
+        r.peers = vec![PeerCheck {
+            name: "iam".into(),
+            url: "https://iam.corp/healthz".into(),
+            up: false,
+            http_status: None,
+            latency_ms: Some(3),
+            error: Some(dns),
+        }];
+        crate::judge::run(&p, &mut r);
+        advise(&p, &mut r);
+        crate::render::json::check_schema(&r);
+        assert_eq!(r.service.verdict, Verdict::Unknown);
+        assert_eq!(r.service.impact, None);
+        let reached = r.findings.iter().filter(|f| f.kind == FindingKind::NothingReached).count();
+        assert_eq!((reached, r.findings[0].kind), (1, FindingKind::NothingReached), "{:?}", r.findings);
+        // Not an outage: neither the healthz failing nor other APIs failing too.
+        for kind in [FindingKind::HealthzFailed, FindingKind::PlatformOutage, FindingKind::ServiceUnreachable] {
+            assert!(!kinds(&r).contains(&kind), "{kind:?}: {:?}", r.findings);
+        }
+        assert!(!argvs(&r).iter().any(|a| a[0] == "curl"), "{:?}", r.next_steps);
+        assert_eq!(argv(&r.next_steps[0]), ["keysvc-check", "doctor", "--env", "prod"]);
+        insta::assert_snapshot!("nothing_answering_from_here", prose(&r));
     }
 
     mod telemetry {

@@ -330,7 +330,11 @@ pub(super) fn runbook_fix(plan: &Plan, p: &Problem) -> String {
         _ => ("selector", &rb.selector),
     };
     let mut fix = format!("fix {}", rb.key_at(key, &plan.runbook_name));
-    if let Some(better) = crate::runbook::did_you_mean(value, &p.instead) {
+    let better = match key {
+        "selector" => crate::runbook::selector_did_you_mean(value, &p.instead),
+        _ => crate::runbook::did_you_mean(value, &p.instead).map(str::to_string),
+    };
+    if let Some(better) = better {
         fix.push_str(&format!(": did you mean {better}?"));
     } else if key == "container" && !p.instead.is_empty() {
         fix.push_str(&format!(" to one of {}", p.instead.join(", ")));

@@ -310,6 +310,8 @@ fn describe_steps(r: &RegionReport, troubled: &[&PodInfo], k: &Kubectl, a: &mut 
 pub(super) enum Priority {
     /// Nothing can be checked until the runbook is finished.
     Configure,
+    /// Nothing answered from here: this machine's access first.
+    Reach,
     /// Other APIs fail too: the platform first.
     Platform,
     /// One dependency failing everywhere.

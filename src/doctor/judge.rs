@@ -335,7 +335,7 @@ fn pods_rows(facts: &Facts, r: &RegionFacts, out: &mut Vec<CheckRow>) {
             fix.push_str(", or deploy the service in this region");
         } else {
             detail.push_str(&format!("; the namespace's pods have {}", seen.other_labels.join(", ")));
-            if let Some(better) = runbook::did_you_mean(sel, &seen.other_labels) {
+            if let Some(better) = runbook::selector_did_you_mean(sel, &seen.other_labels) {
                 fix.push_str(&format!(": did you mean {better}?"));
             }
         }

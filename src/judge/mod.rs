@@ -2,6 +2,7 @@
 //! verdicts. Small and pure; the findings and next steps are `advice`'s.
 
 pub mod logs;
+pub mod reach;
 pub mod telemetry;
 
 use crate::error::ExitCode;
@@ -12,7 +13,8 @@ use crate::report::{
 
 /// Judges the facts of a run, in order: each region's logs step and
 /// verdict, the regions without a baseline against their siblings, an
-/// empty selector while healthz passes, then the service.
+/// empty selector while healthz passes, nothing answering from here, then
+/// the service.
 pub fn run(plan: &Plan, report: &mut Report) {
     for r in &mut report.regions {
         if let Some(l) = r.logs.as_mut() {
@@ -25,6 +27,7 @@ pub fn run(plan: &Plan, report: &mut Report) {
     }
     judge_without_baseline(&mut report.regions);
     doubt_empty_selector(plan, report.healthz.as_ref(), &mut report.regions);
+    reach::doubt_unreached(report);
     judge(plan, report);
 }
 
@@ -210,6 +213,9 @@ pub fn judge(plan: &Plan, report: &mut Report) {
     } else {
         parts.join(", ")
     };
+    if reach::unreached(report) {
+        notes.push("nothing answered from here");
+    }
     if report.partial {
         notes.push("partial: the run was cut short");
     }

@@ -129,6 +129,10 @@ pub enum ProblemDetail {
     NoSuchContainer { containers: Vec<String> },
     /// The runbook's selector matches no pod anywhere.
     SelectorMatchesNothing,
+    /// The environment's healthz got no reply, and nothing else answered
+    /// from here either (no region's cluster, no other API): this
+    /// machine's network, VPN or kubeconfig as likely as an outage.
+    NothingReached,
     /// The API server refused `verb` on `resource`.
     Forbidden { verb: String, resource: String },
     /// The environment variable that holds a key or token is not set.
@@ -545,6 +549,10 @@ pub enum FindingKind {
     Placeholder,
     /// A step could not be checked (unreachable, timeout, credentials).
     NotChecked,
+    /// Nothing answered from this machine: healthz got no reply, no
+    /// region's cluster could be checked, no other API answered. Its
+    /// network, VPN or kubeconfig, as likely as an outage.
+    NothingReached,
     /// Two regions' contexts reach one API server: the later is not checked.
     SameCluster,
     /// A permission is missing.

@@ -244,6 +244,57 @@ pub fn check_namespace(ns: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The requirements of a selector, split at the commas between them (not
+/// those inside `in (a,b)`), trimmed.
+fn terms(selector: &str) -> Vec<&str> {
+    let mut terms = vec![];
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in selector.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                terms.push(selector[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    terms.push(selector[start..].trim());
+    terms
+}
+
+/// `key=value` of an equality requirement (`k=v`, `k==v`); none for the
+/// others (`k!=v`, `k in (…)`, `k`, `!k`).
+fn equality(term: &str) -> Option<String> {
+    let (key, value) = term.split_once("==").or_else(|| term.split_once('='))?;
+    let (key, value) = (key.trim(), value.trim());
+    let plain = |s: &str| !s.is_empty() && !s.contains(['!', '=', '(', ')', ' ']);
+    (plain(key) && (value.is_empty() || plain(value))).then(|| format!("{key}={value}"))
+}
+
+/// The selector `selector` is most likely a typo of, given the labels the
+/// namespace's pods have on its keys (`app=ledger`, `tier=api`): each
+/// equality requirement the pods lack is replaced by the label it is a typo
+/// of, the others kept (`app=ledgr,tier=api` → `app=ledger,tier=api`).
+/// None when a requirement the pods lack has no near label, or when none
+/// was replaced.
+pub fn selector_did_you_mean(selector: &str, labels: &[String]) -> Option<String> {
+    let mut replaced = false;
+    let mut out = vec![];
+    for term in terms(selector) {
+        match equality(term) {
+            Some(label) if labels.contains(&label) => out.push(label),
+            Some(label) => {
+                out.push(super::did_you_mean(&label, labels)?.to_string());
+                replaced = true;
+            }
+            None => out.push(term.to_string()),
+        }
+    }
+    replaced.then(|| out.join(","))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +332,24 @@ mod tests {
             assert!(got.contains(want), "{s}: {got}");
         }
         assert!(check_selector(&format!("app={}", "v".repeat(64))).unwrap_err().contains("longer than 63"));
+    }
+
+    #[test]
+    fn a_typo_in_any_term_of_a_selector_gets_the_selector_meant() {
+        let labels: Vec<String> = ["app=ledger", "tier=api", "app=ledger-worker"].map(String::from).to_vec();
+        let meant = |s: &str| selector_did_you_mean(s, &labels);
+        assert_eq!(meant("app=ledgr").as_deref(), Some("app=ledger"));
+        assert_eq!(meant("app=ledgr,tier=api").as_deref(), Some("app=ledger,tier=api"));
+        assert_eq!(meant("tier=api, app==ledgr").as_deref(), Some("tier=api,app=ledger"));
+        assert_eq!(meant("app=ledgr,tier=apj").as_deref(), Some("app=ledger,tier=api"), "each typo");
+        assert_eq!(
+            meant("app=ledgr,track notin (canary, beta)").as_deref(),
+            Some("app=ledger,track notin (canary, beta)")
+        );
+        // Nothing to say: every term is a label the pods have, or one has no near label.
+        assert_eq!(meant("app=ledger,tier=api"), None);
+        assert_eq!(meant("app=ledgr,tier=web"), None);
+        assert_eq!(meant("app in (ledgr)"), None);
     }
 
     #[test]

@@ -29,6 +29,7 @@ mod source;
 mod telemetry;
 mod validate;
 
+pub use labels::selector_did_you_mean;
 pub use lint::did_you_mean;
 pub use placeholders::{Effect, Placeholder, placeholder_name, placeholder_url};
 pub use schema::*;

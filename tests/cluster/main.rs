@@ -24,6 +24,7 @@ mod other_service;
 mod output;
 mod pods_kubectl;
 mod pushback;
+mod reach;
 mod regions;
 mod runbook;
 mod telemetry;

@@ -133,6 +133,39 @@ fn a_selector_that_matches_no_pod_anywhere_while_healthz_passes_is_the_runbooks_
 
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn a_typo_in_one_term_of_a_selector_of_several_gets_the_whole_selector_meant() {
+    let typo = "selector: app=api-key-servce,tier=api";
+    let c = Case::new("t-rb-selector2").replace("selector: app=api-key-service", typo).build();
+    for r in REGIONS {
+        let out = std::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&c.kubeconfig)
+            .args(["--context", r, "-n", &c.ns, "label", "pods", "--all", "tier=api"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let (r, j) = c.json(&["diagnose"]);
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    let f = finding(&j, "runbook_mismatch");
+    let text = f["text"].as_str().unwrap();
+    assert!(text.contains(": did you mean app=api-key-service,tier=api?"), "{text}");
+    run_suggested_commands(&j);
+    // `doctor` says the same.
+    let d = c.run(&["doctor", "-o", "json", "--region", "us-east"]);
+    assert_eq!(d.code, 1, "{}", d.stdout);
+    let fixes: Vec<String> =
+        d.json()["checks"].as_array().unwrap().iter().filter_map(|c| c["fix"].as_str().map(String::from)).collect();
+    assert!(fixes.iter().any(|f| f.ends_with(": did you mean app=api-key-service,tier=api?")), "{fixes:?}");
+    // The selector meant matches the pods: with it, every region passes.
+    let text = std::fs::read_to_string(&c.runbook).unwrap().replace(typo, "selector: app=api-key-service,tier=api");
+    let fixed = crate::common::write(c.dir.path(), "fixed.yaml", &text);
+    let r = c.line(&["diagnose", "-o", "json"]).runbook(&fixed).run();
+    assert_eq!(r.code, 0, "{}", r.stdout);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn a_namespace_refused_may_not_exist_and_the_way_to_tell_is_suggested() {
     // The roles are per namespace: one that does not exist is refused alike.
     let c = Case::new("t-rb-namespace").replace("namespace: t-rb-namespace", "namespace: t-rb-namespacee").build();
