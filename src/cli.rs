@@ -99,7 +99,7 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Runbook file [default: $XDG_CONFIG_HOME or ~/.config/keysvc-check/runbook.yaml if it exists, else the embedded one].
+    /// Runbook file [default: $XDG_CONFIG_HOME/keysvc-check/runbook.yaml (else ~/.config/keysvc-check/runbook.yaml) if it exists, else the embedded one].
     #[arg(long, global = true, env = "KEYSVC_RUNBOOK", value_name = "FILE")]
     pub runbook: Option<PathBuf>,
 
@@ -414,7 +414,7 @@ else the embedded one) with --healthz-url and --context applied and every defaul
     },
     /// Write a commented starter runbook to edit.
     Init {
-        /// Where to write it [default: the config file, $XDG_CONFIG_HOME or ~/.config/keysvc-check/runbook.yaml].
+        /// Where to write it [default: the config file, $XDG_CONFIG_HOME/keysvc-check/runbook.yaml (else ~/.config/keysvc-check/runbook.yaml)].
         #[arg(value_name = "PATH")]
         path: Option<PathBuf>,
         /// Replace a file that already exists.
@@ -439,7 +439,9 @@ impl Cli {
     {
         let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
         let mut cmd = Cli::shown();
-        let m = cmd.try_get_matches_from_mut(args.clone()).map_err(|e| from_env_error(e, &cmd, &args))?;
+        let m = cmd
+            .try_get_matches_from_mut(args.clone())
+            .map_err(|e| from_env_error(typed_usage(e, &args), &cmd, &args))?;
         crate::complete::reject_unused(&mut cmd, &m)?;
         file_conflicts(&mut cmd, &m)?;
         let mut cli = Cli::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))?;
@@ -499,6 +501,34 @@ fn env_sources(cmd: &clap::Command, m: &clap::ArgMatches) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+/// The usage line of an error names the flags of the command line, but
+/// clap counts a value taken from a variable (`KEYSVC_RUNBOOK`) as given
+/// too: the usage line of the same words parsed without the variables,
+/// which lists only what was typed, replaces it.
+fn typed_usage(mut e: clap::Error, args: &[std::ffi::OsString]) -> clap::Error {
+    use clap::error::ContextKind;
+    if e.get(ContextKind::Usage).is_none() {
+        return e;
+    }
+    if let Err(typed) = without_env(Cli::shown()).try_get_matches_from(args)
+        && typed.kind() == e.kind()
+        && let Some(usage) = typed.get(ContextKind::Usage)
+    {
+        e.insert(ContextKind::Usage, usage.clone());
+    }
+    e
+}
+
+/// `cmd` and its subcommands with no argument read from a variable.
+fn without_env(cmd: clap::Command) -> clap::Command {
+    let names: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_string()).collect();
+    let mut cmd = cmd.mut_args(|a| a.env(None::<&'static str>));
+    for name in names {
+        cmd = cmd.mut_subcommand(name, without_env);
+    }
+    cmd
 }
 
 /// A value clap refused that came from an environment variable, not the

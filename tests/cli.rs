@@ -161,6 +161,36 @@ fn a_bad_value_from_a_variable_names_the_variable_not_the_flag() {
 }
 
 #[test]
+fn a_usage_line_shows_only_the_flags_typed_not_the_variables_set() {
+    for (args, usage) in [
+        (vec!["diagnose", "--until", "healthy"], "Usage: keysvc-check diagnose --watch [<INTERVAL>] --until <STATE>\n"),
+        (vec!["diagnose", "-v", "-q"], "Usage: keysvc-check diagnose --verbose...\n"),
+        (vec!["logs", "--file", "x", "--since", "5m"], "Usage: keysvc-check logs --file <PATH>\n"),
+    ] {
+        let mut c = cmd();
+        c.env("KEYSVC_RUNBOOK", "/srv/runbook.yaml").env("KEYSVC_ENV", "prod").args(&args);
+        let r = run(c);
+        assert_eq!(r.code, 64, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(usage), "{args:?}: {}", r.stderr);
+        assert!(!r.stderr.contains("--runbook") && !r.stderr.contains("--env"), "{args:?}: {}", r.stderr);
+    }
+    // Typed, a flag is in the usage line as before.
+    let r = run_args(&["diagnose", "--env", "prod", "--until", "healthy"]);
+    assert!(r.stderr.contains("--env <ENV>"), "{}", r.stderr);
+}
+
+#[test]
+fn the_help_names_the_config_file_as_the_lookup_reads_it() {
+    let config = "$XDG_CONFIG_HOME/keysvc-check/runbook.yaml (else ~/.config/keysvc-check/runbook.yaml)";
+    for args in [&["diagnose", "--help"][..], &["runbook", "init", "--help"]] {
+        let r = run_args(args);
+        assert_eq!(r.code, 0, "{args:?}");
+        let help = r.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(help.contains(config), "{args:?}: {}", r.stdout);
+    }
+}
+
+#[test]
 fn a_misspelt_environment_gets_a_did_you_mean() {
     let dir = tempfile::tempdir().unwrap();
     let rb = dir.path().join("rb.yaml");

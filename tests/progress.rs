@@ -235,3 +235,49 @@ fn ctrl_c_while_the_progress_shows_always_erases_it_before_the_report() {
         assert!(!t.tty_flag("noflsh"), "try {attempt}: the terminal's own setting is not back");
     }
 }
+
+#[test]
+#[ignore = "needs the test cluster and tmux (tests/run-all.sh)"]
+fn a_terminal_watch_shows_its_header_and_each_regions_step_while_the_first_run_goes_on() {
+    let h = hanging("t-progress-watch");
+    let mut t = Tmux::start(80);
+    let mut words = vec![BIN.to_string()];
+    words.extend(h.args(&["--watch", "60s"]));
+    let n = t.start_run(&[], &words);
+    // us-south hangs to the deadline: meanwhile the screen has the header
+    // on top and us-south's step under it, and no report yet.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let seen = loop {
+        let lines = t.showing(n);
+        if lines.iter().any(|l| l.starts_with("Watching every 1m — run 1, ")) {
+            break lines;
+        }
+        assert!(Instant::now() < deadline, "no header:\n{}", lines.join("\n"));
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        !seen.iter().any(|l| l.contains("Key Service API")),
+        "the header came only with the report:\n{}",
+        seen.join("\n")
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let lines = t.showing(n);
+        if progress_line(&lines).is_some_and(|l| l.contains("listing pods")) {
+            assert!(lines.iter().any(|l| l.starts_with("Watching every 1m — run 1, ")), "{}", lines.join("\n"));
+            assert!(!lines.iter().any(|l| l.contains("Key Service API")), "{}", lines.join("\n"));
+            break;
+        }
+        assert!(Instant::now() < deadline, "no progress line for us-south:\n{}", lines.join("\n"));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Ctrl-C cuts the run short: what finished, whole, and 130.
+    t.send_keys(&["C-c"]);
+    let s = t.wait(n);
+    assert_eq!(s.code, 130, "{}", s.text());
+    let end: Vec<&String> = s.lines.iter().skip_while(|l| !l.starts_with("Watched every 1m — last run 1, ")).collect();
+    let text = s.text();
+    assert!(end.iter().any(|l| l.starts_with("Key Service API (test): UNKNOWN")), "{text}");
+    assert!(end.iter().any(|l| l.starts_with("Next steps:")), "{text}");
+    assert!(!end.iter().any(|l| is_progress(l)), "progress left on screen:\n{text}");
+}

@@ -234,7 +234,7 @@ mod tests {
             healthz_url: "https://keys.corp/healthz".into(),
             regions,
             kubeconfig: Some("/home/me/.kube/prod config".into()),
-            rerun: Rerun { verb: "diagnose", args: vec!["--env".into(), "prod".into()], region: None },
+            rerun: Rerun { verb: "diagnose", args: vec!["--env".into(), "prod".into()], region: None, own: vec![] },
             ..Plan::for_tests(runbook, "rb.yaml")
         }
     }

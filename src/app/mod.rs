@@ -83,7 +83,15 @@ fn plan(g: &Global, run: Run<'_>) -> Result<(Arc<Plan>, String)> {
     let current_context =
         (needs_current && !in_cluster).then(|| crate::kube::client::current_context(g.kubeconfig.as_deref())).flatten();
     let config_file = runbook::config_path();
-    let found = Found { runbook: rb, runbook_name: runbook_name.clone(), in_cluster, current_context, config_file };
+    let runbook_file = (origin != runbook::Origin::Embedded).then(|| std::path::PathBuf::from(&src.name));
+    let found = Found {
+        runbook: rb,
+        runbook_name: runbook_name.clone(),
+        runbook_file,
+        in_cluster,
+        current_context,
+        config_file,
+    };
     Ok((Arc::new(Plan::from_cli(g, run, found)?), runbook_name))
 }
 
@@ -135,8 +143,8 @@ async fn once(g: &Global, plan: Arc<Plan>, verb: Verb) -> Result<ExitCode> {
     let mut buf = Vec::new();
     match plan.output {
         Output::Json => render::json::render(report, &mut buf)?,
-        Output::Markdown => render::markdown::render(report, view, &typed_command(), &mut buf)?,
-        Output::Slack => render::slack::render(report, view, &typed_command(), &mut buf)?,
+        Output::Markdown => render::markdown::render(report, view, &plan.rerun.this_run(), &mut buf)?,
+        Output::Slack => render::slack::render(report, view, &plan.rerun.this_run(), &mut buf)?,
         Output::Table if plan.quiet => render::table::verdict_line(report, layout, &mut buf)?,
         Output::Table => match view {
             View::Healthz => render::table::healthz(report, layout, &mut buf)?,
@@ -196,8 +204,8 @@ async fn doctor(g: &Global, plan: Arc<Plan>, runbook_name: String) -> Result<Exi
     let mut buf = Vec::new();
     match plan.output {
         Output::Json => render::json::doctor(&report, &mut buf)?,
-        Output::Markdown => render::markdown::doctor(&report, &typed_command(), &mut buf)?,
-        Output::Slack => render::slack::doctor(&report, &typed_command(), &mut buf)?,
+        Output::Markdown => render::markdown::doctor(&report, &plan.rerun.this_run(), &mut buf)?,
+        Output::Slack => render::slack::doctor(&report, &plan.rerun.this_run(), &mut buf)?,
         Output::Table if plan.quiet => render::table::doctor_line(&report, layout, &mut buf)?,
         Output::Table => render::table::doctor(&report, layout, &mut buf)?,
     }
@@ -417,31 +425,6 @@ fn output_width() -> Option<usize> {
     render::fit::output_width(stdout.is_terminal(), columns.as_deref(), size)
 }
 
-/// The command line of this process, as [`user_command`] shows it.
-fn typed_command() -> Vec<String> {
-    user_command(std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()))
-}
-
-/// The command line as the user typed it (`args` after the program), for
-/// the Markdown report: the program's name rather than its path, and no
-/// credentials from a URL.
-fn user_command(args: impl Iterator<Item = String>) -> Vec<String> {
-    let mut words = vec!["keysvc-check".to_string()];
-    let mut after_url_flag = false;
-    for arg in args {
-        let word = if after_url_flag {
-            crate::mask::url(&arg)
-        } else if let Some(url) = arg.strip_prefix("--healthz-url=") {
-            format!("--healthz-url={}", crate::mask::url(url))
-        } else {
-            arg.clone()
-        };
-        after_url_flag = arg == "--healthz-url";
-        words.push(word);
-    }
-    words
-}
-
 /// The width to fit and the rows there are, for each redraw of a watch.
 fn screen_size() -> (Option<usize>, Option<usize>) {
     let height = terminal_size::terminal_size_of(std::io::stdout()).map(|(_, terminal_size::Height(h))| h.into());
@@ -455,24 +438,5 @@ pub fn write_out(bytes: &[u8]) -> Result<ExitCode> {
         Ok(()) => Ok(ExitCode::Healthy),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::Healthy),
         Err(e) => Err(e).context("writing to stdout"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_command_shown_keeps_every_word_but_url_credentials() {
-        let args = ["diagnose", "--healthz-url", "https://me:s3cret@h.example/healthz", "-o", "markdown"];
-        assert_eq!(
-            user_command(args.iter().map(|s| s.to_string())),
-            ["keysvc-check", "diagnose", "--healthz-url", "https://[masked]@h.example/healthz", "-o", "markdown"]
-        );
-        let joined = ["--healthz-url=https://me:s3cret@h.example/healthz", "--runbook", "my rb.yaml"];
-        assert_eq!(
-            user_command(joined.iter().map(|s| s.to_string())),
-            ["keysvc-check", "--healthz-url=https://[masked]@h.example/healthz", "--runbook", "my rb.yaml"]
-        );
     }
 }

@@ -1,8 +1,9 @@
 //! `diagnose --watch`: the same plan run again and again, each run under its
 //! own deadline, until Ctrl-C or an `--until` condition. What is kept from
 //! one run to the next is bounded by the number of regions: each region's
-//! last verdict, since when it has held it and its last change — never the
-//! reports themselves, so a watch left running for hours does not grow.
+//! last verdict, since when it has held it and its last change, and on a
+//! terminal the last run's report (replaced by each run, printed whole when
+//! the watch ends), so a watch left running for hours does not grow.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -112,44 +113,90 @@ pub struct Options {
 
 /// Runs `plan` every `interval` (from the start of one run to the start of
 /// the next, or at once when a run took longer) and returns the exit code:
-/// the last completed run's, or 130 when Ctrl-C cut a run short.
+/// the last completed run's, or 130 when Ctrl-C cut a run short. On a
+/// terminal the last run's report is printed whole at the end (the screen
+/// of each run is cut to the terminal's height): the one report kept.
 pub async fn run(plan: Arc<Plan>, opts: Options) -> Result<ExitCode> {
     // Held for the whole watch, so a Ctrl-C between runs is seen even when
     // no run is listening; the executor listens for its own during a run.
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    // A Ctrl-C must not throw away what was written an instant before it
+    // (a screen half drawn, the bytes that erase the progress lines).
+    let screen = matches!(opts.form, Form::Screen { .. });
+    let _keep = screen.then(|| super::tty::KeepOutput::on(std::io::stdout())).flatten();
     let mut watch = Watch::default();
-    loop {
+    let mut last: Option<(Report, Timestamp)> = None;
+    let (code, open) = loop {
         let started = tokio::time::Instant::now();
         let now = crate::duration::whole_second(Timestamp::now());
-        // No live progress lines: the watch screen itself shows each run.
-        let outcome = crate::app::check::check(plan.clone(), crate::execute::progress::Sink::none(), None).await?;
+        let live = if watch.run == 0 { starting(&plan, &opts, now)? } else { None };
+        let sink = live.as_ref().map_or_else(crate::execute::progress::Sink::none, |l| l.sink());
+        let outcome = crate::app::check::check(plan.clone(), sink, None).await;
+        if let Some(live) = live {
+            live.finish().await;
+        }
+        let outcome = outcome?;
         let changes = watch.observe(&outcome.report, now);
-        let mut buf = Vec::new();
-        match opts.form {
-            Form::Screen { color, size } => {
-                let (width, height) = size();
-                let layout = Layout { color, width };
-                let header =
-                    render::watch::Header { interval: opts.interval, run: watch.run, now, regions: &watch.regions };
-                render::watch::screen(&outcome.report, &header, layout, height, &mut buf)?;
-            }
-            Form::Lines => render::watch::line(&outcome.report, now, &changes, &mut buf)?,
-            Form::Json => render::watch::json_line(&outcome.report, &mut buf)?,
-        }
-        let open = emit(&buf)?;
-        if outcome.interrupted {
-            return Ok(ExitCode::Interrupted);
-        }
         let code = crate::judge::exit_code(&outcome.report);
-        if !open || opts.until.is_some_and(|u| u.met(outcome.report.service.verdict)) {
-            return Ok(code);
+        let until = opts.until.is_some_and(|u| u.met(outcome.report.service.verdict));
+        let ending = outcome.interrupted || until;
+        // The screen of a run that ends the watch is not drawn: the report
+        // is printed whole instead.
+        let open = if screen && ending { true } else { emit(&draw(&opts, &watch, &outcome.report, now, &changes)?)? };
+        let interrupted = outcome.interrupted;
+        if screen {
+            last = Some((outcome.report, now));
         }
-        drop(outcome);
+        if interrupted {
+            break (ExitCode::Interrupted, open);
+        }
+        if !open || until {
+            break (code, open);
+        }
         tokio::select! {
-            _ = interrupt.recv() => return Ok(code),
+            _ = interrupt.recv() => break (code, open),
             () = tokio::time::sleep_until(started + opts.interval) => {}
         }
+    };
+    if let (Form::Screen { color, size }, Some((report, now)), true) = (opts.form, last, open) {
+        let header = render::watch::Header { interval: opts.interval, run: watch.run, now, regions: &watch.regions };
+        let mut buf = Vec::new();
+        render::watch::last(&report, &header, Layout { color, width: size().0 }, &mut buf)?;
+        emit(&buf)?;
     }
+    Ok(code)
+}
+
+/// On a terminal, the first run's screen while it runs: the header at once
+/// and each region's step under it (the live progress lines, erased when
+/// the run ends), so a slow first run does not leave the screen blank.
+fn starting(plan: &Plan, opts: &Options, now: Timestamp) -> Result<Option<render::progress::Live>> {
+    let Form::Screen { size, .. } = opts.form else { return Ok(None) };
+    let header = render::watch::Header { interval: opts.interval, run: 1, now, regions: &[] };
+    let mut buf = Vec::new();
+    render::watch::starting(&header, &mut buf)?;
+    if !emit(&buf)? || !plan.steps.pods {
+        return Ok(None);
+    }
+    let regions: Vec<String> = plan.regions.iter().map(|r| r.name.clone()).collect();
+    let width = size().0.unwrap_or(80);
+    Ok(Some(render::progress::Live::start(&regions, width, Box::new(std::io::stdout()))))
+}
+
+/// One run's output in the watch's form.
+fn draw(opts: &Options, watch: &Watch, report: &Report, now: Timestamp, changes: &[Transition]) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    match opts.form {
+        Form::Screen { color, size } => {
+            let (width, height) = size();
+            let header =
+                render::watch::Header { interval: opts.interval, run: watch.run, now, regions: &watch.regions };
+            render::watch::screen(report, &header, Layout { color, width }, height, &mut buf)?;
+        }
+        Form::Lines => render::watch::line(report, now, changes, &mut buf)?,
+        Form::Json => render::watch::json_line(report, &mut buf)?,
+    }
+    Ok(buf)
 }
 
 /// Writes one run's output; `false` once stdout is closed (`| head -1`),

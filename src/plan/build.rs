@@ -15,6 +15,8 @@ pub struct Found {
     pub runbook: Runbook,
     /// Where the runbook came from, as the report names it.
     pub runbook_name: String,
+    /// The runbook file read; `None`: the embedded runbook.
+    pub runbook_file: Option<std::path::PathBuf>,
     /// No kubeconfig here, only a pod's service account (`kube::client::in_cluster`).
     pub in_cluster: bool,
     /// The kubeconfig's `current-context`: a region the runbook gives no
@@ -49,7 +51,7 @@ impl Steps {
 impl Plan {
     /// The plan of `run`, with the global flags `g`, over the runbook `found`.
     pub fn from_cli(g: &Global, run: Run<'_>, found: Found) -> Result<Plan> {
-        let Found { runbook: rb, runbook_name, in_cluster, current_context, config_file } = found;
+        let Found { runbook: rb, runbook_name, runbook_file, in_cluster, current_context, config_file } = found;
         let steps = Steps::of(run.verb);
         let (env_name, env) = environment(g, run, &rb, &runbook_name)?;
         let known: Vec<&str> = env.regions.value.keys().map(String::as_str).collect();
@@ -93,7 +95,7 @@ impl Plan {
         if run.verb == Verb::Telemetry && telemetry.is_none() {
             return Err(runbook::RunbookError::NoTelemetry { path: runbook_name, env: env_name }.into());
         }
-        let rerun = Rerun::from_cli(g, &contexts, run.verb.name(), &env_name, run.target.region.clone());
+        let rerun = Rerun::from_cli(g, run, &contexts, &env_name, runbook_file.as_deref());
         Ok(Plan {
             runbook: rb,
             runbook_name,
@@ -312,6 +314,11 @@ mod tests {
     use clap::Parser;
 
     fn plan(args: &[&str]) -> Result<Plan> {
+        plan_from(args, None)
+    }
+
+    /// The plan of `args` over the embedded runbook, read from `file` when given.
+    fn plan_from(args: &[&str], file: Option<&str>) -> Result<Plan> {
         let cli = Cli::try_parse_from(std::iter::once("keysvc-check").chain(args.iter().copied())).unwrap();
         let run = match cli.command.mode() {
             crate::cli::Mode::Check(r) | crate::cli::Mode::Doctor(r) | crate::cli::Mode::Watch(r, ..) => r,
@@ -320,6 +327,7 @@ mod tests {
         let found = Found {
             runbook: runbook::parse(&runbook::Source::embedded()).unwrap(),
             runbook_name: "rb".into(),
+            runbook_file: file.map(std::path::PathBuf::from),
             in_cluster: false,
             current_context: None,
             config_file: None,
@@ -343,6 +351,50 @@ mod tests {
         assert_eq!((p.logs.since.as_secs(), p.logs.tail, p.logs.stream), (120, Some(3), true));
         let p = plan(&["logs", "--env", "prod", "-o", "json"]).unwrap();
         assert!(!p.logs.stream);
+    }
+
+    #[test]
+    fn the_runs_own_command_has_every_flag_in_effect_and_other_commands_only_the_shared_ones() {
+        let args = [
+            "logs",
+            "--env",
+            "prod",
+            "--region",
+            "us-east",
+            "--since",
+            "2m",
+            "--tail",
+            "3",
+            "--grep",
+            "a b",
+            "--previous",
+            "--max-log-streams",
+            "5",
+            "-o",
+            "slack",
+            "--no-mask",
+        ];
+        let p = plan_from(&args, Some("rb dir/one.yaml")).unwrap();
+        let runbook = crate::plan::shell_word(&crate::plan::absolute(std::path::Path::new("rb dir/one.yaml")));
+        assert!(runbook.starts_with("'/") && runbook.ends_with("/rb dir/one.yaml'"), "{runbook}");
+        assert_eq!(
+            crate::plan::shell_join(&p.rerun.this_run()),
+            format!(
+                "keysvc-check logs --env prod --runbook {runbook} --region us-east --since 2m --tail 3 \
+                 --grep 'a b' --previous --max-log-streams 5 -o slack --no-mask"
+            )
+        );
+        // Another verb's command keeps what checks the same environment the same way.
+        assert_eq!(
+            p.rerun.command("diagnose", None),
+            format!("keysvc-check diagnose --env prod --runbook {runbook} --region us-east")
+        );
+        // The embedded runbook is no file to name.
+        let p = plan(&["doctor", "--env", "prod", "-o", "markdown", "--timeout", "5s"]).unwrap();
+        assert_eq!(
+            p.rerun.this_run(),
+            ["keysvc-check", "doctor", "--env", "prod", "--timeout", "5s", "-o", "markdown"]
+        );
     }
 
     #[test]

@@ -224,6 +224,7 @@ mod tests {
             verb: "pods",
             args: vec!["--env".into(), "prod".into(), "--runbook".into(), "my rb.yaml".into()],
             region: None,
+            own: vec![],
         };
         assert_eq!(
             r.command("diagnose", Some("us-east")),

@@ -2,21 +2,31 @@
 //! suggest with another verb, for one region, or with the flag at fault
 //! changed. Quoted only when printed.
 
+use std::path::Path;
 use std::time::Duration;
 
-use crate::cli::Global;
+use crate::cli::{Global, OutputArg, Run, Verb};
 use crate::plan::{HEALTHZ_URL_HINT, absolute, duration_word, env_word, shell_join};
 
-/// The command line as the user gave it, to re-run with another verb or for
-/// one region. Kept as words, quoted only when printed.
+/// The command line in effect, as words: to re-run with another verb or for
+/// one region, and, whole, to reproduce the run elsewhere. Every value the
+/// run took from a variable (`KEYSVC_ENV`, `KEYSVC_RUNBOOK`…) or looked up
+/// (the config file's runbook) is a flag here, and every path absolute, so
+/// a command built from it does the same pasted in another directory or
+/// another shell. Kept as words, quoted only when printed.
 #[derive(Debug, Clone, Default)]
 pub struct Rerun {
     /// The command that ran (`diagnose`, `pods`…).
     pub verb: &'static str,
-    /// Everything after the verb except `--region`, as flag and value pairs.
+    /// Everything after the verb except `--region` and the verb's own
+    /// flags, as flag and value pairs: what any command about the same
+    /// environment keeps.
     pub args: Vec<String>,
     /// The run's own `--region`: a command about the whole run keeps it.
     pub region: Option<String>,
+    /// The flags only this run has (`--since`, `--tail`, `-o markdown`…):
+    /// in [`Rerun::this_run`], not in the commands of other verbs.
+    pub own: Vec<String>,
 }
 
 /// A flag of the run that caused the problem a re-run is suggested for:
@@ -36,17 +46,31 @@ pub enum Fix {
 }
 
 impl Rerun {
-    /// The re-run of `verb` over `env`, with the global flags `g`; `region`
-    /// is the run's own `--region`.
-    /// `contexts` are the run's `--context`s, each with its region.
+    /// The re-run of `run` over `env`, with the global flags `g`;
+    /// `contexts` are the run's `--context`s, each with its region, and
+    /// `runbook` the runbook file read (`None`: the embedded one).
     pub fn from_cli(
         g: &Global,
+        run: Run<'_>,
         contexts: &[(String, String)],
-        verb: &'static str,
         env: &str,
-        region: Option<String>,
+        runbook: Option<&Path>,
     ) -> Rerun {
-        Rerun { verb, args: args(g, contexts, env), region }
+        Rerun {
+            verb: run.verb.name(),
+            args: args(g, contexts, env, runbook),
+            region: run.target.region.clone(),
+            own: own(g, run),
+        }
+    }
+
+    /// The whole command of the run, every flag in effect: pasted in
+    /// another directory, with no `KEYSVC_*` variable set, it runs the same
+    /// check the same way.
+    pub fn this_run(&self) -> Vec<String> {
+        let mut words = self.words(self.verb, None, None);
+        words.extend(self.own.iter().cloned());
+        words
     }
 
     /// `keysvc-check VERB ARGS… [--region R]`, quoted for a POSIX shell:
@@ -114,11 +138,12 @@ impl Rerun {
 }
 
 /// The user's flags, so that a suggested `keysvc-check …` command checks the
-/// same thing the same way (everything but the verb and `--region`).
-fn args(g: &Global, contexts: &[(String, String)], env: &str) -> Vec<String> {
+/// same thing the same way (everything but the verb, `--region` and the
+/// verb's own flags).
+fn args(g: &Global, contexts: &[(String, String)], env: &str, runbook: Option<&Path>) -> Vec<String> {
     let mut args = vec!["--env".to_string(), env.to_string()];
     // Absolute: a command pasted in another directory reads the same files.
-    if let Some(p) = &g.runbook {
+    if let Some(p) = runbook {
         args.extend(["--runbook".into(), absolute(p)]);
     }
     if let Some(k) = &g.kubeconfig {
@@ -140,6 +165,48 @@ fn args(g: &Global, contexts: &[(String, String)], env: &str) -> Vec<String> {
     args
 }
 
+/// The flags of this run that a command of another verb does not take or
+/// should not repeat: the `logs` window and filters, the log reads at once,
+/// the output format and unmasking.
+fn own(g: &Global, run: Run<'_>) -> Vec<String> {
+    let mut own: Vec<String> = vec![];
+    if let Some(l) = run.logs {
+        if let Some(d) = l.since {
+            own.extend(["--since".into(), duration_word(d)]);
+        }
+        if let Some(n) = l.tail {
+            own.extend(["--tail".into(), n.to_string()]);
+        }
+        if let Some(re) = &l.grep {
+            own.extend(["--grep".into(), re.as_str().to_string()]);
+        }
+        if l.previous {
+            own.push("--previous".into());
+        }
+    }
+    if matches!(run.verb, Verb::Diagnose | Verb::Logs) {
+        if run.streams.max_log_streams != crate::cli::DEFAULT_MAX_LOG_STREAMS {
+            own.extend(["--max-log-streams".into(), run.streams.max_log_streams.to_string()]);
+        }
+        if let Some(n) = run.streams.max_log_streams_total {
+            own.extend(["--max-log-streams-total".into(), n.to_string()]);
+        }
+    }
+    let output = match g.output {
+        OutputArg::Table => None,
+        OutputArg::Json => Some("json"),
+        OutputArg::Markdown => Some("markdown"),
+        OutputArg::Slack => Some("slack"),
+    };
+    if let Some(o) = output {
+        own.extend(["-o".into(), o.into()]);
+    }
+    if g.no_mask {
+        own.push("--no-mask".into());
+    }
+    own
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,7 +214,8 @@ mod tests {
     #[test]
     fn a_rerun_keeps_the_runs_region_and_changes_the_flag_at_fault() {
         let args = ["--env", "prod", "--kubeconfig", "/tmp/nope.yaml", "--context", "us-east=nope", "--timeout", "3s"];
-        let r = Rerun { verb: "pods", args: args.map(String::from).to_vec(), region: Some("us-east".into()) };
+        let r =
+            Rerun { verb: "pods", args: args.map(String::from).to_vec(), region: Some("us-east".into()), own: vec![] };
         assert_eq!(
             r.command("diagnose", None),
             "keysvc-check diagnose --env prod --kubeconfig /tmp/nope.yaml --context us-east=nope --timeout 3s --region us-east"
@@ -172,7 +240,7 @@ mod tests {
             r.fixed("pods", None, Some(&Fix::Timeout(Duration::from_secs(60)))).unwrap(),
             "keysvc-check pods --env prod --kubeconfig /tmp/nope.yaml --context us-east=nope --timeout 1m --region us-east"
         );
-        let plain = Rerun { verb: "diagnose", args: vec!["--env".into(), "prod".into()], region: None };
+        let plain = Rerun { verb: "diagnose", args: vec!["--env".into(), "prod".into()], region: None, own: vec![] };
         assert_eq!(
             plain.fixed("diagnose", None, Some(&Fix::Timeout(Duration::from_secs(60)))).unwrap(),
             "keysvc-check diagnose --env prod --timeout 1m"

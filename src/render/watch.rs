@@ -42,6 +42,34 @@ fn interval(d: Duration) -> String {
     humantime::format_duration(d).to_string().replace(' ', "")
 }
 
+/// The header line of the screen while the watch goes on.
+fn headline(h: &Header) -> String {
+    format!("Watching every {} — run {}, {} — Ctrl-C to stop", interval(h.interval), h.run, clock(h.now))
+}
+
+/// The header (`headline`, then each region's last change) and the
+/// `diagnose` report, as lines of text.
+fn body(r: &Report, h: &Header, headline: &str, layout: Layout) -> std::io::Result<String> {
+    let mut body = Vec::new();
+    writeln!(body, "{headline}")?;
+    for reg in h.regions {
+        match &reg.last_change {
+            Some(c) => writeln!(body, "  {} {} → {} at {}", reg.name, c.from.as_str(), c.to.as_str(), clock(c.at))?,
+            None => writeln!(body, "  {} {}, unchanged since {}", reg.name, reg.verdict.as_str(), clock(reg.since))?,
+        }
+    }
+    writeln!(body)?;
+    table::diagnose(r, layout, &mut body)?;
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The first run's screen while it runs: cleared, the header at once, and
+/// a blank line under which the live progress lines (`render::progress`)
+/// show each region's step until the run's screen replaces them.
+pub fn starting(h: &Header, out: &mut impl Write) -> std::io::Result<()> {
+    write!(out, "{CLEAR}{}\n\n", headline(h))
+}
+
 /// The header and the `diagnose` report, drawn from the top of the screen
 /// over the run before. At most `height - 1` lines, so the terminal never
 /// scrolls and the header stays on the first line; what does not fit is
@@ -53,17 +81,7 @@ pub fn screen(
     height: Option<usize>,
     out: &mut impl Write,
 ) -> std::io::Result<()> {
-    let mut body = Vec::new();
-    writeln!(body, "Watching every {} — run {}, {} — Ctrl-C to stop", interval(h.interval), h.run, clock(h.now))?;
-    for reg in h.regions {
-        match &reg.last_change {
-            Some(c) => writeln!(body, "  {} {} → {} at {}", reg.name, c.from.as_str(), c.to.as_str(), clock(c.at))?,
-            None => writeln!(body, "  {} {}, unchanged since {}", reg.name, reg.verdict.as_str(), clock(reg.since))?,
-        }
-    }
-    writeln!(body)?;
-    table::diagnose(r, layout, &mut body)?;
-    let text = String::from_utf8_lossy(&body);
+    let text = body(r, h, &headline(h), layout)?;
     let lines: Vec<&str> = text.lines().collect();
     out.write_all(if h.run <= 1 { CLEAR } else { HOME }.as_bytes())?;
     let room = height.map_or(usize::MAX, |h| h.saturating_sub(1).max(2));
@@ -75,6 +93,16 @@ pub fn screen(
         writeln!(out, "{CLEAR_LINE}… {} more lines (a taller terminal shows them)", lines.len() - shown)?;
     }
     out.write_all(CLEAR_BELOW.as_bytes())
+}
+
+/// When the watch ends (Ctrl-C, `--until`): the screen cleared and the last
+/// run's header and report printed whole, as `diagnose` prints it, with
+/// every finding and next step; a report taller than the terminal scrolls
+/// as any output does, and stays once the shell's prompt is back.
+pub fn last(r: &Report, h: &Header, layout: Layout, out: &mut impl Write) -> std::io::Result<()> {
+    let headline = format!("Watched every {} — last run {}, {}", interval(h.interval), h.run, clock(h.now));
+    out.write_all(CLEAR.as_bytes())?;
+    out.write_all(body(r, h, &headline, layout)?.as_bytes())
 }
 
 /// One line per run, for a pipe: the run's start, the service verdict,
@@ -173,6 +201,33 @@ mod tests {
         let s = text(|o| screen(&r, &h, Layout { color: false, width: None }, None, o));
         assert!(s.starts_with(CLEAR), "{s:?}");
         assert!(s.contains("Watching every 1m30s — run 1, 03:12:00Z — Ctrl-C to stop\n"), "{s:?}");
+    }
+
+    #[test]
+    fn the_first_run_shows_its_header_at_once_and_the_end_the_last_report_whole() {
+        let now = at("2026-11-26T03:12:00Z");
+        let h = Header { interval: Duration::from_secs(60), run: 1, now, regions: &[] };
+        assert_eq!(
+            text(|o| starting(&h, o)),
+            format!("{CLEAR}Watching every 1m — run 1, 03:12:00Z — Ctrl-C to stop\n\n")
+        );
+        let mut w = Watch::default();
+        let r = fixture::report();
+        w.observe(&r, now);
+        let h = Header { interval: Duration::from_secs(60), run: w.run, now, regions: &w.regions };
+        let layout = Layout { color: false, width: Some(80) };
+        let cut = text(|o| screen(&r, &h, layout, Some(12), o));
+        assert!(cut.contains("more lines (a taller terminal shows them)"), "{cut}");
+        let whole = text(|o| last(&r, &h, layout, o));
+        let body = whole.strip_prefix(CLEAR).expect("on a cleared screen");
+        assert!(
+            body.starts_with("Watched every 1m — last run 1, 03:12:00Z\n  us-south healthy, unchanged since"),
+            "{body}"
+        );
+        assert!(!body.contains("more lines") && !body.contains('\u{1b}'), "{body}");
+        let mut report = Vec::new();
+        table::diagnose(&r, layout, &mut report).unwrap();
+        assert!(body.ends_with(&String::from_utf8(report).unwrap()), "the report as diagnose prints it:\n{body}");
     }
 
     #[test]

@@ -283,3 +283,83 @@ fn slack_of_a_real_run_and_the_healthz_body_in_both_pasted_formats() {
         assert!(out.contains(body), "{format}:\n{out}");
     }
 }
+
+/// The command in the report's last code block (`### Command` or `*Command*`).
+fn command_block(report: &str) -> String {
+    let blocks: Vec<&str> = report.split("```\n").collect();
+    assert!(blocks.len() >= 3, "no code block:\n{report}");
+    blocks[blocks.len() - 2].trim_end().to_string()
+}
+
+/// The report without what changes from one run to the next (times, ages,
+/// latencies).
+fn steady(report: &str) -> String {
+    let mut s = report.to_string();
+    for (re, to) in [
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[time]"),
+        (r"\d+ ms\b", "[ms] ms"),
+        (r"\d+m ago", "[age] ago"),
+        (r"\d+[smhd]\b", "[age]"),
+    ] {
+        s = regex::Regex::new(re).unwrap().replace_all(&s, to).into_owned();
+    }
+    s
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn the_command_block_pasted_elsewhere_runs_the_same_check() {
+    let c = Case::new("t-command-block").scenario("us-east", Scenario::CrashLoop).build();
+    // Relative paths in a directory of their own, the environment, the
+    // region and the timeout from variables, a context alone.
+    let here = tempfile::tempdir().unwrap();
+    std::fs::copy(&c.runbook, here.path().join("one.yaml")).unwrap();
+    std::fs::copy(&c.kubeconfig, here.path().join("kc.yaml")).unwrap();
+    let typed = |args: &[&str]| {
+        let mut command = cmd();
+        command
+            .current_dir(here.path())
+            .env("KEYSVC_ENV", "test")
+            .env("KEYSVC_REGION", "us-east")
+            .env("KEYSVC_TIMEOUT", "20s")
+            .args(args)
+            .args(["--runbook", "one.yaml", "--kubeconfig", "kc.yaml", "--context", "oncall@us-east"]);
+        run(command)
+    };
+    // Pasted: by a shell in another directory, with no KEYSVC_* variable.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let bin_dir = std::path::Path::new(BIN).parent().unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    for (args, format) in [
+        (&["pods", "-o", "markdown"][..], "markdown"),
+        (&["logs", "--since", "2m", "--tail", "3", "--grep", "error|panic", "-o", "slack"], "slack"),
+    ] {
+        let first = typed(args);
+        assert_eq!(first.code, 1, "{args:?}: {}\n{}", first.stdout, first.stderr);
+        let shown = command_block(&first.stdout);
+        let here_path = here.path().display().to_string();
+        for word in ["--env test", "--region us-east", "--timeout 20s", "--context us-east=oncall@us-east"] {
+            assert!(shown.contains(word), "{format}: {word} missing from {shown}");
+        }
+        assert!(shown.contains(&format!("--runbook {here_path}/one.yaml")), "{format}: {shown}");
+        assert!(shown.contains(&format!("--kubeconfig {here_path}/kc.yaml")), "{format}: {shown}");
+        // The variables the binary's runs are kept from, kept from the shell too.
+        let mut pasted = Command::new("sh");
+        for (k, v) in cmd().get_envs() {
+            match v {
+                Some(v) => pasted.env(k, v),
+                None => pasted.env_remove(k),
+            };
+        }
+        pasted.current_dir(elsewhere.path()).env("PATH", &path).stdin(Stdio::null()).args(["-c", &shown]);
+        let pasted = run(pasted);
+        assert_eq!(pasted.code, first.code, "{format}: pasted `{shown}`:\n{}\n{}", pasted.stdout, pasted.stderr);
+        // The same report, the runbook named as each run was given it.
+        let runbook_as_typed = "Runbook: one.yaml (--runbook)".to_string();
+        let runbook_pasted = format!("Runbook: {here_path}/one.yaml (--runbook)");
+        assert!(first.stdout.contains(&runbook_as_typed), "{format}:\n{}", first.stdout);
+        assert!(pasted.stdout.contains(&runbook_pasted), "{format}:\n{}", pasted.stdout);
+        let first = first.stdout.replace(&runbook_as_typed, &runbook_pasted);
+        assert_eq!(steady(&pasted.stdout), steady(&first), "{format}: pasted `{shown}`");
+    }
+}

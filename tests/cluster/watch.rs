@@ -153,7 +153,9 @@ fn a_terminal_is_redrawn_in_place_until_ctrl_c() {
     let mut seen = vec![];
     while seen.len() < 2 || seen.first() == seen.last() {
         let screen = t.visible();
-        if let Some(n) = run_on_top(&screen) {
+        // The first run's header shows at once, its report once it is done.
+        let drawn = screen.iter().any(|l| l.starts_with("Key Service API"));
+        if let Some(n) = run_on_top(&screen).filter(|_| drawn) {
             assert_eq!(
                 screen.iter().filter(|l| l.starts_with("Watching every")).count(),
                 1,
@@ -178,4 +180,48 @@ fn a_terminal_is_redrawn_in_place_until_ctrl_c() {
     // Between runs Ctrl-C ends with the last run's verdict (healthy); during one, 130.
     let code = t.wait_end(&end, Duration::from_secs(10));
     assert!(code == 0 || code == 130, "exit code {code}");
+}
+
+#[test]
+#[ignore = "needs the test cluster and tmux (tests/run-all.sh)"]
+fn ctrl_c_ends_a_terminal_watch_with_the_last_report_whole() {
+    let c = Case::new("w-last").scenario("us-east", Scenario::CrashLoop).build();
+    let once = c.line(&["diagnose"]).run();
+    // 20 rows: each run's screen is cut, saying how many lines did not fit.
+    let mut t = Tmux::start_sized(80, 20);
+    let mut words = vec![BIN.to_string()];
+    words.extend(c.words(&["diagnose", "--watch", "60s"]));
+    let n = t.start_run(&[], &words);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let screen = t.visible();
+        if screen.first().is_some_and(|l| l.starts_with("Watching every 1m — run 1, "))
+            && screen.iter().any(|l| l.ends_with("more lines (a taller terminal shows them)"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no cut screen of the first run:\n{}", screen.join("\n"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Between runs: the last run's code, and its report printed whole.
+    t.send_keys(&["C-c"]);
+    let s = t.wait(n);
+    assert_eq!(s.code, once.code, "{}", s.text());
+    let text = s.text();
+    let end: Vec<&str> =
+        s.lines.iter().map(String::as_str).skip_while(|l| !l.starts_with("Watched every 1m — last run 1, ")).collect();
+    assert!(end.iter().any(|l| l.starts_with("Key Service API (test): DEGRADED")), "{text}");
+    assert!(!end.iter().any(|l| l.contains("more lines (a taller terminal")), "{text}");
+    // Every next step of the report is there, as the run without --watch gives them.
+    let steps: Vec<&str> = once.stdout.lines().skip_while(|l| !l.starts_with("Next steps:")).collect();
+    assert!(steps.len() > 1, "{}", once.stdout);
+    let numbered = |lines: &[&str]| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l.trim_start().split_once(". ").is_some_and(|(n, _)| n.parse::<u32>().is_ok()))
+            .map(|l| l.trim().to_string())
+            .collect()
+    };
+    let shown = numbered(&end);
+    assert!(!shown.is_empty() && shown.len() == numbered(&steps).len(), "{text}\n---\n{}", once.stdout);
 }

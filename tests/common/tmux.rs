@@ -30,9 +30,14 @@ impl Screen {
 }
 
 impl Tmux {
-    /// A session `width` columns wide with a plain `sh`, started with an
-    /// environment of its own so nothing of the test's leaks in.
+    /// A session `width` columns wide (50 rows) with a plain `sh`, started
+    /// with an environment of its own so nothing of the test's leaks in.
     pub fn start(width: u16) -> Tmux {
+        Tmux::start_sized(width, 50)
+    }
+
+    /// [`Tmux::start`] with `height` rows.
+    pub fn start_sized(width: u16, height: u16) -> Tmux {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("tmux.sock");
         let tmux = Tmux { dir, socket, runs: 0 };
@@ -42,7 +47,19 @@ impl Tmux {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", tmux.dir.path())
             .env("TERM", "xterm-256color")
-            .args(["-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", &width.to_string(), "-y", "50", "sh"])
+            .args([
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "t",
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+                "sh",
+            ])
             .status()
             .unwrap_or_else(|e| panic!("tmux: {e} (install the Debian package tmux; tests/run-all.sh does)"))
             .success();
@@ -170,7 +187,8 @@ impl Tmux {
         let deadline = Instant::now() + Duration::from_secs(60);
         let text = loop {
             let text = self.capture(false);
-            if text.lines().any(|l| l.starts_with(&end)) {
+            // The terminal echoes Ctrl-C as `^C` before the marker.
+            if text.lines().any(|l| l.contains(&end)) {
                 break text;
             }
             assert!(Instant::now() < deadline, "no end marker after 60 s; the screen:\n{text}");
@@ -178,7 +196,7 @@ impl Tmux {
         };
         let code = text
             .lines()
-            .find_map(|l| l.strip_prefix(&end))
+            .find_map(|l| l.split_once(&end).map(|(_, code)| code))
             .and_then(|c| c.trim().parse().ok())
             .expect("exit code after the end marker");
         let escaped = between(&self.capture(true), &begin, &end).join("\n");
@@ -195,7 +213,7 @@ fn between(t: &str, begin: &str, end: &str) -> Vec<String> {
     t.lines()
         .skip_while(|l| !l.ends_with(begin))
         .skip(1)
-        .take_while(|l| !l.starts_with(end))
+        .take_while(|l| !l.contains(end))
         .map(|l| l.trim_end().to_string())
         .collect()
 }
