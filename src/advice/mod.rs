@@ -1490,12 +1490,17 @@ mod tests {
         #[test]
         fn a_region_named_near_a_value_no_region_claims_is_the_runbooks_name_not_the_monitoring() {
             let p = plan_with("prometheus");
-            let mut east = reporting("us-east", None);
-            east.telemetry.as_mut().unwrap().facet = "us-eats".into();
-            let regions = vec![reporting("us-south", Some(3)), east, reporting("eu-de", Some(3))];
-            let mut r = report(&p, Status::Pass, regions);
-            r.telemetry.as_mut().unwrap().facets = vec!["us-south".into(), "us-east".into(), "eu-de".into()];
-            advise(&p, &mut r);
+            let misnamed = |unclaimed: &[&str]| {
+                let mut east = reporting("us-east", None);
+                let t = east.telemetry.as_mut().unwrap();
+                t.facet = "us-eats".into();
+                let unclaimed: Vec<String> = unclaimed.iter().map(|s| s.to_string()).collect();
+                crate::judge::telemetry::misnamed(t, &unclaimed);
+                east.verdict = crate::judge::region_verdict(&east);
+                report(&p, Status::Pass, vec![reporting("us-south", Some(3)), east, reporting("eu-de", Some(3))])
+            };
+            let r = misnamed(&["us-east"]);
+            assert_eq!(r.regions[1].verdict, Verdict::Healthy, "the runbook's name changes no verdict");
             assert_eq!(kinds(&r), [FindingKind::RunbookMismatch]);
             assert_eq!(
                 r.findings[0].text,
@@ -1505,8 +1510,8 @@ mod tests {
             assert!(fix.text.contains("environments.prod.regions.us-east.telemetry"), "{}", fix.text);
             assert_eq!(argv(fix), ["keysvc-check", "diagnose", "--env", "prod"]);
             // A value the answer lacks with nothing near: the monitoring.
-            r.telemetry.as_mut().unwrap().facets = vec!["us-south".into(), "eu-de".into()];
-            advise(&p, &mut r);
+            let r = misnamed(&["ap-south"]);
+            assert_eq!(r.regions[1].verdict, Verdict::Degraded);
             assert_eq!(kinds(&r), [FindingKind::TelemetryMissing]);
         }
 

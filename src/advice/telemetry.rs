@@ -86,28 +86,18 @@ pub(super) fn telemetry(plan: &Plan, report: &Report, a: &mut Advice) {
         return;
     }
     alive(plan, t, report, a);
-    let misnamed = misnamed(plan, t, report, step, a);
-    missing(plan, t, report, &misnamed, a);
+    misnamed(plan, t, report, a);
+    missing(plan, t, report, a);
 }
 
-/// Regions whose value is not in the answer while a near one is that no
-/// region of the run claims: the runbook's name for the region, not the
+/// Regions whose name in the runbook is near a value of the answer that no
+/// region claims (judged so): the runbook's name for the region, not the
 /// monitoring (`us-eats` for `us-east`). Each is a finding with the fix.
-fn misnamed<'r>(
-    plan: &Plan,
-    t: &Telemetry,
-    report: &'r Report,
-    step: &crate::report::TelemetryStep,
-    a: &mut Advice,
-) -> Vec<&'r str> {
+fn misnamed(plan: &Plan, t: &Telemetry, report: &Report, a: &mut Advice) {
     let who = t.provider.display();
-    let claimed: Vec<&str> =
-        report.regions.iter().filter_map(|r| r.telemetry.as_ref()).map(|t| t.facet.as_str()).collect();
-    let unclaimed: Vec<String> = step.facets.iter().filter(|f| !claimed.contains(&f.as_str())).cloned().collect();
-    let mut out = vec![];
     for r in &report.regions {
-        let Some(rt) = r.telemetry.as_ref().filter(|rt| rt.status == Status::Fail) else { continue };
-        let Some(near) = crate::runbook::did_you_mean(&rt.facet, &unclaimed) else { continue };
+        let Some(rt) = &r.telemetry else { continue };
+        let Some(ProblemDetail::TelemetryName { near }) = rt.error.as_ref().map(|e| &e.detail) else { continue };
         let key = format!("environments.{}.regions.{}.telemetry", plan.env, r.name);
         let text = format!(
             "{who}'s answer has no `{}` for {} but has `{near}`, which no region claims: the runbook's name for the region, not the monitoring",
@@ -118,9 +108,7 @@ fn misnamed<'r>(
         let command = super::command::rerun(plan, plan.rerun.verb, None, None);
         let text = format!("{fix}{}", super::steps::then_rerun(&fix, command.is_some()));
         a.step(Priority::Telemetry, Some(&r.name), text, command);
-        out.push(r.name.as_str());
     }
-    out
 }
 
 /// Every region, or each one, alone: one finding for the service when
@@ -161,10 +149,10 @@ fn alive(plan: &Plan, t: &Telemetry, report: &Report, a: &mut Advice) {
 }
 
 /// Telemetry missing (or from fewer pods, or late) where the service is up.
-fn missing(plan: &Plan, t: &Telemetry, report: &Report, misnamed: &[&str], a: &mut Advice) {
+fn missing(plan: &Plan, t: &Telemetry, report: &Report, a: &mut Advice) {
     let who = t.provider.display();
     let mut each: Vec<(&RegionReport, Finding)> = vec![];
-    for r in report.regions.iter().filter(|r| !misnamed.contains(&r.name.as_str())) {
+    for r in &report.regions {
         let Some(rt) = &r.telemetry else { continue };
         let up = Up::of(report, r);
         if !matches!(rt.status, Status::Warn | Status::Fail) || up.down() {

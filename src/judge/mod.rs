@@ -16,12 +16,17 @@ use crate::report::{
 /// empty selector while healthz passes, nothing answering from here, then
 /// the service.
 pub fn run(plan: &Plan, report: &mut Report) {
+    let answered = report.telemetry.as_ref().map_or(&[][..], |t| t.facets.as_slice());
+    let claimed: Vec<String> =
+        report.regions.iter().filter_map(|r| r.telemetry.as_ref()).map(|t| t.facet.clone()).collect();
+    let unclaimed: Vec<String> = answered.iter().filter(|f| !claimed.contains(f)).cloned().collect();
     for r in &mut report.regions {
         if let Some(l) = r.logs.as_mut() {
             logs::judge_step(l);
         }
         if let Some(t) = r.telemetry.as_mut() {
             telemetry::judge_step(t);
+            telemetry::misnamed(t, &unclaimed);
         }
         r.verdict = region_verdict(r);
     }

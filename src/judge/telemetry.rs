@@ -3,7 +3,7 @@
 //! or when the latest point is older than half the window; fail when
 //! nothing came; error when the provider could not be asked.
 
-use crate::report::{RegionTelemetry, Status};
+use crate::report::{Problem, ProblemDetail, ProblemKind, RegionTelemetry, Status};
 
 pub fn judge_step(t: &mut RegionTelemetry) {
     if t.status == Status::Error {
@@ -15,6 +15,22 @@ pub fn judge_step(t: &mut RegionTelemetry) {
         Some(n) if n < t.expected || late => Status::Warn,
         Some(_) => Status::Pass,
     };
+}
+
+/// A region without data whose name in the runbook is near a value of the
+/// answer that no region claims (`us-eats` for `us-east`): the runbook's
+/// name, not the monitoring. Its telemetry could not be told, so it is an
+/// error, which changes no verdict.
+pub fn misnamed(t: &mut RegionTelemetry, unclaimed: &[String]) {
+    if t.status != Status::Fail {
+        return;
+    }
+    let Some(near) = crate::runbook::did_you_mean(&t.facet, unclaimed) else { return };
+    let message = format!("the answer has no `{}` but has `{near}`, which no region claims", t.facet);
+    t.status = Status::Error;
+    t.error = Some(
+        Problem::new(ProblemKind::RunbookMismatch, message).detail(ProblemDetail::TelemetryName { near: near.into() }),
+    );
 }
 
 #[cfg(test)]
@@ -53,5 +69,20 @@ mod tests {
         e.status = Status::Error;
         e.error = Some(Problem::new(crate::report::ProblemKind::Unauthorized, "401"));
         assert_eq!(judged(e), Status::Error);
+    }
+
+    #[test]
+    fn a_name_near_a_value_no_region_claims_is_the_runbooks_and_changes_no_verdict() {
+        let mut t = facts(None, None);
+        t.facet = "us-eats".into();
+        judge_step(&mut t);
+        misnamed(&mut t, &["us-east".into()]);
+        assert_eq!(t.status, Status::Error);
+        assert_eq!(t.error.as_ref().map(|e| &e.detail), Some(&ProblemDetail::TelemetryName { near: "us-east".into() }));
+        // Nothing near: the monitoring's.
+        let mut t = facts(None, None);
+        judge_step(&mut t);
+        misnamed(&mut t, &["eu-de".into()]);
+        assert_eq!(t.status, Status::Fail);
     }
 }

@@ -330,6 +330,7 @@ fn short_problem(p: &crate::report::Problem) -> String {
         RunbookMismatch if matches!(p.detail, ProblemDetail::NoSuchContainer { .. }) => {
             "runbook container not in pods".into()
         }
+        RunbookMismatch if matches!(p.detail, ProblemDetail::TelemetryName { .. }) => "runbook: region's name".into(),
         RunbookMismatch => "selector matches no pod".into(),
         Query => "query refused".into(),
         BadRequest | Other => crate::sanitize::clean(&p.message, 40),

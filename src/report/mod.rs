@@ -137,6 +137,9 @@ pub enum ProblemDetail {
     Forbidden { verb: String, resource: String },
     /// The environment variable that holds a key or token is not set.
     EnvUnset { var: String },
+    /// The telemetry answer has no value for the region's name in the
+    /// runbook, but this near one that no region claims.
+    TelemetryName { near: String },
 }
 
 /// How a kubeconfig's credential plugin failed.

@@ -240,6 +240,13 @@ fn a_region_misnamed_in_the_runbook_is_the_runbooks_not_the_monitoring_and_the_f
         .find(|s| s["text"].as_str().unwrap().starts_with("did you mean us-east?"))
         .unwrap_or_else(|| panic!("no fix in {}", j["next_steps"]));
     assert!(step["text"].as_str().unwrap().contains("environments.test.regions.us-east.telemetry"), "{step}");
+    // The runbook's name, not the monitoring: no verdict changes.
+    let east = j["regions"].as_array().unwrap().iter().find(|r| r["name"] == "us-east").unwrap();
+    assert_eq!(
+        (east["verdict"].as_str(), east["telemetry"]["status"].as_str()),
+        (Some("healthy"), Some("error")),
+        "{east}"
+    );
     // Made as told, the same run passes.
     let text = std::fs::read_to_string(&c.runbook).unwrap().replace("telemetry: us-eats", "telemetry: us-east");
     std::fs::write(&c.runbook, text).unwrap();
