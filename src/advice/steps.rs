@@ -168,22 +168,26 @@ fn namespace_step(plan: &Plan, r: &RegionReport, seen: &RegionSeen, a: &mut Advi
     }
 }
 
+/// The containers a region's pods were seen to have, when they lack the
+/// runbook's `container`.
+pub(super) fn containers_instead(r: &RegionReport) -> Option<&Vec<String>> {
+    let logs = r.logs.as_ref();
+    logs.and_then(|l| l.error.as_ref())
+        .into_iter()
+        .chain(logs.into_iter().flat_map(|l| l.pods.iter().filter_map(|p| p.error.as_ref())))
+        .find_map(|p| match &p.detail {
+            ProblemDetail::NoSuchContainer { containers } => Some(containers),
+            _ => None,
+        })
+}
+
 /// The container the region's `kubectl logs` commands name: the runbook's,
 /// unless its pods were seen to lack it; then the likely one (a near name),
 /// or the pods' only container. `Err` with the containers they have when
 /// only the user can tell which is meant.
 fn logs_container(plan: &Plan, r: &RegionReport) -> Result<String, Vec<String>> {
     let container = &plan.runbook.container;
-    let logs = r.logs.as_ref();
-    let lacking = logs
-        .and_then(|l| l.error.as_ref())
-        .into_iter()
-        .chain(logs.into_iter().flat_map(|l| l.pods.iter().filter_map(|p| p.error.as_ref())))
-        .find_map(|p| match &p.detail {
-            ProblemDetail::NoSuchContainer { containers } => Some(containers),
-            _ => None,
-        });
-    let Some(has) = lacking else { return Ok(container.clone()) };
+    let Some(has) = containers_instead(r) else { return Ok(container.clone()) };
     match (crate::runbook::did_you_mean(container, has), has.as_slice()) {
         (Some(likely), _) => Ok(likely.to_string()),
         (None, [only]) => Ok(only.clone()),

@@ -169,6 +169,10 @@ fn missing(plan: &Plan, t: &Telemetry, report: &Report, a: &mut Advice) {
     }
     let regions: Vec<&RegionReport> = each.iter().map(|(r, _)| *r).collect();
     let nothing_anywhere = each.iter().all(|(r, _)| r.telemetry.as_ref().is_some_and(|t| t.status == Status::Fail));
+    let instead = report.regions.iter().find_map(super::steps::containers_instead);
+    if let Some(has) = instead.filter(|_| nothing_anywhere && t.query_of_container) {
+        return container_query(plan, t, has, a);
+    }
     let every = nothing_anywhere && plan.all_regions && report.regions.len() > 1 && each.len() == report.regions.len();
     if nothing_anywhere {
         let nothing = if t.windowed() {
@@ -186,6 +190,18 @@ fn missing(plan: &Plan, t: &Telemetry, report: &Report, a: &mut Advice) {
         }
     }
     steps(plan, t, &regions, every, a);
+}
+
+/// Nothing anywhere, asked by the default query, which names the runbook's
+/// `container`, a container the pods lack: the runbook's, not the monitoring.
+fn container_query(plan: &Plan, t: &Telemetry, has: &[String], a: &mut Advice) {
+    let text = format!(
+        "{} has nothing for `{}` from any region: the default telemetry query names the runbook's `container`, which the pods lack (they have: {}): the runbook's, not the monitoring",
+        t.provider.display(),
+        plan.runbook.container,
+        has.join(", ")
+    );
+    a.find(Finding::new(None, FindingKind::RunbookMismatch, Severity::Warn, text));
 }
 
 /// What to do when the provider could not be asked, then the re-run.

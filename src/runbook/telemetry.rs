@@ -167,6 +167,8 @@ pub struct Telemetry {
     pub key_env: Option<String>,
     /// Each region of the environment with the value naming it in the provider's data.
     pub facets: Vec<(String, String)>,
+    /// The runbook gives no query: the default one names its `container`.
+    pub query_of_container: bool,
 }
 
 impl Telemetry {
@@ -277,6 +279,7 @@ impl Runbook {
             url_key,
             key_env,
             facets,
+            query_of_container: k.query.is_none(),
         })
     }
 }

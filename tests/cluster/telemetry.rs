@@ -256,6 +256,27 @@ fn a_region_misnamed_in_the_runbook_is_the_runbooks_not_the_monitoring_and_the_f
 
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn a_container_misspelt_in_the_runbook_is_not_blamed_on_the_monitoring_through_the_default_query() {
+    let c = Case::new("t-tel-ctr")
+        .telemetry(Provider::Prometheus)
+        .replace("container: api-key-service", "container: api-keyservice")
+        .build();
+    let (_, j) = c.diagnose_json();
+    assert!(findings(&j, "telemetry_missing").is_empty(), "{}", j["findings"]);
+    let f = findings(&j, "runbook_mismatch");
+    let query = f.iter().find(|(_, t)| t.contains("default telemetry query")).unwrap_or_else(|| panic!("{f:?}"));
+    assert_eq!(query.0, None, "one finding for the service");
+    assert!(query.1.contains("`api-keyservice`") && query.1.contains("they have: api-key-service"), "{}", query.1);
+    // The container's own fix is there, and made, the telemetry passes.
+    let text =
+        std::fs::read_to_string(&c.runbook).unwrap().replace("container: api-keyservice", "container: api-key-service");
+    std::fs::write(&c.runbook, text).unwrap();
+    let (r, j) = c.diagnose_json();
+    assert_eq!((r.code, j["service"]["verdict"].as_str()), (0, Some("healthy")), "{}", j["findings"]);
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn doctor_checks_the_key_the_endpoint_and_a_facet_per_region() {
     let c = Case::new("t-tel-doctor").telemetry(Provider::NewRelic).build();
     let d = c.line(&["doctor", "-o", "json"]).run_within(Duration::from_secs(40));
