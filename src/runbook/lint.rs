@@ -374,8 +374,12 @@ impl<'a> Lint<'a> {
 
     /// A word from `names`, as written there.
     fn one_of(&mut self, v: &N, key: &str, names: &[&str]) {
-        if !text(v).is_some_and(|t| names.contains(&t.as_str())) {
-            self.problem(at(v), format!("`{key}` must be one of {}, not {}", names.join(", "), got(v)), None);
+        let value = text(v);
+        if !value.as_ref().is_some_and(|t| names.contains(&t.as_str())) {
+            let owned: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            let near = value.as_deref().and_then(|t| did_you_mean(t, &owned));
+            let hint = near.map(|n| format!("did you mean {n}?"));
+            self.problem(at(v), format!("`{key}` must be one of {}, not {}", names.join(", "), got(v)), hint);
         }
     }
 

@@ -577,6 +577,10 @@ fn telemetry_problems_are_one_line_each_with_did_you_mean_and_what_each_provider
         assert!(p.iter().any(|(_, _, m, _)| m.contains(needle)), "{bad}: {p:?}");
         assert!(p.iter().all(|(_, _, m, _)| !m.contains('\n')), "{p:?}");
     }
+    // A misspelt provider: the one meant, as a hint.
+    let p = all_problems(&format!("{MINIMAL}telemetry:\n  provider: promethues\n  url: http://p\n"));
+    let hints: Vec<Option<&str>> = p.iter().map(|(_, _, _, h)| h.as_deref()).collect();
+    assert!(hints.contains(&Some("did you mean prometheus?")), "{p:?}");
 }
 
 #[test]
