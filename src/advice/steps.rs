@@ -219,26 +219,13 @@ fn logs_steps(plan: &Plan, r: &RegionReport, troubled: &[&PodInfo], k: &Kubectl,
     // Every pod's current container waits to restart: only the crashed
     // ones have logged anything, and kubectl reads them by selector too.
     let all_waiting = !pods.is_empty() && pods.iter().all(|p| p.crash_looping && p.restarts > 0);
-    // `--tail=-1`: with a selector kubectl shows only 10 lines a pod
-    // unless told otherwise. `--prefix --ignore-errors`: names each
-    // pod, and goes on past a container waiting to restart. Not
-    // after `logs`, which has just shown them.
+    // Not after `logs`, which has just shown them.
     if all_waiting && !(after_logs && pods.iter().all(|p| previous_read(r, &p.name))) {
         a.step(
             Priority::Region,
             Some(name),
             "read the logs of every pod's previous (crashed) container: the current ones are waiting to restart",
-            Some(k.read(&[
-                "logs",
-                "-l",
-                &rb.selector,
-                "-c",
-                &container,
-                "--previous",
-                "--tail=-1",
-                "--prefix",
-                "--ignore-errors",
-            ])),
+            Some(every_pods_logs(k, &rb.selector, &container, "--previous")),
         );
         return;
     }
@@ -250,17 +237,7 @@ fn logs_steps(plan: &Plan, r: &RegionReport, troubled: &[&PodInfo], k: &Kubectl,
             Priority::Region,
             Some(name),
             "read the logs of every pod",
-            Some(k.read(&[
-                "logs",
-                "-l",
-                &rb.selector,
-                "-c",
-                &container,
-                &since,
-                "--tail=-1",
-                "--prefix",
-                "--ignore-errors",
-            ])),
+            Some(every_pods_logs(k, &rb.selector, &container, &since)),
         );
     }
     // One crashed container's logs: pods crashing alike say the same. Not
@@ -277,6 +254,14 @@ fn logs_steps(plan: &Plan, r: &RegionReport, troubled: &[&PodInfo], k: &Kubectl,
             Some(k.read(&["logs", &pod.name, "-c", &container, "--previous"])),
         );
     }
+}
+
+/// `kubectl logs` of every pod the selector matches, `which` (`--previous`,
+/// `--since=5m`). `--tail=-1`: with a selector kubectl shows only 10 lines
+/// a pod unless told otherwise. `--prefix --ignore-errors`: names each
+/// pod, and goes on past a container waiting to restart.
+fn every_pods_logs(k: &Kubectl, selector: &str, container: &str, which: &str) -> StepCommand {
+    k.read(&["logs", "-l", selector, "-c", container, which, "--tail=-1", "--prefix", "--ignore-errors"])
 }
 
 /// The run read `pod`'s previous (crashed) container's logs.
