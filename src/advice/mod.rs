@@ -1516,6 +1516,29 @@ mod tests {
         }
 
         #[test]
+        fn nothing_answering_from_here_but_the_provider_says_the_pods_are_alive() {
+            let p = plan_with("newrelic");
+            let missing = Problem::new(ProblemKind::ContextMissing, "context `ctx` is not in the kubeconfig");
+            let mut r = everywhere(&p, &missing);
+            let dns = Problem::new(ProblemKind::Dns, "DNS lookup failed: the host name does not resolve");
+            r.healthz = Some(HealthzCheck { error: Some(dns), ..crate::evidence::healthz::blank(&p.healthz_url) });
+            for region in &mut r.regions {
+                region.telemetry = reporting(&region.name, Some(3)).telemetry;
+            }
+            crate::judge::run(&p, &mut r);
+            advise(&p, &mut r);
+            assert_eq!(r.service.verdict, Verdict::Unknown);
+            let reached = r.findings.iter().find(|f| f.kind == FindingKind::NothingReached).expect("nothing reached");
+            assert!(
+                reached.text.ends_with(
+                    "; yet New Relic answers from here, with data from the pods of 3/3 regions: they are alive"
+                ),
+                "{}",
+                reached.text
+            );
+        }
+
+        #[test]
         fn a_query_without_the_window_is_said_to_ask_for_now_not_for_the_window() {
             let one = |p: &Plan| {
                 let regions =

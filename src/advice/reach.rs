@@ -36,6 +36,7 @@ pub(super) fn nothing_reached(plan: &Plan, report: &Report, a: &mut Advice) {
         ": this looks like this machine's {mine} rather than an outage; whether {} is down cannot be told from here",
         plan.runbook.service
     ));
+    text.push_str(&alive(plan, report));
     let regions = report.regions.iter().map(|r| r.name.clone()).collect();
     a.find(Finding::new(None, FindingKind::NothingReached, Severity::Warn, text).regions(regions));
 
@@ -51,6 +52,22 @@ pub(super) fn nothing_reached(plan: &Plan, report: &Report, a: &mut Advice) {
         format!("Check this machine's access first: {network}{kubeconfig}; doctor checks each from here"),
         super::command::rerun(plan, "doctor", None, None),
     );
+}
+
+/// The metrics provider answering from here with data from the regions'
+/// pods: they are alive, and the service's own endpoints are what this
+/// machine cannot reach (a private network, most likely).
+fn alive(plan: &Plan, report: &Report) -> String {
+    let (Some(t), Some(step)) = (&plan.telemetry, report.telemetry.as_ref()) else { return String::new() };
+    let with = report.regions.iter().filter(|r| r.telemetry.as_ref().is_some_and(|t| t.present())).count();
+    if !step.configured || step.error.is_some() || with == 0 {
+        return String::new();
+    }
+    format!(
+        "; yet {} answers from here, with data from the pods of {with}/{} regions: they are alive",
+        t.provider.display(),
+        report.regions.len()
+    )
 }
 
 /// Why a region's cluster could not be checked, in a few words.
