@@ -221,6 +221,11 @@ pub fn judge(plan: &Plan, report: &mut Report) {
     if reach::unreached(report) {
         notes.push("nothing answered from here");
     }
+    // The telemetry alone says what the monitoring has, not whether the
+    // service is up.
+    if plan.steps.telemetry && !plan.steps.healthz && !plan.steps.pods {
+        notes.push("the monitoring's view: diagnose tells whether the service is up");
+    }
     if report.partial {
         notes.push("partial: the run was cut short");
     }
@@ -307,6 +312,21 @@ mod tests {
         assert_eq!(region_verdict(&region(None, Some(Warn), Some(Error))), Verdict::Degraded);
         assert_eq!(region_verdict(&region(None, Some(Pass), Some(Error))), Verdict::Unknown);
         assert_eq!(region_verdict(&region(None, None, None)), Verdict::Unknown);
+    }
+
+    #[test]
+    fn the_telemetry_alone_says_it_is_the_monitorings_view() {
+        let rb = crate::runbook::parse(&crate::runbook::Source::embedded()).unwrap();
+        let mut plan = Plan::for_tests(rb, "rb");
+        plan.steps = crate::plan::Steps { healthz: false, pods: false, logs: false, evidence: false, telemetry: true };
+        let mut report = crate::render::fixture::report();
+        report.healthz = None;
+        judge(&plan, &mut report);
+        assert!(
+            report.service.summary.ends_with("(the monitoring's view: diagnose tells whether the service is up)"),
+            "{}",
+            report.service.summary
+        );
     }
 
     #[test]
