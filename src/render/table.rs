@@ -540,7 +540,10 @@ pub(super) fn telemetry_grid(r: &Report) -> Grid {
     for reg in &r.regions {
         let tel = reg.telemetry.as_ref();
         let latest = tel.and_then(|t| t.latest_secs_ago).map_or("-".into(), |s| format!("{} ago", short_age(s)));
-        let note = tel.and_then(|t| t.error.as_ref()).map_or_else(String::new, short_problem);
+        let note = match tel.and_then(|t| t.error.as_ref()) {
+            Some(e) => short_problem(e),
+            None => telemetry_note(reg),
+        };
         t.row(vec![
             (reg.name.clone(), None),
             telemetry_cell(tel),
@@ -1088,6 +1091,15 @@ mod tests {
         let out = String::from_utf8(out).unwrap();
         assert!(out.lines().any(|l| l == "telemetry: not configured"), "{out}");
         assert!(!out.contains("TELEMETRY"), "{out}");
+    }
+
+    #[test]
+    fn the_telemetry_command_notes_a_region_without_telemetry_as_diagnose_does() {
+        let mut out = vec![];
+        telemetry(&fixture::with_telemetry(), Layout { color: false, width: None }, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let none = out.lines().find(|l| l.contains(" none ")).unwrap_or_else(|| panic!("{out}"));
+        assert!(none.contains("no telemetry"), "{out}");
     }
 
     #[test]
