@@ -55,7 +55,10 @@ pub(super) fn rows(facts: &Facts, out: &mut Vec<CheckRow>) {
     let rows = match &f.answer {
         None if f.key_set == Some(false) && t.provider == Provider::Newrelic => return,
         None => {
-            let detail = format!("{shown}: no answer within {} (--timeout)", humantime::format_duration(facts.timeout));
+            let detail = format!(
+                "{shown}: no answer within {} (--timeout); no region's value checked",
+                humantime::format_duration(facts.timeout)
+            );
             out.push(row(CheckKind::TelemetryEndpoint, None, Outcome::Fail, detail, Some(format!("check {url_key}"))));
             return;
         }
@@ -70,7 +73,8 @@ pub(super) fn rows(facts: &Facts, out: &mut Vec<CheckRow>) {
                 ProblemKind::Query => "fix telemetry.query in your runbook (or telemetry.account_id)".to_string(),
                 _ => format!("check {url_key}: it must be reachable from here"),
             };
-            out.push(row(CheckKind::TelemetryEndpoint, None, Outcome::Fail, p.message.clone(), Some(fix)));
+            let detail = format!("{}; no region's value checked", p.message);
+            out.push(row(CheckKind::TelemetryEndpoint, None, Outcome::Fail, detail, Some(fix)));
             return;
         }
         Some(Ok(rows)) => rows,
@@ -164,5 +168,7 @@ mod tests {
         );
         assert_eq!(r.len(), 2);
         assert!(r[1].fix.as_deref().is_some_and(|f| f.contains("NEW_RELIC_API_KEY")), "{r:?}");
+        // The regions' rows are not there: said so.
+        assert_eq!(r[1].detail, "New Relic answered 401 Unauthorized; no region's value checked");
     }
 }
