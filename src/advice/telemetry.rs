@@ -86,6 +86,7 @@ pub(super) fn telemetry(plan: &Plan, report: &Report, a: &mut Advice) {
         return;
     }
     alive(plan, t, report, a);
+    unmatched(plan, t, report, a);
     misnamed(plan, t, report, a);
     missing(plan, t, report, a);
 }
@@ -108,6 +109,28 @@ fn misnamed(plan: &Plan, t: &Telemetry, report: &Report, a: &mut Advice) {
         let command = super::command::rerun(plan, plan.rerun.verb, None, None);
         let text = format!("{fix}{}", super::steps::then_rerun(&fix, command.is_some()));
         a.step(Priority::Telemetry, Some(&r.name), text, command);
+    }
+}
+
+/// Telemetry from pods of a region where the runbook's selector matches
+/// none: pods run there, and the selector or namespace may be what is wrong.
+fn unmatched(plan: &Plan, t: &Telemetry, report: &Report, a: &mut Advice) {
+    for r in &report.regions {
+        let Some(rt) = r.telemetry.as_ref().filter(|rt| rt.present()) else { continue };
+        if !r.pods.as_ref().is_some_and(|p| p.error.is_none() && p.pods.is_empty()) {
+            continue;
+        }
+        let rb = &plan.runbook;
+        let text = format!(
+            "{} has data from {} pods of {} {}, yet no pod matches {} in namespace {}: pods run there; is the runbook's selector or namespace still theirs?",
+            t.provider.display(),
+            rt.pods_reporting.unwrap_or(0),
+            r.name,
+            over(t),
+            rb.selector,
+            rb.namespace
+        );
+        a.find(Finding::new(Some(&r.name), FindingKind::TelemetryAlive, Severity::Info, text));
     }
 }
 

@@ -367,3 +367,22 @@ fn telemetry_while_the_api_does_not_answer_says_the_pods_are_alive() {
     assert!(alive[0].1.contains("the pods are alive while the API does not answer"), "{}", alive[0].1);
     assert!(!kinds(&j).contains(&"telemetry_missing".to_string()), "{:?}", kinds(&j));
 }
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn telemetry_from_a_region_where_the_selector_matches_no_pod_says_pods_run_there() {
+    let c = Case::new("t-tel-nopods")
+        .telemetry(Provider::Prometheus)
+        .scenario("us-east", keysvc_testenv::Scenario::NoPods)
+        .build();
+    let (r, j) = c.diagnose_json();
+    assert_eq!(region(&j, "us-east")["verdict"], "down", "{}", r.stdout);
+    let alive = findings(&j, "telemetry_alive");
+    assert_eq!(alive.len(), 1, "{alive:?}");
+    assert_eq!(alive[0].0.as_deref(), Some("us-east"));
+    assert!(
+        alive[0].1.starts_with("Prometheus has data from 3 pods of us-east now, yet no pod matches app=api-key-service in namespace t-tel-nopods"),
+        "{}",
+        alive[0].1
+    );
+}
