@@ -63,18 +63,8 @@ pub(super) fn rows(facts: &Facts, out: &mut Vec<CheckRow>) {
             return;
         }
         Some(Err(p)) => {
-            let fix = match p.kind {
-                ProblemKind::Unauthorized | ProblemKind::Forbidden => {
-                    format!(
-                        "check the key in {}: it must be a valid key for this account",
-                        t.key_env.as_deref().unwrap_or("the key's variable")
-                    )
-                }
-                ProblemKind::Query => "fix telemetry.query in your runbook (or telemetry.account_id)".to_string(),
-                _ => format!("check {url_key}: it must be reachable from here"),
-            };
             let detail = format!("{}; no region's value checked", p.message);
-            out.push(row(CheckKind::TelemetryEndpoint, None, Outcome::Fail, detail, Some(fix)));
+            out.push(row(CheckKind::TelemetryEndpoint, None, Outcome::Fail, detail, Some(refused_fix(t, p, &url_key))));
             return;
         }
         Some(Ok(rows)) => rows,
@@ -105,6 +95,18 @@ pub(super) fn rows(facts: &Facts, out: &mut Vec<CheckRow>) {
                 out.push(row(CheckKind::TelemetryFacet, Some(region), Outcome::Fail, detail, Some(fix)));
             }
         }
+    }
+}
+
+/// What to fix when the endpoint refused the query.
+fn refused_fix(t: &Telemetry, p: &Problem, url_key: &str) -> String {
+    match p.kind {
+        ProblemKind::Unauthorized | ProblemKind::Forbidden => format!(
+            "check the key in {}: it must be a valid key for this account",
+            t.key_env.as_deref().unwrap_or("the key's variable")
+        ),
+        ProblemKind::Query => "fix telemetry.query in your runbook (or telemetry.account_id)".to_string(),
+        _ => format!("check {url_key}: it must be reachable from here"),
     }
 }
 
