@@ -222,13 +222,7 @@ mod tests {
             .regions
             .value
             .iter()
-            .map(|(name, spec)| RegionPlan {
-                name: name.clone(),
-                context: spec.context.as_ref().map(|c| c.value.clone()).unwrap_or_default(),
-                healthz_url: None,
-                placeholder_context: None,
-                context_from: Default::default(),
-            })
+            .map(|(name, spec)| RegionPlan::for_tests(name, spec.context.as_ref().map_or("", |c| c.value.as_str())))
             .collect();
         Plan {
             healthz_url: "https://keys.corp/healthz".into(),

@@ -415,13 +415,7 @@ mod tests {
         use crate::report::{EventsStep, RolloutFacts};
 
         fn region(pods: Status) -> RegionReport {
-            let mut r = empty_region(&RegionPlan {
-                name: "r".into(),
-                context: "c".into(),
-                healthz_url: None,
-                placeholder_context: None,
-                context_from: Default::default(),
-            });
+            let mut r = empty_region(&RegionPlan::for_tests("r", "c"));
             let mut step = failed_pods(3, Problem::new(ProblemKind::Refused, "connection refused"));
             step.status = pods;
             r.pods = Some(step);

@@ -153,13 +153,7 @@ mod tests {
     }
 
     fn region(c: Cluster) -> RegionReport {
-        let mut r = empty_region(&RegionPlan {
-            name: "r".into(),
-            context: "c".into(),
-            healthz_url: None,
-            placeholder_context: None,
-            context_from: Default::default(),
-        });
+        let mut r = empty_region(&RegionPlan::for_tests("r", "c"));
         r.pods = Some(match c {
             Unchecked(kind) => failed_pods(3, Problem::new(kind, "not checked")),
             Ready(n) => crate::report::PodsStep {

@@ -148,6 +148,21 @@ pub const HEALTHZ_URL_HINT: &str = "set it to the healthz URL with its credentia
 pub use crate::shell::{env_word, shell_join, shell_word};
 
 #[cfg(test)]
+impl RegionPlan {
+    /// A region for unit tests: `name` on `context`, no regional healthz,
+    /// no placeholder.
+    pub fn for_tests(name: &str, context: &str) -> RegionPlan {
+        RegionPlan {
+            name: name.into(),
+            context: context.into(),
+            healthz_url: None,
+            placeholder_context: None,
+            context_from: ContextFrom::default(),
+        }
+    }
+}
+
+#[cfg(test)]
 impl Plan {
     /// A plan for unit tests: `runbook`'s environment `prod`, no regions,
     /// every step, JSON output, the usual limits; tests change what they need.
