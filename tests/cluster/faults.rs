@@ -279,14 +279,19 @@ fn client_keys_never_reach_the_output() {
     }
 }
 
-#[test]
-#[ignore = "needs the test cluster (tests/run-all.sh)"]
-fn ctrl_c_during_logs_names_every_step_it_cut_and_asks_only_for_a_rerun() {
-    let s = Case::new("f-ctrlc-logs").build();
+/// keysvc-check `args` (with a case's runbook) against a us-east that never
+/// answers, sent SIGINT once the run is under way (the hung region has
+/// connected, polled): the case and the hanging proxy, kept until the test
+/// ends, the child, and when the signal was sent.
+fn interrupted_while_us_east_hangs(
+    ns: &str,
+    args: &[&str],
+) -> (Case, impl Sized, std::process::Child, std::time::Instant) {
+    let s = Case::new(ns).build();
     let proxy = s.env.proxy("us-east", Fault::Hang).unwrap();
     let kc = s.kubeconfig(|kc| server(kc, "us-east", &proxy.url()));
     let mut c = cmd();
-    c.args(["logs", "--env", "test", "--region", "us-east", "-o", "json", "--timeout", "60s"])
+    c.args(args)
         .arg("--runbook")
         .arg(&s.runbook)
         .arg("--kubeconfig")
@@ -299,7 +304,18 @@ fn ctrl_c_during_logs_names_every_step_it_cut_and_asks_only_for_a_rerun() {
         assert!(std::time::Instant::now() < deadline, "keysvc-check never reached the region");
         std::thread::sleep(Duration::from_millis(10));
     }
+    let sent = std::time::Instant::now();
     std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    (s, proxy, child, sent)
+}
+
+#[test]
+#[ignore = "needs the test cluster (tests/run-all.sh)"]
+fn ctrl_c_during_logs_names_every_step_it_cut_and_asks_only_for_a_rerun() {
+    let (_case, _proxy, child, _) = interrupted_while_us_east_hangs(
+        "f-ctrlc-logs",
+        &["logs", "--env", "test", "--region", "us-east", "-o", "json", "--timeout", "60s"],
+    );
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130));
     let j = common::json(&String::from_utf8_lossy(&out.stdout));
@@ -326,26 +342,8 @@ fn ctrl_c_during_logs_names_every_step_it_cut_and_asks_only_for_a_rerun() {
 #[test]
 #[ignore = "needs the test cluster (tests/run-all.sh)"]
 fn ctrl_c_prints_what_finished_and_exits_130() {
-    let s = Case::new("f-ctrlc").build();
-    let proxy = s.env.proxy("us-east", Fault::Hang).unwrap();
-    let kc = s.kubeconfig(|kc| server(kc, "us-east", &proxy.url()));
-    let mut c = cmd();
-    c.args(["diagnose", "--env", "test", "-o", "json", "--timeout", "60s"])
-        .arg("--runbook")
-        .arg(&s.runbook)
-        .arg("--kubeconfig")
-        .arg(&kc)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    // Wait (polling) until the run is under way: the hung region has connected.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while proxy.accepted() == 0 {
-        assert!(std::time::Instant::now() < deadline, "keysvc-check never reached the region");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let sent = std::time::Instant::now();
-    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let (_case, _proxy, mut child, sent) =
+        interrupted_while_us_east_hangs("f-ctrlc", &["diagnose", "--env", "test", "-o", "json", "--timeout", "60s"]);
     let status = loop {
         if let Some(st) = child.try_wait().unwrap() {
             break st;
