@@ -865,7 +865,7 @@ mod tests {
             peers: vec![],
             telemetry: plan.telemetry.as_ref().map(|t| TelemetryStep {
                 configured: true,
-                provider: Some(t.provider.as_str()),
+                provider: Some(t.provider),
                 url: Some(t.url.clone()),
                 query: Some(t.filled_query()),
                 window_secs: t.since.as_secs(),

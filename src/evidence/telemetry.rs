@@ -283,7 +283,7 @@ pub fn step(t: &Telemetry, asked: &Asked, duration_ms: u64) -> TelemetryStep {
     }
     TelemetryStep {
         configured: true,
-        provider: Some(t.provider.as_str()),
+        provider: Some(t.provider),
         url: Some(crate::mask::url(&t.url)),
         query: Some(sanitize::clean(&t.filled_query(), sanitize::MAX_CHARS)),
         window_secs: t.since.as_secs(),

@@ -256,7 +256,7 @@ pub fn with_telemetry() -> Report {
     let mut r = report();
     r.telemetry = Some(TelemetryStep {
         configured: true,
-        provider: Some("newrelic"),
+        provider: Some(crate::runbook::Provider::Newrelic),
         url: Some("https://api.newrelic.com/graphql".into()),
         query: Some(
             "SELECT latest(timestamp), uniqueCount(k8s.podName) FROM Metric FACET k8s.clusterName SINCE 10 minutes AGO"

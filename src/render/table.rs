@@ -491,11 +491,7 @@ pub(super) fn telemetry_line(r: &Report) -> Option<String> {
     if !t.configured {
         return Some("telemetry: not configured".into());
     }
-    let who = match t.provider {
-        Some("newrelic") => "New Relic",
-        Some("prometheus") => "Prometheus",
-        other => other.unwrap_or("-"),
-    };
+    let who = t.provider.map_or("-", |p| p.display());
     let window = crate::duration::format_duration(std::time::Duration::from_secs(t.window_secs));
     let when = if t.windowed { format!("last {window}") } else { "now".into() };
     let said = match &t.error {

@@ -12,7 +12,7 @@ pub struct TelemetryStep {
     /// False when the runbook has no `telemetry` block: nothing was asked.
     pub configured: bool,
     /// `prometheus` or `newrelic`.
-    pub provider: Option<&'static str>,
+    pub provider: Option<crate::runbook::Provider>,
     /// The endpoint asked (credentials masked).
     pub url: Option<String>,
     /// The query as sent (`{since}` filled in).
